@@ -1,0 +1,220 @@
+"""From a minute file to cached train/validation feature tables: the featurize pipeline.
+
+:func:`build_tables` is pure (minutes in, tables out). :func:`prepare_dataset` is the data
+layer's one I/O entry: resolve the file (generating the synthetic default when none is
+configured), read it *up to the test window only*, digest it, and reuse or fill the cache.
+
+Table layout (one row per regular-session 5-minute bar, index ``time`` in ET): the bar columns
+``open, high, low, close, volume, session, session_open, session_close``, the 24 features of
+:data:`lab.features.FEATURE_NAMES` (plus optional sets), and the targets of
+:data:`lab.config.TARGET_NAMES`. The first ``warmup_bars`` bars of the file are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from lab import paths
+from lab.bars import regular_session_bars, resample_bars, session_minutes
+from lab.cache import FeatureCache, dataset_digest, file_sha256
+from lab.config import TARGET_NAMES, LabConfig
+from lab.features import FEATURE_NAMES, compute_features
+from lab.readers import read_minutes, write_firstrate
+from lab.sessions import regular_sessions
+from lab.targets import compute_targets, target_horizon_bars
+from lab.windows import split_windows
+
+__all__ = ["PIPELINE_VERSION", "BAR_COLUMNS", "Dataset", "build_tables", "prepare_dataset", "resolve_data_path", "Progress"]
+
+#: Bump when a change to bars, features, targets or windows changes the tables.
+PIPELINE_VERSION = "1"
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
+WINDOW_NAMES = ("train", "validation")
+
+Progress = Callable[[str], None]
+
+
+def _stderr_progress(message: str) -> None:
+    print(f"[lab] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Dataset:
+    """The featurized train and validation windows and what is known about them."""
+
+    digest: str
+    source: str
+    raw_sha256: str
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    cache_hit: bool
+    folder: Path
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.manifest["features"])
+
+
+def featurize_settings(config: LabConfig) -> dict[str, Any]:
+    """Every configuration value that changes the tables (the digest's input)."""
+    return {
+        "pipeline_version": PIPELINE_VERSION,
+        "data": {"timezone": config.data.timezone, "instrument": config.data.instrument, "on_bad_rows": config.data.on_bad_rows},
+        "windows": dataclasses.asdict(config.windows),
+        "session": dataclasses.asdict(config.session),
+        "features": dataclasses.asdict(config.features),
+        "targets": dataclasses.asdict(config.targets),
+        "rules": dataclasses.asdict(config.rules),
+        "costs": dataclasses.asdict(config.costs),
+    }
+
+
+def horizons(config: LabConfig) -> dict[str, int]:
+    """Label horizon in bars of each target (the purge length)."""
+    return {name: target_horizon_bars(name, config.targets, config.rules) for name in TARGET_NAMES}
+
+
+def build_tables(minutes: pd.DataFrame, config: LabConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Minutes (already cut before the test window) -> train/validation tables + RTH minutes.
+
+    Returns
+    -------
+    (dict, DataFrame)
+        ``{"train": ..., "validation": ...}`` tables, and the regular-session minutes of the
+        validation window (the backtest resolves intra-bar order with them).
+    """
+    bars = resample_bars(minutes, config.session.bar_minutes)
+    first, last = minutes.index[0].date(), minutes.index[-1].date()
+    sessions = regular_sessions(config.session.calendar, first, last)
+    rth = regular_session_bars(bars, sessions)
+    features = compute_features(rth)
+    targets = compute_targets(rth, config.targets, config.rules, config.costs, config.instrument)
+    table = pd.concat([rth, features, targets], axis=1).iloc[config.session.warmup_bars :]
+    windows = split_windows(table, config.windows, horizons(config), WINDOW_NAMES)
+    validation = windows["validation"]
+    if len(validation):
+        lo, hi = validation.index[0], validation.index[-1] + pd.Timedelta(minutes=config.session.bar_minutes)
+        minutes_val = session_minutes(minutes.loc[lo:hi], sessions)
+        minutes_val = minutes_val.loc[minutes_val.index < hi]
+    else:
+        minutes_val = minutes.iloc[:0]
+    return windows, minutes_val
+
+
+def _summaries(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows": {}, "class_balance": {}, "labelled": {}, "span": {}}
+    for name, table in tables.items():
+        out["rows"][name] = int(len(table))
+        out["span"][name] = [str(table.index[0]), str(table.index[-1])] if len(table) else [None, None]
+        for target in TARGET_NAMES:
+            labels = table[target]
+            out["labelled"][f"{name}.{target}"] = int(labels.notna().sum())
+            out["class_balance"][f"{name}.{target}"] = float(labels.mean()) if labels.notna().any() else float("nan")
+    return out
+
+
+def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) -> tuple[Path, bool]:
+    """The configured minute file, or the synthetic default (generated once, deterministically)."""
+    if config.data.path:
+        return Path(config.data.path), False
+    data = config.data
+    path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed)
+    if not path.is_file():
+        from lab.synth import generate_minutes  # the generator is only needed without a file
+
+        progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
+                 f"{data.synthetic_start}..{data.synthetic_end} (seed {data.synthetic_seed}) into {path}")
+        start = time.perf_counter()
+        minutes = generate_minutes(data.synthetic_start, data.synthetic_end, data.synthetic_seed, config.instrument,
+                                   config.session.calendar)
+        write_firstrate(minutes, path)
+        progress(f"wrote {len(minutes):,} synthetic minutes in {time.perf_counter() - start:.1f} s")
+    return path, True
+
+
+def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, force: bool = False) -> Dataset:
+    """Resolve, read (before the test window only), digest and featurize, reusing the cache.
+
+    Parameters
+    ----------
+    config : LabConfig
+    progress : callable, optional
+        Receives one line per step (default: stderr).
+    force : bool
+        Rebuild even when the cache holds this digest.
+    """
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    path, synthetic = resolve_data_path(config, progress)
+    raw_sha = file_sha256(path)
+    digest = dataset_digest(raw_sha, featurize_settings(config))
+    cache = FeatureCache(paths.features_dir())
+    timings["digest_s"] = time.perf_counter() - tick
+    if cache.has(digest) and not force:
+        tick = time.perf_counter()
+        tables = {name: cache.read(digest, name) for name in WINDOW_NAMES}
+        timings["cache_read_s"] = time.perf_counter() - tick
+        progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
+        return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest), timings)
+
+    progress(f"reading {path} (rows before the test window {config.windows.test.start} only)")
+    tick = time.perf_counter()
+    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=config.windows.test.start)
+    timings["read_s"] = time.perf_counter() - tick
+    dropped = sum(minute_file.rows_dropped.values())
+    progress(f"read {minute_file.rows_read:,} rows in {timings['read_s']:.2f} s; kept {len(minute_file.minutes):,}, "
+             f"left {minute_file.rows_outside:,} held-out rows unread"
+             + (f", dropped {dropped:,} bad rows {minute_file.rows_dropped}" if dropped else ""))
+    tick = time.perf_counter()
+    tables, minutes_val = build_tables(minute_file.minutes, config)
+    timings["featurize_s"] = time.perf_counter() - tick
+    progress(f"built {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())} in {timings['featurize_s']:.2f} s")
+    manifest = {
+        "digest": digest,
+        "source": str(path),
+        "synthetic": synthetic,
+        "raw_sha256": raw_sha,
+        "settings": featurize_settings(config),
+        "features": list(FEATURE_NAMES),
+        "targets": list(TARGET_NAMES),
+        "horizons_bars": horizons(config),
+        "rows_read": minute_file.rows_read,
+        "rows_dropped": minute_file.rows_dropped,
+        "rows_held_out": minute_file.rows_outside,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **_summaries(tables),
+    }
+    tick = time.perf_counter()
+    folder = cache.write(digest, {**tables, "minutes_validation": minutes_val}, manifest)
+    timings["write_s"] = time.perf_counter() - tick
+    return Dataset(digest, str(path), raw_sha, tables, manifest, False, folder, timings)
+
+
+def feature_summary(table: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Per-feature count, NaN count, mean, std, min, median, max (for the featurize report)."""
+    values = table[features]
+    summary = values.describe(percentiles=[0.5]).T.rename(columns={"50%": "median"})
+    summary.insert(1, "nan_count", values.isna().sum())
+    return summary.reset_index(names="feature")
+
+
+def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per window and target: labelled rows, share of ones, unlabelled rows."""
+    rows = []
+    for name, table in tables.items():
+        for target in TARGET_NAMES:
+            labels = table[target]
+            rows.append({"window": name, "target": target, "labelled": int(labels.notna().sum()),
+                         "share_of_ones": float(labels.mean()) if labels.notna().any() else np.nan,
+                         "unlabelled": int(labels.isna().sum())})
+    return pd.DataFrame(rows)

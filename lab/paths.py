@@ -1,0 +1,29 @@
+"""Where the lab keeps things on disk, relative to the project root. Side-effect free."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+__all__ = ["project_root", "raw_dir", "features_dir", "synthetic_path"]
+
+
+def project_root() -> Path:
+    """The project root: ``$LAB_HOME`` when set, else the working directory (where MLproject is)."""
+    return Path(os.environ.get("LAB_HOME", ".")).resolve()
+
+
+def raw_dir() -> Path:
+    """``data/raw``: vendor or synthetic minute files, never modified by the lab."""
+    return project_root() / "data" / "raw"
+
+
+def features_dir() -> Path:
+    """``data/features``: cached feature tables, one folder per dataset digest."""
+    return project_root() / "data" / "features"
+
+
+def synthetic_path(instrument: str, start: dt.date, end: dt.date, seed: int) -> Path:
+    """The file the synthetic default is written to (FirstRate layout, so one reader serves both)."""
+    return raw_dir() / f"synthetic_{instrument}_{start:%Y%m%d}_{end:%Y%m%d}_seed{seed}_1min.txt"

@@ -1,0 +1,365 @@
+"""Readers and writers of 1-minute OHLCV files.
+
+Formats
+-------
+* FirstRate Data ``.txt``/``.csv``: headerless ``YYYY-MM-DD HH:MM:SS,open,high,low,close,volume``,
+  naive US/Eastern stamps at the *start* of each minute.
+* Any CSV with named columns in any order (``time``/``timestamp``/``datetime``/``date`` plus
+  ``open, high, low, close, volume``, case-insensitive); stamps naive (read in ``tz``) or carrying
+  an offset / ``Z`` (converted).
+* Parquet with the same columns (or a datetime index).
+
+Every reader returns the *minute frame* contract: a ``DatetimeIndex`` named ``time`` in
+America/New_York (unit ns), float64 ``open/high/low/close``, int64 ``volume``, sorted and unique,
+after :func:`lab.integrity.check_minutes` has passed (or dropped) every row.
+
+DST: naive stamps of the repeated 01:xx hour in November are read in file order (first pass
+daylight time, second pass standard time); a stamp inside the missing 02:xx hour in March cannot
+exist and is reported as a bad row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from lab.errors import DataError
+from lab.integrity import BadRows, check_minutes
+
+__all__ = ["MinuteFile", "read_minutes", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
+
+MARKET_TZ = "America/New_York"
+PRICE_COLUMNS = ("open", "high", "low", "close")
+COLUMNS = (*PRICE_COLUMNS, "volume")
+_TIME_ALIASES = ("time", "timestamp", "datetime", "date", "date_time", "ts")
+
+
+@dataclass(frozen=True)
+class MinuteFile:
+    """A minute file after reading: the frame plus what the reader had to do to it.
+
+    Attributes
+    ----------
+    minutes : DataFrame
+        The minute-frame contract (see module docstring).
+    rows_read : int
+        Data rows in the file (header excluded).
+    rows_dropped : dict
+        ``rule -> count`` of rows dropped under ``on_bad_rows="drop"``; empty otherwise.
+    rows_outside : int
+        Rows cut by the ``until``/``since`` bounds (e.g. the held-out test window).
+    """
+
+    minutes: pd.DataFrame
+    rows_read: int
+    rows_dropped: dict[str, int] = field(default_factory=dict)
+    rows_outside: int = 0
+
+
+def read_minutes(
+    path: str | Path,
+    tz: str = MARKET_TZ,
+    on_bad_rows: str = "error",
+    until: dt.date | None = None,
+    since: dt.date | None = None,
+) -> MinuteFile:
+    """Read a 1-minute OHLCV file into the minute-frame contract.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.txt``/``.csv`` (FirstRate headerless, or named columns) or ``.parquet``.
+    tz : str, default "America/New_York"
+        IANA zone in which *naive* stamps are read. Stamps with an offset ignore it.
+    on_bad_rows : {"error", "drop"}
+        ``"error"`` raises :class:`DataError` naming the file, line, value and rule of the first
+        bad rows; ``"drop"`` removes them and counts them in ``MinuteFile.rows_dropped``.
+    until : date, optional
+        Keep only minutes whose ET date is strictly before this date. Jobs pass the test
+        window's first day so held-out rows are never checked, kept or returned.
+    since : date, optional
+        Keep only minutes whose ET date is on or after this date.
+
+    Raises
+    ------
+    DataError
+        The file is missing, empty, has unknown columns or unparsable values, or breaks an
+        integrity rule (with ``on_bad_rows="error"``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"minute file {str(path)!r} does not exist; set [data] path in lab.toml or pass -P data=<file>")
+    if on_bad_rows not in ("error", "drop"):
+        raise DataError(f"on_bad_rows = {on_bad_rows!r}: use 'error' or 'drop'")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raw, first_line = _read_parquet(path), 1
+    else:
+        raw, first_line = _read_text(path, on_bad_rows)
+    rows_read = raw.num_rows if isinstance(raw, pa.Table) else len(raw) + int(raw.attrs.get("unparsable_dropped", 0))
+    frame = raw.to_pandas() if isinstance(raw, pa.Table) else raw
+    known_lines = frame.attrs.get("line_numbers")
+    frame["line"] = known_lines if known_lines is not None else np.arange(first_line, first_line + len(frame), dtype=np.int64)
+    unparsable_dropped = int(frame.attrs.get("unparsable_dropped", 0))
+    frame.attrs = {}
+    frame, outside = _bound_dates(frame, until, since)
+    bad = BadRows(path=str(path))
+    stamps = _to_market_time(frame["time"], tz, frame["line"].to_numpy(), bad)
+    frame = frame.drop(columns="time")
+    frame.index = stamps
+    frame.index.name = "time"
+    frame, dropped = check_minutes(frame, bad, on_bad_rows)
+    if unparsable_dropped:
+        dropped = {"unparsable line": unparsable_dropped, **dropped}
+    return MinuteFile(minutes=frame, rows_read=rows_read, rows_dropped=dropped, rows_outside=outside)
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def _read_text(path: Path, on_bad_rows: str) -> tuple[pa.Table | pd.DataFrame, int]:
+    with path.open("rb") as handle:
+        head = handle.readline().decode("utf-8", errors="replace").strip()
+    if not head:
+        raise DataError(f"{path}: the file is empty; expected lines like '2023-01-03 09:30:00,3850.25,3851,3849.5,3850.75,1234'")
+    has_header = not head[:1].isdigit()
+    if has_header:
+        names = [c.strip().strip('"').lower() for c in head.split(",")]
+        mapping = _column_mapping(names, path)
+        read_options = pacsv.ReadOptions(skip_rows=1, column_names=names)
+        first_line = 2
+    else:
+        fields = head.split(",")
+        if len(fields) != 6:
+            raise DataError(
+                f"{path} line 1: expected 6 comma-separated fields "
+                f"(time,open,high,low,close,volume) in a headerless FirstRate file, got {len(fields)}: {head[:80]!r}"
+            )
+        names = ["time", *COLUMNS]
+        mapping = {n: n for n in names}
+        read_options = pacsv.ReadOptions(column_names=names)
+        first_line = 1
+    types = {src: (pa.float64() if dst in PRICE_COLUMNS else pa.int64()) for src, dst in mapping.items() if dst != "time"}
+    time_src = next(src for src, dst in mapping.items() if dst == "time")
+    table = None
+    # Fast path: naive stamps parsed by pyarrow (ns, one resolution everywhere); then stamps
+    # with offsets as text for pandas; then a line-by-line read that names the bad line.
+    for time_type in (pa.timestamp("ns"), pa.string()):
+        convert = pacsv.ConvertOptions(column_types={**types, time_src: time_type}, include_columns=list(mapping))
+        try:
+            table = pacsv.read_csv(path, read_options=read_options, convert_options=convert)
+            break
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+    if table is None:
+        return _read_text_lenient(path, names, mapping, has_header, on_bad_rows), first_line
+    table = table.rename_columns([mapping[c] for c in table.column_names])
+    return table.select(["time", *COLUMNS]), first_line
+
+
+def _read_text_lenient(path: Path, names: list[str], mapping: dict[str, str], has_header: bool, on_bad_rows: str) -> pd.DataFrame:
+    """Read as strings, then name the first unparsable line (or drop such lines)."""
+    first_line = 2 if has_header else 1
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[first_line - 1 :]
+    width = len(names)
+    rows, line_numbers, bad = [], [], []
+    for number, text in enumerate(lines, start=first_line):
+        if not text.strip():
+            bad.append((number, text, "blank line"))
+            continue
+        parts = text.split(",")
+        if len(parts) != width:
+            bad.append((number, text, f"{len(parts)} fields instead of {width}"))
+            continue
+        rows.append(parts)
+        line_numbers.append(number)
+    frame = pd.DataFrame(rows, columns=names)[list(mapping)].rename(columns=mapping)
+    for column in COLUMNS:
+        values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+        for pos in np.flatnonzero(values.isna().to_numpy()):
+            bad.append((line_numbers[pos], ",".join(rows[pos]), f"{column} {frame[column].iat[pos]!r} is not a number"))
+        frame[column] = values
+    if bad:
+        bad.sort()
+        if on_bad_rows == "error":
+            shown = "; ".join(f"line {n}: {why} ({text[:60]!r})" for n, text, why in bad[:3])
+            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+            raise DataError(
+                f"{path}: unparsable rows: {shown}{more}. Fix the file or rerun with --on-bad-rows drop"
+            )
+        bad_lines = {n for n, _, _ in bad}
+        keep = np.array([n not in bad_lines for n in line_numbers], dtype=bool)
+        frame = frame.loc[keep].reset_index(drop=True)
+        frame.attrs["unparsable_dropped"] = len(bad)
+    frame["volume"] = frame["volume"].astype("float64")
+    frac = frame["volume"] % 1 != 0
+    if frac.any():
+        frame.loc[frac, "volume"] = np.nan  # reported by the integrity check
+    frame.attrs["first_line"] = first_line
+    frame.attrs["line_numbers"] = np.asarray(line_numbers, dtype=np.int64)[keep] if bad else np.asarray(line_numbers, dtype=np.int64)
+    return frame[["time", *COLUMNS]]
+
+
+def _column_mapping(names: list[str], path: Path) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for name in names:
+        if name in COLUMNS:
+            mapping[name] = name
+        elif name in _TIME_ALIASES and "time" not in mapping.values():
+            mapping[name] = "time"
+    missing = [c for c in ("time", *COLUMNS) if c not in mapping.values()]
+    if missing:
+        raise DataError(
+            f"{path} line 1: header {names} lacks column(s) {missing}; expected time (or timestamp/datetime), "
+            "open, high, low, close, volume in any order"
+        )
+    return mapping
+
+
+# -- parquet --------------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.reset_index()
+    frame.columns = [str(c).lower() for c in frame.columns]
+    mapping = _column_mapping(list(frame.columns), path)
+    frame = frame[list(mapping)].rename(columns=mapping)
+    for column in PRICE_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["volume"] = pd.to_numeric(frame["volume"], errors="coerce").astype("float64")
+    return frame[["time", *COLUMNS]]
+
+
+# -- time -----------------------------------------------------------------------------------
+
+
+def _bound_dates(frame: pd.DataFrame, until: dt.date | None, since: dt.date | None) -> tuple[pd.DataFrame, int]:
+    """Cut rows by ET date before anything else looks at them (string or datetime stamps)."""
+    if until is None and since is None:
+        return frame, 0
+    stamps = frame["time"]
+    if stamps.dtype == object or pd.api.types.is_string_dtype(stamps):
+        day = stamps.str.slice(0, 10)  # ISO 8601 dates compare as strings
+        keep = np.ones(len(frame), dtype=bool)
+        if until is not None:
+            keep &= (day < until.isoformat()).to_numpy()
+        if since is not None:
+            keep &= (day >= since.isoformat()).to_numpy()
+    else:
+        local = pd.DatetimeIndex(stamps)
+        if local.tz is not None:
+            local = local.tz_convert(MARKET_TZ).tz_localize(None)
+        keep = np.ones(len(frame), dtype=bool)
+        if until is not None:
+            keep &= local < pd.Timestamp(until)
+        if since is not None:
+            keep &= local >= pd.Timestamp(since)
+    outside = int(len(frame) - keep.sum())
+    return (frame.loc[keep].reset_index(drop=True) if outside else frame), outside
+
+
+def _to_market_time(stamps: pd.Series, tz: str, lines: np.ndarray, bad: BadRows) -> pd.DatetimeIndex:
+    """Parse stamps and express them in America/New_York, DST-safe; unparsable -> NaT + bad row."""
+    if not (pd.api.types.is_string_dtype(stamps) or stamps.dtype == object):
+        index = pd.DatetimeIndex(stamps)
+        if index.tz is not None:
+            return index.tz_convert(MARKET_TZ).as_unit("ns")
+        return _localize(index.as_unit("ns"), tz, lines, bad).tz_convert(MARKET_TZ)
+    text = stamps.astype("string").str.strip()
+    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False).to_numpy()
+    naive = pd.DatetimeIndex(pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")).as_unit("ns")
+    utc_ns = _localize(naive, tz, lines, bad).asi8.copy()
+    if has_offset.any():
+        aware = pd.DatetimeIndex(pd.to_datetime(text.where(has_offset), format="ISO8601", errors="coerce", utc=True))
+        utc_ns[has_offset] = aware.as_unit("ns").asi8[has_offset]
+    result = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(MARKET_TZ)
+    unparsable = np.asarray(result.isna()) & (has_offset | np.asarray(naive.isna()))
+    for pos in np.flatnonzero(unparsable):
+        bad.add("time is not a date-time", lines[pos], stamps.iat[pos])
+    return result
+
+
+def _localize(naive: pd.DatetimeIndex, tz: str, lines: np.ndarray, bad: BadRows) -> pd.DatetimeIndex:
+    """Localize naive wall-clock stamps, resolving the repeated autumn hour by file order."""
+    try:
+        return naive.tz_localize(tz, ambiguous="raise", nonexistent="raise")
+    except (ValueError, Exception):  # pytz/zoneinfo raise different subclasses
+        pass
+    every_dst = np.ones(len(naive), dtype=bool)
+    nonexistent = np.asarray(naive.tz_localize(tz, ambiguous=every_dst, nonexistent="NaT").isna()) & np.asarray(naive.notna())
+    ambiguous_mask = _ambiguous_mask(naive, tz) & ~nonexistent
+    for pos in np.flatnonzero(nonexistent):
+        bad.add("time falls in the hour skipped by the spring DST change", lines[pos], str(naive[pos]))
+    # In the repeated hour the first pass is daylight time; once the clock goes back, standard.
+    is_dst = np.zeros(len(naive), dtype=bool)
+    if ambiguous_mask.any():
+        positions = np.flatnonzero(ambiguous_mask)
+        values = naive.asi8[positions]
+        days = values // (86_400 * 10**9)
+        for day in np.unique(days):
+            sel = positions[days == day]
+            vals = naive.asi8[sel]
+            previous_max = np.maximum.accumulate(np.concatenate(([np.iinfo(np.int64).min], vals[:-1])))
+            second_pass = np.logical_or.accumulate(vals <= previous_max)
+            is_dst[sel] = ~second_pass
+    return naive.tz_localize(tz, ambiguous=is_dst, nonexistent="NaT")
+
+
+def _ambiguous_mask(naive: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    early = naive.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="NaT")
+    late = naive.tz_localize(tz, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="NaT")
+    return np.asarray(early != late) & np.asarray(early.notna())
+
+
+# -- writers --------------------------------------------------------------------------------
+
+
+def write_firstrate(minutes: pd.DataFrame, path: str | Path) -> Path:
+    """Write a minute frame as a FirstRate headerless ``.txt`` (naive ET stamps, start of minute)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    local = minutes.index.tz_convert(MARKET_TZ).tz_localize(None).as_unit("s")
+    table = pa.table(
+        {
+            "time": pa.array(local.to_numpy(), type=pa.timestamp("s")),
+            **{c: pa.array(minutes[c].to_numpy()) for c in COLUMNS},
+        }
+    )
+    tmp = path.with_suffix(path.suffix + ".partial")
+    pacsv.write_csv(table, tmp, pacsv.WriteOptions(include_header=False))
+    tmp.replace(path)
+    return path
+
+
+def write_csv(minutes: pd.DataFrame, path: str | Path, columns: tuple[str, ...] = ("time", *COLUMNS), utc: bool = False) -> Path:
+    """Write a minute frame as a CSV with a header, in any column order; ISO 8601 stamps with offset."""
+    path = Path(path)
+    frame = minutes.copy()
+    index = frame.index.tz_convert("UTC") if utc else frame.index
+    frame.insert(0, "time", iso8601(index))
+    frame[list(columns)].to_csv(path, index=False)
+    return path
+
+
+def iso8601(stamps: pd.DatetimeIndex | pd.Series) -> pd.Index | pd.Series:
+    """Tz-aware stamps as ISO 8601 strings with a colon offset: ``2023-01-03T09:30:00-05:00``."""
+    text = stamps.strftime("%Y-%m-%dT%H:%M:%S%z") if isinstance(stamps, pd.DatetimeIndex) else stamps.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return text.str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
+
+
+def write_parquet(minutes: pd.DataFrame, path: str | Path) -> Path:
+    """Write a minute frame as Parquet (tz-aware ``time`` column)."""
+    path = Path(path)
+    minutes.reset_index().to_parquet(path, index=False)
+    return path

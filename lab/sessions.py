@@ -1,0 +1,66 @@
+"""Regular trading sessions from a real exchange calendar (holidays absent, early closes honoured)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import warnings
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+from lab.errors import ConfigError
+
+__all__ = ["regular_sessions", "epoch_ns"]
+
+MARKET_TZ = "America/New_York"
+
+
+def epoch_ns(stamps: "pd.DatetimeIndex | pd.Series") -> "np.ndarray":
+    """Nanoseconds since the epoch (UTC) of datetime values of any resolution (pandas 3 infers
+    seconds from strings, nanoseconds elsewhere: arithmetic on raw integers must fix one unit)."""
+    if isinstance(stamps, pd.Series):
+        stamps = pd.DatetimeIndex(stamps)
+    return stamps.as_unit("ns").asi8
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar(name: str, start: str, end: str) -> xcals.ExchangeCalendar:
+    try:
+        with warnings.catch_warnings():  # pandas 3 deprecations inside exchange_calendars, not ours
+            warnings.simplefilter("ignore")
+            return xcals.get_calendar(name, start=start, end=end)
+    except xcals.errors.InvalidCalendarName:
+        raise ConfigError(f"[session] calendar = {name!r} is not an exchange_calendars name; use e.g. 'XNYS'") from None
+
+
+def regular_sessions(calendar_name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The regular sessions between two dates (inclusive).
+
+    Parameters
+    ----------
+    calendar_name : str
+        An ``exchange_calendars`` name. ``"XNYS"`` gives 09:30-16:00 ET, 13:00 ET on early-close days.
+    start, end : date
+        ET session dates, inclusive.
+
+    Returns
+    -------
+    DataFrame
+        Index ``session`` (naive midnight, datetime64[ns]); columns ``session_open`` and
+        ``session_close`` (tz-aware America/New_York).
+    """
+    # exchange_calendars needs its bounds to cover the request; pad to whole years.
+    lo = dt.date(min(start.year, end.year) - 1, 1, 1).isoformat()
+    hi = dt.date(max(start.year, end.year) + 1, 12, 31).isoformat()
+    schedule = _calendar(calendar_name, lo, hi).schedule
+    schedule = schedule.loc[pd.Timestamp(start) : pd.Timestamp(end)]
+    out = pd.DataFrame(
+        {
+            "session_open": schedule["open"].dt.tz_convert(MARKET_TZ).dt.as_unit("ns"),
+            "session_close": schedule["close"].dt.tz_convert(MARKET_TZ).dt.as_unit("ns"),
+        },
+        index=pd.DatetimeIndex(schedule.index, name="session").as_unit("ns"),
+    )
+    return out

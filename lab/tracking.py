@@ -1,0 +1,216 @@
+"""The one module that talks to MLflow runs: every job logs through here.
+
+``stage_run`` opens (or, under ``mlflow run``, attaches to) a run, tags it with the lab stage,
+the code revision and the command line, logs the configuration flattened as parameters and raw
+as an artifact, and records a failure before MLflow marks the run FAILED. The other helpers
+batch their calls (one MLflow call per value costs ~3 ms; 81 runs that way took 44 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+
+from lab.config import LabConfig
+from lab.errors import LabError
+
+__all__ = [
+    "configure",
+    "stage_run",
+    "log_params",
+    "log_metrics",
+    "log_dataset",
+    "log_table",
+    "log_figure",
+    "log_json",
+    "log_text",
+    "code_revision",
+    "STAGE_TAG",
+]
+
+STAGE_TAG = "lab.stage"
+
+
+def configure() -> None:
+    """Environment every lab run needs: telemetry off. The tracking URI is MLflow's own default
+    (``sqlite:///mlflow.db`` in the working directory) unless ``MLFLOW_TRACKING_URI`` says otherwise."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+
+
+def code_revision(root: str | Path = ".") -> tuple[str, bool, str]:
+    """``(commit, dirty, diff)`` of the git checkout at ``root``; ``("unknown", False, "")`` outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if commit.returncode != 0:
+            return "unknown", False, ""
+        diff = subprocess.run(["git", "diff", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10).stdout
+        return commit.stdout.strip(), bool(diff.strip()), diff
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False, ""
+
+
+@contextlib.contextmanager
+def stage_run(
+    stage: str,
+    config: LabConfig,
+    *,
+    target: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_name: str | None = None,
+) -> Iterator[Any]:
+    """Open the run of one lab stage (attaching to the run ``mlflow run`` created, if any).
+
+    Parameters
+    ----------
+    stage : str
+        ``featurize``, ``tune``, ``walk-forward``, ``backtest``, ``final-eval``; tagged ``lab.stage``.
+    config : LabConfig
+        Logged flattened as parameters (``data.path``, ``rules.stop_loss_ticks`` ...) and raw as
+        ``config/lab.toml``.
+    target : str, optional
+        Logged as the parameter ``target`` (featurize logs ``all``).
+    params, tags : mapping, optional
+        Extra parameters and tags.
+    """
+    import mlflow
+
+    configure()
+    revision, dirty, diff = code_revision()
+    run_tags = {
+        STAGE_TAG: stage,
+        "lab.code_revision": revision,
+        "lab.code_dirty": str(dirty).lower(),
+        "lab.command": " ".join(sys.argv),
+        "lab.config_source": config.source,
+        **(tags or {}),
+    }
+    active = mlflow.active_run()
+    run = active or mlflow.start_run(run_name=run_name or stage)
+    try:
+        mlflow.set_tags(run_tags)
+        all_params = dict(config.flat())
+        if target is not None:
+            all_params["target"] = target
+        all_params.update({k: v for k, v in (params or {}).items()})
+        log_params(all_params)
+        source = Path(config.source)
+        log_text(source.read_text() if source.is_file() else json.dumps(config.flat(), indent=2), "config/lab.toml")
+        if dirty:
+            log_text(diff, "code/uncommitted.diff")
+        yield run
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            mlflow.set_tag("lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+        if active is None:
+            mlflow.end_run(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    else:
+        if active is None:
+            mlflow.end_run()
+
+
+def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
+    """Log parameters in batches, skipping those already logged with the same value.
+
+    ``mlflow run`` logs the entry point's parameters itself; re-logging one with another value
+    is an error MLflow refuses, so that case raises a clear :class:`LabError`.
+    """
+    import mlflow
+    from mlflow.entities import Param
+
+    client = mlflow.MlflowClient()
+    run_id = run_id or mlflow.active_run().info.run_id
+    existing = client.get_run(run_id).data.params
+    fresh = []
+    for key, value in params.items():
+        text = str(value)[:6000]
+        if key in existing:
+            if existing[key] != text:
+                raise LabError(
+                    f"parameter {key!r} is already logged as {existing[key]!r} in run {run_id}; "
+                    f"this run cannot also record {text!r}. Pass the value through -P {key}=... instead."
+                )
+            continue
+        fresh.append(Param(key, text))
+    for start in range(0, len(fresh), 100):
+        client.log_batch(run_id, params=fresh[start : start + 100])
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: str | None = None) -> None:
+    """Log many metrics in one call; non-finite values are skipped (MLflow cannot chart them)."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    run_id = run_id or mlflow.active_run().info.run_id
+    now = int(pd.Timestamp.now().timestamp() * 1000)
+    batch = [
+        Metric(key, float(value), now, step or 0)
+        for key, value in metrics.items()
+        if value is not None and math.isfinite(float(value))
+    ]
+    client = mlflow.MlflowClient()
+    for start in range(0, len(batch), 1000):
+        client.log_batch(run_id, metrics=batch[start : start + 1000])
+
+
+def log_dataset(table: pd.DataFrame, name: str, digest: str, source: str, context: str, targets: str | None = None) -> None:
+    """Record a dataset input (name, our digest, source file) without copying its rows."""
+    import warnings
+
+    import mlflow
+
+    schema_sample = table.head(0).reset_index()
+    for column in schema_sample.columns:  # MLflow's schema inference cannot map tz-aware datetimes
+        if isinstance(schema_sample[column].dtype, pd.DatetimeTZDtype):
+            schema_sample[column] = schema_sample[column].dt.tz_localize(None)
+    with warnings.catch_warnings():  # MLflow's source-kind and integer-schema hints: not actionable here
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(schema_sample, source=source, name=name, digest=digest, targets=targets)
+        mlflow.log_input(dataset, context=context, tags={"rows": str(len(table))})
+
+
+def log_table(table: pd.DataFrame, artifact_file: str, index: bool = False) -> None:
+    """A table as a CSV artifact (times in ISO 8601 with offset)."""
+    import mlflow
+
+    from lab.readers import iso8601
+
+    table = table.copy()
+    for column in table.columns:
+        if isinstance(table[column].dtype, pd.DatetimeTZDtype):
+            table[column] = iso8601(table[column])
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=index)
+    mlflow.log_text(buffer.getvalue(), artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    """A matplotlib figure as a PNG artifact; the figure is closed afterwards."""
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    mlflow.log_figure(figure, artifact_file)
+    plt.close(figure)
+
+
+def log_json(obj: Any, artifact_file: str) -> None:
+    import mlflow
+
+    mlflow.log_text(json.dumps(obj, indent=2, sort_keys=True, default=str), artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    import mlflow
+
+    mlflow.log_text(text, artifact_file)

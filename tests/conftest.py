@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny deterministic minute data and temporary MLflow stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab.sessions import regular_sessions
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_minutes(start: str, end: str, seed: int = 0, overnight: bool = False, tick: float = 0.25) -> pd.DataFrame:
+    """A random walk on ticks for every XNYS session between two dates (inclusive).
+
+    Regular-session minutes only, unless ``overnight`` adds 18:00 (previous evening) .. 09:29.
+    """
+    rng = np.random.default_rng(seed)
+    sessions = regular_sessions("XNYS", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    stamps = []
+    for session, row in sessions.iterrows():
+        first = row.session_open - pd.Timedelta(hours=15, minutes=30) if overnight else row.session_open
+        stamps.append(pd.date_range(first, row.session_close - pd.Timedelta(minutes=1), freq="min"))
+    index = stamps[0].append(stamps[1:]) if len(stamps) > 1 else stamps[0]
+    index = pd.DatetimeIndex(index, name="time").as_unit("ns")
+    n = len(index)
+    close = 4000.0 + np.cumsum(rng.integers(-2, 3, n)) * tick
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) + rng.integers(0, 3, n) * tick
+    low = np.minimum(open_, close) - rng.integers(0, 3, n) * tick
+    volume = rng.integers(1, 500, n).astype("int64")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+
+
+@pytest.fixture
+def minutes_factory():
+    return make_minutes
+
+
+@pytest.fixture
+def tracking_store(tmp_path, monkeypatch):
+    """A throwaway sqlite tracking store and artifact root; never the user's mlruns/."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    # Artifacts of the default experiment would land in ./mlruns: give the test its own.
+    mlflow.create_experiment("lab-test", artifact_location=(tmp_path / "artifacts").as_uri())
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "lab-test")
+    yield uri
+    mlflow.set_tracking_uri(None)

@@ -1,0 +1,58 @@
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from lab.config import LabConfig, load_config
+from lab.errors import ConfigError
+from tests.conftest import PROJECT_ROOT
+
+
+def test_load_config_project_lab_toml_equals_built_in_defaults():
+    config = load_config(PROJECT_ROOT / "lab.toml")
+    assert dataclasses.replace(config, source="<defaults>") == LabConfig()
+    assert config.windows.test.start == dt.date(2024, 1, 1)
+    assert config.instrument.tick_value_usd == 1.25
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[data]\npaht = 'x'\n", r"\[data\]: unknown key\(s\) 'paht'; valid keys: .*path"),
+        ("[dta]\npath = 'x'\n", r"top level: unknown key\(s\) 'dta'"),
+        ("[data]\ninstrument = 'CL'\n", r"instrument = 'CL' is not a built-in instrument; use one of ES, MES, MNQ, NQ"),
+        ("[data]\ntimezone = 'Mars/Olympus'\n", r"timezone = 'Mars/Olympus' is not an IANA time zone"),
+        ("[windows]\ntest = ['2023-06-01', '2024-12-31']\n", r"validation .* must end before test starts"),
+        ("[windows]\ntrain = ['2019-05-01']\n", r"windows.train = \['2019-05-01'\] must be a pair of dates"),
+        ("[rules]\nentry_threshold = 0.45\n", r"\[rules\] entry_threshold = 0.45 must lie in \(0.5, 1\]"),
+        ("[rules]\ntime_stop_bars = 2.5\n", r"rules.time_stop_bars = 2.5 must be a whole number"),
+        ("[costs]\ncommission_per_contract_usd = -1\n", r"commission_per_contract_usd = -1.0 must be >= 0"),
+        ("[model]\nengine = 'catboost'\n", r"\[model\] engine = 'catboost' is not one of lightgbm, xgboost"),
+        ("[data\n", r"not valid TOML"),
+    ],
+)
+def test_load_config_bad_values_name_key_value_and_fix(tmp_path, text, message):
+    path = tmp_path / "lab.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_load_config_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"does not exist; pass --config"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_load_config_overrides_apply_and_validate(tmp_path):
+    config = load_config(PROJECT_ROOT / "lab.toml", {"data.path": "f.txt", "rules.stop_loss_ticks": 10})
+    assert config.data.path == "f.txt" and config.rules.stop_loss_ticks == 10.0
+    with pytest.raises(ConfigError, match=r"unknown configuration key 'rules.stop_ticks'"):
+        load_config(PROJECT_ROOT / "lab.toml", {"rules.stop_ticks": 10})
+
+
+def test_lab_config_flat_uses_dotted_keys():
+    flat = LabConfig().flat()
+    assert flat["rules.stop_loss_ticks"] == "8.0"
+    assert flat["windows.test"] == "2024-01-01..2025-12-31"
+    assert flat["strategy.breakout.range_low"] == "0.35"
+    assert "source" not in flat

@@ -1,0 +1,68 @@
+import pytest
+
+from lab.cache import FeatureCache
+from lab.config import TARGET_NAMES, load_config
+from lab.dataset import prepare_dataset
+from lab.features import FEATURE_NAMES
+from lab.readers import write_firstrate
+from tests.conftest import make_minutes
+
+WINDOWS = {
+    "windows.train": ["2023-09-01", "2023-10-31"],
+    "windows.validation": ["2023-11-01", "2023-11-30"],
+    "windows.test": ["2023-12-01", "2023-12-29"],
+    "targets.volatility_lookback_bars": 200,
+}
+
+
+@pytest.fixture
+def minute_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    return write_firstrate(make_minutes("2023-08-01", "2023-12-29", seed=11, overnight=True), tmp_path / "raw.txt")
+
+
+def _config(path, **extra):
+    return load_config(None, {"data.path": str(path), **WINDOWS, **extra})
+
+
+def test_prepare_dataset_builds_train_and_validation_only(minute_file):
+    dataset = prepare_dataset(_config(minute_file), progress=lambda m: None)
+    assert set(dataset.tables) == {"train", "validation"}
+    for table in dataset.tables.values():
+        assert set(FEATURE_NAMES) | set(TARGET_NAMES) <= set(table.columns)
+        assert table.index.max().date().isoformat() < "2023-12-01"
+        assert table[list(FEATURE_NAMES)].notna().all().all()
+    assert dataset.manifest["rows_held_out"] > 0
+    folder_files = sorted(p.name for p in dataset.folder.iterdir())
+    assert folder_files == ["manifest.json", "minutes_validation.parquet", "train.parquet", "validation.parquet"]
+
+
+def test_prepare_dataset_drops_the_warm_up_bars(minute_file):
+    config = _config(minute_file, **{"windows.train": ["2023-08-01", "2023-10-31"]})
+    train = prepare_dataset(config, progress=lambda m: None).tables["train"]
+    # 200 bars = two whole sessions of 78 bars (Aug 1, Aug 2) + 44 bars of Aug 3 (09:30 + 44 x 5 min)
+    assert str(train.index[0]) == "2023-08-03 13:10:00-04:00"
+
+
+def test_prepare_dataset_reuses_cache_until_inputs_change(minute_file):
+    first = prepare_dataset(_config(minute_file), progress=lambda m: None)
+    again = prepare_dataset(_config(minute_file), progress=lambda m: None)
+    assert again.cache_hit and again.digest == first.digest
+    assert again.tables["train"].equals(first.tables["train"])
+    changed = prepare_dataset(_config(minute_file, **{"targets.min_move_ticks": 3}), progress=lambda m: None)
+    assert not changed.cache_hit and changed.digest != first.digest
+    with minute_file.open("a") as handle:
+        handle.write("2023-12-29 16:59:00,4000,4000,4000,4000,1\n")
+    edited = prepare_dataset(_config(minute_file), progress=lambda m: None)
+    assert edited.digest != first.digest
+
+
+def test_feature_cache_write_is_atomic_and_idempotent(tmp_path):
+    import pandas as pd
+
+    cache = FeatureCache(tmp_path)
+    table = pd.DataFrame({"a": [1.0]})
+    cache.write("abc", {"t": table}, {"x": 1})
+    cache.write("abc", {"t": table}, {"x": 1})
+    assert cache.has("abc") and cache.manifest("abc") == {"x": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["abc"]

@@ -1,0 +1,49 @@
+from click.testing import CliRunner
+
+from lab.cli import cli
+from lab.readers import write_firstrate
+from tests.conftest import make_minutes
+
+
+def _commands(group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+
+
+def test_cli_every_command_has_help():
+    runner = CliRunner()
+    for path in [(), *_commands(cli)]:
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Usage:" in result.output and len(result.output.splitlines()) > 3
+
+
+def test_cli_data_check_summarises_a_file(tmp_path):
+    path = write_firstrate(make_minutes("2023-03-01", "2023-03-02"), tmp_path / "m.txt")
+    result = CliRunner().invoke(cli, ["data", "check", str(path)])
+    assert result.exit_code == 0
+    assert "780 rows read" in result.output and "780 valid" in result.output
+    assert "2023-03-01T09:30:00-05:00 .. 2023-03-02T15:59:00-05:00" in result.output
+
+
+def test_cli_data_check_bad_file_exits_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "m.txt"
+    bad.write_text("2023-03-01 09:30:00,0,1,0,1,1\n")
+    proc = subprocess.run([sys.executable, "-c", "from lab.cli import main; main()", "data", "check", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("lab: error: ") and "price <= 0" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_data_synth_writes_a_readable_file(tmp_path):
+    out = tmp_path / "s.txt"
+    result = CliRunner().invoke(cli, ["data", "synth", "--start", "2023-03-01", "--end", "2023-03-03", "--seed", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    check = CliRunner().invoke(cli, ["data", "check", str(out)])
+    assert check.exit_code == 0 and "valid" in check.output
