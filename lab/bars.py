@@ -88,9 +88,11 @@ def regular_session_bars(bars: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataF
     closes = epoch_ns(sessions["session_close"])[pos]
     keep = is_session & (stamp >= opens) & (stamp < closes)
     out = bars.loc[keep].copy()
-    out["session"] = sessions.index.to_numpy()[pos[keep]]
-    out["session_open"] = sessions["session_open"].to_numpy()[pos[keep]]
-    out["session_close"] = sessions["session_close"].to_numpy()[pos[keep]]
+    take = pos[keep]
+    out["session"] = sessions.index.take(take)
+    # DatetimeArray.take keeps the tz without a round trip through Timestamp objects.
+    out["session_open"] = sessions["session_open"].array.take(take)
+    out["session_close"] = sessions["session_close"].array.take(take)
     if len(out) == 0:
         raise DataError(
             "no bar falls inside a regular session; is the file's time zone right ([data] timezone) "

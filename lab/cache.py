@@ -63,7 +63,7 @@ class FeatureCache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=self.root))
         try:
             for name, table in tables.items():
-                table.to_parquet(tmp / f"{name}.parquet", compression="zstd")
+                table.to_parquet(tmp / f"{name}.parquet", compression="snappy")
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
             if final.exists():  # another writer won the race with identical content
                 shutil.rmtree(tmp)

@@ -21,6 +21,7 @@ exist and is reported as a bad row.
 from __future__ import annotations
 
 import datetime as dt
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +100,9 @@ def read_minutes(
     if on_bad_rows not in ("error", "drop"):
         raise DataError(f"on_bad_rows = {on_bad_rows!r}: use 'error' or 'drop'")
     if path.suffix.lower() in (".parquet", ".pq"):
-        raw, first_line = _read_parquet(path), 1
+        raw, first_line, skipped = _read_parquet(path), 1, 0
     else:
-        raw, first_line = _read_text(path, on_bad_rows)
+        raw, first_line, skipped = _read_text(path, on_bad_rows, until)
     rows_read = raw.num_rows if isinstance(raw, pa.Table) else len(raw) + int(raw.attrs.get("unparsable_dropped", 0))
     frame = raw.to_pandas() if isinstance(raw, pa.Table) else raw
     known_lines = frame.attrs.get("line_numbers")
@@ -109,6 +110,7 @@ def read_minutes(
     unparsable_dropped = int(frame.attrs.get("unparsable_dropped", 0))
     frame.attrs = {}
     frame, outside = _bound_dates(frame, until, since)
+    outside += skipped
     bad = BadRows(path=str(path))
     stamps = _to_market_time(frame["time"], tz, frame["line"].to_numpy(), bad)
     frame = frame.drop(columns="time")
@@ -123,7 +125,29 @@ def read_minutes(
 # -- text -----------------------------------------------------------------------------------
 
 
-def _read_text(path: Path, on_bad_rows: str) -> tuple[pa.Table | pd.DataFrame, int]:
+def _prefix_before(data: mmap.mmap, day: dt.date, body_start: int) -> int:
+    """Byte offset of the first line whose leading ``YYYY-MM-DD`` is on or after ``day``.
+
+    Binary search over a file in time order (FirstRate files are), so the rows from ``day`` on
+    are never parsed. Only the first 10 bytes of ~25 lines are looked at.
+    """
+    key = day.isoformat().encode()
+
+    def line_start(pos: int) -> int:
+        return max(data.rfind(b"\n", body_start, pos) + 1, body_start) if pos > body_start else body_start
+
+    lo, hi = body_start, len(data)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        start = line_start(mid)
+        if data[start : start + 10] >= key:
+            hi = mid
+        else:
+            lo = mid + 1
+    return line_start(lo) if lo < len(data) else len(data)
+
+
+def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tuple[pa.Table | pd.DataFrame, int, int]:
     with path.open("rb") as handle:
         head = handle.readline().decode("utf-8", errors="replace").strip()
     if not head:
@@ -150,17 +174,25 @@ def _read_text(path: Path, on_bad_rows: str) -> tuple[pa.Table | pd.DataFrame, i
     table = None
     # Fast path: naive stamps parsed by pyarrow (ns, one resolution everywhere); then stamps
     # with offsets as text for pandas; then a line-by-line read that names the bad line.
+    with path.open("rb") as handle:
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            body_start = data.find(b"\n") + 1 if has_header else 0
+            end, skipped = len(data), 0
+            if until is not None and time_src == names[0]:
+                end = _prefix_before(data, until, body_start)
+                skipped = data[end:].count(b"\n") + (0 if end == len(data) or data[-1:] == b"\n" else 1)
+        prefix = pa.py_buffer(handle.read(end))
     for time_type in (pa.timestamp("ns"), pa.string()):
         convert = pacsv.ConvertOptions(column_types={**types, time_src: time_type}, include_columns=list(mapping))
         try:
-            table = pacsv.read_csv(path, read_options=read_options, convert_options=convert)
+            table = pacsv.read_csv(pa.BufferReader(prefix), read_options=read_options, convert_options=convert)
             break
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
     if table is None:
-        return _read_text_lenient(path, names, mapping, has_header, on_bad_rows), first_line
+        return _read_text_lenient(path, names, mapping, has_header, on_bad_rows), first_line, 0
     table = table.rename_columns([mapping[c] for c in table.column_names])
-    return table.select(["time", *COLUMNS]), first_line
+    return table.select(["time", *COLUMNS]), first_line, skipped
 
 
 def _read_text_lenient(path: Path, names: list[str], mapping: dict[str, str], has_header: bool, on_bad_rows: str) -> pd.DataFrame:
