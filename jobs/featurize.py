@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 import time
 
+import matplotlib.pyplot as plt
+
 from lab import tracking
 from lab.config import TARGET_NAMES
 from lab.dataset import class_balance, feature_summary, prepare_dataset
@@ -62,8 +64,17 @@ def log_featurize(dataset, wall_s: float) -> None:
     tracking.log_table(balance, "class_balance.csv")
     tracking.log_table(summary, "feature_summary.csv")
     tracking.log_json(manifest, "manifest.json")
-    tracking.log_figure(class_balance_figure(balance), "class_balance.png")
-    tracking.log_figure(feature_distribution_figure(dataset.tables["train"], dataset.feature_names), "feature_distributions.png")
+    # Pictures of the data depend only on the dataset: drawn once per digest, kept beside its tables.
+    for name, draw in (("class_balance.png", lambda: class_balance_figure(balance)),
+                       ("feature_distributions.png",
+                        lambda: feature_distribution_figure(dataset.tables["train"], dataset.feature_names))):
+        picture = dataset.folder / name
+        if not picture.is_file():
+            figure = draw()
+            figure.savefig(picture.with_suffix(".partial.png"), dpi=80)
+            plt.close(figure)
+            picture.with_suffix(".partial.png").replace(picture)
+        tracking.log_artifact(picture)
     rows = ", ".join(f"{n} {len(t):,}" for n, t in dataset.tables.items())
     print(f"featurize: dataset {dataset.digest} ({'cache hit' if dataset.cache_hit else 'built'}) from {dataset.source}")
     print(f"  bars per window: {rows}; test window held out ({manifest['rows_held_out']:,} minute rows left unread)")

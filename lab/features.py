@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from lab.errors import DataError
+from lab.indicators import atr, ema, rsi
 
-__all__ = ["FEATURE_NAMES", "compute_features", "session_vwap"]
+__all__ = ["FEATURE_NAMES", "compute_features", "session_vwap", "rsi"]
 
 FEATURE_NAMES: tuple[str, ...] = (
     "return_1bar",
@@ -64,25 +65,6 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 _REQUIRED = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
-
-
-def _ema(values: pd.Series, span: int) -> pd.Series:
-    return values.ewm(span=span, adjust=False).mean()
-
-
-def _wilder(values: pd.Series, period: int) -> pd.Series:
-    return values.ewm(alpha=1.0 / period, adjust=False).mean()
-
-
-def rsi(close: pd.Series, period: int) -> pd.Series:
-    """Wilder's relative strength index of ``close`` over ``period`` bars (0-100)."""
-    change = close.diff()
-    gain = _wilder(change.clip(lower=0.0), period)
-    loss = _wilder((-change).clip(lower=0.0), period)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = 100.0 - 100.0 / (1.0 + gain / loss)
-    out = out.mask(loss == 0, 100.0).mask((loss == 0) & (gain == 0), 50.0)
-    return out.where(change.notna())
 
 
 def session_vwap(bars: pd.DataFrame) -> pd.Series:
@@ -117,15 +99,13 @@ def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
     for k in (1, 3, 6, 12, 24):
         out[f"return_{k}bar"] = close / close.shift(k) - 1.0
     for n in (8, 21, 50, 200):
-        out[f"close_vs_ema{n}"] = close / _ema(close, n) - 1.0
+        out[f"close_vs_ema{n}"] = close / ema(close, n) - 1.0
     out["rsi_7"] = rsi(close, 7)
     out["rsi_14"] = rsi(close, 14)
-    macd = (_ema(close, 12) - _ema(close, 26)) / close
-    signal = _ema(macd, 9)
+    macd = (ema(close, 12) - ema(close, 26)) / close
+    signal = ema(macd, 9)
     out["macd"], out["macd_signal"], out["macd_hist"] = macd, signal, macd - signal
-    previous_close = close.shift(1)
-    true_range = pd.concat([high - low, (high - previous_close).abs(), (low - previous_close).abs()], axis=1).max(axis=1)
-    out["atr_14"] = _wilder(true_range, 14) / close
+    out["atr_14"] = atr(bars, 14) / close
     middle = close.rolling(20).mean()
     out["bb_width"] = 4.0 * close.rolling(20).std(ddof=0) / middle
     out["bar_range"] = (high - low) / close

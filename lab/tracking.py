@@ -31,9 +31,12 @@ __all__ = [
     "log_dataset",
     "log_table",
     "log_figure",
+    "log_artifact",
     "log_json",
     "log_text",
     "code_revision",
+    "log_trial_run",
+    "log_model",
     "STAGE_TAG",
 ]
 
@@ -204,6 +207,13 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     plt.close(figure)
 
 
+def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
+    """An existing file as an artifact."""
+    import mlflow
+
+    mlflow.log_artifact(str(path), artifact_path)
+
+
 def log_json(obj: Any, artifact_file: str) -> None:
     import mlflow
 
@@ -214,3 +224,53 @@ def log_text(text: str, artifact_file: str) -> None:
     import mlflow
 
     mlflow.log_text(text, artifact_file)
+
+
+def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], metrics: Mapping[str, float]) -> str:
+    """One tuning trial as a nested run of ``parent_run_id``, in four calls (create, batch, end)."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = mlflow.MlflowClient()
+    parent = client.get_run(parent_run_id)
+    run = client.create_run(parent.info.experiment_id, run_name=f"trial-{number}", tags={
+        "mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number)})
+    now = int(pd.Timestamp.now().timestamp() * 1000)
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None and math.isfinite(float(v))],
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag("lab.dataset_digest", parent.data.tags.get("lab.dataset_digest", ""))],
+    )
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def log_model(trained: Any, example: pd.DataFrame) -> str:
+    """Log a trained booster with MLflow's native flavor, signature and input example; returns the model id.
+
+    ``trained`` is a :class:`lab.models.TrainedModel`. Requirements are given explicitly, which
+    skips MLflow's slow inference of them.
+    """
+    import warnings
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from lab.models import predict_proba
+
+    sample = example.head(5)
+    signature = infer_signature(sample, predict_proba(trained.booster, sample))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if trained.engine == "lightgbm":
+            import lightgbm
+
+            info = mlflow.lightgbm.log_model(trained.booster, name="model", signature=signature, input_example=sample,
+                                             pip_requirements=[f"lightgbm=={lightgbm.__version__}", f"pandas=={pd.__version__}"])
+        else:
+            import xgboost
+
+            info = mlflow.xgboost.log_model(trained.booster, name="model", signature=signature, input_example=sample,
+                                            pip_requirements=[f"xgboost=={xgboost.__version__}", f"pandas=={pd.__version__}"])
+    return info.model_id

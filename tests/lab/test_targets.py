@@ -108,3 +108,21 @@ def test_target_horizon_bars_covers_every_target():
 def test_compute_targets_columns(bars):
     targets = compute_targets(bars, TargetsConfig(volatility_lookback_bars=200), RulesConfig(), CostsConfig(), MES)
     assert list(targets.columns) == ["target_3bar", "target_6bar", "target_12bar", "target_vol", "target_trade"]
+
+
+def test_trade_target_agrees_with_the_backtest_engine(bars):
+    """target_trade and the engine implement one set of rules: isolated long signals, same outcome."""
+    from lab.backtest import run_backtest
+    from lab.strategies import direction_signals
+
+    rules = RulesConfig(daily_loss_limit_usd=1e9, pause_after_consecutive_losses=0)
+    labels = trade_target(bars, rules, CostsConfig(), MES)
+    probability = pd.Series(np.nan, index=bars.index)
+    probability.iloc[::9] = 0.65  # 9 bars apart: each trade is over before the next signal
+    trades = run_backtest(bars, direction_signals(probability, rules), None, rules=rules, costs=CostsConfig(),
+                          instrument=MES).trades
+    position = bars.index.get_indexer(pd.DatetimeIndex(trades["entry_time"])) - 1
+    assert len(trades) > 250
+    np.testing.assert_array_equal(labels.iloc[position].to_numpy(), (trades["pnl_usd"] > 0).to_numpy(dtype=float))
+    signalled = labels.iloc[::9]
+    assert signalled.notna().sum() == len(trades)  # no entry refused that the label would accept, and back

@@ -1,0 +1,120 @@
+"""Strategies: features and model probabilities in, :class:`lab.backtest.StrategySignals` out.
+
+Each strategy owns its optional feature set and its signal rule; the one engine in
+:mod:`lab.backtest` executes every strategy under the same trading rules.
+
+=================  ==========================================  =================================
+strategy           inputs                                      exits
+=================  ==========================================  =================================
+direction          P(up)                                       rules (6 / 8 ticks, 6 bars)
+breakout           P(high volatility), breakout features       [strategy.breakout]
+mean_reversion     P(high volatility), mean-reversion features  [strategy.mean_reversion] + vol exit
+=================  ==========================================  =================================
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lab.backtest.run import BacktestResult, run_backtest
+from lab.backtest.signals import BacktestInputError, StrategySignals
+from lab.config import LabConfig, RulesConfig, StrategyConfig
+from lab.strategies.breakout import BREAKOUT_FEATURES, breakout_features, breakout_signals
+from lab.strategies.direction import direction_signals
+from lab.strategies.mean_reversion import MEAN_REVERSION_FEATURES, mean_reversion_features, mean_reversion_signals
+
+__all__ = [
+    "STRATEGY_NAMES",
+    "BREAKOUT_FEATURES",
+    "MEAN_REVERSION_FEATURES",
+    "build_signals",
+    "backtest_strategy",
+    "direction_signals",
+    "breakout_features",
+    "breakout_signals",
+    "mean_reversion_features",
+    "mean_reversion_signals",
+]
+
+STRATEGY_NAMES = ("direction", "breakout", "mean_reversion")
+
+
+def build_signals(
+    strategy: StrategyConfig,
+    bars: pd.DataFrame,
+    *,
+    probability: pd.Series | None = None,
+    volatility_probability: pd.Series | None = None,
+    rules: RulesConfig | None = None,
+    features: pd.DataFrame | None = None,
+) -> StrategySignals:
+    """The signals of the strategy named by ``strategy.name``.
+
+    Parameters
+    ----------
+    strategy : StrategyConfig
+        ``name`` picks the strategy; ``breakout`` / ``mean_reversion`` hold its settings.
+    bars : pandas.DataFrame
+        Regular-session 5-minute bars.
+    probability : pandas.Series, optional
+        P(up) per bar; required by ``direction``.
+    volatility_probability : pandas.Series, optional
+        P(high range) per bar; required by ``breakout`` and ``mean_reversion``.
+    rules : RulesConfig, optional
+        Entry threshold and exits of ``direction``.
+    features : pandas.DataFrame, optional
+        The strategy's precomputed optional feature set; computed from ``bars`` if omitted.
+
+    Raises
+    ------
+    BacktestInputError
+        Unknown strategy or a missing probability.
+    """
+    name = strategy.name
+    if name == "direction":
+        if probability is None:
+            raise BacktestInputError("strategy 'direction' needs probability= (the model's P(up) per bar)")
+        return direction_signals(probability, rules)
+    if name in ("breakout", "mean_reversion") and volatility_probability is None:
+        raise BacktestInputError(
+            f"strategy {name!r} needs volatility_probability= (the volatility model's P(high range) per bar)"
+        )
+    if name == "breakout":
+        return breakout_signals(bars, volatility_probability, strategy.breakout, features=features)
+    if name == "mean_reversion":
+        return mean_reversion_signals(bars, volatility_probability, strategy.mean_reversion, features=features)
+    raise BacktestInputError(f"strategy {name!r} is not one of {', '.join(STRATEGY_NAMES)}")
+
+
+def backtest_strategy(
+    config: LabConfig,
+    bars: pd.DataFrame,
+    minutes: pd.DataFrame | None = None,
+    *,
+    probability: pd.Series | None = None,
+    volatility_probability: pd.Series | None = None,
+    features: pd.DataFrame | None = None,
+) -> BacktestResult:
+    """Build the configured strategy's signals and run them through the rules: one call per job.
+
+    Parameters
+    ----------
+    config : LabConfig
+        ``strategy``, ``rules``, ``costs``, the instrument and ``session.bar_minutes``.
+    bars, minutes : pandas.DataFrame
+        5-minute regular-session bars and (optionally) the 1-minute bars beneath them.
+    probability, volatility_probability, features : optional
+        As in :func:`build_signals`.
+
+    Returns
+    -------
+    BacktestResult
+    """
+    signals = build_signals(
+        config.strategy, bars, probability=probability, volatility_probability=volatility_probability,
+        rules=config.rules, features=features,
+    )
+    return run_backtest(
+        bars, signals, minutes, rules=config.rules, costs=config.costs, instrument=config.instrument,
+        bar_minutes=config.session.bar_minutes,
+    )

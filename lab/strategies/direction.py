@@ -1,0 +1,61 @@
+"""The direction strategy: trade the model's P(up) when it is confident enough.
+
+Long when P(up) >= ``rules.entry_threshold`` (0.60), short when P(up) <= 1 - threshold, nothing
+otherwise or when the probability is NaN. Confidence is ``max(p, 1 - p)``. Exits are the rules'
+(6-tick target, 8-tick stop, 6-bar time stop). No extra features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lab.backtest.signals import THRESHOLD_TOLERANCE, BacktestInputError, ExitParams, StrategySignals
+from lab.config import RulesConfig
+
+__all__ = ["direction_signals"]
+
+
+def direction_signals(probability: pd.Series, rules: RulesConfig | None = None) -> StrategySignals:
+    """Per-bar long/short signals from the model's P(up) at each bar's close.
+
+    Parameters
+    ----------
+    probability : pandas.Series of float
+        P(up) in [0, 1] for each bar (NaN: no signal), indexed like the bars.
+    rules : RulesConfig, optional
+        ``entry_threshold`` and the exits; default ``RulesConfig()``.
+
+    Returns
+    -------
+    StrategySignals
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = direction_signals(pd.Series([0.5, 0.61, 0.4, float("nan")]))
+    >>> s.signal.tolist(), s.confidence.round(2).tolist()
+    ([0, 1, -1, 0], [0.5, 0.61, 0.6, nan])
+    """
+    rules = rules or RulesConfig()
+    if not isinstance(probability, pd.Series):
+        raise BacktestInputError("probability must be a pandas Series aligned to the bars (P(up), NaN = no signal)")
+    p = probability.astype("float64")
+    bad = p.notna() & ((p < 0.0) | (p > 1.0))
+    if bad.any():
+        raise BacktestInputError(
+            f"probability must lie in [0, 1] (NaN = no signal); got {p[bad].iloc[0]!r} at {p[bad].index[0]}"
+        )
+    values = p.to_numpy()
+    with np.errstate(invalid="ignore"):
+        long_ = values >= rules.entry_threshold - THRESHOLD_TOLERANCE
+        short = values <= 1.0 - rules.entry_threshold + THRESHOLD_TOLERANCE
+    signal = np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
+    confidence = np.maximum(values, 1.0 - values)
+    return StrategySignals(
+        name="direction",
+        signal=pd.Series(signal, index=p.index, name="signal"),
+        confidence=pd.Series(confidence, index=p.index, name="confidence"),
+        probability=p.rename("probability"),
+        exits=ExitParams.from_rules(rules),
+    )

@@ -1,0 +1,109 @@
+"""Input contract of run_backtest, the trades table's shape and its CSV form."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab.backtest import TRADE_COLUMNS, BacktestInputError, ExitParams, empty_trades, run_backtest, trades_to_csv
+from lab.errors import LabError
+from lab.strategies import direction_signals
+from tests.lab.backtest.helpers import random_probability
+from tests.lab.backtest.synthetic import scenario
+
+
+@pytest.fixture
+def month(wild_year):
+    bars, minutes = wild_year
+    return bars.loc["2023-06-01":"2023-07-31"], minutes
+
+
+def test_run_backtest_trades_have_the_contract_columns_and_types(month):
+    bars, minutes = month
+    trades = run_backtest(bars, direction_signals(random_probability(bars, 1)), minutes).trades
+    assert tuple(trades.columns) == TRADE_COLUMNS
+    assert str(trades["entry_time"].dt.tz) == "America/New_York" and str(trades["exit_time"].dt.tz) == "America/New_York"
+    assert set(trades["side"]) == {"long", "short"} and set(trades["confidence_tier"]) <= {"full", "half"}
+    assert set(trades["time_of_day"]) == {"first_hour", "midday", "last_hour"}
+    assert trades["contracts"].dtype == np.int64 and trades["resolved_by_minutes"].dtype == bool
+    assert (trades["pnl_usd"] == trades["pnl_usd"].round(2)).all()
+
+
+def test_run_backtest_empty_signals_give_an_empty_table_with_the_columns(month):
+    bars, minutes = month
+    result = run_backtest(bars, direction_signals(pd.Series(np.nan, index=bars.index)), minutes)
+    assert result.trades.empty and tuple(result.trades.columns) == TRADE_COLUMNS
+    assert tuple(empty_trades().columns) == TRADE_COLUMNS
+    assert len(result.session_dates) == 41 and result.diagnostics["bars"] == len(bars)
+
+
+def test_run_backtest_session_dates_cover_every_session(month):
+    bars, minutes = month
+    result = run_backtest(bars, direction_signals(random_probability(bars, 2)), minutes)
+    assert result.session_dates.equals(pd.DatetimeIndex(sorted(set(bars["session"])), name="session"))
+
+
+def test_run_backtest_refuses_misaligned_signals(month):
+    bars, minutes = month
+    p = random_probability(bars, 3).iloc[:-1]
+    with pytest.raises(BacktestInputError, match=r"signals.signal is not aligned to the bars .*reindex"):
+        run_backtest(bars, direction_signals(p), minutes)
+
+
+def test_run_backtest_refuses_missing_columns(month):
+    bars, minutes = month
+    with pytest.raises(BacktestInputError, match=r"bars lack column\(s\) session_close"):
+        run_backtest(bars.drop(columns="session_close"), direction_signals(random_probability(bars, 4)), minutes)
+
+
+def test_run_backtest_refuses_a_naive_index(month):
+    bars, minutes = month
+    naive = bars.tz_localize(None)
+    signals = direction_signals(pd.Series(0.5, index=naive.index))
+    with pytest.raises(BacktestInputError, match="tz-aware DatetimeIndex"):
+        run_backtest(naive, signals, minutes)
+
+
+def test_run_backtest_refuses_unsorted_bars(month):
+    bars, minutes = month
+    shuffled = bars.iloc[::-1]
+    with pytest.raises(BacktestInputError, match="sorted and unique"):
+        run_backtest(shuffled, direction_signals(pd.Series(0.5, index=shuffled.index)), minutes)
+
+
+def test_run_backtest_refuses_bad_exit_parameters(month):
+    bars, minutes = month
+    signals = dataclasses.replace(direction_signals(random_probability(bars, 5)), exits=ExitParams(6.0, 0.0, 6))
+    with pytest.raises(BacktestInputError, match="stop_loss_ticks = 0.0 must be a positive number of ticks"):
+        run_backtest(bars, signals, minutes)
+
+
+def test_run_backtest_errors_are_lab_errors():
+    assert issubclass(BacktestInputError, LabError) and issubclass(BacktestInputError, ValueError)
+
+
+def test_trades_to_csv_writes_iso_times_with_offsets():
+    bars, minutes = scenario("2023-07-05", [("10:00", 4000.0, 4000.0, 4000.0, 4000.0), ("10:05", 4000.0, 4002.0, 4000.0, 4002.0)])
+    p = pd.Series(np.nan, index=bars.index)
+    p.iloc[6] = 0.65  # the 10:00 bar
+    trades = run_backtest(bars, direction_signals(p), minutes).trades
+    text = trades_to_csv(trades)
+    header, row = text.splitlines()[:2]
+    assert header.split(",")[:9] == list(TRADE_COLUMNS[:9])
+    assert row.startswith("2023-07-05T10:05:00-04:00,2023-07-05T10:05:00-04:00,long,1,4000.25,4001.75,target,6.66,0.65")
+    back = pd.read_csv(io.StringIO(text))
+    assert pd.to_datetime(back["entry_time"]).iloc[0] == trades["entry_time"].iloc[0]
+
+
+def test_trades_to_csv_winter_offset_and_missing_columns():
+    bars, minutes = scenario("2023-01-05", [("10:00", 4000.0, 4000.0, 4000.0, 4000.0)])
+    p = pd.Series(np.nan, index=bars.index)
+    p.iloc[6] = 0.9
+    text = trades_to_csv(run_backtest(bars, direction_signals(p), minutes).trades)
+    assert "2023-01-05T10:05:00-05:00" in text
+    with pytest.raises(BacktestInputError, match=r"lacks column\(s\) pnl_usd"):
+        trades_to_csv(pd.DataFrame({c: [] for c in TRADE_COLUMNS if c != "pnl_usd"}))
