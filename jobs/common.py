@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from lab.config import LabConfig, load_config
@@ -24,3 +25,118 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> LabConfig:
     if getattr(args, "data", ""):
         changes["data.path"] = args.data
     return load_config(args.config, changes)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--target`` and ``--model``, the options of every modelling entry point."""
+    from lab.config import TARGET_NAMES
+
+    parser.add_argument("--target", default="target_6bar", choices=list(TARGET_NAMES), help="what the model predicts")
+    parser.add_argument("--model", default="", choices=["", "lightgbm", "xgboost"], help="overrides [model] engine")
+
+
+def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"model.engine": args.model}
+
+
+def prepare(config: LabConfig):
+    """The featurized dataset (from the cache when possible), recorded as this run's inputs."""
+    import mlflow
+
+    from lab import tracking
+    from lab.dataset import prepare_dataset
+
+    dataset = prepare_dataset(config)
+    mlflow.set_tag("lab.dataset_digest", dataset.digest)
+    tracking.log_params({"dataset_digest": dataset.digest})
+    for name, table in dataset.tables.items():
+        tracking.log_dataset(table, name=f"{name}-{dataset.digest}", digest=dataset.digest, source=dataset.source, context=name)
+    return dataset
+
+
+def labelled(table, features: list[str], target: str):
+    """Feature frame and 0/1 labels of the rows where ``target`` is labelled."""
+    import numpy as np
+
+    rows = table[target].notna().to_numpy()
+    return table.loc[rows, features], table.loc[rows, target].to_numpy(dtype=np.float64)
+
+
+
+def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """Best parameters and engine of a tune run, and the tag naming it as the evidence's subject.
+
+    Raises
+    ------
+    LabError
+        The run does not exist, is not a finished tune run, or was tuned for another target.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from lab.errors import LabError
+
+    try:
+        run = mlflow.MlflowClient().get_run(run_id)
+    except MlflowException:
+        raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}; pass a tune run id "
+                       "(see `mlflow ui` or the line tune printed)") from None
+    if run.data.tags.get("lab.stage") != "tune" or run.info.status != "FINISHED":
+        raise LabError(f"run {run_id} is a {run.data.tags.get('lab.stage', 'non-lab')} run ({run.info.status}), "
+                       "not a finished tune run")
+    tuned_for = run.data.params.get("target")
+    if tuned_for != target:
+        raise LabError(f"run {run_id} was tuned for {tuned_for}, not {target}; pass -P target={tuned_for}")
+    params: dict[str, Any] = {}
+    for key, value in run.data.params.items():
+        if key.startswith("best."):
+            number = float(value)
+            params[key[len("best."):]] = int(number) if number.is_integer() and key != "best.learning_rate" else number
+    return params, run.data.params.get("model.engine", ""), {"lab.evidence_for": run_id}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunModel:
+    """A model logged by a tune run, loaded with its native flavor, and what it predicts."""
+
+    run_id: str
+    target: str
+    engine: str
+    model_uri: str
+    features: tuple[str, ...]
+    booster: Any
+
+    def predict(self, frame) -> Any:
+        """P(label 1) per row of ``frame`` (columns in the model's feature order)."""
+        from lab.models import predict_proba
+
+        return predict_proba(self.booster, frame[list(self.features)])
+
+
+def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
+    """Load the model a tune run logged (or ``model_uri``, e.g. ``models:/mes-scalper@champion``).
+
+    Raises
+    ------
+    LabError
+        The run does not exist or holds no model.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from lab.errors import LabError
+
+    client = mlflow.MlflowClient()
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}") from None
+    uri = model_uri or run.data.tags.get("lab.model_uri")
+    if not uri:
+        raise LabError(f"run {run_id} ({run.data.tags.get('lab.stage', 'not a lab run')}) logged no model; "
+                       "pass the id of a finished tune run")
+    engine = run.data.params.get("model.engine", "lightgbm")
+    flavor = mlflow.lightgbm if engine == "lightgbm" else mlflow.xgboost
+    booster = flavor.load_model(uri)
+    features = tuple(run.data.tags.get("lab.features", "").split(","))
+    return RunModel(run_id, run.data.params.get("target", ""), engine, uri, features, booster)

@@ -6,12 +6,17 @@ import datetime as dt
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "raw_dir", "features_dir", "synthetic_path"]
+__all__ = ["project_root", "code_root", "raw_dir", "features_dir", "synthetic_path"]
 
 
 def project_root() -> Path:
     """The project root: ``$LAB_HOME`` when set, else the working directory (where MLproject is)."""
     return Path(os.environ.get("LAB_HOME", ".")).resolve()
+
+
+def code_root() -> Path:
+    """Where the MLproject file lives (the checkout this package was installed from)."""
+    return Path(__file__).resolve().parents[1]
 
 
 def raw_dir() -> Path:

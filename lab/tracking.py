@@ -36,6 +36,7 @@ __all__ = [
     "log_text",
     "code_revision",
     "log_trial_run",
+    "record_refusal",
     "log_model",
     "STAGE_TAG",
 ]
@@ -44,10 +45,15 @@ STAGE_TAG = "lab.stage"
 
 
 def configure() -> None:
-    """Environment every lab run needs: telemetry off. The tracking URI is MLflow's own default
+    """Environment every lab run needs: telemetry off, this interpreter first on PATH. The tracking URI is MLflow's own default
     (``sqlite:///mlflow.db`` in the working directory) unless ``MLFLOW_TRACKING_URI`` says otherwise."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    # Entry points run `python -m jobs...`: make that the interpreter running the lab (its venv),
+    # also when the venv was not activated.
+    folder = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != folder:
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
 
 
 def code_revision(root: str | Path = ".") -> tuple[str, bool, str]:
@@ -274,3 +280,20 @@ def log_model(trained: Any, example: pd.DataFrame) -> str:
             info = mlflow.xgboost.log_model(trained.booster, name="model", signature=signature, input_example=sample,
                                             pip_requirements=[f"xgboost=={xgboost.__version__}", f"pandas=={pd.__version__}"])
     return info.model_id
+
+
+def record_refusal(exc: BaseException) -> None:
+    """Tag the run ``mlflow run`` made (if any) with why the job refused before its work began.
+
+    Errors inside :func:`stage_run` are tagged there; this covers refusals before it opened
+    (a bad configuration, dates in the test window, no champion).
+    """
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id:
+        return
+    import mlflow
+
+    with contextlib.suppress(Exception):
+        client = mlflow.MlflowClient()
+        if "lab.error" not in client.get_run(run_id).data.tags:
+            client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])

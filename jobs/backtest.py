@@ -1,0 +1,139 @@
+"""Entry point ``backtest``: the trading rules, to the letter, on the validation window.
+
+    mlflow run . -e backtest --env-manager local -P run_id=<tune run> [-P strategy=direction]
+        [-P volatility_run_id=<tune run of target_vol>] [-P start=2023-03-01 -P end=2023-06-30]
+
+The model of a tune run gives P(up) per bar (direction strategy); breakout and mean reversion
+take the volatility model of another tune run. Costs and slippage are always on. Logs every
+metric of the plan, breakdowns by confidence tier, time of day and exit reason, a Monte Carlo
+interval, the success criteria as a PASS/FAIL table, ``trades.csv``, the equity curve with
+drawdown and a self-contained HTML report. Dates inside the test window are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import pandas as pd
+
+from lab import tracking
+from lab.backtest import (bootstrap_trades, breakdown, compute_metrics, equity_figure, evaluate_criteria,
+                          figure_png, html_report, monte_carlo_metrics, trades_to_csv)
+from lab.errors import LabError
+from lab.evaluation import classification_metrics
+from lab.strategies import backtest_strategy
+from lab.windows import guard_range
+from jobs.common import base_parser, config_from_args, load_run_model, prepare
+
+DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--run-id", default="", help="tune run whose model gives P(up) (direction strategy)")
+    parser.add_argument("--volatility-run-id", default="", help="tune run of target_vol (breakout, mean reversion)")
+    parser.add_argument("--strategy", default="", choices=["", "direction", "breakout", "mean_reversion"],
+                        help="overrides [strategy] name")
+    parser.add_argument("--start", default="", help="first date (YYYY-MM-DD) inside the validation window")
+    parser.add_argument("--end", default="", help="last date (YYYY-MM-DD) inside the validation window")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args, **{"strategy.name": args.strategy})
+        start = dt.date.fromisoformat(args.start) if args.start else config.windows.validation.start
+        end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
+        guard_range(config.windows, start, end, "backtest")
+        models = _models(config.strategy.name, args.run_id, args.volatility_run_id)
+        target = models["direction"].target if "direction" in models else models["volatility"].target
+        evidence = args.run_id or args.volatility_run_id
+        with tracking.stage_run("backtest", config, target=target, params={"window": f"{start}..{end}"},
+                                tags={"lab.evidence_for": evidence, "lab.window": "validation",
+                                      "lab.strategy": config.strategy.name}):
+            dataset = prepare(config)
+            bars = dataset.tables["validation"].loc[str(start):str(end)]
+            if bars.empty:
+                raise LabError(f"no validation bars between {start} and {end}; the validation window is "
+                               f"{config.windows.validation}")
+            minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
+            backtest_window(config, bars, minutes, models, dataset.feature_names, f"Validation backtest {start}..{end}")
+    except (LabError, ValueError) as exc:
+        tracking.record_refusal(exc)
+        print(f"backtest: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _models(strategy: str, run_id: str, volatility_run_id: str) -> dict:
+    models = {}
+    if strategy == "direction":
+        if not run_id:
+            raise LabError("the direction strategy needs -P run_id=<tune run> (a model of target_3bar/6bar/12bar/trade)")
+        models["direction"] = load_run_model(run_id)
+        if models["direction"].target not in DIRECTION_TARGETS:
+            raise LabError(f"run {run_id} predicts {models['direction'].target}; the direction strategy needs one of "
+                           f"{', '.join(DIRECTION_TARGETS)}")
+    else:
+        if not volatility_run_id:
+            raise LabError(f"the {strategy} strategy needs -P volatility_run_id=<tune run of target_vol>")
+        models["volatility"] = load_run_model(volatility_run_id)
+        if models["volatility"].target != "target_vol":
+            raise LabError(f"run {volatility_run_id} predicts {models['volatility'].target}, not target_vol")
+    return models
+
+
+def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: dict, features: list[str], title: str,
+                    prefix: str = "") -> dict[str, float]:
+    """Predict, simulate, measure and log one window (validation here, test in final-eval)."""
+    probability = volatility = None
+    metrics: dict[str, float] = {}
+    for role, model in models.items():
+        p = pd.Series(model.predict(bars[features]), index=bars.index)
+        labels = bars[model.target]
+        known = labels.notna()
+        metrics.update({f"{prefix}{role}_{k}": v for k, v in
+                        classification_metrics(labels[known].to_numpy(), p[known].to_numpy()).items()})
+        if role == "direction":
+            probability = p
+        else:
+            volatility = p
+    result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility)
+    trades = result.trades
+    metrics.update({f"{prefix}{k}": v for k, v in compute_metrics(trades, result.session_dates).items()})
+    criteria = evaluate_criteria({k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}, config.criteria)
+    monte_carlo = bootstrap_trades(trades["pnl_usd"].to_numpy(), seed=config.model.seed) if len(trades) else None
+    if monte_carlo is not None:
+        metrics.update({f"{prefix}{k}": v for k, v in monte_carlo_metrics(monte_carlo).items()})
+    metrics.update({f"{prefix}engine_{k}": v for k, v in result.diagnostics.items()})
+    tracking.log_metrics(metrics)
+    tracking.log_text(trades_to_csv(trades), "trades.csv")
+    tracking.log_table(criteria, "success_criteria.csv")
+    breakdowns = {by: breakdown(trades, by) for by in ("confidence_tier", "time_of_day", "exit_reason", "side")} if len(trades) else {}
+    for by, table in breakdowns.items():
+        tracking.log_table(table, f"breakdown_{by}.csv", index=True)
+    if monte_carlo is not None:
+        tracking.log_table(monte_carlo, "monte_carlo.csv", index=True)
+    figure = equity_figure(trades, title=title)
+    png = figure_png(figure)
+    tracking.log_figure(figure, "equity_drawdown.png")
+    report = html_report(title, {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)},
+                         criteria=criteria, monte_carlo=monte_carlo, breakdowns=breakdowns, trades=trades,
+                         figures={"Equity and drawdown": png}, diagnostics=result.diagnostics,
+                         session_dates=result.session_dates)
+    tracking.log_text(report, "report.html")
+    _print_summary(title, metrics, criteria, prefix)
+    return metrics
+
+
+def _print_summary(title: str, metrics: dict, criteria: pd.DataFrame, prefix: str) -> None:
+    get = lambda k: metrics.get(f"{prefix}{k}", float("nan"))  # noqa: E731
+    print(f"{title}: {int(get('total_trades'))} trades, win rate {get('win_rate'):.3f}, profit factor "
+          f"{get('profit_factor'):.2f}, total P&L ${get('total_pnl_usd'):,.2f}, max drawdown ${get('max_drawdown_usd'):,.2f}, "
+          f"{get('trades_per_day'):.2f} trades/day, worst day ${get('worst_day_usd'):,.2f}")
+    for key in sorted(k for k in metrics if k.endswith("_auc")):
+        print(f"  {key[len(prefix):]}: {metrics[key]:.4f}")
+    print("  success criteria:")
+    print(criteria.to_string(index=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
