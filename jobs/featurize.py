@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset = prepare_dataset(config, force=args.force)
             log_featurize(dataset, time.perf_counter() - started)
     except LabError as exc:
+        tracking.record_refusal(exc)
         print(f"featurize: error: {exc}", file=sys.stderr)
         return 2
     return 0

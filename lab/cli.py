@@ -21,8 +21,10 @@ def _run_entry_point(entry: str, params: dict[str, str], experiment: str | None)
     from lab.tracking import configure
 
     configure()
+    from lab.paths import code_root
+
     submitted = mlflow.projects.run(
-        ".", entry_point=entry, parameters={k: v for k, v in params.items() if v is not None},
+        str(code_root()), entry_point=entry, parameters={k: v for k, v in params.items() if v is not None},
         env_manager="local", experiment_name=experiment, synchronous=True,
     )
     click.echo(f"{entry}: run {submitted.run_id} {submitted.get_status()}")
@@ -35,7 +37,13 @@ def cli() -> None:
     \b
     Typical session:
       lab featurize                 # minutes -> 5-min RTH bars -> features/targets (MLflow run)
-      lab data check FILE           # read and validate a minute file, print what it holds
+      lab run tune -P target=target_vol
+      lab run walk-forward -P params_from=<tune run> -P target=target_vol
+      lab run backtest -P run_id=<tune run>
+      lab promote --run-id <tune run>   # the registry gate
+      lab run final-eval            # once per test window
+      lab status                    # champion, evidence, test window spent or not
+      lab demo                      # all of the above on the synthetic default
       mlflow ui --workers 1         # browse runs
     Every command takes --config (default lab.toml).
     """
@@ -49,6 +57,33 @@ def cli() -> None:
 def featurize(config: str, data: str, on_bad_rows: str, experiment: str | None) -> None:
     """Run the featurize entry point (same as `mlflow run . -e featurize --env-manager local`)."""
     _run_entry_point("featurize", {"config": config, "data": data, "on_bad_rows": on_bad_rows}, experiment)
+
+
+@cli.command("run", context_settings={"ignore_unknown_options": False})
+@click.argument("entry", type=click.Choice(["featurize", "tune", "walk-forward", "backtest", "final-eval"]))
+@click.option("-P", "--param", "params", multiple=True, metavar="KEY=VALUE", help="entry point parameter (repeatable)")
+@click.option("--experiment", default=None, help="MLflow experiment name")
+def run_entry(entry: str, params: tuple[str, ...], experiment: str | None) -> None:
+    """Run any entry point: `lab run tune -P target=target_vol` = `mlflow run . -e tune --env-manager local -P ...`."""
+    pairs = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="-P")
+        pairs[key] = value
+    _run_entry_point(entry, pairs, experiment)
+
+
+@cli.command()
+@click.option("--config", default="demo.toml", show_default=True,
+              help="configuration of the demo (lab.toml defaults, its own model name, a reduced grid)")
+@click.option("--experiment", default="mes-lab-demo", show_default=True, help="MLflow experiment of the demo's runs")
+def demo(config: str, experiment: str) -> None:
+    """The whole chain on the configured data (synthetic by default): featurize, tune, walk-forward,
+    backtest, promote (forced, saying so, when the honest gates fail) and the one final-eval."""
+    from jobs.demo import run_demo
+
+    run_demo(config, experiment, echo=click.echo)
 
 
 @cli.group()
@@ -85,22 +120,44 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 
 @data.command("check")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--tz", default="America/New_York", show_default=True, help="time zone of naive stamps")
+@click.option("--config", default="lab.toml", show_default=True, help="lab configuration ([windows] test is not read)")
+@click.option("--tz", default=None, help="time zone of naive stamps (default: [data] timezone)")
 @click.option("--on-bad-rows", type=click.Choice(["error", "drop"]), default="error", show_default=True)
-def check(path: str, tz: str, on_bad_rows: str) -> None:
-    """Read and validate a minute file (FirstRate .txt, CSV with header, Parquet) and summarise it."""
+def check(path: str, config: str, tz: str | None, on_bad_rows: str) -> None:
+    """Read and validate a minute file (FirstRate .txt, CSV with header, Parquet) and summarise it.
+
+    Only the rows before the configured test window are read: the held-out window is looked at by
+    final-eval alone.
+    """
     import time
 
+    from lab.config import load_config
     from lab.readers import read_minutes
 
+    cfg = load_config(config if Path(config).exists() or config != "lab.toml" else None)
     began = time.perf_counter()
-    result = read_minutes(path, tz=tz, on_bad_rows=on_bad_rows)
+    result = read_minutes(path, tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows, until=cfg.windows.test.start)
     minutes = result.minutes
     click.echo(f"{path}: {result.rows_read:,} rows read in {time.perf_counter() - began:.2f} s, {len(minutes):,} valid")
+    if result.rows_outside:
+        click.echo(f"  {result.rows_outside:,} rows from the held-out test window ({cfg.windows.test}) were not read")
     if result.rows_dropped:
         click.echo("  dropped: " + ", ".join(f"{rule}: {n:,}" for rule, n in result.rows_dropped.items()))
     click.echo(f"  span: {minutes.index[0].isoformat()} .. {minutes.index[-1].isoformat()} ({minutes.index.tz})")
     click.echo(f"  close: min {minutes['close'].min():g}, max {minutes['close'].max():g}; volume total {minutes['volume'].sum():,}")
+
+
+def _mount() -> None:
+    """Commands that live beside the core: the registry gate and the scheduler."""
+    from jobs.scheduler import schedule
+    from registry.cli import promote_command, status_command
+
+    cli.add_command(promote_command)
+    cli.add_command(status_command)
+    cli.add_command(schedule)
+
+
+_mount()
 
 
 def main() -> None:

@@ -27,13 +27,15 @@ from lab import paths
 from lab.bars import regular_session_bars, resample_bars, session_minutes
 from lab.cache import FeatureCache, dataset_digest, file_sha256
 from lab.config import TARGET_NAMES, LabConfig
+from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features
 from lab.readers import read_minutes, write_firstrate
 from lab.sessions import regular_sessions
 from lab.targets import compute_targets, target_horizon_bars
 from lab.windows import split_windows
 
-__all__ = ["PIPELINE_VERSION", "BAR_COLUMNS", "Dataset", "build_tables", "prepare_dataset", "resolve_data_path", "Progress"]
+__all__ = ["PIPELINE_VERSION", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
+           "resolve_data_path", "Progress", "TEST_WARMUP_DAYS"]
 
 #: Bump when a change to bars, features, targets or windows changes the tables.
 PIPELINE_VERSION = "1"
@@ -84,6 +86,16 @@ def horizons(config: LabConfig) -> dict[str, int]:
     return {name: target_horizon_bars(name, config.targets, config.rules) for name in TARGET_NAMES}
 
 
+def featurized_bars(minutes: pd.DataFrame, config: LabConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regular-session bars with their features and targets (no warm-up dropped), and the sessions."""
+    bars = resample_bars(minutes, config.session.bar_minutes)
+    sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
+    rth = regular_session_bars(bars, sessions)
+    features = compute_features(rth)
+    targets = compute_targets(rth, config.targets, config.rules, config.costs, config.instrument)
+    return pd.concat([rth, features, targets], axis=1), sessions
+
+
 def build_tables(minutes: pd.DataFrame, config: LabConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Minutes (already cut before the test window) -> train/validation tables + RTH minutes.
 
@@ -93,13 +105,8 @@ def build_tables(minutes: pd.DataFrame, config: LabConfig) -> tuple[dict[str, pd
         ``{"train": ..., "validation": ...}`` tables, and the regular-session minutes of the
         validation window (the backtest resolves intra-bar order with them).
     """
-    bars = resample_bars(minutes, config.session.bar_minutes)
-    first, last = minutes.index[0].date(), minutes.index[-1].date()
-    sessions = regular_sessions(config.session.calendar, first, last)
-    rth = regular_session_bars(bars, sessions)
-    features = compute_features(rth)
-    targets = compute_targets(rth, config.targets, config.rules, config.costs, config.instrument)
-    table = pd.concat([rth, features, targets], axis=1).iloc[config.session.warmup_bars :]
+    table, sessions = featurized_bars(minutes, config)
+    table = table.iloc[config.session.warmup_bars :]
     windows = split_windows(table, config.windows, horizons(config), WINDOW_NAMES)
     validation = windows["validation"]
     if len(validation):
@@ -218,3 +225,30 @@ def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                          "share_of_ones": float(labels.mean()) if labels.notna().any() else np.nan,
                          "unlabelled": int(labels.isna().sum())})
     return pd.DataFrame(rows)
+
+
+#: Calendar days of history before the test window used to form indicators (EMA 200, ATR, ...).
+TEST_WARMUP_DAYS = 90
+
+
+def build_window_table(minutes: pd.DataFrame, config: LabConfig, start: dt.date, end: dt.date
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features and targets of the bars dated ``start..end`` (ET), computed with the preceding history.
+
+    ``minutes`` should begin at least :data:`TEST_WARMUP_DAYS` before ``start`` so every
+    indicator is formed; rows before ``start`` feed the indicators only and are dropped. Final-eval
+    uses this for the test window. Returns the table and the regular-session minutes of the window.
+    """
+    table, sessions = featurized_bars(minutes, config)
+    if len(table.loc[: pd.Timestamp(start).tz_localize(table.index.tz)]) < config.session.warmup_bars:
+        raise DataError(f"fewer than {config.session.warmup_bars} regular-session bars before {start}: the "
+                        "indicators would not be formed; the minute file must start earlier")
+    day = table.index.tz_localize(None).normalize()
+    inside = (day >= pd.Timestamp(start)) & (day <= pd.Timestamp(end))
+    table = table.loc[inside]
+    if table.empty:
+        raise DataError(f"the minute file has no regular-session bars between {start} and {end}")
+    window_minutes = session_minutes(minutes, sessions)
+    local_day = window_minutes.index.tz_localize(None).normalize()
+    window_minutes = window_minutes.loc[(local_day >= pd.Timestamp(start)) & (local_day <= pd.Timestamp(end))]
+    return table, window_minutes

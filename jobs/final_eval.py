@@ -1,0 +1,153 @@
+"""Entry point ``final-eval``: the one and only look at the held-out test window.
+
+    mlflow run . -e final-eval --env-manager local
+
+Loads ``models:/<[promotion] model_name>@champion`` (refuses without one), takes the one-time
+ticket of the current ``[windows] test`` (atomic in the tracking backend: of two final-evals
+started at once exactly one proceeds; a later call refuses and names the first run), computes the
+test features with the preceding warm-up, evaluates the model (AUC, Brier, ECE overall and by
+confidence tier), runs the backtest with the rules the champion was promoted with, logs
+everything a backtest logs, prints the plan's success criteria and tags the model version with
+the verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+
+from lab import tracking
+from lab.backtest import criteria_passed, evaluate_criteria
+from lab.config import LabConfig
+from lab.dataset import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
+from lab.errors import LabError
+from lab.evaluation import classification_metrics
+from lab.readers import read_minutes
+from lab.windows import FINAL_EVAL
+from jobs.backtest import backtest_window
+from jobs.common import base_parser, config_from_args, load_run_model
+
+#: Rule settings taken from the champion's validation backtest, so the test sees the promoted rules.
+PROMOTED_SECTIONS = ("rules.", "costs.", "strategy.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+        champion = champion_version(config)
+        config, rules_source = promoted_rules(config, champion)
+        target = champion.tags.get("lab.target", "")
+        with tracking.stage_run(FINAL_EVAL, config, target=target,
+                                params={"window": str(config.windows.test), "model_version": champion.version,
+                                        "rules_from": rules_source},
+                                tags={"lab.window": "test", "lab.model_name": config.promotion.model_name,
+                                      "lab.model_version": str(champion.version)}) as run:
+            final_eval(config, champion, run.info.run_id)
+    except LabError as exc:
+        tracking.record_refusal(exc)
+        print(f"final-eval: refused: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def champion_version(config: LabConfig):
+    """The registered version behind the alias ``champion``; a clear refusal when there is none."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    name = config.promotion.model_name
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        raise LabError(f"model {name!r} has no champion in {mlflow.get_tracking_uri()}: promote one first with "
+                       "`lab promote --run-id <tune run>`") from None
+
+
+def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
+    """The config with rules, costs and strategy as the champion's validation backtest ran them."""
+    import mlflow
+
+    evidence = json.loads(champion.tags.get("lab.evidence_runs", "{}") or "{}")
+    backtest_run = evidence.get("backtest")
+    if not backtest_run:
+        return config, "lab.toml (the champion has no backtest evidence)"
+    params = mlflow.MlflowClient().get_run(backtest_run).data.params
+    overrides = {k: _value(v) for k, v in params.items() if k.startswith(PROMOTED_SECTIONS)}
+    return config.replace(overrides), f"backtest run {backtest_run}"
+
+
+def _value(text: str):
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def final_eval(config: LabConfig, champion, run_id: str) -> None:
+    """Take the ticket, then (and only then) read the test window, evaluate and backtest it."""
+    import mlflow
+
+    from registry.ticket import record_result, take_ticket
+
+    name = config.promotion.model_name
+    ticket = take_ticket(name, config.windows.test, run_id=run_id, model_version=str(champion.version))
+    print(f"final-eval: took the one-time ticket for {name} on {config.windows.test} (version {champion.version})",
+          file=sys.stderr)
+    model = load_run_model(champion.run_id, f"models:/{name}@champion")
+    test = config.windows.test
+    path, _ = resolve_data_path(config)
+    warmup_start = test.start - dt.timedelta(days=TEST_WARMUP_DAYS)
+    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                               since=warmup_start, until=test.end + dt.timedelta(days=1))
+    table, minutes = build_window_table(minute_file.minutes, config, test.start, test.end)
+    features = list(model.features)
+    role = "volatility" if model.target == "target_vol" else "direction"
+    metrics = backtest_window(config, table, minutes, {role: model}, features, f"Final evaluation, test window {test}")
+    tiers = tier_metrics(table[model.target].to_numpy(), model.predict(table[features]), config)
+    tracking.log_table(tiers, "evaluation_by_tier.csv")
+    tracking.log_metrics({f"tier_{row.tier}_{k}": getattr(row, k) for row in tiers.itertuples()
+                          for k in ("auc", "brier_score", "ece", "rows")})
+    criteria = evaluate_criteria(metrics, config.criteria)
+    verdict = ("PASS-target" if criteria_passed(criteria, "target") else
+               "PASS-minimum" if criteria_passed(criteria, "minimum") else "FAIL")
+    mlflow.set_tags({"lab.verdict": verdict, "lab.ticket": ticket.name})
+    record_result(ticket, run_id, verdict)
+    client = mlflow.MlflowClient()
+    for key, value in {"lab.final_eval.run_id": run_id, "lab.final_eval.verdict": verdict,
+                       "lab.final_eval.window": str(test)}.items():
+        client.set_model_version_tag(name, str(champion.version), key, value)
+    print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
+          f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
+
+
+def tier_metrics(labels: np.ndarray, probability: np.ndarray, config: LabConfig) -> pd.DataFrame:
+    """AUC, Brier score and ECE overall and by confidence tier (full, half, no trade)."""
+    confidence = np.maximum(probability, 1.0 - probability)
+    tiers = {"all": np.ones(len(labels), dtype=bool),
+             "full": confidence >= config.rules.full_size_threshold,
+             "half": (confidence >= config.rules.entry_threshold) & (confidence < config.rules.full_size_threshold),
+             "none": confidence < config.rules.entry_threshold}
+    rows = []
+    known = ~np.isnan(labels)
+    for tier, mask in tiers.items():
+        rows_mask = mask & known
+        y, p = labels[rows_mask], probability[rows_mask]
+        row = {"tier": tier, "rows": int(rows_mask.sum()), "auc": np.nan, "brier_score": np.nan, "ece": np.nan}
+        if len(np.unique(y)) == 2:
+            row.update({k: v for k, v in classification_metrics(y, p).items() if k in ("auc", "brier_score", "ece")})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

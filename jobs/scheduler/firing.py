@@ -1,0 +1,228 @@
+"""Firing a job: run its steps in order through a runner, record failures, never raise.
+
+The default runner, :func:`mlflow_runner`, creates the step's run with the schedule's tags and
+hands it to ``mlflow.projects.run(..., run_id=...)``: that function has no tags argument and
+MLflow reads no tags variable, so the run is made first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from jobs.scheduler.spec import PLACEHOLDER, JobSpec
+from lab.errors import LabError
+from lab.tracking import configure
+
+__all__ = ["StepFailedError", "StepResult", "JobOutcome", "Runner", "fire_job", "fire_stored_job", "mlflow_runner",
+           "DEFAULT_RUNNER"]
+
+log = logging.getLogger("lab.schedule")
+DEFAULT_RUNNER = "jobs.scheduler:mlflow_runner"
+
+
+class StepFailedError(LabError):
+    """A step ran and failed; ``run_id`` is its (FAILED) run when it had one."""
+
+    def __init__(self, message: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step did: its run, the run's status (or ``PROMOTED``/``REFUSED``), a detail line."""
+
+    step: str
+    run_id: str | None
+    status: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """One firing of a job."""
+
+    name: str
+    firing: str
+    ok: bool
+    steps: list[StepResult]
+    error: str = ""
+
+
+#: ``runner(entry_point, parameters, tags, experiment) -> StepResult``; raise to fail the step.
+Runner = Callable[[str, Mapping[str, str], Mapping[str, str], "str | None"], StepResult]
+
+
+def fire_job(spec: JobSpec, runner: Runner | None = None, *, experiment: str | None = None,
+             project_dir: str | Path = ".") -> JobOutcome:
+    """Run every step of a job now, in order; never raises.
+
+    Parameters
+    ----------
+    spec : JobSpec
+    runner : callable, optional
+        Runs one entry point (default :func:`mlflow_runner`); tests inject their own.
+    experiment : str, optional
+        MLflow experiment of the runs (default: ``MLFLOW_EXPERIMENT_NAME`` or Default).
+    project_dir : str or Path, default "."
+        Where the ``config`` parameter's relative path is read from (for ``{champion...}``).
+
+    Returns
+    -------
+    JobOutcome
+        ``ok`` false when a step failed; that step's run is FAILED and an ERROR line is logged.
+    """
+    runner = runner or mlflow_runner
+    firing = uuid.uuid4().hex[:12]
+    fired_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    done: dict[str, StepResult] = {}
+    log.info("job %s firing %s: %s", spec.name, firing, " -> ".join(spec.steps))
+    for step in spec.steps:
+        tags = {"lab.schedule": spec.name, "lab.schedule.step": step, "lab.schedule.firing": firing,
+                "lab.schedule.fired_at": fired_at}
+        try:
+            params = _resolve(spec.parameters_for(step), done, project_dir)
+            result = _promote_step(params, spec.name, project_dir) if step == "promote" else runner(step, params, tags, experiment)
+            if step != "promote" and result.status != "FINISHED":
+                raise StepFailedError(f"{step} ended {result.status}", result.run_id)
+        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the scheduler
+            run_id = exc.run_id if isinstance(exc, StepFailedError) else None
+            if run_id is None:
+                run_id = _record_failure(tags, experiment, exc)
+            message = f"{type(exc).__name__}: {exc}"
+            log.error("job %s firing %s: step %s FAILED (run %s): %s", spec.name, firing, step, run_id, message)
+            return JobOutcome(spec.name, firing, False, [*done.values(), StepResult(step, run_id, "FAILED", message)],
+                              message)
+        done[step] = result
+        log.info("job %s firing %s: step %s %s (run %s) %s", spec.name, firing, step, result.status,
+                 result.run_id, result.detail)
+    return JobOutcome(spec.name, firing, True, list(done.values()))
+
+
+def _resolve(params: Mapping[str, str], done: Mapping[str, StepResult], project_dir: str | Path) -> dict[str, str]:
+    champion: dict[str, str] = {}
+
+    def fill(match: re.Match) -> str:
+        source, key = match.groups()
+        if source != "champion":
+            return done[source].run_id or ""
+        if not champion:
+            champion.update(_champion(params.get("config", "lab.toml"), project_dir))
+        return champion[key]
+
+    return {name: PLACEHOLDER.sub(fill, value) for name, value in params.items()}
+
+
+def _lab_config(config: str, project_dir: str | Path) -> Any:
+    """The step's ``config`` parameter, read relative to the project (defaults if lab.toml is absent)."""
+    from registry.cli import load_lab_config
+
+    path = Path(config) if Path(config).is_absolute() else Path(project_dir) / config
+    return load_lab_config(str(path) if path.exists() else config)
+
+
+def _champion(config: str, project_dir: str | Path) -> dict[str, str]:
+    from mlflow.exceptions import MlflowException
+
+    from registry.evidence import get_client
+
+    name = _lab_config(config, project_dir).promotion.model_name
+    try:
+        version = get_client().get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        raise StepFailedError(f"model {name!r} has no champion yet; promote one with `lab promote --run-id <run>` "
+                              "or remove the {champion...} job from the schedule") from None
+    return {"run_id": version.run_id or "", "version": str(version.version), "target": version.tags.get("lab.target", "")}
+
+
+def _promote_step(params: Mapping[str, str], job: str, project_dir: str | Path) -> StepResult:
+    """``promote``: the registry gate in-process; a refusal is an outcome, not a failure."""
+    from registry.errors import PromotionRefusedError
+    from registry.evidence import get_client
+    from registry.promote import promote
+
+    run_id = params["run_id"]
+    config = _lab_config(params.get("config", "lab.toml"), project_dir)
+    client = get_client()
+    try:
+        promotion = promote(run_id, config.promotion, alias=params.get("alias", "challenger"), client=client)
+    except PromotionRefusedError as exc:
+        failed = ", ".join(f"{g.name} ({g.measured} vs {g.rule} {g.threshold})" for g in exc.failed)
+        client.set_tag(run_id, "lab.schedule.promotion", f"refused by {job}: {failed}"[:5000])
+        log.warning("job %s: run %s not promoted, gates failed: %s", job, run_id, failed)
+        return StepResult("promote", run_id, "REFUSED", f"gates failed: {failed}")
+    detail = f"{promotion.model_name} version {promotion.version} -> {promotion.alias}"
+    client.set_tag(run_id, "lab.schedule.promotion", detail)
+    return StepResult("promote", run_id, "PROMOTED", detail)
+
+
+def _record_failure(tags: Mapping[str, str], experiment: str | None, exc: BaseException) -> str | None:
+    """A FAILED run for a step that failed before it had one, so the failure shows in the UI."""
+    try:
+        from registry.evidence import get_client
+
+        client = get_client()
+        run = client.create_run(_experiment_id(client, experiment),
+                                tags={**tags, "lab.error": f"{type(exc).__name__}: {exc}"[:5000]},
+                                run_name=f"{tags['lab.schedule']}:{tags['lab.schedule.step']}")
+        client.set_terminated(run.info.run_id, "FAILED")
+        return run.info.run_id
+    except Exception:  # noqa: BLE001 - the tracking store itself may be what failed
+        log.exception("could not record the failure of job %s in MLflow", tags.get("lab.schedule"))
+        return None
+
+
+def _experiment_id(client: Any, experiment: str | None) -> str:
+    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if not name:
+        return os.environ.get("MLFLOW_EXPERIMENT_ID", "0")
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
+def mlflow_runner(entry_point: str, parameters: Mapping[str, str], tags: Mapping[str, str],
+                  experiment: str | None = None, *, project_uri: str = ".") -> StepResult:
+    """Run one MLproject entry point here (``env_manager="local"``), in a run we create and tag.
+
+    Raises
+    ------
+    StepFailedError
+        The entry point failed; its run is FAILED and tagged ``lab.error``.
+    """
+    import mlflow.projects
+    from mlflow.entities import Param
+
+    from registry.evidence import get_client
+
+    client = get_client()
+    configure()  # telemetry off; the entry points run with this interpreter (its venv)
+    run = client.create_run(_experiment_id(client, experiment), run_name=f"{tags['lab.schedule']}:{entry_point}",
+                            tags={**tags, "mlflow.source.type": "PROJECT", "mlflow.project.entryPoint": entry_point,
+                                  "mlflow.source.name": str(Path(project_uri).resolve())})
+    run_id = run.info.run_id
+    client.log_batch(run_id, params=[Param(key, value) for key, value in parameters.items() if value != ""])
+    try:
+        mlflow.projects.run(project_uri, entry_point=entry_point, parameters=dict(parameters), env_manager="local",
+                            synchronous=True, run_id=run_id, experiment_id=run.info.experiment_id)
+    except Exception as exc:  # noqa: BLE001 - ExecutionException, bad parameters, a missing entry point...
+        client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+        if client.get_run(run_id).info.status not in ("FAILED", "KILLED"):
+            client.set_terminated(run_id, "FAILED")
+        raise StepFailedError(f"{entry_point} failed: {exc}", run_id) from exc
+    return StepResult(entry_point, run_id, client.get_run(run_id).info.status)
+
+
+def fire_stored_job(spec: Mapping[str, Any], runner: str = DEFAULT_RUNNER, experiment: str | None = None,
+                    project_dir: str = ".", fingerprint: str = "") -> None:
+    """What the job store calls (by reference, so the store holds only plain data)."""
+    from apscheduler.util import ref_to_obj
+
+    fire_job(JobSpec.from_dict(spec), ref_to_obj(runner), experiment=experiment, project_dir=project_dir)

@@ -1,0 +1,86 @@
+"""The registry's commands, mounted into ``lab`` as ``lab promote`` and ``lab status``.
+
+    from registry.cli import promote_command, status_command
+    cli.add_command(promote_command)   # lab promote --run-id R [--config lab.toml] [--force --reason "..."]
+    cli.add_command(status_command)    # lab status [--config lab.toml]
+
+A refused promotion prints the gate table and exits with status 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lab.config import LabConfig, load_config
+from registry.errors import RegistryError
+from registry.gate import format_gate_table
+from registry.promote import ALIASES, check_candidate, promote
+from registry.status import format_status, lab_status
+
+__all__ = ["promote_command", "status_command", "load_lab_config"]
+
+
+def load_lab_config(path: str) -> LabConfig:
+    """``--config``: the file when given or present; the built-in defaults when ``lab.toml`` is absent."""
+    return load_config(path if Path(path).exists() or path != "lab.toml" else None)
+
+
+@click.command("promote")
+@click.option("--run-id", required=True, help="the tune run whose logged model is to be promoted")
+@click.option("--config", default="lab.toml", show_default=True, help="lab configuration ([promotion] policy)")
+@click.option("--force", is_flag=True, help="register even though gates failed (needs --reason)")
+@click.option("--reason", default="", help="why the override is justified; stored on the model version")
+@click.option("--alias", type=click.Choice(ALIASES), default="champion", show_default=True,
+              help="alias moved to the new version")
+def promote_command(run_id: str, config: str, force: bool, reason: str, alias: str) -> None:
+    """Check a run's evidence against [promotion] and register its model as the champion.
+
+    \b
+    Gates: a FINISHED walk-forward and a validation backtest of the run on the same dataset
+    digest, then min_validation_auc, min_profit_factor, min_trades_per_day and
+    max_worst_day_loss_usd. Exit status 1 when refused.
+    """
+    if force and not reason.strip():
+        raise click.UsageError('--force needs --reason "...": say why this model should be promoted anyway')
+    if reason.strip() and not force:
+        raise click.UsageError("--reason is only used with --force; drop it or add --force")
+    cfg = load_lab_config(config)
+    policy = cfg.promotion
+    try:
+        candidate = check_candidate(run_id, policy)
+    except RegistryError as exc:
+        click.echo(f"lab promote: refused: {exc}", err=True)
+        raise SystemExit(1) from None
+    run = candidate.run
+    click.echo(f"candidate run {run.run_id}  stage {run.stage or '?'}  target {run.target or '?'}  "
+               f"engine {run.params.get('model.engine', '?')}  dataset {run.dataset_digest or '?'}")
+    click.echo(f"model {candidate.model.model_id} ({candidate.model.model_uri}) -> {policy.model_name}@{alias}")
+    click.echo(format_gate_table(candidate.gates))
+    if not candidate.passed and not force:
+        names = ", ".join(gate.name for gate in candidate.failed)
+        click.echo(f"lab promote: refused: {len(candidate.failed)} gate(s) failed: {names}.\n"
+                   "  Fix the model or its evidence, or override (recorded on the version) with:\n"
+                   f"  lab promote --run-id {run.run_id} --force --reason \"why it should be promoted anyway\"",
+                   err=True)
+        raise SystemExit(1)
+    if force and candidate.passed:
+        click.echo("--force not needed: every gate passed (no override recorded)")
+    try:
+        result = promote(run_id, policy, force=force, reason=reason, alias=alias, candidate=candidate)
+    except RegistryError as exc:
+        click.echo(f"lab promote: refused: {exc}", err=True)
+        raise SystemExit(1) from None
+    moved = f"alias {result.alias} -> version {result.version}"
+    if result.alias == "champion":
+        moved += f" (previous: {result.previous_version})" if result.previous_version else " (first champion)"
+    forced = f"  FORCED: {result.reason}" if result.forced else ""
+    click.echo(f"registered {result.model_name} version {result.version} from {candidate.model.model_uri}; {moved}{forced}")
+
+
+@click.command("status")
+@click.option("--config", default="lab.toml", show_default=True, help="lab configuration (model name, test window)")
+def status_command(config: str) -> None:
+    """Show the champion (version, run, evidence, gates) and whether the test window is spent."""
+    click.echo(format_status(lab_status(load_lab_config(config))))

@@ -1,0 +1,64 @@
+"""Errors of the registry: refusals a user can cause, each saying what was wrong and the fix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lab.errors import LabError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.gate import GateResult
+    from registry.ticket import Ticket
+
+__all__ = [
+    "RegistryError",
+    "CandidateError",
+    "PromotionRefusedError",
+    "TicketError",
+    "TicketSpentError",
+]
+
+
+class RegistryError(LabError):
+    """Base class of the registry's refusals."""
+
+
+class CandidateError(RegistryError, ValueError):
+    """The run asked for cannot be promoted at all (no such run, no logged model in it)."""
+
+
+class PromotionRefusedError(RegistryError):
+    """One or more promotion gates failed and no override was given.
+
+    Attributes
+    ----------
+    gates : list of GateResult
+        Every gate evaluated, passed or not.
+    """
+
+    def __init__(self, message: str, gates: "list[GateResult]") -> None:
+        super().__init__(message)
+        self.gates = gates
+
+    @property
+    def failed(self) -> "list[GateResult]":
+        """The gates that did not pass."""
+        return [gate for gate in self.gates if not gate.passed]
+
+
+class TicketError(RegistryError):
+    """The test-window ticket could not be taken or updated (bad input, backend unavailable)."""
+
+
+class TicketSpentError(TicketError, PermissionError):
+    """The one-time ticket of this test window was already taken.
+
+    Attributes
+    ----------
+    ticket : Ticket
+        The ticket as the backend holds it: who took it, when, and the final-eval run.
+    """
+
+    def __init__(self, message: str, ticket: "Ticket") -> None:
+        super().__init__(message)
+        self.ticket = ticket

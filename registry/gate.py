@@ -1,0 +1,214 @@
+"""The promotion policy as pure checks: facts about runs in, a list of :class:`GateResult` out.
+
+Nothing here talks to MLflow: :mod:`registry.evidence` turns runs into :class:`RunFacts`, this
+module decides, :mod:`registry.promote` acts. The gates, in order:
+
+``walk_forward_evidence``
+    a FINISHED walk-forward run for the candidate on the same dataset digest
+    (``[promotion] require_walk_forward``).
+``backtest_evidence``
+    a FINISHED validation backtest of the candidate on the same digest (``require_backtest``).
+``min_validation_auc``
+    the candidate's ``val_auc`` >= ``min_validation_auc``.
+``min_profit_factor``, ``min_trades_per_day``
+    the backtest's ``profit_factor`` / ``trades_per_day`` at or above the threshold.
+``max_worst_day_loss_usd``
+    the loss of the backtest's worst day, ``max(0, -worst_day_usd)``, at or below the threshold
+    (a worst day that still made money is a loss of 0).
+
+When a backtest is neither required nor found, its three gates are not evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from lab.config import PromotionConfig
+
+__all__ = ["RunFacts", "Evidence", "GateResult", "evaluate_gates", "format_gate_table", "gates_to_json_ready"]
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the gate needs to know about one MLflow run, as plain values.
+
+    Parameters
+    ----------
+    run_id : str
+    status : str
+        MLflow run status: ``FINISHED``, ``FAILED``, ``RUNNING`` ...
+    tags, params : mapping of str to str
+    metrics : mapping of str to float
+        Latest value of each metric.
+    start_time_ms : int, default 0
+        Run start, milliseconds since the epoch (newest evidence wins).
+    """
+
+    run_id: str
+    status: str = "FINISHED"
+    tags: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    start_time_ms: int = 0
+
+    @property
+    def stage(self) -> str:
+        """The ``lab.stage`` tag (empty when missing)."""
+        return self.tags.get("lab.stage", "")
+
+    @property
+    def dataset_digest(self) -> str:
+        """The ``lab.dataset_digest`` tag (empty when missing)."""
+        return self.tags.get("lab.dataset_digest", "")
+
+    @property
+    def target(self) -> str:
+        """The ``target`` parameter (empty when missing)."""
+        return self.params.get("target", "")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The evidence run found for one stage, or ``None`` and why not.
+
+    Parameters
+    ----------
+    stage : str
+        ``walk-forward`` or ``backtest``.
+    run : RunFacts or None
+        The newest matching FINISHED run.
+    note : str
+        Why nothing matched (e.g. "run abc is on dataset X, not Y"); empty when found.
+    """
+
+    stage: str
+    run: RunFacts | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate: its name, whether it passed, the value measured and the threshold.
+
+    Parameters
+    ----------
+    name : str
+        e.g. ``min_profit_factor``.
+    passed : bool
+    measured : float, str or None
+        The value found (a number, an evidence run id) or ``None`` when missing.
+    threshold : float, str or None
+        The configured limit (``[promotion]`` value) or what the evidence must satisfy.
+    rule : str
+        How measured is compared with threshold: ``>=``, ``<=`` or ``found``.
+    note : str
+        Why a gate failed or was waived, in words.
+    """
+
+    name: str
+    passed: bool
+    measured: float | str | None
+    threshold: float | str | None
+    rule: str = ">="
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``lab.gates`` on the model version holds)."""
+        return asdict(self)
+
+
+def evaluate_gates(
+    policy: PromotionConfig,
+    candidate: RunFacts,
+    walk_forward: Evidence | None,
+    backtest: Evidence | None,
+) -> list[GateResult]:
+    """Apply the ``[promotion]`` policy to a candidate and its evidence.
+
+    Parameters
+    ----------
+    policy : PromotionConfig
+        Requirements and thresholds from ``lab.toml``.
+    candidate : RunFacts
+        The run holding the model (a tune run); its ``val_auc`` metric is checked.
+    walk_forward, backtest : Evidence or None
+        What :func:`registry.evidence.find_evidence` found (``None``: not searched).
+
+    Returns
+    -------
+    list of GateResult
+        In a fixed order; the candidate passes when every ``passed`` is true.
+    """
+    gates: list[GateResult] = []
+    wf = walk_forward or Evidence("walk-forward", None, "not searched")
+    bt = backtest or Evidence("backtest", None, "not searched")
+    for evidence, required, name in (
+        (wf, policy.require_walk_forward, "walk_forward_evidence"),
+        (bt, policy.require_backtest, "backtest_evidence"),
+    ):
+        wanted = "FINISHED, same dataset" if candidate.dataset_digest else "FINISHED, dataset (none)"
+        if evidence.run is not None:
+            gates.append(GateResult(name, True, evidence.run.run_id, wanted, "found"))
+        elif required:
+            gates.append(GateResult(name, False, None, wanted, "found", evidence.note))
+        else:
+            key = "require_walk_forward" if evidence.stage == "walk-forward" else "require_backtest"
+            gates.append(GateResult(name, True, None, "not required", "found",
+                                    f"[promotion] {key} = false; {evidence.note}".rstrip("; ")))
+
+    gates.append(_threshold_gate("min_validation_auc", candidate.metrics.get("val_auc"), policy.min_validation_auc,
+                                 ">=", f"run {candidate.run_id} has no val_auc metric"))
+    if bt.run is not None or policy.require_backtest:
+        metrics = bt.run.metrics if bt.run is not None else {}
+        missing = "no backtest evidence" if bt.run is None else f"backtest run {bt.run.run_id} has no {{}} metric"
+        gates.append(_threshold_gate("min_profit_factor", metrics.get("profit_factor"), policy.min_profit_factor,
+                                     ">=", missing.format("profit_factor")))
+        gates.append(_threshold_gate("min_trades_per_day", metrics.get("trades_per_day"), policy.min_trades_per_day,
+                                     ">=", missing.format("trades_per_day")))
+        worst = metrics.get("worst_day_usd")
+        loss = None if worst is None else max(0.0, -float(worst))
+        gates.append(_threshold_gate("max_worst_day_loss_usd", loss, policy.max_worst_day_loss_usd,
+                                     "<=", missing.format("worst_day_usd")))
+    return gates
+
+
+def _threshold_gate(name: str, measured: float | None, threshold: float, rule: str, missing_note: str) -> GateResult:
+    if measured is None or not math.isfinite(float(measured)):
+        return GateResult(name, False, None, threshold, rule, missing_note)
+    value = float(measured)
+    passed = value >= threshold if rule == ">=" else value <= threshold
+    note = "" if passed else f"{value:g} is not {rule} {threshold:g}"
+    return GateResult(name, passed, value, threshold, rule, note)
+
+
+def gates_to_json_ready(gates: list[GateResult]) -> list[dict[str, Any]]:
+    """The gates as a list of dicts, for the ``lab.gates`` version tag."""
+    return [gate.as_dict() for gate in gates]
+
+
+def format_gate_table(gates: list[GateResult]) -> str:
+    """The gates as a fixed-width text table: gate, PASS/FAIL, measured, threshold, note.
+
+    Examples
+    --------
+    >>> print(format_gate_table([GateResult("min_profit_factor", False, 1.05, 1.2, ">=", "1.05 is not >= 1.2")]))
+    gate               result  measured  threshold  note
+    min_profit_factor  FAIL    1.05      >= 1.2     1.05 is not >= 1.2
+    """
+    rows = [("gate", "result", "measured", "threshold", "note")]
+    for gate in gates:
+        threshold = gate.threshold if gate.rule == "found" else f"{gate.rule} {_show(gate.threshold)}"
+        rows.append((gate.name, "PASS" if gate.passed else "FAIL", _show(gate.measured), str(threshold), gate.note))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _show(value: float | str | None) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,248 @@
+"""The registry gate in action: check a candidate run, then register it and move an alias.
+
+    candidate = check_candidate(run_id, config.promotion)       # evidence + policy, no side effect
+    promotion = promote(run_id, config.promotion)                # raises PromotionRefusedError on a FAIL
+    promotion = promote(run_id, config.promotion, force=True, reason="...")   # recorded override
+
+A promotion registers a new version of ``[promotion] model_name`` from the run's LoggedModel
+(``models:/<model_id>``), tags it (``lab.dataset_digest``, ``lab.features``, ``lab.target``,
+``lab.params``, ``lab.code_revision``, ``lab.evidence_runs``, ``lab.gates``, ``lab.promoted_by``,
+``lab.promoted_at``, ``lab.promoted_as``, and ``lab.forced`` / ``lab.force_reason`` on an override)
+and points the alias at it. Promoting as ``champion`` moves the former champion to ``previous``;
+the scheduler's retrain promotes as ``challenger``. Stages are not used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lab.config import PromotionConfig
+from registry.errors import PromotionRefusedError, RegistryError
+from registry.evidence import ModelRef, find_evidence, find_model, get_client, run_facts
+from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_to_json_ready
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+
+__all__ = ["Candidate", "Promotion", "check_candidate", "promote", "register", "version_tags", "current_user", "ALIASES"]
+
+#: Aliases a promotion may move. ``previous`` is moved by the lab itself, never asked for.
+ALIASES = ("champion", "challenger")
+TICKET_PREFIX = "lab-ticket-"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A run judged by the gate: its facts, its model, its evidence and every gate result."""
+
+    run: RunFacts
+    model: ModelRef
+    walk_forward: Evidence
+    backtest: Evidence
+    gates: list[GateResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every gate passed."""
+        return all(gate.passed for gate in self.gates)
+
+    @property
+    def failed(self) -> list[GateResult]:
+        """The gates that did not pass."""
+        return [gate for gate in self.gates if not gate.passed]
+
+    @property
+    def evidence_runs(self) -> dict[str, str | None]:
+        """``{"tune": id, "walk-forward": id or None, "backtest": id or None}``."""
+        return {
+            "tune": self.run.run_id,
+            "walk-forward": self.walk_forward.run.run_id if self.walk_forward.run else None,
+            "backtest": self.backtest.run.run_id if self.backtest.run else None,
+        }
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A registered model version and the alias moved to it."""
+
+    model_name: str
+    version: str
+    alias: str
+    previous_version: str | None
+    candidate: Candidate
+    forced: bool
+    reason: str
+    tags: dict[str, str]
+
+
+def current_user() -> str:
+    """The login name of whoever runs the lab (``unknown`` when the system has none)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - containers without a passwd entry
+        return "unknown"
+
+
+def check_candidate(run_id: str, policy: PromotionConfig, client: "MlflowClient | None" = None) -> Candidate:
+    """Judge a run against the ``[promotion]`` policy; nothing is written.
+
+    Parameters
+    ----------
+    run_id : str
+        The run holding the model (a tune run).
+    policy : PromotionConfig
+        ``[promotion]`` of ``lab.toml``.
+    client : MlflowClient, optional
+        Default: the current tracking URI.
+
+    Raises
+    ------
+    CandidateError
+        No such run, or it holds no logged model (nothing to register, so no override either).
+    """
+    client = get_client(client)
+    facts = run_facts(run_id, client)
+    model = find_model(facts, client)
+    walk_forward = find_evidence(facts, "walk-forward", client)
+    backtest = find_evidence(facts, "backtest", client)
+    return Candidate(facts, model, walk_forward, backtest, evaluate_gates(policy, facts, walk_forward, backtest))
+
+
+def promote(
+    run_id: str,
+    policy: PromotionConfig,
+    *,
+    force: bool = False,
+    reason: str = "",
+    alias: str = "champion",
+    client: "MlflowClient | None" = None,
+    candidate: Candidate | None = None,
+) -> Promotion:
+    """Check a run and, when every gate passes (or on a reasoned override), register it.
+
+    Parameters
+    ----------
+    run_id : str
+        The run holding the model.
+    policy : PromotionConfig
+        ``[promotion]`` of ``lab.toml``: model name, required evidence, thresholds.
+    force : bool, default False
+        Register even though gates failed; needs ``reason``.
+    reason : str, default ""
+        Why the override is justified; stored as ``lab.force_reason``.
+    alias : {"champion", "challenger"}, default "champion"
+        The alias moved to the new version (the scheduler's retrain uses ``challenger``).
+    client : MlflowClient, optional
+    candidate : Candidate, optional
+        A result of :func:`check_candidate` for ``run_id`` (saves searching twice).
+
+    Raises
+    ------
+    PromotionRefusedError
+        A gate failed and ``force`` is false; ``.gates`` holds every result.
+    RegistryError
+        ``force`` without a reason, or an unknown alias.
+    CandidateError
+        No such run or no model in it.
+    """
+    if force and not reason.strip():
+        raise RegistryError('--force needs --reason "...": say why this model should be promoted despite its gates')
+    if alias not in ALIASES:
+        raise RegistryError(f"alias {alias!r} is not one of {', '.join(ALIASES)}; 'previous' is moved by the lab")
+    client = get_client(client)
+    if candidate is None or candidate.run.run_id != run_id:
+        candidate = check_candidate(run_id, policy, client)
+    if not candidate.passed and not force:
+        names = ", ".join(gate.name for gate in candidate.failed)
+        raise PromotionRefusedError(
+            f"run {run_id} was not promoted: {len(candidate.failed)} gate(s) failed ({names}). Fix the model or "
+            f"its evidence, or override with: lab promote --run-id {run_id} --force --reason \"why\"",
+            candidate.gates,
+        )
+    return register(candidate, policy.model_name, alias=alias, forced=force and not candidate.passed,
+                    reason=reason.strip() if force else "", client=client)
+
+
+def register(
+    candidate: Candidate,
+    model_name: str,
+    *,
+    alias: str = "champion",
+    forced: bool = False,
+    reason: str = "",
+    client: "MlflowClient | None" = None,
+) -> Promotion:
+    """Register the candidate's model as a new version, tag it and move ``alias`` to it.
+
+    No gate is checked here: call :func:`promote`, which does.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
+
+    if model_name.startswith(TICKET_PREFIX):
+        raise RegistryError(f"[promotion] model_name {model_name!r} starts with {TICKET_PREFIX!r}, the prefix of "
+                            "the lab's test-window tickets; choose another name")
+    client = get_client(client)
+    try:
+        client.create_registered_model(model_name, description="MES 5-minute models promoted by `lab promote`.")
+    except MlflowException as exc:
+        if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
+            raise
+    tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
+    version = client.create_model_version(
+        model_name, source=candidate.model.model_uri, run_id=candidate.run.run_id, tags=tags,
+        model_id=candidate.model.model_id,
+        description=f"run {candidate.run.run_id}, model {candidate.model.model_id}",
+    )
+    previous = _version_with_alias(client, model_name, alias)
+    if alias == "champion" and previous is not None:
+        client.set_registered_model_alias(model_name, "previous", previous)
+    client.set_registered_model_alias(model_name, alias, version.version)
+    return Promotion(model_name, str(version.version), alias, previous, candidate, forced, reason, tags)
+
+
+def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str) -> dict[str, str]:
+    """The tags a promoted version carries (empty values left out)."""
+    run = candidate.run
+    best = {key.removeprefix("best."): _number(value) for key, value in run.params.items() if key.startswith("best.")}
+    tags = {
+        "lab.dataset_digest": run.dataset_digest,
+        "lab.features": run.tags.get("lab.features", ""),
+        "lab.target": run.target,
+        "lab.model_engine": run.params.get("model.engine", ""),
+        "lab.model_id": candidate.model.model_id,
+        "lab.params": json.dumps(best, sort_keys=True),
+        "lab.code_revision": run.tags.get("lab.code_revision", ""),
+        "lab.evidence_runs": json.dumps(candidate.evidence_runs),
+        "lab.gates": json.dumps(gates_to_json_ready(candidate.gates)),
+        "lab.promoted_by": current_user(),
+        "lab.promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "lab.promoted_as": alias,
+    }
+    if forced:
+        tags["lab.forced"] = "true"
+        tags["lab.force_reason"] = reason
+    return {key: value for key, value in tags.items() if value}
+
+
+def _version_with_alias(client: "MlflowClient", model_name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _number(text: str) -> float | int | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+

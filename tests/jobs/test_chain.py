@@ -1,0 +1,175 @@
+"""The whole chain as `lab demo` drives it (featurize -> tune -> walk-forward -> backtest -> promote ->
+final-eval, each through `mlflow run`), on a small synthetic file, in a temporary store.
+
+Checks the run contract the registry relies on (tags, parameters, metrics, artifacts, the logged
+model), resuming a study, the refusal of test-window dates, and the one-time final evaluation.
+"""
+
+import json
+
+import mlflow
+import pytest
+
+from lab.readers import write_firstrate
+from tests.conftest import PROJECT_ROOT, make_minutes
+
+CONFIG = """
+[data]
+path = "{path}"
+[windows]
+train = ["2022-06-01", "2023-04-30"]
+validation = ["2023-05-01", "2023-06-30"]
+test = ["2023-07-01", "2023-07-31"]
+[targets]
+volatility_lookback_bars = 200
+[walk_forward]
+min_train_months = 8
+max_folds = 3
+[rules]
+entry_threshold = 0.51
+full_size_threshold = 0.53
+[promotion]
+model_name = "chain-test"
+[tune]
+num_leaves = [7, 15]
+max_depth = [3]
+learning_rate = [0.1]
+min_data_in_leaf = [200]
+"""
+
+
+def _run(entry, **parameters):
+    try:
+        submitted = mlflow.projects.run(str(PROJECT_ROOT), entry_point=entry, parameters=parameters, env_manager="local")
+        return mlflow.get_run(submitted.run_id)
+    except mlflow.exceptions.ExecutionException:  # a failed run: the newest one is it
+        return mlflow.search_runs(search_all_experiments=True, output_format="list", order_by=["start_time DESC"])[0]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("chain")
+    with pytest.MonkeyPatch.context() as patch:
+        uri = f"sqlite:///{tmp / 'mlflow.db'}"
+        for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true", "LAB_HOME": str(tmp),
+                           "MLFLOW_EXPERIMENT_NAME": "chain"}.items():
+            patch.setenv(key, value)
+        mlflow.set_tracking_uri(uri)
+        mlflow.create_experiment("chain", artifact_location=(tmp / "artifacts").as_uri())
+        raw = write_firstrate(make_minutes("2022-05-01", "2023-07-31", seed=4), tmp / "raw.txt")
+        config = tmp / "lab.toml"
+        config.write_text(CONFIG.format(path=raw))
+        from jobs.demo import run_demo
+
+        runs = {k: mlflow.get_run(v) if k != "model_version" else v
+                for k, v in run_demo(str(config), "chain", echo=lambda line: None).items()}
+        runs["tune_again"] = _run("tune", config=str(config))
+        runs["refused"] = _run("backtest", config=str(config), run_id=runs["tune"].info.run_id, start="2023-06-01",
+                               end="2023-07-15")
+        runs["final_again"] = _run("final-eval", config=str(config))
+        yield runs, tmp
+        mlflow.set_tracking_uri(None)
+
+
+def _artifacts(run):
+    return {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+
+
+def test_tune_logs_trials_leaderboard_and_a_promotable_model(chain):
+    runs, _ = chain
+    tune = runs["tune"]
+    assert tune.info.status == "FINISHED"
+    assert tune.data.tags["lab.stage"] == "tune" and tune.data.params["target"] == "target_6bar"
+    assert tune.data.params["model.engine"] == "lightgbm" and len(tune.data.tags["lab.dataset_digest"]) == 16
+    assert {"best.num_leaves", "best.max_depth", "best.learning_rate", "best.min_data_in_leaf"} <= set(tune.data.params)
+    assert 0.0 < tune.data.metrics["val_auc"] < 1.0 and tune.data.metrics["trials_completed"] == 2
+    assert {"leaderboard.csv", "leaderboard.png", "feature_importance.csv", "feature_importance_gain.png",
+            "reliability.png"} <= _artifacts(tune)
+    trials = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{tune.info.run_id}'", search_all_experiments=True)
+    assert len(trials) == 2 and set(trials["params.num_leaves"]) == {"7", "15"}
+    booster = mlflow.lightgbm.load_model(tune.data.tags["lab.model_uri"])
+    assert booster.feature_name() == tune.data.tags["lab.features"].split(",")
+    model = mlflow.get_logged_model(tune.data.tags["lab.model_id"])
+    assert model.source_run_id == tune.info.run_id
+
+
+def test_tune_rerun_resumes_the_study_without_redoing_trials(chain):
+    runs, _ = chain
+    again = runs["tune_again"]
+    assert again.info.status == "FINISHED"
+    assert again.data.metrics["trials_run_here"] == 0 and again.data.metrics["trials_completed"] == 2
+
+
+def test_walk_forward_logs_folds_and_names_its_tune_run(chain):
+    runs, _ = chain
+    wf = runs["walk-forward"]
+    assert wf.info.status == "FINISHED" and wf.data.tags["lab.evidence_for"] == runs["tune"].info.run_id
+    assert wf.data.tags["lab.dataset_digest"] == runs["tune"].data.tags["lab.dataset_digest"]
+    assert wf.data.metrics["wf_folds"] == 3  # validation months 2023-02, -03, -04 after 8 training months
+    assert {"wf_auc_mean", "wf_auc_std", "wf_auc_gap_mean", "wf_ece_mean"} <= set(wf.data.metrics)
+    history = mlflow.MlflowClient().get_metric_history(wf.info.run_id, "fold_auc")
+    assert sorted(m.step for m in history) == [0, 1, 2]
+    assert {"folds.csv", "auc_by_fold.png"} <= _artifacts(wf)
+
+
+def test_backtest_logs_trades_metrics_criteria_and_report(chain):
+    runs, tmp = chain
+    bt = runs["backtest"]
+    assert bt.info.status == "FINISHED" and bt.data.tags["lab.window"] == "validation"
+    assert bt.data.tags["lab.evidence_for"] == runs["tune"].info.run_id
+    for key in ("total_trades", "win_rate", "profit_factor", "trades_per_day", "worst_day_usd", "max_drawdown_usd",
+                "total_pnl_usd", "direction_auc"):
+        assert key in bt.data.metrics, key
+    assert bt.data.metrics["total_trades"] > 0
+    assert {"trades.csv", "report.html", "equity_drawdown.png", "success_criteria.csv"} <= _artifacts(bt)
+    path = mlflow.artifacts.download_artifacts(run_id=bt.info.run_id, artifact_path="trades.csv", dst_path=str(tmp))
+    header = open(path).readline().strip().split(",")
+    assert header[:8] == ["entry_time", "exit_time", "side", "contracts", "entry_price", "exit_price", "exit_reason", "pnl_usd"]
+    assert "probability" in header
+    first = open(path).readlines()[1]
+    assert first[:25].endswith(("-04:00", "-05:00"))
+
+
+def test_backtest_refuses_dates_in_the_test_window(chain):
+    runs, _ = chain
+    refused = runs["refused"]
+    assert refused.info.status == "FAILED"
+    assert "overlaps the held-out test window" in refused.data.tags["lab.error"]
+
+
+def test_featurize_run_of_the_chain_names_the_dataset_every_later_run_uses(chain):
+    runs, _ = chain
+    digest = runs["featurize"].data.tags["lab.dataset_digest"]
+    for stage in ("tune", "walk-forward", "backtest"):
+        assert runs[stage].data.tags["lab.dataset_digest"] == digest, stage
+
+
+def test_promotion_is_forced_with_a_reason_when_honest_gates_fail(chain):
+    runs, _ = chain
+    version = mlflow.MlflowClient().get_model_version_by_alias("chain-test", "champion")
+    assert str(version.version) == runs["model_version"] and version.run_id == runs["tune"].info.run_id
+    gates = {g["name"]: g["passed"] for g in json.loads(version.tags["lab.gates"])}
+    assert gates["walk_forward_evidence"] and gates["backtest_evidence"]
+    assert not all(gates.values()) and version.tags["lab.forced"] == "true" and "synthetic" in version.tags["lab.force_reason"]
+
+
+def test_final_eval_runs_once_on_the_test_window_and_records_its_verdict(chain):
+    runs, _ = chain
+    final = runs["final-eval"]
+    assert final.info.status == "FINISHED" and final.data.tags["lab.window"] == "test"
+    assert final.data.params["window"] == "2023-07-01..2023-07-31"
+    assert final.data.params["rules_from"] == f"backtest run {runs['backtest'].info.run_id}"
+    assert final.data.metrics["total_trades"] > 0 and "direction_auc" in final.data.metrics
+    assert {"tier_all_auc", "tier_half_rows"} <= set(final.data.metrics)
+    assert {"trades.csv", "report.html", "evaluation_by_tier.csv", "success_criteria.csv"} <= _artifacts(final)
+    version = mlflow.MlflowClient().get_model_version("chain-test", runs["model_version"])
+    assert version.tags["lab.final_eval.run_id"] == final.info.run_id
+    assert version.tags["lab.final_eval.verdict"] == final.data.tags["lab.verdict"]
+
+
+def test_final_eval_second_call_refuses_and_names_the_first(chain):
+    runs, _ = chain
+    again = runs["final_again"]
+    assert again.info.status == "FAILED"
+    assert runs["final-eval"].info.run_id in again.data.tags["lab.error"]
+    assert "already taken" in again.data.tags["lab.error"]
