@@ -34,7 +34,8 @@ dataset = prepare_dataset(config, progress=lambda m: None, force=sys.argv[2] == 
 wall = time.perf_counter() - start
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_mb, "cache_hit": dataset.cache_hit, **dataset.timings_s,
-                  "rows": dataset.manifest["rows"], "rows_read": dataset.manifest["rows_read"]}))
+                  "rows": dataset.manifest["rows"], "rows_read": dataset.manifest["rows_read"],
+                  "rows_held_out": dataset.manifest["rows_held_out"]}))
 """
 
 
@@ -63,7 +64,9 @@ def main() -> None:
     try:
         cold = [_child(path, "cold", home) for _ in range(args.runs)]
         warm = [_child(path, "warm", home) for _ in range(args.runs)]
-        print(f"input: {path.name}, {cold[0]['rows_read']:,} rows, {size_mb:.0f} MB; tables {cold[0]['rows']}")
+        total = cold[0]["rows_read"] + cold[0]["rows_held_out"]
+        print(f"input: {path.name}, {total:,} rows, {size_mb:.0f} MB ({cold[0]['rows_read']:,} before the test window "
+              f"parsed, {cold[0]['rows_held_out']:,} held out and never parsed); tables {cold[0]['rows']}")
         med = lambda runs, key: statistics.median(r.get(key, 0.0) for r in runs)  # noqa: E731
         print(f"cold featurize (CSV -> tables written), median of {args.runs}: {med(cold, 'wall_s'):.3f} s "
               f"[digest {med(cold, 'digest_s'):.3f}, read+validate {med(cold, 'read_s'):.3f}, "

@@ -281,7 +281,8 @@ class TuneConfig:
     sampler: str = "grid"  # grid or tpe
     trials: int = 0  # 0: the whole grid (grid sampler); the trial budget for tpe
     study_name: str = ""  # empty: derived from target, engine and dataset digest
-    storage: str = ""  # empty: a local sqlite journal beside mlflow.db; or postgresql://...
+    storage: str = ""  # empty: a local journal file under .lab/optuna; or postgresql://...
+    workers: int = 0  # processes training trials in parallel (1 thread each); 0: one per core
     num_leaves: tuple[int, ...] = (15, 31, 63)
     max_depth: tuple[int, ...] = (4, 6, 8)
     learning_rate: tuple[float, ...] = (0.01, 0.05, 0.1)
@@ -290,6 +291,7 @@ class TuneConfig:
     def validate(self) -> None:
         _check_choice("tune.sampler", self.sampler, ("grid", "tpe"))
         _check_positive("tune.trials", self.trials, allow_zero=True)
+        _check_positive("tune.workers", self.workers, allow_zero=True)
         for key in ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf"):
             if not getattr(self, key):
                 raise ConfigError(f"[tune] {key} must list at least one value")

@@ -1,0 +1,78 @@
+"""The whole `mlflow run . -e tune` on the default-size data: wall time, time inside training, MLflow share.
+
+    python benchmarks/bench_tune.py [--runs 3] [--workers 0] [--engine lightgbm]
+
+Each run is a fresh study (81-point grid of lab.toml) in a temporary tracking store on the
+2.3-million-row synthetic MES file (benchmarks/out/, made by bench_featurize.py or here).
+Printed per run and as medians: the entry point's wall time as the user sees it (process start
+to exit), the job's own wall time, the summed training time of the trials, and the time spent in
+MLflow calls inside the job (nested trial runs + the parent's model and artifacts) as a share of
+the wall time. Trials are logged on a background thread while the next trains, so the share
+that matters is the time the job *waited* for MLflow (main-thread calls and the final drain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "out" / "synthetic_MES_2019-05-01_2025-12-31_1min.txt"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", default="0", help="[tune] workers (0: one per core)")
+    parser.add_argument("--engine", default="lightgbm", choices=["lightgbm", "xgboost"])
+    args = parser.parse_args()
+    if not DATA.is_file():
+        subprocess.run([sys.executable, "-m", "lab.cli", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
+    rows = []
+    for number in range(args.runs):
+        home = Path(tempfile.mkdtemp(prefix="bench-tune-"))
+        try:
+            (home / "lab.toml").write_text(f'[data]\npath = "{DATA}"\n')
+            env = {**os.environ, "LAB_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+                   "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_EXPERIMENT_NAME": "bench"}
+            subprocess.run([sys.executable, "-c", "import mlflow; mlflow.create_experiment('bench', artifact_location="
+                            f"'{(home / 'artifacts').as_uri()}')"], env=env, check=True, capture_output=True)
+            # featurize first, so the tune figure is about tuning (its cache is then warm)
+            subprocess.run(["mlflow", "run", ".", "-e", "featurize", "--env-manager", "local", "-P",
+                            f"config={home / 'lab.toml'}"], cwd=ROOT, env=env, check=True, capture_output=True)
+            began = time.perf_counter()
+            subprocess.run(["mlflow", "run", ".", "-e", "tune", "--env-manager", "local", "-P", f"config={home / 'lab.toml'}",
+                            "-P", f"workers={args.workers}", "-P", f"model={args.engine}"],
+                           cwd=ROOT, env=env, check=True, capture_output=True)
+            wall = time.perf_counter() - began
+            import mlflow
+
+            mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+            run = mlflow.search_runs(experiment_names=["bench"], filter_string="tags.`lab.stage` = 'tune'",
+                                     output_format="list")[0]
+            m = run.data.metrics
+            rows.append({"wall": wall, "job": m["tune_wall_s"], "search": m["search_wall_s"], "train": m["search_train_s"],
+                         "mlflow": m["mlflow_s"], "blocking": m["mlflow_blocking_s"], "share": m["mlflow_blocking_s"] / wall,
+                         "auc": m["val_auc"], "trials": m["trials_completed"]})
+            r = rows[-1]
+            print(f"run {number + 1}: {int(r['trials'])} trials; entry point wall {r['wall']:.1f} s (job {r['job']:.1f} s, "
+                  f"search {r['search']:.1f} s); training summed over trials {r['train']:.1f} s; MLflow calls "
+                  f"{r['mlflow']:.2f} s, of which the job waited {r['blocking']:.2f} s = {100 * r['share']:.1f} % of wall; "
+                  f"best validation AUC {r['auc']:.4f}", flush=True)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
+    print(f"median of {len(rows)} ({args.engine}, workers={args.workers}): entry point wall {med('wall'):.1f} s, "
+          f"search {med('search'):.1f} s, training {med('train'):.1f} s, MLflow calls {med('mlflow'):.2f} s, "
+          f"waited for {med('blocking'):.2f} s ({100 * med('share'):.1f} % of wall)")
+
+
+if __name__ == "__main__":
+    main()
