@@ -39,6 +39,7 @@ __all__ = [
     "LabConfig",
     "DateRange",
     "load_config",
+    "as_date",
     "DEFAULT_CONFIG_PATH",
     "TARGET_NAMES",
 ]
@@ -471,12 +472,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             return value
         return _build(hint, value, key)
     if hint is dt.date:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
         try:
-            return dt.date.fromisoformat(str(value))
+            return as_date(value)
         except ValueError:
             raise ConfigError(f"{key} = {value!r} is not a date; write YYYY-MM-DD") from None
     origin = typing.get_origin(hint)
@@ -515,6 +512,15 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if isinstance(hint, types.UnionType):  # pragma: no cover - not used by the contract today
         return value
     raise ConfigError(f"{key}: unsupported configuration type {hint!r}")
+
+
+def as_date(value: object) -> dt.date:
+    """A date from a ``date``, a ``datetime``/``Timestamp`` or ``"YYYY-MM-DD"``; ValueError otherwise."""
+    if isinstance(value, dt.datetime):  # also pandas.Timestamp
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def _flatten(prefix: str, node: Mapping[str, Any], out: dict[str, str]) -> None:

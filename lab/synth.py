@@ -33,6 +33,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from lab.config import as_date
 from lab.errors import ConfigError
 from lab.instruments import Instrument
 
@@ -186,12 +187,8 @@ def generate_minutes(
 
 
 def _as_date(value: dt.date, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):  # also pandas.Timestamp
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
+        return as_date(value)
     except ValueError:
         raise ConfigError(f"synthetic data: {name} = {value!r} is not a date; pass a datetime.date or 'YYYY-MM-DD'") from None
 

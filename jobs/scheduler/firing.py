@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 import os
 import re
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -102,26 +101,10 @@ def _reset_fakes():
     RELEASE.set()
 
 
-@pytest.fixture(scope="module")
-def _template(tmp_path_factory) -> Path:
-    """A migrated MLflow sqlite file, copied into each test's store (migrating costs seconds)."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    folder = tmp_path_factory.mktemp("mlflow-template")
-    SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", (folder / "artifacts").as_uri())
-    return folder / "mlflow.db"
-
-
 @pytest.fixture
-def store(tmp_path, _template, tracking_store) -> str:
-    """``tracking_store`` on a pre-migrated file (the copy lands before the fixture opens it)."""
+def store(tracking_store) -> str:
+    """The shared temporary store (``tracking_store`` starts from a pre-migrated sqlite file)."""
     return tracking_store
-
-
-@pytest.fixture(autouse=True)
-def _premigrated(request, tmp_path):
-    if "store" in request.fixturenames:
-        shutil.copy(request.getfixturevalue("_template"), tmp_path / "mlflow.db")
 
 
 def _plan(tmp_path, *specs: JobSpec, grace: int = 3600, workers: int = 1) -> Schedule:

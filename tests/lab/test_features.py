@@ -1,22 +1,15 @@
-import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lab.bars import regular_session_bars, resample_bars
 from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features, session_vwap
-from lab.sessions import regular_sessions
 
 
 @pytest.fixture(scope="module")
-def bars():
-    from tests.conftest import make_minutes
-
-    minutes = make_minutes("2023-02-01", "2023-03-31", seed=3)
-    sessions = regular_sessions("XNYS", dt.date(2023, 2, 1), dt.date(2023, 3, 31))
-    return regular_session_bars(resample_bars(minutes), sessions)
+def bars(rth_bars_factory):
+    return rth_bars_factory("2023-02-01", "2023-03-31", seed=3)
 
 
 def test_compute_features_has_the_24_plan_features(bars):

@@ -1,25 +1,18 @@
-import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lab.bars import regular_session_bars, resample_bars
 from lab.config import CostsConfig, RulesConfig, TargetsConfig
 from lab.instruments import get_instrument
-from lab.sessions import regular_sessions
 from lab.targets import compute_targets, direction_target, target_horizon_bars, trade_target, volatility_target
 
 MES = get_instrument("MES")
 
 
 @pytest.fixture(scope="module")
-def bars():
-    from tests.conftest import make_minutes
-
-    minutes = make_minutes("2023-11-01", "2023-12-15", seed=5)
-    sessions = regular_sessions("XNYS", dt.date(2023, 11, 1), dt.date(2023, 12, 15))
-    return regular_session_bars(resample_bars(minutes), sessions)
+def bars(rth_bars_factory):
+    return rth_bars_factory("2023-11-01", "2023-12-15", seed=5)
 
 
 def _session_position(bars):
