@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
+
 from lab import tracking
 from lab.errors import LabError
-from lab.plots import fold_auc_figure
+from lab.evaluation import reliability_table
+from lab.plots import fold_auc_figure, reliability_figure
 from lab.targets import target_horizon_bars
 from lab.walk_forward import run_walk_forward
 from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params
@@ -53,8 +56,11 @@ def walk_forward(config, target: str, params: dict) -> None:
     horizon = target_horizon_bars(target, config.targets, config.rules)
     print(f"walk-forward: {config.walk_forward.mode} monthly folds over the train window, target {target}, "
           f"engine {config.model.engine}, purge {horizon} bars", file=sys.stderr)
+    out_of_fold: list = []
     folds = run_walk_forward(table, target, config.model, config.walk_forward, params=params, horizon_bars=horizon,
-                             features=dataset.feature_names)
+                             features=dataset.feature_names, predictions=out_of_fold)
+    pooled = pd.concat(out_of_fold)
+    reliability = reliability_table(pooled["label"].to_numpy(), pooled["probability"].to_numpy())
     for row in folds.itertuples():
         tracking.log_metrics({f"fold_{k}": getattr(row, k) for k in SUMMARY}, step=int(row.fold))
     summary = {f"wf_{k}_mean": float(folds[k].mean()) for k in SUMMARY}
@@ -63,6 +69,9 @@ def walk_forward(config, target: str, params: dict) -> None:
     tracking.log_metrics(summary)
     tracking.log_table(folds, "folds.csv")
     tracking.log_figure(fold_auc_figure(folds), "auc_by_fold.png")
+    tracking.log_table(reliability, "reliability.csv")
+    tracking.log_figure(reliability_figure(reliability, f"Reliability, out-of-fold, {target}"), "reliability.png")
+    tracking.log_table(pooled.reset_index(), "out_of_fold_predictions.csv")
     print(folds[["fold", "val_start", "n_train", "n_val", "auc", "brier_score", "ece", "auc_gap", "best_iteration"]]
           .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"walk-forward: {len(folds)} folds, AUC {summary['wf_auc_mean']:.4f} +/- {summary['wf_auc_std']:.4f}, "

@@ -193,6 +193,7 @@ def run_walk_forward(
     horizon_bars: int | None = None,
     features: Sequence[str] | None = None,
     early_stopping: str = "inner",
+    predictions: list | None = None,
 ) -> pd.DataFrame:
     """Train and evaluate one model per monthly fold.
 
@@ -220,6 +221,9 @@ def run_walk_forward(
         ``inner``: early-stop on the fold's last training month (itself purged from the rows
         fitted on), leaving the validation month unseen. ``validation``: early-stop on the
         validation fold, as tuning does: its AUC is then optimistic.
+    predictions : list, optional
+        When given, one DataFrame per fold is appended: the validation rows' ``time`` (index),
+        ``fold``, ``label`` and out-of-fold ``probability`` (for a pooled reliability diagram).
 
     Returns
     -------
@@ -279,10 +283,14 @@ def run_walk_forward(
         try:
             data = TrainingData.from_arrays(X[fit_idx], y[fit_idx], X[es_idx], y[es_idx], feature_names=features)
             fitted = train_classifier(data, config)
-            metrics = classification_metrics(y[val_idx], predict_proba(fitted.booster, X[val_idx]))
+            probability = predict_proba(fitted.booster, X[val_idx])
+            metrics = classification_metrics(y[val_idx], probability)
             train_auc = roc_auc(y[fit_idx], predict_proba(fitted.booster, X[fit_idx]))
         except LabError as exc:
             raise LabError(f"fold {k} (validation from {table.index[val_idx[0]]:%Y-%m-%d}): {exc}") from None
+        if predictions is not None:
+            predictions.append(pd.DataFrame({"fold": k, "label": y[val_idx], "probability": probability},
+                                            index=table.index[val_idx]))
         rows.append(
             {
                 "fold": k,

@@ -109,7 +109,7 @@ def test_walk_forward_logs_folds_and_names_its_tune_run(chain):
     assert {"wf_auc_mean", "wf_auc_std", "wf_auc_gap_mean", "wf_ece_mean"} <= set(wf.data.metrics)
     history = mlflow.MlflowClient().get_metric_history(wf.info.run_id, "fold_auc")
     assert sorted(m.step for m in history) == [0, 1, 2]
-    assert {"folds.csv", "auc_by_fold.png"} <= _artifacts(wf)
+    assert {"folds.csv", "auc_by_fold.png", "reliability.png", "reliability.csv", "out_of_fold_predictions.csv"} <= _artifacts(wf)
 
 
 def test_backtest_logs_trades_metrics_criteria_and_report(chain):

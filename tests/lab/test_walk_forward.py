@@ -214,3 +214,20 @@ def test_walk_forward_docstring_examples_run() -> None:
     import lab.walk_forward
 
     assert doctest.testmod(lab.walk_forward, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+def test_run_walk_forward_returns_out_of_fold_predictions_on_request():
+    from lab.config import ModelConfig, WalkForwardConfig
+    from lab.walk_forward import run_walk_forward
+
+    rng = np.random.default_rng(1)
+    index = pd.date_range("2021-01-04 09:30", periods=24 * 30 * 6, freq="1h", tz="America/New_York")
+    table = pd.DataFrame({"x": rng.normal(size=len(index))}, index=index)
+    table["target_6bar"] = (table["x"] + rng.normal(size=len(index)) > 0).astype(float)
+    collected: list = []
+    folds = run_walk_forward(table, "target_6bar", ModelConfig(num_threads=1, min_data_in_leaf=20),
+                             WalkForwardConfig(min_train_months=3), features=["x"], predictions=collected)
+    pooled = pd.concat(collected)
+    assert len(collected) == len(folds) and list(pooled.columns) == ["fold", "label", "probability"]
+    assert pooled.groupby("fold").size().tolist() == folds["n_val"].tolist()
+    assert pooled["probability"].between(0, 1).all()

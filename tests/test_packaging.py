@@ -1,0 +1,39 @@
+"""The project's own files agree with each other: what a fresh machine installs and runs."""
+
+import importlib
+import re
+import tomllib
+
+import yaml
+
+from tests.conftest import PROJECT_ROOT
+
+
+def test_conda_env_installs_what_pyproject_declares():
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    conda = yaml.safe_load((PROJECT_ROOT / "conda.yaml").read_text())
+    pip_section = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    assert sorted(pip_section) == sorted(pyproject["project"]["dependencies"])
+
+
+def test_mlproject_entry_points_run_existing_jobs_with_every_parameter():
+    project = yaml.safe_load((PROJECT_ROOT / "MLproject").read_text())
+    assert project["conda_env"] == "conda.yaml"
+    assert set(project["entry_points"]) == {"featurize", "tune", "walk-forward", "backtest", "final-eval"}
+    for name, entry in project["entry_points"].items():
+        module = re.search(r"python -m (jobs\.\w+)", entry["command"]).group(1)
+        assert hasattr(importlib.import_module(module), "main"), name
+        assert "config" in entry["parameters"], name
+        for parameter in entry["parameters"]:
+            assert "{" + parameter + "}" in entry["command"], (name, parameter)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    commands = re.findall(r"```bash\n(python3 -m venv .*?)\n```", readme)
+    assert len(commands) == 2
+    main_job, test_command = commands
+    assert main_job.endswith("pip install -e . && lab demo")
+    assert test_command.endswith("python -m pytest")
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci
