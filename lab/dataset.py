@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -38,7 +39,7 @@ __all__ = ["PIPELINE_VERSION", "BAR_COLUMNS", "Dataset", "build_tables", "build_
            "resolve_data_path", "Progress", "TEST_WARMUP_DAYS"]
 
 #: Bump when a change to bars, features, targets or windows changes the tables.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
 
@@ -108,6 +109,19 @@ def build_tables(minutes: pd.DataFrame, config: LabConfig) -> tuple[dict[str, pd
     table, sessions = featurized_bars(minutes, config)
     table = table.iloc[config.session.warmup_bars :]
     windows = split_windows(table, config.windows, horizons(config), WINDOW_NAMES)
+    span = f"{minutes.index[0]:%Y-%m-%d}..{minutes.index[-1]:%Y-%m-%d}"
+    for name, part in windows.items():
+        if part.empty:
+            raise DataError(
+                f"the {name} window {getattr(config.windows, name)} holds no regular-session bar of this file "
+                f"(its minutes before the test window span {span}, less the {config.session.warmup_bars}-bar warm-up); "
+                "set [windows] in lab.toml to dates the file covers"
+            )
+        for target in TARGET_NAMES:
+            if part[target].notna().sum() == 0:
+                warnings.warn(f"{target} has no labelled row in the {name} window ({len(part)} bars); "
+                              "a longer window (or, for target_vol, a shorter [targets] volatility_lookback_bars) "
+                              "gives it labels", stacklevel=2)
     validation = windows["validation"]
     if len(validation):
         lo, hi = validation.index[0], validation.index[-1] + pd.Timedelta(minutes=config.session.bar_minutes)

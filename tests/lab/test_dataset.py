@@ -66,3 +66,18 @@ def test_feature_cache_write_is_atomic_and_idempotent(tmp_path):
     cache.write("abc", {"t": table}, {"x": 1})
     assert cache.has("abc") and cache.manifest("abc") == {"x": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["abc"]
+
+
+def test_prepare_dataset_refuses_a_window_the_file_does_not_cover(minute_file):
+    from lab.errors import DataError
+
+    config = _config(minute_file, **{"windows.train": ["2019-05-01", "2022-12-31"]})
+    with pytest.raises(DataError, match=r"the train window 2019-05-01..2022-12-31 holds no regular-session bar .* "
+                                        r"set \[windows\] in lab.toml"):
+        prepare_dataset(config, progress=lambda m: None)
+
+
+def test_prepare_dataset_warns_about_a_target_without_labels(minute_file):
+    config = _config(minute_file, **{"targets.volatility_lookback_bars": 20_000})
+    with pytest.warns(UserWarning, match=r"target_vol has no labelled row in the train window"):
+        prepare_dataset(config, progress=lambda m: None)
