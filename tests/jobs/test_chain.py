@@ -173,3 +173,26 @@ def test_final_eval_second_call_refuses_and_names_the_first(chain):
     assert again.info.status == "FAILED"
     assert runs["final-eval"].info.run_id in again.data.tags["lab.error"]
     assert "already taken" in again.data.tags["lab.error"]
+
+
+def test_two_final_evals_at_once_on_a_new_window_give_one_evaluation_and_one_refusal(chain):
+    """A new test window opens a new ticket (recorded with the spent one); racing for it, one wins."""
+    import subprocess
+    import sys
+
+    from registry.ticket import get_ticket
+
+    runs, tmp = chain
+    config = tmp / "lab-new-window.toml"
+    config.write_text((tmp / "lab.toml").read_text().replace('test = ["2023-07-01", "2023-07-31"]',
+                                                            'test = ["2023-07-17", "2023-07-31"]'))
+    command = [sys.executable, "-m", "jobs.final_eval", "--config", str(config)]
+    racers = [subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    results = [(racer.wait(timeout=300), racer.communicate()[1]) for racer in racers]
+    assert sorted(code for code, _ in results) == [0, 2]
+    refusal = next(err for code, err in results if code == 2)
+    assert "already taken" in refusal or "in progress" in refusal
+    ticket = get_ticket("chain-test", "2023-07-17..2023-07-31")
+    assert ticket.verdict and ticket.run_id
+    assert [w["window"] for w in ticket.previous_windows] == ["2023-07-01..2023-07-31"]
