@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +70,36 @@ def tracking_store(tmp_path, monkeypatch, migrated_sqlite_template):
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "lab-test")
     yield uri
     mlflow.set_tracking_uri(None)
+
+
+#: The PostgreSQL server of the scale-out tests (the machine's own; .ci/run starts it if needed).
+PG_SERVER = os.environ.get("LAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+
+
+@pytest.fixture
+def postgres_database():
+    """A throwaway PostgreSQL database ``postgresql+psycopg2://.../<name>``, dropped afterwards.
+
+    When the server is unreachable the test is skipped, except in CI (``CI=true``), where it fails.
+    """
+    import uuid
+
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(PG_SERVER + "/postgres", connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        reason = f"PostgreSQL at {PG_SERVER} is unreachable ({str(exc).strip()}); set LAB_TEST_POSTGRES"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    admin.autocommit = True
+    name = f"lab_test_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3: name the installed driver.
+        yield PG_SERVER.replace("postgresql://", "postgresql+psycopg2://", 1) + f"/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

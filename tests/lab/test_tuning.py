@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,6 @@ from lab.tuning import (
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"num_leaves": [7, 15], "max_depth": [3, 4], "learning_rate": [0.05, 0.1], "min_data_in_leaf": [20]}
 SEED = 20190501
-PG_SERVER = os.environ.get("LAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -212,26 +210,8 @@ def test_run_study_two_local_workers_share_journal_file(tmp_path) -> None:
 
 
 @pytest.fixture
-def postgres_url():
-    """A throwaway PostgreSQL database, dropped afterwards; skipped (failed in CI) when unreachable."""
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(PG_SERVER + "/postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL at {PG_SERVER} is unreachable ({str(exc).strip()}); set LAB_TEST_POSTGRES"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    admin.autocommit = True
-    name = f"lab_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+def postgres_url(postgres_database: str) -> str:
+    return postgres_database
 
 
 def test_run_study_two_workers_on_postgresql_cover_grid_once_and_resume(postgres_url: str) -> None:

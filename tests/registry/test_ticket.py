@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -156,30 +155,8 @@ def test_take_ticket_two_processes_at_once_on_sqlite_exactly_one_wins(tracking_s
 
 
 @pytest.fixture
-def postgres_uri():
-    """A fresh PostgreSQL database as the MLflow backend; dropped afterwards.
-
-    Skipped when PostgreSQL is unreachable, except in CI (``CI=true``), where that fails.
-    """
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is unreachable: {exc}")
-    admin.autocommit = True
-    name = f"lab_ticket_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3: name the installed driver.
-    uri = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    try:
-        yield uri
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+def postgres_uri(postgres_database: str) -> str:
+    return postgres_database
 
 
 def test_take_ticket_two_processes_at_once_on_postgresql_exactly_one_wins(tracking_store, postgres_uri, racers):
