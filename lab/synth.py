@@ -33,7 +33,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
-from lab.config import as_date
+from lab.configfile import as_date
 from lab.errors import ConfigError
 from lab.instruments import Instrument
 
