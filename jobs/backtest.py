@@ -93,7 +93,9 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
         metrics.update({f"{prefix}{role}_{k}": v for k, v in
                         classification_metrics(labels[known].to_numpy(), p[known].to_numpy()).items()})
         if role == "direction":
-            probability = p
+            # target_trade is P(a long entered at the next open wins), not P(up): a low value says
+            # nothing about a short, so that model trades long only.
+            probability = p.where(p >= 0.5) if model.target == "target_trade" else p
         else:
             volatility = p
     result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility)
