@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", default="0", help="[tune] workers (0: one per core)")
     parser.add_argument("--engine", default="lightgbm", choices=["lightgbm", "xgboost"])
+    parser.add_argument("--target", default="target_6bar", help="target_6bar stops early (nothing to learn); "
+                        "target_vol trains hundreds of trees per trial")
     args = parser.parse_args()
     if not DATA.is_file():
         subprocess.run([sys.executable, "-m", "lab.cli", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
@@ -49,7 +51,7 @@ def main() -> None:
                             f"config={home / 'lab.toml'}"], cwd=ROOT, env=env, check=True, capture_output=True)
             began = time.perf_counter()
             subprocess.run(["mlflow", "run", ".", "-e", "tune", "--env-manager", "local", "-P", f"config={home / 'lab.toml'}",
-                            "-P", f"workers={args.workers}", "-P", f"model={args.engine}"],
+                            "-P", f"workers={args.workers}", "-P", f"model={args.engine}", "-P", f"target={args.target}"],
                            cwd=ROOT, env=env, check=True, capture_output=True)
             wall = time.perf_counter() - began
             import mlflow
@@ -69,7 +71,7 @@ def main() -> None:
         finally:
             shutil.rmtree(home, ignore_errors=True)
     med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
-    print(f"median of {len(rows)} ({args.engine}, workers={args.workers}): entry point wall {med('wall'):.1f} s, "
+    print(f"median of {len(rows)} ({args.engine}, {args.target}, workers={args.workers}): entry point wall {med('wall'):.1f} s, "
           f"search {med('search'):.1f} s, training {med('train'):.1f} s, MLflow calls {med('mlflow'):.2f} s, "
           f"waited for {med('blocking'):.2f} s ({100 * med('share'):.1f} % of wall)")
 

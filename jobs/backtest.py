@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         models = _models(config.strategy.name, args.run_id, args.volatility_run_id)
         target = models["direction"].target if "direction" in models else models["volatility"].target
         evidence = args.run_id or args.volatility_run_id
+        # Only a backtest of the whole validation window is promotion evidence (no cherry-picked weeks).
+        whole = (start, end) == (config.windows.validation.start, config.windows.validation.end)
         with tracking.stage_run("backtest", config, target=target, params={"window": f"{start}..{end}"},
-                                tags={"lab.evidence_for": evidence, "lab.window": "validation",
+                                tags={"lab.evidence_for": evidence, "lab.window": "validation" if whole else "validation-part",
                                       "lab.strategy": config.strategy.name}):
             dataset = prepare(config)
             bars = dataset.tables["validation"].loc[str(start):str(end)]

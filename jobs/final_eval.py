@@ -100,6 +100,7 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
     from registry.ticket import record_result, take_ticket
 
     name = config.promotion.model_name
+    check_unseen(config, champion)
     ticket = take_ticket(name, config.windows.test, run_id=run_id, model_version=str(champion.version))
     print(f"final-eval: took the one-time ticket for {name} on {config.windows.test} (version {champion.version})",
           file=sys.stderr)
@@ -128,6 +129,33 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
         client.set_model_version_tag(name, str(champion.version), key, value)
     print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
+
+
+def check_unseen(config: LabConfig, champion) -> None:
+    """Refuse a test window the champion has seen, or one overlapping a window already spent.
+
+    The champion's tune run must have trained and validated strictly before the test window (its
+    logged ``windows.*``), and no earlier final-eval of this model may have looked at any of its
+    days: moving the window by a day is not a new, unseen window.
+    """
+    import mlflow
+
+    from registry.ticket import list_tickets, normalize_window
+
+    test = config.windows.test
+    params = mlflow.MlflowClient().get_run(champion.run_id).data.params
+    for name in ("windows.train", "windows.validation"):
+        logged = params.get(name, "")
+        if not logged or logged.split("..")[-1] >= str(test.start):
+            raise LabError(f"the champion (run {champion.run_id}) was tuned with {name} = {logged or 'unknown'}, which "
+                           f"does not end before the test window {test}; its verdict there would be on data it has seen. "
+                           "Tune, validate and promote with the same [windows] as final-eval uses.")
+    current = normalize_window(test)
+    for ticket in list_tickets(config.promotion.model_name):
+        start, end = ticket.window.split("..")
+        if ticket.window != current and start <= str(test.end) and end >= str(test.start):
+            raise LabError(f"the test window {current} overlaps {ticket.window}, already looked at by final-eval run "
+                           f"{ticket.run_id} ({ticket.verdict or 'in progress'}); a new look needs new, unseen dates")
 
 
 def tier_metrics(labels: np.ndarray, probability: np.ndarray, config: LabConfig) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def chain(tmp_path_factory):
             patch.setenv(key, value)
         mlflow.set_tracking_uri(uri)
         mlflow.create_experiment("chain", artifact_location=(tmp / "artifacts").as_uri())
-        raw = write_firstrate(make_minutes("2022-05-01", "2023-07-31", seed=4), tmp / "raw.txt")
+        raw = write_firstrate(make_minutes("2022-05-01", "2023-08-31", seed=4), tmp / "raw.txt")
         config = tmp / "lab.toml"
         config.write_text(CONFIG.format(path=raw))
         from jobs.demo import run_demo
@@ -175,24 +175,43 @@ def test_final_eval_second_call_refuses_and_names_the_first(chain):
     assert "already taken" in again.data.tags["lab.error"]
 
 
-def test_two_final_evals_at_once_on_a_new_window_give_one_evaluation_and_one_refusal(chain):
-    """A new test window opens a new ticket (recorded with the spent one); racing for it, one wins."""
+def test_two_final_evals_at_once_on_a_new_window_give_one_evaluation_and_one_refusal(chain, capsys):
+    """A new, unseen test window opens a new ticket (recorded with the spent one); racing for it,
+    exactly one final-eval proceeds. A window overlapping the spent one is refused outright."""
     import subprocess
     import sys
 
+    from jobs import final_eval
     from registry.ticket import get_ticket
 
     runs, tmp = chain
+    text = (tmp / "lab.toml").read_text()
+    overlapping = tmp / "lab-overlap.toml"
+    overlapping.write_text(text.replace('test = ["2023-07-01", "2023-07-31"]', 'test = ["2023-07-17", "2023-08-15"]'))
+    assert final_eval.main(["--config", str(overlapping)]) == 2
+    assert "overlaps 2023-07-01..2023-07-31, already looked at by final-eval run" in capsys.readouterr().err
+
     config = tmp / "lab-new-window.toml"
-    config.write_text((tmp / "lab.toml").read_text().replace('test = ["2023-07-01", "2023-07-31"]',
-                                                            'test = ["2023-07-17", "2023-07-31"]'))
+    config.write_text(text.replace('test = ["2023-07-01", "2023-07-31"]', 'test = ["2023-08-01", "2023-08-31"]'))
     command = [sys.executable, "-m", "jobs.final_eval", "--config", str(config)]
     racers = [subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for _ in range(2)]
     results = [(racer.wait(timeout=300), racer.communicate()[1]) for racer in racers]
-    assert sorted(code for code, _ in results) == [0, 2]
+    assert sorted(code for code, _ in results) == [0, 2], results
     refusal = next(err for code, err in results if code == 2)
     assert "already taken" in refusal or "in progress" in refusal
-    ticket = get_ticket("chain-test", "2023-07-17..2023-07-31")
+    ticket = get_ticket("chain-test", "2023-08-01..2023-08-31")
     assert ticket.verdict and ticket.run_id
     assert [w["window"] for w in ticket.previous_windows] == ["2023-07-01..2023-07-31"]
+
+
+def test_final_eval_refuses_a_champion_tuned_on_the_test_window(chain, capsys):
+    from jobs import final_eval
+
+    runs, tmp = chain
+    config = tmp / "lab-early-test.toml"
+    config.write_text((tmp / "lab.toml").read_text().replace('test = ["2023-07-01", "2023-07-31"]',
+                                                             'test = ["2023-06-01", "2023-06-30"]')
+                      .replace('validation = ["2023-05-01", "2023-06-30"]', 'validation = ["2023-05-01", "2023-05-31"]'))
+    assert final_eval.main(["--config", str(config)]) == 2
+    assert "was tuned with windows.validation = 2023-05-01..2023-06-30, which does not end before" in capsys.readouterr().err
