@@ -71,7 +71,8 @@ def tune(config, target: str, parent_run_id: str) -> None:
     workers = config.tune.workers or os.cpu_count() or 1
     if workers > 1 and config.model.num_threads == 0:
         config = config.replace({"model.num_threads": 1})  # measured: N processes x 1 thread beat 1 x N
-    name = config.tune.study_name or default_study_name(target, config.model.engine, dataset.digest)
+    name = config.tune.study_name or (default_study_name(target, config.model.engine, dataset.digest) + "-"
+                                      + _short_hash(fixed_model_settings(config)))
     study, data, n_trials = _open_study(config, dataset, target, name)
     tracking.log_params({"study": name, "study_storage": config.tune.storage or "journal file (.lab/optuna)",
                          "worker_processes": workers, "train_rows": len(data.y_train), "validation_rows": len(data.y_val)})
@@ -146,12 +147,28 @@ def dataset_frame(dataset, window: str, target: str) -> pd.DataFrame:
     return labelled(dataset.tables[window], dataset.feature_names, target)[0]
 
 
+def fixed_model_settings(config) -> dict:
+    """The [model] settings every trial shares (not tuned, not threads): part of a study's identity."""
+    import dataclasses
+
+    tuned = set(search_space(config.tune))
+    return {k: v for k, v in dataclasses.asdict(config.model).items() if k not in tuned and k != "num_threads"}
+
+
+def _short_hash(settings: dict) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
+
+
 def _open_study(config, dataset, target: str, name: str):
     train_x, train_y = labelled(dataset.tables["train"], dataset.feature_names, target)
     val_x, val_y = labelled(dataset.tables["validation"], dataset.feature_names, target)
     data = TrainingData.from_arrays(train_x, train_y, val_x, val_y)
     storage = open_storage(config.tune.storage, paths.project_root() / ".lab" / "optuna")
-    study = create_study(name, storage, search_space(config.tune), seed=config.model.seed, sampler=config.tune.sampler)
+    study = create_study(name, storage, search_space(config.tune), seed=config.model.seed, sampler=config.tune.sampler,
+                         fixed=fixed_model_settings(config))
     return study, data, config.tune.trials or None
 
 

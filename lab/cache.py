@@ -1,7 +1,8 @@
 """Content digests and the Parquet cache of feature tables under ``data/features/<digest>/``.
 
 A dataset digest covers the raw file's bytes (SHA-256), every configuration value that changes
-the tables, and :data:`lab.dataset.PIPELINE_VERSION`; equal digests mean equal tables.
+the tables, and the source of the modules that build them (:func:`lab.dataset.pipeline_code_digest`);
+equal digests mean equal tables.
 """
 
 from __future__ import annotations

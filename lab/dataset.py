@@ -13,6 +13,7 @@ Table layout (one row per regular-session 5-minute bar, index ``time`` in ET): t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import sys
 import time
@@ -35,11 +36,13 @@ from lab.sessions import regular_sessions
 from lab.targets import compute_targets, target_horizon_bars
 from lab.windows import split_windows
 
-__all__ = ["PIPELINE_VERSION", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
+__all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
            "resolve_data_path", "Progress", "TEST_WARMUP_DAYS"]
 
-#: Bump when a change to bars, features, targets or windows changes the tables.
-PIPELINE_VERSION = "2"
+#: The modules whose code decides the tables' content: their source is part of every dataset digest,
+#: so a change to any of them can never serve stale tables from the cache.
+PIPELINE_MODULES = ("readers", "integrity", "bars", "sessions", "features", "indicators", "targets", "windows",
+                    "dataset", "strategies/breakout", "strategies/mean_reversion")
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
 
@@ -68,10 +71,24 @@ class Dataset:
         return list(self.manifest["features"])
 
 
+@functools.lru_cache(maxsize=1)
+def pipeline_code_digest() -> str:
+    """SHA-256 (16 hex) of the pipeline modules' source and the exchange calendar's version."""
+    import hashlib
+
+    import exchange_calendars
+
+    digest = hashlib.sha256(exchange_calendars.__version__.encode())
+    package = Path(__file__).resolve().parent
+    for module in PIPELINE_MODULES:
+        digest.update((package / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def featurize_settings(config: LabConfig) -> dict[str, Any]:
     """Every configuration value that changes the tables (the digest's input)."""
     return {
-        "pipeline_version": PIPELINE_VERSION,
+        "pipeline_code": pipeline_code_digest(),
         "data": {"timezone": config.data.timezone, "instrument": config.data.instrument, "on_bad_rows": config.data.on_bad_rows},
         "windows": dataclasses.asdict(config.windows),
         "session": dataclasses.asdict(config.session),

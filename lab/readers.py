@@ -147,6 +147,29 @@ def _prefix_before(data: mmap.mmap, day: dt.date, body_start: int) -> int:
     return line_start(lo) if lo < len(data) else len(data)
 
 
+def _tail_all_on_or_after(data: mmap.mmap, end: int, day: dt.date) -> bool:
+    """Whether every line from byte ``end`` on starts with a ``YYYY-MM-DD`` on or after ``day`` (vectorized).
+
+    The binary search assumes time order; a file out of order would lose rows silently without
+    this check.
+    """
+    if end >= len(data):
+        return True
+    tail = np.frombuffer(data, dtype=np.uint8, offset=end)
+    starts = np.r_[0, np.flatnonzero(tail == 10) + 1]
+    starts = starts[starts + 10 <= len(tail)]
+    dates = tail[starts[:, None] + np.arange(10)]
+    key = np.frombuffer(day.isoformat().encode(), dtype=np.uint8)
+    differ = dates != key
+    first = differ.argmax(axis=1)
+    earlier = differ.any(axis=1) & (dates[np.arange(len(dates)), first] < key[first])
+    digits = (dates[:, [0, 1, 2, 3, 5, 6, 8, 9]] >= ord("0")) & (dates[:, [0, 1, 2, 3, 5, 6, 8, 9]] <= ord("9"))
+    dated = digits.all(axis=1) & (dates[:, 4] == ord("-")) & (dates[:, 7] == ord("-"))
+    result = not bool(earlier.any()) and bool(dated.all())  # a line that is no date must be parsed and reported
+    del tail, dates  # release the views before the map closes
+    return result
+
+
 def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tuple[pa.Table | pd.DataFrame, int, int]:
     with path.open("rb") as handle:
         head = handle.readline().decode("utf-8", errors="replace").strip()
@@ -180,8 +203,11 @@ def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tu
             end, skipped = len(data), 0
             if until is not None and time_src == names[0]:
                 end = _prefix_before(data, until, body_start)
+                if not _tail_all_on_or_after(data, end, until):
+                    end = len(data)  # not in time order: parse it all, the date filter cuts it
                 skipped = data[end:].count(b"\n") + (0 if end == len(data) or data[-1:] == b"\n" else 1)
-        prefix = pa.py_buffer(handle.read(end))
+        prefix_bytes = handle.read(end)
+        prefix = pa.py_buffer(prefix_bytes)
     for time_type in (pa.timestamp("ns"), pa.string()):
         convert = pacsv.ConvertOptions(column_types={**types, time_src: time_type}, include_columns=list(mapping))
         try:
@@ -190,18 +216,30 @@ def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tu
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
     if table is None:
-        return _read_text_lenient(path, names, mapping, has_header, on_bad_rows), first_line, 0
+        lenient = _read_text_lenient(path, prefix_bytes, names, mapping, has_header, on_bad_rows,
+                                     until if time_src == names[0] else None)
+        return lenient, first_line, skipped + int(lenient.attrs.pop("after_until", 0))
     table = table.rename_columns([mapping[c] for c in table.column_names])
     return table.select(["time", *COLUMNS]), first_line, skipped
 
 
-def _read_text_lenient(path: Path, names: list[str], mapping: dict[str, str], has_header: bool, on_bad_rows: str) -> pd.DataFrame:
-    """Read as strings, then name the first unparsable line (or drop such lines)."""
+def _read_text_lenient(path: Path, content: bytes, names: list[str], mapping: dict[str, str], has_header: bool,
+                       on_bad_rows: str, until: dt.date | None = None) -> pd.DataFrame:
+    """Read ``content`` (the file, or its part before the test window) as strings, then name the
+    first unparsable line (or drop such lines). Lines dated on or after ``until`` are skipped unread."""
     first_line = 2 if has_header else 1
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[first_line - 1 :]
+    lines = content.decode("utf-8", errors="replace").splitlines()[first_line - 1 :]
+    after_until = 0
+    if until is not None:
+        cut = until.isoformat()
+        kept = [line if not (line[:10] >= cut and line[:4].isdigit()) else None for line in lines]
+        after_until = sum(line is None for line in kept)
+        lines = kept
     width = len(names)
     rows, line_numbers, bad = [], [], []
     for number, text in enumerate(lines, start=first_line):
+        if text is None:  # dated inside the held-out window: never looked at
+            continue
         if not text.strip():
             bad.append((number, text, "blank line"))
             continue
@@ -234,6 +272,7 @@ def _read_text_lenient(path: Path, names: list[str], mapping: dict[str, str], ha
     if frac.any():
         frame.loc[frac, "volume"] = np.nan  # reported by the integrity check
     frame.attrs["first_line"] = first_line
+    frame.attrs["after_until"] = after_until
     frame.attrs["line_numbers"] = np.asarray(line_numbers, dtype=np.int64)[keep] if bad else np.asarray(line_numbers, dtype=np.int64)
     return frame[["time", *COLUMNS]]
 

@@ -73,6 +73,7 @@ JOURNAL_FILE_NAME = "optuna-journal.log"
 
 _ATTR_SPACE = "lab.search_space"
 _ATTR_SAMPLER = "lab.sampler"
+_ATTR_FIXED = "lab.fixed_params"
 _CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 ProgressHook = Callable[[int, int], None]
@@ -147,6 +148,7 @@ def create_study(
     *,
     seed: int,
     sampler: str = "grid",
+    fixed: Mapping[str, Any] | None = None,
 ) -> optuna.Study:
     """Create the study, or load it when it already exists (``load_if_exists=True``).
 
@@ -163,6 +165,9 @@ def create_study(
     sampler : {"grid", "tpe"}, default "grid"
         ``grid``: ``GridSampler(space, seed)``. ``tpe``: ``TPESampler`` with its defaults
         pinned (10 random start-up trials, 24 EI candidates, multivariate, constant liar).
+    fixed : mapping, optional
+        The settings every trial shares (engine, fractions, rounds, seed...): stored on the study;
+        resuming it under other values is refused like another grid.
 
     Returns
     -------
@@ -188,6 +193,8 @@ def create_study(
         study_name=study_name, storage=storage, sampler=chosen, direction="maximize", load_if_exists=True
     )
     wanted = {_ATTR_SPACE: json.loads(json.dumps({k: list(v) for k, v in space.items()})), _ATTR_SAMPLER: sampler}
+    if fixed is not None:  # the untuned settings: resuming under other ones would mix two searches
+        wanted[_ATTR_FIXED] = json.loads(json.dumps(dict(fixed), sort_keys=True, default=str))
     found = study.user_attrs
     for key, value in wanted.items():
         if key not in found:

@@ -138,3 +138,24 @@ def test_read_minutes_unsorted_rows_are_sorted_with_warning(tmp_path):
 def test_iso8601_has_colon_offset():
     stamps = pd.DatetimeIndex([pd.Timestamp("2023-07-03 09:30", tz="America/New_York")])
     assert list(iso8601(stamps)) == ["2023-07-03T09:30:00-04:00"]
+
+
+def test_read_minutes_until_keeps_every_earlier_row_of_a_file_out_of_order(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-12-27", "2024-01-03")
+    lines = write_firstrate(minutes, tmp_path / "m.txt").read_text().splitlines()
+    early = [line for line in lines if line < "2024"]
+    late = [line for line in lines if line >= "2024"]
+    # one 2024 row in the middle of 2023, one 2023 row at the end: the binary search alone would cut wrongly
+    shuffled = early[:500] + [late[0]] + early[500:-1] + late[1:] + [early[-1]]
+    path = tmp_path / "shuffled.txt"
+    path.write_text("\n".join(shuffled) + "\n")
+    result = read_minutes(path, until=dt.date(2024, 1, 1))
+    assert len(result.minutes) == len(early) and result.rows_outside == len(late)
+    assert result.minutes.index.max() < pd.Timestamp("2024-01-01", tz="America/New_York")
+
+
+def test_read_minutes_unparsable_line_is_named_without_reading_the_test_window(tmp_path):
+    text = GOOD + "garbage\n2024-01-02 09:30:00,POISON,1,1,1,1\n"
+    with pytest.raises(DataError, match="line 3: 1 fields instead of 6") as info:
+        read_minutes(_write(tmp_path, text), until=dt.date(2024, 1, 1))
+    assert "POISON" not in str(info.value) and "line 4" not in str(info.value)

@@ -233,3 +233,11 @@ def test_tuning_docstring_examples_run() -> None:
     import lab.tuning
 
     assert doctest.testmod(lab.tuning, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+def test_create_study_refuses_to_resume_under_other_fixed_settings(tmp_path) -> None:
+    storage = open_storage("", tmp_path)
+    create_study("fixed", storage, TINY, seed=SEED, fixed={"feature_fraction": 0.8, "num_boost_round": 1000})
+    create_study("fixed", storage, TINY, seed=SEED, fixed={"feature_fraction": 0.8, "num_boost_round": 1000})
+    with pytest.raises(LabError, match=r"already exists with lab.fixed_params = .*feature_fraction.*0.8"):
+        create_study("fixed", storage, TINY, seed=SEED, fixed={"feature_fraction": 0.2, "num_boost_round": 3})
