@@ -20,6 +20,7 @@ import pandas as pd
 from lab import tracking
 from lab.backtest import (bootstrap_trades, breakdown, compute_metrics, equity_figure, evaluate_criteria,
                           figure_png, html_report, monte_carlo_metrics, trades_to_csv)
+from lab.dataset import OPTIONAL_SETS
 from lab.errors import LabError
 from lab.evaluation import classification_metrics
 from lab.strategies import backtest_strategy
@@ -100,7 +101,11 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
             probability = p.where(p >= 0.5) if model.target == "target_trade" else p
         else:
             volatility = p
-    result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility)
+    # The strategy's own features come from the table, formed with the history before the window.
+    own = OPTIONAL_SETS.get(config.strategy.name)
+    features_of_strategy = bars[list(own[1])] if own else None
+    result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility,
+                               features=features_of_strategy)
     trades = result.trades
     metrics.update({f"{prefix}{k}": v for k, v in compute_metrics(trades, result.session_dates).items()})
     criteria = evaluate_criteria({k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}, config.criteria)

@@ -33,6 +33,8 @@ from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features
 from lab.readers import read_minutes, write_firstrate
 from lab.sessions import regular_sessions
+from lab.strategies.breakout import BREAKOUT_FEATURES, breakout_features
+from lab.strategies.mean_reversion import MEAN_REVERSION_FEATURES, mean_reversion_features
 from lab.targets import compute_targets, target_horizon_bars
 from lab.windows import split_windows
 
@@ -104,14 +106,30 @@ def horizons(config: LabConfig) -> dict[str, int]:
     return {name: target_horizon_bars(name, config.targets, config.rules) for name in TARGET_NAMES}
 
 
+#: The optional feature sets: always in the tables (the strategies need them formed with the
+#: history before their window); ``[features] optional_sets`` adds them to the models' inputs.
+OPTIONAL_SETS = {"breakout": (breakout_features, BREAKOUT_FEATURES),
+                 "mean_reversion": (mean_reversion_features, MEAN_REVERSION_FEATURES)}
+
+
+def model_features(config: LabConfig) -> list[str]:
+    """What the models see: the 24 core features plus the configured optional sets."""
+    names = list(FEATURE_NAMES)
+    for name in config.features.optional_sets:
+        names.extend(OPTIONAL_SETS[name][1])
+    return names
+
+
 def featurized_bars(minutes: pd.DataFrame, config: LabConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Regular-session bars with their features and targets (no warm-up dropped), and the sessions."""
+    """Regular-session bars with every feature (core and optional sets) and the targets, no warm-up
+    dropped, and the sessions."""
     bars = resample_bars(minutes, config.session.bar_minutes)
     sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
     rth = regular_session_bars(bars, sessions)
-    features = compute_features(rth)
-    targets = compute_targets(rth, config.targets, config.rules, config.costs, config.instrument)
-    return pd.concat([rth, features, targets], axis=1), sessions
+    parts = [rth, compute_features(rth)]
+    parts.extend(compute(rth) for compute, _ in OPTIONAL_SETS.values())
+    parts.append(compute_targets(rth, config.targets, config.rules, config.costs, config.instrument))
+    return pd.concat(parts, axis=1), sessions
 
 
 def build_tables(minutes: pd.DataFrame, config: LabConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -223,7 +241,7 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         "synthetic": synthetic,
         "raw_sha256": raw_sha,
         "settings": featurize_settings(config),
-        "features": list(FEATURE_NAMES),
+        "features": model_features(config),
         "targets": list(TARGET_NAMES),
         "horizons_bars": horizons(config),
         "rows_read": minute_file.rows_read,

@@ -81,3 +81,16 @@ def test_prepare_dataset_warns_about_a_target_without_labels(minute_file):
     config = _config(minute_file, **{"targets.volatility_lookback_bars": 20_000})
     with pytest.warns(UserWarning, match=r"target_vol has no labelled row in the train window"):
         prepare_dataset(config, progress=lambda m: None)
+
+
+def test_prepare_dataset_optional_sets_are_formed_with_history_and_feed_models_on_request(minute_file):
+    from lab.strategies.breakout import BREAKOUT_FEATURES
+    from lab.strategies.mean_reversion import MEAN_REVERSION_FEATURES
+
+    plain = prepare_dataset(_config(minute_file), progress=lambda m: None)
+    validation = plain.tables["validation"]
+    # the strategies' features are in every table, already formed on the window's first bar
+    assert validation[list(BREAKOUT_FEATURES) + list(MEAN_REVERSION_FEATURES)].iloc[0].notna().all()
+    assert plain.feature_names == list(FEATURE_NAMES)
+    with_sets = prepare_dataset(_config(minute_file, **{"features.optional_sets": ["breakout"]}), progress=lambda m: None)
+    assert with_sets.feature_names == list(FEATURE_NAMES) + list(BREAKOUT_FEATURES)
