@@ -104,6 +104,15 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
     # The strategy's own features come from the table, formed with the history before the window.
     own = OPTIONAL_SETS.get(config.strategy.name)
     features_of_strategy = bars[list(own[1])] if own else None
+    costs = config.costs
+    if min(costs.commission_per_contract_usd, costs.entry_slippage_ticks, costs.exit_slippage_ticks) == 0:
+        import warnings
+
+        import mlflow
+
+        warnings.warn(f"costs are partly off ([costs] {costs}); these numbers overstate what trading would earn",
+                      stacklevel=2)
+        mlflow.set_tag("lab.costs_off", "true")
     result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility,
                                features=features_of_strategy)
     trades = result.trades

@@ -317,7 +317,8 @@ class PromotionConfig:
     model_name: str = "mes-scalper"
     require_walk_forward: bool = True
     require_backtest: bool = True
-    min_validation_auc: float = 0.55
+    min_validation_auc: float = 0.55  # optimistic: the validation window picked the model and stopped it
+    min_walk_forward_auc: float = 0.53  # out of sample: mean AUC of the walk-forward months
     min_profit_factor: float = 1.2
     min_trades_per_day: float = 3.0
     max_worst_day_loss_usd: float = 100.0

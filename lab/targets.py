@@ -145,7 +145,7 @@ def trade_target(bars: pd.DataFrame, rules: RulesConfig, costs: CostsConfig, ins
         # Trades whose session ended early (no flatten bar in data): exit at the last close.
         ended = ~open_now & ~alive & np.isnan(exit_price)
         if ended.any():
-            last = np.maximum(pos_c - 1, candidates + 1)
+            last = np.maximum(np.where(in_range, pos_c - 1, n - 1), candidates + 1)
             exit_price[ended] = close[last][ended] - costs.exit_slippage_ticks * tick
     pnl_points = exit_price - fill
     pnl_usd = pnl_points / tick * instrument.tick_value_usd - costs.commission_per_contract_usd

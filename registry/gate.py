@@ -160,6 +160,13 @@ def evaluate_gates(
 
     gates.append(_threshold_gate("min_validation_auc", candidate.metrics.get("val_auc"), policy.min_validation_auc,
                                  ">=", f"run {candidate.run_id} has no val_auc metric"))
+    if wf.run is not None or policy.require_walk_forward:
+        # The honest one: validation AUC chose the model and stopped its training; walk-forward
+        # folds early-stop inside their training months and score months no choice has seen.
+        wf_auc = wf.run.metrics.get("wf_auc_mean") if wf.run is not None else None
+        gates.append(_threshold_gate("min_walk_forward_auc", wf_auc, policy.min_walk_forward_auc, ">=",
+                                     "no walk-forward evidence" if wf.run is None
+                                     else f"walk-forward run {wf.run.run_id} has no wf_auc_mean metric"))
     if bt.run is not None or policy.require_backtest:
         metrics = bt.run.metrics if bt.run is not None else {}
         missing = "no backtest evidence" if bt.run is None else f"backtest run {bt.run.run_id} has no {{}} metric"

@@ -10,7 +10,8 @@ Entry
     or before ``session_close - last_entry_minutes_before_close`` (15:45 on a normal day: the 15:45
     bar is the last allowed, a signal at the 15:40 close still enters, one at the 15:45 close does
     not) and before the flatten time. One position at a time: signals while a position is open are
-    ignored (no pyramiding). Contracts: ``full_size_contracts`` when confidence >=
+    ignored (no pyramiding); a signal is acted on when the book is flat at the next open, which
+    includes a position closed at that very open by a stop or target gap. Contracts: ``full_size_contracts`` when confidence >=
     ``full_size_threshold``, else ``half_size_contracts``, capped by ``max_position_contracts``.
 Entry bar
     The position is live from the entry bar's open: the entry bar's high and low can fill the

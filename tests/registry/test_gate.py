@@ -15,15 +15,18 @@ CANDIDATE = RunFacts("tune1", tags={"lab.dataset_digest": "d" * 16}, params={"ta
 BACKTEST = RunFacts("bt1", metrics={"profit_factor": 1.4, "trades_per_day": 3.6, "worst_day_usd": -82.5})
 
 
-def _gates(policy=POLICY, candidate=CANDIDATE, wf=RunFacts("wf1"), bt=BACKTEST, note=""):
+WALK_FORWARD = RunFacts("wf1", metrics={"wf_auc_mean": 0.56})
+
+
+def _gates(policy=POLICY, candidate=CANDIDATE, wf=WALK_FORWARD, bt=BACKTEST, note=""):
     return {g.name: g for g in evaluate_gates(policy, candidate, Evidence("walk-forward", wf, note),
                                               Evidence("backtest", bt, note))}
 
 
 def test_evaluate_gates_all_pass_with_measured_values():
     gates = _gates()
-    assert list(gates) == ["walk_forward_evidence", "backtest_evidence", "min_validation_auc", "min_profit_factor",
-                           "min_trades_per_day", "max_worst_day_loss_usd"]
+    assert list(gates) == ["walk_forward_evidence", "backtest_evidence", "min_validation_auc", "min_walk_forward_auc",
+                           "min_profit_factor", "min_trades_per_day", "max_worst_day_loss_usd"]
     assert all(g.passed for g in gates.values())
     assert gates["walk_forward_evidence"].measured == "wf1"
     assert gates["max_worst_day_loss_usd"].measured == pytest.approx(82.5)
@@ -42,6 +45,12 @@ def test_evaluate_gates_missing_required_backtest_fails_every_backtest_gate():
     failed = {name for name, g in gates.items() if not g.passed}
     assert failed == {"backtest_evidence", "min_profit_factor", "min_trades_per_day", "max_worst_day_loss_usd"}
     assert gates["min_profit_factor"].note == "no backtest evidence"
+
+
+def test_evaluate_gates_checks_the_out_of_sample_walk_forward_auc():
+    gates = _gates(wf=RunFacts("wf1", metrics={"wf_auc_mean": 0.51}))
+    assert not gates["min_walk_forward_auc"].passed and gates["min_walk_forward_auc"].measured == pytest.approx(0.51)
+    assert gates["min_validation_auc"].passed  # the optimistic number alone would have let it through
 
 
 def test_evaluate_gates_unrequired_missing_evidence_passes_and_skips_backtest_thresholds():

@@ -63,7 +63,7 @@ def test_promote_refuses_without_evidence_on_the_same_dataset(lab_runs, policy):
     run_id = lab_runs.tune()
     lab_runs.walk_forward(run_id, digest="ffffffffffffffff")
     lab_runs.backtest(run_id)
-    with pytest.raises(PromotionRefusedError, match=r"\(walk_forward_evidence\)"):
+    with pytest.raises(PromotionRefusedError, match=r"\(walk_forward_evidence, min_walk_forward_auc\)"):
         promote(run_id, policy)
 
 
