@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -63,8 +64,10 @@ class FeatureCache:
         final = self.folder(digest)
         tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=self.root))
         try:
-            for name, table in tables.items():
-                table.to_parquet(tmp / f"{name}.parquet", compression="snappy")
+            # pyarrow releases the GIL while encoding: the tables are written side by side.
+            with ThreadPoolExecutor(max_workers=len(tables) or 1) as pool:
+                list(pool.map(lambda item: item[1].to_parquet(tmp / f"{item[0]}.parquet", compression="snappy"),
+                              tables.items()))
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
             if final.exists():  # another writer won the race with identical content
                 shutil.rmtree(tmp)

@@ -86,12 +86,15 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str) -> tuple[
         masks["high < max(open, close)"] = prices["high"] < top
         masks["low > min(open, close)"] = prices["low"] > bottom
         masks["volume is negative or fractional"] = (volume < 0) | (volume % 1 != 0)
-    order = np.argsort(stamps, kind="stable")
-    sorted_stamps = stamps[order]
-    dup_sorted = np.zeros(len(frame), dtype=bool)
-    dup_sorted[1:] = (sorted_stamps[1:] == sorted_stamps[:-1]) & ~nat[order][1:]
     duplicate = np.zeros(len(frame), dtype=bool)
-    duplicate[order] = dup_sorted
+    if len(stamps) > 1 and not nat.any() and bool((stamps[1:] >= stamps[:-1]).all()):
+        duplicate[1:] = stamps[1:] == stamps[:-1]  # in time order (the usual case): no sort needed
+    else:
+        order = np.argsort(stamps, kind="stable")
+        sorted_stamps = stamps[order]
+        dup_sorted = np.zeros(len(frame), dtype=bool)
+        dup_sorted[1:] = (sorted_stamps[1:] == sorted_stamps[:-1]) & ~nat[order][1:]
+        duplicate[order] = dup_sorted
     masks["duplicate time (same instant twice)"] = duplicate
 
     counts: dict[str, int] = {rule: len(rows) for rule, rows in bad.found.items()}

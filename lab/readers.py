@@ -147,27 +147,31 @@ def _prefix_before(data: mmap.mmap, day: dt.date, body_start: int) -> int:
     return line_start(lo) if lo < len(data) else len(data)
 
 
-def _tail_all_on_or_after(data: mmap.mmap, end: int, day: dt.date) -> bool:
-    """Whether every line from byte ``end`` on starts with a ``YYYY-MM-DD`` on or after ``day`` (vectorized).
+def _tail_after(data: mmap.mmap, end: int, day: dt.date) -> tuple[bool, int]:
+    """Whether every line from byte ``end`` on starts with a ``YYYY-MM-DD`` on or after ``day``,
+    and how many lines there are (one vectorized pass, ~60 ms for 40 MB).
 
     The binary search assumes time order; a file out of order would lose rows silently without
-    this check.
+    this check, and a line that is no date must be parsed so that it is reported.
     """
     if end >= len(data):
-        return True
+        return True, 0
     tail = np.frombuffer(data, dtype=np.uint8, offset=end)
-    starts = np.r_[0, np.flatnonzero(tail == 10) + 1]
+    newlines = np.flatnonzero(tail == 10)
+    lines = len(newlines) + (0 if tail[-1] == 10 else 1)
+    starts = np.r_[0, newlines + 1]
     starts = starts[starts + 10 <= len(tail)]
     dates = tail[starts[:, None] + np.arange(10)]
     key = np.frombuffer(day.isoformat().encode(), dtype=np.uint8)
     differ = dates != key
     first = differ.argmax(axis=1)
     earlier = differ.any(axis=1) & (dates[np.arange(len(dates)), first] < key[first])
-    digits = (dates[:, [0, 1, 2, 3, 5, 6, 8, 9]] >= ord("0")) & (dates[:, [0, 1, 2, 3, 5, 6, 8, 9]] <= ord("9"))
-    dated = digits.all(axis=1) & (dates[:, 4] == ord("-")) & (dates[:, 7] == ord("-"))
-    result = not bool(earlier.any()) and bool(dated.all())  # a line that is no date must be parsed and reported
-    del tail, dates  # release the views before the map closes
-    return result
+    digit_columns = dates[:, [0, 1, 2, 3, 5, 6, 8, 9]]
+    dated = ((digit_columns >= ord("0")) & (digit_columns <= ord("9"))).all(axis=1)
+    dated &= (dates[:, 4] == ord("-")) & (dates[:, 7] == ord("-"))
+    in_order = not bool(earlier.any()) and bool(dated.all())
+    del tail, dates, digit_columns  # release the views before the map closes
+    return in_order, lines
 
 
 def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tuple[pa.Table | pd.DataFrame, int, int]:
@@ -203,9 +207,9 @@ def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tu
             end, skipped = len(data), 0
             if until is not None and time_src == names[0]:
                 end = _prefix_before(data, until, body_start)
-                if not _tail_all_on_or_after(data, end, until):
-                    end = len(data)  # not in time order: parse it all, the date filter cuts it
-                skipped = data[end:].count(b"\n") + (0 if end == len(data) or data[-1:] == b"\n" else 1)
+                in_order, skipped = _tail_after(data, end, until)
+                if not in_order:
+                    end, skipped = len(data), 0  # not in time order: parse it all, the date filter cuts it
         prefix_bytes = handle.read(end)
         prefix = pa.py_buffer(prefix_bytes)
     for time_type in (pa.timestamp("ns"), pa.string()):
