@@ -120,7 +120,8 @@ def tune(config, target: str, parent_run_id: str) -> None:
     tracking.log_figure(feature_importance_figure(importance, "gain"), "feature_importance_gain.png")
     tracking.log_figure(feature_importance_figure(importance, "split"), "feature_importance_split.png")
     tracking.log_table(reliability, "reliability.csv")
-    tracking.log_figure(reliability_figure(reliability, f"Reliability, validation, {target}"), "reliability.png")
+    tracking.log_figure(reliability_figure(reliability, f"Reliability, validation (it also stopped the training), {target}"),
+                        "reliability.png")
     metrics["tune_wall_s"] = time.perf_counter() - started
     # every MLflow call of this job, in this process and the workers (this last call excepted), and
     # the part the job waited for (the rest overlapped training)
