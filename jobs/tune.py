@@ -86,9 +86,10 @@ def tune(config, target: str, parent_run_id: str) -> None:
         bar.refresh()
 
     search_started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=get_context("spawn")) if workers > 1 else _NoPool() as pool:
+    extra = min(workers - 1, max(total - done - 1, 0))  # no process is spawned for work that is not there
+    with ProcessPoolExecutor(max_workers=extra, mp_context=get_context("spawn")) if extra else _NoPool() as pool:
         others = [pool.submit(study_worker, config, target, parent_run_id, name, mlflow.get_tracking_uri())
-                  for _ in range(workers - 1)]
+                  for _ in range(extra)]
         ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress)
         worker_mlflow_s = 0.0
         for future in others:
