@@ -25,7 +25,7 @@ from lab.errors import LabError
 from lab.evaluation import classification_metrics
 from lab.strategies import backtest_strategy
 from lab.windows import guard_range
-from jobs.common import base_parser, config_from_args, load_run_model, prepare
+from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
 
 DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
 
@@ -60,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
             backtest_window(config, bars, minutes, models, dataset.feature_names, f"Validation backtest {start}..{end}")
     except (LabError, ValueError) as exc:
-        tracking.record_refusal(exc)
-        print(f"backtest: error: {exc}", file=sys.stderr)
-        return 2
+        return refuse("backtest", exc)
     return 0
 
 
@@ -85,12 +83,17 @@ def _models(strategy: str, run_id: str, volatility_run_id: str) -> dict:
 
 
 def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: dict, features: list[str], title: str,
-                    prefix: str = "") -> dict[str, float]:
-    """Predict, simulate, measure and log one window (validation here, test in final-eval)."""
+                    prefix: str = "") -> tuple[dict[str, float], dict[str, pd.Series]]:
+    """Predict, simulate, measure and log one window (validation here, test in final-eval).
+
+    Returns the logged metrics and each model's predictions (``role -> Series`` on the bars).
+    """
     probability = volatility = None
+    predictions: dict[str, pd.Series] = {}
     metrics: dict[str, float] = {}
     for role, model in models.items():
         p = pd.Series(model.predict(bars[features]), index=bars.index)
+        predictions[role] = p
         labels = bars[model.target]
         known = labels.notna()
         metrics.update({f"{prefix}{role}_{k}": v for k, v in
@@ -139,7 +142,7 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
                          session_dates=result.session_dates)
     tracking.log_text(report, "report.html")
     _print_summary(title, metrics, criteria, prefix)
-    return metrics
+    return metrics, predictions
 
 
 def _print_summary(title: str, metrics: dict, criteria: pd.DataFrame, prefix: str) -> None:

@@ -87,11 +87,9 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     tuned_for = run.data.params.get("target")
     if tuned_for != target:
         raise LabError(f"run {run_id} was tuned for {tuned_for}, not {target}; pass -P target={tuned_for}")
-    params: dict[str, Any] = {}
-    for key, value in run.data.params.items():
-        if key.startswith("best."):
-            number = float(value)
-            params[key[len("best."):]] = int(number) if number.is_integer() and key != "best.learning_rate" else number
+    from lab.tracking import param_value
+
+    params = {key[len("best."):]: param_value(value) for key, value in run.data.params.items() if key.startswith("best.")}
     return params, run.data.params.get("model.engine", ""), {"lab.evidence_for": run_id}
 
 
@@ -140,3 +138,14 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
     booster = flavor.load_model(uri)
     features = tuple(run.data.tags.get("lab.features", "").split(","))
     return RunModel(run_id, run.data.params.get("target", ""), engine, uri, features, booster)
+
+
+def refuse(stage: str, exc: BaseException, verb: str = "error") -> int:
+    """How an entry point ends on a user error: the reason on its run, one line on stderr, exit 2."""
+    import sys
+
+    from lab import tracking
+
+    tracking.record_refusal(exc)
+    print(f"{stage}: {verb}: {exc}", file=sys.stderr)
+    return 2

@@ -19,7 +19,7 @@ from lab.config import TARGET_NAMES
 from lab.dataset import class_balance, feature_summary, prepare_dataset
 from lab.errors import LabError
 from lab.plots_data import class_balance_figure, feature_distribution_figure
-from jobs.common import base_parser, config_from_args
+from jobs.common import base_parser, config_from_args, refuse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset = prepare_dataset(config, force=args.force)
             log_featurize(dataset, time.perf_counter() - started)
     except LabError as exc:
-        tracking.record_refusal(exc)
-        print(f"featurize: error: {exc}", file=sys.stderr)
-        return 2
+        return refuse("featurize", exc)
     return 0
 
 

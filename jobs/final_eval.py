@@ -29,7 +29,7 @@ from lab.evaluation import classification_metrics
 from lab.readers import read_minutes
 from lab.windows import FINAL_EVAL
 from jobs.backtest import backtest_window
-from jobs.common import base_parser, config_from_args, load_run_model
+from jobs.common import base_parser, config_from_args, load_run_model, refuse
 
 #: Rule settings taken from the champion's validation backtest, so the test sees the promoted rules.
 PROMOTED_SECTIONS = ("rules.", "costs.", "strategy.")
@@ -50,9 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "lab.model_version": str(champion.version)}) as run:
             final_eval(config, champion, run.info.run_id)
     except LabError as exc:
-        tracking.record_refusal(exc)
-        print(f"final-eval: refused: {exc}", file=sys.stderr)
-        return 2
+        return refuse("final-eval", exc, verb="refused")
     return 0
 
 
@@ -78,19 +76,8 @@ def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
     if not backtest_run:
         return config, "lab.toml (the champion has no backtest evidence)"
     params = mlflow.MlflowClient().get_run(backtest_run).data.params
-    overrides = {k: _value(v) for k, v in params.items() if k.startswith(PROMOTED_SECTIONS)}
+    overrides = {k: tracking.param_value(v) for k, v in params.items() if k.startswith(PROMOTED_SECTIONS)}
     return config.replace(overrides), f"backtest run {backtest_run}"
-
-
-def _value(text: str):
-    if text in ("True", "False"):
-        return text == "True"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def final_eval(config: LabConfig, champion, run_id: str) -> None:
@@ -113,8 +100,9 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
     table, minutes = build_window_table(minute_file.minutes, config, test.start, test.end)
     features = list(model.features)
     role = "volatility" if model.target == "target_vol" else "direction"
-    metrics = backtest_window(config, table, minutes, {role: model}, features, f"Final evaluation, test window {test}")
-    tiers = tier_metrics(table[model.target].to_numpy(), model.predict(table[features]), config)
+    metrics, predictions = backtest_window(config, table, minutes, {role: model}, features,
+                                           f"Final evaluation, test window {test}")
+    tiers = tier_metrics(table[model.target].to_numpy(), predictions[role].to_numpy(), config)
     tracking.log_table(tiers, "evaluation_by_tier.csv")
     tracking.log_metrics({f"tier_{row.tier}_{k}": getattr(row, k) for row in tiers.itertuples()
                           for k in ("auc", "brier_score", "ece", "rows")})

@@ -25,7 +25,7 @@ from lab.models import TrainingData, feature_importance, predict_proba, train_cl
 from lab.plots import feature_importance_figure, leaderboard_figure, reliability_figure
 from lab.tuning import (create_study, default_study_name, make_objective, open_storage, run_study, search_space,
                         study_progress, trials_table)
-from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare
+from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         with tracking.stage_run("tune", config, target=args.target) as run:
             tune(config, args.target, run.info.run_id)
     except LabError as exc:
-        tracking.record_refusal(exc)
-        print(f"tune: error: {exc}", file=sys.stderr)
-        return 2
+        return refuse("tune", exc)
     return 0
 
 

@@ -22,7 +22,7 @@ from lab.evaluation import reliability_table
 from lab.plots import fold_auc_figure, reliability_figure
 from lab.targets import target_horizon_bars
 from lab.walk_forward import run_walk_forward
-from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params
+from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse
 
 SUMMARY = ("auc", "accuracy", "log_loss", "brier_score", "ece", "auc_gap", "best_iteration")
 
@@ -43,9 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                                 params={f"params.{k}": v for k, v in params.items()}):
             walk_forward(config, args.target, params)
     except LabError as exc:
-        tracking.record_refusal(exc)
-        print(f"walk-forward: error: {exc}", file=sys.stderr)
-        return 2
+        return refuse("walk-forward", exc)
     return 0
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "configure",
     "stage_run",
     "log_params",
+    "param_value",
     "log_metrics",
     "log_dataset",
     "log_table",
@@ -207,6 +208,18 @@ def stage_run(
 
 
 @_timed
+def param_value(text: str) -> bool | int | float | str:
+    """A logged parameter back in its type: MLflow stores ``True``, ``15``, ``0.05`` as strings."""
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
 def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
     """Log parameters in batches, skipping those already logged with the same value.
 

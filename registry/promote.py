@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lab.config import PromotionConfig
+from lab.tracking import param_value
 from registry.errors import PromotionRefusedError, RegistryError
 from registry.evidence import ModelRef, find_evidence, find_model, get_client, run_facts
 from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_to_json_ready
@@ -208,7 +209,7 @@ def register(
 def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str) -> dict[str, str]:
     """The tags a promoted version carries (empty values left out)."""
     run = candidate.run
-    best = {key.removeprefix("best."): _number(value) for key, value in run.params.items() if key.startswith("best.")}
+    best = {key.removeprefix("best."): param_value(value) for key, value in run.params.items() if key.startswith("best.")}
     tags = {
         "lab.dataset_digest": run.dataset_digest,
         "lab.features": run.tags.get("lab.features", ""),
@@ -236,13 +237,3 @@ def _version_with_alias(client: "MlflowClient", model_name: str, alias: str) -> 
         return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
-
-
-def _number(text: str) -> float | int | str:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
-

@@ -66,6 +66,14 @@ _CONF_EPS = 1e-12
 _MIN_NS = np.iinfo(np.int64).min
 
 
+@njit(cache=True, inline="always")
+def _touched(pos, high, low, target, stop):
+    """(target touched, stop touched) by a bar or minute with this high/low, for a long (pos > 0) or short."""
+    if pos > 0:
+        return high >= target - _EPS, low <= stop + _EPS
+    return low <= target + _EPS, high >= stop - _EPS
+
+
 @njit(cache=True)
 def simulate(
     open_,
@@ -225,12 +233,7 @@ def simulate(
                     if -move > worst:
                         worst = -move
             elif pos != 0:
-                if pos > 0:
-                    hit_target = high[j] >= target - _EPS
-                    hit_stop = low[j] <= stop + _EPS
-                else:
-                    hit_target = low[j] <= target + _EPS
-                    hit_stop = high[j] >= stop - _EPS
+                hit_target, hit_stop = _touched(pos, high[j], low[j], target, stop)
                 if hit_target and hit_stop:
                     counters[0] += 1
                     exit_reason = REASON_STOP
@@ -248,12 +251,7 @@ def simulate(
                             exit_px = target
                             resolved = True
                             break
-                        if pos > 0:
-                            mt = minute_high[k] >= target - _EPS
-                            ms = minute_low[k] <= stop + _EPS
-                        else:
-                            mt = minute_low[k] <= target + _EPS
-                            ms = minute_high[k] >= stop - _EPS
+                        mt, ms = _touched(pos, minute_high[k], minute_low[k], target, stop)
                         if mt and ms:
                             counters[3] += 1
                             resolved = True
