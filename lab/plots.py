@@ -124,8 +124,13 @@ def fold_auc_figure(folds: pd.DataFrame) -> Figure:
     return fig
 
 
-def reliability_figure(table: pd.DataFrame, title: str = "Reliability diagram") -> Figure:
-    """Mean predicted probability against observed frequency per bin, with bin counts below.
+def reliability_figure(table: pd.DataFrame, title: str = "Reliability diagram", min_count: int = 30) -> Figure:
+    """Mean predicted probability against observed frequency per bin, with bin counts.
+
+    Each bin's point carries its row count and a 95 % Wilson interval, so a bin of a few rows
+    cannot pass for evidence. Bins with fewer than ``min_count`` rows are drawn as grey hollow
+    markers and left out of the line; the lower panel shows the counts on a log scale (bins of
+    three rows stay visible beside bins of thousands).
 
     Parameters
     ----------
@@ -133,25 +138,51 @@ def reliability_figure(table: pd.DataFrame, title: str = "Reliability diagram") 
         :func:`lab.evaluation.reliability_table`: ``bin_lower``, ``bin_upper``,
         ``mean_predicted``, ``observed_frequency``, ``count``.
     title : str
+    min_count : int, default 30
+        Rows a bin needs to be drawn as a solid point on the line.
     """
     _need(table, ["bin_lower", "bin_upper", "mean_predicted", "observed_frequency", "count"], "table")
-    fig = Figure(figsize=(5.5, 6))
+    fig = Figure(figsize=(6.5, 6.5))
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     filled = table[table["count"] > 0]
+    solid = filled[filled["count"] >= min_count]
+    thin = filled[filled["count"] < min_count]
     top.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfect calibration")
-    top.plot(filled["mean_predicted"], filled["observed_frequency"], "o-", color="tab:blue", label="model")
+    if len(solid):
+        low, high = _wilson(solid["observed_frequency"].to_numpy(float), solid["count"].to_numpy(float))
+        frequency = solid["observed_frequency"].to_numpy(float)
+        top.errorbar(solid["mean_predicted"], frequency, yerr=[frequency - low, high - frequency], fmt="o-",
+                     color="tab:blue", capsize=3, label=f"model (bins of >= {min_count} rows, 95 % interval)")
+    if len(thin):
+        top.plot(thin["mean_predicted"], thin["observed_frequency"], "o", mfc="none", color="0.6",
+                 label=f"bins under {min_count} rows (not evidence)")
+    for _, row in filled.iterrows():
+        top.annotate(f"n={int(row['count']):,}", (row["mean_predicted"], row["observed_frequency"]),
+                     textcoords="offset points", xytext=(4, 4), fontsize=7,
+                     color="0.2" if row["count"] >= min_count else "0.6")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
     top.set_ylabel("observed frequency of class 1")
     top.set_title(title)
-    top.legend(fontsize=8, loc="upper left")
+    top.legend(fontsize=7, loc="upper left")
     width = (table["bin_upper"] - table["bin_lower"]).to_numpy(dtype=float)
-    bottom.bar(table["bin_lower"], table["count"], width=width, align="edge", color="tab:grey", edgecolor="white")
+    colours = ["tab:blue" if c >= min_count else "0.75" for c in table["count"]]
+    bottom.bar(table["bin_lower"], table["count"].clip(lower=0), width=width, align="edge", color=colours,
+               edgecolor="white")
+    if table["count"].max() > 0:
+        bottom.set_yscale("log")
     bottom.set_xlabel("mean predicted probability")
-    bottom.set_ylabel("rows")
+    bottom.set_ylabel("rows (log)")
     fig.tight_layout()
     return fig
+
+
+def _wilson(frequency: np.ndarray, count: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """95 % Wilson score interval of a binomial frequency (lower, upper)."""
+    centre = (frequency + z * z / (2 * count)) / (1 + z * z / count)
+    half = z * np.sqrt(frequency * (1 - frequency) / count + z * z / (4 * count * count)) / (1 + z * z / count)
+    return centre - half, centre + half
 
 
 def _figure(size: tuple[float, float]):

@@ -186,6 +186,7 @@ def stage_run(
     run = active or mlflow.start_run(run_name=run_name or stage)
     try:
         mlflow.set_tags(run_tags)
+        describe_experiment(run.info.experiment_id)
         all_params = dict(config.flat())
         if target is not None:
             all_params["target"] = target
@@ -205,6 +206,26 @@ def stage_run(
     else:
         if active is None:
             mlflow.end_run()
+
+
+EXPERIMENT_DESCRIPTION = (
+    "Runs of the MES 5-minute lab. Each run is one stage, tagged `lab.stage` (featurize, tune, "
+    "walk-forward, backtest, final-eval, schedule): filter with `tags.lab.stage = 'backtest'`. "
+    "Tune trials are nested under their tune run. Every run logs its configuration (`config/lab.toml`), "
+    "its dataset digest (Datasets column) and its code revision (`lab.code_revision`). "
+    "Promotion evidence for a tune run R: a walk-forward and a whole-window validation backtest tagged "
+    "`lab.evidence_for = R`. The registered model's champion version describes its gates and verdict."
+)
+
+
+def describe_experiment(experiment_id: str) -> None:
+    """Give an experiment the lab's description (the UI's *Description*) unless it has one."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment(experiment_id)
+    if not (experiment.tags or {}).get("mlflow.note.content"):
+        client.set_experiment_tag(experiment_id, "mlflow.note.content", EXPERIMENT_DESCRIPTION)
 
 
 @_timed

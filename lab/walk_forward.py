@@ -52,7 +52,7 @@ Rolling, two months of training, only the last two folds:
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -194,6 +194,7 @@ def run_walk_forward(
     features: Sequence[str] | None = None,
     early_stopping: str = "inner",
     predictions: list | None = None,
+    on_fold: Callable[[int, int, Mapping[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
     """Train and evaluate one model per monthly fold.
 
@@ -224,6 +225,9 @@ def run_walk_forward(
     predictions : list, optional
         When given, one DataFrame per fold is appended: the validation rows' ``time`` (index),
         ``fold``, ``label`` and out-of-fold ``probability`` (for a pooled reliability diagram).
+    on_fold : callable, optional
+        Called after each fold as ``on_fold(done, total, row)`` (``row`` is the fold's result):
+        progress for a terminal or a log.
 
     Returns
     -------
@@ -259,6 +263,7 @@ def run_walk_forward(
     labelled = ~np.isnan(y)
     month = _month_keys(table.index)
     rows = []
+    total = len(_fold_bounds(table.index, walk_forward, horizon_bars))
     for k, (train_idx, val_idx) in enumerate(walk_forward_splits(table.index, walk_forward, horizon_bars)):
         if early_stopping == "inner":
             last_month = month[train_idx[-1]]
@@ -307,6 +312,8 @@ def run_walk_forward(
                 "n_early_stopping": int(es_idx.size) if early_stopping == "inner" else 0,
             }
         )
+        if on_fold is not None:
+            on_fold(k + 1, total, rows[-1])
     return pd.DataFrame(rows, columns=list(FOLD_COLUMNS))
 
 

@@ -21,7 +21,9 @@ from lab.backtest.metrics import daily_pnl, equity_curve
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (it costs 0.25 s to import)
     from matplotlib.figure import Figure
 
-__all__ = ["equity_figure", "figure_png", "html_report", "barrier_sentence"]
+    from lab.config import LabConfig
+
+__all__ = ["equity_figure", "figure_png", "html_report", "barrier_sentence", "report_header"]
 
 
 def equity_figure(trades: pd.DataFrame, title: str = "Equity and drawdown") -> Figure:
@@ -88,31 +90,133 @@ def barrier_sentence(diagnostics: Mapping[str, int]) -> str:
     )
 
 
-def _format(value: object) -> str:
+_COUNT_SUFFIXES = ("trades", "sessions", "days", "contracts", "bars", "rows", "count", "trials")
+
+
+def _format(value: object, name: str = "") -> str:
+    """One cell: money (``*_usd``) with two decimals, counts as integers, no ``-0``.
+
+    ``name`` is the metric or column the value belongs to; whole numbers whose name says they
+    count something (``trades``, ``sessions``, ``engine_*`` counters ...) print without decimals.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,d}"
     if isinstance(value, (float, np.floating)):
+        value = float(value)
         if math.isnan(value):
             return "n/a"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.2f}"
+        key = name.lower()
+        if key.endswith("_usd"):
+            text = f"{value:,.2f}"
+            return "0.00" if text in ("-0.00",) else text
+        if value.is_integer() and (key.endswith(_COUNT_SUFFIXES) or key.startswith(("engine_", "n_"))):
+            return f"{int(value):,d}"
+        if abs(value) >= 1000:
+            return f"{value:,.2f}"
+        text = f"{value:,.4f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
     return html.escape(str(value))
 
 
 def _table(frame: pd.DataFrame, index: bool = True) -> str:
     head = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
     rows = ["<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    # Metric and Monte Carlo tables name their unit in the row (``total_pnl_usd``); others in the column.
+    by_row = list(frame.columns) == ["value"] or str(frame.index.name or "") == "bootstrap"
     for key, row in frame.iterrows():
-        cells = ([f"<th>{_format(key)}</th>"] if index else []) + [
-            f'<td class="{html.escape(str(v)).lower() if v in ("PASS", "FAIL") else ""}">{_format(v)}</td>' for v in row
-        ]
+        cells = ([f"<th>{_format(key)}</th>"] if index else [])
+        for column, v in row.items():
+            css = html.escape(str(v)).lower() if v in ("PASS", "FAIL") else ""
+            name = str(key) if by_row else str(column)
+            if column in ("threshold", "value") and "metric" in row.index:  # criteria: the row names the metric
+                name = str(row["metric"])
+            cells.append(f'<td class="{css}">{_format(v, name)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return "<table>" + "".join(rows) + "</table>"
+
+
+def report_header(
+    config: "LabConfig",
+    *,
+    runs: Mapping[str, str],
+    data_source: str,
+    digest: str,
+    model: str | None = None,
+    window: str | None = None,
+    ticket: str | None = None,
+) -> dict[str, str]:
+    """What a report is about, in the order a reader asks: model, runs, data, windows, rules, costs.
+
+    Parameters
+    ----------
+    config : LabConfig
+        The configuration the backtest ran under (its windows, rules, costs and strategy).
+    runs : mapping of str to str
+        Role -> MLflow run id (``tune``, ``walk-forward``, ``backtest`` ...); empty ids are left out.
+    data_source, digest : str
+        The minute file and the dataset digest the tables came from.
+    model : str, optional
+        Registered model name, version and alias (``mes-scalper v3 @champion``).
+    window : str, optional
+        The dates this report covers (``2023-01-01..2023-12-31``).
+    ticket : str, optional
+        The final evaluation's ticket (market and dates).
+    """
+    rules, costs, windows = config.rules, config.costs, config.windows
+    out: dict[str, str] = {}
+    if model:
+        out["model"] = model
+    for role, run_id in runs.items():
+        if run_id:
+            out[f"{role} run"] = run_id
+    out["data"] = f"{data_source} (instrument {config.data.instrument})"
+    out["dataset digest"] = digest
+    if window:
+        out["window of this report"] = window
+    out["windows"] = f"train {windows.train}, validation {windows.validation}, test {windows.test} (held out)"
+    out["strategy"] = config.strategy.name
+    out["rules"] = (
+        f"long at P >= {rules.entry_threshold:.2f}, short at P <= {1 - rules.entry_threshold:.2f}; "
+        f"{rules.full_size_contracts} contracts at confidence >= {rules.full_size_threshold:.2f}, else "
+        f"{rules.half_size_contracts}; target {rules.profit_target_ticks:g} ticks, stop {rules.stop_loss_ticks:g} ticks, "
+        f"time stop {rules.time_stop_bars} bars; no entry in the last {rules.last_entry_minutes_before_close} min, "
+        f"flat {rules.flatten_minutes_before_close} min before the close; daily loss limit "
+        f"${rules.daily_loss_limit_usd:,.2f}; {rules.pause_minutes} min pause after "
+        f"{rules.pause_after_consecutive_losses} losses in a row"
+    )
+    out["costs"] = (
+        f"${costs.commission_per_contract_usd:,.2f} per contract round trip; slippage "
+        f"{costs.entry_slippage_ticks:g} tick(s) on entry, {costs.exit_slippage_ticks:g} tick(s) on stop, time and "
+        f"flatten exits (targets are limit fills)"
+    )
+    if ticket:
+        out["ticket"] = ticket
+    return out
+
+
+def _header(header: Mapping[str, str], verdict: str | None) -> str:
+    parts = []
+    if verdict:
+        css = "pass" if verdict.upper().startswith("PASS") else "fail"
+        parts.append(f"<p class='verdict {css}'>Verdict: {html.escape(verdict)}</p>")
+    if header:
+        rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='about'>{html.escape(str(v))}</td></tr>"
+                       for k, v in header.items())
+        parts.append(f"<table class='about'>{rows}</table>")
+    return "".join(parts)
 
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:72em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f4f4f4}td.pass{background:#d8f5d8}td.fail{background:#f8d8d8}img{max-width:100%}
+table.about th{text-align:left}td.about{text-align:left;font-family:ui-monospace,monospace;font-size:0.9em}
+p.verdict{font-size:1.4em;font-weight:bold;padding:0.4em 0.8em;display:inline-block}
+p.verdict.pass{background:#d8f5d8}p.verdict.fail{background:#f8d8d8}
 """
 
 
@@ -128,6 +232,8 @@ def html_report(
     diagnostics: Mapping[str, int] | None = None,
     session_dates: object | None = None,
     max_trade_rows: int = 200,
+    header: Mapping[str, str] | None = None,
+    verdict: str | None = None,
 ) -> str:
     """A self-contained HTML page: metrics, criteria, Monte Carlo, breakdowns, figures, trades.
 
@@ -152,6 +258,12 @@ def html_report(
         With ``trades``: adds the worst five sessions.
     max_trade_rows : int, default 200
         Rows of the trade list shown.
+    header : mapping of str to str, optional
+        What the page is about, shown first: model name, version and alias, the run ids of tune,
+        walk-forward and backtest, data source and digest, windows, rules and costs (see
+        :func:`report_header`).
+    verdict : str, optional
+        The final evaluation's verdict, shown above everything (``PASS ...`` or ``FAIL ...``).
 
     Returns
     -------
@@ -159,7 +271,8 @@ def html_report(
         The HTML document.
     """
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+             _header(header or {}, verdict)]
     if diagnostics is not None:
         parts.append(f"<p>{html.escape(barrier_sentence(diagnostics))}</p>")
     if criteria is not None:

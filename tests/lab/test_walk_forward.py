@@ -137,6 +137,13 @@ def test_run_walk_forward_returns_one_row_per_fold() -> None:
     assert result.loc[0, "n_val"] == int(labelled[table.index.month == 5].sum())
 
 
+def test_run_walk_forward_reports_progress_after_each_fold() -> None:
+    seen = []
+    result = run_walk_forward(_table(_index()), "target_6bar", MODEL, WalkForwardConfig(min_train_months=4),
+                              features=FEATURES, on_fold=lambda done, total, row: seen.append((done, total, row["fold"])))
+    assert seen == [(k + 1, len(result), k) for k in range(len(result))]
+
+
 def test_run_walk_forward_inner_early_stopping_never_reads_validation_labels() -> None:
     table = _table(_index())
     cfg = WalkForwardConfig(min_train_months=4, max_folds=2)
