@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import threading
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -427,3 +428,32 @@ def record_refusal(exc: BaseException) -> None:
         client = mlflow.MlflowClient()
         if "lab.error" not in client.get_run(run_id).data.tags:
             client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """The latest value of every metric of a run."""
+    import mlflow
+
+    return dict(mlflow.MlflowClient().get_run(run_id).data.metrics)
+
+
+def evidence_table(run_id: str, stage: str, artifact_file: str) -> pd.DataFrame | None:
+    """A CSV artifact of the newest FINISHED ``stage`` run made for ``run_id`` (``lab.evidence_for``).
+
+    Returns ``None`` when no such run exists (for example no walk-forward was run for it yet).
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(
+        experiments,
+        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`lab.evidence_for` = '{run_id}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )
+    if not runs:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = mlflow.artifacts.download_artifacts(run_id=runs[0].info.run_id, artifact_path=artifact_file,
+                                                   dst_path=folder)
+        return pd.read_csv(path)

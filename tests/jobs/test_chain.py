@@ -67,6 +67,7 @@ def chain(tmp_path_factory):
         runs["refused"] = _run("backtest", config=str(config), run_id=runs["tune"].info.run_id, start="2023-06-01",
                                end="2023-07-15")
         runs["final_again"] = _run("final-eval", config=str(config))
+        runs["analyze"] = _run("analyze", config=str(config), run_id=runs["tune"].info.run_id)
         yield runs, tmp
         mlflow.set_tracking_uri(None)
 
@@ -91,6 +92,27 @@ def test_tune_logs_trials_leaderboard_and_a_promotable_model(chain):
     assert booster.feature_name() == tune.data.tags["lab.features"].split(",")
     model = mlflow.get_logged_model(tune.data.tags["lab.model_id"])
     assert model.source_run_id == tune.info.run_id
+
+
+def test_analyze_logs_the_phase_4_tables_pictures_and_report(chain):
+    runs, _ = chain
+    run = runs["analyze"]
+    assert run.info.status == "FINISHED" and run.data.tags["lab.stage"] == "analyze"
+    assert run.data.tags["lab.evidence_for"] == runs["tune"].info.run_id
+    client = mlflow.MlflowClient()
+    analysis = {a.path for a in client.list_artifacts(run.info.run_id, "analysis")}
+    for name in ("threshold_sweep.csv", "by_month.csv", "by_volatility_regime.csv", "overfitting_auc.csv",
+                 "feature_correlations.csv", "top_features_by_gain.csv", "winners_losers_by_bars_held.csv",
+                 "threshold_sweep.png"):
+        assert f"analysis/{name}" in analysis
+    assert "report.html" in _artifacts(run)
+    metrics = run.data.metrics
+    assert metrics["sweep_points"] == 26
+    # the walk-forward of the same tune run is found and its mean AUC reported beside train and validation
+    assert metrics["auc_walk_forward"] == pytest.approx(runs["walk-forward"].data.metrics["wf_auc_mean"])
+    assert metrics["auc_validation"] == pytest.approx(runs["tune"].data.metrics["val_auc"])
+    sweep = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/analysis/threshold_sweep.csv").splitlines()
+    assert len(sweep) == 27 and sweep[1].startswith("0.5,")
 
 
 def test_tune_rerun_resumes_the_study_without_redoing_trials(chain):

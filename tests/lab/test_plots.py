@@ -34,3 +34,17 @@ def test_feature_distribution_figure_draws_one_titled_panel_per_feature_with_ove
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title().split()[0] for ax in titled] == list(train.columns)
     assert [t.get_text() for t in titled[0].get_legend().get_texts()] == ["train", "validation"]
+
+
+def test_analysis_figures_draw_the_sweep_and_label_each_group():
+    from lab.plots_analysis import group_pnl_figure, threshold_sweep_figure
+
+    sweep = pd.DataFrame({"threshold": [0.5, 0.51, 0.52], "trades": [10, 4, 0], "win_rate": [0.4, 0.5, np.nan],
+                          "profit_factor": [0.5, np.inf, np.nan], "trades_per_day": [2.0, 0.8, 0.0],
+                          "total_pnl_usd": [-20.0, 5.0, 0.0]})
+    fig = threshold_sweep_figure(sweep, configured=0.51)
+    assert len(fig.axes) == 4 and fig.axes[0].lines[0].get_xdata().tolist() == [0.5, 0.51]
+    months = pd.DataFrame({"month": ["2023-01", "2023-02"], "trades": [3, 4], "win_rate": [1 / 3, 0.5],
+                           "total_pnl_usd": [-2.0, 6.0]})
+    texts = [t.get_text() for t in group_pnl_figure(months, "month", "P&L by month").axes[0].texts]
+    assert texts == ["3 tr\n33% won", "4 tr\n50% won"]
