@@ -1,7 +1,8 @@
 """Strategies: features and model probabilities in, :class:`lab.backtest.StrategySignals` out.
 
-Each strategy owns its optional feature set and its signal rule; the one engine in
-:mod:`lab.backtest` executes every strategy under the same trading rules.
+Each strategy holds its signal rule only; the features it reads live in the feature layer
+(:mod:`lab.strategy_features`), and the one engine in :mod:`lab.backtest` executes every strategy
+under the same trading rules.
 
 =================  ==========================================  =================================
 strategy           inputs                                      exits
@@ -19,20 +20,16 @@ import pandas as pd
 from lab.backtest.run import BacktestResult, run_backtest
 from lab.backtest.signals import BacktestInputError, StrategySignals
 from lab.config import LabConfig, RulesConfig, StrategyConfig
-from lab.strategies.breakout import BREAKOUT_FEATURES, breakout_features, breakout_signals
+from lab.strategies.breakout import breakout_signals
 from lab.strategies.direction import direction_signals
-from lab.strategies.mean_reversion import MEAN_REVERSION_FEATURES, mean_reversion_features, mean_reversion_signals
+from lab.strategies.mean_reversion import mean_reversion_signals
 
 __all__ = [
     "STRATEGY_NAMES",
-    "BREAKOUT_FEATURES",
-    "MEAN_REVERSION_FEATURES",
     "build_signals",
     "backtest_strategy",
     "direction_signals",
-    "breakout_features",
     "breakout_signals",
-    "mean_reversion_features",
     "mean_reversion_signals",
 ]
 

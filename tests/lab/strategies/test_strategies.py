@@ -8,17 +8,9 @@ import pytest
 
 from lab.backtest import BacktestInputError, run_backtest
 from lab.config import BreakoutConfig, LabConfig, MeanReversionConfig, RulesConfig, StrategyConfig
-from lab.strategies import (
-    BREAKOUT_FEATURES,
-    MEAN_REVERSION_FEATURES,
-    backtest_strategy,
-    breakout_features,
-    breakout_signals,
-    build_signals,
-    direction_signals,
-    mean_reversion_features,
-    mean_reversion_signals,
-)
+from lab.errors import DataError
+from lab.strategies import backtest_strategy, breakout_signals, build_signals, direction_signals, mean_reversion_signals
+from lab.strategy_features import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
 from tests.lab.backtest.helpers import assert_same_trades, reference_trades
 from tests.lab.backtest.synthetic import at, scenario, year_of_data
 
@@ -182,5 +174,5 @@ def test_build_signals_refuses_missing_probabilities(quarter):
 
 def test_breakout_features_refuse_bars_without_volume(quarter):
     bars, _ = quarter
-    with pytest.raises(BacktestInputError, match=r"breakout_features needs bar column\(s\) volume"):
+    with pytest.raises(DataError, match=r"breakout_features needs bar column\(s\) volume"):
         breakout_features(bars.drop(columns="volume"))
