@@ -67,6 +67,7 @@ from lab.backtest import engine
 from lab.backtest.signals import BacktestInputError, StrategySignals, is_full_size, position_contracts
 from lab.config import CostsConfig, RulesConfig
 from lab.instruments import Instrument, get_instrument
+from lab.rules import entry_cutoffs_ns
 
 __all__ = ["BacktestResult", "run_backtest", "trades_to_csv", "TRADE_COLUMNS", "empty_trades"]
 
@@ -301,10 +302,10 @@ def prepare_arrays(
         exit_signal = np.zeros(len(bars), np.bool_)
     else:
         exit_signal = _aligned(signals.exit_signal, bars, "exit_signal").fillna(False).to_numpy(np.bool_)
+    last_entry_ns, flatten_ns = entry_cutoffs_ns(close_ns, rules.last_entry_minutes_before_close,
+                                                 rules.flatten_minutes_before_close)
     return _Arrays(
-        *prices, start_ns, session,
-        close_ns - rules.last_entry_minutes_before_close * _NS_PER_MINUTE,
-        close_ns - rules.flatten_minutes_before_close * _NS_PER_MINUTE,
+        *prices, start_ns, session, last_entry_ns, flatten_ns,
         signal, confidence, contracts, np.ascontiguousarray(exit_signal), *_minute_arrays(minutes),
         _ns(bars["session_open"]), close_ns, probability,
     )
