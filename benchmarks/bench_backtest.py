@@ -96,9 +96,9 @@ def fresh_process_seconds(repeat: int) -> tuple[float, float]:
         "import numpy as np\n"
         "from lab.backtest import engine\n"
         "f = np.zeros(3); i = np.zeros(3, np.int64)\n"
+        "p = engine.EngineParams(0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 1800000000000, np.inf, 300000000000)\n"
         "engine.simulate(f, f, f, f, i, i, i, i, np.zeros(3, np.int8), f, i, np.zeros(3, np.bool_),"
-        " np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), 0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0,"
-        " 0.84, 100.0, 3, 1800000000000, np.inf, 300000000000)\n"
+        " np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), p)\n"
         "print(time.perf_counter() - t)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -170,8 +170,9 @@ def main() -> None:
     result = run_backtest(bars, signals, minutes, rules=rules, costs=costs)  # compiles or loads the cache
     first_call = time.perf_counter() - start
     arrays = prepare_arrays(bars, signals, minutes, rules)
-    scalars = (0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 30 * _NS_PER_MINUTE, np.inf, 5 * _NS_PER_MINUTE)
-    kernel = median_seconds(lambda: engine.simulate(*arrays.kernel_arrays(), *scalars), args.repeat) * scale
+    params = engine.EngineParams(0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 30 * _NS_PER_MINUTE, np.inf,
+                                 5 * _NS_PER_MINUTE)
+    kernel = median_seconds(lambda: engine.simulate(*arrays.kernel_arrays(), params), args.repeat) * scale
     full = median_seconds(lambda: run_backtest(bars, signals, minutes, rules=rules, costs=costs), args.repeat) * scale
     fresh, fresh_whole = fresh_process_seconds(max(3, args.repeat // 4))
 

@@ -23,7 +23,7 @@ from lab.backtest import (bootstrap_trades, breakdown, compute_metrics, equity_f
 from lab.dataset import OPTIONAL_SETS
 from lab.errors import LabError
 from lab.evaluation import classification_metrics
-from lab.strategies import backtest_strategy
+from lab.strategies import backtest_strategy, long_only_for_target
 from lab.windows import guard_range
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
 
@@ -89,6 +89,7 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
     Returns the logged metrics and each model's predictions (``role -> Series`` on the bars).
     """
     probability = volatility = None
+    long_only = False
     predictions: dict[str, pd.Series] = {}
     metrics: dict[str, float] = {}
     for role, model in models.items():
@@ -99,9 +100,8 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
         metrics.update({f"{prefix}{role}_{k}": v for k, v in
                         classification_metrics(labels[known].to_numpy(), p[known].to_numpy()).items()})
         if role == "direction":
-            # target_trade is P(a long entered at the next open wins), not P(up): a low value says
-            # nothing about a short, so that model trades long only.
-            probability = p.where(p >= 0.5) if model.target == "target_trade" else p
+            probability = p
+            long_only = long_only_for_target(model.target)  # target_trade: P(a long wins), not P(up)
         else:
             volatility = p
     # The strategy's own features come from the table, formed with the history before the window.
@@ -117,7 +117,7 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
                       stacklevel=2)
         mlflow.set_tag("lab.costs_off", "true")
     result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility,
-                               features=features_of_strategy)
+                               features=features_of_strategy, long_only=long_only)
     trades = result.trades
     metrics.update({f"{prefix}{k}": v for k, v in compute_metrics(trades, result.session_dates).items()})
     criteria = evaluate_criteria({k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}, config.criteria)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lab import tracking
-from lab.backtest import criteria_passed, evaluate_criteria
+from lab.backtest import criteria_passed, evaluate_criteria, is_full_size, reaches_entry_threshold
 from lab.config import LabConfig
 from lab.dataset import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
 from lab.errors import LabError
@@ -149,10 +149,9 @@ def check_unseen(config: LabConfig, champion) -> None:
 def tier_metrics(labels: np.ndarray, probability: np.ndarray, config: LabConfig) -> pd.DataFrame:
     """AUC, Brier score and ECE overall and by confidence tier (full, half, no trade)."""
     confidence = np.maximum(probability, 1.0 - probability)
-    tiers = {"all": np.ones(len(labels), dtype=bool),
-             "full": confidence >= config.rules.full_size_threshold,
-             "half": (confidence >= config.rules.entry_threshold) & (confidence < config.rules.full_size_threshold),
-             "none": confidence < config.rules.entry_threshold}
+    full, tradeable = is_full_size(confidence, config.rules), reaches_entry_threshold(confidence, config.rules)
+    tiers = {"all": np.ones(len(labels), dtype=bool), "full": full, "half": tradeable & ~full,
+             "none": ~tradeable & ~np.isnan(confidence)}
     rows = []
     known = ~np.isnan(labels)
     for tier, mask in tiers.items():

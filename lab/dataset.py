@@ -33,8 +33,7 @@ from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features
 from lab.readers import read_minutes, write_firstrate
 from lab.sessions import regular_sessions
-from lab.strategies.breakout import BREAKOUT_FEATURES, breakout_features
-from lab.strategies.mean_reversion import MEAN_REVERSION_FEATURES, mean_reversion_features
+from lab.strategy_features import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
 from lab.targets import compute_targets, target_horizon_bars
 from lab.windows import split_windows
 
@@ -44,7 +43,7 @@ __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "bu
 #: The modules whose code decides the tables' content: their source is part of every dataset digest,
 #: so a change to any of them can never serve stale tables from the cache.
 PIPELINE_MODULES = ("readers", "integrity", "bars", "sessions", "features", "indicators", "targets", "windows",
-                    "dataset", "strategies/breakout", "strategies/mean_reversion")
+                    "dataset", "strategy_features", "rules")
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
 

@@ -25,22 +25,47 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lab.config import CostsConfig, RulesConfig, TargetsConfig
+from lab.config import TARGET_NAMES, CostsConfig, RulesConfig, TargetsConfig
+from lab.errors import ConfigError
 from lab.instruments import Instrument
+from lab.rules import barrier_touches, entry_cutoffs_ns, entry_time_allowed, is_flatten_bar, stop_gapped, target_gapped
 from lab.sessions import epoch_ns
 
 __all__ = ["compute_targets", "direction_target", "volatility_target", "trade_target", "target_horizon_bars"]
 
 
-def target_horizon_bars(target: str, targets: TargetsConfig, rules: RulesConfig) -> int:
-    """How many bars ahead a target's label looks (its purge length)."""
+def target_horizon_bars(target: str, targets: TargetsConfig | None = None, rules: RulesConfig | None = None) -> int:
+    """How many bars ahead a target's label looks: its purge length (the one definition).
+
+    Parameters
+    ----------
+    target : str
+        ``target_3bar`` (3), ``target_6bar`` (6), ``target_12bar`` (12), ``target_vol``
+        (``targets.volatility_horizon_bars``, default 6) or ``target_trade``
+        (``rules.time_stop_bars + 1``, default 7: entry at the next bar's open, then the
+        time stop).
+    targets, rules : TargetsConfig, RulesConfig, optional
+        Default: the built-in defaults.
+
+    Returns
+    -------
+    int
+        Horizon in bars.
+
+    Raises
+    ------
+    ConfigError
+        Unknown target.
+    """
+    targets = targets or TargetsConfig()
+    rules = rules or RulesConfig()
     if target == "target_vol":
-        return targets.volatility_horizon_bars
+        return int(targets.volatility_horizon_bars)
     if target == "target_trade":
-        return rules.time_stop_bars + 1  # entry on the next bar, then time_stop_bars held
-    if target.startswith("target_") and target.endswith("bar"):
+        return int(rules.time_stop_bars) + 1  # entry on the next bar, then time_stop_bars held
+    if target in TARGET_NAMES:
         return int(target[len("target_") : -len("bar")])
-    raise ValueError(f"unknown target {target!r}")
+    raise ConfigError(f"target = {target!r} has no known horizon; use one of {', '.join(TARGET_NAMES)}")
 
 
 def _same_session_ahead(session: np.ndarray, h: int) -> np.ndarray:
@@ -106,14 +131,14 @@ def trade_target(bars: pd.DataFrame, rules: RulesConfig, costs: CostsConfig, ins
     session = bars["session"].to_numpy()
     stamp = epoch_ns(bars.index)
     close_ns = epoch_ns(bars["session_close"])
-    last_entry = close_ns - rules.last_entry_minutes_before_close * 60_000_000_000
-    flatten = close_ns - rules.flatten_minutes_before_close * 60_000_000_000
+    last_entry, flatten = entry_cutoffs_ns(close_ns, rules.last_entry_minutes_before_close,
+                                           rules.flatten_minutes_before_close)
 
     label = np.full(n, np.nan)
     entry_pos = np.arange(n) + 1
     valid = entry_pos < n
     valid[valid] &= session[entry_pos[valid]] == session[valid.nonzero()[0]]
-    valid[valid] &= stamp[entry_pos[valid]] <= last_entry[entry_pos[valid]]
+    valid[valid] &= entry_time_allowed(stamp[entry_pos[valid]], last_entry[entry_pos[valid]], flatten[entry_pos[valid]])
     candidates = np.flatnonzero(valid)
     if len(candidates) == 0:
         return pd.Series(label, index=bars.index, name="target_trade")
@@ -128,16 +153,21 @@ def trade_target(bars: pd.DataFrame, rules: RulesConfig, costs: CostsConfig, ins
         pos_c = np.minimum(pos, n - 1)
         alive = ~open_now & in_range & (session[pos_c] == session[candidates])
         # Flatten: the bar starting at the flatten time exits at its open.
-        flat = alive & (stamp[pos_c] >= flatten[pos_c])
+        flat = alive & is_flatten_bar(stamp[pos_c], flatten[pos_c])
         exit_price[flat] = open_[pos_c][flat] - costs.exit_slippage_ticks * tick
         alive &= ~flat
-        gap_stop = alive & (k > 0) & (open_[pos_c] <= stop_price)
+        # After the entry bar, an open through the stop fills at that open, one through the target at the target.
+        gap_stop = alive & (k > 0) & stop_gapped(1, open_[pos_c], stop_price)
         exit_price[gap_stop] = open_[pos_c][gap_stop] - costs.exit_slippage_ticks * tick
         alive &= ~gap_stop
-        hit_stop = alive & (low[pos_c] <= stop_price)
+        gap_target = alive & (k > 0) & target_gapped(1, open_[pos_c], target_price)
+        exit_price[gap_target] = target_price[gap_target]
+        alive &= ~gap_target
+        touched_target, touched_stop = barrier_touches(1, high[pos_c], low[pos_c], target_price, stop_price)
+        hit_stop = alive & touched_stop  # both inside the bar: the stop (the conservative reading)
         exit_price[hit_stop] = stop_price[hit_stop] - costs.exit_slippage_ticks * tick
         alive &= ~hit_stop
-        hit_target = alive & (high[pos_c] >= target_price)
+        hit_target = alive & touched_target
         exit_price[hit_target] = target_price[hit_target]
         alive &= ~hit_target
         if k == rules.time_stop_bars - 1:

@@ -57,15 +57,15 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from lab.config import TARGET_NAMES, LabConfig, ModelConfig, WalkForwardConfig
+from lab.config import ModelConfig, WalkForwardConfig
 from lab.errors import LabError
 from lab.evaluation import classification_metrics, roc_auc
 from lab.features import FEATURE_NAMES
 from lab.models import TrainingData, predict_proba, train_classifier, with_params
+from lab.targets import target_horizon_bars
 
 __all__ = [
     "FOLD_COLUMNS",
-    "target_horizon_bars",
     "walk_forward_splits",
     "describe_folds",
     "run_walk_forward",
@@ -90,37 +90,6 @@ FOLD_COLUMNS = (
     "best_iteration",
     "n_early_stopping",
 )
-
-def target_horizon_bars(target: str, config: LabConfig | None = None) -> int:
-    """How many bars ahead a target's label looks (its purge length), as :mod:`lab.targets` labels it.
-
-    Parameters
-    ----------
-    target : str
-        ``target_3bar`` (3), ``target_6bar`` (6), ``target_12bar`` (12), ``target_vol``
-        (``targets.volatility_horizon_bars``, default 6) or ``target_trade``
-        (``rules.time_stop_bars + 1``, default 7: entry at the next bar's open, then the
-        time stop).
-    config : LabConfig, optional
-        Default: the built-in defaults.
-
-    Returns
-    -------
-    int
-        Horizon in bars.
-
-    Raises
-    ------
-    LabError
-        Unknown target.
-    """
-    from lab.targets import target_horizon_bars as _horizon  # the labels' own definition
-
-    config = config or LabConfig()
-    if target not in TARGET_NAMES:
-        raise LabError(f"target = {target!r} has no known horizon; use one of {', '.join(TARGET_NAMES)}")
-    return int(_horizon(target, config.targets, config.rules))
-
 
 def walk_forward_splits(
     index: pd.DatetimeIndex, config: WalkForwardConfig, horizon_bars: int
@@ -214,7 +183,7 @@ def run_walk_forward(
     params : mapping, optional
         Hyperparameter overrides, e.g. the best tuning trial's ``params``.
     horizon_bars : int, optional
-        Purge length in bars. Default: :func:`target_horizon_bars` of ``target``.
+        Purge length in bars. Default: :func:`lab.targets.target_horizon_bars` of ``target``.
     features : sequence of str, optional
         Feature columns. Default: the 24 of :data:`lab.features.FEATURE_NAMES` (the table's
         bar columns such as ``open`` or ``session`` are never features).

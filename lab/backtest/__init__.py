@@ -30,7 +30,8 @@ from lab.backtest.metrics import (
 from lab.backtest.monte_carlo import bootstrap_trades, monte_carlo_metrics
 from lab.backtest.report import barrier_sentence, equity_figure, figure_png, html_report
 from lab.backtest.run import TRADE_COLUMNS, BacktestResult, empty_trades, run_backtest, trades_to_csv
-from lab.backtest.signals import BacktestInputError, ExitParams, StrategySignals, is_full_size, position_contracts
+from lab.backtest.signals import (BacktestInputError, ExitParams, StrategySignals, is_full_size, position_contracts,
+                                  reaches_entry_threshold)
 
 __all__ = [
     "BacktestInputError",
@@ -57,6 +58,7 @@ __all__ = [
     "monte_carlo_metrics",
     "position_contracts",
     "profit_factor",
+    "reaches_entry_threshold",
     "run_backtest",
     "trades_to_csv",
 ]

@@ -1,8 +1,17 @@
-"""The numba kernel: one pass over the bars, arrays in, arrays out.
+"""The numba kernel: one pass over the bars, arrays in, arrays out, one small step function per rule.
 
 :func:`simulate` knows nothing of pandas, configuration objects or time zones; the wrapper in
 :mod:`lab.backtest.run` prepares its arrays and documents the rules. Compiled code is cached
 on disk (numba's ``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``).
+
+State and records (numba-friendly): :class:`EngineParams` (a named tuple of the rule values),
+the book (one record of :data:`BOOK_DTYPE`: the open position and the session's risk state),
+the counters (one record of :data:`COUNTER_DTYPE`, named fields) and the trades (records of
+:data:`TRADE_DTYPE`). The per-bar steps are :func:`on_bar_open` (exits at the open, then an
+entry) and :func:`on_bar_close` (barrier touches inside the bar, the time stop, a scheduled exit);
+:func:`simulate` only loops over the bars and calls them. An event-driven caller (a paper trader)
+calls the same two jitted functions one bar at a time with its own book, counters and one-row
+trade array. The time, gap and touch decisions come from :mod:`lab.rules`, shared with the labels.
 
 Rules implemented here (prices in index points, times in int64 ns since the epoch, UTC):
 
@@ -24,18 +33,33 @@ Rules implemented here (prices in index points, times in int64 ns since the epoc
 
 from __future__ import annotations
 
+import hashlib
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from lab import rules as _rules
+
 __all__ = [
     "simulate",
+    "on_bar_open",
+    "on_bar_close",
+    "new_book",
+    "new_counters",
+    "EngineParams",
+    "BOOK_DTYPE",
+    "COUNTER_DTYPE",
+    "TRADE_DTYPE",
+    "COUNTER_NAMES",
     "REASON_TARGET",
     "REASON_STOP",
     "REASON_TIME",
     "REASON_FLATTEN",
     "REASON_REVERSAL",
     "REASON_EXIT_SIGNAL",
-    "COUNTER_NAMES",
 ]
 
 REASON_TARGET = 0
@@ -44,69 +68,337 @@ REASON_TIME = 2
 REASON_FLATTEN = 3
 REASON_REVERSAL = 4
 REASON_EXIT_SIGNAL = 5
+_NO_EXIT = -1
 
-#: Names of the entries of the ``counters`` array :func:`simulate` returns, in order.
-COUNTER_NAMES = (
-    "both_barriers_in_bar",  # target and stop both inside one 5-minute bar
-    "resolved_by_minutes_target",  # ... the 1-minute bars showed the target first
-    "resolved_by_minutes_stop",  # ... the 1-minute bars showed the stop first (or a stop gap)
-    "same_minute_stop",  # ... both inside one 1-minute bar: stop taken
-    "unresolved_stop",  # ... no usable 1-minute bars: stop taken
-    "refused_after_last_entry",  # signal whose entry bar starts after the last-entry time
-    "refused_daily_loss_limit",  # signal refused: the session's loss limit was reached
-    "refused_loss_pause",  # signal refused: pause after consecutive losses
-    "ignored_in_position",  # signal while a position was open (no pyramiding)
-    "gap_stop",  # stop filled at a bar's open that gapped through it
-    "daily_loss_limit_hits",  # sessions on which the loss limit was reached
-    "loss_pauses",  # pauses started after consecutive losses
-)
 
-_EPS = 1e-9  # price comparison slack (points); prices lie on a 0.25 grid
+class EngineParams(NamedTuple):
+    """The rule values of one run (a numba-friendly record; prices in points, times in ns)."""
+
+    tick_size: float  #: points per tick
+    tick_value: float  #: USD per tick per contract
+    target_ticks: float  #: profit target from the entry fill, ticks
+    stop_ticks: float  #: stop from the entry fill, ticks
+    time_stop_bars: int  #: bars held (entry bar = 1) before the time exit
+    entry_slippage_ticks: float  #: against the position, ticks
+    exit_slippage_ticks: float  #: against the position, ticks (not on target fills)
+    commission: float  #: USD per contract per round trip
+    daily_loss_limit: float  #: USD of realised session loss that stops new entries
+    pause_after_losses: int  #: consecutive losses that start a pause (0: never)
+    pause_ns: int  #: pause length, ns
+    reversal_min_confidence: float  #: opposite signals at or above this exit (> 1: never)
+    bar_ns: int  #: bar length, ns
+
+
+#: The book: the open position and the session's risk state (one record, mutated by the steps).
+BOOK_DTYPE = np.dtype([
+    ("side", np.int64),  # +1 long, -1 short, 0 flat
+    ("contracts", np.int64),
+    ("entry_bar", np.int64),  # bar index of the entry (the caller's numbering)
+    ("fill", np.float64),  # entry fill, points
+    ("target", np.float64),
+    ("stop", np.float64),
+    ("best", np.float64),  # most favourable (price - fill) * side seen, points
+    ("worst", np.float64),  # most adverse (fill - price) * side seen, points
+    ("pending", np.int64),  # market exit scheduled for the next open: reason code, or -1
+    ("session", np.int64),  # the session the risk state belongs to
+    ("realised", np.float64),  # session's realised P&L, USD
+    ("losses_in_row", np.int64),
+    ("pause_until", np.int64),  # ns; no entry bar may start before it
+    ("halted", np.bool_),  # the session's loss limit was reached
+])
+
+#: Named counters: why signals were refused, how barrier bars were resolved, risk events.
+COUNTER_DTYPE = np.dtype([
+    ("both_barriers_in_bar", np.int64),  # target and stop both inside one 5-minute bar
+    ("resolved_by_minutes_target", np.int64),  # ... the 1-minute bars showed the target first
+    ("resolved_by_minutes_stop", np.int64),  # ... the 1-minute bars showed the stop first (or a stop gap)
+    ("same_minute_stop", np.int64),  # ... both inside one 1-minute bar: stop taken
+    ("unresolved_stop", np.int64),  # ... no usable 1-minute bars: stop taken
+    ("refused_after_last_entry", np.int64),  # entry bar after the last-entry time (or the flatten bar)
+    ("refused_daily_loss_limit", np.int64),  # the session's loss limit was reached
+    ("refused_loss_pause", np.int64),  # pause after consecutive losses
+    ("ignored_in_position", np.int64),  # signal while a position was open (no pyramiding)
+    ("gap_stop", np.int64),  # stop filled at a bar's open that gapped through it
+    ("daily_loss_limit_hits", np.int64),  # sessions on which the loss limit was reached
+    ("loss_pauses", np.int64),  # pauses started after consecutive losses
+])
+
+#: Names of the counters, in order.
+COUNTER_NAMES: tuple[str, ...] = tuple(COUNTER_DTYPE.names)
+
+#: One closed trade.
+TRADE_DTYPE = np.dtype([
+    ("entry_index", np.int64), ("exit_index", np.int64), ("side", np.int8), ("contracts", np.int64),
+    ("entry_price", np.float64), ("exit_price", np.float64), ("reason", np.int8), ("pnl_usd", np.float64),
+    ("mfe_ticks", np.float64), ("mae_ticks", np.float64), ("resolved", np.bool_), ("exit_ns", np.int64),
+    ("bars_held", np.int64),
+])
+
 _CONF_EPS = 1e-12
 _MIN_NS = np.iinfo(np.int64).min
 
-
-@njit(cache=True, inline="always")
-def _touched(pos, high, low, target, stop):
-    """(target touched, stop touched) by a bar or minute with this high/low, for a long (pos > 0) or short."""
-    if pos > 0:
-        return high >= target - _EPS, low <= stop + _EPS
-    return low <= target + _EPS, high >= stop - _EPS
+# numba's disk cache tracks this file only; the rules it inlines from lab/rules.py are keyed here.
+# After editing lab/rules.py, set this to the first 16 hex digits of its SHA-256 (a test says so).
+RULES_SOURCE_SHA256 = "a11e2a532026429a"
 
 
-@njit(cache=True)
-def simulate(
-    open_,
-    high,
-    low,
-    close,
-    start_ns,
-    session,
-    last_entry_ns,
-    flatten_ns,
-    signal,
-    confidence,
-    contracts,
-    exit_signal,
-    minute_ns,
-    minute_open,
-    minute_high,
-    minute_low,
-    tick_size,
-    tick_value,
-    target_ticks,
-    stop_ticks,
-    time_stop_bars,
-    entry_slippage_ticks,
-    exit_slippage_ticks,
-    commission,
-    daily_loss_limit,
-    pause_after_losses,
-    pause_ns,
-    reversal_min_confidence,
-    bar_ns,
-):
-    """Run the rules over ``n`` bars; return the trades as parallel arrays and the counters.
+def rules_source_sha256() -> str:
+    """First 16 hex digits of the SHA-256 of ``lab/rules.py`` as it is on disk."""
+    return hashlib.sha256(Path(_rules.__file__).read_bytes()).hexdigest()[:16]
+
+
+_CACHE = rules_source_sha256() == RULES_SOURCE_SHA256
+if not _CACHE:
+    warnings.warn("lab/rules.py changed since lab/backtest/engine.py was keyed to it: compiling the engine without "
+                  f"the disk cache; set RULES_SOURCE_SHA256 = {rules_source_sha256()!r} in engine.py", stacklevel=2)
+
+_inline = njit(cache=_CACHE, inline="always")
+_entry_time_allowed = _inline(_rules.entry_time_allowed)
+_is_flatten_bar = _inline(_rules.is_flatten_bar)
+_barrier_touches = _inline(_rules.barrier_touches)
+_stop_gapped = _inline(_rules.stop_gapped)
+_target_gapped = _inline(_rules.target_gapped)
+
+
+def new_book() -> np.ndarray:
+    """A flat book with no session yet: a one-element :data:`BOOK_DTYPE` array (pass ``book[0]``)."""
+    book = np.zeros(1, BOOK_DTYPE)
+    book["pending"] = _NO_EXIT
+    book["session"] = _MIN_NS
+    book["pause_until"] = _MIN_NS
+    return book
+
+
+def new_counters() -> np.ndarray:
+    """Zeroed counters: a one-element :data:`COUNTER_DTYPE` array (pass ``counters[0]``)."""
+    return np.zeros(1, COUNTER_DTYPE)
+
+
+@_inline
+def _reset_book(book):
+    book.side = 0
+    book.pending = _NO_EXIT
+    book.session = _MIN_NS
+    book.pause_until = _MIN_NS
+
+
+@_inline
+def _start_session(book, session):
+    """A new session: its realised P&L, loss streak, pause, halt and any scheduled exit start afresh."""
+    book.session = session
+    book.realised = 0.0
+    book.losses_in_row = 0
+    book.pause_until = _MIN_NS
+    book.halted = False
+    book.pending = _NO_EXIT
+
+
+@_inline
+def _see_price(book, price):
+    """Update the excursions with a traded price (points)."""
+    move = (price - book.fill) * book.side
+    if move > book.best:
+        book.best = move
+    if -move > book.worst:
+        book.worst = -move
+
+
+@_inline
+def _exit_at_open(book, p, counters, j, open_price, start_ns, flatten_ns):
+    """Exit reason and fill at a bar's open: flatten, a scheduled exit, a stop gap, a target gap."""
+    side = book.side
+    slip = p.exit_slippage_ticks * p.tick_size
+    if _is_flatten_bar(start_ns, flatten_ns):
+        return REASON_FLATTEN, open_price - side * slip
+    if book.pending != _NO_EXIT:
+        return book.pending, open_price - side * slip
+    if j > book.entry_bar and _stop_gapped(side, open_price, book.stop):
+        counters.gap_stop += 1
+        return REASON_STOP, open_price - side * slip
+    if j > book.entry_bar and _target_gapped(side, open_price, book.target):
+        return REASON_TARGET, book.target
+    return _NO_EXIT, 0.0
+
+
+@_inline
+def _resolve_with_minutes(book, p, counters, start_ns, minute_ns, minute_open, minute_high, minute_low):
+    """Target and stop both inside one bar: its 1-minute bars decide (gap rules per minute; both -> stop)."""
+    side, target, stop = book.side, book.target, book.stop
+    slip = p.exit_slippage_ticks * p.tick_size
+    counters.both_barriers_in_bar += 1
+    first = np.searchsorted(minute_ns, start_ns)
+    last = np.searchsorted(minute_ns, start_ns + p.bar_ns)
+    for k in range(first, last):
+        mo = minute_open[k]
+        if _stop_gapped(side, mo, stop):
+            counters.resolved_by_minutes_stop += 1
+            return REASON_STOP, mo - side * slip, True
+        if _target_gapped(side, mo, target):
+            counters.resolved_by_minutes_target += 1
+            return REASON_TARGET, target, True
+        hit_target, hit_stop = _barrier_touches(side, minute_high[k], minute_low[k], target, stop)
+        if hit_stop:
+            if hit_target:
+                counters.same_minute_stop += 1
+            counters.resolved_by_minutes_stop += 1
+            return REASON_STOP, stop - side * slip, True
+        if hit_target:
+            counters.resolved_by_minutes_target += 1
+            return REASON_TARGET, target, True
+    counters.unresolved_stop += 1
+    return REASON_STOP, stop - side * slip, False
+
+
+@_inline
+def _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open, minute_high, minute_low):
+    """Exit reason, fill and whether minutes decided it, from the bar's high and low; updates the excursions."""
+    side, target, stop = book.side, book.target, book.stop
+    hit_target, hit_stop = _barrier_touches(side, high, low, target, stop)
+    reason, price, resolved = _NO_EXIT, 0.0, False
+    if hit_target and hit_stop:
+        reason, price, resolved = _resolve_with_minutes(book, p, counters, start_ns, minute_ns, minute_open,
+                                                        minute_high, minute_low)
+    elif hit_target:
+        reason, price = REASON_TARGET, target
+    elif hit_stop:
+        reason, price = REASON_STOP, stop - side * p.exit_slippage_ticks * p.tick_size
+    # excursions inside the bar, clipped to the barriers
+    if side > 0:
+        favourable, adverse = min(high, target) - book.fill, book.fill - max(low, stop)
+    else:
+        favourable, adverse = book.fill - max(low, target), min(high, stop) - book.fill
+    if favourable > book.best:
+        book.best = favourable
+    if adverse > book.worst:
+        book.worst = adverse
+    return reason, price, resolved
+
+
+@_inline
+def _exit_at_close(book, p, j, close, last_in_session):
+    """The time stop, or a flatten at the close of a session whose flatten bar is missing."""
+    reason = _NO_EXIT
+    if j - book.entry_bar + 1 >= p.time_stop_bars:
+        reason = REASON_TIME
+    elif last_in_session:
+        reason = REASON_FLATTEN
+    return reason, close - book.side * p.exit_slippage_ticks * p.tick_size
+
+
+@_inline
+def _close_position(book, p, counters, trade, j, reason, price, exit_ns, held, resolved):
+    """Book the trade into ``trade`` (a :data:`TRADE_DTYPE` record) and update the session's risk state."""
+    side, qty = book.side, book.contracts
+    pnl = (price - book.fill) * side / p.tick_size * p.tick_value * qty - p.commission * qty
+    trade.entry_index = book.entry_bar
+    trade.exit_index = j
+    trade.side = side
+    trade.contracts = qty
+    trade.entry_price = book.fill
+    trade.exit_price = price
+    trade.reason = reason
+    trade.pnl_usd = pnl
+    trade.mfe_ticks = max(book.best, 0.0) / p.tick_size
+    trade.mae_ticks = max(book.worst, 0.0) / p.tick_size
+    trade.resolved = resolved
+    trade.exit_ns = exit_ns
+    trade.bars_held = held
+    book.side = 0
+    book.realised += pnl
+    if pnl < 0.0:
+        book.losses_in_row += 1
+        if p.pause_after_losses > 0 and book.losses_in_row >= p.pause_after_losses:
+            book.pause_until = exit_ns + p.pause_ns
+            book.losses_in_row = 0
+            counters.loss_pauses += 1
+    else:
+        book.losses_in_row = 0
+    if not book.halted and book.realised <= -p.daily_loss_limit + 1e-9:
+        book.halted = True
+        counters.daily_loss_limit_hits += 1
+
+
+@_inline
+def _try_entry(book, p, counters, j, signal, contracts, open_price, start_ns, last_entry_ns, flatten_ns):
+    """Open a position at this open on the previous bar's signal if every entry rule allows it."""
+    if book.side != 0:
+        counters.ignored_in_position += 1
+    elif not _entry_time_allowed(start_ns, last_entry_ns, flatten_ns):
+        counters.refused_after_last_entry += 1
+    elif book.halted:
+        counters.refused_daily_loss_limit += 1
+    elif start_ns < book.pause_until:
+        counters.refused_loss_pause += 1
+    else:
+        side = 1 if signal > 0 else -1
+        fill = open_price + side * p.entry_slippage_ticks * p.tick_size
+        book.side = side
+        book.contracts = contracts
+        book.entry_bar = j
+        book.fill = fill
+        book.target = fill + side * p.target_ticks * p.tick_size
+        book.stop = fill - side * p.stop_ticks * p.tick_size
+        book.best = (open_price - fill) * side
+        book.worst = -book.best
+
+
+@_inline
+def on_bar_open(book, p, counters, trade, j, session, open_price, start_ns, last_entry_ns, flatten_ns,
+                previous_signal, previous_contracts):
+    """Everything that happens at bar ``j``'s open; returns whether a trade was closed into ``trade``.
+
+    A new ``session`` resets the risk state; an open position may exit (flatten, scheduled exit,
+    stop gap, target gap); then the previous bar's signal (``previous_signal`` +1/-1/0, pass 0 when
+    the previous bar belongs to another session) may open a position of ``previous_contracts``.
+    """
+    if session != book.session:
+        _start_session(book, session)
+    closed = False
+    if book.side != 0:
+        reason, price = _exit_at_open(book, p, counters, j, open_price, start_ns, flatten_ns)
+        if reason != _NO_EXIT:
+            _see_price(book, open_price)
+            _close_position(book, p, counters, trade, j, reason, price, start_ns, j - book.entry_bar, False)
+            closed = True
+    book.pending = _NO_EXIT
+    if previous_signal != 0 and previous_contracts > 0:
+        _try_entry(book, p, counters, j, previous_signal, previous_contracts, open_price, start_ns, last_entry_ns,
+                   flatten_ns)
+    return closed
+
+
+@_inline
+def on_bar_close(book, p, counters, trade, j, high, low, close, start_ns, last_in_session, signal, confidence,
+                 exit_signal, minute_ns, minute_open, minute_high, minute_low):
+    """Everything inside bar ``j`` and at its close; returns whether a trade was closed into ``trade``.
+
+    Target and stop from the high/low (both: the bar's 1-minute bars decide; pass all minutes or
+    just this bar's), then the time stop or the missing-flatten-bar exit at the close; a position
+    still open may get a market exit scheduled for the next open (reversal or exit signal).
+    """
+    closed = False
+    if book.side != 0:
+        reason, price, resolved = _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open,
+                                                   minute_high, minute_low)
+        exit_ns = start_ns
+        if reason == _NO_EXIT:
+            reason, price = _exit_at_close(book, p, j, close, last_in_session)
+            exit_ns = start_ns + p.bar_ns
+        if reason != _NO_EXIT:
+            _close_position(book, p, counters, trade, j, reason, price, exit_ns, j - book.entry_bar + 1, resolved)
+            closed = True
+    if book.side != 0 and not last_in_session:
+        if signal == -book.side and confidence >= p.reversal_min_confidence - _CONF_EPS:
+            book.pending = REASON_REVERSAL
+        elif exit_signal:
+            book.pending = REASON_EXIT_SIGNAL
+    return closed
+
+
+@njit(cache=_CACHE)
+def simulate(open_, high, low, close, start_ns, session, last_entry_ns, flatten_ns, signal, confidence, contracts,
+             exit_signal, minute_ns, minute_open, minute_high, minute_low, params):
+    """Run the rules over ``n`` bars: the trades (:data:`TRADE_DTYPE`) and the counters.
 
     Parameters (all arrays C-contiguous)
     ----------
@@ -121,7 +413,7 @@ def simulate(
     signal : int8[n]
         +1 / -1 / 0 decided at the bar's close.
     confidence : float64[n]
-        Signal confidence (size tier, reversal qualification).
+        Signal confidence (reversal qualification).
     contracts : int64[n]
         Contracts an entry on this bar's signal would trade.
     exit_signal : bool[n]
@@ -131,235 +423,31 @@ def simulate(
         both lie inside one bar (the minutes starting in ``[start, start + bar_ns)``).
     minute_open, minute_high, minute_low : float64[m]
         1-minute prices, index points.
-    tick_size, tick_value : float64
-        Points per tick; USD per tick per contract.
-    target_ticks, stop_ticks : float64
-        Barrier distances from the entry fill, ticks.
-    time_stop_bars : int64
-        Bars held before the time exit.
-    entry_slippage_ticks, exit_slippage_ticks : float64
-        Slippage against the position, ticks.
-    commission : float64
-        USD per contract per round trip.
-    daily_loss_limit : float64
-        USD of realised session loss that stops new entries for the session.
-    pause_after_losses : int64
-        Consecutive losses that start a pause (0: never).
-    pause_ns : int64
-        Pause length, ns.
-    reversal_min_confidence : float64
-        Opposite signals at or above this close the position (> 1: never).
-    bar_ns : int64
-        Bar length, ns.
+    params : EngineParams
+        The rule values.
 
     Returns
     -------
     tuple
-        ``(count, entry_index, exit_index, side, n_contracts, entry_price, exit_price,
-        reason, pnl_usd, mfe_ticks, mae_ticks, resolved, exit_ns, bars_held, counters)``;
-        only the first ``count`` rows of each trade array are filled.
+        ``(count, trades, counters)``: the first ``count`` records of ``trades`` are filled;
+        ``counters`` is a one-element :data:`COUNTER_DTYPE` array.
     """
     n = open_.shape[0]
-    entry_index = np.empty(n, np.int64)
-    exit_index = np.empty(n, np.int64)
-    side_out = np.empty(n, np.int8)
-    contracts_out = np.empty(n, np.int64)
-    entry_price_out = np.empty(n, np.float64)
-    exit_price_out = np.empty(n, np.float64)
-    reason_out = np.empty(n, np.int8)
-    pnl_out = np.empty(n, np.float64)
-    mfe_out = np.empty(n, np.float64)
-    mae_out = np.empty(n, np.float64)
-    resolved_out = np.zeros(n, np.bool_)
-    exit_ns_out = np.empty(n, np.int64)
-    held_out = np.empty(n, np.int64)
-    counters = np.zeros(12, np.int64)
-
-    entry_slip = entry_slippage_ticks * tick_size
-    exit_slip = exit_slippage_ticks * tick_size
+    trades = np.empty(n + 1, TRADE_DTYPE)
+    counters = np.zeros(1, COUNTER_DTYPE)
+    books = np.zeros(1, BOOK_DTYPE)
+    book, tally = books[0], counters[0]
+    _reset_book(book)
     count = 0
-    pos = 0  # +1 long, -1 short, 0 flat
-    qty = 0
-    entry_bar = -1
-    fill = 0.0
-    target = 0.0
-    stop = 0.0
-    best = 0.0  # most favourable (price - fill) * pos seen, points
-    worst = 0.0  # most adverse (fill - price) * pos seen, points
-    pending = -1  # market exit scheduled for the next open: reason code, or -1
-    current_session = _MIN_NS
-    realised = 0.0
-    losses_in_row = 0
-    pause_until = _MIN_NS
-    halted = False
-
     for j in range(n):
-        if session[j] != current_session:
-            current_session = session[j]
-            realised = 0.0
-            losses_in_row = 0
-            pause_until = _MIN_NS
-            halted = False
-            pending = -1
-
-        # phase 0: the open of bar j (exits, then an entry); phase 1: inside bar j and its close
-        for phase in range(2):
-            exit_reason = -1
-            exit_px = 0.0
-            exit_time = 0
-            held = 0
-            resolved = False
-            if pos != 0 and phase == 0:
-                o = open_[j]
-                if start_ns[j] >= flatten_ns[j]:
-                    exit_reason = REASON_FLATTEN
-                    exit_px = o - pos * exit_slip
-                elif pending >= 0:
-                    exit_reason = pending
-                    exit_px = o - pos * exit_slip
-                elif j > entry_bar and (o - stop) * pos <= _EPS:
-                    exit_reason = REASON_STOP
-                    exit_px = o - pos * exit_slip
-                    counters[9] += 1
-                elif j > entry_bar and (o - target) * pos >= -_EPS:
-                    exit_reason = REASON_TARGET
-                    exit_px = target
-                if exit_reason >= 0:
-                    exit_time = start_ns[j]
-                    held = j - entry_bar
-                    move = (o - fill) * pos
-                    if move > best:
-                        best = move
-                    if -move > worst:
-                        worst = -move
-            elif pos != 0:
-                hit_target, hit_stop = _touched(pos, high[j], low[j], target, stop)
-                if hit_target and hit_stop:
-                    counters[0] += 1
-                    exit_reason = REASON_STOP
-                    exit_px = stop - pos * exit_slip
-                    first = np.searchsorted(minute_ns, start_ns[j])
-                    last = np.searchsorted(minute_ns, start_ns[j] + bar_ns)
-                    for k in range(first, last):
-                        mo = minute_open[k]
-                        if (mo - stop) * pos <= _EPS:
-                            exit_px = mo - pos * exit_slip
-                            resolved = True
-                            break
-                        if (mo - target) * pos >= -_EPS:
-                            exit_reason = REASON_TARGET
-                            exit_px = target
-                            resolved = True
-                            break
-                        mt, ms = _touched(pos, minute_high[k], minute_low[k], target, stop)
-                        if mt and ms:
-                            counters[3] += 1
-                            resolved = True
-                            break
-                        if ms:
-                            resolved = True
-                            break
-                        if mt:
-                            exit_reason = REASON_TARGET
-                            exit_px = target
-                            resolved = True
-                            break
-                    if not resolved:
-                        counters[4] += 1
-                    elif exit_reason == REASON_TARGET:
-                        counters[1] += 1
-                    else:
-                        counters[2] += 1
-                    exit_time = start_ns[j]
-                elif hit_target:
-                    exit_reason = REASON_TARGET
-                    exit_px = target
-                    exit_time = start_ns[j]
-                elif hit_stop:
-                    exit_reason = REASON_STOP
-                    exit_px = stop - pos * exit_slip
-                    exit_time = start_ns[j]
-                # excursions inside the bar, clipped to the barriers
-                if pos > 0:
-                    fav = min(high[j], target) - fill
-                    adv = fill - max(low[j], stop)
-                else:
-                    fav = fill - max(low[j], target)
-                    adv = min(high[j], stop) - fill
-                if fav > best:
-                    best = fav
-                if adv > worst:
-                    worst = adv
-                if exit_reason < 0:
-                    if j - entry_bar + 1 >= time_stop_bars:
-                        exit_reason = REASON_TIME
-                    elif j + 1 == n or session[j + 1] != session[j]:
-                        exit_reason = REASON_FLATTEN  # the session has no flatten bar: leave at its last close
-                    if exit_reason >= 0:
-                        exit_px = close[j] - pos * exit_slip
-                        exit_time = start_ns[j] + bar_ns
-                held = j - entry_bar + 1
-
-            if exit_reason >= 0:  # book the trade, update the session's risk state
-                pnl = (exit_px - fill) * pos / tick_size * tick_value * qty - commission * qty
-                entry_index[count] = entry_bar
-                exit_index[count] = j
-                side_out[count] = pos
-                contracts_out[count] = qty
-                entry_price_out[count] = fill
-                exit_price_out[count] = exit_px
-                reason_out[count] = exit_reason
-                pnl_out[count] = pnl
-                mfe_out[count] = max(best, 0.0) / tick_size
-                mae_out[count] = max(worst, 0.0) / tick_size
-                resolved_out[count] = resolved
-                exit_ns_out[count] = exit_time
-                held_out[count] = held
-                count += 1
-                pos = 0
-                realised += pnl
-                if pnl < 0.0:
-                    losses_in_row += 1
-                    if pause_after_losses > 0 and losses_in_row >= pause_after_losses:
-                        pause_until = exit_time + pause_ns
-                        losses_in_row = 0
-                        counters[11] += 1
-                else:
-                    losses_in_row = 0
-                if not halted and realised <= -daily_loss_limit + 1e-9:
-                    halted = True
-                    counters[10] += 1
-
-            if phase == 0:
-                pending = -1
-                # entry at the open of bar j on bar j-1's signal
-                if j > 0 and session[j - 1] == session[j] and signal[j - 1] != 0 and contracts[j - 1] > 0:
-                    if pos != 0:
-                        counters[8] += 1
-                    elif start_ns[j] > last_entry_ns[j] or start_ns[j] >= flatten_ns[j]:
-                        counters[5] += 1
-                    elif halted:
-                        counters[6] += 1
-                    elif start_ns[j] < pause_until:
-                        counters[7] += 1
-                    else:
-                        pos = 1 if signal[j - 1] > 0 else -1
-                        qty = contracts[j - 1]
-                        entry_bar = j
-                        fill = open_[j] + pos * entry_slip
-                        target = fill + pos * target_ticks * tick_size
-                        stop = fill - pos * stop_ticks * tick_size
-                        best = (open_[j] - fill) * pos
-                        worst = -best
-
-        # at the close: schedule a market exit for the next open
-        if pos != 0 and j + 1 < n and session[j + 1] == session[j]:
-            if signal[j] == -pos and confidence[j] >= reversal_min_confidence - _CONF_EPS:
-                pending = REASON_REVERSAL
-            elif exit_signal[j]:
-                pending = REASON_EXIT_SIGNAL
-
-    return (
-        count, entry_index, exit_index, side_out, contracts_out, entry_price_out, exit_price_out,
-        reason_out, pnl_out, mfe_out, mae_out, resolved_out, exit_ns_out, held_out, counters,
-    )
+        same_as_previous = j > 0 and session[j - 1] == session[j]
+        previous_signal = signal[j - 1] if same_as_previous else 0
+        previous_contracts = contracts[j - 1] if same_as_previous else 0
+        if on_bar_open(book, params, tally, trades[count], j, session[j], open_[j], start_ns[j], last_entry_ns[j],
+                       flatten_ns[j], previous_signal, previous_contracts):
+            count += 1
+        last_in_session = j + 1 == n or session[j + 1] != session[j]
+        if on_bar_close(book, params, tally, trades[count], j, high[j], low[j], close[j], start_ns[j], last_in_session,
+                        signal[j], confidence[j], exit_signal[j], minute_ns, minute_open, minute_high, minute_low):
+            count += 1
+    return count, trades, counters

@@ -67,6 +67,7 @@ from lab.backtest import engine
 from lab.backtest.signals import BacktestInputError, StrategySignals, is_full_size, position_contracts
 from lab.config import CostsConfig, RulesConfig
 from lab.instruments import Instrument, get_instrument
+from lab.rules import entry_cutoffs_ns
 
 __all__ = ["BacktestResult", "run_backtest", "trades_to_csv", "TRADE_COLUMNS", "empty_trades"]
 
@@ -165,17 +166,18 @@ def run_backtest(
     reversal_level = float(reversal_min_confidence) if rules.exit_on_opposite_signal else np.inf
 
     arrays = prepare_arrays(bars, signals, minutes, rules)
-    out = engine.simulate(
-        *arrays.kernel_arrays(),
-        float(instrument.tick_size), float(instrument.tick_value_usd),
-        float(exits.profit_target_ticks), float(exits.stop_loss_ticks), int(exits.time_stop_bars),
-        float(costs.entry_slippage_ticks), float(costs.exit_slippage_ticks),
-        float(costs.commission_per_contract_usd), float(rules.daily_loss_limit_usd),
-        int(rules.pause_after_consecutive_losses), int(rules.pause_minutes) * _NS_PER_MINUTE,
-        reversal_level, bar_minutes * _NS_PER_MINUTE,
+    params = engine.EngineParams(
+        tick_size=float(instrument.tick_size), tick_value=float(instrument.tick_value_usd),
+        target_ticks=float(exits.profit_target_ticks), stop_ticks=float(exits.stop_loss_ticks),
+        time_stop_bars=int(exits.time_stop_bars), entry_slippage_ticks=float(costs.entry_slippage_ticks),
+        exit_slippage_ticks=float(costs.exit_slippage_ticks), commission=float(costs.commission_per_contract_usd),
+        daily_loss_limit=float(rules.daily_loss_limit_usd), pause_after_losses=int(rules.pause_after_consecutive_losses),
+        pause_ns=int(rules.pause_minutes) * _NS_PER_MINUTE, reversal_min_confidence=reversal_level,
+        bar_ns=bar_minutes * _NS_PER_MINUTE,
     )
-    trades = _trades_frame(out, arrays, rules, signals.exit_signal_reason)
-    diagnostics = {"bars": len(bars), **{name: int(v) for name, v in zip(engine.COUNTER_NAMES, out[-1])}}
+    count, trade_records, counters = engine.simulate(*arrays.kernel_arrays(), params)
+    trades = _trades_frame(trade_records[:count], arrays, rules, signals.exit_signal_reason)
+    diagnostics = {"bars": len(bars), **{name: int(counters[0][name]) for name in engine.COUNTER_NAMES}}
     settings = {
         "strategy": signals.name,
         "instrument": instrument.symbol,
@@ -225,7 +227,7 @@ def trades_to_csv(trades: pd.DataFrame) -> str:
 
 def empty_trades() -> pd.DataFrame:
     """A trades table with no rows and the right columns and dtypes."""
-    return _trades_frame(None, None, RulesConfig(), "signal")
+    return _trades_frame(np.empty(0, engine.TRADE_DTYPE), None, RulesConfig(), "signal")
 
 
 # -- internals -------------------------------------------------------------------------------
@@ -301,10 +303,10 @@ def prepare_arrays(
         exit_signal = np.zeros(len(bars), np.bool_)
     else:
         exit_signal = _aligned(signals.exit_signal, bars, "exit_signal").fillna(False).to_numpy(np.bool_)
+    last_entry_ns, flatten_ns = entry_cutoffs_ns(close_ns, rules.last_entry_minutes_before_close,
+                                                 rules.flatten_minutes_before_close)
     return _Arrays(
-        *prices, start_ns, session,
-        close_ns - rules.last_entry_minutes_before_close * _NS_PER_MINUTE,
-        close_ns - rules.flatten_minutes_before_close * _NS_PER_MINUTE,
+        *prices, start_ns, session, last_entry_ns, flatten_ns,
         signal, confidence, contracts, np.ascontiguousarray(exit_signal), *_minute_arrays(minutes),
         _ns(bars["session_open"]), close_ns, probability,
     )
@@ -358,11 +360,9 @@ def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=list(names))
 
 
-def _trades_frame(out, arrays: _Arrays | None, rules, exit_signal_reason) -> pd.DataFrame:
-    count = 0 if out is None else int(out[0])
-    (_, entry_idx, _exit_idx, side, contracts, entry_px, exit_px, reason, pnl, mfe, mae,
-     resolved, exit_ns, held, _counters) = out if out is not None else (0,) + (np.empty(0, np.int64),) * 14
-    entry_idx = entry_idx[:count]
+def _trades_frame(records: np.ndarray, arrays: _Arrays | None, rules, exit_signal_reason) -> pd.DataFrame:
+    """The trades table from the engine's :data:`lab.backtest.engine.TRADE_DTYPE` records."""
+    entry_idx = records["entry_index"]
     signal_idx = entry_idx - 1
     if arrays is None:
         entry_ns = np.empty(0, np.int64)
@@ -378,20 +378,20 @@ def _trades_frame(out, arrays: _Arrays | None, rules, exit_signal_reason) -> pd.
     reasons = tuple(_reason_names(exit_signal_reason))
     return pd.DataFrame({
         "entry_time": _ny_times(entry_ns),
-        "exit_time": _ny_times(exit_ns[:count]),
-        "side": _categorical((side[:count] < 0).astype(np.int64), ("long", "short")),
-        "contracts": contracts[:count].astype(np.int64),
-        "entry_price": entry_px[:count].astype(np.float64),
-        "exit_price": exit_px[:count].astype(np.float64),
-        "exit_reason": _categorical(reason[:count].astype(np.int64), reasons),
-        "pnl_usd": np.round(pnl[:count].astype(np.float64), 2),
+        "exit_time": _ny_times(records["exit_ns"]),
+        "side": _categorical((records["side"] < 0).astype(np.int64), ("long", "short")),
+        "contracts": records["contracts"].astype(np.int64),
+        "entry_price": records["entry_price"].astype(np.float64),
+        "exit_price": records["exit_price"].astype(np.float64),
+        "exit_reason": _categorical(records["reason"].astype(np.int64), reasons),
+        "pnl_usd": np.round(records["pnl_usd"].astype(np.float64), 2),
         "probability": probability,
         "confidence": confidence,
         "confidence_tier": _categorical((~is_full_size(confidence, rules)).astype(np.int64), ("full", "half")),
-        "mfe_ticks": mfe[:count].astype(np.float64),
-        "mae_ticks": mae[:count].astype(np.float64),
-        "bars_held": held[:count].astype(np.int64),
-        "resolved_by_minutes": resolved[:count].astype(np.bool_),
+        "mfe_ticks": records["mfe_ticks"].astype(np.float64),
+        "mae_ticks": records["mae_ticks"].astype(np.float64),
+        "bars_held": records["bars_held"].astype(np.int64),
+        "resolved_by_minutes": records["resolved"].astype(np.bool_),
         "session": session.astype("datetime64[D]").astype("datetime64[ns]"),
         "time_of_day": _categorical(tod.astype(np.int64), ("first_hour", "midday", "last_hour")),
     })

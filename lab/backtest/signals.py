@@ -21,6 +21,7 @@ __all__ = [
     "StrategySignals",
     "position_contracts",
     "is_full_size",
+    "reaches_entry_threshold",
     "THRESHOLD_TOLERANCE",
 ]
 
@@ -115,6 +116,21 @@ def is_full_size(confidence: np.ndarray | pd.Series, rules: RulesConfig) -> np.n
     conf = np.asarray(confidence, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         return conf >= rules.full_size_threshold - THRESHOLD_TOLERANCE
+
+
+def reaches_entry_threshold(confidence: np.ndarray | pd.Series, rules: RulesConfig) -> np.ndarray:
+    """``True`` where the confidence reaches ``rules.entry_threshold`` (a tradeable signal).
+
+    Parameters
+    ----------
+    confidence : array-like of float
+        Confidence (or P(up) for a long) in [0, 1]; NaN counts as not reaching it.
+    rules : RulesConfig
+        Supplies ``entry_threshold``.
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return conf >= rules.entry_threshold - THRESHOLD_TOLERANCE
 
 
 def position_contracts(confidence: np.ndarray | pd.Series, rules: RulesConfig) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Strategies: features and model probabilities in, :class:`lab.backtest.StrategySignals` out.
 
-Each strategy owns its optional feature set and its signal rule; the one engine in
-:mod:`lab.backtest` executes every strategy under the same trading rules.
+Each strategy holds its signal rule only; the features it reads live in the feature layer
+(:mod:`lab.strategy_features`), and the one engine in :mod:`lab.backtest` executes every strategy
+under the same trading rules.
 
 =================  ==========================================  =================================
 strategy           inputs                                      exits
@@ -19,20 +20,18 @@ import pandas as pd
 from lab.backtest.run import BacktestResult, run_backtest
 from lab.backtest.signals import BacktestInputError, StrategySignals
 from lab.config import LabConfig, RulesConfig, StrategyConfig
-from lab.strategies.breakout import BREAKOUT_FEATURES, breakout_features, breakout_signals
-from lab.strategies.direction import direction_signals
-from lab.strategies.mean_reversion import MEAN_REVERSION_FEATURES, mean_reversion_features, mean_reversion_signals
+from lab.strategies.breakout import breakout_signals
+from lab.strategies.direction import LONG_ONLY_TARGETS, direction_signals, long_only_for_target
+from lab.strategies.mean_reversion import mean_reversion_signals
 
 __all__ = [
     "STRATEGY_NAMES",
-    "BREAKOUT_FEATURES",
-    "MEAN_REVERSION_FEATURES",
     "build_signals",
     "backtest_strategy",
     "direction_signals",
-    "breakout_features",
+    "long_only_for_target",
+    "LONG_ONLY_TARGETS",
     "breakout_signals",
-    "mean_reversion_features",
     "mean_reversion_signals",
 ]
 
@@ -47,6 +46,7 @@ def build_signals(
     volatility_probability: pd.Series | None = None,
     rules: RulesConfig | None = None,
     features: pd.DataFrame | None = None,
+    long_only: bool = False,
 ) -> StrategySignals:
     """The signals of the strategy named by ``strategy.name``.
 
@@ -64,6 +64,9 @@ def build_signals(
         Entry threshold and exits of ``direction``.
     features : pandas.DataFrame, optional
         The strategy's precomputed optional feature set; computed from ``bars`` if omitted.
+    long_only : bool, default False
+        ``direction`` only: no short signals (a ``target_trade`` model, see
+        :func:`long_only_for_target`).
 
     Raises
     ------
@@ -74,7 +77,7 @@ def build_signals(
     if name == "direction":
         if probability is None:
             raise BacktestInputError("strategy 'direction' needs probability= (the model's P(up) per bar)")
-        return direction_signals(probability, rules)
+        return direction_signals(probability, rules, long_only=long_only)
     if name in ("breakout", "mean_reversion") and volatility_probability is None:
         raise BacktestInputError(
             f"strategy {name!r} needs volatility_probability= (the volatility model's P(high range) per bar)"
@@ -94,6 +97,7 @@ def backtest_strategy(
     probability: pd.Series | None = None,
     volatility_probability: pd.Series | None = None,
     features: pd.DataFrame | None = None,
+    long_only: bool = False,
 ) -> BacktestResult:
     """Build the configured strategy's signals and run them through the rules: one call per job.
 
@@ -103,7 +107,7 @@ def backtest_strategy(
         ``strategy``, ``rules``, ``costs``, the instrument and ``session.bar_minutes``.
     bars, minutes : pandas.DataFrame
         5-minute regular-session bars and (optionally) the 1-minute bars beneath them.
-    probability, volatility_probability, features : optional
+    probability, volatility_probability, features, long_only : optional
         As in :func:`build_signals`.
 
     Returns
@@ -112,7 +116,7 @@ def backtest_strategy(
     """
     signals = build_signals(
         config.strategy, bars, probability=probability, volatility_probability=volatility_probability,
-        rules=config.rules, features=features,
+        rules=config.rules, features=features, long_only=long_only,
     )
     return run_backtest(
         bars, signals, minutes, rules=config.rules, costs=config.costs, instrument=config.instrument,

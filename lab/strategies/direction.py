@@ -3,6 +3,10 @@
 Long when P(up) >= ``rules.entry_threshold`` (0.60), short when P(up) <= 1 - threshold, nothing
 otherwise or when the probability is NaN. Confidence is ``max(p, 1 - p)``. Exits are the rules'
 (6-tick target, 8-tick stop, 6-bar time stop). No extra features.
+
+Long only: a model of ``target_trade`` gives P(a long entered at the next open wins), not P(up);
+a low value says nothing about a short, so such a model trades long only
+(:func:`long_only_for_target`, applied by :func:`direction_signals` with ``long_only=True``).
 """
 
 from __future__ import annotations
@@ -10,13 +14,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lab.backtest.signals import THRESHOLD_TOLERANCE, BacktestInputError, ExitParams, StrategySignals
+from lab.backtest.signals import (THRESHOLD_TOLERANCE, BacktestInputError, ExitParams, StrategySignals,
+                                  reaches_entry_threshold)
 from lab.config import RulesConfig
 
-__all__ = ["direction_signals"]
+__all__ = ["direction_signals", "long_only_for_target", "LONG_ONLY_TARGETS"]
+
+#: Targets whose models predict a long trade's outcome, not the direction: they trade long only.
+LONG_ONLY_TARGETS = ("target_trade",)
 
 
-def direction_signals(probability: pd.Series, rules: RulesConfig | None = None) -> StrategySignals:
+def long_only_for_target(target: str) -> bool:
+    """Whether a direction model trained on ``target`` may only go long (``target_trade``)."""
+    return target in LONG_ONLY_TARGETS
+
+
+def direction_signals(probability: pd.Series, rules: RulesConfig | None = None, *,
+                      long_only: bool = False) -> StrategySignals:
     """Per-bar long/short signals from the model's P(up) at each bar's close.
 
     Parameters
@@ -25,6 +39,8 @@ def direction_signals(probability: pd.Series, rules: RulesConfig | None = None) 
         P(up) in [0, 1] for each bar (NaN: no signal), indexed like the bars.
     rules : RulesConfig, optional
         ``entry_threshold`` and the exits; default ``RulesConfig()``.
+    long_only : bool, default False
+        No short signals (a ``target_trade`` model: see :func:`long_only_for_target`).
 
     Returns
     -------
@@ -48,8 +64,10 @@ def direction_signals(probability: pd.Series, rules: RulesConfig | None = None) 
         )
     values = p.to_numpy()
     with np.errstate(invalid="ignore"):
-        long_ = values >= rules.entry_threshold - THRESHOLD_TOLERANCE
+        long_ = reaches_entry_threshold(values, rules)
         short = values <= 1.0 - rules.entry_threshold + THRESHOLD_TOLERANCE
+    if long_only:
+        short = np.zeros_like(long_)
     signal = np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
     confidence = np.maximum(values, 1.0 - values)
     return StrategySignals(

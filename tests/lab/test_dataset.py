@@ -57,6 +57,36 @@ def test_prepare_dataset_reuses_cache_until_inputs_change(minute_file):
     assert edited.digest != first.digest
 
 
+def test_prepare_dataset_digest_ignores_the_strategies_signal_settings(minute_file):
+    from lab.dataset import PIPELINE_MODULES
+
+    first = prepare_dataset(_config(minute_file), progress=lambda m: None)
+    signal_keys = {"strategy.name": "breakout", "strategy.breakout.min_consolidation_score": 0.9,
+                   "strategy.breakout.range_low": 0.1, "strategy.breakout.range_high": 0.9,
+                   "strategy.breakout.min_volatility_probability": 0.8, "strategy.mean_reversion.rsi_oversold": 20.0,
+                   "strategy.mean_reversion.rsi_overbought": 80.0, "strategy.mean_reversion.min_ema_deviation_pct": 0.5,
+                   "strategy.mean_reversion.max_volatility_probability": 0.3}
+    again = prepare_dataset(_config(minute_file, **signal_keys), progress=lambda m: None)
+    assert again.cache_hit and again.digest == first.digest
+    # ... and the signal rules' code is not part of the digest either (only the feature layer is)
+    assert "strategy_features" in PIPELINE_MODULES
+    assert not [m for m in PIPELINE_MODULES if m.startswith("strategies")]
+
+
+def test_featurize_imports_no_numba():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, jobs.featurize, lab.dataset, lab.strategy_features, lab.targets; "
+            "print(sorted(m for m in sys.modules if m == 'numba' or m.startswith(('numba.', 'lab.backtest', 'lab.strategies'))))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root, env=env)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_feature_cache_write_is_atomic_and_idempotent(tmp_path):
     import pandas as pd
 
@@ -84,8 +114,7 @@ def test_prepare_dataset_warns_about_a_target_without_labels(minute_file):
 
 
 def test_prepare_dataset_optional_sets_are_formed_with_history_and_feed_models_on_request(minute_file):
-    from lab.strategies.breakout import BREAKOUT_FEATURES
-    from lab.strategies.mean_reversion import MEAN_REVERSION_FEATURES
+    from lab.strategy_features import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES
 
     plain = prepare_dataset(_config(minute_file), progress=lambda m: None)
     validation = plain.tables["validation"]

@@ -1,9 +1,12 @@
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from lab.config import CostsConfig, RulesConfig, TargetsConfig
+from lab.errors import LabError
 from lab.instruments import get_instrument
 from lab.targets import compute_targets, direction_target, target_horizon_bars, trade_target, volatility_target
 
@@ -96,6 +99,17 @@ def test_target_horizon_bars_covers_every_target():
     horizons = {t: target_horizon_bars(t, TargetsConfig(), RulesConfig()) for t in
                 ("target_3bar", "target_6bar", "target_12bar", "target_vol", "target_trade")}
     assert horizons == {"target_3bar": 3, "target_6bar": 6, "target_12bar": 12, "target_vol": 6, "target_trade": 7}
+    assert target_horizon_bars("target_trade") == 7  # defaults: entry on the next bar + a 6-bar time stop
+    assert target_horizon_bars("target_trade", rules=RulesConfig(time_stop_bars=10)) == 11
+    assert target_horizon_bars("target_vol", TargetsConfig(volatility_horizon_bars=9)) == 9
+    with pytest.raises(LabError, match="target = 'target_1bar' has no known horizon"):
+        target_horizon_bars("target_1bar")
+
+
+def test_walk_forward_purges_with_the_labels_horizon():
+    import lab.walk_forward
+
+    assert lab.walk_forward.target_horizon_bars is target_horizon_bars  # one definition, not a copy
 
 
 def test_compute_targets_columns(bars):
@@ -103,19 +117,64 @@ def test_compute_targets_columns(bars):
     assert list(targets.columns) == ["target_3bar", "target_6bar", "target_12bar", "target_vol", "target_trade"]
 
 
-def test_trade_target_agrees_with_the_backtest_engine(bars):
-    """target_trade and the engine implement one set of rules: isolated long signals, same outcome."""
+#: Every rules variant the trade label expresses: exits, entry and flatten cut-offs (equal ones
+#: included: the 15:45 bar is then both the last entry and the flatten bar), no flatten bar in the
+#: session (flatten at the close), costs and the instrument's tick.
+LABEL_VARIANTS = {
+    "defaults": (RulesConfig(), CostsConfig(), "MES"),
+    "one_bar_time_stop": (RulesConfig(time_stop_bars=1), CostsConfig(), "MES"),
+    "long_time_stop_wide_exits": (RulesConfig(time_stop_bars=12, profit_target_ticks=16, stop_loss_ticks=12),
+                                  CostsConfig(), "MES"),
+    "tight_exits": (RulesConfig(profit_target_ticks=2, stop_loss_ticks=3, time_stop_bars=4), CostsConfig(), "MES"),
+    "cut_offs_equal": (RulesConfig(last_entry_minutes_before_close=15, flatten_minutes_before_close=15),
+                       CostsConfig(), "MES"),
+    "cut_offs_equal_at_5": (RulesConfig(last_entry_minutes_before_close=5, flatten_minutes_before_close=5),
+                            CostsConfig(), "MES"),
+    "cut_offs_wide": (RulesConfig(last_entry_minutes_before_close=30, flatten_minutes_before_close=10),
+                      CostsConfig(), "MES"),
+    "no_flatten_bar": (RulesConfig(last_entry_minutes_before_close=0, flatten_minutes_before_close=0),
+                       CostsConfig(), "MES"),
+    "no_slippage": (RulesConfig(), CostsConfig(entry_slippage_ticks=0, exit_slippage_ticks=0), "MES"),
+    "costly": (RulesConfig(), CostsConfig(commission_per_contract_usd=4.0, entry_slippage_ticks=2,
+                                          exit_slippage_ticks=3), "MES"),
+    "es_contract": (RulesConfig(profit_target_ticks=5, stop_loss_ticks=7), CostsConfig(commission_per_contract_usd=4.0),
+                    "ES"),
+}
+
+
+@pytest.fixture(scope="module")
+def jumpy_bars():
+    """Nov 2022 - Jan 2023 with 2 % jumps (gaps through stops and targets) and early closes."""
+    from tests.lab.backtest.synthetic import year_of_data
+
+    bars, _ = year_of_data(seed=31, start="2022-11-01", end="2023-01-31", step_ticks=3, jump_rate=0.02)
+    return bars
+
+
+@pytest.mark.parametrize("variant", sorted(LABEL_VARIANTS))
+def test_trade_target_agrees_with_the_backtest_engine(bars, jumpy_bars, variant):
+    """target_trade and the engine implement one set of rules: isolated long signals, same outcome,
+    and the same entries refused, for every rules variant the label can express."""
     from lab.backtest import run_backtest
     from lab.strategies import direction_signals
 
-    rules = RulesConfig(daily_loss_limit_usd=1e9, pause_after_consecutive_losses=0)
-    labels = trade_target(bars, rules, CostsConfig(), MES)
-    probability = pd.Series(np.nan, index=bars.index)
-    probability.iloc[::9] = 0.65  # 9 bars apart: each trade is over before the next signal
-    trades = run_backtest(bars, direction_signals(probability, rules), None, rules=rules, costs=CostsConfig(),
-                          instrument=MES).trades
-    position = bars.index.get_indexer(pd.DatetimeIndex(trades["entry_time"])) - 1
-    assert len(trades) > 250
-    np.testing.assert_array_equal(labels.iloc[position].to_numpy(), (trades["pnl_usd"] > 0).to_numpy(dtype=float))
-    signalled = labels.iloc[::9]
-    assert signalled.notna().sum() == len(trades)  # no entry refused that the label would accept, and back
+    base, costs, symbol = LABEL_VARIANTS[variant]
+    rules = dataclasses.replace(base, daily_loss_limit_usd=1e9, pause_after_consecutive_losses=0)
+    rules.validate()
+    instrument = get_instrument(symbol)
+    spacing = rules.time_stop_bars + 3  # each trade is over before the next signal
+    compared = 0
+    for frame in (bars, jumpy_bars):
+        labels = trade_target(frame, rules, costs, instrument)
+        for offset in range(spacing):
+            probability = pd.Series(np.nan, index=frame.index)
+            probability.iloc[offset::spacing] = 0.65
+            trades = run_backtest(frame, direction_signals(probability, rules), None, rules=rules, costs=costs,
+                                  instrument=instrument).trades
+            position = frame.index.get_indexer(pd.DatetimeIndex(trades["entry_time"])) - 1
+            np.testing.assert_array_equal(labels.iloc[position].to_numpy(),
+                                          (trades["pnl_usd"] > 0).to_numpy(dtype=float))
+            signalled = labels.iloc[offset::spacing]
+            assert signalled.notna().sum() == len(trades)  # no entry refused that the label would accept, and back
+            compared += len(trades)
+    assert compared > 2_000

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from lab.config import LabConfig, ModelConfig, RulesConfig, WalkForwardConfig
+from lab.config import ModelConfig, WalkForwardConfig
 from lab.errors import LabError
 from lab.plots import fold_auc_figure
 from lab.walk_forward import (
     FOLD_COLUMNS,
     describe_folds,
     run_walk_forward,
-    target_horizon_bars,
     walk_forward_splits,
 )
 
@@ -44,16 +42,6 @@ def _table(index: pd.DatetimeIndex, seed: int = 0, nan_share: float = 0.1) -> pd
 FEATURES = ["return_1bar", "rsi_7", "atr_14", "time_of_day"]
 MODEL = ModelConfig(num_leaves=7, max_depth=3, learning_rate=0.1, min_data_in_leaf=20, num_boost_round=100,
                     early_stopping_rounds=10, num_threads=1)
-
-
-def test_target_horizon_bars_matches_the_labels() -> None:
-    direction_and_vol = ("target_3bar", "target_6bar", "target_12bar", "target_vol")
-    assert [target_horizon_bars(t) for t in direction_and_vol] == [3, 6, 12, 6]
-    assert target_horizon_bars("target_trade") == 7  # entry on the next bar + a 6-bar time stop
-    config = dataclasses.replace(LabConfig(), rules=RulesConfig(time_stop_bars=10))
-    assert target_horizon_bars("target_trade", config) == 11
-    with pytest.raises(LabError, match="target = 'target_1bar' has no known horizon"):
-        target_horizon_bars("target_1bar")
 
 
 def test_walk_forward_splits_expanding_trains_on_all_previous_months() -> None:

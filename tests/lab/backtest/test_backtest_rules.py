@@ -234,3 +234,11 @@ def test_reversal_is_off_by_default():
     bars, minutes = scenario(DAY, rows)
     result = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65, "10:05": 0.1}))
     assert result.trades["exit_reason"].tolist() == ["time"]
+
+
+def test_engine_cache_is_keyed_to_the_shared_rules_module():
+    """numba's disk cache tracks engine.py only: the digest of lab/rules.py it compiles in must be current."""
+    from lab.backtest import engine
+
+    assert engine.rules_source_sha256() == engine.RULES_SOURCE_SHA256, (
+        f"lab/rules.py changed: set RULES_SOURCE_SHA256 = {engine.rules_source_sha256()!r} in lab/backtest/engine.py")

@@ -8,17 +8,9 @@ import pytest
 
 from lab.backtest import BacktestInputError, run_backtest
 from lab.config import BreakoutConfig, LabConfig, MeanReversionConfig, RulesConfig, StrategyConfig
-from lab.strategies import (
-    BREAKOUT_FEATURES,
-    MEAN_REVERSION_FEATURES,
-    backtest_strategy,
-    breakout_features,
-    breakout_signals,
-    build_signals,
-    direction_signals,
-    mean_reversion_features,
-    mean_reversion_signals,
-)
+from lab.errors import DataError
+from lab.strategies import backtest_strategy, breakout_signals, build_signals, direction_signals, mean_reversion_signals
+from lab.strategy_features import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
 from tests.lab.backtest.helpers import assert_same_trades, reference_trades
 from tests.lab.backtest.synthetic import at, scenario, year_of_data
 
@@ -182,5 +174,26 @@ def test_build_signals_refuses_missing_probabilities(quarter):
 
 def test_breakout_features_refuse_bars_without_volume(quarter):
     bars, _ = quarter
-    with pytest.raises(BacktestInputError, match=r"breakout_features needs bar column\(s\) volume"):
+    with pytest.raises(DataError, match=r"breakout_features needs bar column\(s\) volume"):
         breakout_features(bars.drop(columns="volume"))
+
+
+def test_direction_signals_long_only_drops_shorts_for_target_trade_models():
+    from lab.strategies import long_only_for_target
+
+    p = pd.Series([0.65, 0.2, 0.5, 0.75])
+    both = direction_signals(p, RulesConfig())
+    longs = direction_signals(p, RulesConfig(), long_only=True)
+    assert both.signal.tolist() == [1, -1, 0, 1] and longs.signal.tolist() == [1, 0, 0, 1]
+    assert long_only_for_target("target_trade") and not long_only_for_target("target_6bar")
+
+
+def test_backtest_strategy_long_only_trades_no_short(quarter):
+    bars, minutes = quarter
+    p = pd.Series(np.random.default_rng(6).uniform(0.2, 0.8, len(bars)), index=bars.index)
+    config = LabConfig()
+    both = backtest_strategy(config, bars, minutes, probability=p).trades
+    longs = backtest_strategy(config, bars, minutes, probability=p, long_only=True).trades
+    assert (both["side"] == "short").any() and (longs["side"] == "long").all() and len(longs) > 20
+    # the same trades as masking P(up) below 0.5, which jobs/backtest.py did before the rule moved here
+    pd.testing.assert_frame_equal(longs, backtest_strategy(config, bars, minutes, probability=p.where(p >= 0.5)).trades)

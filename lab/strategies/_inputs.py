@@ -1,4 +1,4 @@
-"""Small, look-ahead-free indicator helpers shared by the strategies (points, not fractions)."""
+"""Input checks shared by the strategies' signal rules (features and probabilities they read)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,18 @@ import numpy as np
 import pandas as pd
 
 from lab.backtest.signals import BacktestInputError
-from lab.indicators import atr, ema, rsi, wilder
 
-__all__ = ["require_columns", "wilder", "ema", "rsi", "atr", "run_length", "aligned_probability"]
+__all__ = ["require_feature_columns", "aligned_probability"]
 
 
-def require_columns(bars: pd.DataFrame, columns: tuple[str, ...], who: str) -> None:
-    """Raise :class:`BacktestInputError` naming the columns ``bars`` lacks for ``who``."""
-    missing = [c for c in columns if c not in bars.columns]
+def require_feature_columns(features: pd.DataFrame, columns: tuple[str, ...], who: str) -> None:
+    """Raise :class:`BacktestInputError` naming the feature columns ``features`` lacks for ``who``."""
+    missing = [c for c in columns if c not in features.columns]
     if missing:
         raise BacktestInputError(
-            f"{who} needs bar column(s) {', '.join(missing)}; pass the lab's regular-session bars "
-            "(open/high/low/close/volume plus session, session_open, session_close)"
+            f"{who} needs feature column(s) {', '.join(missing)}; pass the table's columns of "
+            "lab.strategy_features (or omit features= to compute them from the bars)"
         )
-
-
-def run_length(flag: pd.Series) -> pd.Series:
-    """Consecutive ``True`` values ending at each row (0 where ``flag`` is ``False``)."""
-    flag = flag.astype(bool)
-    groups = (~flag).cumsum()
-    return flag.astype(np.int64).groupby(groups.to_numpy(), sort=False).cumsum().astype("float64")
 
 
 def aligned_probability(probability: pd.Series, bars: pd.DataFrame, name: str) -> pd.Series:
