@@ -28,7 +28,7 @@ from lab.errors import LabError
 from lab.evaluation import roc_auc
 from lab.models import feature_importance
 from lab.plots_analysis import group_pnl_figure, threshold_sweep_figure
-from lab.strategies import backtest_strategy
+from lab.strategies import backtest_strategy, long_only_for_target
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
 
 DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
@@ -74,11 +74,11 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
     minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
     features = list(model.features)
     probability = pd.Series(model.predict(bars[features]), index=bars.index)
-    if model.target == "target_trade":  # P(a long wins), not P(up): it trades long only
-        probability = probability.where(probability >= 0.5)
+    long_only = long_only_for_target(model.target)
 
     def backtest_at(entry_threshold: float):
-        result = backtest_strategy(with_threshold(config, entry_threshold), bars, minutes, probability=probability)
+        result = backtest_strategy(with_threshold(config, entry_threshold), bars, minutes, probability=probability,
+                                   long_only=long_only)
         return result.trades, result.session_dates
 
     print(f"analyze: threshold sweep, {len(SWEEP_THRESHOLDS)} backtests of the validation window", file=sys.stderr)
