@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import types
 import typing
 from typing import Any, Mapping
@@ -74,6 +75,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} = {value!r} must be a whole number") from None
+        _check_finite(key, value, number)
         if number != int(number):
             raise ConfigError(f"{key} = {value!r} must be a whole number")
         return int(number)
@@ -81,9 +83,11 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{key} = {value!r} must be a number")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} = {value!r} must be a number") from None
+        _check_finite(key, value, number)
+        return number
     if hint is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ConfigError(f"{key} = {value!r} must be a string")
@@ -91,6 +95,13 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if isinstance(hint, types.UnionType):  # pragma: no cover - not used by the contract today
         return value
     raise ConfigError(f"{key}: unsupported configuration type {hint!r}")
+
+
+def _check_finite(key: str, value: Any, number: float) -> None:
+    """Every number of the configuration is finite: a NaN cost or threshold compares false everywhere."""
+    if not math.isfinite(number):
+        raise ConfigError(f"{key} = {value!r} must be a finite number (nan and inf are not allowed); "
+                          "write a plain number, e.g. 1.0")
 
 
 def as_date(value: object) -> dt.date:

@@ -29,6 +29,13 @@ def test_load_config_project_lab_toml_equals_built_in_defaults():
         ("[costs]\ncommission_per_contract_usd = -1\n", r"commission_per_contract_usd = -1.0 must be >= 0"),
         ("[model]\nengine = 'catboost'\n", r"\[model\] engine = 'catboost' is not one of lightgbm, xgboost"),
         ("[data\n", r"not valid TOML"),
+        ("[costs]\ncommission_per_contract_usd = nan\n",
+         r"costs.commission_per_contract_usd = nan must be a finite number \(nan and inf are not allowed\)"),
+        ("[costs]\nexit_slippage_ticks = inf\n", r"costs.exit_slippage_ticks = inf must be a finite number"),
+        ("[rules]\ndaily_loss_limit_usd = -inf\n", r"rules.daily_loss_limit_usd = -inf must be a finite number"),
+        ("[rules]\ntime_stop_bars = inf\n", r"rules.time_stop_bars = inf must be a finite number"),
+        ("[tune]\nlearning_rate = [0.1, nan]\n", r"tune.learning_rate\[1\] = nan must be a finite number"),
+        ("[criteria]\nmax_daily_loss_usd = nan\n", r"criteria.max_daily_loss_usd = nan must be a finite number"),
     ],
 )
 def test_load_config_bad_values_name_key_value_and_fix(tmp_path, text, message):
@@ -48,6 +55,11 @@ def test_load_config_overrides_apply_and_validate(tmp_path):
     assert config.data.path == "f.txt" and config.rules.stop_loss_ticks == 10.0
     with pytest.raises(ConfigError, match=r"unknown configuration key 'rules.stop_ticks'"):
         load_config(PROJECT_ROOT / "lab.toml", {"rules.stop_ticks": 10})
+
+
+def test_load_config_overrides_refuse_non_finite_numbers():
+    with pytest.raises(ConfigError, match=r"costs.entry_slippage_ticks = 'nan' must be a finite number"):
+        load_config(PROJECT_ROOT / "lab.toml", {"costs.entry_slippage_ticks": "nan"})
 
 
 def test_lab_config_flat_uses_dotted_keys():
