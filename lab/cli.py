@@ -15,19 +15,16 @@ __all__ = ["main"]
 
 
 def _run_entry_point(entry: str, params: dict[str, str], experiment: str | None) -> None:
-    """Run an MLproject entry point in this environment (no conda, no virtualenv download)."""
-    import mlflow.projects
+    """Run an MLproject entry point in this environment (no conda, no virtualenv download).
 
-    from lab.tracking import configure
+    A refusal ends with the entry point's own one line (on stderr) and its exit code.
+    """
+    from lab.tracking import run_entry_point
 
-    configure()
-    from lab.paths import code_root
-
-    submitted = mlflow.projects.run(
-        str(code_root()), entry_point=entry, parameters={k: v for k, v in params.items() if v is not None},
-        env_manager="local", experiment_name=experiment, synchronous=True,
-    )
-    click.echo(f"{entry}: run {submitted.run_id} {submitted.get_status()}")
+    result = run_entry_point(entry, params, experiment_name=experiment)
+    if not result.ok:
+        raise SystemExit(result.exit_code or 1)
+    click.echo(f"{entry}: run {result.run_id} {result.status}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,3 +1,4 @@
+import pytest
 from click.testing import CliRunner
 
 from lab.cli import cli
@@ -47,3 +48,29 @@ def test_cli_data_synth_writes_a_readable_file(tmp_path):
     assert result.exit_code == 0, result.output
     check = CliRunner().invoke(cli, ["data", "check", str(out)])
     assert check.exit_code == 0 and "valid" in check.output
+
+
+
+def test_cli_run_refusal_ends_with_its_line_and_exit_code(tracking_store, tmp_path):
+    """`lab run ...`: the entry point's one line last, its exit code, no traceback, the run FAILED."""
+    import subprocess
+    import sys
+
+    import mlflow
+
+    proc = subprocess.run([sys.executable, "-c", "from lab.cli import main; main()", "run", "featurize",
+                           "-P", "config=absent.toml"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2  # jobs.common.refuse
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("featurize: error: configuration file 'absent.toml' does not exist")
+    assert "Traceback" not in proc.stderr and "ExecutionException" not in proc.stderr
+    (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert run.info.status == "FAILED" and "does not exist" in run.data.tags["lab.error"]
+
+
+def test_cli_featurize_refusal_exits_with_the_entry_points_code(tracking_store, capfd):
+    result = CliRunner().invoke(cli, ["featurize", "--config", "absent.toml"])
+    assert result.exit_code == 2
+    err = capfd.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("featurize: error: configuration file 'absent.toml' does not exist")
+    assert "Traceback" not in err + result.output
