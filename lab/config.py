@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lab.configfile import build, flatten
+from lab.configfile import DateRange, build, flatten
 from lab.errors import ConfigError
 from lab.instruments import Instrument, get_instrument
 
@@ -46,17 +46,6 @@ DEFAULT_CONFIG_PATH = Path("lab.toml")
 
 #: Every target featurize produces, by the names the rest of the lab uses.
 TARGET_NAMES = ("target_3bar", "target_6bar", "target_12bar", "target_vol", "target_trade")
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """An inclusive range of calendar dates (ET trading dates)."""
-
-    start: dt.date
-    end: dt.date
-
-    def __str__(self) -> str:
-        return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Turning parsed TOML into the typed configuration objects of :mod:`lab.config`.
+"""Turning parsed TOML into typed, frozen dataclasses (:mod:`lab.config`, ``jobs/scheduler/spec.py``).
 
 Every value is coerced to its field's type (dates, tuples, whole numbers, booleans) with an error
 that names the ``section.key``, the value received and the form expected; unknown keys are refused.
@@ -11,11 +11,23 @@ import datetime as dt
 import math
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from lab.errors import ConfigError
 
-__all__ = ["build", "as_date", "flatten"]
+__all__ = ["DateRange", "build", "as_date", "flatten"]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """An inclusive range of calendar dates (ET trading dates)."""
+
+    start: dt.date
+    end: dt.date
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
 
 def build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
@@ -37,8 +49,6 @@ def build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
 
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
-    from lab.config import DateRange
-
     if hint is DateRange:
         if isinstance(value, DateRange):
             return value

@@ -491,7 +491,7 @@ def _alive(pid: int) -> bool:
 
 
 def _lab(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from lab.cli import main; main()", *args]
+    return [sys.executable, "-c", "from cli.main import main; main()", *args]
 
 
 def test_schedule_run_sigterm_stops_the_running_job_and_marks_its_run_killed(store, tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 from click.testing import CliRunner
 
-from lab.cli import cli
+from cli.main import cli
 from lab.readers import write_firstrate
 from tests.conftest import make_minutes
 
@@ -35,7 +35,7 @@ def test_cli_data_check_bad_file_exits_2_with_one_line(tmp_path):
 
     bad = tmp_path / "m.txt"
     bad.write_text("2023-03-01 09:30:00,0,1,0,1,1\n")
-    proc = subprocess.run([sys.executable, "-c", "from lab.cli import main; main()", "data", "check", str(bad)],
+    proc = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "data", "check", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("lab: error: ") and "price <= 0" in proc.stderr and "Traceback" not in proc.stderr
@@ -58,7 +58,7 @@ def test_cli_run_refusal_ends_with_its_line_and_exit_code(tracking_store, tmp_pa
 
     import mlflow
 
-    proc = subprocess.run([sys.executable, "-c", "from lab.cli import main; main()", "run", "featurize",
+    proc = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "run", "featurize",
                            "-P", "config=absent.toml"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2  # jobs.common.refuse
     last = proc.stderr.strip().splitlines()[-1]
