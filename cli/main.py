@@ -99,11 +99,11 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
     import time
 
     from lab import paths
-    from lab.config import load_config
+    from lab.config import load_lab_config
     from lab.readers import write_firstrate
     from lab.synth import generate_minutes
 
-    cfg = load_config(config if Path(config).exists() or config != "lab.toml" else None)
+    cfg = load_lab_config(config)
     first = start.date() if start else cfg.data.synthetic_start
     last = end.date() if end else cfg.data.synthetic_end
     seed = cfg.data.synthetic_seed if seed is None else seed
@@ -128,10 +128,10 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str) -> None:
     """
     import time
 
-    from lab.config import load_config
+    from lab.config import load_lab_config
     from lab.readers import read_minutes
 
-    cfg = load_config(config if Path(config).exists() or config != "lab.toml" else None)
+    cfg = load_lab_config(config)
     began = time.perf_counter()
     result = read_minutes(path, tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows, until=cfg.windows.test.start)
     minutes = result.minutes

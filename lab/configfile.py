@@ -9,14 +9,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import tomllib
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from lab.errors import ConfigError
 
-__all__ = ["DateRange", "build", "as_date", "flatten"]
+__all__ = ["DateRange", "read_toml", "build", "as_date", "flatten"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,25 @@ class DateRange:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
 
+def read_toml(path: str | Path, missing: str) -> dict[str, Any]:
+    """The tables of a TOML file.
+
+    ``missing`` is the error when the file is absent, ``{path}`` standing for the quoted path
+    (e.g. ``"configuration file {path} does not exist; pass --config ..."``). Not TOML: a
+    :class:`ConfigError` naming the file, line and column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(missing.format(path=repr(str(path))))
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
+    """An instance of the frozen dataclass ``cls`` from a TOML table: unknown keys refused, every
+    value coerced to its field's type, errors naming ``where.key``, the value and the form expected."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"[{where}] must be a table, got {raw!r}")
     hints = typing.get_type_hints(cls)

@@ -140,7 +140,7 @@ def _resolve(params: Mapping[str, str], done: Mapping[str, StepResult], project_
 
 def _lab_config(config: str, project_dir: str | Path) -> Any:
     """The step's ``config`` parameter, read relative to the project (defaults if lab.toml is absent)."""
-    from registry.cli import load_lab_config
+    from lab.config import load_lab_config
 
     path = Path(config) if Path(config).is_absolute() else Path(project_dir) / config
     return load_lab_config(str(path) if path.exists() else config)

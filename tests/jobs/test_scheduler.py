@@ -562,3 +562,20 @@ def test_fire_job_releases_its_lock_when_done(tmp_path):
     spec = JobSpec("daily", "0 6 * * *", "UTC", ("featurize",))
     assert fire_job(spec, recording_runner).ok and fire_job(spec, recording_runner).ok
     assert len(CALLS) == 2
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[scheduler]\nmisfire_grace_time_s = 0\n', r"\[scheduler\] misfire_grace_time_s = 0 must be a whole number >= 1"),
+    ('[scheduler]\nmisfire_grace_time_s = 2.5\n', r"scheduler.misfire_grace_time_s = 2.5 must be a whole number"),
+    ('[scheduler]\nmax_concurrent_jobs = nan\n', r"scheduler.max_concurrent_jobs = nan must be a finite number"),
+    ('[scheduler]\ntimezon = "UTC"\n', r"\[scheduler\]: unknown key\(s\) 'timezon'; valid keys: .*timezone"),
+    ('[scheduler\n', r"not valid TOML"),
+])
+def test_load_schedule_scheduler_table_is_read_like_lab_toml(tmp_path, text, message):
+    with pytest.raises(ScheduleError, match=message):
+        load_schedule(_write(tmp_path, text), project_dir=PROJECT_ROOT)
+
+
+def test_load_schedule_missing_file_says_which_option(tmp_path):
+    with pytest.raises(ScheduleError, match=r"schedule file '.*absent.toml' does not exist; pass --schedule"):
+        load_schedule(tmp_path / "absent.toml")

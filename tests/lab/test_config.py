@@ -68,3 +68,14 @@ def test_lab_config_flat_uses_dotted_keys():
     assert flat["windows.test"] == "2024-01-01..2025-12-31"
     assert flat["strategy.breakout.range_low"] == "0.35"
     assert "source" not in flat
+
+
+def test_load_lab_config_absent_default_file_means_defaults_but_a_named_file_must_exist(tmp_path, monkeypatch):
+    from lab.config import load_lab_config
+
+    monkeypatch.chdir(tmp_path)
+    assert load_lab_config() == LabConfig() and load_lab_config("lab.toml").source == "<defaults>"
+    with pytest.raises(ConfigError, match=r"configuration file 'other.toml' does not exist; pass --config"):
+        load_lab_config("other.toml")
+    (tmp_path / "lab.toml").write_text("[rules]\nstop_loss_ticks = 9\n")
+    assert load_lab_config("lab.toml").rules.stop_loss_ticks == 9.0
