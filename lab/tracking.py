@@ -504,8 +504,6 @@ def run_entry_point(
 
     Raises
     ------
-    EntryPointFailed
-        Not raised here; see above.
     LabError
         The project or entry point does not exist, or a parameter is missing or of the wrong type.
     """
