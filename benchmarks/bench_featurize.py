@@ -43,7 +43,7 @@ def _input_file() -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "synthetic_MES_2019-05-01_2025-12-31_1min.txt"
     if not path.is_file():
-        subprocess.run([sys.executable, "-m", "lab.cli", "data", "synth", "--out", str(path)], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "cli.main", "data", "synth", "--out", str(path)], check=True, cwd=ROOT)
     return path
 
 

@@ -36,7 +36,7 @@ def main() -> None:
                         "target_vol trains hundreds of trees per trial")
     args = parser.parse_args()
     if not DATA.is_file():
-        subprocess.run([sys.executable, "-m", "lab.cli", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "cli.main", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
     rows = []
     for number in range(args.runs):
         home = Path(tempfile.mkdtemp(prefix="bench-tune-"))

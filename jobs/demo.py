@@ -17,21 +17,15 @@ DEMO_TARGET = "target_6bar"
 
 
 def _entry(entry: str, params: dict[str, str], experiment: str, echo: Callable[[str], None]) -> str:
-    import mlflow.projects
+    from lab.tracking import run_entry_point
 
     echo(f"\n=== {entry} ===")
-    from lab.paths import code_root
-
-    submitted = mlflow.projects.run(str(code_root()), entry_point=entry, parameters=params, env_manager="local",
-                                    experiment_name=experiment, synchronous=True)
-    return submitted.run_id
+    return run_entry_point(entry, params, experiment_name=experiment).raise_for_status().run_id
 
 
 def run_demo(config_path: str, experiment: str, echo: Callable[[str], None] = print) -> dict[str, str]:
     """Run the chain; returns the run id of each stage (and the registered version)."""
-    from mlflow.exceptions import ExecutionException
-
-    from lab.tracking import configure
+    from lab.tracking import EntryPointFailed, configure
     from registry.gate import format_gate_table
     from registry.promote import check_candidate, promote
 
@@ -59,7 +53,7 @@ def run_demo(config_path: str, experiment: str, echo: Callable[[str], None] = pr
 
     try:
         runs["final-eval"] = _entry("final-eval", common, experiment, echo)
-    except ExecutionException:
+    except EntryPointFailed:
         echo(f"final-eval refused or failed: the test window {config.windows.test} of {config.promotion.model_name} "
              "may already be spent (it is looked at once); see `lab status --config " + config_path + "`")
     echo("\nDone. Browse every run, metric, equity curve and feature importance with:\n"

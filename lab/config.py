@@ -1,6 +1,7 @@
 """The configuration contract: ``lab.toml`` loaded into frozen, validated, typed objects.
 
-One frozen dataclass per concern. :func:`load_config` is the only reader; it rejects unknown
+One frozen dataclass per concern. :func:`load_config` is the only reader (through the TOML reader
+of :mod:`lab.configfile`, shared with `jobs/schedule.toml`); it rejects unknown
 sections and keys, wrong types and out-of-range values with a message that names the key, the
 value received and the fix. :meth:`LabConfig.flat` gives the flattened ``section.key`` view
 that runs log as parameters.
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lab.configfile import build, flatten
+from lab.configfile import DateRange, build, flatten, read_toml
 from lab.errors import ConfigError
 from lab.instruments import Instrument, get_instrument
 
@@ -38,6 +38,7 @@ __all__ = [
     "LabConfig",
     "DateRange",
     "load_config",
+    "load_lab_config",
     "DEFAULT_CONFIG_PATH",
     "TARGET_NAMES",
 ]
@@ -46,17 +47,6 @@ DEFAULT_CONFIG_PATH = Path("lab.toml")
 
 #: Every target featurize produces, by the names the rest of the lab uses.
 TARGET_NAMES = ("target_3bar", "target_6bar", "target_12bar", "target_vol", "target_trade")
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """An inclusive range of calendar dates (ET trading dates)."""
-
-    start: dt.date
-    end: dt.date
-
-    def __str__(self) -> str:
-        return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -417,23 +407,24 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     """
     if path is None:
         path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
-    if path is None:
+    if path is None:  # the one place where "no lab.toml" means the built-in defaults
         raw: dict[str, Any] = {}
         source = "<defaults>"
     else:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"configuration file {str(path)!r} does not exist; pass --config with an existing lab.toml")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raw = read_toml(path, "configuration file {path} does not exist; pass --config with an existing lab.toml")
         source = str(path)
     config = build(LabConfig, raw, "")
     config = dataclasses.replace(config, source=source)
     if overrides:
         config = config.replace(overrides)
     return config.validate()
+
+
+def load_lab_config(path: str | Path = DEFAULT_CONFIG_PATH) -> LabConfig:
+    """``--config`` of the ``lab`` commands: the file when it exists or was named on purpose; the
+    built-in defaults when the default ``lab.toml`` is absent (:func:`load_config` with ``None``)."""
+    absent_default = Path(path) == DEFAULT_CONFIG_PATH and not Path(path).exists()
+    return load_config(None if absent_default else path)
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

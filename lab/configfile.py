@@ -1,4 +1,4 @@
-"""Turning parsed TOML into the typed configuration objects of :mod:`lab.config`.
+"""Turning parsed TOML into typed, frozen dataclasses (:mod:`lab.config`, ``jobs/scheduler/spec.py``).
 
 Every value is coerced to its field's type (dates, tuples, whole numbers, booleans) with an error
 that names the ``section.key``, the value received and the form expected; unknown keys are refused.
@@ -8,16 +8,49 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
+import tomllib
 import types
 import typing
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from lab.errors import ConfigError
 
-__all__ = ["build", "as_date", "flatten"]
+__all__ = ["DateRange", "read_toml", "build", "as_date", "flatten"]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """An inclusive range of calendar dates (ET trading dates)."""
+
+    start: dt.date
+    end: dt.date
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def read_toml(path: str | Path, missing: str) -> dict[str, Any]:
+    """The tables of a TOML file.
+
+    ``missing`` is the error when the file is absent, ``{path}`` standing for the quoted path
+    (e.g. ``"configuration file {path} does not exist; pass --config ..."``). Not TOML: a
+    :class:`ConfigError` naming the file, line and column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(missing.format(path=repr(str(path))))
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
+    """An instance of the frozen dataclass ``cls`` from a TOML table: unknown keys refused, every
+    value coerced to its field's type, errors naming ``where.key``, the value and the form expected."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"[{where}] must be a table, got {raw!r}")
     hints = typing.get_type_hints(cls)
@@ -36,8 +69,6 @@ def build(cls: type, raw: Mapping[str, Any], where: str) -> Any:
 
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
-    from lab.config import DateRange
-
     if hint is DateRange:
         if isinstance(value, DateRange):
             return value
@@ -74,6 +105,7 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} = {value!r} must be a whole number") from None
+        _check_finite(key, value, number)
         if number != int(number):
             raise ConfigError(f"{key} = {value!r} must be a whole number")
         return int(number)
@@ -81,9 +113,11 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{key} = {value!r} must be a number")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} = {value!r} must be a number") from None
+        _check_finite(key, value, number)
+        return number
     if hint is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ConfigError(f"{key} = {value!r} must be a string")
@@ -91,6 +125,13 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if isinstance(hint, types.UnionType):  # pragma: no cover - not used by the contract today
         return value
     raise ConfigError(f"{key}: unsupported configuration type {hint!r}")
+
+
+def _check_finite(key: str, value: Any, number: float) -> None:
+    """Every number of the configuration is finite: a NaN cost or threshold compares false everywhere."""
+    if not math.isfinite(number):
+        raise ConfigError(f"{key} = {value!r} must be a finite number (nan and inf are not allowed); "
+                          "write a plain number, e.g. 1.0")
 
 
 def as_date(value: object) -> dt.date:

@@ -9,22 +9,15 @@ A refused promotion prints the gate table and exits with status 1.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from lab.config import LabConfig, load_config
+from lab.config import load_lab_config  # re-exported: the one "no lab.toml -> defaults" rule
 from registry.errors import RegistryError
 from registry.gate import format_gate_table
 from registry.promote import ALIASES, check_candidate, promote
 from registry.status import format_status, lab_status
 
 __all__ = ["promote_command", "status_command", "load_lab_config"]
-
-
-def load_lab_config(path: str) -> LabConfig:
-    """``--config``: the file when given or present; the built-in defaults when ``lab.toml`` is absent."""
-    return load_config(path if Path(path).exists() or path != "lab.toml" else None)
 
 
 @click.command("promote")

@@ -37,3 +37,14 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_command.endswith("python -m pytest")
     ci = (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command in ci
+
+
+def test_console_script_and_packages_cover_every_layer():
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    module, _, function = pyproject["project"]["scripts"]["lab"].partition(":")
+    assert module == "cli.main" and callable(getattr(importlib.import_module(module), function))
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    layers = pyproject["tool"]["importlinter"]["contracts"][0]["layers"]
+    packages = sorted(p.name for p in PROJECT_ROOT.iterdir() if (p / "__init__.py").is_file() and p.name != "tests")
+    assert packages == sorted(layers) == sorted(name.rstrip("*") for name in include)
+    assert any(extra.startswith("import-linter") for extra in pyproject["project"]["optional-dependencies"]["test"])

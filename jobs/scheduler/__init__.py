@@ -5,12 +5,12 @@
     lab schedule run-once NAME       # one job now
 
 A job is an entry point or a chain (``tune -> walk-forward -> backtest -> promote``). Each step
-runs through a *runner*, by default :func:`mlflow_runner`, which creates the run with the tags
-``lab.schedule=<job>``, ``lab.schedule.step``, ``lab.schedule.firing`` and hands it to
-``mlflow.projects.run(..., run_id=..., env_manager="local", synchronous=True)`` (that function has
-no tags argument and MLflow reads no tags variable). A failing step leaves its run FAILED (a run is
-created to say so when none was), logs an ERROR line and ends that firing; the scheduler goes on.
-Jobs never overlap themselves (``max_instances=1``), missed firings collapse into one
+runs through a *runner*, by default :func:`mlflow_runner`, which runs the entry point through
+:func:`lab.tracking.run_entry_point` in a run tagged ``lab.schedule=<job>``, ``lab.schedule.step``,
+``lab.schedule.firing``. A failing step leaves its run FAILED (a run is created to say so when none
+was), logs an ERROR line and ends that firing; the scheduler goes on. SIGTERM stops the scheduler
+and the running entry point (its process group; its run KILLED). Jobs never overlap themselves
+(``max_instances=1`` in one scheduler, a per-job ``flock`` across processes), missed firings collapse into one
 (``coalesce``) when within ``misfire_grace_time_s``, and the job store (sqlite under ``.lab/`` by
 default) keeps the next fire times across restarts.
 """
@@ -23,6 +23,7 @@ import click
 
 from jobs.scheduler.firing import (
     DEFAULT_RUNNER,
+    STOP,
     JobOutcome,
     Runner,
     StepFailedError,
@@ -36,7 +37,7 @@ from jobs.scheduler.spec import DEFAULT_SCHEDULE, STEPS, JobSpec, Schedule, Sche
 
 __all__ = ["ScheduleError", "StepFailedError", "JobSpec", "Schedule", "StepResult", "JobOutcome", "Runner",
            "load_schedule", "next_fire_times", "fire_job", "fire_stored_job", "mlflow_runner", "build_scheduler",
-           "sync_jobs", "run_scheduler", "schedule", "DEFAULT_SCHEDULE", "DEFAULT_RUNNER", "STEPS"]
+           "sync_jobs", "run_scheduler", "schedule", "DEFAULT_SCHEDULE", "DEFAULT_RUNNER", "STEPS", "STOP"]
 
 _schedule_option = click.option("--schedule", "schedule_path", default=str(DEFAULT_SCHEDULE), show_default=True,
                                 help="the schedule file")

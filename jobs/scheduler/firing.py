@@ -1,8 +1,7 @@
 """Firing a job: run its steps in order through a runner, record failures, never raise.
 
-The default runner, :func:`mlflow_runner`, creates the step's run with the schedule's tags and
-hands it to ``mlflow.projects.run(..., run_id=...)``: that function has no tags argument and
-MLflow reads no tags variable, so the run is made first.
+The default runner, :func:`mlflow_runner`, runs the step's entry point through the lab's one
+runner, :func:`lab.tracking.run_entry_point`, in a run carrying the schedule's tags.
 """
 
 from __future__ import annotations
@@ -11,20 +10,23 @@ import datetime as dt
 import logging
 import os
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from jobs.scheduler.lock import JobRunningError, job_lock
 from jobs.scheduler.spec import PLACEHOLDER, JobSpec
 from lab.errors import LabError
-from lab.tracking import configure
 
 __all__ = ["StepFailedError", "StepResult", "JobOutcome", "Runner", "fire_job", "fire_stored_job", "mlflow_runner",
-           "DEFAULT_RUNNER"]
+           "DEFAULT_RUNNER", "STOP"]
 
 log = logging.getLogger("lab.schedule")
 DEFAULT_RUNNER = "jobs.scheduler:mlflow_runner"
+#: Set when the scheduler stops (SIGTERM): the running entry point is terminated, no further step starts.
+STOP = threading.Event()
 
 
 class StepFailedError(LabError):
@@ -77,16 +79,32 @@ def fire_job(spec: JobSpec, runner: Runner | None = None, *, experiment: str | N
     Returns
     -------
     JobOutcome
-        ``ok`` false when a step failed; that step's run is FAILED and an ERROR line is logged.
+        ``ok`` false when a step failed (its run is FAILED and an ERROR line is logged), when the
+        scheduler is stopping, or when another process is firing the same job right now (the
+        job's lock, :func:`jobs.scheduler.lock.job_lock`: a job never overlaps itself, across
+        processes too).
     """
     runner = runner or mlflow_runner
     firing = uuid.uuid4().hex[:12]
+    try:
+        with job_lock(spec.name):
+            return _fire(spec, runner, firing, experiment, project_dir)
+    except JobRunningError as exc:
+        log.warning("job %s firing %s: not started: %s", spec.name, firing, exc)
+        return JobOutcome(spec.name, firing, False, [], str(exc))
+
+
+def _fire(spec: JobSpec, runner: Runner, firing: str, experiment: str | None, project_dir: str | Path) -> JobOutcome:
     fired_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     done: dict[str, StepResult] = {}
     log.info("job %s firing %s: %s", spec.name, firing, " -> ".join(spec.steps))
     for step in spec.steps:
         tags = {"lab.schedule": spec.name, "lab.schedule.step": step, "lab.schedule.firing": firing,
                 "lab.schedule.fired_at": fired_at}
+        if STOP.is_set():
+            message = f"scheduler stopping: {step} and later steps not started"
+            log.warning("job %s firing %s: %s", spec.name, firing, message)
+            return JobOutcome(spec.name, firing, False, list(done.values()), message)
         try:
             params = _resolve(spec.parameters_for(step), done, project_dir)
             result = _promote_step(params, spec.name, project_dir) if step == "promote" else runner(step, params, tags, experiment)
@@ -122,7 +140,7 @@ def _resolve(params: Mapping[str, str], done: Mapping[str, StepResult], project_
 
 def _lab_config(config: str, project_dir: str | Path) -> Any:
     """The step's ``config`` parameter, read relative to the project (defaults if lab.toml is absent)."""
-    from registry.cli import load_lab_config
+    from lab.config import load_lab_config
 
     path = Path(config) if Path(config).is_absolute() else Path(project_dir) / config
     return load_lab_config(str(path) if path.exists() else config)
@@ -180,43 +198,35 @@ def _record_failure(tags: Mapping[str, str], experiment: str | None, exc: BaseEx
 
 
 def _experiment_id(client: Any, experiment: str | None) -> str:
-    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    if not name:
-        return os.environ.get("MLFLOW_EXPERIMENT_ID", "0")
-    found = client.get_experiment_by_name(name)
-    return found.experiment_id if found else client.create_experiment(name)
+    from lab.tracking import resolve_experiment_id
+
+    return resolve_experiment_id(experiment)
 
 
 def mlflow_runner(entry_point: str, parameters: Mapping[str, str], tags: Mapping[str, str],
                   experiment: str | None = None, *, project_uri: str = ".") -> StepResult:
-    """Run one MLproject entry point here (``env_manager="local"``), in a run we create and tag.
+    """Run one MLproject entry point here (:func:`lab.tracking.run_entry_point`), in a run tagged ``tags``.
+
+    When the scheduler stops (:data:`STOP`, set on SIGTERM) the entry point's process group is
+    terminated and its run marked KILLED.
 
     Raises
     ------
     StepFailedError
-        The entry point failed; its run is FAILED and tagged ``lab.error``.
+        The entry point failed; its run is FAILED (or KILLED) and tagged ``lab.error``.
     """
-    import mlflow.projects
-    from mlflow.entities import Param
+    from lab.tracking import run_entry_point
 
-    from registry.evidence import get_client
+    result = run_entry_point(entry_point, {k: v for k, v in parameters.items() if v != ""}, project_uri=project_uri,
+                             experiment_name=experiment, tags=tags, run_name=f"{tags['lab.schedule']}:{entry_point}",
+                             stop=STOP)
+    if not result.ok:
+        message = f"{entry_point} failed: run {result.run_id} ended {result.status} (exit code {result.exit_code})"
+        from registry.evidence import get_client
 
-    client = get_client()
-    configure()  # telemetry off; the entry points run with this interpreter (its venv)
-    run = client.create_run(_experiment_id(client, experiment), run_name=f"{tags['lab.schedule']}:{entry_point}",
-                            tags={**tags, "mlflow.source.type": "PROJECT", "mlflow.project.entryPoint": entry_point,
-                                  "mlflow.source.name": str(Path(project_uri).resolve())})
-    run_id = run.info.run_id
-    client.log_batch(run_id, params=[Param(key, value) for key, value in parameters.items() if value != ""])
-    try:
-        mlflow.projects.run(project_uri, entry_point=entry_point, parameters=dict(parameters), env_manager="local",
-                            synchronous=True, run_id=run_id, experiment_id=run.info.experiment_id)
-    except Exception as exc:  # noqa: BLE001 - ExecutionException, bad parameters, a missing entry point...
-        client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
-        if client.get_run(run_id).info.status not in ("FAILED", "KILLED"):
-            client.set_terminated(run_id, "FAILED")
-        raise StepFailedError(f"{entry_point} failed: {exc}", run_id) from exc
-    return StepResult(entry_point, run_id, client.get_run(run_id).info.status)
+        get_client().set_tag(result.run_id, "lab.error", message[:5000])
+        raise StepFailedError(message, result.run_id)
+    return StepResult(entry_point, result.run_id, result.status)
 
 
 def fire_stored_job(spec: Mapping[str, Any], runner: str = DEFAULT_RUNNER, experiment: str | None = None,

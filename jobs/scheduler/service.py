@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from jobs.scheduler.firing import DEFAULT_RUNNER
+from jobs.scheduler.firing import DEFAULT_RUNNER, STOP
 from jobs.scheduler.spec import Schedule, ScheduleError
 
 __all__ = ["build_scheduler", "sync_jobs", "run_scheduler", "STORED_JOB_FUNCTION"]
@@ -97,7 +97,11 @@ def sync_jobs(scheduler: Any, schedule: Schedule, runner: str = DEFAULT_RUNNER, 
 
 def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir: str = ".",
                   jobstore_url: str | None = None) -> None:
-    """Run the schedule in the foreground until Ctrl-C or SIGTERM."""
+    """Run the schedule in the foreground until Ctrl-C or SIGTERM.
+
+    Stopping ends the running firing too: its entry point's process group gets SIGTERM (SIGKILL
+    5 s later), its run is marked KILLED and no later step starts; the process then exits.
+    """
     import signal
 
     from apscheduler.events import EVENT_SCHEDULER_STARTED
@@ -114,12 +118,16 @@ def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir:
             problems.append(exc)
             scheduler.shutdown(wait=False)
 
+    def stop(*_: Any) -> None:
+        STOP.set()  # the running entry point is terminated by its runner, in the job's thread
+        scheduler.shutdown(wait=False)
+
     scheduler.add_listener(on_start, EVENT_SCHEDULER_STARTED)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+        signal.signal(signal.SIGTERM, stop)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        stop()
     if problems:
         raise ScheduleError(f"could not load the jobs into {jobstore_url or schedule.jobstore_url()}: {problems[0]}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lab.errors import LabError
+from lab.configfile import build, read_toml
+from lab.errors import ConfigError, LabError
 
 __all__ = ["ScheduleError", "JobSpec", "Schedule", "load_schedule", "next_fire_times", "DEFAULT_SCHEDULE", "STEPS",
            "PLACEHOLDER"]
@@ -24,6 +24,17 @@ _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 class ScheduleError(LabError, ValueError):
     """``schedule.toml`` is malformed, or a job name is unknown."""
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """The ``[scheduler]`` table, read by the lab's one TOML reader (:func:`lab.configfile.build`)."""
+
+    timezone: str = "America/New_York"  # default for jobs that set none
+    jobstore: str = ""  # empty: sqlite .lab/schedule.db under the project; or an SQLAlchemy URL
+    misfire_grace_time_s: int = 3600
+    max_concurrent_jobs: int = 1
+    experiment: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,25 +118,20 @@ def load_schedule(path: str | Path | None = None, project_dir: str | Path = ".")
         earlier step, or parameters an entry point does not declare.
     """
     path = Path(path) if path else Path(project_dir) / DEFAULT_SCHEDULE
-    if not path.is_file():
-        raise ScheduleError(f"schedule file {str(path)!r} does not exist; pass --schedule with a schedule.toml")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScheduleError(f"{path}: not valid TOML: {exc}") from None
-    _only(raw, {"scheduler", "jobs"}, "top level", path)
-    settings = dict(raw.get("scheduler", {}))
-    _only(settings, {"timezone", "jobstore", "misfire_grace_time_s", "max_concurrent_jobs", "experiment"},
-          "[scheduler]", path)
-    timezone = str(settings.get("timezone", "America/New_York"))
+        raw = read_toml(path, "schedule file {path} does not exist; pass --schedule with a schedule.toml")
+        _only(raw, {"scheduler", "jobs"}, "top level", path)
+        settings = build(SchedulerSettings, raw.get("scheduler", {}), "scheduler")
+    except ConfigError as exc:
+        message = str(exc)
+        raise ScheduleError(message if message.startswith(str(path)) else f"{path}: {message}") from None
     declared = _declared_parameters(Path(project_dir))
-    jobs = tuple(_job(name, table, timezone, declared, path) for name, table in raw.get("jobs", {}).items())
+    jobs = tuple(_job(name, table, settings.timezone, declared, path) for name, table in raw.get("jobs", {}).items())
     for key in ("misfire_grace_time_s", "max_concurrent_jobs"):
-        if not isinstance(settings.get(key, 1), int) or settings.get(key, 1) < 1:
-            raise ScheduleError(f"{path}: [scheduler] {key} = {settings[key]!r} must be a whole number >= 1")
-    return Schedule(path, jobs, timezone, str(settings.get("jobstore", "")),
-                    settings.get("misfire_grace_time_s", 3600), settings.get("max_concurrent_jobs", 1),
-                    str(settings.get("experiment", "")))
+        if getattr(settings, key) < 1:
+            raise ScheduleError(f"{path}: [scheduler] {key} = {getattr(settings, key)!r} must be a whole number >= 1")
+    return Schedule(path, jobs, settings.timezone, settings.jobstore, settings.misfire_grace_time_s,
+                    settings.max_concurrent_jobs, settings.experiment)
 
 
 def _job(name: str, table: Mapping[str, Any], default_tz: str, declared: dict[str, set[str]], path: Path) -> JobSpec:

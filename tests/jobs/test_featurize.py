@@ -58,3 +58,17 @@ def test_featurize_bad_file_fails_with_a_clear_message(tmp_path, tracking_store,
     assert "line 1:" in err and "high < max(open, close)" in err and "--on-bad-rows drop" in err
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert runs[0].info.status == "FAILED" and "high < max" in runs[0].data.tags["lab.error"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_featurize_missing_or_folder_data_path_is_one_line(tmp_path, tracking_store, capsys, kind):
+    from jobs.featurize import main
+
+    data = tmp_path / "absent.txt" if kind == "missing" else tmp_path
+    config = tmp_path / "lab.toml"
+    config.write_text(CONFIG.format(path=tmp_path / "raw.txt"))
+    assert main(["--config", str(config), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("featurize: error: data file ")
+    assert ("does not exist" if kind == "missing" else "is a folder, not a file") in err

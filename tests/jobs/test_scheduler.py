@@ -67,6 +67,15 @@ def file_runner(entry_point, parameters, tags, experiment=None):
     return StepResult(entry_point, "file-run", "FINISHED")
 
 
+def blocking_file_runner(entry_point, parameters, tags, experiment=None):
+    """Says it started (a file), then holds its job until a release file appears."""
+    folder = Path(os.environ["LAB_TEST_RUNNER_DIR"])
+    (folder / "started").write_text(str(os.getpid()))
+    while not (folder / "release").exists():
+        time.sleep(0.05)
+    return StepResult(entry_point, "held-run", "FINISHED")
+
+
 def contract_runner(entry_point, parameters, tags, experiment=None):
     """Makes the runs the real entry points would, following the run contract."""
     from mlflow import MlflowClient
@@ -93,7 +102,8 @@ def contract_runner(entry_point, parameters, tags, experiment=None):
 
 
 @pytest.fixture(autouse=True)
-def _reset_fakes():
+def _reset_fakes(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))  # the jobs' locks live under .lab/ of the project
     CALLS.clear()
     RELEASE.clear()
     BACKTEST_METRICS.clear()
@@ -301,11 +311,11 @@ def test_mlflow_runner_failure_leaves_the_run_failed(store, tiny_project):
     from mlflow import MlflowClient
 
     tags = {"lab.schedule": "daily", "lab.schedule.step": "boom", "lab.schedule.firing": "f1"}
-    with pytest.raises(StepFailedError, match="boom failed: Run .* failed") as info:
+    with pytest.raises(StepFailedError, match=r"boom failed: run \w+ ended FAILED \(exit code 3\)") as info:
         mlflow_runner("boom", {}, tags, project_uri=str(tiny_project))
     run = MlflowClient().get_run(info.value.run_id)
     assert run.info.status == "FAILED"
-    assert run.data.tags["lab.schedule"] == "daily" and "ExecutionException" in run.data.tags["lab.error"]
+    assert run.data.tags["lab.schedule"] == "daily" and "exit code 3" in run.data.tags["lab.error"]
 
 
 # -- APScheduler: overlap, failures, restarts ------------------------------------------------
@@ -459,3 +469,113 @@ def test_schedule_run_catches_up_after_a_restart_and_stops_on_sigterm(tmp_path):
     assert runs.read_text() == "daily featurize\n"
     assert "job daily kept" in stderr and "step featurize FINISHED" in stderr
     assert process.returncode == 0
+
+
+# -- stopping and overlapping across processes ------------------------------------------------
+
+SLOW_JOB = """import os, pathlib, subprocess, time
+sleeper = subprocess.Popen(["sleep", "300"])
+pathlib.Path("sleeper.pid").write_text(str(sleeper.pid))
+pathlib.Path("job.pid").write_text(str(os.getpid()))
+time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _lab(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from cli.main import main; main()", *args]
+
+
+def test_schedule_run_sigterm_stops_the_running_job_and_marks_its_run_killed(store, tmp_path):
+    """A real `lab schedule run` with a slow entry point (which starts a process of its own): SIGTERM
+    ends the scheduler, the entry point and its child; the step's run is KILLED."""
+    from mlflow import MlflowClient
+
+    from jobs.scheduler import DEFAULT_RUNNER
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text("name: slow\nentry_points:\n  featurize:\n    command: \"python job.py\"\n")
+    (project / "job.py").write_text(SLOW_JOB)
+    path = _write(tmp_path, f'[scheduler]\ntimezone = "UTC"\njobstore = "sqlite:///{tmp_path / "jobs.db"}"\n'
+                            'misfire_grace_time_s = 345600\n\n[jobs.daily]\ncron = "0 6 * * *"\nsteps = ["featurize"]\n')
+    plan = load_schedule(path, project_dir=project)
+    earlier = build_scheduler(plan, blocking=False)
+    earlier.start(paused=True)
+    sync_jobs(earlier, plan, runner=DEFAULT_RUNNER, project_dir=str(project))
+    earlier.modify_job("daily", next_run_time=dt.datetime.now(UTC) - dt.timedelta(hours=1))  # due now
+    earlier.shutdown(wait=False)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen(_lab("schedule", "run", "--schedule", str(path)), cwd=project, env=env,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait(lambda: (project / "sleeper.pid").exists() and (project / "job.pid").exists(), timeout=60)
+        job_pid = int((project / "job.pid").read_text())
+        sleeper_pid = int((project / "sleeper.pid").read_text())
+        assert _alive(job_pid) and _alive(sleeper_pid)
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert not _alive(job_pid) and not _alive(sleeper_pid)  # nothing left behind
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("lab-test").experiment_id],
+                                "tags.`lab.schedule` = 'daily'")
+    assert run.info.status == "KILLED"
+    assert "ended KILLED" in run.data.tags["lab.error"] and "step featurize FAILED" in stderr
+
+
+def test_schedule_run_once_cannot_overlap_the_same_job_in_another_process(store, tmp_path):
+    """Two `lab schedule run-once` of one job: the second is refused while the first runs; a killed
+    holder leaves no stale lock."""
+    path = _write(tmp_path, '[jobs.slow]\ncron = "0 6 * * mon-fri"\nsteps = ["featurize"]\n')
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LAB_TEST_RUNNER_DIR": str(tmp_path)}
+    command = _lab("schedule", "run-once", "slow", "--schedule", str(path), "--runner", f"{HERE}:blocking_file_runner")
+    first = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert _wait(lambda: (tmp_path / "started").exists(), timeout=60)
+        second = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert f"slow: failed: job 'slow' is already running (pid {first.pid} on " in second.stderr
+        assert not (tmp_path / "release").exists() and first.poll() is None  # the first still holds it
+        first.kill()  # kill -9 of the holder: the kernel drops its lock
+        first.communicate(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    outcome = fire_job(JobSpec("slow", "0 6 * * *", "UTC", ("featurize",)), recording_runner)
+    assert outcome.ok and len(CALLS) == 1
+
+
+def test_fire_job_releases_its_lock_when_done(tmp_path):
+    spec = JobSpec("daily", "0 6 * * *", "UTC", ("featurize",))
+    assert fire_job(spec, recording_runner).ok and fire_job(spec, recording_runner).ok
+    assert len(CALLS) == 2
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[scheduler]\nmisfire_grace_time_s = 0\n', r"\[scheduler\] misfire_grace_time_s = 0 must be a whole number >= 1"),
+    ('[scheduler]\nmisfire_grace_time_s = 2.5\n', r"scheduler.misfire_grace_time_s = 2.5 must be a whole number"),
+    ('[scheduler]\nmax_concurrent_jobs = nan\n', r"scheduler.max_concurrent_jobs = nan must be a finite number"),
+    ('[scheduler]\ntimezon = "UTC"\n', r"\[scheduler\]: unknown key\(s\) 'timezon'; valid keys: .*timezone"),
+    ('[scheduler\n', r"not valid TOML"),
+])
+def test_load_schedule_scheduler_table_is_read_like_lab_toml(tmp_path, text, message):
+    with pytest.raises(ScheduleError, match=message):
+        load_schedule(_write(tmp_path, text), project_dir=PROJECT_ROOT)
+
+
+def test_load_schedule_missing_file_says_which_option(tmp_path):
+    with pytest.raises(ScheduleError, match=r"schedule file '.*absent.toml' does not exist; pass --schedule"):
+        load_schedule(tmp_path / "absent.toml")

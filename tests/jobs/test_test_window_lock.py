@@ -48,7 +48,7 @@ def _last_tune_run():
 
 def test_only_final_eval_reads_the_test_window(poisoned, capsys):
     from jobs import backtest, featurize, final_eval, tune, walk_forward
-    from lab.cli import cli
+    from cli.main import cli
 
     assert featurize.main(["--config", poisoned]) == 0
     assert tune.main(["--config", poisoned, "--workers", "1"]) == 0

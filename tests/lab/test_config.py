@@ -29,6 +29,13 @@ def test_load_config_project_lab_toml_equals_built_in_defaults():
         ("[costs]\ncommission_per_contract_usd = -1\n", r"commission_per_contract_usd = -1.0 must be >= 0"),
         ("[model]\nengine = 'catboost'\n", r"\[model\] engine = 'catboost' is not one of lightgbm, xgboost"),
         ("[data\n", r"not valid TOML"),
+        ("[costs]\ncommission_per_contract_usd = nan\n",
+         r"costs.commission_per_contract_usd = nan must be a finite number \(nan and inf are not allowed\)"),
+        ("[costs]\nexit_slippage_ticks = inf\n", r"costs.exit_slippage_ticks = inf must be a finite number"),
+        ("[rules]\ndaily_loss_limit_usd = -inf\n", r"rules.daily_loss_limit_usd = -inf must be a finite number"),
+        ("[rules]\ntime_stop_bars = inf\n", r"rules.time_stop_bars = inf must be a finite number"),
+        ("[tune]\nlearning_rate = [0.1, nan]\n", r"tune.learning_rate\[1\] = nan must be a finite number"),
+        ("[criteria]\nmax_daily_loss_usd = nan\n", r"criteria.max_daily_loss_usd = nan must be a finite number"),
     ],
 )
 def test_load_config_bad_values_name_key_value_and_fix(tmp_path, text, message):
@@ -50,9 +57,25 @@ def test_load_config_overrides_apply_and_validate(tmp_path):
         load_config(PROJECT_ROOT / "lab.toml", {"rules.stop_ticks": 10})
 
 
+def test_load_config_overrides_refuse_non_finite_numbers():
+    with pytest.raises(ConfigError, match=r"costs.entry_slippage_ticks = 'nan' must be a finite number"):
+        load_config(PROJECT_ROOT / "lab.toml", {"costs.entry_slippage_ticks": "nan"})
+
+
 def test_lab_config_flat_uses_dotted_keys():
     flat = LabConfig().flat()
     assert flat["rules.stop_loss_ticks"] == "8.0"
     assert flat["windows.test"] == "2024-01-01..2025-12-31"
     assert flat["strategy.breakout.range_low"] == "0.35"
     assert "source" not in flat
+
+
+def test_load_lab_config_absent_default_file_means_defaults_but_a_named_file_must_exist(tmp_path, monkeypatch):
+    from lab.config import load_lab_config
+
+    monkeypatch.chdir(tmp_path)
+    assert load_lab_config() == LabConfig() and load_lab_config("lab.toml").source == "<defaults>"
+    with pytest.raises(ConfigError, match=r"configuration file 'other.toml' does not exist; pass --config"):
+        load_lab_config("other.toml")
+    (tmp_path / "lab.toml").write_text("[rules]\nstop_loss_ticks = 9\n")
+    assert load_lab_config("lab.toml").rules.stop_loss_ticks == 9.0

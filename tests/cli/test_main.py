@@ -1,6 +1,7 @@
+import pytest
 from click.testing import CliRunner
 
-from lab.cli import cli
+from cli.main import cli
 from lab.readers import write_firstrate
 from tests.conftest import make_minutes
 
@@ -34,7 +35,7 @@ def test_cli_data_check_bad_file_exits_2_with_one_line(tmp_path):
 
     bad = tmp_path / "m.txt"
     bad.write_text("2023-03-01 09:30:00,0,1,0,1,1\n")
-    proc = subprocess.run([sys.executable, "-c", "from lab.cli import main; main()", "data", "check", str(bad)],
+    proc = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "data", "check", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("lab: error: ") and "price <= 0" in proc.stderr and "Traceback" not in proc.stderr
@@ -47,3 +48,29 @@ def test_cli_data_synth_writes_a_readable_file(tmp_path):
     assert result.exit_code == 0, result.output
     check = CliRunner().invoke(cli, ["data", "check", str(out)])
     assert check.exit_code == 0 and "valid" in check.output
+
+
+
+def test_cli_run_refusal_ends_with_its_line_and_exit_code(tracking_store, tmp_path):
+    """`lab run ...`: the entry point's one line last, its exit code, no traceback, the run FAILED."""
+    import subprocess
+    import sys
+
+    import mlflow
+
+    proc = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "run", "featurize",
+                           "-P", "config=absent.toml"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2  # jobs.common.refuse
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("featurize: error: configuration file 'absent.toml' does not exist")
+    assert "Traceback" not in proc.stderr and "ExecutionException" not in proc.stderr
+    (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert run.info.status == "FAILED" and "does not exist" in run.data.tags["lab.error"]
+
+
+def test_cli_featurize_refusal_exits_with_the_entry_points_code(tracking_store, capfd):
+    result = CliRunner().invoke(cli, ["featurize", "--config", "absent.toml"])
+    assert result.exit_code == 2
+    err = capfd.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("featurize: error: configuration file 'absent.toml' does not exist")
+    assert "Traceback" not in err + result.output

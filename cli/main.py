@@ -15,19 +15,16 @@ __all__ = ["main"]
 
 
 def _run_entry_point(entry: str, params: dict[str, str], experiment: str | None) -> None:
-    """Run an MLproject entry point in this environment (no conda, no virtualenv download)."""
-    import mlflow.projects
+    """Run an MLproject entry point in this environment (no conda, no virtualenv download).
 
-    from lab.tracking import configure
+    A refusal ends with the entry point's own one line (on stderr) and its exit code.
+    """
+    from lab.tracking import run_entry_point
 
-    configure()
-    from lab.paths import code_root
-
-    submitted = mlflow.projects.run(
-        str(code_root()), entry_point=entry, parameters={k: v for k, v in params.items() if v is not None},
-        env_manager="local", experiment_name=experiment, synchronous=True,
-    )
-    click.echo(f"{entry}: run {submitted.run_id} {submitted.get_status()}")
+    result = run_entry_point(entry, params, experiment_name=experiment)
+    if not result.ok:
+        raise SystemExit(result.exit_code or 1)
+    click.echo(f"{entry}: run {result.run_id} {result.status}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,11 +99,11 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
     import time
 
     from lab import paths
-    from lab.config import load_config
+    from lab.config import load_lab_config
     from lab.readers import write_firstrate
     from lab.synth import generate_minutes
 
-    cfg = load_config(config if Path(config).exists() or config != "lab.toml" else None)
+    cfg = load_lab_config(config)
     first = start.date() if start else cfg.data.synthetic_start
     last = end.date() if end else cfg.data.synthetic_end
     seed = cfg.data.synthetic_seed if seed is None else seed
@@ -131,10 +128,10 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str) -> None:
     """
     import time
 
-    from lab.config import load_config
+    from lab.config import load_lab_config
     from lab.readers import read_minutes
 
-    cfg = load_config(config if Path(config).exists() or config != "lab.toml" else None)
+    cfg = load_lab_config(config)
     began = time.perf_counter()
     result = read_minutes(path, tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows, until=cfg.windows.test.start)
     minutes = result.minutes
