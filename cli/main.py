@@ -37,6 +37,7 @@ def cli() -> None:
       lab run tune -P target=target_vol
       lab run walk-forward -P params_from=<tune run> -P target=target_vol
       lab run backtest -P run_id=<tune run>
+      lab analyze --run-id <tune run>   # the plan's Phase 4: sweep, robustness, overfitting
       lab promote --run-id <tune run>   # the registry gate
       lab run final-eval            # once per test window
       lab status                    # champion, evidence, test window spent or not
@@ -57,7 +58,7 @@ def featurize(config: str, data: str, on_bad_rows: str, experiment: str | None) 
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": False})
-@click.argument("entry", type=click.Choice(["featurize", "tune", "walk-forward", "backtest", "final-eval"]))
+@click.argument("entry", type=click.Choice(["featurize", "tune", "walk-forward", "backtest", "analyze", "final-eval"]))
 @click.option("-P", "--param", "params", multiple=True, metavar="KEY=VALUE", help="entry point parameter (repeatable)")
 @click.option("--experiment", default=None, help="MLflow experiment name")
 def run_entry(entry: str, params: tuple[str, ...], experiment: str | None) -> None:
@@ -69,6 +70,18 @@ def run_entry(entry: str, params: tuple[str, ...], experiment: str | None) -> No
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="-P")
         pairs[key] = value
     _run_entry_point(entry, pairs, experiment)
+
+
+@cli.command()
+@click.option("--run-id", required=True, help="tune run whose direction model is analysed")
+@click.option("--threshold", default="", help="entry threshold of the robustness tables (default: [rules] entry_threshold)")
+@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--experiment", default=None, help="MLflow experiment name")
+def analyze(run_id: str, threshold: str, config: str, experiment: str | None) -> None:
+    """The plan's Phase 4 on the validation window (same as `mlflow run . -e analyze -P run_id=...`):
+    threshold sweep 0.50..0.75, robustness by month and volatility regime, train vs validation vs
+    walk-forward AUC, winners vs losers, feature correlations. Every sweep point counts as a trial."""
+    _run_entry_point("analyze", {"run_id": run_id, "threshold": threshold, "config": config}, experiment)
 
 
 @cli.command()

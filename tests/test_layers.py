@@ -58,9 +58,6 @@ def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path
     assert "lab.models -> mlflow" in result.stdout and "lab.readers -> jobs" in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="lab.dataset imports lab.strategies, whose __init__ imports the numba "
-                   "engine; helper 'engine' moves the strategy features to the feature layer (issue 9 item 3): "
-                   "drop this mark then")
 def test_data_and_feature_modules_import_no_numba_at_run_time():
     """What the static contract cannot see: importing a submodule runs its package's __init__."""
     code = f"import sys; import {', '.join(DATA_AND_FEATURE_MODULES)}; print('numba' in sys.modules)"
