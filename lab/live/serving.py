@@ -7,7 +7,7 @@ artifact in its own file format, the settings as a JSON artifact (:class:`Signal
 ours is pickled but the empty :class:`SignalModel` instance.
 
 Input (one row a minute, in time order): ``time`` (ISO 8601 with offset, the minute's start),
-``open``, ``high``, ``low``, ``close`` (points), ``volume``. Output (one row per completed
+``open``, ``high``, ``low``, ``close`` (points), ``volume`` (contracts, integer). Output (one row per completed
 regular-session bar): ``time`` (the bar's start, ISO 8601 in New York), ``probability``,
 ``side``, ``contracts``, ``stopped_by`` (see :mod:`lab.live.signal`). The first
 ``warmup_bars`` bars of the window only form the indicators (``stopped_by = "warmup"``): send
@@ -182,7 +182,7 @@ def example_minutes(minutes: int = 10, start: str = "2023-01-03 09:30") -> pd.Da
     stamps = pd.date_range(pd.Timestamp(start, tz=NY), periods=minutes, freq="min")
     price = 4000.0 + 0.25 * np.arange(minutes)
     return pd.DataFrame({"time": [t.isoformat() for t in stamps], "open": price, "high": price + 0.5,
-                         "low": price - 0.5, "close": price + 0.25, "volume": np.full(minutes, 100.0)})
+                         "low": price - 0.5, "close": price + 0.25, "volume": np.full(minutes, 100, dtype=np.int64)})
 
 
 class SignalModel(PythonModel):
