@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover
     PythonModel = object  # type: ignore[misc,assignment]
 
 __all__ = ["SignalSpec", "LiveSignaler", "signals_from_minutes", "SignalModel", "example_minutes", "INPUT_COLUMNS",
-           "OUTPUT_COLUMNS", "BOOSTER_FILES"]
+           "OUTPUT_COLUMNS", "BOOSTER_FILES", "single_row_predictor"]
 
 INPUT_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 OUTPUT_COLUMNS = ("time", "probability", "side", "contracts", "stopped_by")
@@ -105,7 +105,7 @@ class LiveSignaler:
         self.spec = spec
         self.rules = spec.rules_config
         self.bars_seen = 0
-        self._predict = _single_row_predictor(booster)
+        self._predict = single_row_predictor(booster)
 
     def on_minute(self, time_ns: int, open_: float, high: float, low: float, close: float, volume: float
                   ) -> list[tuple[LiveBar, Decision]]:
@@ -125,11 +125,20 @@ class LiveSignaler:
         return bar, decide(probability, bar.start_ns, bar.session_close_ns, self.rules, self.spec.bar_minutes)
 
 
-def _single_row_predictor(booster: Any):
-    """A function ``row (n_features,) -> P(class 1)`` with the booster's best iteration."""
-    from lab.models import predict_proba
+def single_row_predictor(booster: Any):
+    """A function ``row (n_features,) -> P(class 1)`` with the booster's best iteration, as
+    :func:`lab.models.predict_proba` computes it, on one thread: one row gains nothing from a
+    thread pool, and on a loaded machine waking one costs tens of milliseconds."""
+    import lightgbm as lgb
 
-    return lambda row: float(predict_proba(booster, row.reshape(1, -1))[0])
+    if isinstance(booster, lgb.Booster):
+        best = booster.best_iteration if booster.best_iteration > 0 else None
+        return lambda row: float(booster.predict(row.reshape(1, -1), num_iteration=best, num_threads=1)[0])
+    rounds = booster.num_boosted_rounds()
+    attr = booster.attr("best_iteration")
+    end = min(int(attr) + 1, rounds) if attr is not None else rounds
+    booster.set_param({"nthread": 1})
+    return lambda row: float(booster.inplace_predict(row.reshape(1, -1), iteration_range=(0, end))[0])
 
 
 def signals_from_minutes(minutes: pd.DataFrame, booster: Any, spec: SignalSpec) -> pd.DataFrame:

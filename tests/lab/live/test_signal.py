@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from lab.backtest.signals import position_contracts
@@ -34,3 +35,24 @@ def test_decide_names_the_last_entry_and_warmup_rules():
     late = decide(0.8, CLOSE_NS - 15 * MINUTE, CLOSE_NS, rules)
     assert (late.side, late.contracts, late.stopped_by) == ("long", 0, "last_entry")
     assert decide(float("nan"), CLOSE_NS - 60 * MINUTE, CLOSE_NS, rules).stopped_by == "warmup"
+
+
+@pytest.mark.parametrize("engine", ["lightgbm", "xgboost"])
+def test_single_row_predictor_equals_the_batch_prediction(engine):
+    from lab.live.serving import single_row_predictor
+    from lab.models import predict_proba
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    names = ["a", "b", "c", "d"]
+    if engine == "lightgbm":
+        import lightgbm as lgb
+
+        booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"}, lgb.Dataset(X, y, feature_name=names), 8)
+    else:
+        import xgboost as xgb
+
+        booster = xgb.train({"max_depth": 2, "objective": "binary:logistic"}, xgb.DMatrix(X, y, feature_names=names), 8)
+    predict = single_row_predictor(booster)
+    np.testing.assert_allclose([predict(row) for row in X[:20]], predict_proba(booster, X[:20]), rtol=1e-7)
