@@ -96,6 +96,16 @@ def demo(config: str, experiment: str) -> None:
     run_demo(config, experiment, echo=click.echo)
 
 
+@cli.command()
+@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--recent-days", default="30", show_default=True, help="days at the end of the data compared")
+@click.option("--trades-run", default="", help="run whose trades.csv is compared with the validation bands")
+@click.option("--experiment", default=None, help="MLflow experiment name")
+def monitor(config: str, recent_days: str, trades_run: str, experiment: str | None) -> None:
+    """Champion monitor (jobs/monitor.py): PSI, ECE, P&L bands; tags lab.alert (see `lab status`)."""
+    _run_entry_point("monitor", {"config": config, "recent_days": recent_days, "trades_run": trades_run}, experiment)
+
+
 @cli.group()
 def data() -> None:
     """Minute files: generate the synthetic default, check a file."""

@@ -42,8 +42,8 @@ __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "bu
 
 #: The modules whose code decides the tables' content: their source is part of every dataset digest,
 #: so a change to any of them can never serve stale tables from the cache.
-PIPELINE_MODULES = ("readers", "integrity", "bars", "sessions", "features", "indicators", "targets", "windows",
-                    "dataset", "strategy_features", "rules")
+PIPELINE_MODULES = ("readers", "integrity", "bars", "sessions", "features", "feature_spec", "indicators", "targets",
+                    "windows", "dataset", "strategy_features", "rules")
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
 

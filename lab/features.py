@@ -33,6 +33,9 @@ import numpy as np
 import pandas as pd
 
 from lab.errors import DataError
+from lab.feature_spec import (ATR_PERIOD_BARS, BOLLINGER_BARS, BOLLINGER_STDS, EMA_SPANS_BARS, FIRST_HOUR_MINUTES,
+                              LAST_HOUR_MINUTES, MACD_FAST_BARS, MACD_SIGNAL_BARS, MACD_SLOW_BARS, RETURN_LAGS_BARS,
+                              RSI_PERIODS_BARS, VOLUME_LONG_BARS, VOLUME_SHORT_BARS)
 from lab.indicators import atr, ema, rsi
 
 __all__ = ["FEATURE_NAMES", "compute_features", "session_vwap", "rsi"]
@@ -96,22 +99,22 @@ def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
     close, high, low = bars["close"], bars["high"], bars["low"]
     volume = bars["volume"].astype("float64")
     out: dict[str, pd.Series] = {}
-    for k in (1, 3, 6, 12, 24):
+    for k in RETURN_LAGS_BARS:
         out[f"return_{k}bar"] = close / close.shift(k) - 1.0
-    for n in (8, 21, 50, 200):
+    for n in EMA_SPANS_BARS:
         out[f"close_vs_ema{n}"] = close / ema(close, n) - 1.0
-    out["rsi_7"] = rsi(close, 7)
-    out["rsi_14"] = rsi(close, 14)
-    macd = (ema(close, 12) - ema(close, 26)) / close
-    signal = ema(macd, 9)
+    for n in RSI_PERIODS_BARS:
+        out[f"rsi_{n}"] = rsi(close, n)
+    macd = (ema(close, MACD_FAST_BARS) - ema(close, MACD_SLOW_BARS)) / close
+    signal = ema(macd, MACD_SIGNAL_BARS)
     out["macd"], out["macd_signal"], out["macd_hist"] = macd, signal, macd - signal
-    out["atr_14"] = atr(bars, 14) / close
-    middle = close.rolling(20).mean()
-    out["bb_width"] = 4.0 * close.rolling(20).std(ddof=0) / middle
+    out["atr_14"] = atr(bars, ATR_PERIOD_BARS) / close
+    middle = close.rolling(BOLLINGER_BARS).mean()
+    out["bb_width"] = 2.0 * BOLLINGER_STDS * close.rolling(BOLLINGER_BARS).std(ddof=0) / middle
     out["bar_range"] = (high - low) / close
-    mean_volume_20 = volume.rolling(20).mean()
+    mean_volume_20 = volume.rolling(VOLUME_LONG_BARS).mean()
     out["volume_ratio_20"] = volume / mean_volume_20
-    out["volume_trend"] = volume.rolling(5).mean() / mean_volume_20 - 1.0
+    out["volume_trend"] = volume.rolling(VOLUME_SHORT_BARS).mean() / mean_volume_20 - 1.0
     out["vwap_deviation"] = close / session_vwap(bars) - 1.0
     stamp = bars.index
     local_minutes = stamp.hour * 60 + stamp.minute
@@ -119,7 +122,7 @@ def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
     since_open = (stamp - pd.DatetimeIndex(bars["session_open"])).total_seconds() / 60.0
     to_close = (pd.DatetimeIndex(bars["session_close"]) - stamp).total_seconds() / 60.0
     out["minutes_since_open"] = pd.Series(np.asarray(since_open), index=stamp)
-    out["is_first_hour"] = pd.Series((np.asarray(since_open) < 60).astype("float64"), index=stamp)
-    out["is_last_hour"] = pd.Series((np.asarray(to_close) <= 60).astype("float64"), index=stamp)
+    out["is_first_hour"] = pd.Series((np.asarray(since_open) < FIRST_HOUR_MINUTES).astype("float64"), index=stamp)
+    out["is_last_hour"] = pd.Series((np.asarray(to_close) <= LAST_HOUR_MINUTES).astype("float64"), index=stamp)
     frame = pd.DataFrame(out, index=bars.index)
     return frame[list(FEATURE_NAMES)].astype("float64").replace([np.inf, -np.inf], np.nan)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lab.feature_spec import ema_com, wilder_com
+
 __all__ = ["wilder", "ema", "rsi", "true_range", "atr"]
 
 
 def wilder(values: pd.Series, period: int) -> pd.Series:
     """Wilder's smoothing: an EMA with alpha = 1 / ``period`` bars."""
-    return values.ewm(alpha=1.0 / period, adjust=False).mean()
+    return values.ewm(com=wilder_com(period), adjust=False).mean()
 
 
 def ema(values: pd.Series, span: int) -> pd.Series:
     """Exponential moving average with span ``span`` bars (no bias adjustment)."""
-    return values.ewm(span=span, adjust=False).mean()
+    return values.ewm(com=ema_com(span), adjust=False).mean()
 
 
 def rsi(close: pd.Series, period: int) -> pd.Series:

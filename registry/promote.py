@@ -203,7 +203,11 @@ def register(
     if alias == "champion" and previous is not None:
         client.set_registered_model_alias(model_name, "previous", previous)
     client.set_registered_model_alias(model_name, alias, version.version)
-    return Promotion(model_name, str(version.version), alias, previous, candidate, forced, reason, tags)
+    promotion = Promotion(model_name, str(version.version), alias, previous, candidate, forced, reason, tags)
+    from registry.signal_model import publish_signal_model  # the servable twin (lab.live)
+
+    publish_signal_model(promotion, client)
+    return promotion
 
 
 def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str) -> dict[str, str]:

@@ -104,6 +104,8 @@ def format_status(status: LabStatus) -> str:
         lines.append(f"    evidence: {evidence or 'not recorded'}")
         gates = ", ".join(f"{'PASS' if g.get('passed') else 'FAIL'} {g.get('name')}" for g in version.gates)
         lines.append(f"    gates: {gates or 'not recorded'}")
+        if tags.get("lab.alert"):
+            lines.append(f"    ALERT (monitor run {tags.get('lab.monitor_run', '?')}): {tags['lab.alert']}")
         if tags.get("lab.forced") == "true":
             lines.append(f"    FORCED: {tags.get('lab.force_reason', '(no reason recorded)')}")
     lines.append(f"test window {status.window}: " + _window_line(status))

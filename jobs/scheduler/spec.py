@@ -15,7 +15,7 @@ __all__ = ["ScheduleError", "JobSpec", "Schedule", "load_schedule", "next_fire_t
            "PLACEHOLDER"]
 
 DEFAULT_SCHEDULE = Path("jobs/schedule.toml")
-STEPS = ("featurize", "tune", "walk-forward", "backtest", "promote")
+STEPS = ("featurize", "tune", "walk-forward", "backtest", "promote", "monitor")
 PROMOTE_PARAMETERS = ("run_id", "alias", "config")
 #: ``{tune.run_id}``, ``{champion.run_id}``, ``{champion.version}``, ``{champion.target}``
 PLACEHOLDER = re.compile(r"\{([A-Za-z_-]+)\.(run_id|version|target)\}")

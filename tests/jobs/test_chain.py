@@ -237,3 +237,28 @@ def test_final_eval_refuses_a_champion_tuned_on_the_test_window(chain, capsys):
                       .replace('validation = ["2023-05-01", "2023-06-30"]', 'validation = ["2023-05-01", "2023-05-31"]'))
     assert final_eval.main(["--config", str(config)]) == 2
     assert "was tuned with windows.validation = 2023-05-01..2023-06-30, which does not end before" in capsys.readouterr().err
+
+
+def test_monitor_logs_psi_ece_and_bands_and_status_shows_its_alert(chain):
+    runs, tmp = chain
+    backtest = runs["backtest"].info.run_id
+    monitor = _run("monitor", config=str(tmp / "lab.toml"), recent_days="20", trades_run=backtest)
+    assert monitor.info.status == "FINISHED" and monitor.data.tags["lab.stage"] == "monitor"
+    metrics = monitor.data.metrics
+    assert {"psi_max", "ece_recent", "ece_validation", "pnl.band_p05_usd", "pnl.recent_total_pnl_usd"} <= set(metrics)
+    assert "psi.csv" in _artifacts(monitor)
+    version = mlflow.MlflowClient().get_model_version_by_alias("chain-test", "champion")
+    assert version.tags["lab.monitor_run"] == monitor.info.run_id
+    alert = (metrics["psi_max"] > 0.25) or (metrics["ece_recent"] > 2 * metrics["ece_validation"])
+    assert ("lab.alert" in monitor.data.tags) == alert == ("lab.alert" in version.tags)
+    from lab.config import load_config
+    from registry.status import format_status, lab_status
+
+    text = format_status(lab_status(load_config(tmp / "lab.toml")))
+    assert ("ALERT (monitor run" in text) == alert
+
+
+def test_promotion_registered_the_champions_signal_model(chain):
+    version = mlflow.MlflowClient().get_model_version_by_alias("chain-test", "champion")
+    signal = mlflow.MlflowClient().get_model_version_by_alias("chain-test-signal", "champion")
+    assert version.tags["lab.signal_model"] == f"chain-test-signal/{signal.version}"

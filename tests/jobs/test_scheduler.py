@@ -143,7 +143,7 @@ DAILY = JobSpec("daily", "0 6 * * *", "UTC", ("featurize",), {"config": "lab.tom
 
 def test_load_schedule_reads_the_shipped_schedule_against_the_mlproject():
     plan = load_schedule(PROJECT_ROOT / "jobs/schedule.toml", project_dir=PROJECT_ROOT)
-    assert [job.name for job in plan.jobs] == ["featurize-daily", "walk-forward-weekly", "retrain-monthly"]
+    assert [job.name for job in plan.jobs] == ["featurize-daily", "walk-forward-weekly", "monitor-weekly", "retrain-monthly"]
     retrain = plan.job("retrain-monthly")
     assert retrain.steps == ("tune", "walk-forward", "backtest", "promote")
     assert retrain.parameters_for("backtest") == {"config": "lab.toml", "run_id": "{tune.run_id}"}
@@ -427,7 +427,7 @@ def test_schedule_list_shows_steps_parameters_and_next_fire_times(monkeypatch):
     assert "retrain-monthly  [0 4 1-7 * sun]  America/New_York" in result.output
     assert "steps: tune -> walk-forward -> backtest -> promote" in result.output
     assert "promote: config=lab.toml run_id={tune.run_id} alias=challenger" in result.output
-    assert result.output.count("next: ") == 3
+    assert result.output.count("next: ") == 4
 
 
 def test_schedule_run_once_runs_the_job_now(store, tmp_path):

@@ -1,0 +1,120 @@
+"""The champion monitor (entry point ``monitor``; ``lab monitor``; weekly in ``jobs/schedule.toml``).
+
+Compares the newest ``--recent-days`` of featurized data (the end of the validation window: the
+sealed test window is never read) with the champion's training rows: PSI per model feature,
+ECE of its probabilities on the recent labelled rows against the ECE on the rest of the
+validation window, and a run's trades (``--trades-run``, e.g. a paper run; default: none) against
+Monte Carlo bands of the validation backtest's trades. Logs one run (``lab.stage = monitor``) with
+``psi.csv`` and the metrics; on PSI > 0.25 or ECE > 2x validation the run is tagged ``lab.alert``
+and so is the champion's version (``lab status`` shows it; the next clean run clears it).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
+from lab import tracking
+from lab.config import LabConfig
+from lab.errors import LabError
+from lab.evaluation import expected_calibration_error
+from lab.monitor import monitor_alerts, pnl_bands, psi_table
+
+__all__ = ["run_monitor", "main"]
+
+
+def _champion(config: LabConfig):
+    from mlflow.exceptions import MlflowException
+
+    from registry.evidence import get_client
+
+    client = get_client()
+    try:
+        return client, client.get_model_version_by_alias(config.promotion.model_name, "champion")
+    except MlflowException:
+        raise LabError(f"model {config.promotion.model_name!r} has no champion to monitor; promote one with "
+                       "`lab promote --run-id <run>`") from None
+
+
+def _trades_pnl(run_id: str | None) -> np.ndarray:
+    """``pnl_usd`` of a run's ``trades.csv`` (empty when there is no such run or file)."""
+    if not run_id:
+        return np.empty(0)
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="trades.csv", dst_path=folder)
+        except (MlflowException, OSError) as exc:
+            raise LabError(f"run {run_id} has no trades.csv to compare ({exc}); pass a backtest or paper run") from None
+        return pd.read_csv(path)["pnl_usd"].to_numpy(np.float64)
+
+
+def _ece(table: pd.DataFrame, model, target: str) -> float:
+    rows = table[target].notna()
+    if rows.sum() == 0 or table.loc[rows, target].nunique() < 1:
+        return float("nan")
+    return expected_calibration_error(table.loc[rows, target].to_numpy(), model.predict(table.loc[rows]))
+
+
+def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") -> list[str]:
+    """Run the monitor once; returns the alert reasons (empty: no alert)."""
+    import json
+
+    client, version = _champion(config)
+    model = load_run_model(version.run_id, version.source)
+    name = f"{config.promotion.model_name}/{version.version}"
+    with tracking.stage_run("monitor", config, target=model.target,
+                            params={"recent_days": recent_days, "trades_run": trades_run},
+                            tags={"lab.champion_version": name}) as run:
+        dataset = prepare(config)
+        train, validation = dataset.tables["train"], dataset.tables["validation"]
+        cutoff = validation.index[-1] - pd.Timedelta(days=recent_days)
+        recent, earlier = validation.loc[validation.index > cutoff], validation.loc[validation.index <= cutoff]
+        if earlier.empty:
+            earlier = validation
+        features = list(model.features)
+        psi = psi_table(train, recent, features)
+        recent_ece, validation_ece = _ece(recent, model, model.target), _ece(earlier, model, model.target)
+        backtest_run = json.loads(version.tags.get("lab.evidence_runs", "{}")).get("backtest")
+        bands = pnl_bands(_trades_pnl(backtest_run), _trades_pnl(trades_run))
+        metrics = {f"psi.{row.feature}": row.psi for row in psi.itertuples()}
+        metrics.update({"psi_max": float(psi["psi"].max()), "ece_recent": recent_ece, "ece_validation": validation_ece,
+                        "recent_rows": float(len(recent)), **{f"pnl.{k}": v for k, v in bands.items()}})
+        tracking.log_metrics(metrics)
+        tracking.log_table(psi, "psi.csv")
+        alerts = monitor_alerts(psi, recent_ece, validation_ece)
+        import mlflow
+
+        run_id = run.info.run_id
+        if alerts:
+            text = "; ".join(alerts)[:5000]
+            mlflow.set_tag("lab.alert", text)
+            client.set_model_version_tag(config.promotion.model_name, version.version, "lab.alert", text)
+        elif "lab.alert" in version.tags:  # a clean run clears the champion's alert
+            client.delete_model_version_tag(config.promotion.model_name, version.version, "lab.alert")
+        client.set_model_version_tag(config.promotion.model_name, version.version, "lab.monitor_run", run_id)
+    return alerts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser("Champion monitor: feature drift (PSI), calibration (ECE), P&L against its bands")
+    parser.add_argument("--recent-days", default="30", help="calendar days at the end of the data compared (default 30)")
+    parser.add_argument("--trades-run", default="", help="run whose trades.csv is compared with the validation bands")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+        alerts = run_monitor(config, int(args.recent_days or 30), args.trades_run)
+    except LabError as exc:
+        return refuse("monitor", exc)
+    print("monitor: " + ("ALERT: " + "; ".join(alerts) if alerts else "no alert"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

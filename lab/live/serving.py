@@ -1,0 +1,189 @@
+"""The champion as a signal model: minutes in, one decision per completed 5-minute bar out.
+
+:func:`signals_from_minutes` is the pure computation; :class:`lab.tracking.pyfunc.SignalModel`
+wraps it as an MLflow pyfunc (logging and registration go through
+:func:`lab.tracking.log_signal_model`), so nothing here imports MLflow. The native LightGBM/XGBoost model travels as an
+artifact in its own file format, the settings as a JSON artifact (:class:`SignalSpec`); nothing of
+ours is pickled but the empty :class:`SignalModel` instance.
+
+Input (one row a minute, in time order): ``time`` (ISO 8601 with offset, the minute's start),
+``open``, ``high``, ``low``, ``close`` (points), ``volume`` (contracts, integer). Output (one row per completed
+regular-session bar): ``time`` (the bar's start, ISO 8601 in New York), ``probability``,
+``side``, ``contracts``, ``stopped_by`` (see :mod:`lab.live.signal`). The first
+``warmup_bars`` bars of the window only form the indicators (``stopped_by = "warmup"``): send
+at least that much history before the bars you want decided.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lab.config import RulesConfig
+from lab.errors import DataError
+from lab.live.features import LiveBar, LiveFeatures
+from lab.live.signal import Decision, decide
+
+__all__ = ["SignalSpec", "LiveSignaler", "signals_from_minutes", "example_minutes", "INPUT_COLUMNS",
+           "OUTPUT_COLUMNS", "BOOSTER_FILES", "single_row_predictor"]
+
+INPUT_COLUMNS = ("time", "open", "high", "low", "close", "volume")
+OUTPUT_COLUMNS = ("time", "probability", "side", "contracts", "stopped_by")
+BOOSTER_FILES = {"lightgbm": "booster.txt", "xgboost": "booster.json"}
+NY = "America/New_York"
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """What the signal model needs besides the booster (stored as ``signal_spec.json``)."""
+
+    engine: str  # "lightgbm" or "xgboost"
+    features: tuple[str, ...]  # the model's inputs, in training order
+    target: str = "target_6bar"
+    calendar: str = "XNYS"
+    bar_minutes: int = 5
+    warmup_bars: int = 200
+    optional_sets: tuple[str, ...] = ()
+    rules: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(RulesConfig()))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SignalSpec":
+        raw = json.loads(text)
+        return cls(**{**raw, "features": tuple(raw["features"]), "optional_sets": tuple(raw["optional_sets"])})
+
+    @property
+    def rules_config(self) -> RulesConfig:
+        return RulesConfig(**self.rules)
+
+
+def load_booster(engine: str, path: str | Path) -> Any:
+    """A native booster from its own file format (LightGBM text, XGBoost JSON)."""
+    if engine == "lightgbm":
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(path))
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(str(path))
+    return booster
+
+
+class LiveSignaler:
+    """Features -> probability -> decision, one minute at a time (the live hot path).
+
+    Parameters
+    ----------
+    booster : lightgbm.Booster or xgboost.Booster
+    spec : SignalSpec
+    sessions : DataFrame
+        Regular sessions covering the stream (:func:`lab.sessions.regular_sessions`).
+    """
+
+    def __init__(self, booster: Any, spec: SignalSpec, sessions: pd.DataFrame) -> None:
+        self.features = LiveFeatures(sessions, spec.bar_minutes, spec.optional_sets)
+        missing = [f for f in spec.features if f not in self.features.names]
+        if missing:
+            raise DataError(f"the model needs feature(s) {missing} that the live state does not compute with "
+                            f"optional_sets={list(spec.optional_sets)}; set [features] optional_sets as in training")
+        self._columns = np.array([self.features.names.index(f) for f in spec.features], dtype=np.int64)
+        self.spec = spec
+        self.rules = spec.rules_config
+        self.bars_seen = 0
+        self._predict = single_row_predictor(booster)
+
+    def on_minute(self, time_ns: int, open_: float, high: float, low: float, close: float, volume: float
+                  ) -> list[tuple[LiveBar, Decision]]:
+        """Feed one minute; the decisions of the bars it completed."""
+        return [self._decide(bar) for bar in self.features.update(time_ns, open_, high, low, close, volume)]
+
+    def flush(self) -> list[tuple[LiveBar, Decision]]:
+        return [self._decide(bar) for bar in self.features.flush()]
+
+    def _decide(self, bar: LiveBar) -> tuple[LiveBar, Decision]:
+        self.bars_seen += 1
+        probability = float("nan")
+        if self.bars_seen > self.spec.warmup_bars:
+            row = np.asarray(bar.features, dtype=np.float64)[self._columns]
+            if not np.isnan(row).any():
+                probability = self._predict(row)
+        return bar, decide(probability, bar.start_ns, bar.session_close_ns, self.rules, self.spec.bar_minutes)
+
+
+def single_row_predictor(booster: Any):
+    """A function ``row (n_features,) -> P(class 1)`` with the booster's best iteration, as
+    :func:`lab.models.predict_proba` computes it, on one thread: one row gains nothing from a
+    thread pool, and on a loaded machine waking one costs tens of milliseconds."""
+    import lightgbm as lgb
+
+    if isinstance(booster, lgb.Booster):
+        best = booster.best_iteration if booster.best_iteration > 0 else None
+        return lambda row: float(booster.predict(row.reshape(1, -1), num_iteration=best, num_threads=1)[0])
+    rounds = booster.num_boosted_rounds()
+    attr = booster.attr("best_iteration")
+    end = min(int(attr) + 1, rounds) if attr is not None else rounds
+    booster.set_param({"nthread": 1})
+    return lambda row: float(booster.inplace_predict(row.reshape(1, -1), iteration_range=(0, end))[0])
+
+
+def signals_from_minutes(minutes: pd.DataFrame, booster: Any, spec: SignalSpec) -> pd.DataFrame:
+    """Replay a window of minutes and decide every completed regular-session bar.
+
+    Parameters
+    ----------
+    minutes : DataFrame
+        Columns :data:`INPUT_COLUMNS`; ``time`` as ISO 8601 strings with offset (or tz-aware).
+    booster, spec
+        The native model and its :class:`SignalSpec`.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`OUTPUT_COLUMNS`, one row per completed bar.
+    """
+    missing = [c for c in INPUT_COLUMNS if c not in minutes.columns]
+    if missing:
+        raise DataError(f"signal model input lacks column(s) {missing}; send {list(INPUT_COLUMNS)}, one row a minute")
+    if len(minutes) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(OUTPUT_COLUMNS, ("str", "float64", "str", "int64", "str"))})
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(minutes["time"], utc=True)).as_unit("ns")
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"signal model input column 'time' must be ISO 8601 with an offset: {exc}") from None
+    from lab.sessions import regular_sessions
+
+    local = stamps.tz_convert(NY)
+    sessions = regular_sessions(spec.calendar, local[0].date() - dt.timedelta(days=1), local[-1].date())
+    signaler = LiveSignaler(booster, spec, sessions)
+    ns = stamps.asi8
+    prices = [minutes[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
+    results: list[tuple[LiveBar, Decision]] = []
+    for i in range(len(ns)):
+        results.extend(signaler.on_minute(int(ns[i]), *(p[i] for p in prices)))
+    results.extend(signaler.flush())
+    times = pd.DatetimeIndex(np.array([b.start_ns for b, _ in results], "datetime64[ns]")).tz_localize("UTC").tz_convert(NY)
+    return pd.DataFrame({
+        "time": [t.isoformat() for t in times],
+        "probability": np.array([d.probability for _, d in results], dtype=np.float64),
+        "side": [d.side for _, d in results],
+        "contracts": np.array([d.contracts for _, d in results], dtype=np.int64),
+        "stopped_by": [d.stopped_by for _, d in results],
+    })
+
+
+def example_minutes(minutes: int = 10, start: str = "2023-01-03 09:30") -> pd.DataFrame:
+    """A tiny, deterministic input example (flat prices) documenting the input schema."""
+    stamps = pd.date_range(pd.Timestamp(start, tz=NY), periods=minutes, freq="min")
+    price = 4000.0 + 0.25 * np.arange(minutes)
+    return pd.DataFrame({"time": [t.isoformat() for t in stamps], "open": price, "high": price + 0.5,
+                         "low": price - 0.5, "close": price + 0.25, "volume": np.full(minutes, 100, dtype=np.int64)})

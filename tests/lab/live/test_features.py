@@ -1,0 +1,104 @@
+"""Parity of the incremental feature state with the batch pipeline, on every calendar quirk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab.config import LabConfig
+from lab.dataset import OPTIONAL_SETS, featurized_bars
+from lab.errors import DataError
+from lab.features import FEATURE_NAMES
+from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES, LiveFeatures
+from lab.sessions import epoch_ns
+from tests.conftest import make_minutes
+
+NY = "America/New_York"
+
+
+def _quirky_minutes() -> pd.DataFrame:
+    """November 2023 around the clock: DST ends (Sun 5th, the 01:xx hour twice), Thanksgiving
+    (23rd, no session), the early close (24th, 13:00); 4 % of minutes missing at random, a whole
+    5-minute slot missing, and buckets missing their last minute."""
+    minutes = make_minutes("2023-10-30", "2023-11-28", seed=11, overnight=True)
+    keep = np.random.default_rng(2).random(len(minutes)) >= 0.04
+    stamp = minutes.index
+    slot = (stamp >= pd.Timestamp("2023-11-06 10:00", tz=NY)) & (stamp < pd.Timestamp("2023-11-06 10:05", tz=NY))
+    last_minute = (stamp.minute % 5 == 4) & (stamp.day == 7) & (stamp.hour == 11)
+    return minutes.loc[keep & ~slot & ~last_minute]
+
+
+def _replay(state: LiveFeatures, minutes: pd.DataFrame) -> pd.DataFrame:
+    ns = epoch_ns(minutes.index)
+    columns = [minutes[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
+    bars = []
+    for i in range(len(minutes)):
+        bars.extend(state.update(int(ns[i]), *(c[i] for c in columns)))
+    bars.extend(state.flush())
+    index = pd.DatetimeIndex(np.array([b.start_ns for b in bars], "datetime64[ns]")).tz_localize("UTC").tz_convert(NY)
+    frame = pd.DataFrame([b.features for b in bars], index=index, columns=list(state.names))
+    for position, name in enumerate(("open", "high", "low", "close", "volume")):
+        frame[f"bar_{name}"] = [b[1 + position] for b in bars]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def replayed():
+    minutes = _quirky_minutes()
+    batch, sessions = featurized_bars(minutes, LabConfig())
+    live = _replay(LiveFeatures(sessions), minutes)
+    return batch, live
+
+
+def test_live_feature_names_are_the_batch_names():
+    assert CORE_NAMES == tuple(FEATURE_NAMES)
+    for name, (_, names) in OPTIONAL_SETS.items():
+        assert OPTIONAL_SET_NAMES[name] == tuple(names)
+
+
+def test_live_features_emit_the_batch_bars_on_calendar_quirks(replayed):
+    batch, live = replayed
+    assert live.index.equals(batch.index)
+    early_close = live.loc["2023-11-24"]
+    assert early_close.index[-1] == pd.Timestamp("2023-11-24 12:55", tz=NY)
+    assert live.loc["2023-11-23"].empty  # Thanksgiving
+    assert pd.Timestamp("2023-11-06 10:00", tz=NY) not in live.index  # the slot without minutes
+    assert len(live.loc["2023-11-06"]) == 77  # the first session after the DST switch: 78 slots less one
+    for name in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(live[f"bar_{name}"].to_numpy(), batch[name].to_numpy(np.float64))
+
+
+@pytest.mark.parametrize("group", ["core", "breakout", "mean_reversion"])
+def test_live_features_equal_the_batch_table(replayed, group):
+    batch, live = replayed
+    names = CORE_NAMES if group == "core" else OPTIONAL_SET_NAMES[group]
+    for name in names:
+        expected = batch[name].to_numpy(np.float64)
+        got = live[name].to_numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg=f"{name}: NaN positions differ")
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=0.0, err_msg=name)
+    # The comparison covers formed values, not only the warm-up's NaN.
+    assert np.isfinite(live[list(names)].iloc[300:].to_numpy()).all()
+
+
+def test_live_features_close_a_bar_on_its_last_minute():
+    minutes = make_minutes("2023-03-01", "2023-03-01", seed=1)
+    _, sessions = featurized_bars(make_minutes("2023-03-01", "2023-03-01", seed=1), LabConfig())
+    state = LiveFeatures(sessions, optional_sets=())
+    ns = epoch_ns(minutes.index)
+    row = minutes.iloc[0]
+    emitted = [state.update(int(ns[i]), *minutes.iloc[i][["open", "high", "low", "close", "volume"]]) for i in range(5)]
+    assert [len(e) for e in emitted] == [0, 0, 0, 0, 1]
+    bar = emitted[-1][0]
+    assert bar.open == row.open and bar.close == minutes.iloc[4].close
+    assert bar.high == minutes.iloc[:5].high.max() and bar.volume == minutes.iloc[:5].volume.sum()
+    assert len(bar.features) == 24 and bar.features[CORE_NAMES.index("time_of_day")] == 9.5
+
+
+def test_live_features_refuse_minutes_out_of_order():
+    _, sessions = featurized_bars(make_minutes("2023-03-01", "2023-03-01", seed=1), LabConfig())
+    state = LiveFeatures(sessions)
+    state.update(1_677_681_000_000_000_000, 1.0, 1.0, 1.0, 1.0, 1.0)
+    with pytest.raises(DataError, match="feed minutes in time order"):
+        state.update(1_677_681_000_000_000_000, 1.0, 1.0, 1.0, 1.0, 1.0)

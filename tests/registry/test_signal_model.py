@@ -1,0 +1,113 @@
+"""The champion's signal pyfunc: registered beside it at promotion, served over HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import PROJECT_ROOT, make_minutes
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _train_small_model(features: list[str]):
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, len(features)))
+    y = (X[:, 0] + 0.3 * rng.standard_normal(300) > 0).astype(int)
+    return lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
+                     lgb.Dataset(X, y, feature_name=features), 10)
+
+
+@pytest.fixture
+def promoted_signal_model(lab_runs, tmp_path):
+    """A tune run with a real LightGBM model and a config, promoted as champion (signal twin included)."""
+    import mlflow
+
+    from lab.config import PromotionConfig
+    from lab.features import FEATURE_NAMES
+    from registry.promote import promote
+
+    features = list(FEATURE_NAMES)
+    booster = _train_small_model(features)
+    run_id = lab_runs.tune(model="none")
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
+        mlflow.set_tags({"lab.model_id": info.model_id, "lab.features": ",".join(features)})
+        mlflow.log_text('[session]\nwarmup_bars = 30\n[promotion]\nmodel_name = "mes-test"\n', "config/lab.toml")
+    lab_runs.walk_forward(run_id)
+    lab_runs.backtest(run_id)
+    promotion = promote(run_id, PromotionConfig(model_name="mes-test"))
+    return promotion, booster
+
+
+def test_promotion_registers_the_signal_pyfunc_beside_the_champion(promoted_signal_model):
+    import mlflow
+
+    promotion, booster = promoted_signal_model
+    client = mlflow.MlflowClient()
+    signal = client.get_model_version_by_alias("mes-test-signal", "champion")
+    assert signal.tags["lab.champion_version"] == f"mes-test/{promotion.version}"
+    assert client.get_model_version("mes-test", promotion.version).tags["lab.signal_model"] == f"mes-test-signal/{signal.version}"
+    model = mlflow.pyfunc.load_model("models:/mes-test-signal@champion")
+    assert model.metadata.signature is not None and model.metadata.saved_input_example_info is not None
+    minutes = make_minutes("2023-03-01", "2023-03-02", seed=4)
+    frame = minutes.reset_index().rename(columns={"index": "time"})
+    frame["time"] = frame["time"].map(lambda t: t.isoformat())
+    out = model.predict(frame)
+    assert list(out.columns) == ["time", "probability", "side", "contracts", "stopped_by"]
+    assert len(out) == 2 * 78 and (out["stopped_by"].iloc[:30] == "warmup").all()
+    formed = out.iloc[31:]
+    assert formed["probability"].between(0, 1).all()
+    assert set(formed["stopped_by"]) <= {"", "threshold", "last_entry"}
+    trades = formed[formed["stopped_by"] == ""]
+    assert ((trades["side"] != "flat") & (trades["contracts"] > 0)).all()
+
+
+def test_signal_model_answers_over_http_on_loopback(promoted_signal_model, tracking_store, tmp_path):
+    import requests
+
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_store, "PYTHONPATH": str(PROJECT_ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/mes-test-signal@champion",
+         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"), cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow models serve did not answer: {(tmp_path / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        minutes = make_minutes("2023-03-01", "2023-03-01", seed=4)
+        records = [{"time": t.isoformat(), **row} for t, row in zip(minutes.index, minutes.to_dict("records"))]
+        response = requests.post(f"http://127.0.0.1:{port}/invocations", json={"dataframe_records": records}, timeout=60)
+        assert response.status_code == 200, response.text
+        rows = response.json()["predictions"]
+        assert len(rows) == 78 and set(rows[0]) == {"time", "probability", "side", "contracts", "stopped_by"}
+        assert rows[0]["time"] == "2023-03-01T09:30:00-05:00" and rows[0]["stopped_by"] == "warmup"
+        late = rows[-1]
+        assert late["time"] == "2023-03-01T15:55:00-05:00" and late["stopped_by"] in ("threshold", "last_entry")
+        assert 0.0 <= rows[40]["probability"] <= 1.0
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
