@@ -387,7 +387,7 @@ def store_key() -> tuple[str, str]:
 
 
 def count_runs(filter_string: str) -> int:
-    """How many runs of any experiment match ``filter_string`` (MLflow search syntax)."""
+    """How many active (not deleted) runs of any experiment match ``filter_string`` (MLflow search syntax)."""
     import mlflow
     from mlflow.entities import ViewType
 
@@ -395,8 +395,7 @@ def count_runs(filter_string: str) -> int:
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
     found, token = 0, None
     while True:
-        page = client.search_runs(experiments, filter_string, run_view_type=ViewType.ALL, max_results=1000,
-                                  page_token=token)
+        page = client.search_runs(experiments, filter_string, max_results=1000, page_token=token)
         found += len(page)
         token = page.token
         if not token:

@@ -481,8 +481,8 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
 
 def _requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue the point of a stale trial again, unless it is done, held or retried too often."""
-    params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
-    if not params:  # died before its parameters were drawn: a fresh trial draws the point again
+    params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {})) or _grid_point(study, trial)
+    if not params:  # a TPE trial that died before drawing: a fresh trial draws again
         return
     same = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number
             and (dict(t.params) or dict(t.system_attrs.get("fixed_params", {}))) == params]
@@ -504,7 +504,16 @@ def _stale_by_heartbeat(study: optuna.Study, trial: FrozenTrial) -> None:
 
 def _heartbeat() -> dict[str, Any]:
     return {"heartbeat_interval": HEARTBEAT_INTERVAL_S, "grace_period": HEARTBEAT_GRACE_S,
-            "failed_trial_callback": _stale_by_heartbeat}
+            "heartbeat_stale_trial_callback": _stale_by_heartbeat}
+
+
+def _grid_point(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+    """The parameters of the grid point a trial holds (a trial may die before it drew them)."""
+    grid_id = trial.system_attrs.get("grid_id")
+    if not _is_grid(study) or grid_id is None:
+        return {}
+    sampler = study.sampler
+    return dict(zip(sampler._param_names, sampler._all_grids[grid_id]))  # noqa: SLF001
 
 
 def _grid_id_of(study: optuna.Study, params: Mapping[str, Any]) -> int | None:

@@ -296,7 +296,7 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
         if time.monotonic() > deadline:
             raise RegistryError(f"another promotion of {model_name!r} holds the lock {name} "
                                 f"({(holder or {}).get('lab.lock.process', '?')}); retry when it is done, or, if "
-                                "that process is gone, delete the registered model {name}")
+                                f"that process is gone, delete the registered model {name}")
         time.sleep(0.05 + random.random() * 0.15)
     try:
         yield
