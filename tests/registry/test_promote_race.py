@@ -7,7 +7,9 @@ import sys
 from registry.promote import promotion_lock
 from tests.conftest import PROJECT_ROOT
 
-PROMOTE = ("import sys; from registry.cli import promote_command; "
+# Imports and connects first, says "ready", then promotes when released (so both start at once).
+PROMOTE = ("import sys; from mlflow import MlflowClient; from registry.cli import promote_command; "
+           "MlflowClient().search_registered_models(max_results=1); print('ready', flush=True); sys.stdin.readline(); "
            "promote_command.main(sys.argv[1:], prog_name='lab promote')")
 
 
@@ -18,7 +20,12 @@ def test_two_promotes_at_once_leave_the_aliases_each_printed(lab_runs, write_con
     first, second = lab_runs.candidate(), lab_runs.candidate()
     racers = [subprocess.Popen([sys.executable, "-c", PROMOTE, "--run-id", run, "--config", config, "--force",
                                 "--reason", "race"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True) for run in (first, second)]
+                               stdin=subprocess.PIPE, text=True) for run in (first, second)]
+    for racer in racers:
+        assert racer.stdout.readline().strip() == "ready"
+    for racer in racers:
+        racer.stdin.write("go\n")
+        racer.stdin.flush()
     outputs = [racer.communicate(timeout=300) for racer in racers]
     assert [racer.returncode for racer in racers] == [0, 0], outputs
     printed = [re.search(r"version (\d+) from .*alias champion -> version \d+ \((previous: (\d+)|first champion)\)",
