@@ -75,7 +75,7 @@ def run_entry(entry: str, params: tuple[str, ...], experiment: str | None) -> No
 @cli.command()
 @click.option("--run-id", required=True, help="tune run whose direction model is analysed")
 @click.option("--threshold", default="", help="entry threshold of the robustness tables (default: [rules] entry_threshold)")
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--config", default="", help="lab configuration file (default: the tune run's own)")
 @click.option("--experiment", default=None, help="MLflow experiment name")
 def analyze(run_id: str, threshold: str, config: str, experiment: str | None) -> None:
     """The plan's Phase 4 on the validation window (same as `mlflow run . -e analyze -P run_id=...`):

@@ -2,7 +2,8 @@
 
     mlflow run . -e analyze --env-manager local -P run_id=<tune run> [-P threshold=0.55]
 
-With the tune run's own data and configuration, on the validation window only: a threshold
+With the tune run's own data and configuration (:mod:`jobs.lineage`: a ``-P config``/``-P data``
+giving another dataset digest is refused), on the validation window only: a threshold
 sweep 0.50..0.75 by 0.01 (win rate, profit factor, trades per day and P&L per threshold; every
 point is a trial on the validation window and counted as one), robustness of the backtest at the
 configured threshold (or ``-P threshold``) by month and by volatility regime (terciles of trailing
@@ -29,7 +30,8 @@ from lab.evaluation import roc_auc
 from lab.models import feature_importance
 from lab.plots_analysis import group_pnl_figure, threshold_sweep_figure
 from lab.strategies import backtest_strategy, long_only_for_target
-from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
+from jobs.common import base_parser, load_run_model, prepare, refuse
+from jobs.lineage import config_for
 
 DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.run_id:
             raise LabError("analyze needs -P run_id=<tune run> (the run whose model to analyse)")
-        config = config_from_args(args)
+        config = config_for(args, args.run_id, "analyze")  # the tune run's own data and settings
         model = load_run_model(args.run_id)
         if model.target not in DIRECTION_TARGETS:
             raise LabError(f"run {args.run_id} predicts {model.target}; analyze sweeps a direction model's entry "

@@ -7,7 +7,8 @@ The model of a tune run gives P(up) per bar (direction strategy); breakout and m
 take the volatility model of another tune run. Costs and slippage are always on. Logs every
 metric of the plan, breakdowns by confidence tier, time of day and exit reason, a Monte Carlo
 interval, the success criteria as a PASS/FAIL table, ``trades.csv``, the equity curve with
-drawdown and a self-contained HTML report. Dates inside the test window are refused.
+drawdown and a self-contained HTML report. Dates inside the test window are refused. The
+configuration and data are those of the model's tune run (see :mod:`jobs.lineage`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lab.evaluation import classification_metrics
 from lab.strategies import backtest_strategy, long_only_for_target
 from lab.windows import guard_range
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
+from jobs.lineage import config_for, require_same_dataset
 
 DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
 
@@ -40,7 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", default="", help="last date (YYYY-MM-DD) inside the validation window")
     args = parser.parse_args(argv)
     try:
-        config = config_from_args(args, **{"strategy.name": args.strategy})
+        # Lineage: the model's own data and settings (a config or data giving another digest is refused).
+        built_on = [run for run in (args.run_id, args.volatility_run_id) if run]
+        config = (config_for(args, built_on[0], "backtest", **{"strategy.name": args.strategy}) if built_on
+                  else config_from_args(args, **{"strategy.name": args.strategy}))
+        for other in built_on[1:]:
+            require_same_dataset(built_on[0], other, "backtest")
         start = dt.date.fromisoformat(args.start) if args.start else config.windows.validation.start
         end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
         guard_range(config.windows, start, end, "backtest")

@@ -14,7 +14,8 @@ __all__ = ["base_parser", "config_from_args"]
 def base_parser(description: str) -> argparse.ArgumentParser:
     """``--config`` and ``--data``, the options every entry point takes."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--config", default="lab.toml", help="lab configuration file (default: lab.toml)")
+    parser.add_argument("--config", default="", help="lab configuration file (default: the configuration of the run "
+                        "this stage builds on, else lab.toml)")
     parser.add_argument("--data", default="", help="minute file; overrides [data] path (empty: use the configuration)")
     return parser
 
@@ -24,7 +25,7 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> LabConfig:
     changes = {key: value for key, value in overrides.items() if value not in (None, "")}
     if getattr(args, "data", ""):
         changes["data.path"] = args.data
-    return load_config(args.config, changes)
+    return load_config(args.config or "lab.toml", changes)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

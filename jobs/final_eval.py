@@ -30,6 +30,7 @@ from lab.readers import read_minutes
 from lab.windows import FINAL_EVAL
 from jobs.backtest import backtest_window
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
+from jobs.lineage import config_for
 
 #: Rule settings taken from the champion's validation backtest, so the test sees the promoted rules.
 PROMOTED_SECTIONS = ("rules.", "costs.", "strategy.")
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         champion = champion_version(config)
+        # Lineage: the data and settings of the champion's tune run; another digest is refused.
+        config = config_for(args, champion.run_id, "final-eval", **{"promotion.model_name": config.promotion.model_name})
         config, rules_source = promoted_rules(config, champion)
         target = champion.tags.get("lab.target", "")
         with tracking.stage_run(FINAL_EVAL, config, target=target,

@@ -9,6 +9,15 @@ model (native LightGBM/XGBoost flavor with signature and input example) retraine
 those parameters, ready for ``lab promote --run-id <run>``. Re-running with the same study name
 resumes: finished grid points are not redone; several workers may share one study through
 ``-P storage=postgresql://...``.
+
+The default study storage follows the tracking store: a journal file under
+``.lab/optuna/<store key>/``, the key naming the tracking URI and the store's creation (see
+:func:`lab.tracking.store_key`), so a fresh store starts fresh studies and the same store resumes
+them. The default study name holds target, engine, dataset digest and a hash of the grid, the
+sampler and the untuned model settings, so two searches never meet under one name. A resumed
+study whose completed trials have no trial run in this store is tagged ``lab.study_runs_missing``.
+A killed tune resumed with the same command re-runs the killed points (the killed run is marked
+KILLED); a best model chosen from an incomplete grid is tagged ``lab.incomplete_grid``.
 """
 
 from __future__ import annotations
@@ -23,8 +32,8 @@ from lab.errors import LabError
 from lab.evaluation import classification_metrics, reliability_table
 from lab.models import TrainingData, feature_importance, predict_proba, train_classifier, with_params
 from lab.plots import feature_importance_figure, leaderboard_figure, reliability_figure
-from lab.tuning import (create_study, default_study_name, make_objective, open_storage, run_study, search_space,
-                        study_progress, trials_table)
+from lab.tuning import (create_study, default_study_name, make_objective, open_storage, recover_stale_trials,
+                        run_study, search_space, study_identity, study_progress, trials_table)
 from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
 
 
@@ -70,10 +79,15 @@ def tune(config, target: str, parent_run_id: str) -> None:
     if workers > 1 and config.model.num_threads == 0:
         config = config.replace({"model.num_threads": 1})  # measured: N processes x 1 thread beat 1 x N
     name = config.tune.study_name or (default_study_name(target, config.model.engine, dataset.digest) + "-"
-                                      + _short_hash(fixed_model_settings(config)))
-    study, data, n_trials = _open_study(config, dataset, target, name)
-    tracking.log_params({"study": name, "study_storage": config.tune.storage or "journal file (.lab/optuna)",
+                                      + study_identity(search_space(config.tune), config.tune.sampler,
+                                                       fixed_model_settings(config)))
+    journal = journal_dir()
+    tracking.run_record(parent_run_id)
+    mlflow.set_tags({"lab.study": name})
+    study, data, n_trials = _open_study(config, dataset, target, name, journal)
+    tracking.log_params({"study": name, "study_storage": config.tune.storage or f"journal file {journal}",
                          "worker_processes": workers, "train_rows": len(data.y_train), "validation_rows": len(data.y_val)})
+    _recover(study, name, parent_run_id)
     done, total = study_progress(study, n_trials)
     print(f"tune: study {name}: {done}/{total} trials already done; target {target}, engine {config.model.engine}, "
           f"{workers} worker process(es)", file=sys.stderr)
@@ -86,7 +100,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     search_started = time.perf_counter()
     extra = min(workers - 1, max(total - done - 1, 0))  # no process is spawned for work that is not there
     with ProcessPoolExecutor(max_workers=extra, mp_context=get_context("spawn")) if extra else _NoPool() as pool:
-        others = [pool.submit(study_worker, config, target, parent_run_id, name, mlflow.get_tracking_uri())
+        others = [pool.submit(study_worker, config, target, parent_run_id, name, mlflow.get_tracking_uri(), journal)
                   for _ in range(extra)]
         ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress)
         worker_mlflow_s = 0.0
@@ -99,6 +113,15 @@ def tune(config, target: str, parent_run_id: str) -> None:
     leaderboard = trials_table(study)
     if leaderboard.empty:
         raise LabError(f"study {name} has no completed trial; see the failed trials in the Optuna storage")
+    done, total = study_progress(study, n_trials)
+    if done < total:
+        message = (f"the grid is incomplete: {done} of {total} points finished (see the failed trials in the "
+                   "Optuna storage); the best model below is the best of those only")
+        import warnings
+
+        warnings.warn(message, stacklevel=2)
+        print(f"tune: WARNING: {message}", file=sys.stderr)
+        mlflow.set_tag("lab.incomplete_grid", f"{done}/{total}")
     best_params = dict(study.best_trial.params)
     fitted = train_classifier(data, with_params(config.model, best_params))
     val_x = dataset_frame(dataset, "validation", target)
@@ -129,7 +152,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     tracking.log_metrics(metrics)
     print(f"tune: {len(leaderboard)} trials ({ran} run now) in {search_s:.1f} s; best validation AUC "
           f"{metrics['val_auc']:.4f} with {best_params}; model {model_id}")
-    print(f"  next: mlflow run . -e walk-forward --env-manager local -P params_from={parent_run_id} -P target={target}")
+    print(f"  next: {next_command(parent_run_id, target)}")
 
 
 class _NoPool:
@@ -155,18 +178,50 @@ def fixed_model_settings(config) -> dict:
     return {k: v for k, v in dataclasses.asdict(config.model).items() if k not in tuned and k != "num_threads"}
 
 
-def _short_hash(settings: dict) -> str:
-    import hashlib
-    import json
+def next_command(run_id: str, target: str) -> str:
+    """The walk-forward of a tune run, as a command that works verbatim (config and data come from the run)."""
+    import shlex
 
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
+    experiment = tracking.experiment_name(run_id)
+    named = f" --experiment-name {shlex.quote(experiment)}" if experiment != "Default" else ""
+    return (f"mlflow run . -e walk-forward --env-manager local{named} -P params_from={run_id} -P target={target}")
 
 
-def _open_study(config, dataset, target: str, name: str):
+def journal_dir():
+    """The directory of the default study journal: one per tracking store (see :func:`lab.tracking.store_key`)."""
+    uri, key = tracking.store_key()
+    folder = paths.project_root() / ".lab" / "optuna" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tracking_store.txt").write_text(uri + "\n")
+    return folder
+
+
+def _recover(study, name: str, parent_run_id: str) -> None:
+    """Fail and re-queue the trials of dead workers, mark the abandoned runs of this study KILLED,
+    and say so when the study's finished trials have no trial run in this tracking store."""
+    import mlflow
+
+    stale = recover_stale_trials(study)
+    killed = tracking.mark_abandoned_runs(f"tags.`lab.study` = '{name}'", keep=parent_run_id)
+    if stale or killed:
+        print(f"tune: resumed after a crash: trial(s) {stale} of dead workers failed and re-queued; "
+              f"abandoned run(s) {killed} marked KILLED", file=sys.stderr)
+    done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
+    if done:
+        logged = tracking.count_runs(f"tags.`lab.study` = '{name}' and tags.`lab.stage` = 'tune-trial'")
+        if logged < done:
+            message = (f"study {name} already holds {done} finished trial(s) but this tracking store has "
+                       f"{logged} trial run(s) of it: the study was resumed from a storage that outlived or "
+                       "lies outside this store; those trials are only in the leaderboard")
+            print(f"tune: WARNING: {message}", file=sys.stderr)
+            mlflow.set_tag("lab.study_runs_missing", message)
+
+
+def _open_study(config, dataset, target: str, name: str, journal):
     train_x, train_y = labelled(dataset.tables["train"], dataset.feature_names, target)
     val_x, val_y = labelled(dataset.tables["validation"], dataset.feature_names, target)
     data = TrainingData.from_arrays(train_x, train_y, val_x, val_y)
-    storage = open_storage(config.tune.storage, paths.project_root() / ".lab" / "optuna")
+    storage = open_storage(config.tune.storage, journal)
     study = create_study(name, storage, search_space(config.tune), seed=config.model.seed, sampler=config.tune.sampler,
                          fixed=fixed_model_settings(config))
     return study, data, config.tune.trials or None
@@ -181,7 +236,8 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
         def log_trial(_study, trial) -> None:
             logger.submit(tracking.log_trial_run, parent_run_id, trial.number,
                           {**trial.params, "target": target, "engine": config.model.engine},
-                          {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items() if isinstance(v, (int, float))}})
+                          {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items() if isinstance(v, (int, float))}},
+                          study.study_name)
 
         ran = run_study(study, make_objective(data, config.model, search_space(config.tune)), n_trials,
                         callbacks=[log_trial], progress=progress)
@@ -189,7 +245,7 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
             tracking.seconds_in_mlflow(blocking=True) - before_blocking)
 
 
-def study_worker(config, target: str, parent_run_id: str, name: str, tracking_uri: str) -> tuple[int, float]:
+def study_worker(config, target: str, parent_run_id: str, name: str, tracking_uri: str, journal) -> tuple[int, float]:
     """A second process on the same study (spawned by :func:`tune`): same data from the cache, one thread."""
     import optuna
 
@@ -199,7 +255,7 @@ def study_worker(config, target: str, parent_run_id: str, name: str, tracking_ur
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri)
     dataset = prepare_dataset(config, progress=lambda message: None)
-    study, data, n_trials = _open_study(config, dataset, target, name)
+    study, data, n_trials = _open_study(config, dataset, target, name, journal)
     return _run_trials(study, data, config, target, parent_run_id, n_trials)
 
 

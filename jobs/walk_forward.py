@@ -7,7 +7,9 @@ Expanding (or rolling) folds: train on months 1..N, validate on month N+1, with 
 label horizon between them. Per fold AUC, accuracy, log loss, Brier score, expected calibration
 error, train-minus-validation AUC and best iteration, logged as step metrics (step = fold), a fold
 table and pictures. ``params_from`` takes the best parameters of a tune run and records that run
-as the evidence this walk-forward supports (tag ``lab.evidence_for``).
+as the evidence this walk-forward supports (tag ``lab.evidence_for``); it also takes that run's
+configuration and data (see :mod:`jobs.lineage`): ``-P config``/``-P data`` giving another
+dataset digest are refused.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lab.plots import fold_auc_figure, reliability_figure
 from lab.targets import target_horizon_bars
 from lab.walk_forward import run_walk_forward
 from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse
+from jobs.lineage import config_for
 
 SUMMARY = ("auc", "accuracy", "log_loss", "brier_score", "ece", "auc_gap", "best_iteration")
 
@@ -38,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {**model_overrides(args), "walk_forward.mode": args.mode}
         if engine and not args.model:
             overrides["model.engine"] = engine
-        config = config_from_args(args, **overrides)
+        # Lineage: the tune run's own data and settings (a config or data giving another digest is refused).
+        config = (config_for(args, args.params_from, "walk-forward", **overrides) if args.params_from
+                  else config_from_args(args, **overrides))
         with tracking.stage_run("walk-forward", config, target=args.target, tags=tags,
                                 params={f"params.{k}": v for k, v in params.items()}):
             walk_forward(config, args.target, params)

@@ -25,9 +25,13 @@ Scale-out. Any number of workers (processes or machines) may call :func:`create_
 * Re-running with the same study name resumes: finished points are not redone; a worker that
   finds the grid done returns 0 at once.
 
-Known limits: a point whose trial failed is not retried (Optuna's grid counts it as finished);
-a trial left ``RUNNING`` by a killed worker keeps its point until it is marked failed. Start a
-new study name to redo either.
+Crash safety. Every trial records its worker (host, pid, process start) in the system attr
+``lab.worker``. :func:`recover_stale_trials` (the tune job calls it before it starts workers)
+fails the ``RUNNING`` trials whose worker on this host is gone, and on RDB storages Optuna's
+heartbeat (``heartbeat_interval`` / ``grace_period``) fails those of dead workers on any machine.
+A stale trial is marked ``lab.stale`` and its point re-queued (``enqueue_trial``, at most
+:data:`MAX_RETRIES` times), so a killed search resumed with the same command completes every
+point. A trial whose objective *raised* is not retried (the same error would come back).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from lab.config import ModelConfig, TuneConfig
 from lab.errors import LabError
+from lab.processes import process_gone, this_process
 from lab.evaluation import classification_metrics, roc_auc
 from lab.models import TrainingData, predict_proba, train_classifier, with_params
 
@@ -64,6 +69,9 @@ __all__ = [
     "run_study",
     "study_progress",
     "trials_table",
+    "recover_stale_trials",
+    "study_identity",
+    "MAX_RETRIES",
 ]
 
 #: The tuned hyperparameters, in grid order.
@@ -74,7 +82,14 @@ JOURNAL_FILE_NAME = "optuna-journal.log"
 _ATTR_SPACE = "lab.search_space"
 _ATTR_SAMPLER = "lab.sampler"
 _ATTR_FIXED = "lab.fixed_params"
-_CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+_ATTR_WORKER = "lab.worker"
+_ATTR_STALE = "lab.stale"
+_CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.WAITING)
+#: How many times a point whose worker died is re-queued before it counts as failed.
+MAX_RETRIES = 3
+#: Heartbeat of RDB storages: seconds between beats, and silence after which a trial is stale.
+HEARTBEAT_INTERVAL_S = 20
+HEARTBEAT_GRACE_S = 120
 
 ProgressHook = Callable[[int, int], None]
 Callback = Callable[[optuna.Study, FrozenTrial], None]
@@ -94,6 +109,20 @@ def search_space(tune: TuneConfig) -> dict[str, list[int | float]]:
 def grid_points(space: Mapping[str, Sequence[Any]]) -> int:
     """Number of points in a grid (the product of the value counts)."""
     return math.prod(len(values) for values in space.values())
+
+
+def study_identity(space: Mapping[str, Sequence[Any]], sampler: str, fixed: Mapping[str, Any]) -> str:
+    """6 hex characters naming a search: its grid, its sampler and the untuned model settings.
+
+    Two searches that differ in any of these get different study names, so a resumed name never
+    meets another grid (``lab demo``'s reduced grid and the full grid on the same data no
+    longer collide).
+    """
+    import hashlib
+
+    blob = json.dumps({"space": {k: list(v) for k, v in space.items()}, "sampler": sampler, "fixed": dict(fixed)},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:6]
 
 
 def default_study_name(target: str, engine: str, dataset_digest: str) -> str:
@@ -132,7 +161,7 @@ def open_storage(storage: str, directory: str | Path | None = None) -> BaseStora
         path.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path / JOURNAL_FILE_NAME)))
     if storage.startswith("sqlite:///"):
-        return RDBStorage(storage)
+        return RDBStorage(storage, **_heartbeat())
     if storage.startswith(("postgresql://", "postgresql+psycopg2://", "mysql://", "mysql+pymysql://")):
         return _open_rdb_with_retry(storage)
     raise LabError(
@@ -306,7 +335,7 @@ def run_study(
         Whatever the objective raised (that trial is recorded as ``FAIL``).
     """
     target = _target(study, n_trials)
-    remaining = target - _claimed(study)
+    remaining = target - _claimed(study) + _waiting(study)  # queued retries are work still to do
     if remaining <= 0:
         return 0
     callbacks = list(callbacks)
@@ -314,6 +343,14 @@ def run_study(
     grid = _is_grid(study)
 
     def guarded(trial: optuna.Trial) -> float:
+        study._storage.set_trial_system_attr(trial._trial_id, _ATTR_WORKER, this_process())  # noqa: SLF001
+        attrs = study._storage.get_trial_system_attrs(trial._trial_id)  # noqa: SLF001
+        if grid and "grid_id" not in attrs and "fixed_params" in attrs:
+            grid_id = _grid_id_of(study, attrs["fixed_params"])  # a re-queued point
+            if grid_id is not None:
+                study._storage.set_trial_system_attr(trial._trial_id, "grid_id", grid_id)  # noqa: SLF001
+                study._storage.set_trial_system_attr(  # noqa: SLF001
+                    trial._trial_id, "search_space", study.sampler._search_space)  # noqa: SLF001
         if grid:
             holder = _duplicate_holder(study, trial.number)
             if holder is not None:
@@ -329,7 +366,7 @@ def run_study(
                 callback(st, trial)
             if progress is not None:
                 progress(*study_progress(st, n_trials))
-        if _claimed(st) >= target:
+        if _claimed(st) >= target and not _waiting(st):
             st.stop()
 
     # n_trials is only this worker's ceiling (room left for two skipped duplicates):
@@ -397,11 +434,96 @@ def _target(study: optuna.Study, n_trials: int | None) -> int:
 
 
 def _claimed(study: optuna.Study) -> int:
-    """Grid points held by a running or finished trial (grid), or trials started (TPE)."""
-    trials = study.get_trials(deepcopy=False, states=_CLAIMING)
+    """Grid points held by a running, queued or finished trial (grid), or trials started (TPE).
+
+    A trial failed as stale (its worker died) holds nothing: its point was re-queued.
+    """
+    trials = [t for t in study.get_trials(deepcopy=False, states=_CLAIMING) if not t.system_attrs.get(_ATTR_STALE)]
     if _is_grid(study):
-        return len({t.system_attrs["grid_id"] for t in trials if "grid_id" in t.system_attrs})
+        held = set()
+        for t in trials:
+            grid_id = t.system_attrs.get("grid_id")
+            if grid_id is None and "fixed_params" in t.system_attrs:
+                grid_id = _grid_id_of(study, t.system_attrs["fixed_params"])
+            if grid_id is not None:
+                held.add(grid_id)
+        return len(held)
     return len(trials)
+
+
+def _waiting(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def recover_stale_trials(study: optuna.Study) -> list[int]:
+    """Fail the ``RUNNING`` trials whose worker on this host is gone, and re-queue their points.
+
+    A worker is gone when its process no longer exists, is a zombie, or its pid now belongs to a
+    process started at another time. Trials of workers on other hosts are left to Optuna's
+    heartbeat (RDB storages); a journal file serves one machine only.
+
+    Returns
+    -------
+    list of int
+        Numbers of the trials failed now.
+    """
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.system_attrs.get(_ATTR_WORKER)
+        if not isinstance(worker, Mapping) or not process_gone(worker):
+            continue
+        study._storage.set_trial_system_attr(trial._trial_id, _ATTR_STALE, True)  # noqa: SLF001
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
+        failed.append(trial.number)
+        _requeue(study, study._storage.get_trial(trial._trial_id))  # noqa: SLF001
+    return failed
+
+
+def _requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue the point of a stale trial again, unless it is done, held or retried too often."""
+    params = dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {})) or _grid_point(study, trial)
+    if not params:  # a TPE trial that died before drawing: a fresh trial draws again
+        return
+    same = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number
+            and (dict(t.params) or dict(t.system_attrs.get("fixed_params", {}))) == params]
+    if any(t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING) for t in same):
+        return
+    stale = sum(1 for t in same if t.system_attrs.get(_ATTR_STALE)) + 1
+    if stale > MAX_RETRIES:
+        warnings.warn(f"study {study.study_name!r}: the point {params} lost its worker {stale} times; "
+                      "it is not retried again", stacklevel=3)
+        return
+    study.enqueue_trial(params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+
+
+def _stale_by_heartbeat(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Optuna's ``failed_trial_callback``: a trial whose heartbeat stopped is stale; re-queue it."""
+    study._storage.set_trial_system_attr(trial._trial_id, _ATTR_STALE, True)  # noqa: SLF001
+    _requeue(study, trial)
+
+
+def _heartbeat() -> dict[str, Any]:
+    return {"heartbeat_interval": HEARTBEAT_INTERVAL_S, "grace_period": HEARTBEAT_GRACE_S,
+            "heartbeat_stale_trial_callback": _stale_by_heartbeat}
+
+
+def _grid_point(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+    """The parameters of the grid point a trial holds (a trial may die before it drew them)."""
+    grid_id = trial.system_attrs.get("grid_id")
+    if not _is_grid(study) or grid_id is None:
+        return {}
+    sampler = study.sampler
+    return dict(zip(sampler._param_names, sampler._all_grids[grid_id]))  # noqa: SLF001
+
+
+def _grid_id_of(study: optuna.Study, params: Mapping[str, Any]) -> int | None:
+    """The grid sampler's id of a point given by its parameter values."""
+    sampler = study.sampler
+    try:
+        point = tuple(params[name] for name in sampler._param_names)  # noqa: SLF001
+        return list(sampler._all_grids).index(point)  # noqa: SLF001
+    except (KeyError, ValueError, AttributeError):
+        return None
 
 
 def _duplicate_holder(study: optuna.Study, number: int) -> int | None:
@@ -426,7 +548,8 @@ def _warn_failed_points(study: optuna.Study) -> None:
         return
     trials = study.get_trials(deepcopy=False)
     complete = {t.system_attrs.get("grid_id") for t in trials if t.state == TrialState.COMPLETE}
-    failed = {t.system_attrs.get("grid_id") for t in trials if t.state == TrialState.FAIL} - complete
+    failed = {t.system_attrs.get("grid_id") for t in trials
+              if t.state == TrialState.FAIL and not t.system_attrs.get(_ATTR_STALE)} - complete
     if failed:
         warnings.warn(
             f"study {study.study_name!r}: {len(failed)} grid point(s) failed and will not be retried; "
@@ -450,7 +573,7 @@ def _open_rdb_with_retry(url: str, attempts: int = 5) -> RDBStorage:
 
     for attempt in range(attempts):
         try:
-            return RDBStorage(_rdb_url(url), engine_kwargs={"pool_pre_ping": True})
+            return RDBStorage(_rdb_url(url), engine_kwargs={"pool_pre_ping": True}, **_heartbeat())
         except sqlalchemy.exc.SQLAlchemyError:
             if attempt == attempts - 1:
                 raise

@@ -22,7 +22,8 @@ __all__ = ["promote_command", "status_command", "load_lab_config"]
 
 @click.command("promote")
 @click.option("--run-id", required=True, help="the tune run whose logged model is to be promoted")
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration ([promotion] policy)")
+@click.option("--config", default="", help="lab configuration ([promotion] policy); default: the run's own "
+              "configuration (a file giving another dataset than the run's is refused)")
 @click.option("--force", is_flag=True, help="register even though gates failed (needs --reason)")
 @click.option("--reason", default="", help="why the override is justified; stored on the model version")
 @click.option("--alias", type=click.Choice(ALIASES), default="champion", show_default=True,
@@ -39,7 +40,14 @@ def promote_command(run_id: str, config: str, force: bool, reason: str, alias: s
         raise click.UsageError('--force needs --reason "...": say why this model should be promoted anyway')
     if reason.strip() and not force:
         raise click.UsageError("--reason is only used with --force; drop it or add --force")
-    cfg = load_lab_config(config)
+    from jobs.lineage import promotion_config
+    from lab.errors import LabError
+
+    try:
+        cfg = promotion_config(run_id, config)  # lineage: the run's own configuration, or one agreeing with it
+    except LabError as exc:
+        click.echo(f"lab promote: refused: {exc}", err=True)
+        raise SystemExit(1) from None
     policy = cfg.promotion
     try:
         candidate = check_candidate(run_id, policy)

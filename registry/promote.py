@@ -10,13 +10,23 @@ A promotion registers a new version of ``[promotion] model_name`` from the run's
 ``lab.promoted_at``, ``lab.promoted_as``, and ``lab.forced`` / ``lab.force_reason`` on an override)
 and points the alias at it. Promoting as ``champion`` moves the former champion to ``previous``;
 the scheduler's retrain promotes as ``challenger``. Stages are not used.
+
+Promotions of one model are serialized in the tracking backend (:func:`promotion_lock`): the lock
+is a registered model ``lab-lock-promote-<model>`` whose creation one caller wins (the backend's
+primary key; sqlite, PostgreSQL, ``mlflow server``); the others wait. A lock whose holder on this
+host is gone, or older than :data:`LOCK_STALE_S` seconds, is taken over. So two promotions at
+once each print the version and the ``previous`` they really got.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
+import random
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,11 +39,17 @@ from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
-__all__ = ["Candidate", "Promotion", "check_candidate", "promote", "register", "version_tags", "current_user", "ALIASES"]
+__all__ = ["Candidate", "Promotion", "check_candidate", "promote", "register", "version_tags", "current_user", "ALIASES",
+           "promotion_lock"]
 
 #: Aliases a promotion may move. ``previous`` is moved by the lab itself, never asked for.
 ALIASES = ("champion", "challenger")
 TICKET_PREFIX = "lab-ticket-"
+#: Registered models named ``lab-lock-promote-<model>`` are the promotion locks (see :func:`promotion_lock`).
+LOCK_PREFIX = "lab-lock-"
+#: A lock older than this (seconds) whose holder cannot be seen (another host) is taken over.
+LOCK_STALE_S = 120.0
+LOCK_WAIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -184,6 +200,9 @@ def register(
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
 
+    if model_name.startswith(LOCK_PREFIX):
+        raise RegistryError(f"[promotion] model_name {model_name!r} starts with {LOCK_PREFIX!r}, the prefix of "
+                            "the lab's promotion locks; choose another name")
     if model_name.startswith(TICKET_PREFIX):
         raise RegistryError(f"[promotion] model_name {model_name!r} starts with {TICKET_PREFIX!r}, the prefix of "
                             "the lab's test-window tickets; choose another name")
@@ -194,15 +213,16 @@ def register(
         if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
             raise
     tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
-    version = client.create_model_version(
-        model_name, source=candidate.model.model_uri, run_id=candidate.run.run_id, tags=tags,
-        model_id=candidate.model.model_id,
-        description=f"run {candidate.run.run_id}, model {candidate.model.model_id}",
-    )
-    previous = _version_with_alias(client, model_name, alias)
-    if alias == "champion" and previous is not None:
-        client.set_registered_model_alias(model_name, "previous", previous)
-    client.set_registered_model_alias(model_name, alias, version.version)
+    with promotion_lock(model_name, client):  # read-then-move of the aliases: one promotion at a time
+        version = client.create_model_version(
+            model_name, source=candidate.model.model_uri, run_id=candidate.run.run_id, tags=tags,
+            model_id=candidate.model.model_id,
+            description=f"run {candidate.run.run_id}, model {candidate.model.model_id}",
+        )
+        previous = _version_with_alias(client, model_name, alias)
+        if alias == "champion" and previous is not None:
+            client.set_registered_model_alias(model_name, "previous", previous)
+        client.set_registered_model_alias(model_name, alias, version.version)
     promotion = Promotion(model_name, str(version.version), alias, previous, candidate, forced, reason, tags)
     from registry.signal_model import publish_signal_model  # the servable twin (lab.live)
 
@@ -241,3 +261,68 @@ def _version_with_alias(client: "MlflowClient", model_name: str, alias: str) -> 
         return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
+
+
+@contextlib.contextmanager
+def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s: float = LOCK_WAIT_S):
+    """Hold the promotion lock of ``model_name`` for the ``with`` block (a registered model as mutex).
+
+    Raises
+    ------
+    RegistryError
+        Another promotion held the lock for longer than ``wait_s`` seconds and is still alive.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from lab.processes import process_gone, this_process
+
+    client = get_client(client)
+    name = f"{LOCK_PREFIX}promote-{model_name}"
+    claim = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_s
+    while True:
+        tags = {"lab.kind": "promotion-lock", "lab.lock.model_name": model_name, "lab.lock.claim": claim,
+                "lab.lock.process": json.dumps(this_process()), "lab.lock.taken_at": f"{time.time():.3f}"}
+        try:
+            client.create_registered_model(name, tags=tags, description=f"Lock: a promotion of {model_name!r} "
+                                           "is moving its aliases. Deleted when it ends.")
+            break
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "TEMPORARILY_UNAVAILABLE"):
+                raise RegistryError(f"could not take the promotion lock {name} in {client.tracking_uri}: "
+                                    f"{exc.message}") from None
+        holder = _lock_holder(client, name)
+        if holder is not None and _lock_stale(holder, process_gone):
+            with contextlib.suppress(MlflowException):
+                if (_lock_holder(client, name) or {}).get("lab.lock.claim") == holder.get("lab.lock.claim"):
+                    client.delete_registered_model(name)
+            continue
+        if time.monotonic() > deadline:
+            raise RegistryError(f"another promotion of {model_name!r} holds the lock {name} "
+                                f"({(holder or {}).get('lab.lock.process', '?')}); retry when it is done, or, if "
+                                f"that process is gone, delete the registered model {name}")
+        time.sleep(0.05 + random.random() * 0.15)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(MlflowException):
+            if (_lock_holder(client, name) or {}).get("lab.lock.claim") == claim:
+                client.delete_registered_model(name)
+
+
+def _lock_holder(client: "MlflowClient", name: str) -> dict[str, str] | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return dict(client.get_registered_model(name).tags)
+    except MlflowException:
+        return None
+
+
+def _lock_stale(tags: dict[str, str], process_gone) -> bool:
+    try:
+        record = json.loads(tags.get("lab.lock.process", "{}"))
+        age = time.time() - float(tags.get("lab.lock.taken_at", "0"))
+    except ValueError:
+        return True
+    return (isinstance(record, dict) and process_gone(record)) or age > LOCK_STALE_S

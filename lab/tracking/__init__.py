@@ -42,6 +42,12 @@ __all__ = [
     "log_text",
     "code_revision",
     "log_trial_run",
+    "store_key",
+    "count_runs",
+    "mark_abandoned_runs",
+    "run_record",
+    "get_run_data",
+    "experiment_name",
     "record_refusal",
     "resolve_experiment_id",
     "run_entry_point",
@@ -361,16 +367,22 @@ def log_text(text: str, artifact_file: str) -> None:
 
 
 @_timed
-def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], metrics: Mapping[str, float]) -> str:
-    """One tuning trial as a nested run of ``parent_run_id``, in four calls (create, batch, end)."""
+def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], metrics: Mapping[str, float],
+                  study: str = "") -> str:
+    """One tuning trial as a nested run of ``parent_run_id``, in four calls (create, batch, end).
+
+    ``study`` is tagged ``lab.study`` (a resumed study checks its trial runs are in this store).
+    """
     import mlflow
     from mlflow.entities import Metric, Param
 
     client = mlflow.MlflowClient()
     experiment_id, digest = _parent_facts(parent_run_id)
-    run = client.create_run(experiment_id, run_name=f"trial-{number}", tags={
-        "mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number),
-        "lab.dataset_digest": digest})
+    tags = {"mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number),
+            "lab.dataset_digest": digest}
+    if study:
+        tags["lab.study"] = study
+    run = client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags)
     now = int(pd.Timestamp.now().timestamp() * 1000)
     client.log_batch(
         run.info.run_id,
@@ -379,6 +391,103 @@ def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], me
     )
     client.set_terminated(run.info.run_id)
     return run.info.run_id
+
+
+def store_key() -> tuple[str, str]:
+    """``(tracking URI, key)``: the key (16 hex) names this tracking store and changes when it is made anew.
+
+    It hashes the URI (a relative sqlite path made absolute) with the creation time of the store's
+    first experiment, so a deleted and re-created ``mlflow.db`` at the same path is another store.
+    """
+    import hashlib
+
+    import mlflow
+    from mlflow.entities import ViewType
+
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).resolve())
+    client = mlflow.MlflowClient()
+    try:
+        born = client.get_experiment("0").creation_time
+    except Exception:  # noqa: BLE001 - the default experiment was deleted for good, or never existed
+        experiments = client.search_experiments(view_type=ViewType.ALL, max_results=1000)
+        born = min((e.creation_time or 0 for e in experiments), default=0)
+    return uri, hashlib.sha256(f"{uri}|{born}".encode()).hexdigest()[:16]
+
+
+def count_runs(filter_string: str) -> int:
+    """How many active (not deleted) runs of any experiment match ``filter_string`` (MLflow search syntax)."""
+    import mlflow
+    from mlflow.entities import ViewType
+
+    client = mlflow.MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    found, token = 0, None
+    while True:
+        page = client.search_runs(experiments, filter_string, max_results=1000, page_token=token)
+        found += len(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def run_record(run_id: str | None = None) -> None:
+    """Tag the run (default: the active one) with the process running it: ``lab.process`` (host, pid, start)."""
+    import mlflow
+
+    from lab.processes import this_process
+
+    run_id = run_id or mlflow.active_run().info.run_id
+    mlflow.MlflowClient().set_tag(run_id, "lab.process", json.dumps(this_process()))
+
+
+def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
+    """Mark KILLED the RUNNING runs matching ``filter_string`` whose recorded process on this host is gone.
+
+    Runs without a ``lab.process`` tag, or whose process runs on another host, are left alone.
+    Returns the ids of the runs marked.
+    """
+    import mlflow
+
+    from lab.processes import process_gone
+
+    client = mlflow.MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    marked = []
+    for run in client.search_runs(experiments, f"{filter_string} and attributes.status = 'RUNNING'", max_results=1000):
+        if run.info.run_id == keep:
+            continue
+        try:
+            record = json.loads(run.data.tags.get("lab.process", ""))
+        except ValueError:
+            continue
+        if isinstance(record, dict) and process_gone(record):
+            client.set_tag(run.info.run_id, "lab.error", f"abandoned: its process {record.get('pid')} on "
+                           f"{record.get('host')} is gone (killed or crashed); marked KILLED by a later run")
+            client.set_terminated(run.info.run_id, status="KILLED")
+            marked.append(run.info.run_id)
+    return marked
+
+
+def get_run_data(run_id: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """``(params, tags)`` of a run, or None when the store has no such run."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = mlflow.MlflowClient().get_run(run_id)
+    except MlflowException:
+        return None
+    return dict(run.data.params), dict(run.data.tags)
+
+
+def experiment_name(run_id: str) -> str:
+    """The name of the experiment holding ``run_id``."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    return client.get_experiment(client.get_run(run_id).info.experiment_id).name
 
 
 @functools.lru_cache(maxsize=8)

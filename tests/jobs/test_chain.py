@@ -210,11 +210,22 @@ def test_two_final_evals_at_once_on_a_new_window_give_one_evaluation_and_one_ref
     text = (tmp / "lab.toml").read_text()
     overlapping = tmp / "lab-overlap.toml"
     overlapping.write_text(text.replace('test = ["2023-07-01", "2023-07-31"]', 'test = ["2023-07-17", "2023-08-15"]'))
-    assert final_eval.main(["--config", str(overlapping)]) == 2
-    assert "overlaps 2023-07-01..2023-07-31, already looked at by final-eval run" in capsys.readouterr().err
+    assert final_eval.main(["--config", str(overlapping)]) == 2  # lineage: not the champion's dataset
+    err = capsys.readouterr().err
+    assert "final-eval builds on run" in err and runs["tune"].data.tags["lab.dataset_digest"] in err
+
+    # A new window is a new dataset: tune and promote on it, then race for its ticket.
+    from jobs import tune
+    from registry.promote import promote
 
     config = tmp / "lab-new-window.toml"
     config.write_text(text.replace('test = ["2023-07-01", "2023-07-31"]', 'test = ["2023-08-01", "2023-08-31"]'))
+    assert tune.main(["--config", str(config), "--workers", "1"]) == 0
+    new_tune = mlflow.search_runs(search_all_experiments=True, output_format="list", order_by=["start_time DESC"],
+                                  filter_string="tags.`lab.stage` = 'tune'")[0]
+    from lab.config import load_config
+
+    promote(new_tune.info.run_id, load_config(str(config)).promotion, force=True, reason="race test")
     command = [sys.executable, "-m", "jobs.final_eval", "--config", str(config)]
     racers = [subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for _ in range(2)]
@@ -236,7 +247,8 @@ def test_final_eval_refuses_a_champion_tuned_on_the_test_window(chain, capsys):
                                                              'test = ["2023-06-01", "2023-06-30"]')
                       .replace('validation = ["2023-05-01", "2023-06-30"]', 'validation = ["2023-05-01", "2023-05-31"]'))
     assert final_eval.main(["--config", str(config)]) == 2
-    assert "was tuned with windows.validation = 2023-05-01..2023-06-30, which does not end before" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "final-eval builds on run" in err and "test 2023-06-01..2023-06-30" in err  # both datasets named
 
 
 def test_monitor_logs_psi_ece_and_bands_and_status_shows_its_alert(chain):
@@ -262,3 +274,49 @@ def test_promotion_registered_the_champions_signal_model(chain):
     version = mlflow.MlflowClient().get_model_version_by_alias("chain-test", "champion")
     signal = mlflow.MlflowClient().get_model_version_by_alias("chain-test-signal", "champion")
     assert version.tags["lab.signal_model"] == f"chain-test-signal/{signal.version}"
+
+
+PEEK = ('validation = ["2023-05-01", "2023-06-30"]', 'validation = ["2023-07-01", "2023-07-31"]')
+
+
+def test_lineage_refuses_a_config_with_another_digest_in_walk_forward_backtest_and_promote(chain, capsys):
+    """Attack 4 and 1: a copy of the config whose validation window is the test window (another dataset
+    digest) is refused by every stage building on the tune run, naming both digests."""
+    from click.testing import CliRunner
+
+    from jobs import backtest, walk_forward
+    from registry.cli import promote_command
+
+    runs, tmp = chain
+    text = (tmp / "lab.toml").read_text()
+    peek = tmp / "peek.toml"
+    peek.write_text(text.replace(*PEEK).replace('test = ["2023-07-01", "2023-07-31"]', 'test = ["2023-08-01", "2023-08-31"]'))
+    tune_run, digest = runs["tune"].info.run_id, runs["tune"].data.tags["lab.dataset_digest"]
+    assert walk_forward.main(["--config", str(peek), "--params-from", tune_run]) == 2
+    err = capsys.readouterr().err
+    assert "walk-forward builds on run" in err and digest in err and "gives dataset" in err.replace("give(s)", "gives")
+    assert backtest.main(["--config", str(peek), "--run-id", tune_run]) == 2
+    err = capsys.readouterr().err
+    assert "backtest builds on run" in err and digest in err and "validation 2023-07-01..2023-07-31" in err
+    result = CliRunner().invoke(promote_command, ["--run-id", tune_run, "--config", str(peek), "--force", "--reason", "x"])
+    assert result.exit_code == 1 and "promote builds on run" in result.output and digest in result.output
+
+
+def test_the_hint_tune_prints_works_verbatim(chain, capsys, monkeypatch):
+    """The printed next: command, run as printed from the project folder (whose lab.toml is the synthetic
+    default), walks forward on the tune run's own data and settings."""
+    import shlex
+
+    from jobs import tune, walk_forward
+
+    runs, tmp = chain
+    monkeypatch.chdir(PROJECT_ROOT)
+    hint = tune.next_command(runs["tune"].info.run_id, "target_6bar")
+    words = shlex.split(hint)
+    assert words[:6] == ["mlflow", "run", ".", "-e", "walk-forward", "--env-manager"] and "--experiment-name" in words
+    argv = [arg for word in words if word.startswith(("params_from=", "target="))
+            for arg in ("--" + word.split("=")[0].replace("_", "-"), word.split("=", 1)[1])]
+    assert walk_forward.main(argv) == 0
+    run = mlflow.search_runs(search_all_experiments=True, output_format="list", order_by=["start_time DESC"],
+                             filter_string="tags.`lab.stage` = 'walk-forward'")[0]
+    assert run.data.tags["lab.dataset_digest"] == runs["tune"].data.tags["lab.dataset_digest"]
