@@ -88,12 +88,17 @@ def analyze(run_id: str, threshold: str, config: str, experiment: str | None) ->
 @click.option("--config", default="demo.toml", show_default=True,
               help="configuration of the demo (lab.toml defaults, its own model name, a reduced grid)")
 @click.option("--experiment", default="mes-lab-demo", show_default=True, help="MLflow experiment of the demo's runs")
-def demo(config: str, experiment: str) -> None:
-    """The whole chain on the configured data (synthetic by default): featurize, tune, walk-forward,
-    backtest, promote (forced, saying so, when the honest gates fail) and the one final-eval."""
-    from jobs.demo import run_demo
+@click.option("--no-edge", is_flag=True, help="the honest null: no planted edge; the gate refuses, as on real data")
+def demo(config: str, experiment: str, no_edge: bool) -> None:
+    """The whole chain on synthetic MES data with a planted edge: featurize, tune, walk-forward,
+    backtest, promote (the gate passes unforced) and the one final-eval. With --no-edge, the null:
+    the gate refuses and the demo stops there. Runs in its own store under demo/ (rebuilt each time)."""
+    from jobs.demo import prepare_demo_home, run_demo
+    from lab.paths import code_root
 
-    run_demo(config, experiment, echo=click.echo)
+    if not Path(config).exists() and config == "demo.toml":
+        config = str(code_root() / "demo.toml")
+    run_demo(prepare_demo_home(config, experiment, no_edge=no_edge), experiment, echo=click.echo)
 
 
 @cli.command()
@@ -117,7 +122,10 @@ def data() -> None:
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last date (default: [data] synthetic_end)")
 @click.option("--seed", type=int, default=None, help="random seed (default: [data] synthetic_seed)")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="output .txt (FirstRate layout); default data/raw/")
-def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed: int | None, out: str | None) -> None:
+@click.option("--edge-auc", type=float, default=None,
+              help="planted target_6bar AUC (default: [data] synthetic_edge_auc; 0 = no edge); see lab/synth.py")
+def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed: int | None, out: str | None,
+          edge_auc: float | None) -> None:
     """Generate seeded synthetic 1-minute bars (Globex hours, holidays absent) in FirstRate layout."""
     import time
 
@@ -130,9 +138,10 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
     first = start.date() if start else cfg.data.synthetic_start
     last = end.date() if end else cfg.data.synthetic_end
     seed = cfg.data.synthetic_seed if seed is None else seed
-    target = Path(out) if out else paths.synthetic_path(cfg.data.instrument, first, last, seed)
+    edge = cfg.data.synthetic_edge_auc if edge_auc is None else edge_auc
+    target = Path(out) if out else paths.synthetic_path(cfg.data.instrument, first, last, seed, edge)
     began = time.perf_counter()
-    minutes = generate_minutes(first, last, seed, cfg.instrument, cfg.session.calendar)
+    minutes = generate_minutes(first, last, seed, cfg.instrument, cfg.session.calendar, edge_auc=edge)
     write_firstrate(minutes, target)
     click.echo(f"wrote {len(minutes):,} minutes {minutes.index[0]} .. {minutes.index[-1]} to {target} "
                f"in {time.perf_counter() - began:.1f} s")

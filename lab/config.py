@@ -58,6 +58,7 @@ class DataConfig:
     synthetic_seed: int = 20190501
     synthetic_start: dt.date = dt.date(2019, 5, 1)
     synthetic_end: dt.date = dt.date(2025, 12, 31)
+    synthetic_edge_auc: float = 0.0  # planted target_6bar AUC of the synthetic default; 0: no edge
 
     def validate(self) -> None:
         get_instrument(self.instrument)
@@ -68,6 +69,12 @@ class DataConfig:
                 f"[data] synthetic_end ({self.synthetic_end}) must be after synthetic_start "
                 f"({self.synthetic_start})"
             )
+        if self.synthetic_edge_auc not in (0.0, 0.5):
+            from lab.synth import MAX_EDGE_AUC  # only needed for a planted edge
+
+            if not 0.5 < self.synthetic_edge_auc < MAX_EDGE_AUC:
+                raise ConfigError(f"[data] synthetic_edge_auc = {self.synthetic_edge_auc} must be 0 (no edge) or "
+                                  f"between 0.5 and {MAX_EDGE_AUC:.3f}; e.g. 0.56")
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ class WindowsConfig:
 class SessionConfig:
     calendar: str = "XNYS"  # exchange_calendars name whose sessions define the regular session
     bar_minutes: int = 5
-    warmup_bars: int = 200  # bars dropped at the start so every indicator is fully formed
+    warmup_bars: int = 1400  # bars dropped at the start: EMA 200 keeps (1 - 2/201)**1400 < 1e-6 of its start value
 
     def validate(self) -> None:
         _check_positive("session.bar_minutes", self.bar_minutes)

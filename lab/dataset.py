@@ -183,15 +183,17 @@ def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) 
     if config.data.path:
         return Path(config.data.path), False
     data = config.data
-    path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed)
+    path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
+                                data.synthetic_edge_auc)
     if not path.is_file():
         from lab.synth import generate_minutes  # the generator is only needed without a file
 
         progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
-                 f"{data.synthetic_start}..{data.synthetic_end} (seed {data.synthetic_seed}) into {path}")
+                 f"{data.synthetic_start}..{data.synthetic_end} (seed {data.synthetic_seed}"
+                 + (f", planted edge AUC {data.synthetic_edge_auc:g}" if data.synthetic_edge_auc else "") + f") into {path}")
         start = time.perf_counter()
         minutes = generate_minutes(data.synthetic_start, data.synthetic_end, data.synthetic_seed, config.instrument,
-                                   config.session.calendar)
+                                   config.session.calendar, edge_auc=data.synthetic_edge_auc)
         write_firstrate(minutes, path)
         progress(f"wrote {len(minutes):,} synthetic minutes in {time.perf_counter() - start:.1f} s")
     return path, True

@@ -29,6 +29,7 @@ def features_dir() -> Path:
     return project_root() / "data" / "features"
 
 
-def synthetic_path(instrument: str, start: dt.date, end: dt.date, seed: int) -> Path:
+def synthetic_path(instrument: str, start: dt.date, end: dt.date, seed: int, edge_auc: float = 0.0) -> Path:
     """The file the synthetic default is written to (FirstRate layout, so one reader serves both)."""
-    return raw_dir() / f"synthetic_{instrument}_{start:%Y%m%d}_{end:%Y%m%d}_seed{seed}_1min.txt"
+    edge = f"_edge{edge_auc:g}" if edge_auc not in (0.0, 0.5) else ""
+    return raw_dir() / f"synthetic_{instrument}_{start:%Y%m%d}_{end:%Y%m%d}_seed{seed}{edge}_1min.txt"

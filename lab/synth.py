@@ -37,7 +37,7 @@ from lab.configfile import as_date
 from lab.errors import ConfigError
 from lab.instruments import Instrument
 
-__all__ = ["generate_minutes"]
+__all__ = ["generate_minutes", "edge_strength", "MAX_EDGE_AUC"]
 
 _TIMEZONE = "America/New_York"
 _MINUTE_NS = 60 * 1_000_000_000
@@ -49,9 +49,9 @@ _K_GLOBEX_END = 23 * 60  # 17:00 ET
 _EARLY_CLOSE_EXTRA_MIN = 15  # CME equity futures stop 15 minutes after an early stock close
 
 # Volatility (natural-log returns).
-_DAILY_VOL = 0.0105  # median daily sd, ~16.7 % a year
+_DAILY_VOL = 0.0054  # scale of the daily sd; with the U-shape, MES-like ranges (3.5 bp a minute)
 _DAILY_PHI, _DAILY_SD = 0.97, 0.40
-_MINUTE_PHI, _MINUTE_SD = float(np.exp(-1.0 / 90.0)), 0.35
+_MINUTE_PHI, _MINUTE_SD = float(np.exp(-1.0 / 90.0)), 0.5
 _GAP_SD_PER_SQRT_HOUR = 0.06  # in daily sd: a 1 h halt gaps 0.06, a 49 h weekend 0.42
 _OPEN_AUCTION_SD = 0.08  # in daily sd, added to the 09:30 minute
 
@@ -62,13 +62,30 @@ _VOLUME_VOL_POWER = 0.8  # busier on volatile days and hours
 _VOLUME_NOISE_SD = 0.5
 _MES_LAUNCH = dt.date(2019, 5, 6)
 
-# Approximate front-month levels (index points) the random walk starts from; no drift after.
+# Approximate front-month levels (index points) the path is pinned to (a Brownian bridge between
+# consecutive anchors, so the 2019-2025 path stays within the range the contract really traded).
 _LEVELS = {
-    "ES": ((2019, 5, 2930), (2020, 1, 3230), (2021, 1, 3750), (2022, 1, 4770), (2023, 1, 3850),
-           (2024, 1, 4800), (2025, 1, 5900), (2026, 1, 6850)),
-    "NQ": ((2019, 5, 7800), (2020, 1, 8750), (2021, 1, 12900), (2022, 1, 16300), (2023, 1, 11000),
-           (2024, 1, 16900), (2025, 1, 21200), (2026, 1, 25500)),
+    "ES": ((2019, 5, 1, 2930), (2019, 8, 15, 2850), (2020, 1, 2, 3250), (2020, 2, 19, 3390), (2020, 3, 23, 2240),
+           (2020, 6, 8, 3230), (2020, 10, 1, 3350), (2021, 1, 4, 3700), (2021, 4, 1, 4000), (2021, 7, 1, 4320),
+           (2021, 10, 4, 4300), (2022, 1, 3, 4780), (2022, 3, 8, 4170), (2022, 6, 16, 3670), (2022, 10, 12, 3580),
+           (2023, 1, 3, 3850), (2023, 4, 3, 4120), (2023, 7, 31, 4610), (2023, 10, 27, 4140), (2024, 1, 2, 4800),
+           (2024, 4, 1, 5300), (2024, 7, 16, 5700), (2024, 10, 1, 5750), (2025, 1, 2, 5900), (2025, 4, 8, 4980),
+           (2025, 7, 1, 6250), (2025, 10, 1, 6750), (2025, 11, 20, 6600), (2025, 12, 31, 6850)),
+    "NQ": ((2019, 5, 1, 7800), (2020, 1, 2, 8750), (2020, 3, 23, 6950), (2021, 1, 4, 12900), (2022, 1, 3, 16300),
+           (2023, 1, 3, 11000), (2024, 1, 2, 16900), (2025, 1, 2, 21200), (2025, 4, 8, 17200), (2026, 1, 2, 25500)),
 }
+
+#: Planted edge (see the module docstring): the state's log-volume loading, and the largest AUC
+#: the mechanism can plant (its unknown future states add drift noise: rho < 1 / sqrt(6)).
+_EDGE_VOLUME_LOADING = 1.0
+_EDGE_HORIZON_BARS = 6
+#: What the lab's LightGBM loses reading the state through the 24 features (volume_ratio_20 mostly,
+#: with time of day for the volume profile), in AUC: measured on the default data, oracle 0.565 ->
+#: validation 0.547, oracle 0.580 -> 0.568, oracle 0.633 -> 0.624. The planted oracle AUC is
+#: ``edge_auc + _MODEL_AUC_LOSS`` so that the model's AUC is near ``edge_auc``.
+_MODEL_AUC_LOSS = 0.012
+_MAX_ORACLE_AUC = 0.5 + 2.0 / np.pi * float(np.arcsin(1.0 / np.sqrt(2.0 * _EDGE_HORIZON_BARS)))
+MAX_EDGE_AUC = round(_MAX_ORACLE_AUC - _MODEL_AUC_LOSS - 0.004, 2)
 
 
 def generate_minutes(
@@ -77,6 +94,7 @@ def generate_minutes(
     seed: int,
     instrument: Instrument,
     calendar_name: str = "XNYS",
+    edge_auc: float = 0.0,
 ) -> pd.DataFrame:
     """Generate a synthetic 1-minute OHLCV frame on the CME Globex schedule.
 
@@ -96,6 +114,10 @@ def generate_minutes(
         ``exchange_calendars`` calendar whose sessions are the trade dates: a holiday has no
         minutes at all, and on an early close (e.g. 13:00 ET) the Globex day stops 15 minutes
         after the close (13:15 ET).
+    edge_auc : float, default 0.0
+        Planted direction edge: the ROC AUC of ``target_6bar`` that a model reading the hidden
+        state perfectly would reach (see the module docstring). 0 (or 0.5) plants nothing and
+        gives the honest martingale; otherwise 0.5 < ``edge_auc`` < :data:`MAX_EDGE_AUC`.
 
     Returns
     -------
@@ -153,9 +175,13 @@ def generate_minutes(
     open_rows = first_row + days["k_open"]
     gap[open_rows] += day_sd * _OPEN_AUCTION_SD * rng.standard_normal(n_days)
 
+    # Planted edge: a hidden state per regular-session 5-minute bar, drift in the next bar.
+    state_of_row, drift = _plant_edge(edge_auc, seed, k, k_open, k_close, day_of, rth, sigma)
+
     # Latent log path; open = previous close + gap; high/low from the Brownian bridge extremes.
-    step = sigma * rng.standard_normal(len(k))
-    x_close = np.log(_start_level(instrument.symbol, days["dates"][0])) + np.cumsum(gap + step)
+    step = sigma * rng.standard_normal(len(k)) + drift
+    x_close = np.cumsum(gap + step)
+    x_close += _pin_to_levels(x_close, stamps, instrument.symbol, days["dates"][0])
     x_open = np.empty_like(x_close)  # bit-equal to the previous close where there is no gap
     x_open[0] = x_close[0] - step[0]
     x_open[1:] = x_close[:-1] + gap[1:]
@@ -168,6 +194,8 @@ def generate_minutes(
     adoption = _adoption(days["dates"])[day_of]
     lam = _VOLUME_MIDDAY * adoption * profile**_VOLUME_PROFILE_POWER * regime**_VOLUME_VOL_POWER
     lam *= np.exp(_VOLUME_NOISE_SD * rng.standard_normal(len(k)) - 0.5 * _VOLUME_NOISE_SD**2)
+    if state_of_row is not None:  # the state shows in its bar's volume (mean-preserving lognormal factor)
+        lam[rth] *= np.exp(_EDGE_VOLUME_LOADING * state_of_row - 0.5 * _EDGE_VOLUME_LOADING**2)
     volume = rng.poisson(lam).astype(np.int64)
     keep = rth | (volume > 0)
     volume[rth] = np.maximum(volume[rth], 1)
@@ -281,12 +309,81 @@ def _ar1(innovations: np.ndarray, phi: float, stationary_sd: float, initial_draw
     return out.reshape(-1)[:n]
 
 
+def _anchors(symbol: str) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor dates (ordinal days) and log levels of the contract's history."""
+    key = "NQ" if symbol.upper() in ("NQ", "MNQ") else "ES"
+    rows = _LEVELS[key]
+    return (np.array([dt.date(y, m, d).toordinal() for y, m, d, _ in rows], dtype=np.float64),
+            np.log(np.array([v for *_, v in rows], dtype=np.float64)))
+
+
 def _start_level(symbol: str, first: dt.date) -> float:
     """Approximate historical front-month level (index points) at ``first``, log-interpolated."""
-    key = "NQ" if symbol.upper() in ("NQ", "MNQ") else "ES"
-    anchors = _LEVELS[key]
-    when = [dt.date(y, m, 1).toordinal() for y, m, _ in anchors]
-    return float(np.exp(np.interp(first.toordinal(), when, [np.log(v) for _, _, v in anchors])))
+    when, levels = _anchors(symbol)
+    return float(np.exp(np.interp(first.toordinal(), when, levels)))
+
+
+def _pin_to_levels(walk: np.ndarray, stamps_ns: np.ndarray, symbol: str, first: dt.date) -> np.ndarray:
+    """The log correction that turns a random walk from 0 into a bridge through the anchor levels.
+
+    The walk is pinned at its first minute (the level interpolated at ``first``) and at the first
+    minute of each anchor date inside the range; the correction is linear in the minute count
+    between pins and constant after the last one. Within a year it is a constant drift of a few
+    hundredths of a basis point a minute, far below anything a 5-minute model can use.
+    """
+    when, levels = _anchors(symbol)
+    days = stamps_ns // (86_400 * 1_000_000_000) + dt.date(1970, 1, 1).toordinal()  # UTC day ordinal
+    inside = (when > days[0]) & (when <= days[-1])
+    pins = np.concatenate(([0], np.searchsorted(days, when[inside])))
+    targets = np.concatenate(([np.log(_start_level(symbol, first))], levels[inside]))
+    pins, unique = np.unique(pins, return_index=True)
+    offsets = targets[unique] - walk[pins]
+    return np.interp(np.arange(len(walk), dtype=np.float64), pins.astype(np.float64), offsets)
+
+
+def edge_strength(edge_auc: float) -> float:
+    """Drift of the planted edge, in units of the next bar's diffusion sd, for a target AUC.
+
+    With the state ``s`` ~ N(0, 1), the 6-bar log move in units of the bar sd is
+    ``M = c * (s_t + s_{t+1} + ... + s_{t+5}) + N(0, 6)``, so ``corr(s_t, M) = rho =
+    c / sqrt(6 (1 + c**2))``, and for a bivariate normal pair the AUC of ``s_t`` for the label
+    ``M > 0`` is ``1/2 + (2 / pi) * arcsin(rho / sqrt(2))`` (an orthant probability of three
+    normals). Inverted: ``rho = sqrt(2) sin(pi (AUC - 1/2) / 2)``, ``c = sqrt(6 rho**2 / (1 - 6 rho**2))``.
+    """
+    if not 0.5 < edge_auc < MAX_EDGE_AUC:
+        raise ConfigError(f"synthetic data: edge_auc = {edge_auc!r} must be 0 (no edge) or between 0.5 and "
+                          f"{MAX_EDGE_AUC:.3f} (the most this mechanism can plant); pass e.g. 0.56")
+    oracle = edge_auc + _MODEL_AUC_LOSS
+    rho = np.sqrt(2.0) * np.sin(np.pi * (oracle - 0.5) / 2.0)
+    n = _EDGE_HORIZON_BARS
+    return float(np.sqrt(n * rho * rho / (1.0 - n * rho * rho)))
+
+
+def _plant_edge(edge_auc: float, seed: int, k: np.ndarray, k_open: np.ndarray, k_close: np.ndarray,
+                day_of: np.ndarray, rth: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Hidden state per regular-session minute (its bar's) and the drift per minute; scales ``sigma``.
+
+    Returns ``(None, zeros)`` and leaves ``sigma`` alone when ``edge_auc`` is 0 or 0.5. Otherwise
+    ``sigma`` is shrunk in place by ``1 / sqrt(1 + c**2)`` on every drifted minute, so a bar's total
+    variance (and every range statistic) is what it is without the edge.
+    """
+    drift = np.zeros(len(k))
+    if edge_auc in (0.0, 0.5):
+        return None, drift
+    c = edge_strength(edge_auc)
+    rows = np.flatnonzero(rth)
+    bar_in_day = (k[rows] - k_open[rows]) // 5
+    bars_per_day = np.bincount(day_of[rows], minlength=int(day_of[-1]) + 1) // 5
+    first_bar = np.concatenate(([0], np.cumsum(bars_per_day)[:-1]))
+    bar = first_bar[day_of[rows]] + bar_in_day
+    state = np.random.default_rng([seed, 0xED6E]).standard_normal(int(bars_per_day.sum()))
+    previous = np.concatenate(([0.0], state[:-1]))
+    drifted = bar_in_day > 0  # the first bar of a session has no predecessor in it
+    shrink = 1.0 / np.sqrt(1.0 + c * c)
+    sd = sigma[rows]
+    drift[rows] = np.where(drifted, c * shrink * previous[bar] * sd / np.sqrt(5.0), 0.0)
+    sigma[rows] = np.where(drifted, sd * shrink, sd)
+    return state[bar], drift
 
 
 def _adoption(dates: np.ndarray) -> np.ndarray:

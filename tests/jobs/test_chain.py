@@ -62,7 +62,7 @@ def chain(tmp_path_factory):
         from jobs.demo import run_demo
 
         runs = {k: mlflow.get_run(v) if k != "model_version" else v
-                for k, v in run_demo(str(config), "chain", echo=lambda line: None).items()}
+                for k, v in run_demo(str(config), "chain", echo=lambda line: None, force_when_refused=True).items()}
         runs["tune_again"] = _run("tune", config=str(config))
         runs["refused"] = _run("backtest", config=str(config), run_id=runs["tune"].info.run_id, start="2023-06-01",
                                end="2023-07-15")

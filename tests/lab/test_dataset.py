@@ -38,7 +38,7 @@ def test_prepare_dataset_builds_train_and_validation_only(minute_file):
 
 
 def test_prepare_dataset_drops_the_warm_up_bars(minute_file):
-    config = _config(minute_file, **{"windows.train": ["2023-08-01", "2023-10-31"]})
+    config = _config(minute_file, **{"windows.train": ["2023-08-01", "2023-10-31"], "session.warmup_bars": 200})
     train = prepare_dataset(config, progress=lambda m: None).tables["train"]
     # 200 bars = two whole sessions of 78 bars (Aug 1, Aug 2) + 44 bars of Aug 3 (09:30 + 44 x 5 min)
     assert str(train.index[0]) == "2023-08-03 13:10:00-04:00"

@@ -16,8 +16,8 @@ MES = get_instrument("MES")
 SEED = 20230101
 
 
-def _generate(start: str, end: str, seed: int = SEED, instrument: Instrument = MES) -> pd.DataFrame:
-    return generate_minutes(dt.date.fromisoformat(start), dt.date.fromisoformat(end), seed, instrument)
+def _generate(start: str, end: str, seed: int = SEED, instrument: Instrument = MES, edge_auc: float = 0.0) -> pd.DataFrame:
+    return generate_minutes(dt.date.fromisoformat(start), dt.date.fromisoformat(end), seed, instrument, edge_auc=edge_auc)
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +242,61 @@ def test_generate_minutes_volatility_clusters(year: pd.DataFrame) -> None:
     standardised = size / size.groupby(slot).transform("mean")
     assert standardised.autocorr(1) > 0.1
     assert standardised.autocorr(12) > 0.05  # an hour later
+
+
+def _median_ranges_bp(frame: pd.DataFrame) -> tuple[float, float, float]:
+    """Median regular-session range of 1-minute bars, 5-minute bars and sessions, basis points."""
+    rth = _rth(frame)
+    one = ((rth["high"] - rth["low"]) / rth["close"]).median() * 1e4
+    five = rth.resample("5min").agg({"high": "max", "low": "min", "close": "last"}).dropna()
+    day = rth.groupby(rth.index.date).agg({"high": "max", "low": "min", "close": "last"})
+    return (float(one), float(((five["high"] - five["low"]) / five["close"]).median() * 1e4),
+            float(((day["high"] - day["low"]) / day["close"]).median() * 1e4))
+
+
+def test_generate_minutes_ranges_look_like_mes(year: pd.DataFrame) -> None:
+    one, five, day = _median_ranges_bp(year)
+    assert 3.0 <= one <= 4.0  # MES ~3.5 bp a minute in the regular session
+    assert 7.0 <= five <= 9.0  # ~8 bp per 5-minute bar
+    assert 75.0 <= day <= 105.0  # ~80-100 bp a session
+
+
+def test_generate_minutes_price_stays_in_the_range_mes_traded() -> None:
+    frame = _generate("2019-05-01", "2025-12-31")
+    assert 2_100 < frame["low"].min() and frame["high"].max() < 7_400  # MES: ~2,200 (2020-03) .. ~7,000 (2025)
+    assert len(frame) > 2_200_000
+
+
+def test_edge_strength_inverts_the_bivariate_normal_auc() -> None:
+    from lab.synth import _MODEL_AUC_LOSS, edge_strength
+
+    for auc in (0.52, 0.56, 0.62):
+        c = edge_strength(auc)
+        rho = c / np.sqrt(6.0 * (1.0 + c * c))
+        assert 0.5 + 2.0 / np.pi * np.arcsin(rho / np.sqrt(2.0)) == pytest.approx(auc + _MODEL_AUC_LOSS, abs=1e-12)
+    with pytest.raises(ConfigError, match=r"edge_auc = 0.9 must be 0 \(no edge\) or between 0.5 and"):
+        edge_strength(0.9)
+
+
+def test_generate_minutes_planted_edge_oracle_auc_and_unchanged_ranges(year: pd.DataFrame) -> None:
+    """The hidden state (drawn from its own stream) ranks target_6bar-like moves at the designed AUC,
+    and planting it leaves the range statistics alone."""
+    from lab.evaluation import roc_auc
+    from lab.synth import _MODEL_AUC_LOSS
+
+    edged = _generate("2023-01-01", "2023-12-31", edge_auc=0.60)
+    rth = _rth(edged)
+    closes = rth["close"].resample("5min").last().dropna()
+    day = np.asarray(closes.index.date)
+    state = np.random.default_rng([SEED, 0xED6E]).standard_normal(len(closes))
+    move = closes.shift(-6).to_numpy() - closes.to_numpy()
+    same = np.r_[day[6:] == day[:-6], np.zeros(6, dtype=bool)]
+    keep = same & (np.abs(move) >= 2 * MES.tick_size)
+    oracle = roc_auc((move[keep] > 0).astype(float), 1.0 / (1.0 + np.exp(-state[keep])))
+    assert oracle == pytest.approx(0.60 + _MODEL_AUC_LOSS, abs=0.015)
+    # Session ranges are kept; minute and 5-minute ranges shrink toward 1 / sqrt(1 + c**2) (the
+    # drift is smooth within a minute, the diffusion is scaled down to keep each bar's variance).
+    for base, planted, tolerance in zip(_median_ranges_bp(year), _median_ranges_bp(edged), (0.25, 0.20, 0.10)):
+        assert planted == pytest.approx(base, rel=tolerance)
+    shuffled = np.random.default_rng(1).permutation(state)
+    assert abs(roc_auc((move[keep] > 0).astype(float), 1.0 / (1.0 + np.exp(-shuffled[keep]))) - 0.5) < 0.02
