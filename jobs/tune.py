@@ -23,8 +23,10 @@ from lab.errors import LabError
 from lab.evaluation import classification_metrics, reliability_table
 from lab.models import TrainingData, feature_importance, predict_proba, train_classifier, with_params
 from lab.plots import feature_importance_figure, leaderboard_figure, reliability_figure
-from lab.tuning import (create_study, default_study_name, make_objective, open_storage, run_study, search_space,
-                        study_progress, trials_table)
+from lab.stats import week_starts
+from lab.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix, run_study,
+                        search_space, study_progress, trials_table)
+from registry import deflated, ledger
 from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
 
 
@@ -66,12 +68,13 @@ def tune(config, target: str, parent_run_id: str) -> None:
 
     started = time.perf_counter()
     dataset = prepare(config)
+    ledger.enter(config, trials=0)  # the trial ledger: each nested trial run counts 1
     workers = config.tune.workers or os.cpu_count() or 1
     if workers > 1 and config.model.num_threads == 0:
         config = config.replace({"model.num_threads": 1})  # measured: N processes x 1 thread beat 1 x N
     name = config.tune.study_name or (default_study_name(target, config.model.engine, dataset.digest) + "-"
                                       + _short_hash(fixed_model_settings(config)))
-    study, data, n_trials = _open_study(config, dataset, target, name)
+    study, data, n_trials, weeks = _open_study(config, dataset, target, name)
     tracking.log_params({"study": name, "study_storage": config.tune.storage or "journal file (.lab/optuna)",
                          "worker_processes": workers, "train_rows": len(data.y_train), "validation_rows": len(data.y_val)})
     done, total = study_progress(study, n_trials)
@@ -88,7 +91,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     with ProcessPoolExecutor(max_workers=extra, mp_context=get_context("spawn")) if extra else _NoPool() as pool:
         others = [pool.submit(study_worker, config, target, parent_run_id, name, mlflow.get_tracking_uri())
                   for _ in range(extra)]
-        ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress)
+        ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress, weeks)
         worker_mlflow_s = 0.0
         for future in others:
             more, more_mlflow_s, _ = future.result()  # a worker's waits overlap this process's work
@@ -113,6 +116,8 @@ def tune(config, target: str, parent_run_id: str) -> None:
                     })
     importance = feature_importance(fitted.booster)
     reliability = reliability_table(data.y_val, probability)
+    deflated.log_study_statistics(period_auc_matrix(study), seed=config.model.seed)  # pbo, spa_pvalue
+    ledger.log_count(config)  # trials_on_validation
     tracking.log_table(leaderboard, "leaderboard.csv")
     tracking.log_figure(leaderboard_figure(leaderboard), "leaderboard.png")
     tracking.log_table(importance, "feature_importance.csv")
@@ -166,13 +171,15 @@ def _open_study(config, dataset, target: str, name: str):
     train_x, train_y = labelled(dataset.tables["train"], dataset.feature_names, target)
     val_x, val_y = labelled(dataset.tables["validation"], dataset.feature_names, target)
     data = TrainingData.from_arrays(train_x, train_y, val_x, val_y)
+    weeks = week_starts(val_x.index)
     storage = open_storage(config.tune.storage, paths.project_root() / ".lab" / "optuna")
     study = create_study(name, storage, search_space(config.tune), seed=config.model.seed, sampler=config.tune.sampler,
                          fixed=fixed_model_settings(config))
-    return study, data, config.tune.trials or None
+    return study, data, config.tune.trials or None, weeks
 
 
-def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, progress=None) -> tuple[int, float, float]:
+def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, progress=None,
+                weeks=None) -> tuple[int, float, float]:
     """This process's share of the study, each trial logged as a nested run on a background thread
     while the next trains. Returns (trials, MLflow seconds, of which the job waited for)."""
     before, before_blocking = tracking.seconds_in_mlflow(), tracking.seconds_in_mlflow(blocking=True)
@@ -181,9 +188,10 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
         def log_trial(_study, trial) -> None:
             logger.submit(tracking.log_trial_run, parent_run_id, trial.number,
                           {**trial.params, "target": target, "engine": config.model.engine},
-                          {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items() if isinstance(v, (int, float))}})
+                          {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items() if isinstance(v, (int, float))}},
+                          tags=ledger.ledger_tags(ledger.market_key(config), ledger.window_key(config), 1))
 
-        ran = run_study(study, make_objective(data, config.model, search_space(config.tune)), n_trials,
+        ran = run_study(study, make_objective(data, config.model, search_space(config.tune), periods=weeks), n_trials,
                         callbacks=[log_trial], progress=progress)
     return (ran, tracking.seconds_in_mlflow() - before,
             tracking.seconds_in_mlflow(blocking=True) - before_blocking)
@@ -199,8 +207,8 @@ def study_worker(config, target: str, parent_run_id: str, name: str, tracking_ur
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri)
     dataset = prepare_dataset(config, progress=lambda message: None)
-    study, data, n_trials = _open_study(config, dataset, target, name)
-    return _run_trials(study, data, config, target, parent_run_id, n_trials)
+    study, data, n_trials, weeks = _open_study(config, dataset, target, name)
+    return _run_trials(study, data, config, target, parent_run_id, n_trials, weeks=weeks)
 
 
 if __name__ == "__main__":

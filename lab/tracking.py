@@ -44,6 +44,8 @@ __all__ = [
     "BackgroundLogger",
     "log_model",
     "STAGE_TAG",
+    "set_tags",
+    "find_runs",
 ]
 
 STAGE_TAG = "lab.stage"
@@ -331,8 +333,9 @@ def log_text(text: str, artifact_file: str) -> None:
 
 
 @_timed
-def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], metrics: Mapping[str, float]) -> str:
-    """One tuning trial as a nested run of ``parent_run_id``, in four calls (create, batch, end)."""
+def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], metrics: Mapping[str, float],
+                  tags: Mapping[str, str] | None = None) -> str:
+    """One tuning trial as a nested run of ``parent_run_id``, in four calls (create, batch, end); ``tags`` added to it."""
     import mlflow
     from mlflow.entities import Metric, Param
 
@@ -340,7 +343,7 @@ def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], me
     experiment_id, digest = _parent_facts(parent_run_id)
     run = client.create_run(experiment_id, run_name=f"trial-{number}", tags={
         "mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number),
-        "lab.dataset_digest": digest})
+        "lab.dataset_digest": digest, **(tags or {})})
     now = int(pd.Timestamp.now().timestamp() * 1000)
     client.log_batch(
         run.info.run_id,
@@ -406,3 +409,37 @@ def record_refusal(exc: BaseException) -> None:
         client = mlflow.MlflowClient()
         if "lab.error" not in client.get_run(run_id).data.tags:
             client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+
+
+@_timed
+def set_tags(tags: Mapping[str, str], run_id: str | None = None) -> None:
+    """Set tags on ``run_id`` (default: the active run) in one call."""
+    import mlflow
+    from mlflow.entities import RunTag
+
+    run_id = run_id or mlflow.active_run().info.run_id
+    mlflow.MlflowClient().log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+@_timed
+def find_runs(filter_string: str, include_deleted: bool = True) -> list[Any]:
+    """Every run of every experiment of the store matching ``filter_string`` (MLflow search syntax).
+
+    ``include_deleted`` also searches deleted runs and experiments: the trial ledger counts what
+    was evaluated, and deleting a run does not undo having looked at its result.
+    """
+    import mlflow
+    from mlflow.entities import ViewType
+
+    view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
+    client = mlflow.MlflowClient()
+    experiment_ids = [e.experiment_id for e in client.search_experiments(view_type=view)]
+    runs: list[Any] = []
+    token = None
+    while experiment_ids:
+        page = client.search_runs(experiment_ids, filter_string, run_view_type=view, max_results=5000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    return runs

@@ -51,6 +51,7 @@ from lab.config import ModelConfig, TuneConfig
 from lab.errors import LabError
 from lab.evaluation import classification_metrics, roc_auc
 from lab.models import TrainingData, predict_proba, train_classifier, with_params
+from lab.stats.performance import period_auc
 
 __all__ = [
     "GRID_PARAMS",
@@ -64,6 +65,7 @@ __all__ = [
     "run_study",
     "study_progress",
     "trials_table",
+    "period_auc_matrix",
 ]
 
 #: The tuned hyperparameters, in grid order.
@@ -74,6 +76,7 @@ JOURNAL_FILE_NAME = "optuna-journal.log"
 _ATTR_SPACE = "lab.search_space"
 _ATTR_SAMPLER = "lab.sampler"
 _ATTR_FIXED = "lab.fixed_params"
+_ATTR_PERIOD_AUC = "validation_period_auc"
 _CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 ProgressHook = Callable[[int, int], None]
@@ -213,6 +216,7 @@ def make_objective(
     space: Mapping[str, Sequence[Any]],
     *,
     train_auc: bool = False,
+    periods: np.ndarray | None = None,
 ) -> Callable[[optuna.Trial], float]:
     """The objective: fit on the training window, early-stop on validation, return validation AUC.
 
@@ -227,6 +231,10 @@ def make_objective(
     train_auc : bool, default False
         Also score the training rows (user attrs ``train_auc`` and ``auc_gap``); costs one
         prediction over the training set per trial.
+    periods : array, optional
+        The period (e.g. week, :func:`lab.stats.week_starts`) of each validation row: also
+        store the validation AUC per period (user attr ``validation_period_auc``, read by
+        :func:`period_auc_matrix` for the study's PBO and SPA).
 
     Returns
     -------
@@ -240,7 +248,10 @@ def make_objective(
     def objective(trial: optuna.Trial) -> float:
         params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
         fitted = train_classifier(data, with_params(model, params))
-        metrics = classification_metrics(data.y_val, predict_proba(fitted.booster, data.X_val))
+        probability = predict_proba(fitted.booster, data.X_val)
+        metrics = classification_metrics(data.y_val, probability)
+        if periods is not None:
+            trial.set_user_attr(_ATTR_PERIOD_AUC, period_auc(data.y_val, probability, periods))
         trial.set_user_attr("best_iteration", fitted.best_iteration)
         trial.set_user_attr("fit_seconds", fitted.fit_seconds)
         for key, value in metrics.items():
@@ -367,7 +378,7 @@ def trials_table(study: optuna.Study, include_all: bool = False) -> pd.DataFrame
                 "state": t.state.name,
                 "auc": t.value if t.state == TrialState.COMPLETE else np.nan,
                 **t.params,
-                **t.user_attrs,
+                **{k: v for k, v in t.user_attrs.items() if k != _ATTR_PERIOD_AUC},
                 "duration_seconds": duration,
             }
         )
@@ -377,6 +388,18 @@ def trials_table(study: optuna.Study, include_all: bool = False) -> pd.DataFrame
     table = table.sort_values(["auc", "number"], ascending=[False, True], na_position="last", kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table.reset_index(drop=True)
+
+
+def period_auc_matrix(study: optuna.Study) -> pd.DataFrame:
+    """Validation AUC per period (rows, sorted) of every completed trial that recorded it (columns ``trial_<n>``).
+
+    Empty when no trial recorded it (objective made without ``periods``).
+    """
+    columns = {f"trial_{t.number}": t.user_attrs[_ATTR_PERIOD_AUC] for t in study.get_trials(deepcopy=False)
+               if t.state == TrialState.COMPLETE and isinstance(t.user_attrs.get(_ATTR_PERIOD_AUC), dict)}
+    table = pd.DataFrame(columns, dtype=np.float64).sort_index()
+    table.index.name = "period"
+    return table
 
 
 # -- internals ------------------------------------------------------------------------------
