@@ -15,7 +15,7 @@ def week_starts(times: pd.DatetimeIndex) -> np.ndarray:
     if index.tz is not None:
         index = index.tz_localize(None)
     days = index.normalize()
-    return (days - pd.to_timedelta(days.dayofweek, unit="D")).to_numpy().astype("datetime64[D]")
+    return (days - pd.to_timedelta(days.day_of_week, unit="D")).to_numpy().astype("datetime64[D]")
 
 
 def period_auc(labels: np.ndarray, probability: np.ndarray, periods: np.ndarray) -> dict[str, float]:

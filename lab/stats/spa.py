@@ -1,14 +1,20 @@
 """Hansen's test for superior predictive ability (SPA) of the best of many variants against a benchmark.
 
-The bootstrap is the ``arch`` package's (``arch.bootstrap.SPA``, stationary bootstrap). One trap:
-``arch`` 8.0 with ``studentize=True`` does NOT studentize the test statistic: ``compute()``
-compares the raw maximum mean loss differential with its bootstrap distribution, and the
-variances only choose the columns of the "consistent" p-value. The noisiest variant then
-dominates the maximum and hides a steady edge. This module studentizes the way Hansen (2005)
-does: each variant's differential is divided by its own long-run standard deviation
-(``omega_k``, the stationary bootstrap's kernel estimate, fixed from the sample) before ``arch``
-sees it, so the statistic arch computes is ``max_k sqrt(T) d_k / omega_k`` and its bootstrap
-distribution is that of the studentized maximum (arch is then run with ``studentize=False``).
+The resampling is the ``arch`` package's stationary bootstrap (Politis and Romano 1994). One
+trap: ``arch`` 8.0's ``bootstrap.SPA(..., studentize=True)`` does NOT studentize the test
+statistic: ``compute()`` compares the raw maximum mean differential with its bootstrap
+distribution, and the variances only choose the columns of the "consistent" p-value. The
+noisiest variant then dominates the maximum and hides a steady edge (``method="arch"`` keeps
+that behaviour, for the test that shows it).
+
+``method="studentized"`` (the default) is Hansen's (2005) studentized statistic
+``T = max(0, max_k sqrt(n) d_k / s_k)`` with the consistent re-centring (a variant whose
+t-statistic is below ``-sqrt(2 log log n)`` is not re-centred), on arch's stationary-bootstrap
+resamples, each replicate studentized by its own standard deviations. Studentizing the replicates
+too keeps the size honest with many variants and few periods: measured on i.i.d. noise, 100
+matrices each, nominal 5 %: with the scale fixed from the sample (Hansen's recipe) 9 % at
+250 x 81 and 13 % at 52 x 81 (17 % with arch's long-run scale); studentized per replicate 5 %
+and 5 %.
 """
 
 from __future__ import annotations
@@ -19,14 +25,25 @@ import numpy as np
 
 from lab.errors import LabError
 
-__all__ = ["spa_pvalue", "long_run_std"]
+__all__ = ["spa_pvalue", "long_run_std", "default_block_size"]
+
+_CHUNK = 100  # replicates per vectorised batch (memory: chunk x periods x variants floats)
+
+
+def default_block_size(periods: int) -> float:
+    """Mean block length of the stationary bootstrap: ``periods ** (1/3)`` (at least 1), in periods.
+
+    The n^(1/3) rate minimises the error of a block bootstrap's variance (Hall, Horowitz and Jing
+    1995); arch's default sqrt(n) measured 9 % size at nominal 5 % on 52 weekly AUCs of 81 trials.
+    """
+    return max(1.0, periods ** (1.0 / 3.0))
 
 
 def long_run_std(values: np.ndarray, block_size: float) -> np.ndarray:
     """Long-run standard deviation of each column under the stationary bootstrap (Politis and Romano 1994).
 
-    The kernel estimate Hansen's SPA uses (``arch``'s own ``_compute_variance``): the sample
-    autocovariances weighted by ``(1 - i/T)(1 - p)^i + (i/T)(1 - p)^(T - i)`` with ``p = 1/block_size``.
+    The kernel estimate arch's SPA uses (its ``_compute_variance``): the sample autocovariances
+    weighted by ``(1 - i/T)(1 - p)^i + (i/T)(1 - p)^(T - i)`` with ``p = 1/block_size``.
 
     Parameters
     ----------
@@ -54,7 +71,7 @@ def long_run_std(values: np.ndarray, block_size: float) -> np.ndarray:
 
 
 def spa_pvalue(performance: np.ndarray, benchmark: float | np.ndarray = 0.0, *, reps: int = 1000,
-               block_size: float | None = None, seed: int = 0, studentize: bool = True) -> float:
+               block_size: float | None = None, seed: int = 0, method: str = "studentized") -> float:
     """Hansen's consistent SPA p-value: can the best variant beat ``benchmark``, allowing for how many were tried?
 
     Parameters
@@ -66,11 +83,11 @@ def spa_pvalue(performance: np.ndarray, benchmark: float | np.ndarray = 0.0, *, 
     reps : int, default 1000
         Bootstrap replications.
     block_size : float, optional
-        Mean block length of the stationary bootstrap, periods; default ``sqrt(T)`` (arch's).
+        Mean block length of the stationary bootstrap, periods; default :func:`default_block_size`.
     seed : int, default 0
-    studentize : bool, default True
-        Divide each variant's differential by its long-run std (Hansen's statistic). ``False``
-        reproduces arch's raw statistic, the trap above (kept for the test that shows it).
+    method : {"studentized", "arch"}, default "studentized"
+        ``studentized``: Hansen's studentized statistic (module docstring). ``arch``:
+        ``arch.bootstrap.SPA(studentize=True)`` as it is, the raw statistic (the trap).
 
     Returns
     -------
@@ -80,9 +97,9 @@ def spa_pvalue(performance: np.ndarray, benchmark: float | np.ndarray = 0.0, *, 
     Raises
     ------
     LabError
-        Fewer than 2 periods or no variant, or a non-finite value.
+        Fewer than 3 periods or no variant, a non-finite value, or an unknown method.
     """
-    from arch.bootstrap import SPA
+    from arch.bootstrap import SPA, StationaryBootstrap
 
     x = np.asarray(performance, dtype=np.float64)
     if x.ndim == 1:
@@ -91,16 +108,32 @@ def spa_pvalue(performance: np.ndarray, benchmark: float | np.ndarray = 0.0, *, 
         raise LabError(f"SPA needs a (periods x variants) matrix with at least 3 periods and 1 variant; got shape {x.shape}")
     if not np.isfinite(x).all():
         raise LabError("SPA: the performance matrix holds NaN or inf; drop the periods that are undefined first")
-    differential = x - np.broadcast_to(np.asarray(benchmark, dtype=np.float64).reshape(-1, 1)
-                                       if np.ndim(benchmark) else benchmark, x.shape)
-    block = float(block_size) if block_size else math.sqrt(x.shape[0])
-    if studentize:
-        omega = long_run_std(differential, block)
-        omega = np.where(omega > 0, omega, np.inf)  # a constant variant carries no evidence either way
-        differential = differential / omega
-        differential = np.where(np.isfinite(differential), differential, 0.0)
-    # arch takes losses (lower is better) and forms benchmark loss - model loss = our differential.
-    test = SPA(np.zeros(x.shape[0]), -differential, block_size=int(round(block)), reps=reps, bootstrap="stationary",
-               studentize=False, seed=seed)
-    test.compute()
-    return float(test.pvalues["consistent"])
+    if method not in ("studentized", "arch"):
+        raise LabError(f"SPA method = {method!r} is not one of studentized, arch")
+    t = x.shape[0]
+    bench = np.asarray(benchmark, dtype=np.float64)
+    d = x - (bench.reshape(-1, 1) if bench.ndim else bench)
+    block = float(block_size) if block_size else default_block_size(t)
+    if method == "arch":
+        # arch takes losses (lower is better) and forms benchmark loss - model loss = d.
+        test = SPA(np.zeros(t), -d, block_size=max(1, int(round(block))), reps=reps, bootstrap="stationary",
+                   studentize=True, seed=seed)
+        test.compute()
+        return float(test.pvalues["consistent"])
+    mean, std = d.mean(axis=0), d.std(axis=0, ddof=1)
+    keep = std > 0  # a constant variant carries no evidence either way
+    if not keep.any():
+        return 1.0
+    d, mean, std = d[:, keep], mean[keep], std[keep]
+    observed = max(0.0, float((math.sqrt(t) * mean / std).max()))
+    centre = np.where(mean >= -std * math.sqrt(2.0 * math.log(math.log(max(t, 3))) / t), mean, 0.0)
+    bootstrap = StationaryBootstrap(block, np.arange(t), seed=seed)
+    indices = np.array([data[0] for data, _ in bootstrap.bootstrap(reps)])  # (reps, T) resampled periods
+    exceed = 0
+    for start in range(0, reps, _CHUNK):
+        star = d[indices[start:start + _CHUNK]]  # (chunk, T, N)
+        star_std = star.std(axis=1, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(star_std > 0, math.sqrt(t) * (star.mean(axis=1) - centre) / star_std, -np.inf)
+        exceed += int((np.maximum(z.max(axis=1), 0.0) >= observed).sum())
+    return exceed / reps
