@@ -14,6 +14,7 @@ and, in the gate's calibration, on daily P&L (``statistic = "sharpe"``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -81,29 +82,39 @@ def probability_of_backtest_overfitting(performance: np.ndarray, *, blocks: int 
     n = x.shape[1]
     shaped = x.reshape(s, per_block, n)
     sums, squares = shaped.sum(axis=1), (shaped ** 2).sum(axis=1)  # (S, N)
-    chosen = np.array(list(itertools.combinations(range(s), s // 2)))
-    in_sample = np.zeros((len(chosen), s))
-    in_sample[np.arange(len(chosen))[:, None], chosen] = 1.0
+    in_sample = _splits(s)  # (C(S, S/2), S) indicators of the in-sample blocks
     half = used // 2
-    score_in = _score(in_sample @ sums, in_sample @ squares, half, statistic)
-    score_out = _score((1.0 - in_sample) @ sums, (1.0 - in_sample) @ squares, half, statistic)
-    best = np.argmax(np.where(np.isnan(score_in), -np.inf, score_in), axis=1)
-    winner_out = score_out[np.arange(len(best)), best][:, None]
-    out = np.where(np.isnan(score_out), -np.inf, score_out)
-    winner_out = np.where(np.isnan(winner_out), -np.inf, winner_out)
-    rank = (out < winner_out).sum(axis=1) + 0.5 * ((out == winner_out).sum(axis=1) - 1) + 1.0
+    sum_in, square_in = in_sample @ sums, in_sample @ squares
+    score_in = _score(sum_in, square_in, half, statistic)
+    score_out = _score(sums.sum(axis=0) - sum_in, squares.sum(axis=0) - square_in, half, statistic)
+    rows = np.arange(len(in_sample))
+    best = np.argmax(score_in, axis=1)  # NaN (a constant half) never wins: see _score
+    winner_out = score_out[rows, best][:, None]
+    rank = (score_out < winner_out).sum(axis=1) + 0.5 * ((score_out == winner_out).sum(axis=1) - 1) + 1.0
     w = rank / (n + 1.0)
     logits = np.log(w / (1.0 - w))
     return PBOResult(float(np.mean(logits < 0.0) + 0.5 * np.mean(logits == 0.0)), logits, s, used)
 
 
+@functools.lru_cache(maxsize=8)
+def _splits(blocks: int) -> np.ndarray:
+    chosen = np.array(list(itertools.combinations(range(blocks), blocks // 2)))
+    indicator = np.zeros((len(chosen), blocks))
+    indicator[np.arange(len(chosen))[:, None], chosen] = 1.0
+    indicator.setflags(write=False)
+    return indicator
+
+
 def _score(sums: np.ndarray, squares: np.ndarray, rows: int, statistic: str) -> np.ndarray:
+    """Mean or Sharpe of each trial on a half; a half with no variance scores -inf (never the best, ranked last)."""
     mean = sums / rows
     if statistic == "mean":
         return mean
     variance = (squares - rows * mean ** 2) / max(rows - 1, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(variance > 1e-300, mean / np.sqrt(np.maximum(variance, 1e-300)), np.nan)
+    flat = variance <= 1e-300
+    score = mean / np.sqrt(np.where(flat, 1.0, variance))
+    score[flat] = -np.inf
+    return score
 
 
 def logit_histogram_figure(result: PBOResult, title: str = "CSCV: out-of-sample rank of the in-sample best"):
