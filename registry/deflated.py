@@ -25,7 +25,6 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from lab.backtest.metrics import TRADING_DAYS_PER_YEAR
 from lab.stats import (deflated_sharpe_ratio, expected_max_sharpe, logit_histogram_figure, null_sharpe_variance,
                        probability_of_backtest_overfitting, spa_pvalue)
 
@@ -36,6 +35,9 @@ __all__ = ["LedgerFacts", "ledger_facts", "ledger_facts_of_run", "backtest_dsr",
 PBO_BLOCKS = 16
 SPA_REPS = 1000
 AUC_BENCHMARK = 0.5
+#: Sessions a year by which ``sharpe_ratio`` is annualised (``lab.backtest.metrics.TRADING_DAYS_PER_YEAR``;
+#: not imported, which would load the backtest engine into every ``lab promote``).
+TRADING_DAYS_PER_YEAR = 252
 
 
 @dataclass(frozen=True)

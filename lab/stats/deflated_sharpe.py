@@ -22,9 +22,9 @@ SR 2.5 and annualised variance of trial SRs 0.5 with 250 days a year, skewness -
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 from lab.errors import LabError
 
@@ -33,6 +33,7 @@ __all__ = ["EULER_GAMMA", "probabilistic_sharpe_ratio", "expected_max_sharpe", "
 
 #: The Euler-Mascheroni constant.
 EULER_GAMMA = 0.5772156649015329
+_NORMAL = NormalDist()
 
 
 def probabilistic_sharpe_ratio(sharpe: float, periods: int, benchmark: float = 0.0, *, skewness: float = 0.0,
@@ -63,7 +64,7 @@ def probabilistic_sharpe_ratio(sharpe: float, periods: int, benchmark: float = 0
     if not spread > 0:
         raise LabError(f"1 - skewness*SR + (kurtosis-1)/4*SR^2 = {spread:.4g} is not positive (SR {sharpe:.4g}, "
                        f"skewness {skewness:.4g}, kurtosis {kurtosis:.4g}): is the kurtosis non-excess and the SR per period?")
-    return float(stats.norm.cdf((sharpe - benchmark) * math.sqrt(periods - 1) / math.sqrt(spread)))
+    return float(_NORMAL.cdf((sharpe - benchmark) * math.sqrt(periods - 1) / math.sqrt(spread)))
 
 
 def expected_max_sharpe(n_trials: int, variance: float) -> float:
@@ -87,7 +88,7 @@ def expected_max_sharpe(n_trials: int, variance: float) -> float:
         raise LabError(f"variance of the trials' Sharpe ratios = {variance!r} must be finite and >= 0")
     if n_trials == 1:
         return 0.0
-    z = stats.norm.ppf
+    z = _NORMAL.inv_cdf
     return math.sqrt(variance) * ((1.0 - EULER_GAMMA) * z(1.0 - 1.0 / n_trials)
                                   + EULER_GAMMA * z(1.0 - 1.0 / (n_trials * math.e)))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 __all__ = ["period_auc", "week_starts"]
 
@@ -34,6 +33,8 @@ def period_auc(labels: np.ndarray, probability: np.ndarray, periods: np.ndarray)
     dict
         AUC per period; a period whose labels hold one class only has NaN (AUC undefined).
     """
+    from sklearn.metrics import roc_auc_score
+
     frame = pd.DataFrame({"y": np.asarray(labels, dtype=np.float64), "p": np.asarray(probability, dtype=np.float64),
                           "period": np.asarray(periods).astype(str)})
     out: dict[str, float] = {}

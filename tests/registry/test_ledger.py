@@ -101,3 +101,10 @@ def test_lab_status_shows_the_ledger_count(tracking_store):
     text = format_status(lab_status(config))
     assert (f"trial ledger, validation 2023-01-01..2023-12-31 on {ledger.market_key(config)}: 3 evaluations "
             "(tune-trial 2, walk-forward 1)") in text
+
+
+def test_deflated_annualisation_agrees_with_the_backtest_metrics():
+    from lab.backtest.metrics import TRADING_DAYS_PER_YEAR
+    from registry import deflated
+
+    assert deflated.TRADING_DAYS_PER_YEAR == TRADING_DAYS_PER_YEAR
