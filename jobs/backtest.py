@@ -26,6 +26,9 @@ from lab.errors import LabError
 from lab.evaluation import classification_metrics
 from lab.strategies import backtest_strategy, long_only_for_target
 from lab.windows import guard_range
+from lab.backtest.metrics import daily_pnl
+from registry import deflated, ledger
+from registry.deflated import daily_moments
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
 from jobs.lineage import config_for, require_same_dataset
 
@@ -59,13 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         with tracking.stage_run("backtest", config, target=target, params={"window": f"{start}..{end}"},
                                 tags={"lab.evidence_for": evidence, "lab.window": "validation" if whole else "validation-part",
                                       "lab.strategy": config.strategy.name}):
+            ledger.enter(config, trials=1)  # the trial ledger: every backtest variant counts 1
             dataset = prepare(config)
             bars = dataset.tables["validation"].loc[str(start):str(end)]
             if bars.empty:
                 raise LabError(f"no validation bars between {start} and {end}; the validation window is "
                                f"{config.windows.validation}")
             minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
-            backtest_window(config, bars, minutes, models, dataset.feature_names, f"Validation backtest {start}..{end}")
+            metrics, _ = backtest_window(config, bars, minutes, models, dataset.feature_names,
+                                         f"Validation backtest {start}..{end}")
+            deflated.log_backtest_statistics(config, metrics)  # trials_on_validation, deflated_sharpe_prob
     except (LabError, ValueError) as exc:
         return refuse("backtest", exc)
     return 0
@@ -127,6 +133,7 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
                                features=features_of_strategy, long_only=long_only)
     trades = result.trades
     metrics.update({f"{prefix}{k}": v for k, v in compute_metrics(trades, result.session_dates).items()})
+    metrics.update({f"{prefix}{k}": v for k, v in daily_moments(daily_pnl(trades, result.session_dates)).items()})
     criteria = evaluate_criteria({k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}, config.criteria)
     monte_carlo = bootstrap_trades(trades["pnl_usd"].to_numpy(), seed=config.model.seed) if len(trades) else None
     if monte_carlo is not None:

@@ -32,8 +32,10 @@ from lab.errors import LabError
 from lab.evaluation import classification_metrics, reliability_table
 from lab.models import TrainingData, feature_importance, predict_proba, train_classifier, with_params
 from lab.plots import feature_importance_figure, leaderboard_figure, reliability_figure
-from lab.tuning import (create_study, default_study_name, make_objective, open_storage, recover_stale_trials,
-                        run_study, search_space, study_identity, study_progress, trials_table)
+from lab.stats import week_starts
+from lab.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
+                        recover_stale_trials, run_study, search_space, study_identity, study_progress, trials_table)
+from registry import deflated, ledger
 from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
 
 
@@ -75,6 +77,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
 
     started = time.perf_counter()
     dataset = prepare(config)
+    ledger.enter(config, trials=0)  # the trial ledger: each nested trial run counts 1
     workers = config.tune.workers or os.cpu_count() or 1
     if workers > 1 and config.model.num_threads == 0:
         config = config.replace({"model.num_threads": 1})  # measured: N processes x 1 thread beat 1 x N
@@ -84,7 +87,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     journal = journal_dir()
     tracking.run_record(parent_run_id)
     mlflow.set_tags({"lab.study": name})
-    study, data, n_trials = _open_study(config, dataset, target, name, journal)
+    study, data, n_trials, weeks = _open_study(config, dataset, target, name, journal)
     tracking.log_params({"study": name, "study_storage": config.tune.storage or f"journal file {journal}",
                          "worker_processes": workers, "train_rows": len(data.y_train), "validation_rows": len(data.y_val)})
     _recover(study, name, parent_run_id)
@@ -102,7 +105,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     with ProcessPoolExecutor(max_workers=extra, mp_context=get_context("spawn")) if extra else _NoPool() as pool:
         others = [pool.submit(study_worker, config, target, parent_run_id, name, mlflow.get_tracking_uri(), journal)
                   for _ in range(extra)]
-        ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress)
+        ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress, weeks)
         worker_mlflow_s = 0.0
         for future in others:
             more, more_mlflow_s, _ = future.result()  # a worker's waits overlap this process's work
@@ -136,6 +139,8 @@ def tune(config, target: str, parent_run_id: str) -> None:
                     })
     importance = feature_importance(fitted.booster)
     reliability = reliability_table(data.y_val, probability)
+    deflated.log_study_statistics(period_auc_matrix(study), seed=config.model.seed)  # pbo, spa_pvalue
+    ledger.log_count(config)  # trials_on_validation
     tracking.log_table(leaderboard, "leaderboard.csv")
     tracking.log_figure(leaderboard_figure(leaderboard), "leaderboard.png")
     tracking.log_table(importance, "feature_importance.csv")
@@ -221,13 +226,15 @@ def _open_study(config, dataset, target: str, name: str, journal):
     train_x, train_y = labelled(dataset.tables["train"], dataset.feature_names, target)
     val_x, val_y = labelled(dataset.tables["validation"], dataset.feature_names, target)
     data = TrainingData.from_arrays(train_x, train_y, val_x, val_y)
+    weeks = week_starts(val_x.index)
     storage = open_storage(config.tune.storage, journal)
     study = create_study(name, storage, search_space(config.tune), seed=config.model.seed, sampler=config.tune.sampler,
                          fixed=fixed_model_settings(config))
-    return study, data, config.tune.trials or None
+    return study, data, config.tune.trials or None, weeks
 
 
-def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, progress=None) -> tuple[int, float, float]:
+def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, progress=None,
+                weeks=None) -> tuple[int, float, float]:
     """This process's share of the study, each trial logged as a nested run on a background thread
     while the next trains. Returns (trials, MLflow seconds, of which the job waited for)."""
     before, before_blocking = tracking.seconds_in_mlflow(), tracking.seconds_in_mlflow(blocking=True)
@@ -237,9 +244,10 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
             logger.submit(tracking.log_trial_run, parent_run_id, trial.number,
                           {**trial.params, "target": target, "engine": config.model.engine},
                           {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items() if isinstance(v, (int, float))}},
-                          study.study_name)
+                          study.study_name,
+                          tags=ledger.ledger_tags(ledger.market_key(config), ledger.window_key(config), 1))
 
-        ran = run_study(study, make_objective(data, config.model, search_space(config.tune)), n_trials,
+        ran = run_study(study, make_objective(data, config.model, search_space(config.tune), periods=weeks), n_trials,
                         callbacks=[log_trial], progress=progress)
     return (ran, tracking.seconds_in_mlflow() - before,
             tracking.seconds_in_mlflow(blocking=True) - before_blocking)
@@ -255,8 +263,8 @@ def study_worker(config, target: str, parent_run_id: str, name: str, tracking_ur
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri)
     dataset = prepare_dataset(config, progress=lambda message: None)
-    study, data, n_trials = _open_study(config, dataset, target, name, journal)
-    return _run_trials(study, data, config, target, parent_run_id, n_trials)
+    study, data, n_trials, weeks = _open_study(config, dataset, target, name, journal)
+    return _run_trials(study, data, config, target, parent_run_id, n_trials, weeks=weeks)
 
 
 if __name__ == "__main__":

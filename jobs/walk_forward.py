@@ -24,6 +24,7 @@ from lab.evaluation import reliability_table
 from lab.plots import fold_auc_figure, reliability_figure
 from lab.targets import target_horizon_bars
 from lab.walk_forward import run_walk_forward
+from registry import ledger
 from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse
 from jobs.lineage import config_for
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                   else config_from_args(args, **overrides))
         with tracking.stage_run("walk-forward", config, target=args.target, tags=tags,
                                 params={f"params.{k}": v for k, v in params.items()}):
+            ledger.enter(config, trials=1)  # the trial ledger
             walk_forward(config, args.target, params)
     except LabError as exc:
         return refuse("walk-forward", exc)

@@ -319,10 +319,16 @@ class PromotionConfig:
     min_profit_factor: float = 1.2
     min_trades_per_day: float = 3.0
     max_worst_day_loss_usd: float = 100.0
+    min_deflated_sharpe_prob: float = 0.95  # P(true Sharpe > 0) after the ledger's trials; 0 turns the gate off
+    max_pbo: float = 0.5  # probability of backtest overfitting of the study (CSCV); 1 turns it off
+    max_spa_pvalue: float = 0.05  # Hansen's SPA of the study's best trial against no skill; 1 turns it off
 
     def validate(self) -> None:
         if not self.model_name.strip():
             raise ConfigError("[promotion] model_name must not be empty")
+        for key in ("min_deflated_sharpe_prob", "max_pbo", "max_spa_pvalue"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"[promotion] {key} = {getattr(self, key)} must lie in [0, 1] (a probability)")
 
 
 @dataclass(frozen=True)

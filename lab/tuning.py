@@ -56,6 +56,7 @@ from lab.errors import LabError
 from lab.processes import process_gone, this_process
 from lab.evaluation import classification_metrics, roc_auc
 from lab.models import TrainingData, predict_proba, train_classifier, with_params
+from lab.stats.performance import period_auc
 
 __all__ = [
     "GRID_PARAMS",
@@ -72,6 +73,7 @@ __all__ = [
     "recover_stale_trials",
     "study_identity",
     "MAX_RETRIES",
+    "period_auc_matrix",
 ]
 
 #: The tuned hyperparameters, in grid order.
@@ -84,6 +86,7 @@ _ATTR_SAMPLER = "lab.sampler"
 _ATTR_FIXED = "lab.fixed_params"
 _ATTR_WORKER = "lab.worker"
 _ATTR_STALE = "lab.stale"
+_ATTR_PERIOD_AUC = "validation_period_auc"
 _CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.WAITING)
 #: How many times a point whose worker died is re-queued before it counts as failed.
 MAX_RETRIES = 3
@@ -242,6 +245,7 @@ def make_objective(
     space: Mapping[str, Sequence[Any]],
     *,
     train_auc: bool = False,
+    periods: np.ndarray | None = None,
 ) -> Callable[[optuna.Trial], float]:
     """The objective: fit on the training window, early-stop on validation, return validation AUC.
 
@@ -256,6 +260,10 @@ def make_objective(
     train_auc : bool, default False
         Also score the training rows (user attrs ``train_auc`` and ``auc_gap``); costs one
         prediction over the training set per trial.
+    periods : array, optional
+        The period (e.g. week, :func:`lab.stats.week_starts`) of each validation row: also
+        store the validation AUC per period (user attr ``validation_period_auc``, read by
+        :func:`period_auc_matrix` for the study's PBO and SPA).
 
     Returns
     -------
@@ -269,7 +277,10 @@ def make_objective(
     def objective(trial: optuna.Trial) -> float:
         params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
         fitted = train_classifier(data, with_params(model, params))
-        metrics = classification_metrics(data.y_val, predict_proba(fitted.booster, data.X_val))
+        probability = predict_proba(fitted.booster, data.X_val)
+        metrics = classification_metrics(data.y_val, probability)
+        if periods is not None:
+            trial.set_user_attr(_ATTR_PERIOD_AUC, period_auc(data.y_val, probability, periods))
         trial.set_user_attr("best_iteration", fitted.best_iteration)
         trial.set_user_attr("fit_seconds", fitted.fit_seconds)
         for key, value in metrics.items():
@@ -404,7 +415,7 @@ def trials_table(study: optuna.Study, include_all: bool = False) -> pd.DataFrame
                 "state": t.state.name,
                 "auc": t.value if t.state == TrialState.COMPLETE else np.nan,
                 **t.params,
-                **t.user_attrs,
+                **{k: v for k, v in t.user_attrs.items() if k != _ATTR_PERIOD_AUC},
                 "duration_seconds": duration,
             }
         )
@@ -414,6 +425,18 @@ def trials_table(study: optuna.Study, include_all: bool = False) -> pd.DataFrame
     table = table.sort_values(["auc", "number"], ascending=[False, True], na_position="last", kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table.reset_index(drop=True)
+
+
+def period_auc_matrix(study: optuna.Study) -> pd.DataFrame:
+    """Validation AUC per period (rows, sorted) of every completed trial that recorded it (columns ``trial_<n>``).
+
+    Empty when no trial recorded it (objective made without ``periods``).
+    """
+    columns = {f"trial_{t.number}": t.user_attrs[_ATTR_PERIOD_AUC] for t in study.get_trials(deepcopy=False)
+               if t.state == TrialState.COMPLETE and isinstance(t.user_attrs.get(_ATTR_PERIOD_AUC), dict)}
+    table = pd.DataFrame(columns, dtype=np.float64).sort_index()
+    table.index.name = "period"
+    return table
 
 
 # -- internals ------------------------------------------------------------------------------

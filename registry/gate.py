@@ -15,8 +15,17 @@ module decides, :mod:`registry.promote` acts. The gates, in order:
 ``max_worst_day_loss_usd``
     the loss of the backtest's worst day, ``max(0, -worst_day_usd)``, at or below the threshold
     (a worst day that still made money is a loss of 0).
+``min_deflated_sharpe_prob``
+    the backtest's deflated Sharpe probability, recomputed now from the trial ledger (N = every
+    evaluation counted on that market's validation window), at or above the threshold.
+``max_pbo``, ``max_spa_pvalue``
+    the candidate study's probability of backtest overfitting (CSCV) and Hansen's SPA p-value of
+    its best trial against AUC 0.5 (metrics ``pbo`` and ``spa_pvalue`` of the tune run), at or
+    below the threshold. See :mod:`registry.deflated` for what each is computed on.
 
-When a backtest is neither required nor found, its three gates are not evaluated.
+When a backtest is neither required nor found, its four gates are not evaluated. A statistic
+gate whose threshold is trivial (``min_deflated_sharpe_prob = 0``, ``max_pbo = 1``,
+``max_spa_pvalue = 1``) is off: it passes and says so.
 """
 
 from __future__ import annotations
@@ -26,8 +35,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from lab.config import PromotionConfig
+from registry.deflated import LedgerFacts, backtest_dsr
 
-__all__ = ["RunFacts", "Evidence", "GateResult", "evaluate_gates", "format_gate_table", "gates_to_json_ready"]
+__all__ = ["RunFacts", "Evidence", "GateResult", "evaluate_gates", "statistic_gates", "format_gate_table",
+           "gates_to_json_ready"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,7 @@ def evaluate_gates(
     candidate: RunFacts,
     walk_forward: Evidence | None,
     backtest: Evidence | None,
+    ledger: LedgerFacts | None = None,
 ) -> list[GateResult]:
     """Apply the ``[promotion]`` policy to a candidate and its evidence.
 
@@ -135,6 +147,9 @@ def evaluate_gates(
         The run holding the model (a tune run); its ``val_auc`` metric is checked.
     walk_forward, backtest : Evidence or None
         What :func:`registry.evidence.find_evidence` found (``None``: not searched).
+    ledger : LedgerFacts, optional
+        The trial ledger of the backtest's market and validation window
+        (:func:`registry.deflated.ledger_facts_of_run`); ``None``: not read (the deflated Sharpe fails).
 
     Returns
     -------
@@ -178,7 +193,70 @@ def evaluate_gates(
         loss = None if worst is None else max(0.0, -float(worst))
         gates.append(_threshold_gate("max_worst_day_loss_usd", loss, policy.max_worst_day_loss_usd,
                                      "<=", missing.format("worst_day_usd")))
+        if bt.run is None:
+            dsr, dsr_note = None, "no backtest evidence"
+        elif ledger is None:
+            dsr, dsr_note = None, "the trial ledger was not read"
+        else:
+            dsr, dsr_note = backtest_dsr(bt.run.metrics, ledger)
+            dsr_note = f"backtest {bt.run.run_id}: {dsr_note}"
+        gates.extend(statistic_gates(policy, deflated_sharpe_prob=dsr, notes={"min_deflated_sharpe_prob": dsr_note},
+                                     only=("min_deflated_sharpe_prob",)))
+    missing = (f"run {candidate.run_id} has no {{}} metric (tuned before the lab measured its study); "
+               "re-run tune, or set [promotion] {} to turn the gate off")
+    pbo, spa = candidate.metrics.get("pbo"), candidate.metrics.get("spa_pvalue")
+    gates.extend(statistic_gates(policy, pbo=pbo, spa_pvalue=spa, only=("max_pbo", "max_spa_pvalue"), notes={
+        "max_pbo": missing.format("pbo", "max_pbo = 1") if pbo is None else "",
+        "max_spa_pvalue": missing.format("spa_pvalue", "max_spa_pvalue = 1") if spa is None else ""}))
     return gates
+
+
+def statistic_gates(
+    policy: PromotionConfig,
+    *,
+    deflated_sharpe_prob: float | None = None,
+    pbo: float | None = None,
+    spa_pvalue: float | None = None,
+    notes: dict[str, str] | None = None,
+    only: tuple[str, ...] = ("min_deflated_sharpe_prob", "max_pbo", "max_spa_pvalue"),
+) -> list[GateResult]:
+    """The three gates on the study-level statistics, as :func:`evaluate_gates` applies them.
+
+    Parameters
+    ----------
+    policy : PromotionConfig
+        ``min_deflated_sharpe_prob``, ``max_pbo``, ``max_spa_pvalue``.
+    deflated_sharpe_prob, pbo, spa_pvalue : float or None
+        The measured values (probabilities); ``None`` or NaN: not measured, the gate fails.
+    notes : dict, optional
+        Per gate name: why a value is missing, or how it was measured (shown with the result).
+    only : tuple of str
+        Which of the three gates to return, in this order.
+
+    Returns
+    -------
+    list of GateResult
+        A gate whose threshold is trivial (0 for the minimum, 1 for a maximum) passes as "off".
+    """
+    notes = notes or {}
+    specs = {"min_deflated_sharpe_prob": (deflated_sharpe_prob, policy.min_deflated_sharpe_prob, ">=", 0.0),
+             "max_pbo": (pbo, policy.max_pbo, "<=", 1.0),
+             "max_spa_pvalue": (spa_pvalue, policy.max_spa_pvalue, "<=", 1.0)}
+    out = []
+    for name in only:
+        measured, threshold, rule, trivial = specs[name]
+        value = None if measured is None or not math.isfinite(float(measured)) else float(measured)
+        note = notes.get(name, "")
+        if threshold == trivial:
+            out.append(GateResult(name, True, value, threshold, rule, f"off ([promotion] {name} = {threshold:g})"))
+            continue
+        gate = _threshold_gate(name, value, threshold, rule, note or f"{name.split('_', 1)[1]} not measured")
+        if gate.passed and note:
+            gate = GateResult(gate.name, True, gate.measured, gate.threshold, gate.rule, note)
+        elif not gate.passed and value is not None and note:
+            gate = GateResult(gate.name, False, gate.measured, gate.threshold, gate.rule, f"{gate.note}; {note}")
+        out.append(gate)
+    return out
 
 
 def _threshold_gate(name: str, measured: float | None, threshold: float, rule: str, missing_note: str) -> GateResult:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from lab.config import PromotionConfig
 from lab.tracking import param_value
+from registry.deflated import ledger_facts_of_run
 from registry.errors import PromotionRefusedError, RegistryError
 from registry.evidence import ModelRef, find_evidence, find_model, get_client, run_facts
 from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_to_json_ready
@@ -126,7 +127,8 @@ def check_candidate(run_id: str, policy: PromotionConfig, client: "MlflowClient 
     model = find_model(facts, client)
     walk_forward = find_evidence(facts, "walk-forward", client)
     backtest = find_evidence(facts, "backtest", client)
-    return Candidate(facts, model, walk_forward, backtest, evaluate_gates(policy, facts, walk_forward, backtest))
+    ledger = ledger_facts_of_run(backtest.run.run_id, backtest.run.tags) if backtest.run else None  # trial ledger
+    return Candidate(facts, model, walk_forward, backtest, evaluate_gates(policy, facts, walk_forward, backtest, ledger))
 
 
 def promote(

@@ -50,6 +50,7 @@ class LabStatus:
     ticket: Ticket | None
     ticket_run_status: str | None
     other_tickets: list[Ticket]
+    ledger: tuple[str, str, dict[str, int]] = ("", "", {})  # market, validation window, evaluations per stage
 
 
 def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabStatus:
@@ -81,7 +82,11 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
         except MlflowException:
             run_status = "DELETED"
     others = [t for t in list_tickets(name, client) if t.window != window]
-    return LabStatus(name, client.tracking_uri, window, versions, ticket, run_status, others)
+    from registry import ledger
+
+    market, validation = ledger.market_key(config), ledger.window_key(config)
+    counted = (market, validation, ledger.by_stage(ledger.entries(market, validation)))
+    return LabStatus(name, client.tracking_uri, window, versions, ticket, run_status, others, counted)
 
 
 def format_status(status: LabStatus) -> str:
@@ -111,6 +116,11 @@ def format_status(status: LabStatus) -> str:
     lines.append(f"test window {status.window}: " + _window_line(status))
     for ticket in status.other_tickets:
         lines.append(f"  earlier window {ticket.window}: {ticket.describe()}")
+    market, validation, stages = status.ledger
+    if market:
+        detail = ", ".join(f"{stage} {count}" for stage, count in stages.items())
+        lines.append(f"trial ledger, validation {validation} on {market}: {sum(stages.values())} evaluations"
+                     + (f" ({detail})" if detail else ""))
     return "\n".join(lines)
 
 

@@ -59,6 +59,8 @@ __all__ = [
     "log_signal_model",
     "load_native_model",
     "STAGE_TAG",
+    "set_tags",
+    "find_runs",
 ]
 
 STAGE_TAG = "lab.stage"
@@ -368,21 +370,22 @@ def log_text(text: str, artifact_file: str) -> None:
 
 @_timed
 def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], metrics: Mapping[str, float],
-                  study: str = "") -> str:
+                  study: str = "", tags: Mapping[str, str] | None = None) -> str:
     """One tuning trial as a nested run of ``parent_run_id``, in four calls (create, batch, end).
 
-    ``study`` is tagged ``lab.study`` (a resumed study checks its trial runs are in this store).
+    ``study`` is tagged ``lab.study`` (a resumed study checks its trial runs are in this store);
+    ``tags`` are added to the run (the trial ledger's).
     """
     import mlflow
     from mlflow.entities import Metric, Param
 
     client = mlflow.MlflowClient()
     experiment_id, digest = _parent_facts(parent_run_id)
-    tags = {"mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number),
-            "lab.dataset_digest": digest}
+    run_tags = {"mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number),
+                "lab.dataset_digest": digest, **(tags or {})}
     if study:
-        tags["lab.study"] = study
-    run = client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags)
+        run_tags["lab.study"] = study
+    run = client.create_run(experiment_id, run_name=f"trial-{number}", tags=run_tags)
     now = int(pd.Timestamp.now().timestamp() * 1000)
     client.log_batch(
         run.info.run_id,
@@ -794,3 +797,37 @@ def _end_run(client: Any, run_id: str, status: str) -> str:
         client.set_terminated(run_id, status)
         return status
     return current
+
+
+@_timed
+def set_tags(tags: Mapping[str, str], run_id: str | None = None) -> None:
+    """Set tags on ``run_id`` (default: the active run) in one call."""
+    import mlflow
+    from mlflow.entities import RunTag
+
+    run_id = run_id or mlflow.active_run().info.run_id
+    mlflow.MlflowClient().log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+@_timed
+def find_runs(filter_string: str, include_deleted: bool = True) -> list[Any]:
+    """Every run of every experiment of the store matching ``filter_string`` (MLflow search syntax).
+
+    ``include_deleted`` also searches deleted runs and experiments: the trial ledger counts what
+    was evaluated, and deleting a run does not undo having looked at its result.
+    """
+    import mlflow
+    from mlflow.entities import ViewType
+
+    view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
+    client = mlflow.MlflowClient()
+    experiment_ids = [e.experiment_id for e in client.search_experiments(view_type=view)]
+    runs: list[Any] = []
+    token = None
+    while experiment_ids:
+        page = client.search_runs(experiment_ids, filter_string, run_view_type=view, max_results=5000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    return runs

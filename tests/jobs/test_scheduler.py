@@ -32,7 +32,7 @@ from jobs.scheduler import (
     schedule,
     sync_jobs,
 )
-from tests.registry.conftest import GOOD_BACKTEST, GOOD_WALK_FORWARD, _create_run
+from tests.registry.conftest import GOOD_BACKTEST, GOOD_STUDY, GOOD_WALK_FORWARD, LEDGER_TAGS, _create_run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HERE = "tests.jobs.test_scheduler"
@@ -87,7 +87,7 @@ def contract_runner(entry_point, parameters, tags, experiment=None):
     if entry_point == "tune":
         run_id = _create_run(client, experiment_id, {**common, "lab.stage": "tune", "lab.features": "ret_1"},
                              {"target": parameters["target"], "model.engine": "lightgbm", "best.num_leaves": "31"},
-                             {"val_auc": 0.6})
+                             {"val_auc": 0.6, **GOOD_STUDY})
         model = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
         client.set_tag(run_id, "lab.model_id", model.model_id)
     elif entry_point == "walk-forward":
@@ -96,7 +96,7 @@ def contract_runner(entry_point, parameters, tags, experiment=None):
                              {"target": parameters["target"]}, GOOD_WALK_FORWARD)
     else:
         run_id = _create_run(client, experiment_id, {**common, "lab.stage": "backtest", "lab.window": "validation",
-                                                     "lab.evidence_for": parameters["run_id"]},
+                                                     "lab.evidence_for": parameters["run_id"], **LEDGER_TAGS},
                              {}, {**GOOD_BACKTEST, **BACKTEST_METRICS})
     return StepResult(entry_point, run_id, "FINISHED")
 

@@ -10,7 +10,12 @@ DIGEST = "0123456789abcdef"
 
 GOOD_BACKTEST = {"total_trades": 900.0, "win_rate": 0.57, "profit_factor": 1.4, "trades_per_day": 3.6,
                  "worst_day_usd": -82.5, "max_drawdown_usd": -310.0, "total_pnl_usd": 2100.0,
-                 "profitable_days_pct": 0.61}
+                 "profitable_days_pct": 0.61, "sharpe_ratio": 4.0, "sessions": 250.0, "daily_pnl_skewness": 0.1,
+                 "daily_pnl_kurtosis": 3.5}
+#: What a tune run of a study that did not overfit logs (registry.deflated).
+GOOD_STUDY = {"pbo": 0.1, "spa_pvalue": 0.01}
+#: The trial-ledger tags of a backtest on the default market and validation window (registry.ledger).
+LEDGER_TAGS = {"lab.ledger.market": "ES", "lab.ledger.window": "2023-01-01..2023-12-31", "lab.ledger.trials": "1"}
 GOOD_WALK_FORWARD = {"wf_auc_mean": 0.56, "wf_auc_std": 0.01, "wf_auc_gap_mean": 0.02, "wf_ece_mean": 0.03,
                      "wf_folds": 12.0}
 
@@ -48,7 +53,7 @@ def lab_runs(tracking_store) -> Any:
                     "lab.features": "ret_1,ret_3,rsi_7"}
             params = {"target": target, "model.engine": "lightgbm", "best.num_leaves": "31", "best.max_depth": "6",
                       "best.learning_rate": "0.05", "best.min_data_in_leaf": "100"}
-            metrics = {} if val_auc is None else {"val_auc": val_auc}
+            metrics = {**GOOD_STUDY, **({} if val_auc is None else {"val_auc": val_auc})}
             run_id = _create_run(client, experiment_id, tags, params, metrics)
             if model != "none":
                 logged = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
@@ -66,7 +71,7 @@ def lab_runs(tracking_store) -> Any:
         def backtest(self, tune_run_id: str, digest: str = DIGEST, status: str = "FINISHED", window: str = "validation",
                      **overrides: float) -> str:
             tags = {"lab.stage": "backtest", "lab.dataset_digest": digest, "lab.evidence_for": tune_run_id,
-                    "lab.window": window}
+                    "lab.window": window, **LEDGER_TAGS}
             return _create_run(client, experiment_id, tags, {"target": "target_6bar"}, {**GOOD_BACKTEST, **overrides},
                                status)
 

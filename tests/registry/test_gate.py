@@ -7,26 +7,31 @@ import dataclasses
 import pytest
 
 from lab.config import PromotionConfig
-from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, format_gate_table
+from registry.deflated import LedgerFacts
+from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, format_gate_table, statistic_gates
 
 POLICY = PromotionConfig(model_name="mes-test")
 CANDIDATE = RunFacts("tune1", tags={"lab.dataset_digest": "d" * 16}, params={"target": "target_6bar"},
-                     metrics={"val_auc": 0.58})
-BACKTEST = RunFacts("bt1", metrics={"profit_factor": 1.4, "trades_per_day": 3.6, "worst_day_usd": -82.5})
+                     metrics={"val_auc": 0.58, "pbo": 0.2, "spa_pvalue": 0.01})
+BACKTEST = RunFacts("bt1", metrics={"profit_factor": 1.4, "trades_per_day": 3.6, "worst_day_usd": -82.5,
+                                    "sharpe_ratio": 5.0, "sessions": 250, "daily_pnl_skewness": 0.0,
+                                    "daily_pnl_kurtosis": 3.0})
+LEDGER = LedgerFacts("ES", "2023-01-01..2023-12-31", 85, (0.10, 0.05, 0.0))
 
 
 WALK_FORWARD = RunFacts("wf1", metrics={"wf_auc_mean": 0.56})
 
 
-def _gates(policy=POLICY, candidate=CANDIDATE, wf=WALK_FORWARD, bt=BACKTEST, note=""):
+def _gates(policy=POLICY, candidate=CANDIDATE, wf=WALK_FORWARD, bt=BACKTEST, note="", ledger=LEDGER):
     return {g.name: g for g in evaluate_gates(policy, candidate, Evidence("walk-forward", wf, note),
-                                              Evidence("backtest", bt, note))}
+                                              Evidence("backtest", bt, note), ledger)}
 
 
 def test_evaluate_gates_all_pass_with_measured_values():
     gates = _gates()
     assert list(gates) == ["walk_forward_evidence", "backtest_evidence", "min_validation_auc", "min_walk_forward_auc",
-                           "min_profit_factor", "min_trades_per_day", "max_worst_day_loss_usd"]
+                           "min_profit_factor", "min_trades_per_day", "max_worst_day_loss_usd",
+                           "min_deflated_sharpe_prob", "max_pbo", "max_spa_pvalue"]
     assert all(g.passed for g in gates.values())
     assert gates["walk_forward_evidence"].measured == "wf1"
     assert gates["max_worst_day_loss_usd"].measured == pytest.approx(82.5)
@@ -43,7 +48,8 @@ def test_evaluate_gates_missing_required_evidence_fails_with_the_search_note():
 def test_evaluate_gates_missing_required_backtest_fails_every_backtest_gate():
     gates = _gates(bt=None)
     failed = {name for name, g in gates.items() if not g.passed}
-    assert failed == {"backtest_evidence", "min_profit_factor", "min_trades_per_day", "max_worst_day_loss_usd"}
+    assert failed == {"backtest_evidence", "min_profit_factor", "min_trades_per_day", "max_worst_day_loss_usd",
+                      "min_deflated_sharpe_prob"}
     assert gates["min_profit_factor"].note == "no backtest evidence"
 
 
@@ -56,7 +62,8 @@ def test_evaluate_gates_checks_the_out_of_sample_walk_forward_auc():
 def test_evaluate_gates_unrequired_missing_evidence_passes_and_skips_backtest_thresholds():
     policy = dataclasses.replace(POLICY, require_walk_forward=False, require_backtest=False)
     gates = _gates(policy=policy, wf=None, bt=None)
-    assert list(gates) == ["walk_forward_evidence", "backtest_evidence", "min_validation_auc"]
+    assert list(gates) == ["walk_forward_evidence", "backtest_evidence", "min_validation_auc", "max_pbo",
+                           "max_spa_pvalue"]
     assert all(g.passed for g in gates.values())
     assert gates["backtest_evidence"].threshold == "not required"
 
@@ -90,3 +97,52 @@ def test_format_gate_table_lists_result_measured_and_threshold():
     assert lines[0].split() == ["gate", "result", "measured", "threshold", "note"]
     assert lines[1].split()[:5] == ["min_profit_factor", "FAIL", "1.05", ">=", "1.2"]
     assert lines[2].split()[:3] == ["walk_forward_evidence", "PASS", "wf1"]
+
+
+def test_evaluate_gates_deflated_sharpe_uses_the_ledger_count_and_prints_it():
+    from scipy.stats import norm
+
+    gate = _gates()["min_deflated_sharpe_prob"]
+    # by hand: daily SR 5/sqrt(252); V = max(var(0.10, 0.05, 0.0) = 0.0025, 1/249) = 1/249 (the floor); N = 85
+    sr, v, g = 5 / 252 ** 0.5, 1 / 249, 0.5772156649015329
+    sr0 = v ** 0.5 * ((1 - g) * norm.ppf(1 - 1 / 85) + g * norm.ppf(1 - 1 / (85 * 2.718281828459045)))
+    assert gate.passed and gate.measured == pytest.approx(norm.cdf((sr - sr0) * 249 ** 0.5 / (1 + 2 / 4 * sr ** 2) ** 0.5))
+    assert "N=85 trials on ES 2023-01-01..2023-12-31" in gate.note and gate.note.startswith("backtest bt1:")
+    many = _gates(ledger=dataclasses.replace(LEDGER, n_trials=5000))["min_deflated_sharpe_prob"]
+    assert not many.passed and many.measured < gate.measured  # more tries, less belief
+
+
+def test_evaluate_gates_deflated_sharpe_fails_when_the_backtest_is_not_in_the_ledger():
+    facts = LedgerFacts("", "", 0, (), "run bt1 carries no lab.ledger.market/lab.ledger.window tags (made before "
+                                       "the trial ledger); re-run the backtest to record it")
+    gate = _gates(ledger=facts)["min_deflated_sharpe_prob"]
+    assert not gate.passed and gate.measured is None and "re-run the backtest" in gate.note
+
+
+def test_evaluate_gates_study_statistics_come_from_the_candidate_run():
+    candidate = dataclasses.replace(CANDIDATE, metrics={"val_auc": 0.58, "pbo": 0.62, "spa_pvalue": 0.2})
+    gates = _gates(candidate=candidate)
+    assert (gates["max_pbo"].passed, gates["max_pbo"].measured, gates["max_pbo"].rule) == (False, 0.62, "<=")
+    assert gates["max_spa_pvalue"].note == "0.2 is not <= 0.05"
+    old = _gates(candidate=dataclasses.replace(CANDIDATE, metrics={"val_auc": 0.58}))
+    assert not old["max_pbo"].passed and "has no pbo metric" in old["max_pbo"].note
+    assert "max_pbo = 1" in old["max_pbo"].note
+
+
+def test_statistic_gates_trivial_thresholds_turn_them_off():
+    policy = dataclasses.replace(POLICY, min_deflated_sharpe_prob=0.0, max_pbo=1.0, max_spa_pvalue=1.0)
+    gates = statistic_gates(policy, deflated_sharpe_prob=None, pbo=0.9, spa_pvalue=float("nan"))
+    assert [(g.name, g.passed) for g in gates] == [("min_deflated_sharpe_prob", True), ("max_pbo", True),
+                                                    ("max_spa_pvalue", True)]
+    assert gates[1].note == "off ([promotion] max_pbo = 1)" and gates[1].measured == 0.9
+
+
+def test_statistic_gates_are_inclusive_at_the_threshold():
+    gates = statistic_gates(POLICY, deflated_sharpe_prob=0.95, pbo=0.5, spa_pvalue=0.0501)
+    assert [g.passed for g in gates] == [True, True, False]
+
+
+def test_format_gate_table_shows_the_statistic_gates_with_their_values():
+    table = format_gate_table(list(_gates().values()))
+    row = next(line for line in table.splitlines() if line.startswith("max_pbo "))
+    assert row.split()[:5] == ["max_pbo", "PASS", "0.2", "<=", "0.5"]

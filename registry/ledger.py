@@ -1,0 +1,153 @@
+"""The trial ledger: how many evaluations have looked at one market's validation window.
+
+Records are the truth. Every run that evaluates something on a validation window carries three
+tags, and the count is summed from the runs themselves, searched across every experiment of the
+tracking store (deleted runs and experiments included: deleting a run does not undo having seen
+its result). So the count survives new studies, new experiments and renamed models.
+
+``lab.ledger.market``
+    The market key (:func:`market_key`): whose data was evaluated.
+``lab.ledger.window``
+    The validation window, ``YYYY-MM-DD..YYYY-MM-DD`` (``[windows] validation``).
+``lab.ledger.trials``
+    How many evaluations the run itself represents: 1 for a tune trial (a nested run), a
+    walk-forward or a backtest (each strategy, threshold, rules or cost variant is its own run);
+    the number of points for an analysis sweep; 0 for a tune parent run (its trials are its
+    nested runs, and its final refit re-scores the best trial's point).
+
+Each tune, backtest and analysis run logs the metric ``trials_on_validation``: the count
+including itself. MLflow is reached only through :mod:`lab.tracking`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from lab.config import LabConfig
+
+__all__ = ["MARKET_TAG", "WINDOW_TAG", "TRIALS_TAG", "TRIALS_METRIC", "LedgerEntry", "market_key", "window_key",
+           "ledger_tags", "enter", "entries", "count_trials", "log_count", "by_stage"]
+
+MARKET_TAG = "lab.ledger.market"
+WINDOW_TAG = "lab.ledger.window"
+TRIALS_TAG = "lab.ledger.trials"
+TRIALS_METRIC = "trials_on_validation"
+
+#: Instrument roots of one underlying: a trial on MES has looked at the same market as one on ES.
+_FAMILIES = {"MES": "ES", "ES": "ES", "MNQ": "NQ", "NQ": "NQ"}
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One run recorded in the ledger.
+
+    Attributes
+    ----------
+    run_id, stage, status : str
+        ``stage`` is the ``lab.stage`` tag (``tune-trial``, ``backtest`` ...).
+    trials : int
+        Evaluations the run represents (``lab.ledger.trials``).
+    metrics : mapping of str to float
+        Its latest metrics (backtests carry ``sharpe_ratio`` and ``sessions``).
+    """
+
+    run_id: str
+    stage: str
+    status: str
+    trials: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+def market_key(config: LabConfig) -> str:
+    """The market a configuration's data belongs to: the underlying family of the instrument.
+
+    ``MES`` and ``ES`` give ``"ES"``, ``MNQ`` and ``NQ`` give ``"NQ"``; the generated synthetic
+    data (``[data] path = ""``) is a market of its own, ``"synthetic-<seed>"``: trials on it have
+    not looked at any real market.
+
+    To be replaced by ``lab.market`` (the market id being defined in parallel) at merge: every
+    job computes the key through this one function, and the rest of the ledger takes it as a string.
+    """
+    if not config.data.path:
+        return f"synthetic-{config.data.synthetic_seed}"
+    symbol = config.data.instrument.upper()
+    return _FAMILIES.get(symbol, symbol)
+
+
+def window_key(config: LabConfig) -> str:
+    """The validation window as the ledger names it: ``YYYY-MM-DD..YYYY-MM-DD``."""
+    return str(config.windows.validation)
+
+
+def ledger_tags(market: str, window: str, trials: int) -> dict[str, str]:
+    """The three tags that enter a run in the ledger.
+
+    >>> ledger_tags("ES", "2023-01-01..2023-12-31", 1)["lab.ledger.trials"]
+    '1'
+    """
+    if trials < 0:
+        raise ValueError(f"trials = {trials}: a run represents 0 or more evaluations")
+    if not market or not window:
+        raise ValueError(f"market {market!r} and window {window!r} must both be named to count a trial")
+    return {MARKET_TAG: market, WINDOW_TAG: window, TRIALS_TAG: str(int(trials))}
+
+
+def enter(config: LabConfig, trials: int, run_id: str | None = None) -> dict[str, str]:
+    """Tag the active run (or ``run_id``) as ``trials`` evaluations on the config's market and validation window.
+
+    Call it when the run starts, before it looks at validation results. Returns the tags set.
+    """
+    from lab import tracking
+
+    tags = ledger_tags(market_key(config), window_key(config), trials)
+    tracking.set_tags(tags, run_id)
+    return tags
+
+
+def entries(market: str, window: str) -> list[LedgerEntry]:
+    """Every run of the store recorded for ``market`` and ``window``, any experiment, any status."""
+    from lab import tracking
+
+    filter_string = f"tags.`{MARKET_TAG}` = '{_quote(market)}' and tags.`{WINDOW_TAG}` = '{_quote(window)}'"
+    out = []
+    for run in tracking.find_runs(filter_string):
+        tags = run.data.tags
+        out.append(LedgerEntry(run.info.run_id, tags.get("lab.stage", ""), run.info.status,
+                               _trials(tags.get(TRIALS_TAG)), dict(run.data.metrics)))
+    return out
+
+
+def count_trials(market: str, window: str) -> int:
+    """The ledger's count: evaluations on ``window`` of ``market``, summed over every recorded run."""
+    return sum(entry.trials for entry in entries(market, window))
+
+
+def log_count(config: LabConfig, run_id: str | None = None) -> int:
+    """Log ``trials_on_validation`` (the count including this run) on the active run; returns it."""
+    from lab import tracking
+
+    count = count_trials(market_key(config), window_key(config))
+    tracking.log_metrics({TRIALS_METRIC: count}, run_id=run_id)
+    return count
+
+
+def by_stage(records: list[LedgerEntry]) -> dict[str, int]:
+    """Evaluations per ``lab.stage`` (what ``lab status`` shows), largest first."""
+    counts: dict[str, int] = {}
+    for entry in records:
+        counts[entry.stage or "untagged"] = counts.get(entry.stage or "untagged", 0) + entry.trials
+    return dict(sorted(((k, v) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _trials(text: Any) -> int:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return 1  # a run in the ledger with an unreadable count still looked once
+    return int(value) if math.isfinite(value) and value >= 0 else 1
+
+
+def _quote(text: str) -> str:
+    return str(text).replace("'", "\\'")
