@@ -166,6 +166,82 @@ def _outside_cuts(stamps: pd.DatetimeIndex, cuts: list[tuple[dt.date, dt.date]])
 # -- text -----------------------------------------------------------------------------------
 
 
+def _first_line_at(data: mmap.mmap, day: dt.date, body_start: int) -> int:
+    """Byte offset of the first line whose leading ``YYYY-MM-DD`` is on or after ``day`` (binary search,
+    assuming time order: only the first 10 bytes of ~25 lines are looked at)."""
+    key = day.isoformat().encode() if day < _FAR_FUTURE else b"9999-12-32"
+
+    def line_start(pos: int) -> int:
+        return max(data.rfind(b"\n", body_start, pos) + 1, body_start) if pos > body_start else body_start
+
+    lo, hi = body_start, len(data)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        start = line_start(mid)
+        if data[start : start + 10] >= key:
+            hi = mid
+        else:
+            lo = mid + 1
+    return line_start(lo) if lo < len(data) else len(data)
+
+
+def _block_dates(data: mmap.mmap, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per line of bytes ``a..b``: dated?, the date as ``yyyymmdd``, an offset after the seconds?"""
+    block = np.frombuffer(data, dtype=np.uint8, count=b - a, offset=a)
+    starts = np.r_[0, np.flatnonzero(block == 10) + 1]
+    starts = starts[starts < len(block)]
+    last = len(block) - 1
+    column = lambda k: block[np.minimum(starts + k, last)]  # noqa: E731 - byte k of every line
+    dated = (starts + 19 < len(block)) & (column(4) == ord("-")) & (column(7) == ord("-"))
+    key = np.zeros(len(starts), dtype=np.int64)
+    for k, weight in zip((0, 1, 2, 3, 5, 6, 8, 9), (10**7, 10**6, 10**5, 10**4, 1000, 100, 10, 1)):
+        digit = column(k).astype(np.int64) - ord("0")
+        dated &= (digit >= 0) & (digit <= 9)
+        key += digit * weight
+    offset = dated & (column(19) != ord(","))  # anything but the comma after HH:MM:SS may be an offset
+    del block
+    return dated, key, offset
+
+
+def _sorted_skips(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.date]], exact_zone: bool
+                  ) -> list[tuple[int, int]] | None:
+    """Byte ranges to skip unparsed, found by binary search in a file in time order; ``None`` when a
+    range to skip holds a line that is not dated inside its cut (out of order, or undated).
+
+    Exact for naive stamps read in exchange time. Otherwise (an offset in a skipped line, or
+    another zone) each cut is narrowed by a day on both sides: those lines are parsed and cut by
+    their instant.
+    """
+    for margin in ((0, 1) if exact_zone else (1,)):
+        skips, retry = [], False
+        for start, end in cuts:
+            lo = start + dt.timedelta(days=margin) if start > _FAR_PAST else start
+            hi = end - dt.timedelta(days=margin) if end < _FAR_FUTURE else end
+            if lo > hi:
+                continue
+            a = _first_line_at(data, lo, body_start)
+            b = len(data) if hi >= _FAR_FUTURE else _first_line_at(data, hi + dt.timedelta(days=1), body_start)
+            if a >= b:
+                continue
+            dated, key, offset = _block_dates(data, a, b)
+            lo_key, hi_key = (d.year * 10000 + d.month * 100 + d.day for d in (lo, hi))
+            if not (dated & (key >= lo_key) & (key <= hi_key)).all():
+                return None
+            if margin == 0 and offset.any():
+                retry = True
+                break
+            skips.append((a, b))
+        if not retry:
+            merged: list[tuple[int, int]] = []
+            for a, b in sorted(skips):
+                if merged and a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+                else:
+                    merged.append((a, b))
+            return merged
+    return None
+
+
 def _line_plan(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.date]], exact_zone: bool
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which lines to parse: one vectorized pass over the lines' leading ``YYYY-MM-DD`` (~0.2 s for 120 MB).
@@ -189,14 +265,25 @@ def _line_plan(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.da
     real = starts < size
     starts, ends = starts[real], ends[real]
     keep = np.ones(len(starts), dtype=bool)
-    full = starts + 20 <= size
-    head = np.zeros((len(starts), 20), dtype=np.uint8)
-    head[full] = body[starts[full, None] + np.arange(20)]
-    digits = head[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - ord("0")
-    dated = full & ((digits >= 0) & (digits <= 9)).all(axis=1) & (head[:, 4] == ord("-")) & (head[:, 7] == ord("-"))
-    key = (digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]) * 10000 \
-        + (digits[:, 4] * 10 + digits[:, 5]) * 100 + digits[:, 6] * 10 + digits[:, 7]
-    naive_exchange = exact_zone and bool((head[dated, 19] == ord(",")).all())
+    dated = np.zeros(len(starts), dtype=bool)
+    key = np.zeros(len(starts), dtype=np.int64)
+    offset = np.zeros(len(starts), dtype=bool)
+    width, block = 40, 100_000  # the date, the time, room for fractional seconds and an offset; lines per pass
+    for first in range(0, len(starts), block):
+        part = slice(first, first + block)
+        positions = starts[part, None] + np.arange(width)
+        head = body[np.minimum(positions, size - 1)]
+        head[positions >= ends[part, None]] = 0  # bytes of the next line are not this line's
+        digits = head[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - ord("0")
+        dated[part] = (((digits >= 0) & (digits <= 9)).all(axis=1) & (head[:, 4] == ord("-"))
+                       & (head[:, 7] == ord("-")))
+        key[part] = digits @ np.array([10**7, 10**6, 10**5, 10**4, 1000, 100, 10, 1], dtype=np.int64)
+        # An offset (+hh:mm, -hh:mm, Z) after the seconds, before the first comma: the date text may not be ET's.
+        tail = head[:, 19:]
+        before_comma = np.cumsum(tail == ord(","), axis=1) == 0
+        offset[part] = (before_comma & ((tail == ord("+")) | (tail == ord("-")) | (tail == ord("Z")))).any(axis=1)
+        del head, tail
+    naive_exchange = exact_zone and not bool((offset & dated).any())
     margin = dt.timedelta(days=0 if naive_exchange else 1)
     for start, end in cuts:
         lo = start + margin if start > _FAR_PAST else start
@@ -205,7 +292,7 @@ def _line_plan(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.da
             continue
         lo_key, hi_key = lo.year * 10000 + lo.month * 100 + lo.day, hi.year * 10000 + hi.month * 100 + hi.day
         keep &= ~(dated & (key >= lo_key) & (key <= hi_key))
-    del body, head, digits  # release the views before the map closes
+    del body  # release the view before the map closes
     return starts + body_start, ends + body_start, keep
 
 
@@ -243,18 +330,31 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
     with path.open("rb") as handle:
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             body_start = data.find(b"\n") + 1 if has_header else 0
+            skips = None
             if cuts and time_src == names[0] and body_start < len(data):
-                starts, ends, keep = _line_plan(data, body_start, cuts, exact_zone)
-                skipped = int((~keep).sum())
-            if skipped:
-                header = data[:body_start]
-                change = np.flatnonzero(np.diff(np.r_[0, keep.astype(np.int8), 0]))
-                runs = change.reshape(-1, 2)  # [first kept line, one past the last] of each run
-                content = header + b"".join(data[starts[a]:ends[b - 1]] for a, b in runs)
-                if content and not content.endswith(b"\n"):
-                    content += b"\n"
-                nonblank = (ends - starts) > 1
-                line_numbers = np.flatnonzero(keep & nonblank).astype(np.int64) + first_line
+                skips = _sorted_skips(data, body_start, cuts, exact_zone)
+                if skips is None:  # not in time order (or undated lines in a cut): one pass over every line
+                    starts, ends, keep = _line_plan(data, body_start, cuts, exact_zone)
+                    change = np.flatnonzero(np.diff(np.r_[1, keep.astype(np.int8), 1]))
+                    skips = [(int(starts[a]), int(ends[b - 1])) for a, b in change.reshape(-1, 2)]
+            if skips:
+                numbered = len(skips) > 1 or skips[0][1] < len(data)  # a gap with lines after it
+                pieces, numbers, line, at = [data[:body_start]], [], first_line, body_start
+                for a, b in skips + [(len(data), len(data))]:
+                    piece = data[at:a]
+                    pieces.append(piece + (b"\n" if piece and not piece.endswith(b"\n") else b""))
+                    if numbered:
+                        count = piece.count(b"\n") + (1 if piece and not piece.endswith(b"\n") else 0)
+                        numbers.append(np.arange(line, line + count, dtype=np.int64))
+                        line += count
+                    gap = np.frombuffer(data, dtype=np.uint8, count=b - a, offset=a)
+                    gap_lines = int(np.count_nonzero(gap == 10)) + (1 if b > a and gap[-1] != 10 else 0)
+                    del gap
+                    skipped += gap_lines
+                    line += gap_lines
+                    at = b
+                content = b"".join(pieces)
+                line_numbers = np.concatenate(numbers) if numbered else None
             else:
                 content = data[:]
     prefix = pa.py_buffer(content)
