@@ -103,7 +103,7 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 
     from lab import paths
     from lab.config import load_config
-    from lab.readers import write_firstrate
+    from lab.dataset import write_synthetic  # with its provenance record: keyed as a synthetic market
     from lab.synth import generate_minutes
 
     cfg = load_config(config if Path(config).exists() or config != "lab.toml" else None)
@@ -113,7 +113,7 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
     target = Path(out) if out else paths.synthetic_path(cfg.data.instrument, first, last, seed)
     began = time.perf_counter()
     minutes = generate_minutes(first, last, seed, cfg.instrument, cfg.session.calendar)
-    write_firstrate(minutes, target)
+    write_synthetic(minutes, target, cfg.data.instrument, seed, first, last)
     click.echo(f"wrote {len(minutes):,} minutes {minutes.index[0]} .. {minutes.index[-1]} to {target} "
                f"in {time.perf_counter() - began:.1f} s")
 
