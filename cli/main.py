@@ -131,7 +131,7 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 
     from lab import paths
     from lab.config import load_lab_config
-    from lab.readers import write_firstrate
+    from lab.dataset import write_synthetic  # with its provenance record: keyed as a synthetic market
     from lab.synth import generate_minutes
 
     cfg = load_lab_config(config)
@@ -142,7 +142,7 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
     target = Path(out) if out else paths.synthetic_path(cfg.data.instrument, first, last, seed, edge)
     began = time.perf_counter()
     minutes = generate_minutes(first, last, seed, cfg.instrument, cfg.session.calendar, edge_auc=edge)
-    write_firstrate(minutes, target)
+    write_synthetic(minutes, target, cfg.data.instrument, seed, first, last, edge_auc=edge)
     click.echo(f"wrote {len(minutes):,} minutes {minutes.index[0]} .. {minutes.index[-1]} to {target} "
                f"in {time.perf_counter() - began:.1f} s")
 
@@ -165,11 +165,16 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str) -> None:
 
     cfg = load_lab_config(config)
     began = time.perf_counter()
-    result = read_minutes(path, tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows, until=cfg.windows.test.start)
+    from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
+
+    sealed = sealed_ranges(cfg, path)
+    result = read_minutes(path, tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows, until=cfg.windows.test.start,
+                          exclude=[(rng.start, rng.end) for rng in sealed])
     minutes = result.minutes
     click.echo(f"{path}: {result.rows_read:,} rows read in {time.perf_counter() - began:.2f} s, {len(minutes):,} valid")
     if result.rows_outside:
-        click.echo(f"  {result.rows_outside:,} rows from the held-out test window ({cfg.windows.test}) were not read")
+        held = "".join([str(cfg.windows.test), *(f", sealed {rng}" for rng in sealed if rng != cfg.windows.test)])
+        click.echo(f"  {result.rows_outside:,} rows from the held-out test window ({held}) were not read")
     if result.rows_dropped:
         click.echo("  dropped: " + ", ".join(f"{rule}: {n:,}" for rule, n in result.rows_dropped.items()))
     click.echo(f"  span: {minutes.index[0].isoformat()} .. {minutes.index[-1].isoformat()} ({minutes.index.tz})")
@@ -179,10 +184,11 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str) -> None:
 def _mount() -> None:
     """Commands that live beside the core: the registry gate and the scheduler."""
     from jobs.scheduler import schedule
-    from registry.cli import promote_command, status_command
+    from registry.cli import promote_command, status_command, ticket_command
 
     cli.add_command(promote_command)
     cli.add_command(status_command)
+    cli.add_command(ticket_command)
     cli.add_command(schedule)
 
 

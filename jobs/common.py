@@ -45,14 +45,44 @@ def prepare(config: LabConfig):
     import mlflow
 
     from lab import tracking
-    from lab.dataset import prepare_dataset
 
-    dataset = prepare_dataset(config)
+    dataset = open_dataset(config)
     mlflow.set_tag("lab.dataset_digest", dataset.digest)
     tracking.log_params({"dataset_digest": dataset.digest})
     for name, table in dataset.tables.items():
         tracking.log_dataset(table, name=f"{name}-{dataset.digest}", digest=dataset.digest, source=dataset.source, context=name)
     return dataset
+
+
+def open_dataset(config: LabConfig, force: bool = False):
+    """The featurized dataset, read only outside every sealed test range of the file's market.
+
+    Resolves the file, keys its market (:func:`lab.market.market_id`), checks the configuration's
+    train and validation windows against the market's seals and seals its test window
+    (:func:`registry.seals.enforce_seals`), then featurizes with the sealed ranges left unread.
+    The market is tagged ``lab.market`` on the active run.
+
+    Raises
+    ------
+    SealedRangeError
+        A window overlaps a sealed range (nothing is read, nothing is cached).
+    """
+    import mlflow
+
+    from lab import tracking
+    from lab.dataset import data_source, prepare_dataset
+    from lab.market import market_id
+    from registry.seals import enforce_seals
+
+    source = data_source(config)
+    market = market_id(config, source)
+    run = mlflow.active_run()
+    tags = mlflow.MlflowClient().get_run(run.info.run_id).data.tags if run else {}
+    stage = tags.get(tracking.STAGE_TAG, "a lab job")
+    sealed = enforce_seals(config, market, stage=stage, run_id=run.info.run_id if run else "")
+    if run:
+        mlflow.set_tag("lab.market", market)
+    return prepare_dataset(config, force=force, source=source, sealed=sealed)
 
 
 def labelled(table, features: list[str], target: str):

@@ -16,10 +16,10 @@ import matplotlib.pyplot as plt
 
 from lab import tracking
 from lab.config import TARGET_NAMES
-from lab.dataset import class_balance, feature_summary, prepare_dataset
+from lab.dataset import class_balance, feature_summary
 from lab.errors import LabError
 from lab.plots_data import class_balance_figure, feature_distribution_figure
-from jobs.common import base_parser, config_from_args, refuse
+from jobs.common import base_parser, config_from_args, open_dataset, refuse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args, **{"data.on_bad_rows": args.on_bad_rows})
         with tracking.stage_run("featurize", config, target="all"):
             started = time.perf_counter()
-            dataset = prepare_dataset(config, force=args.force)
+            dataset = open_dataset(config, force=args.force)
             log_featurize(dataset, time.perf_counter() - started)
     except LabError as exc:
         return refuse("featurize", exc)

@@ -2,10 +2,13 @@
 
     mlflow run . -e final-eval --env-manager local
 
-Loads ``models:/<[promotion] model_name>@champion`` (refuses without one), takes the one-time
-ticket of the current ``[windows] test`` (atomic in the tracking backend: of two final-evals
-started at once exactly one proceeds; a later call refuses and names the first run), computes the
-test features with the preceding warm-up, evaluates the model (AUC, Brier, ECE overall and by
+Loads ``models:/<[promotion] model_name>@champion`` (refuses without one), then checks, before
+it looks, everything that can fail without revealing a result (the file exists, covers the window,
+its test rows pass the integrity rules, the model loads, the features compute: a failure leaves
+the window open). Only then it takes the one-time ticket of the market's ``[windows] test``
+(atomic in the tracking backend: of two final-evals started at once exactly one proceeds; a later
+call, under any model name, refuses and names the first run), records its stage (taken, data
+read, predicted, verdict) and a heartbeat on it, evaluates the model (AUC, Brier, ECE overall and by
 confidence tier), runs the backtest with the rules the champion was promoted with, logs
 everything a backtest logs, prints the plan's success criteria and tags the model version with
 the verdict.
@@ -23,10 +26,11 @@ import pandas as pd
 from lab import tracking
 from lab.backtest import criteria_passed, evaluate_criteria, is_full_size, reaches_entry_threshold
 from lab.config import LabConfig
-from lab.dataset import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
+from lab.dataset import TEST_WARMUP_DAYS, build_window_table
 from lab.errors import LabError
 from lab.evaluation import classification_metrics
 from lab.readers import read_minutes
+from lab.sessions import regular_sessions
 from lab.windows import FINAL_EVAL
 from jobs.backtest import backtest_window
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
@@ -84,50 +88,96 @@ def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
 
 
 def final_eval(config: LabConfig, champion, run_id: str) -> None:
-    """Take the ticket, then (and only then) read the test window, evaluate and backtest it."""
+    """Check everything that can fail without revealing a result, then take the ticket, predict and judge."""
     import mlflow
 
-    from registry.ticket import record_result, take_ticket
+    from registry.ticket import DATA_READ, PREDICTED, heartbeat, record_result, set_stage, take_ticket
 
     name = config.promotion.model_name
-    check_unseen(config, champion)
-    ticket = take_ticket(name, config.windows.test, run_id=run_id, model_version=str(champion.version))
-    print(f"final-eval: took the one-time ticket for {name} on {config.windows.test} (version {champion.version})",
-          file=sys.stderr)
-    model = load_run_model(champion.run_id, f"models:/{name}@champion")
     test = config.windows.test
-    path, _ = resolve_data_path(config)
-    warmup_start = test.start - dt.timedelta(days=TEST_WARMUP_DAYS)
-    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
-                               since=warmup_start, until=test.end + dt.timedelta(days=1))
-    table, minutes = build_window_table(minute_file.minutes, config, test.start, test.end)
-    features = list(model.features)
-    role = "volatility" if model.target == "target_vol" else "direction"
-    metrics, predictions = backtest_window(config, table, minutes, {role: model}, features,
-                                           f"Final evaluation, test window {test}")
-    tiers = tier_metrics(table[model.target].to_numpy(), predictions[role].to_numpy(), config)
-    tracking.log_table(tiers, "evaluation_by_tier.csv")
-    tracking.log_metrics({f"tier_{row.tier}_{k}": getattr(row, k) for row in tiers.itertuples()
-                          for k in ("auc", "brier_score", "ece", "rows")})
-    criteria = evaluate_criteria(metrics, config.criteria)
-    verdict = ("PASS-target" if criteria_passed(criteria, "target") else
-               "PASS-minimum" if criteria_passed(criteria, "minimum") else "FAIL")
-    mlflow.set_tags({"lab.verdict": verdict, "lab.ticket": ticket.name})
-    record_result(ticket, run_id, verdict)
+    try:
+        market, model, table, minutes = pre_checks(config, champion, run_id)
+    except LabError as exc:
+        raise type(exc)(f"{exc} (stopped before taking the ticket: the test window {test} is still open)") from None
+    ticket = take_ticket(market, test, model_name=name, run_id=run_id, model_version=str(champion.version))
+    print(f"final-eval: took the one-time ticket of market {market} on {test} for {name} version {champion.version}",
+          file=sys.stderr)
+    with heartbeat(ticket):
+        set_stage(ticket, DATA_READ)
+        features = list(model.features)
+        role = "volatility" if model.target == "target_vol" else "direction"
+        set_stage(ticket, PREDICTED)  # before the first prediction: a crash from here on has looked
+        metrics, predictions = backtest_window(config, table, minutes, {role: model}, features,
+                                               f"Final evaluation, test window {test}")
+        tiers = tier_metrics(table[model.target].to_numpy(), predictions[role].to_numpy(), config)
+        tracking.log_table(tiers, "evaluation_by_tier.csv")
+        tracking.log_metrics({f"tier_{row.tier}_{k}": getattr(row, k) for row in tiers.itertuples()
+                              for k in ("auc", "brier_score", "ece", "rows")})
+        criteria = evaluate_criteria(metrics, config.criteria)
+        verdict = ("PASS-target" if criteria_passed(criteria, "target") else
+                   "PASS-minimum" if criteria_passed(criteria, "minimum") else "FAIL")
+        mlflow.set_tags({"lab.verdict": verdict, "lab.ticket": ticket.name})
+        record_result(ticket, run_id, verdict)
     client = mlflow.MlflowClient()
     for key, value in {"lab.final_eval.run_id": run_id, "lab.final_eval.verdict": verdict,
-                       "lab.final_eval.window": str(test)}.items():
+                       "lab.final_eval.window": str(test), "lab.final_eval.market": market}.items():
         client.set_model_version_tag(name, str(champion.version), key, value)
     print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
 
 
-def check_unseen(config: LabConfig, champion) -> None:
-    """Refuse a test window the champion has seen, or one overlapping a window already spent.
+def pre_checks(config: LabConfig, champion, run_id: str):
+    """Everything that can fail without revealing a result, before the ticket is taken.
+
+    The file exists and is a file; the champion has not seen the window and no final-eval has
+    looked at an overlapping one on this market; the window is sealed (and overlaps no other
+    seal); the model loads; the file covers the window from the warm-up to its last session; the
+    test rows pass the integrity rules; the features compute and hold every column the model needs.
+
+    Returns
+    -------
+    (market, model, table, minutes)
+    """
+    import mlflow
+
+    from lab.dataset import data_source
+    from lab.market import market_id
+    from registry.seals import enforce_seals
+
+    test = config.windows.test
+    source = data_source(config)
+    market = market_id(config, source)
+    mlflow.set_tag("lab.market", market)
+    check_unseen(config, champion, market)
+    enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})
+    model = load_run_model(champion.run_id, f"models:/{config.promotion.model_name}@champion")
+    warmup_start = test.start - dt.timedelta(days=TEST_WARMUP_DAYS)
+    minute_file = read_minutes(source.path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                               since=warmup_start, until=test.end + dt.timedelta(days=1))
+    minutes = minute_file.minutes
+    if minutes.empty:
+        raise LabError(f"{source.path} holds no minute between {warmup_start} and {test.end}: it does not cover the "
+                       f"test window {test}; pass the file that does with -P data=<file>")
+    sessions = regular_sessions(config.session.calendar, test.start, test.end)
+    last_session = sessions.index[-1].date() if len(sessions) else test.end
+    last_minute = minutes.index[-1]
+    if last_minute.date() < last_session:
+        raise LabError(f"{source.path} ends at {last_minute}, before the test window's last session ({last_session}): "
+                       f"final-eval needs the whole window {test}; pass the complete file with -P data=<file>")
+    table, window_minutes = build_window_table(minutes, config, test.start, test.end)
+    missing = [name for name in (*model.features, model.target) if name not in table.columns]
+    if missing:
+        raise LabError(f"the test table lacks {', '.join(missing)}, which the champion needs; featurize settings "
+                       "differ from the champion's (check [features] optional_sets)")
+    return market, model, table, window_minutes
+
+
+def check_unseen(config: LabConfig, champion, market: str) -> None:
+    """Refuse a test window the champion has seen, or one overlapping a window already spent on ``market``.
 
     The champion's tune run must have trained and validated strictly before the test window (its
-    logged ``windows.*``), and no earlier final-eval of this model may have looked at any of its
-    days: moving the window by a day is not a new, unseen window.
+    logged ``windows.*``), and no earlier final-eval on this market, of any model, may have looked
+    at any of its days: moving the window by a day is not a new, unseen window.
     """
     import mlflow
 
@@ -142,11 +192,12 @@ def check_unseen(config: LabConfig, champion) -> None:
                            f"does not end before the test window {test}; its verdict there would be on data it has seen. "
                            "Tune, validate and promote with the same [windows] as final-eval uses.")
     current = normalize_window(test)
-    for ticket in list_tickets(config.promotion.model_name):
+    for ticket in list_tickets(market):
         start, end = ticket.window.split("..")
         if ticket.window != current and start <= str(test.end) and end >= str(test.start):
             raise LabError(f"the test window {current} overlaps {ticket.window}, already looked at by final-eval run "
-                           f"{ticket.run_id} ({ticket.verdict or 'in progress'}); a new look needs new, unseen dates")
+                           f"{ticket.run_id} ({ticket.verdict or 'in progress'}) on market {market}; a new look needs "
+                           "new, unseen dates")
 
 
 def tier_metrics(labels: np.ndarray, probability: np.ndarray, config: LabConfig) -> pd.DataFrame:

@@ -238,14 +238,14 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
     """This process's share of the study, each trial logged as a nested run on a background thread
     while the next trains. Returns (trials, MLflow seconds, of which the job waited for)."""
     before, before_blocking = tracking.seconds_in_mlflow(), tracking.seconds_in_mlflow(blocking=True)
+    trial_tags = ledger.ledger_tags(ledger.market_key(config), ledger.window_key(config), 1)  # each trial counts 1
     with tracking.BackgroundLogger() as logger:
 
         def log_trial(_study, trial) -> None:
             logger.submit(tracking.log_trial_run, parent_run_id, trial.number,
                           {**trial.params, "target": target, "engine": config.model.engine},
                           {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items() if isinstance(v, (int, float))}},
-                          study.study_name,
-                          tags=ledger.ledger_tags(ledger.market_key(config), ledger.window_key(config), 1))
+                          study.study_name, tags=trial_tags)
 
         ran = run_study(study, make_objective(data, config.model, search_space(config.tune), periods=weeks), n_trials,
                         callbacks=[log_trial], progress=progress)

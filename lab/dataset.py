@@ -20,7 +20,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,9 +28,11 @@ import pandas as pd
 from lab import paths
 from lab.bars import regular_session_bars, resample_bars, session_minutes
 from lab.cache import FeatureCache, dataset_digest, file_sha256
-from lab.config import TARGET_NAMES, LabConfig
+from lab.config import TARGET_NAMES, DateRange, LabConfig
 from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features
+from lab import market
+from lab.market import DataSource, record_matches, synthetic_record
 from lab.readers import read_minutes, write_firstrate
 from lab.sessions import regular_sessions
 from lab.strategy_features import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
@@ -38,7 +40,7 @@ from lab.targets import compute_targets, target_horizon_bars
 from lab.windows import split_windows
 
 __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
-           "resolve_data_path", "Progress", "TEST_WARMUP_DAYS"]
+           "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS"]
 
 #: The modules whose code decides the tables' content: their source is part of every dataset digest,
 #: so a change to any of them can never serve stale tables from the cache.
@@ -179,13 +181,22 @@ def _summaries(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
 
 
 def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) -> tuple[Path, bool]:
-    """The configured minute file, or the synthetic default (generated once, deterministically)."""
+    """The configured minute file, or the synthetic default (generated once, deterministically).
+
+    The synthetic default is (re)generated whenever its provenance record
+    (:func:`lab.market.record_path`) is missing or does not match its bytes, so the lab's default
+    path always holds the lab's own data and is keyed as a synthetic market.
+    """
     if config.data.path:
-        return Path(config.data.path), False
+        path = Path(config.data.path)
+        if not path.is_file():
+            what = "is a folder, not a minute file" if path.is_dir() else "does not exist"
+            raise DataError(f"minute file {str(path)!r} {what}; set [data] path in lab.toml or pass -P data=<file>")
+        return path, False
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
-    if not path.is_file():
+    if not path.is_file() or _synthetic_record(path, file_sha256(path)) is None:
         from lab.synth import generate_minutes  # the generator is only needed without a file
 
         progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
@@ -194,13 +205,63 @@ def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) 
         start = time.perf_counter()
         minutes = generate_minutes(data.synthetic_start, data.synthetic_end, data.synthetic_seed, config.instrument,
                                    config.session.calendar, edge_auc=data.synthetic_edge_auc)
-        write_firstrate(minutes, path)
+        write_synthetic(minutes, path, data.instrument, data.synthetic_seed, data.synthetic_start, data.synthetic_end,
+                        edge_auc=data.synthetic_edge_auc)
         progress(f"wrote {len(minutes):,} synthetic minutes in {time.perf_counter() - start:.1f} s")
     return path, True
 
 
-def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, force: bool = False) -> Dataset:
-    """Resolve, read (before the test window only), digest and featurize, reusing the cache.
+def write_synthetic(minutes: pd.DataFrame, path: str | Path, instrument: str, seed: int, start: dt.date,
+                    end: dt.date, edge_auc: float = 0.0) -> Path:
+    """Write generated minutes (FirstRate layout) and the provenance record that marks them the lab's own."""
+    import json
+
+    path = write_firstrate(minutes, path)
+    record = synthetic_record(instrument, seed, start, end, file_sha256(path), edge_auc=edge_auc)
+    market.record_path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _synthetic_record(path: Path, sha256: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        record = json.loads(market.record_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if record_matches(record, sha256) else None
+
+
+def data_source(config: LabConfig, progress: Progress = _stderr_progress) -> DataSource:
+    """Resolve the minute file (generating the synthetic default) and tell real from the lab's synthetic data.
+
+    Raises
+    ------
+    DataError
+        The configured path is missing or not a file (one line, no traceback).
+    """
+    path, _ = resolve_data_path(config, progress)
+    return source_of(path)
+
+
+def source_of(path: str | Path) -> DataSource:
+    """A given minute file as a :class:`DataSource` (synthetic only with a matching provenance record)."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder, not a minute file" if path.is_dir() else "does not exist"
+        raise DataError(f"minute file {str(path)!r} {what}; set [data] path in lab.toml or pass -P data=<file>")
+    sha = file_sha256(path)
+    return DataSource(path, sha, _synthetic_record(path, sha))
+
+
+def read_exclusions(config: LabConfig, sealed: Sequence[DateRange] = ()) -> list[DateRange]:
+    """The sealed ranges that lie (partly) before the test window, where featurize reads: cut unread."""
+    return sorted({rng for rng in sealed if rng.start < config.windows.test.start}, key=lambda r: (r.start, r.end))
+
+
+def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, force: bool = False,
+                    source: DataSource | None = None, sealed: Sequence[DateRange] = ()) -> Dataset:
+    """Resolve, read (before the test window, outside every sealed range), digest and featurize, reusing the cache.
 
     Parameters
     ----------
@@ -209,12 +270,21 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         Receives one line per step (default: stderr).
     force : bool
         Rebuild even when the cache holds this digest.
+    source : DataSource, optional
+        The file as :func:`data_source` found it (resolved here when not given).
+    sealed : sequence of DateRange
+        Sealed test ranges of the file's market (ET dates): their rows are never parsed. The
+        caller (``jobs``) has checked that the train and validation windows avoid them.
     """
     timings: dict[str, float] = {}
     tick = time.perf_counter()
-    path, synthetic = resolve_data_path(config, progress)
-    raw_sha = file_sha256(path)
-    digest = dataset_digest(raw_sha, featurize_settings(config))
+    source = source or data_source(config, progress)
+    path, synthetic, raw_sha = source.path, source.synthetic is not None, source.sha256
+    excluded = read_exclusions(config, sealed)
+    settings = featurize_settings(config)
+    if excluded:  # the cut changes indicators formed across it; absent, the digest stays as it was
+        settings["excluded_sealed_ranges"] = [str(rng) for rng in excluded]
+    digest = dataset_digest(raw_sha, settings)
     cache = FeatureCache(paths.features_dir())
     timings["digest_s"] = time.perf_counter() - tick
     if cache.has(digest) and not force:
@@ -224,9 +294,11 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
         return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest), timings)
 
-    progress(f"reading {path} (rows before the test window {config.windows.test.start} only)")
+    cut = "".join(f", outside sealed {rng}" for rng in excluded)
+    progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")
     tick = time.perf_counter()
-    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=config.windows.test.start)
+    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                               until=config.windows.test.start, exclude=[(r.start, r.end) for r in excluded])
     timings["read_s"] = time.perf_counter() - tick
     dropped = sum(minute_file.rows_dropped.values())
     progress(f"read {minute_file.rows_read:,} rows in {timings['read_s']:.2f} s; kept {len(minute_file.minutes):,}, "
@@ -241,7 +313,7 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         "source": str(path),
         "synthetic": synthetic,
         "raw_sha256": raw_sha,
-        "settings": featurize_settings(config),
+        "settings": settings,
         "features": model_features(config),
         "targets": list(TARGET_NAMES),
         "horizons_bars": horizons(config),

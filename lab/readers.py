@@ -24,6 +24,7 @@ import datetime as dt
 import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,7 @@ def read_minutes(
     on_bad_rows: str = "error",
     until: dt.date | None = None,
     since: dt.date | None = None,
+    exclude: Sequence[tuple[dt.date, dt.date]] = (),
 ) -> MinuteFile:
     """Read a 1-minute OHLCV file into the minute-frame contract.
 
@@ -87,6 +89,11 @@ def read_minutes(
         window's first day so held-out rows are never checked, kept or returned.
     since : date, optional
         Keep only minutes whose ET date is on or after this date.
+    exclude : sequence of (date, date)
+        Inclusive ranges of ET dates to leave out (sealed test ranges). Like ``until``, their
+        lines are skipped unparsed wherever the stamp's own text settles it; lines within a day
+        of a boundary whose stamps carry an offset (or are read in a zone other than ET) are
+        parsed and then cut by their *instant* in exchange time, before any check looks at them.
 
     Raises
     ------
@@ -96,23 +103,29 @@ def read_minutes(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"minute file {str(path)!r} does not exist; set [data] path in lab.toml or pass -P data=<file>")
+        what = "is a folder, not a minute file" if path.is_dir() else "does not exist"
+        raise DataError(f"minute file {str(path)!r} {what}; set [data] path in lab.toml or pass -P data=<file>")
     if on_bad_rows not in ("error", "drop"):
         raise DataError(f"on_bad_rows = {on_bad_rows!r}: use 'error' or 'drop'")
+    cuts = _cut_ranges(until, since, exclude)
     if path.suffix.lower() in (".parquet", ".pq"):
-        raw, first_line, skipped = _read_parquet(path), 1, 0
+        raw, first_line, skipped, known_lines = _read_parquet(path), 1, 0, None
     else:
-        raw, first_line, skipped = _read_text(path, on_bad_rows, until)
+        raw, first_line, skipped, known_lines = _read_text(path, on_bad_rows, cuts, exact_zone=(tz == MARKET_TZ))
     rows_read = raw.num_rows if isinstance(raw, pa.Table) else len(raw) + int(raw.attrs.get("unparsable_dropped", 0))
     frame = raw.to_pandas() if isinstance(raw, pa.Table) else raw
-    known_lines = frame.attrs.get("line_numbers")
-    frame["line"] = known_lines if known_lines is not None else np.arange(first_line, first_line + len(frame), dtype=np.int64)
+    if not isinstance(raw, pa.Table):
+        known_lines = frame.attrs.get("line_numbers")
+    frame["line"] = (known_lines if known_lines is not None and len(known_lines) == len(frame)
+                     else np.arange(first_line, first_line + len(frame), dtype=np.int64))
     unparsable_dropped = int(frame.attrs.get("unparsable_dropped", 0))
     frame.attrs = {}
-    frame, outside = _bound_dates(frame, until, since)
-    outside += skipped
     bad = BadRows(path=str(path))
     stamps = _to_market_time(frame["time"], tz, frame["line"].to_numpy(), bad)
+    keep = _outside_cuts(stamps, cuts)  # instants in exchange time, not the stamps' own date text
+    outside = int(len(frame) - keep.sum()) + skipped
+    if outside > skipped:
+        frame, stamps = frame.loc[keep].reset_index(drop=True), stamps[keep]
     frame = frame.drop(columns="time")
     frame.index = stamps
     frame.index.name = "time"
@@ -122,16 +135,41 @@ def read_minutes(
     return MinuteFile(minutes=frame, rows_read=rows_read, rows_dropped=dropped, rows_outside=outside)
 
 
+_FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
+
+
+def _cut_ranges(until: dt.date | None, since: dt.date | None,
+                exclude: Sequence[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """Every inclusive range of ET dates not to be read."""
+    cuts = [(start, end) for start, end in exclude if start <= end]
+    if until is not None:
+        cuts.append((until, _FAR_FUTURE))
+    if since is not None and since > _FAR_PAST:
+        cuts.append((_FAR_PAST, since - dt.timedelta(days=1)))
+    return cuts
+
+
+def _outside_cuts(stamps: pd.DatetimeIndex, cuts: list[tuple[dt.date, dt.date]]) -> np.ndarray:
+    """True for stamps whose ET date is outside every cut (unparsed stamps are kept: they are reported)."""
+    keep = np.ones(len(stamps), dtype=bool)
+    if not cuts or not len(stamps):
+        return keep
+    day = np.asarray(stamps.tz_convert(MARKET_TZ).tz_localize(None).normalize().asi8)
+    known = np.asarray(stamps.notna())
+    for start, end in cuts:
+        lo = pd.Timestamp(max(start, dt.date(1677, 9, 22))).value
+        hi = pd.Timestamp(min(end, dt.date(2262, 4, 10))).value
+        keep &= ~(known & (day >= lo) & (day <= hi))
+    return keep
+
+
 # -- text -----------------------------------------------------------------------------------
 
 
-def _prefix_before(data: mmap.mmap, day: dt.date, body_start: int) -> int:
-    """Byte offset of the first line whose leading ``YYYY-MM-DD`` is on or after ``day``.
-
-    Binary search over a file in time order (FirstRate files are), so the rows from ``day`` on
-    are never parsed. Only the first 10 bytes of ~25 lines are looked at.
-    """
-    key = day.isoformat().encode()
+def _first_line_at(data: mmap.mmap, day: dt.date, body_start: int) -> int:
+    """Byte offset of the first line whose leading ``YYYY-MM-DD`` is on or after ``day`` (binary search,
+    assuming time order: only the first 10 bytes of ~25 lines are looked at)."""
+    key = day.isoformat().encode() if day < _FAR_FUTURE else b"9999-12-32"
 
     def line_start(pos: int) -> int:
         return max(data.rfind(b"\n", body_start, pos) + 1, body_start) if pos > body_start else body_start
@@ -147,34 +185,121 @@ def _prefix_before(data: mmap.mmap, day: dt.date, body_start: int) -> int:
     return line_start(lo) if lo < len(data) else len(data)
 
 
-def _tail_after(data: mmap.mmap, end: int, day: dt.date) -> tuple[bool, int]:
-    """Whether every line from byte ``end`` on starts with a ``YYYY-MM-DD`` on or after ``day``,
-    and how many lines there are (one vectorized pass, ~60 ms for 40 MB).
+def _block_dates(data: mmap.mmap, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per line of bytes ``a..b``: dated?, the date as ``yyyymmdd``, an offset after the seconds?"""
+    block = np.frombuffer(data, dtype=np.uint8, count=b - a, offset=a)
+    starts = np.r_[0, np.flatnonzero(block == 10) + 1]
+    starts = starts[starts < len(block)]
+    last = len(block) - 1
+    column = lambda k: block[np.minimum(starts + k, last)]  # noqa: E731 - byte k of every line
+    dated = (starts + 19 < len(block)) & (column(4) == ord("-")) & (column(7) == ord("-"))
+    key = np.zeros(len(starts), dtype=np.int64)
+    for k, weight in zip((0, 1, 2, 3, 5, 6, 8, 9), (10**7, 10**6, 10**5, 10**4, 1000, 100, 10, 1)):
+        digit = column(k).astype(np.int64) - ord("0")
+        dated &= (digit >= 0) & (digit <= 9)
+        key += digit * weight
+    offset = dated & (column(19) != ord(","))  # anything but the comma after HH:MM:SS may be an offset
+    del block
+    return dated, key, offset
 
-    The binary search assumes time order; a file out of order would lose rows silently without
-    this check, and a line that is no date must be parsed so that it is reported.
+
+def _sorted_skips(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.date]], exact_zone: bool
+                  ) -> list[tuple[int, int]] | None:
+    """Byte ranges to skip unparsed, found by binary search in a file in time order; ``None`` when a
+    range to skip holds a line that is not dated inside its cut (out of order, or undated).
+
+    Exact for naive stamps read in exchange time. Otherwise (an offset in a skipped line, or
+    another zone) each cut is narrowed by a day on both sides: those lines are parsed and cut by
+    their instant.
     """
-    if end >= len(data):
-        return True, 0
-    tail = np.frombuffer(data, dtype=np.uint8, offset=end)
-    newlines = np.flatnonzero(tail == 10)
-    lines = len(newlines) + (0 if tail[-1] == 10 else 1)
+    for margin in ((0, 1) if exact_zone else (1,)):
+        skips, retry = [], False
+        for start, end in cuts:
+            lo = start + dt.timedelta(days=margin) if start > _FAR_PAST else start
+            hi = end - dt.timedelta(days=margin) if end < _FAR_FUTURE else end
+            if lo > hi:
+                continue
+            a = _first_line_at(data, lo, body_start)
+            b = len(data) if hi >= _FAR_FUTURE else _first_line_at(data, hi + dt.timedelta(days=1), body_start)
+            if a >= b:
+                continue
+            dated, key, offset = _block_dates(data, a, b)
+            lo_key, hi_key = (d.year * 10000 + d.month * 100 + d.day for d in (lo, hi))
+            if not (dated & (key >= lo_key) & (key <= hi_key)).all():
+                return None
+            if margin == 0 and offset.any():
+                retry = True
+                break
+            skips.append((a, b))
+        if not retry:
+            merged: list[tuple[int, int]] = []
+            for a, b in sorted(skips):
+                if merged and a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+                else:
+                    merged.append((a, b))
+            return merged
+    return None
+
+
+def _line_plan(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.date]], exact_zone: bool
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which lines to parse: one vectorized pass over the lines' leading ``YYYY-MM-DD`` (~0.2 s for 120 MB).
+
+    A line is skipped unparsed when its date text alone proves its instant lies inside a cut.
+    That is exact for naive ``YYYY-MM-DD HH:MM:SS`` stamps read in exchange time; otherwise (an
+    offset, ``Z``, another zone) the ET date may differ from the text by a day, so lines within a
+    day of a cut's boundary are parsed and cut later by their instant. Undated lines are parsed
+    (and reported). No time order is assumed.
+
+    Returns
+    -------
+    (starts, ends, keep)
+        Byte offsets of each body line (``ends`` past its newline) and whether to parse it.
+    """
+    body = np.frombuffer(data, dtype=np.uint8, offset=body_start)
+    size = len(body)
+    newlines = np.flatnonzero(body == 10)
     starts = np.r_[0, newlines + 1]
-    starts = starts[starts + 10 <= len(tail)]
-    dates = tail[starts[:, None] + np.arange(10)]
-    key = np.frombuffer(day.isoformat().encode(), dtype=np.uint8)
-    differ = dates != key
-    first = differ.argmax(axis=1)
-    earlier = differ.any(axis=1) & (dates[np.arange(len(dates)), first] < key[first])
-    digit_columns = dates[:, [0, 1, 2, 3, 5, 6, 8, 9]]
-    dated = ((digit_columns >= ord("0")) & (digit_columns <= ord("9"))).all(axis=1)
-    dated &= (dates[:, 4] == ord("-")) & (dates[:, 7] == ord("-"))
-    in_order = not bool(earlier.any()) and bool(dated.all())
-    del tail, dates, digit_columns  # release the views before the map closes
-    return in_order, lines
+    ends = np.r_[newlines + 1, size]
+    real = starts < size
+    starts, ends = starts[real], ends[real]
+    keep = np.ones(len(starts), dtype=bool)
+    dated = np.zeros(len(starts), dtype=bool)
+    key = np.zeros(len(starts), dtype=np.int64)
+    offset = np.zeros(len(starts), dtype=bool)
+    width, block = 40, 100_000  # the date, the time, room for fractional seconds and an offset; lines per pass
+    for first in range(0, len(starts), block):
+        part = slice(first, first + block)
+        positions = starts[part, None] + np.arange(width)
+        head = body[np.minimum(positions, size - 1)]
+        head[positions >= ends[part, None]] = 0  # bytes of the next line are not this line's
+        digits = head[:, [0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - ord("0")
+        dated[part] = (((digits >= 0) & (digits <= 9)).all(axis=1) & (head[:, 4] == ord("-"))
+                       & (head[:, 7] == ord("-")))
+        key[part] = digits @ np.array([10**7, 10**6, 10**5, 10**4, 1000, 100, 10, 1], dtype=np.int64)
+        # An offset (+hh:mm, -hh:mm, Z) after the seconds, before the first comma: the date text may not be ET's.
+        tail = head[:, 19:]
+        before_comma = np.cumsum(tail == ord(","), axis=1) == 0
+        offset[part] = (before_comma & ((tail == ord("+")) | (tail == ord("-")) | (tail == ord("Z")))).any(axis=1)
+        del head, tail
+    naive_exchange = exact_zone and not bool((offset & dated).any())
+    margin = dt.timedelta(days=0 if naive_exchange else 1)
+    for start, end in cuts:
+        lo = start + margin if start > _FAR_PAST else start
+        hi = end - margin if end < _FAR_FUTURE else end
+        if lo > hi:
+            continue
+        lo_key, hi_key = lo.year * 10000 + lo.month * 100 + lo.day, hi.year * 10000 + hi.month * 100 + hi.day
+        keep &= ~(dated & (key >= lo_key) & (key <= hi_key))
+    del body  # release the view before the map closes
+    return starts + body_start, ends + body_start, keep
 
 
-def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tuple[pa.Table | pd.DataFrame, int, int]:
+def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]] = (), exact_zone: bool = True
+               ) -> tuple[pa.Table | pd.DataFrame, int, int, np.ndarray | None]:
+    """Parse the lines outside ``cuts``; returns the table, its first line number, the lines skipped
+    unread and, when lines were skipped, the file line number of every parsed row."""
     with path.open("rb") as handle:
         head = handle.readline().decode("utf-8", errors="replace").strip()
     if not head:
@@ -199,19 +324,40 @@ def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tu
     types = {src: (pa.float64() if dst in PRICE_COLUMNS else pa.int64()) for src, dst in mapping.items() if dst != "time"}
     time_src = next(src for src, dst in mapping.items() if dst == "time")
     table = None
+    skipped, line_numbers = 0, None
     # Fast path: naive stamps parsed by pyarrow (ns, one resolution everywhere); then stamps
     # with offsets as text for pandas; then a line-by-line read that names the bad line.
     with path.open("rb") as handle:
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             body_start = data.find(b"\n") + 1 if has_header else 0
-            end, skipped = len(data), 0
-            if until is not None and time_src == names[0]:
-                end = _prefix_before(data, until, body_start)
-                in_order, skipped = _tail_after(data, end, until)
-                if not in_order:
-                    end, skipped = len(data), 0  # not in time order: parse it all, the date filter cuts it
-        prefix_bytes = handle.read(end)
-        prefix = pa.py_buffer(prefix_bytes)
+            skips = None
+            if cuts and time_src == names[0] and body_start < len(data):
+                skips = _sorted_skips(data, body_start, cuts, exact_zone)
+                if skips is None:  # not in time order (or undated lines in a cut): one pass over every line
+                    starts, ends, keep = _line_plan(data, body_start, cuts, exact_zone)
+                    change = np.flatnonzero(np.diff(np.r_[1, keep.astype(np.int8), 1]))
+                    skips = [(int(starts[a]), int(ends[b - 1])) for a, b in change.reshape(-1, 2)]
+            if skips:
+                numbered = len(skips) > 1 or skips[0][1] < len(data)  # a gap with lines after it
+                pieces, numbers, line, at = [data[:body_start]], [], first_line, body_start
+                for a, b in skips + [(len(data), len(data))]:
+                    piece = data[at:a]
+                    pieces.append(piece + (b"\n" if piece and not piece.endswith(b"\n") else b""))
+                    if numbered:
+                        count = piece.count(b"\n") + (1 if piece and not piece.endswith(b"\n") else 0)
+                        numbers.append(np.arange(line, line + count, dtype=np.int64))
+                        line += count
+                    gap = np.frombuffer(data, dtype=np.uint8, count=b - a, offset=a)
+                    gap_lines = int(np.count_nonzero(gap == 10)) + (1 if b > a and gap[-1] != 10 else 0)
+                    del gap
+                    skipped += gap_lines
+                    line += gap_lines
+                    at = b
+                content = b"".join(pieces)
+                line_numbers = np.concatenate(numbers) if numbered else None
+            else:
+                content = data[:]
+    prefix = pa.py_buffer(content)
     for time_type in (pa.timestamp("ns"), pa.string()):
         convert = pacsv.ConvertOptions(column_types={**types, time_src: time_type}, include_columns=list(mapping))
         try:
@@ -220,30 +366,26 @@ def _read_text(path: Path, on_bad_rows: str, until: dt.date | None = None) -> tu
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
     if table is None:
-        lenient = _read_text_lenient(path, prefix_bytes, names, mapping, has_header, on_bad_rows,
-                                     until if time_src == names[0] else None)
-        return lenient, first_line, skipped + int(lenient.attrs.pop("after_until", 0))
+        lenient = _read_text_lenient(path, content, names, mapping, has_header, on_bad_rows, line_numbers)
+        return lenient, first_line, skipped, None
     table = table.rename_columns([mapping[c] for c in table.column_names])
-    return table.select(["time", *COLUMNS]), first_line, skipped
+    return table.select(["time", *COLUMNS]), first_line, skipped, line_numbers
 
 
 def _read_text_lenient(path: Path, content: bytes, names: list[str], mapping: dict[str, str], has_header: bool,
-                       on_bad_rows: str, until: dt.date | None = None) -> pd.DataFrame:
-    """Read ``content`` (the file, or its part before the test window) as strings, then name the
-    first unparsable line (or drop such lines). Lines dated on or after ``until`` are skipped unread."""
+                       on_bad_rows: str, line_numbers: np.ndarray | None = None) -> pd.DataFrame:
+    """Read ``content`` (the file, or its lines outside the held-out ranges) as strings, then name the
+    first unparsable line (or drop such lines). ``line_numbers`` gives the file line of each non-blank
+    line of ``content`` when lines were cut out of it."""
     first_line = 2 if has_header else 1
     lines = content.decode("utf-8", errors="replace").splitlines()[first_line - 1 :]
-    after_until = 0
-    if until is not None:
-        cut = until.isoformat()
-        kept = [line if not (line[:10] >= cut and line[:4].isdigit()) else None for line in lines]
-        after_until = sum(line is None for line in kept)
-        lines = kept
+    numbers = list(range(first_line, first_line + len(lines)))
+    if line_numbers is not None:
+        lines = [line for line in lines if line.strip()]
+        numbers = [int(n) for n in line_numbers[: len(lines)]] + list(range(len(line_numbers), len(lines)))
     width = len(names)
     rows, line_numbers, bad = [], [], []
-    for number, text in enumerate(lines, start=first_line):
-        if text is None:  # dated inside the held-out window: never looked at
-            continue
+    for number, text in zip(numbers, lines):
         if not text.strip():
             bad.append((number, text, "blank line"))
             continue
@@ -276,7 +418,6 @@ def _read_text_lenient(path: Path, content: bytes, names: list[str], mapping: di
     if frac.any():
         frame.loc[frac, "volume"] = np.nan  # reported by the integrity check
     frame.attrs["first_line"] = first_line
-    frame.attrs["after_until"] = after_until
     frame.attrs["line_numbers"] = np.asarray(line_numbers, dtype=np.int64)[keep] if bad else np.asarray(line_numbers, dtype=np.int64)
     return frame[["time", *COLUMNS]]
 
@@ -317,31 +458,6 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 # -- time -----------------------------------------------------------------------------------
-
-
-def _bound_dates(frame: pd.DataFrame, until: dt.date | None, since: dt.date | None) -> tuple[pd.DataFrame, int]:
-    """Cut rows by ET date before anything else looks at them (string or datetime stamps)."""
-    if until is None and since is None:
-        return frame, 0
-    stamps = frame["time"]
-    if stamps.dtype == object or pd.api.types.is_string_dtype(stamps):
-        day = stamps.str.slice(0, 10)  # ISO 8601 dates compare as strings
-        keep = np.ones(len(frame), dtype=bool)
-        if until is not None:
-            keep &= (day < until.isoformat()).to_numpy()
-        if since is not None:
-            keep &= (day >= since.isoformat()).to_numpy()
-    else:
-        local = pd.DatetimeIndex(stamps)
-        if local.tz is not None:
-            local = local.tz_convert(MARKET_TZ).tz_localize(None)
-        keep = np.ones(len(frame), dtype=bool)
-        if until is not None:
-            keep &= local < pd.Timestamp(until)
-        if since is not None:
-            keep &= local >= pd.Timestamp(since)
-    outside = int(len(frame) - keep.sum())
-    return (frame.loc[keep].reset_index(drop=True) if outside else frame), outside
 
 
 def _to_market_time(stamps: pd.Series, tz: str, lines: np.ndarray, bad: BadRows) -> pd.DatetimeIndex:

@@ -1,8 +1,9 @@
-"""The registry's commands, mounted into ``lab`` as ``lab promote`` and ``lab status``.
+"""The registry's commands, mounted into ``lab`` as ``lab promote``, ``lab status`` and ``lab ticket``.
 
-    from registry.cli import promote_command, status_command
+    from registry.cli import promote_command, status_command, ticket_command
     cli.add_command(promote_command)   # lab promote --run-id R [--config lab.toml] [--force --reason "..."]
     cli.add_command(status_command)    # lab status [--config lab.toml]
+    cli.add_command(ticket_command)    # lab ticket release --reason "..." [--config lab.toml]
 
 A refused promotion prints the gate table and exits with status 1.
 """
@@ -17,7 +18,7 @@ from registry.gate import format_gate_table
 from registry.promote import ALIASES, check_candidate, promote
 from registry.status import format_status, lab_status
 
-__all__ = ["promote_command", "status_command", "load_lab_config"]
+__all__ = ["promote_command", "status_command", "ticket_command", "load_lab_config"]
 
 
 @click.command("promote")
@@ -85,3 +86,40 @@ def promote_command(run_id: str, config: str, force: bool, reason: str, alias: s
 def status_command(config: str) -> None:
     """Show the champion (version, run, evidence, gates) and whether the test window is spent."""
     click.echo(format_status(lab_status(load_lab_config(config))))
+
+
+@click.group("ticket")
+def ticket_command() -> None:
+    """The one-time tickets of sealed test ranges (see `lab status`)."""
+
+
+@ticket_command.command("release")
+@click.option("--reason", required=True, help="why the window may be opened again (kept on record)")
+@click.option("--config", default="lab.toml", show_default=True,
+              help="lab configuration: its data file gives the market, its [windows] test the dates")
+@click.option("--market", default="", help="market key as `lab status` shows it (default: from --config's data)")
+@click.option("--window", default="", help="START..END as `lab status` shows it (default: --config's [windows] test)")
+def release_command(reason: str, config: str, market: str, window: str) -> None:
+    """Free the ticket of a final-eval that died before making any prediction.
+
+    \b
+    Refused when the model made predictions on the window (stage predicted or verdict: never
+    released), or while the final-eval holding it is alive. The release stays on record and in
+    `lab status`. Exit status 1 when refused.
+    """
+    from registry.ticket import release_ticket
+
+    if not reason.strip():
+        raise click.UsageError('--reason "..." must say why the window may be opened again')
+    cfg = load_lab_config(config)
+    if not market:
+        from lab.dataset import data_source
+        from lab.market import market_id
+
+        market = market_id(cfg, data_source(cfg))
+    try:
+        released = release_ticket(market, window or cfg.windows.test, reason)
+    except RegistryError as exc:
+        click.echo(f"lab ticket release: refused: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"released the ticket of {market} {released.window} (now {released.name}): {released.describe()}")

@@ -16,6 +16,7 @@ __all__ = [
     "PromotionRefusedError",
     "TicketError",
     "TicketSpentError",
+    "SealedRangeError",
 ]
 
 
@@ -62,3 +63,7 @@ class TicketSpentError(TicketError, PermissionError):
     def __init__(self, message: str, ticket: "Ticket") -> None:
         super().__init__(message)
         self.ticket = ticket
+
+
+class SealedRangeError(RegistryError, PermissionError):
+    """A request reaches into a sealed test range of its market (only final-eval reads one, once)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from lab.config import LabConfig
@@ -36,7 +37,6 @@ TRIALS_TAG = "lab.ledger.trials"
 TRIALS_METRIC = "trials_on_validation"
 
 #: Instrument roots of one underlying: a trial on MES has looked at the same market as one on ES.
-_FAMILIES = {"MES": "ES", "ES": "ES", "MNQ": "NQ", "NQ": "NQ"}
 
 
 @dataclass(frozen=True)
@@ -61,19 +61,30 @@ class LedgerEntry:
 
 
 def market_key(config: LabConfig) -> str:
-    """The market a configuration's data belongs to: the underlying family of the instrument.
+    """The market a configuration's data belongs to (:func:`lab.market.market_id`): ``ES`` for MES/ES
+    files, ``NQ`` for MNQ/NQ, ``synthetic-...`` for the lab's own generated data.
 
-    ``MES`` and ``ES`` give ``"ES"``, ``MNQ`` and ``NQ`` give ``"NQ"``; the generated synthetic
-    data (``[data] path = ""``) is a market of its own, ``"synthetic-<seed>"``: trials on it have
-    not looked at any real market.
-
-    To be replaced by ``lab.market`` (the market id being defined in parallel) at merge: every
-    job computes the key through this one function, and the rest of the ledger takes it as a string.
+    Inside a job, the market :func:`jobs.common.open_dataset` tagged on the active run (``lab.market``)
+    is taken as is. Otherwise the file is keyed as the data layer keys it; the synthetic default is
+    keyed from its generator settings without generating it (``lab status`` reads no data).
     """
-    if not config.data.path:
-        return f"synthetic-{config.data.synthetic_seed}"
-    symbol = config.data.instrument.upper()
-    return _FAMILIES.get(symbol, symbol)
+    from lab import tracking
+    from lab.dataset import source_of
+    from lab.errors import DataError
+    from lab.market import DataSource, instrument_family, market_id
+
+    tagged = tracking.active_run_tag("lab.market")
+    if tagged:
+        return tagged
+    data = config.data
+    if not data.path:
+        settings = {"instrument": data.instrument, "seed": data.synthetic_seed, "start": data.synthetic_start,
+                    "end": data.synthetic_end, "edge_auc": data.synthetic_edge_auc}
+        return market_id(config, DataSource(Path(""), "", settings))
+    try:
+        return market_id(config, source_of(data.path))
+    except DataError:  # no file to key: the instrument's family, as real data of it would be
+        return instrument_family(data.instrument)
 
 
 def window_key(config: LabConfig) -> str:

@@ -1,4 +1,9 @@
-"""``lab status``: the champion (and challenger, previous) and whether the test window is spent."""
+"""``lab status``: the champion (and challenger, previous) and every sealed test range with its state.
+
+A sealed range is ``open`` (no ticket), ``in progress`` (a final-eval holds its ticket; alive or
+dead by its heartbeat and pid), or ``spent`` (by which run, with which verdict). Released tickets
+are listed under their range, with the reason.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lab.config import LabConfig
-from registry.evidence import get_client
-from registry.ticket import Ticket, get_ticket, list_tickets
+from registry.records import get_client
+from registry.seals import Seal, list_seals
+from registry.ticket import Ticket, list_released, list_tickets, liveness
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -47,9 +53,11 @@ class LabStatus:
     tracking_uri: str
     window: str
     versions: dict[str, AliasedVersion]
-    ticket: Ticket | None
-    ticket_run_status: str | None
-    other_tickets: list[Ticket]
+    seals: list[Seal] = field(default_factory=list)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    released: dict[str, list[Ticket]] = field(default_factory=dict)
+    run_status: dict[str, str] = field(default_factory=dict)
+    unsealed_tickets: list[Ticket] = field(default_factory=list)
     ledger: tuple[str, str, dict[str, int]] = ("", "", {})  # market, validation window, evaluations per stage
 
 
@@ -74,19 +82,27 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
             continue
         versions[alias] = AliasedVersion(alias, str(mv.version), mv.run_id, mv.source, dict(mv.tags))
     window = str(config.windows.test)
-    ticket = get_ticket(name, window, client)
-    run_status = None
-    if ticket is not None and ticket.run_id:
-        try:
-            run_status = client.get_run(ticket.run_id).info.status
-        except MlflowException:
-            run_status = "DELETED"
-    others = [t for t in list_tickets(name, client) if t.window != window]
+    seals = list_seals(client=client)
+    key = lambda market, rng: f"{market} {rng}"  # noqa: E731
+    tickets = {key(t.market, t.window): t for t in list_tickets(client=client)}
+    released: dict[str, list[Ticket]] = {}
+    for ticket in list_released(client=client):
+        released.setdefault(key(ticket.market, ticket.window), []).append(ticket)
+    run_status = {}
+    for ticket in tickets.values():
+        if ticket.run_id:
+            try:
+                run_status[ticket.run_id] = client.get_run(ticket.run_id).info.status
+            except MlflowException:
+                run_status[ticket.run_id] = "DELETED"
+    sealed = {key(s.market, s.window) for s in seals}
+    unsealed = [t for k, t in tickets.items() if k not in sealed]  # tickets of stores older than seals
     from registry import ledger
 
     market, validation = ledger.market_key(config), ledger.window_key(config)
     counted = (market, validation, ledger.by_stage(ledger.entries(market, validation)))
-    return LabStatus(name, client.tracking_uri, window, versions, ticket, run_status, others, counted)
+    return LabStatus(name, client.tracking_uri, window, versions, seals, tickets, released, run_status, unsealed,
+                     counted)
 
 
 def format_status(status: LabStatus) -> str:
@@ -113,9 +129,17 @@ def format_status(status: LabStatus) -> str:
             lines.append(f"    ALERT (monitor run {tags.get('lab.monitor_run', '?')}): {tags['lab.alert']}")
         if tags.get("lab.forced") == "true":
             lines.append(f"    FORCED: {tags.get('lab.force_reason', '(no reason recorded)')}")
-    lines.append(f"test window {status.window}: " + _window_line(status))
-    for ticket in status.other_tickets:
-        lines.append(f"  earlier window {ticket.window}: {ticket.describe()}")
+    lines.append(f"sealed test ranges (this configuration's test window: {status.window}):")
+    if not status.seals and not status.unsealed_tickets:
+        lines.append("  none yet (a test window is sealed the first time an entry point runs with it)")
+    for seal in status.seals:
+        key = f"{seal.market} {seal.window}"
+        lines.append(f"  {seal.market} {seal.window}: {_state_line(status, status.tickets.get(key))}")
+        lines.append(f"    {seal.describe()}")
+        for ticket in status.released.get(key, []):
+            lines.append(f"    ticket {ticket.describe()}")
+    for ticket in status.unsealed_tickets:
+        lines.append(f"  {ticket.market} {ticket.window} (no seal record): {_state_line(status, ticket)}")
     market, validation, stages = status.ledger
     if market:
         detail = ", ".join(f"{stage} {count}" for stage, count in stages.items())
@@ -124,13 +148,19 @@ def format_status(status: LabStatus) -> str:
     return "\n".join(lines)
 
 
-def _window_line(status: LabStatus) -> str:
-    ticket = status.ticket
+def _state_line(status: LabStatus, ticket: Ticket | None) -> str:
     if ticket is None:
         return "open (no final-eval has looked at it)"
-    text = "SPENT: " + ticket.describe()
-    if ticket.in_progress and status.ticket_run_status and status.ticket_run_status != "RUNNING":
-        text += f"; run {ticket.run_id} is {status.ticket_run_status}"
+    if not ticket.in_progress:
+        return "SPENT: " + ticket.describe()
+    alive = liveness(ticket)
+    text = f"IN PROGRESS, final-eval {alive}: {ticket.describe()}"
+    run_status = status.run_status.get(ticket.run_id or "")
+    if run_status and run_status != "RUNNING":
+        text += f"; run {ticket.run_id} is {run_status}"
+    if not alive.startswith("alive"):
+        text += ("; if it made no prediction, free it with `lab ticket release --reason \"...\"`" if not ticket.predicted
+                 else "; it made predictions, so the window counts as spent")
     return text
 
 

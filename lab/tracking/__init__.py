@@ -607,6 +607,16 @@ def record_refusal(exc: BaseException) -> None:
             client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
 
 
+def active_run_tag(key: str) -> str:
+    """A tag of the active run (``""`` without an active run or without the tag)."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        return ""
+    return mlflow.MlflowClient().get_run(run.info.run_id).data.tags.get(key, "")
+
+
 def run_metrics(run_id: str) -> dict[str, float]:
     """The latest value of every metric of a run."""
     import mlflow

@@ -247,7 +247,7 @@ def test_two_final_evals_at_once_on_a_new_window_give_one_evaluation_and_one_ref
     assert sorted(code for code, _ in results) == [0, 2], results
     refusal = next(err for code, err in results if code == 2)
     assert "already taken" in refusal or "in progress" in refusal
-    ticket = get_ticket("chain-test", "2023-08-01..2023-08-31")
+    ticket = get_ticket("ES", "2023-08-01..2023-08-31")  # tickets are keyed on the market (MES -> ES)
     assert ticket.verdict and ticket.run_id
     assert [w["window"] for w in ticket.previous_windows] == ["2023-07-01..2023-07-31"]
 

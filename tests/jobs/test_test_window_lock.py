@@ -1,6 +1,7 @@
 """No path but final-eval reads the test window: every other entry point and `lab` command runs on a
 file whose test-window rows are poison (any reader that touched them would fail), and refuses
-dates inside the window. final-eval is the one that reads them, and fails on the poison."""
+dates inside the window. final-eval is the one that reads them, and fails on the poison before it takes
+the ticket, so the window stays open."""
 
 import mlflow
 import pytest
@@ -68,4 +69,8 @@ def test_only_final_eval_reads_the_test_window(poisoned, capsys):
     assert promoted.exit_code == 0, promoted.output
     assert final_eval.main(["--config", poisoned]) == 2
     err = capsys.readouterr().err
-    assert "took the one-time ticket" in err and "line " in err and "POISON" in err
+    assert "line " in err and "POISON" in err and "took the one-time ticket" not in err
+    assert "stopped before taking the ticket: the test window 2023-07-01..2023-07-31 is still open" in err
+    from registry.ticket import get_ticket
+
+    assert get_ticket("ES", "2023-07-01..2023-07-31") is None

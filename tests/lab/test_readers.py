@@ -159,3 +159,38 @@ def test_read_minutes_unparsable_line_is_named_without_reading_the_test_window(t
     with pytest.raises(DataError, match="line 3: 1 fields instead of 6") as info:
         read_minutes(_write(tmp_path, text), until=dt.date(2024, 1, 1))
     assert "POISON" not in str(info.value) and "line 4" not in str(info.value)
+
+
+def test_read_minutes_cut_compares_instants_in_exchange_time_not_the_date_text(tmp_path):
+    """Mixed UTC offsets: the test window starts 2023-07-01 00:00 ET, whatever the stamp's own date says."""
+    text = ("time,open,high,low,close,volume\n"
+            "2023-06-30T15:00:00-04:00,4000,4001,3999,4000,5\n"
+            "2023-07-01T03:30:00+00:00,4000,4001,3999,4000,5\n"   # 2023-06-30 23:30 ET: before the window
+            "2023-06-30T23:30:00-05:00,4000,4001,3999,4000,5\n"   # 2023-07-01 00:30 ET: inside the window
+            "2023-07-03T13:30:00Z,-1,-1,-1,-1,5\n")               # inside, and bad: never checked
+    path = tmp_path / "mixed.csv"
+    path.write_text(text)
+    result = read_minutes(path, until=dt.date(2023, 7, 1))
+    local = result.minutes.index.tz_convert("America/New_York")
+    assert list(local.strftime("%Y-%m-%d %H:%M")) == ["2023-06-30 15:00", "2023-06-30 23:30"]
+    assert result.rows_outside == 2
+
+
+def test_read_minutes_excluded_ranges_are_never_parsed_and_lines_keep_their_numbers(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-06-28", "2023-07-07")
+    lines = write_firstrate(minutes, tmp_path / "m.txt").read_text().splitlines()
+    sealed = [n for n, line in enumerate(lines) if line.startswith(("2023-07-03", "2023-07-05"))]
+    lines[sealed[10]] = "2023-07-03 09:40:00,POISON,1,1,1,1"  # inside the sealed range: never looked at
+    after = next(n for n, line in enumerate(lines) if line.startswith("2023-07-06"))
+    lines[after + 5] = lines[after + 5].replace(",", ";", 1)   # a bad line after the gap, named by its number
+    path = tmp_path / "sealed.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=f"line {after + 6}: ") as info:
+        read_minutes(path, exclude=[(dt.date(2023, 7, 3), dt.date(2023, 7, 5))])
+    assert "POISON" not in str(info.value)
+    lines[after + 5] = lines[after + 5].replace(";", ",", 1)
+    path.write_text("\n".join(lines) + "\n")
+    result = read_minutes(path, exclude=[(dt.date(2023, 7, 3), dt.date(2023, 7, 5))])
+    days = set(result.minutes.index.strftime("%Y-%m-%d"))
+    assert "2023-07-03" not in days and "2023-07-05" not in days and {"2023-06-30", "2023-07-06"} <= days
+    assert result.rows_outside == len(sealed)

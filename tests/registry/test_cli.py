@@ -74,7 +74,7 @@ def test_status_command_shows_champion_evidence_and_an_open_window(lab_runs, wri
     config = write_config()
     empty = runner.invoke(status_command, ["--config", config])
     assert "champion: none yet" in empty.output
-    assert "test window 2024-01-01..2025-12-31: open" in empty.output
+    assert "sealed test ranges (this configuration's test window: 2024-01-01..2025-12-31):\n  none yet" in empty.output
     run_id = lab_runs.candidate()
     runner.invoke(promote_command, ["--run-id", run_id, "--config", config], catch_exceptions=False)
     result = runner.invoke(status_command, ["--config", config])
@@ -85,10 +85,31 @@ def test_status_command_shows_champion_evidence_and_an_open_window(lab_runs, wri
     assert "gates: PASS walk_forward_evidence, PASS backtest_evidence" in result.output
 
 
-def test_status_command_shows_the_spent_window_and_earlier_ones(lab_runs, write_config, runner):
-    old = take_ticket("mes-test", "2024-01-01..2025-12-31", run_id="evalrun1")
-    record_result(old, "evalrun1", "fail")
-    take_ticket("mes-test", "2026-01-01..2026-06-30")
+def test_status_command_lists_every_sealed_range_with_its_state(lab_runs, write_config, runner):
+    import subprocess
+    import sys
+
+    from registry.seals import add_seal
+    from registry.ticket import set_stage
+
+    for market, window in (("ES", "2024-01-01..2025-12-31"), ("ES", "2026-01-01..2026-06-30"),
+                           ("ES", "2026-07-01..2026-12-31"), ("synthetic-ES-seed7-20190501-20251231", "2024-01-01..2025-12-31")):
+        add_seal(market, window, stage="tune", run_id="tunerun")
+    spent = take_ticket("ES", "2024-01-01..2025-12-31", model_name="mes-test", run_id="evalrun1")
+    record_result(spent, "evalrun1", "FAIL")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    from mlflow import MlflowClient
+
+    held = take_ticket("ES", "2026-01-01..2026-06-30", model_name="mes-test")
+    MlflowClient().set_registered_model_tag(held.name, "lab.ticket.pid", str(dead.pid))
+    set_stage(held, "data-read")
     result = runner.invoke(status_command, ["--config", write_config(test_window=("2026-01-01", "2026-06-30"))])
-    assert "test window 2026-01-01..2026-06-30: SPENT: in progress since" in result.output
-    assert "earlier window 2024-01-01..2025-12-31: final-eval run evalrun1 gave the verdict fail" in result.output
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "ES 2024-01-01..2025-12-31: SPENT: final-eval run evalrun1 (model mes-test) gave the verdict FAIL" in out
+    assert f"ES 2026-01-01..2026-06-30: IN PROGRESS, final-eval dead (pid {dead.pid} on" in out
+    assert "stage data-read" in out and "free it with `lab ticket release --reason" in out
+    assert "ES 2026-07-01..2026-12-31: open (no final-eval has looked at it)" in out
+    assert "synthetic-ES-seed7-20190501-20251231 2024-01-01..2025-12-31: open" in out
+    assert "sealed " in out and "by tune run tunerun" in out

@@ -19,13 +19,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WINDOW = "2024-01-01..2025-12-31"
 
 
-def test_ticket_name_holds_model_and_window():
-    assert ticket_name("mes-scalper", WINDOW) == "lab-ticket-mes-scalper-2024-01-01_2025-12-31"
+def test_ticket_name_holds_market_and_window():
+    assert ticket_name("ES", WINDOW) == "lab-ticket-ES-2024-01-01_2025-12-31"
 
 
 def test_ticket_name_refuses_a_malformed_window():
     with pytest.raises(TicketError, match="must read YYYY-MM-DD..YYYY-MM-DD"):
-        ticket_name("mes-scalper", "2024..2025")
+        ticket_name("ES", "2024..2025")
 
 
 def test_take_ticket_accepts_the_configured_date_range(tracking_store):
@@ -39,7 +39,7 @@ def test_take_ticket_accepts_the_configured_date_range(tracking_store):
 def test_take_ticket_second_take_refuses_and_names_the_first_run(tracking_store):
     first = take_ticket("mes-test", WINDOW, run_id="run1")
     record_result(first, "run1", "pass")
-    with pytest.raises(TicketSpentError, match="already taken: final-eval run run1 gave the verdict pass") as info:
+    with pytest.raises(TicketSpentError, match="already taken: final-eval run run1 \\(model \\) gave the verdict pass") as info:
         take_ticket("mes-test", WINDOW, run_id="run2")
     assert info.value.ticket.run_id == "run1"
     assert "set a new, unseen [windows] test" in str(info.value)
@@ -59,6 +59,15 @@ def test_take_ticket_persists_for_a_new_client(tracking_store):
     assert seen is not None
     assert (seen.name, seen.run_id, seen.model_version, seen.taken_at) == (taken.name, "run1", "3", taken.taken_at)
     assert get_ticket("other-model", WINDOW) is None
+
+
+def test_take_ticket_is_keyed_on_market_not_model_name(tracking_store):
+    """Attack 2: promoting the same run under another [promotion] model_name gives no second look."""
+    first = take_ticket("ES", WINDOW, model_name="mes-scalper", run_id="run1")
+    record_result(first, "run1", "FAIL")
+    with pytest.raises(TicketSpentError, match="market ES was already taken: .*model mes-scalper.*whatever the model is"):
+        take_ticket("ES", WINDOW, model_name="mes-scalper-renamed", run_id="run2")
+    assert take_ticket("NQ", WINDOW, model_name="mes-scalper").market == "NQ"  # another market is its own
 
 
 def test_take_ticket_new_window_opens_a_new_ticket_listing_spent_windows(tracking_store):
