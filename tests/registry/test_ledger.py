@@ -24,7 +24,9 @@ def _run(client, experiment_id, market="ES", window="2023-01-01..2023-12-31", tr
 
 def test_market_key_groups_an_underlying_and_keeps_synthetic_data_apart():
     config = LabConfig()
-    assert ledger.market_key(config) == f"synthetic-{config.data.synthetic_seed}"
+    assert ledger.market_key(config) == f"synthetic-ES-seed{config.data.synthetic_seed}-20190501-20251231"
+    edged = dataclasses.replace(config, data=dataclasses.replace(config.data, synthetic_edge_auc=0.6))
+    assert ledger.market_key(edged) == f"synthetic-ES-seed{config.data.synthetic_seed}-20190501-20251231-edge0.6"
     real = dataclasses.replace(config, data=dataclasses.replace(config.data, path="es.txt", instrument="MES"))
     assert ledger.market_key(real) == "ES"
     assert ledger.market_key(dataclasses.replace(real, data=dataclasses.replace(real.data, instrument="ES"))) == "ES"
