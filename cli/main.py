@@ -40,6 +40,7 @@ def cli() -> None:
       lab analyze --run-id <tune run>   # the plan's Phase 4: sweep, robustness, overfitting
       lab promote --run-id <tune run>   # the registry gate
       lab run final-eval            # once per test window
+      lab paper                     # the champion minute by minute under the backtest rules
       lab status                    # champion, evidence, test window spent or not
       lab demo                      # all of the above on the synthetic default
       mlflow ui --workers 1         # browse runs
@@ -109,6 +110,26 @@ def demo(config: str, experiment: str, no_edge: bool) -> None:
 def monitor(config: str, recent_days: str, trades_run: str, experiment: str | None) -> None:
     """Champion monitor (jobs/monitor.py): PSI, ECE, P&L bands; tags lab.alert (see `lab status`)."""
     _run_entry_point("monitor", {"config": config, "recent_days": recent_days, "trades_run": trades_run}, experiment)
+
+
+@cli.command()
+@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--data", default="", help="minute file; overrides [data] path")
+@click.option("--from", "start", default="", help="first trading date (default: validation start)")
+@click.option("--to", "end", default="", help="last trading date (default: validation end)")
+@click.option("--follow", is_flag=True, help="keep reading minutes appended to the file")
+@click.option("--idle-seconds", default="0", show_default=True, help="--follow: stop after this long without a minute")
+@click.option("--live", is_flag=True, help="send orders to --sink (refused without a PASS final-eval verdict)")
+@click.option("--sink", default="", help="--live: JSON-lines order file (default: stdout)")
+@click.option("--override-reason", default="", help="--live without a PASS verdict: why (tagged on the run)")
+@click.option("--experiment", default=None, help="MLflow experiment name")
+def paper(config: str, data: str, start: str, end: str, follow: bool, idle_seconds: str, live: bool, sink: str,
+          override_reason: str, experiment: str | None) -> None:
+    """Paper trading (jobs/paper.py): the champion minute by minute under the backtest's rules; one run
+    (lab.stage = paper) with signals, orders and a backtest's artifacts."""
+    _run_entry_point("paper", {"config": config, "data": data, "from": start, "to": end, "follow": str(follow).lower(),
+                               "idle_seconds": idle_seconds, "live": str(live).lower(), "sink": sink,
+                               "override_reason": override_reason}, experiment)
 
 
 @cli.group()

@@ -120,6 +120,15 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
     # The strategy's own features come from the table, formed with the history before the window.
     own = OPTIONAL_SETS.get(config.strategy.name)
     features_of_strategy = bars[list(own[1])] if own else None
+    warn_if_costs_off(config)
+    result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility,
+                               features=features_of_strategy, long_only=long_only)
+    metrics = log_backtest(config, result, title, prefix, metrics)
+    return metrics, predictions
+
+
+def warn_if_costs_off(config) -> None:
+    """Warn, and tag the active run ``lab.costs_off``, when commission or slippage is zero."""
     costs = config.costs
     if min(costs.commission_per_contract_usd, costs.entry_slippage_ticks, costs.exit_slippage_ticks) == 0:
         import warnings
@@ -127,10 +136,20 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
         import mlflow
 
         warnings.warn(f"costs are partly off ([costs] {costs}); these numbers overstate what trading would earn",
-                      stacklevel=2)
+                      stacklevel=3)
         mlflow.set_tag("lab.costs_off", "true")
-    result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility,
-                               features=features_of_strategy, long_only=long_only)
+
+
+def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str, float] | None = None
+                 ) -> dict[str, float]:
+    """Measure and log one simulated window in the active run (a backtest's or a paper run's artifacts).
+
+    Logs the plan's metrics (``prefix`` + name, added to ``metrics``), the engine counters
+    (``engine_*``), a Monte Carlo interval, ``trades.csv``, ``success_criteria.csv``, the
+    breakdowns, ``monte_carlo.csv``, ``equity_drawdown.png`` and ``report.html``; prints a summary.
+    Returns all the metrics logged.
+    """
+    metrics = dict(metrics or {})
     trades = result.trades
     metrics.update({f"{prefix}{k}": v for k, v in compute_metrics(trades, result.session_dates).items()})
     metrics.update({f"{prefix}{k}": v for k, v in daily_moments(daily_pnl(trades, result.session_dates)).items()})
@@ -156,7 +175,7 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
                          session_dates=result.session_dates)
     tracking.log_text(report, "report.html")
     _print_summary(title, metrics, criteria, prefix)
-    return metrics, predictions
+    return metrics
 
 
 def _print_summary(title: str, metrics: dict, criteria: pd.DataFrame, prefix: str) -> None:

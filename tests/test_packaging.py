@@ -19,7 +19,8 @@ def test_conda_env_installs_what_pyproject_declares():
 def test_mlproject_entry_points_run_existing_jobs_with_every_parameter():
     project = yaml.safe_load((PROJECT_ROOT / "MLproject").read_text())
     assert project["conda_env"] == "conda.yaml"
-    assert set(project["entry_points"]) == {"featurize", "tune", "walk-forward", "backtest", "final-eval", "monitor"}
+    assert set(project["entry_points"]) == {"featurize", "tune", "walk-forward", "backtest", "final-eval", "monitor",
+                                          "analyze", "paper"}
     for name, entry in project["entry_points"].items():
         module = re.search(r"python -m (jobs\.\w+)", entry["command"]).group(1)
         assert hasattr(importlib.import_module(module), "main"), name

@@ -1,0 +1,284 @@
+"""Entry point ``paper``: the champion, minute by minute, under the backtest's rules (paper trading).
+
+    lab paper [--config FILE] [--data FILE] [--from DATE] [--to DATE] [--follow]
+              [--live [--sink orders.jsonl] [--override-reason "..."]]
+    mlflow run . -e paper --env-manager local [-P from=2023-03-01 -P to=2023-03-31 -P follow=true]
+
+Replays the minute file (or, with ``--follow``, keeps reading lines appended to it) through the
+live features (:class:`lab.live.LiveFeatures`), ``models:/<[promotion] model_name>@champion`` and
+the backtest engine's own rule steps (:class:`lab.paper.PaperTrader`). Only bars dated
+``--from..--to`` (default: the validation window) trade; up to
+:data:`lab.dataset.TEST_WARMUP_DAYS` days before ``--from`` form the indicators. The rules,
+costs and strategy are those the champion was promoted with (as final-eval uses them). One run,
+tagged ``lab.stage = paper``, logs ``signals.csv``, ``orders.jsonl`` and everything a backtest
+logs (``trades.csv``, metrics, criteria, equity, ``report.html``): on the same bars its
+``trades.csv`` equals the backtest's.
+
+``--live`` sends the orders to a sink (``--sink``: a JSON-lines file, default stdout); it is
+refused unless the champion's final-eval verdict (model version tag ``lab.final_eval.verdict``)
+is a PASS, as the plan's go/no-go demands. ``--override-reason "..."`` overrides the refusal and
+is recorded on the run (tag ``lab.live_override``). Dates in the held-out test window are refused
+(:func:`check_paper_range`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from jobs.backtest import DIRECTION_TARGETS, log_backtest, warn_if_costs_off
+from jobs.common import base_parser, config_from_args, load_run_model, refuse
+from jobs.final_eval import champion_version, promoted_rules
+from jobs.orders import open_sink
+from lab import tracking
+from lab.config import LabConfig
+from lab.dataset import TEST_WARMUP_DAYS, resolve_data_path
+from lab.errors import LabError
+from lab.live import LiveFeatures
+from lab.live.serving import single_row_predictor
+from lab.paper import Order, OrderSink, PaperBar, PaperTrader
+from lab.readers import read_minutes
+from lab.sessions import regular_sessions
+from lab.strategies import long_only_for_target
+from lab.windows import guard_range
+
+__all__ = ["main", "paper_trade", "check_paper_range", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
+
+#: The model-version tag final-eval sets (``PASS-target``, ``PASS-minimum`` or ``FAIL``).
+VERDICT_TAG = "lab.final_eval.verdict"
+#: The run tag recording why ``--live`` ran without a PASS verdict.
+OVERRIDE_TAG = "lab.live_override"
+NY = "America/New_York"
+_NS_PER_MINUTE = 60_000_000_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--from", dest="start", default="", help="first trading date (default: validation start)")
+    parser.add_argument("--to", dest="end", default="", help="last trading date (default: validation end)")
+    parser.add_argument("--follow", default="", nargs="?", const="true", help="keep reading lines appended to the file")
+    parser.add_argument("--poll-seconds", default="2", help="--follow: seconds between looks at the file")
+    parser.add_argument("--idle-seconds", default="0", help="--follow: stop after this long without a new minute (0: never)")
+    parser.add_argument("--live", default="", nargs="?", const="true", help="send orders to --sink (needs a PASS verdict)")
+    parser.add_argument("--sink", default="", help="--live: JSON-lines order file (default: stdout)")
+    parser.add_argument("--override-reason", default="", help="--live without a PASS verdict: why (recorded on the run)")
+    args = parser.parse_args(argv)
+    follow, live = _flag(args.follow), _flag(args.live)
+    try:
+        config = config_from_args(args)
+        champion = champion_version(config)
+        config, rules_source = promoted_rules(config, champion)
+        start = dt.date.fromisoformat(args.start) if args.start else config.windows.validation.start
+        end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
+        if end < start:
+            raise LabError(f"--to {end} is before --from {start}; give a range of trading dates")
+        check_paper_range(config, start, end)
+        tags = live_permission(champion, config.promotion.model_name, live, args.override_reason)
+        name = config.promotion.model_name
+        model = load_run_model(champion.run_id, f"models:/{name}@champion")
+        if model.target not in DIRECTION_TARGETS:
+            raise LabError(f"the champion predicts {model.target}; paper trading runs the direction strategy and needs a "
+                           f"model of {', '.join(DIRECTION_TARGETS)}")
+        path, _ = resolve_data_path(config)
+        with tracking.stage_run("paper", config, target=model.target,
+                                params={"window": f"{start}..{end}", "model_version": champion.version,
+                                        "rules_from": rules_source, "follow": follow, "live": live},
+                                tags={"lab.window": "paper", "lab.model_name": name,
+                                      "lab.model_version": str(champion.version), **tags}):
+            warn_if_costs_off(config)
+            sink = open_sink(args.sink) if live else None
+            try:
+                trader, orders = paper_trade(config, model, path, start, end, follow=follow, sink=sink,
+                                             poll_seconds=float(args.poll_seconds), idle_seconds=float(args.idle_seconds))
+            finally:
+                if sink is not None:
+                    sink.close()
+            tracking.log_table(trader.signals(), "signals.csv")
+            tracking.log_text("".join(json.dumps(o.as_dict()) + "\n" for o in orders), "orders.jsonl")
+            log_backtest(config, trader.result(), f"Paper trading {start}..{end} ({name} version {champion.version})")
+    except (LabError, ValueError) as exc:
+        return refuse("paper", exc, verb="refused")
+    return 0
+
+
+def _flag(value: str | None) -> bool:
+    return str(value or "").strip().lower() in ("true", "1", "yes", "on")
+
+
+def check_paper_range(config: LabConfig, start: dt.date, end: dt.date) -> None:
+    """Refuse trading dates the paper trader may not read: the one place that knows the seal.
+
+    Today the sealed range is the configured ``[windows] test``; point this at the seal registry
+    to refuse market-level sealed ranges as well.
+
+    Raises
+    ------
+    TestWindowLockedError
+        ``start..end`` overlaps a sealed range.
+    """
+    guard_range(config.windows, start, end, "paper")
+
+
+def read_bound(config: LabConfig, end: dt.date) -> dt.date:
+    """The first date never read: the day after ``end`` or the sealed range's start, whichever is first."""
+    return min(end + dt.timedelta(days=1), config.windows.test.start)
+
+
+def live_permission(champion: Any, model_name: str, live: bool, override_reason: str = "") -> dict[str, str]:
+    """The run tags of the mode, or a refusal of ``--live`` without a PASS verdict and without a reason.
+
+    Raises
+    ------
+    LabError
+        ``live`` and the champion's ``lab.final_eval.verdict`` is not ``PASS-*`` and no
+        ``override_reason`` was given.
+    """
+    if not live:
+        return {"lab.paper_mode": "paper"}
+    verdict = champion.tags.get(VERDICT_TAG, "")
+    tags = {"lab.paper_mode": "live", "lab.live_verdict": verdict or "none"}
+    if verdict.startswith("PASS"):
+        return tags
+    reason = override_reason.strip()
+    if not reason:
+        raise LabError(f"--live refused: {model_name} version {champion.version} has final-eval verdict "
+                       f"{verdict or 'none (final-eval has not run)'}; the go/no-go needs PASS. Run `lab run final-eval`, "
+                       "or pass --override-reason \"...\" (recorded on the run as lab.live_override)")
+    return {**tags, OVERRIDE_TAG: reason[:5000]}
+
+
+def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date, end: dt.date, *, follow: bool = False,
+                sink: OrderSink | None = None, poll_seconds: float = 2.0, idle_seconds: float = 0.0,
+                sleep: Callable[[float], None] = time.sleep) -> tuple[PaperTrader, list[Order]]:
+    """Replay (or follow) the minute file through features, the model and the paper trader.
+
+    Returns the trader (its :meth:`~lab.paper.PaperTrader.result` is a backtest result) and every
+    order it made; each order also goes to ``sink`` when one is given.
+    """
+    bound = read_bound(config, end)
+    warm = start - dt.timedelta(days=TEST_WARMUP_DAYS)
+    sessions = regular_sessions(config.session.calendar, warm - dt.timedelta(days=1), end)
+    session = _Session(config, model, sessions, start, end, sink)
+    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm)
+    offset = Path(path).stat().st_size if follow else 0
+    session.feed(minute_file.minutes)
+    if follow and minute_file.rows_outside == 0:
+        _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep)
+    session.finish()
+    return session.trader, session.orders
+
+
+class _Session:
+    """One paper session: the live features, the predictor, the trader and the minutes of the open bucket."""
+
+    def __init__(self, config: LabConfig, model: Any, sessions: pd.DataFrame, start: dt.date, end: dt.date,
+                 sink: OrderSink | None) -> None:
+        self.features = LiveFeatures(sessions, config.session.bar_minutes, config.features.optional_sets)
+        missing = [f for f in model.features if f not in self.features.names]
+        if missing:
+            raise LabError(f"the champion needs feature(s) {missing} the live state does not compute with "
+                           f"[features] optional_sets = {list(config.features.optional_sets)}; use the training config")
+        self.columns = np.array([self.features.names.index(f) for f in model.features], dtype=np.int64)
+        self.predict = single_row_predictor(model.booster)
+        self.trader = PaperTrader(config.rules, config.costs, config.instrument, config.session.bar_minutes,
+                                  long_only=long_only_for_target(model.target))
+        self.bar_ns = config.session.bar_minutes * _NS_PER_MINUTE
+        self.first_ns = pd.Timestamp(start, tz=NY).value
+        self.after_ns = pd.Timestamp(end + dt.timedelta(days=1), tz=NY).value
+        self.sink = sink
+        self.orders: list[Order] = []
+        self.last_ns = -1
+        self._buckets: dict[int, list[tuple[int, float, float, float]]] = {}  # bucket -> its minutes (trading range)
+
+    def feed(self, minutes: pd.DataFrame) -> None:
+        """Feed minutes in time order (those not later than the last one fed are skipped)."""
+        if minutes.empty:
+            return
+        stamps = minutes.index.as_unit("ns").asi8
+        keep = stamps > self.last_ns
+        stamps = stamps[keep]
+        o, h, l, c, v = (minutes[k].to_numpy(np.float64)[keep] for k in ("open", "high", "low", "close", "volume"))
+        for i in range(len(stamps)):
+            self.minute(int(stamps[i]), o[i], h[i], l[i], c[i], v[i])
+
+    def minute(self, ns: int, o: float, h: float, l: float, c: float, v: float) -> None:
+        self.last_ns = ns
+        trading = self.first_ns <= ns < self.after_ns
+        if trading:
+            self._buckets.setdefault(ns // self.bar_ns, []).append((ns, o, h, l))
+        for bar in self.features.update(ns, o, h, l, c, v):
+            self.bar(bar)
+        if trading:
+            self._send(self.trader.on_time(ns))
+
+    def finish(self) -> None:
+        for bar in self.features.flush():
+            self.bar(bar)
+        self._send(self.trader.finish())
+
+    def bar(self, bar) -> None:
+        if not self.first_ns <= bar.start_ns < self.after_ns:
+            return
+        bucket = bar.start_ns // self.bar_ns
+        rows = self._buckets.pop(bucket, [])
+        for older in [b for b in self._buckets if b < bucket]:
+            del self._buckets[older]  # buckets outside the session never become bars
+        minute = np.array(rows, dtype=np.float64).reshape(-1, 4)
+        probability = self.predict(np.asarray(bar.features, dtype=np.float64)[self.columns])
+        paper_bar = PaperBar(bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.session_open_ns,
+                             bar.session_close_ns, np.array([r[0] for r in rows], dtype=np.int64),
+                             np.ascontiguousarray(minute[:, 1]), np.ascontiguousarray(minute[:, 2]),
+                             np.ascontiguousarray(minute[:, 3]))
+        self._send(self.trader.on_bar(paper_bar, probability))
+
+    def _send(self, orders: list[Order]) -> None:
+        self.orders.extend(orders)
+        if self.sink is not None:
+            for order in orders:
+                self.sink.send(order)
+
+
+def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session: _Session, poll_seconds: float,
+            idle_seconds: float, sleep: Callable[[float], None]) -> None:
+    """Read lines appended after ``offset`` until the read bound is reached or the file stays idle."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raise LabError(f"--follow reads appended lines of a text file; {path} is Parquet (use a .txt or .csv file)")
+    with path.open("rb") as handle:
+        first = handle.readline()
+    header = first if first[:1] and not first[:1].isdigit() else b""
+    idle_since = time.monotonic()
+    while True:
+        size = path.stat().st_size
+        chunk = b""
+        if size > offset:
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read(size - offset)
+            complete = chunk.rfind(b"\n") + 1
+            chunk = chunk[:complete]
+            offset += complete
+        if chunk.strip():
+            idle_since = time.monotonic()
+            with tempfile.TemporaryDirectory() as folder:
+                part = Path(folder) / f"appended{path.suffix}"
+                part.write_bytes(header + chunk)
+                read = read_minutes(part, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound)
+            session.feed(read.minutes)
+            if read.rows_outside:
+                return  # the next minute is dated at or after the read bound (the end, or a sealed range)
+        elif idle_seconds > 0 and time.monotonic() - idle_since >= idle_seconds:
+            return
+        else:
+            sleep(poll_seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""``jobs.paper``: the paper run's trades.csv equals the backtest's; --follow picks up appended minutes;
+--live needs a PASS final-eval verdict (or a recorded override) and writes orders to the file sink."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from lab.readers import write_firstrate
+from tests.conftest import make_minutes
+
+START, END = "2023-02-27", "2023-03-10"
+
+
+@pytest.fixture(scope="module")
+def minutes():
+    return make_minutes("2023-01-03", END, seed=3)
+
+
+@pytest.fixture
+def paper_setup(tracking_store, tmp_path, minutes):
+    """A minute file, a config pointing at it and a LightGBM champion of the 24 core features."""
+    import lightgbm as lgb
+    import mlflow
+
+    from lab.features import FEATURE_NAMES
+
+    data = write_firstrate(minutes, tmp_path / "mes.txt")
+    config = tmp_path / "lab.toml"
+    config.write_text(f'[data]\npath = "{data}"\n\n[windows]\ntrain = ["2023-01-01", "2023-01-31"]\n'
+                      'validation = ["2023-02-01", "2023-03-10"]\ntest = ["2024-01-01", "2025-12-31"]\n\n'
+                      '[promotion]\nmodel_name = "mes-test"\n')
+    features = list(FEATURE_NAMES)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, len(features))) * 1e-3
+    y = (X[:, 0] + 3e-4 * rng.standard_normal(400) > 0).astype(int)
+    booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
+                        lgb.Dataset(X, y, feature_name=features), 15)
+    client = mlflow.MlflowClient()
+    with mlflow.start_run(run_name="tune") as run:
+        mlflow.log_params({"target": "target_6bar", "model.engine": "lightgbm"})
+        info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
+        mlflow.set_tags({"lab.stage": "tune", "lab.features": ",".join(features), "lab.model_uri": info.model_uri})
+    client.create_registered_model("mes-test")
+    version = client.create_model_version("mes-test", source=info.model_uri, run_id=run.info.run_id,
+                                          model_id=info.model_id)
+    client.set_registered_model_alias("mes-test", "champion", version.version)
+    return {"config": str(config), "data": data, "booster": booster, "features": features, "version": str(version.version),
+            "client": client, "tmp": tmp_path}
+
+
+def _paper_runs():
+    import mlflow
+
+    return mlflow.search_runs(experiment_names=["lab-test"], filter_string="tags.`lab.stage` = 'paper'",
+                              order_by=["attributes.start_time DESC"], output_format="list")
+
+
+def _artifact(run, name: str) -> str:
+    import mlflow
+
+    return mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{name}")
+
+
+def _backtest_csv(setup, start: str, end: str) -> str:
+    """The backtest's trades.csv on the batch table of the same file, model and rules."""
+    import datetime as dt
+
+    from lab.backtest import trades_to_csv
+    from lab.config import load_config
+    from lab.dataset import build_window_table
+    from lab.models import predict_proba
+    from lab.readers import read_minutes
+    from lab.strategies import backtest_strategy
+
+    config = load_config(setup["config"])
+    minutes = read_minutes(setup["data"]).minutes
+    table, window_minutes = build_window_table(minutes, config, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    probability = table[[]].assign(p=predict_proba(setup["booster"], table[setup["features"]]))["p"]
+    return trades_to_csv(backtest_strategy(config, table, window_minutes, probability=probability).trades)
+
+
+def test_paper_run_trades_equal_the_backtests_to_the_cent(paper_setup):
+    from jobs.paper import main
+
+    assert main(["--config", paper_setup["config"], "--from", START, "--to", END]) == 0
+    (run,) = _paper_runs()
+    paper_csv = _artifact(run, "trades.csv")
+    assert paper_csv == _backtest_csv(paper_setup, START, END)
+    assert paper_csv.count("\n") > 10  # a header and trades
+    assert run.data.tags["lab.paper_mode"] == "paper" and run.data.tags["lab.model_version"] == paper_setup["version"]
+    for name in ("report.html", "success_criteria.csv", "equity_drawdown.png", "signals.csv", "orders.jsonl"):
+        assert name in {a.path for a in paper_setup["client"].list_artifacts(run.info.run_id)}
+    assert run.data.metrics["total_trades"] == paper_csv.count("\n") - 1
+
+
+def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
+    from jobs.paper import main
+
+    first = minutes.loc[:"2023-03-03"]
+    rest = write_firstrate(minutes.loc["2023-03-04":], tmp_path / "rest.txt").read_bytes()
+    growing = write_firstrate(first, tmp_path / "growing.txt")
+
+    def append() -> None:
+        with growing.open("ab") as handle:
+            handle.write(rest[: len(rest) // 2])
+            handle.flush()
+            handle.write(rest[len(rest) // 2:])
+
+    timer = threading.Timer(0.5, append)
+    timer.start()
+    try:
+        code = main(["--config", paper_setup["config"], "--data", str(growing), "--from", START, "--to", END, "--follow",
+                     "--poll-seconds", "0.1", "--idle-seconds", "3"])
+    finally:
+        timer.join()
+    assert code == 0
+    (run,) = _paper_runs()
+    assert run.data.params["follow"] == "True"
+    assert _artifact(run, "trades.csv") == _backtest_csv(paper_setup, START, END)
+    assert _artifact(run, "signals.csv").splitlines()[-1].startswith("2023-03-10T15:55:00")
+
+
+def test_paper_refuses_dates_in_the_test_window(paper_setup, capsys):
+    from jobs.paper import main
+
+    assert main(["--config", paper_setup["config"], "--from", "2023-12-28", "--to", "2024-01-05"]) == 2
+    assert "test window" in capsys.readouterr().err
+    assert _paper_runs() == []
+
+
+def test_live_is_refused_without_a_pass_verdict(paper_setup, capsys, tmp_path):
+    from jobs.paper import main
+
+    sink = tmp_path / "orders.jsonl"
+    paper_setup["client"].set_model_version_tag("mes-test", paper_setup["version"], "lab.final_eval.verdict", "FAIL")
+    assert main(["--config", paper_setup["config"], "--from", "2023-03-06", "--to", END, "--live",
+                 "--sink", str(sink)]) == 2
+    err = capsys.readouterr().err
+    assert "--live refused" in err and "verdict FAIL" in err and "--override-reason" in err
+    assert not sink.exists() and _paper_runs() == []
+
+
+def test_live_with_a_pass_verdict_writes_every_order_to_the_file_sink(paper_setup, tmp_path):
+    from jobs.paper import main
+
+    sink = tmp_path / "orders.jsonl"
+    paper_setup["client"].set_model_version_tag("mes-test", paper_setup["version"], "lab.final_eval.verdict",
+                                                 "PASS-minimum")
+    assert main(["--config", paper_setup["config"], "--from", "2023-03-06", "--to", END, "--live",
+                 "--sink", str(sink)]) == 0
+    (run,) = _paper_runs()
+    assert run.data.tags["lab.paper_mode"] == "live" and run.data.tags["lab.live_verdict"] == "PASS-minimum"
+    assert "lab.live_override" not in run.data.tags
+    orders = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert orders and sink.read_text() == _artifact(run, "orders.jsonl")
+    trades = _artifact(run, "trades.csv").count("\n") - 1
+    assert sum(o["action"] == "exit" for o in orders) == sum(o["action"] == "entry" for o in orders) == trades
+
+
+def test_live_override_is_recorded_on_the_run(paper_setup, tmp_path):
+    from jobs.paper import main
+
+    assert main(["--config", paper_setup["config"], "--from", "2023-03-06", "--to", END, "--live", "--sink",
+                 str(tmp_path / "o.jsonl"), "--override-reason", "desk rehearsal, no broker"]) == 0
+    (run,) = _paper_runs()
+    assert run.data.tags["lab.live_override"] == "desk rehearsal, no broker"
+    assert run.data.tags["lab.live_verdict"] == "none"
+
+
+def test_stdout_sink_prints_one_json_order_a_line(capsys):
+    from jobs.orders import JsonLinesSink, StdoutSink, open_sink
+    from lab.paper import Order, OrderSink
+
+    order = Order("2023-03-01T10:05:00-05:00", "entry", "long", 2, 4000.25, "signal", 4001.75, 3998.25)
+    sink = open_sink("stdout")
+    assert isinstance(sink, StdoutSink) and isinstance(sink, OrderSink)
+    sink.send(order)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("order: ")
+    printed = json.loads(line.removeprefix("order: "))
+    assert printed == order.as_dict() and "pnl_usd" not in printed and printed["target"] == 4001.75
+
+
+def test_file_sink_appends_json_lines(tmp_path):
+    from jobs.orders import JsonLinesSink, open_sink
+    from lab.paper import Order
+
+    sink = open_sink(str(tmp_path / "out" / "orders.jsonl"))
+    assert isinstance(sink, JsonLinesSink)
+    sink.send(Order("2023-03-01T10:10:00-05:00", "exit", "short", 1, 3999.0, "stop", pnl_usd=-11.34))
+    sink.send(Order("2023-03-01T10:20:00-05:00", "entry", "long", 1, 3999.5, "signal", 4001.0, 3997.5))
+    sink.close()
+    lines = [json.loads(x) for x in (tmp_path / "out" / "orders.jsonl").read_text().splitlines()]
+    assert [(x["action"], x["reason"]) for x in lines] == [("exit", "stop"), ("entry", "signal")]
+    assert lines[0]["pnl_usd"] == -11.34 and "target" not in lines[0]
