@@ -205,7 +205,7 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str) -> None:
 def _mount() -> None:
     """Commands that live beside the core: the registry gate and the scheduler."""
     from jobs.scheduler import schedule
-    from registry.cli import promote_command, status_command, ticket_command
+    from cli.registry import promote_command, status_command, ticket_command
 
     cli.add_command(promote_command)
     cli.add_command(status_command)

@@ -5,7 +5,6 @@
 - :mod:`registry.promote` registers a version, tags it, moves ``champion`` (or ``challenger``)
 - :mod:`registry.ticket` the atomic one-time ticket final-eval takes for a test window
 - :mod:`registry.status` what ``lab status`` reports
-- :mod:`registry.cli` the ``promote`` and ``status`` click commands
 
 Nothing is imported here, so ``import registry`` stays cheap (MLflow loads on first use).
 """

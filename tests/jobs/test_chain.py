@@ -299,7 +299,7 @@ def test_lineage_refuses_a_config_with_another_digest_in_walk_forward_backtest_a
     from click.testing import CliRunner
 
     from jobs import backtest, walk_forward
-    from registry.cli import promote_command
+    from cli.registry import promote_command
 
     runs, tmp = chain
     text = (tmp / "lab.toml").read_text()

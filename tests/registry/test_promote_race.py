@@ -8,7 +8,7 @@ from registry.promote import promotion_lock
 from tests.conftest import PROJECT_ROOT
 
 # Imports and connects first, says "ready", then promotes when released (so both start at once).
-PROMOTE = ("import sys; from mlflow import MlflowClient; from registry.cli import promote_command; "
+PROMOTE = ("import sys; from mlflow import MlflowClient; from cli.registry import promote_command; "
            "MlflowClient().search_registered_models(max_results=1); print('ready', flush=True); sys.stdin.readline(); "
            "promote_command.main(sys.argv[1:], prog_name='lab promote')")
 

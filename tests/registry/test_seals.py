@@ -133,7 +133,7 @@ def test_release_is_refused_while_the_holder_is_alive(tracking_store):
 
 
 def test_ticket_release_command_needs_a_reason_and_reports(tracking_store, tmp_path):
-    from registry.cli import ticket_command
+    from cli.registry import ticket_command
 
     _held_by_dead_process("taken")
     config = tmp_path / "lab.toml"

@@ -1,6 +1,6 @@
 """The registry's commands, mounted into ``lab`` as ``lab promote``, ``lab status`` and ``lab ticket``.
 
-    from registry.cli import promote_command, status_command, ticket_command
+    from cli.registry import promote_command, status_command, ticket_command
     cli.add_command(promote_command)   # lab promote --run-id R [--config lab.toml] [--force --reason "..."]
     cli.add_command(status_command)    # lab status [--config lab.toml]
     cli.add_command(ticket_command)    # lab ticket release --reason "..." [--config lab.toml]

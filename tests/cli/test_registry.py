@@ -1,11 +1,11 @@
-"""Tests for registry.cli: `lab promote` and `lab status` as a user runs them."""
+"""Tests for cli.registry: `lab promote` and `lab status` as a user runs them."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 
-from registry.cli import promote_command, status_command
+from cli.registry import promote_command, status_command
 from registry.ticket import record_result, take_ticket
 
 
