@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
+from jobs.lineage import config_for
 from lab import tracking
 from lab.config import LabConfig
 from lab.errors import LabError
@@ -108,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trades-run", default="", help="run whose trades.csv is compared with the validation bands")
     args = parser.parse_args(argv)
     try:
-        config = config_from_args(args)
+        config = config_from_args(args)  # chooses the registered model; its champion's run gives the rest
+        _, version = _champion(config)
+        config = config_for(args, version.run_id, "monitor", **{"promotion.model_name": config.promotion.model_name})
         alerts = run_monitor(config, int(args.recent_days or 30), args.trades_run)
     except LabError as exc:
         return refuse("monitor", exc)
