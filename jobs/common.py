@@ -153,6 +153,7 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    from lab import tracking
     from lab.errors import LabError
 
     client = mlflow.MlflowClient()
@@ -165,8 +166,7 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
         raise LabError(f"run {run_id} ({run.data.tags.get('lab.stage', 'not a lab run')}) logged no model; "
                        "pass the id of a finished tune run")
     engine = run.data.params.get("model.engine", "lightgbm")
-    flavor = mlflow.lightgbm if engine == "lightgbm" else mlflow.xgboost
-    booster = flavor.load_model(uri)
+    booster = tracking.load_native_model(uri, engine)
     features = tuple(run.data.tags.get("lab.features", "").split(","))
     return RunModel(run_id, run.data.params.get("target", ""), engine, uri, features, booster)
 

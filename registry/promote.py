@@ -215,21 +215,25 @@ def register(
         if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
             raise
     tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
+    from registry.signal_model import build_signal_model, warn_no_signal_model
+
+    signal = build_signal_model(candidate, client)  # the servable pyfunc around the same booster (lab.live)
+    source, model_id = (signal.model_uri, signal.model_id) if signal.model_id else (candidate.model.model_uri,
+                                                                                    candidate.model.model_id)
+    tags.update({"lab.native_model_uri": candidate.model.model_uri,
+                 "lab.signal_model": f"run {signal.run_id}" if signal.model_id else f"none: {signal.why}"[:5000]})
     with promotion_lock(model_name, client):  # read-then-move of the aliases: one promotion at a time
         version = client.create_model_version(
-            model_name, source=candidate.model.model_uri, run_id=candidate.run.run_id, tags=tags,
-            model_id=candidate.model.model_id,
+            model_name, source=source, run_id=candidate.run.run_id, tags=tags, model_id=model_id,
             description=f"run {candidate.run.run_id}, model {candidate.model.model_id}",
         )
         previous = _version_with_alias(client, model_name, alias)
         if alias == "champion" and previous is not None:
             client.set_registered_model_alias(model_name, "previous", previous)
         client.set_registered_model_alias(model_name, alias, version.version)
-    promotion = Promotion(model_name, str(version.version), alias, previous, candidate, forced, reason, tags)
-    from registry.signal_model import publish_signal_model  # the servable twin (lab.live)
-
-    publish_signal_model(promotion, client)
-    return promotion
+    if not signal.model_id:
+        warn_no_signal_model(model_name, str(version.version), signal.why)
+    return Promotion(model_name, str(version.version), alias, previous, candidate, forced, reason, tags)
 
 
 def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str) -> dict[str, str]:

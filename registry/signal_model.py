@@ -1,25 +1,28 @@
-"""The champion's servable twin: at each promotion, the signal pyfunc is registered beside it.
+"""The champion is servable: at promotion its booster is wrapped as the signal pyfunc and registered.
 
-    publish_signal_model(promotion)   # one call, made by registry.promote.register
+    signal = build_signal_model(candidate)   # called by registry.promote.register, before the version
 
-A promoted version ``<model_name>/<v>`` (a native LightGBM/XGBoost model, what final-eval loads)
-gets a companion version of ``<model_name>-signal``: the same booster wrapped as
-:class:`lab.tracking.pyfunc.SignalModel` (minutes in, decisions per completed bar out), logged in a
-small run tagged ``lab.stage = signal-model``, registered with signature and input example, and
-given the same alias. Then::
+:class:`lab.tracking.pyfunc.SignalModel` takes minutes and returns, per completed 5-minute bar,
+the probability, the side, the contracts and the rule that stopped it. It carries the tune run's
+booster in its own file format (LightGBM text, XGBoost JSON) beside a ``signal_spec.json`` (features,
+rules, calendar, warm-up from the tune run's ``config/lab.toml``), is logged with signature and input
+example in a small run tagged ``lab.stage = signal-model``, and becomes the source of the registered
+version itself, so::
 
-    mlflow models serve -m "models:/<model_name>-signal@champion" --env-manager local
+    mlflow models serve -m "models:/<model_name>@champion" --env-manager local
 
-The pair is linked by tags: ``lab.signal_model`` on the promoted version, ``lab.champion_version``
-on the signal version. The run's configuration (``config/lab.toml`` of the promoted run) supplies
-the rules, the session calendar and the optional feature sets.
+answers on 127.0.0.1 with that schema. Everything that needs the bare booster (final-eval, paper,
+monitor) loads it through :func:`lab.tracking.load_native_model`, which reads it out of the pyfunc;
+the tune run's native model stays where it was (tag ``lab.native_model_uri`` on the version).
+A candidate whose booster cannot be wrapped (no native model, features the live state does not
+compute) is registered as its native model, tagged ``lab.signal_model = none: <why>`` with a warning.
 """
 
 from __future__ import annotations
 
 import tempfile
 import warnings
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from registry.evidence import get_client
@@ -27,25 +30,26 @@ from registry.evidence import get_client
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
-    from registry.promote import Promotion
+    from registry.promote import Candidate
 
-__all__ = ["publish_signal_model", "signal_model_name", "SIGNAL_SUFFIX"]
-
-SIGNAL_SUFFIX = "-signal"
+__all__ = ["build_signal_model", "SignalModelRef", "warn_no_signal_model"]
 
 
-def signal_model_name(model_name: str) -> str:
-    """The registered name of a model's signal pyfunc: ``<model_name>-signal``."""
-    return f"{model_name}{SIGNAL_SUFFIX}"
+@dataclass(frozen=True)
+class SignalModelRef:
+    """The logged signal pyfunc of a candidate (``model_id`` empty when none could be built: ``why``)."""
+
+    model_id: str
+    run_id: str
+    why: str = ""
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_id}"
 
 
-def publish_signal_model(promotion: "Promotion", client: "MlflowClient | None" = None) -> str | None:
-    """Register the signal pyfunc of a just-promoted version and give it the same alias.
-
-    Returns the signal version, or ``None`` when the promoted model holds no native booster to
-    wrap or its features are not the live state's (then the promoted version is tagged
-    ``lab.signal_model = "none: <why>"`` and a warning says so; the promotion itself stands).
-    """
+def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = None) -> SignalModelRef:
+    """Log the candidate's booster as the signal pyfunc; ``model_id`` empty (and ``why``) when it cannot be."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -56,7 +60,6 @@ def publish_signal_model(promotion: "Promotion", client: "MlflowClient | None" =
     from lab.live.serving import SignalSpec
 
     client = get_client(client)
-    candidate = promotion.candidate
     run = candidate.run
     engine = run.params.get("model.engine", "lightgbm")
     try:
@@ -73,41 +76,19 @@ def publish_signal_model(promotion: "Promotion", client: "MlflowClient | None" =
         if not features or unknown:
             raise LabError(f"its features {unknown or '(none recorded)'} are not the live state's")
     except (MlflowException, OSError, LabError) as exc:
-        _no_signal_model(client, promotion, f"{type(exc).__name__}: {exc}")
-        return None
+        return SignalModelRef("", "", f"{type(exc).__name__}: {exc}")
     spec = SignalSpec(engine=engine, features=features, target=run.target, calendar=config.session.calendar,
                       bar_minutes=config.session.bar_minutes, warmup_bars=config.session.warmup_bars,
                       optional_sets=tuple(config.features.optional_sets),
                       rules={k: getattr(config.rules, k) for k in config.rules.__dataclass_fields__})
     experiment_id = client.get_run(run.run_id).info.experiment_id
     with mlflow.start_run(experiment_id=experiment_id, run_name="signal-model", nested=mlflow.active_run() is not None,
-                          tags={tracking.STAGE_TAG: "signal-model", "lab.evidence_for": run.run_id,
-                                "lab.champion_version": f"{promotion.model_name}/{promotion.version}"}) as signal_run:
+                          tags={tracking.STAGE_TAG: "signal-model", "lab.evidence_for": run.run_id}) as signal_run:
         model_id = tracking.log_signal_model(booster, spec)
-    name = signal_model_name(promotion.model_name)
-    _ensure_registered_model(client, name)
-    version = client.create_model_version(
-        name, source=f"models:/{model_id}", run_id=signal_run.info.run_id, model_id=model_id,
-        tags={"lab.champion_version": f"{promotion.model_name}/{promotion.version}", "lab.target": run.target,
-              "lab.model_engine": engine, "lab.promoted_as": promotion.alias},
-        description=f"signal pyfunc of {promotion.model_name} version {promotion.version}")
-    client.set_registered_model_alias(name, promotion.alias, version.version)
-    client.set_model_version_tag(promotion.model_name, promotion.version, "lab.signal_model", f"{name}/{version.version}")
-    return str(version.version)
+    return SignalModelRef(model_id, signal_run.info.run_id)
 
 
-def _no_signal_model(client: "MlflowClient", promotion: "Promotion", why: str) -> None:
-    """Say on the promoted version, and in a warning, why it has no signal twin."""
-    client.set_model_version_tag(promotion.model_name, promotion.version, "lab.signal_model", f"none: {why}"[:5000])
-    warnings.warn(f"{promotion.model_name} version {promotion.version}: no signal model registered: {why}", stacklevel=3)
-
-
-def _ensure_registered_model(client: "MlflowClient", name: str) -> None:
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
-
-    try:
-        client.create_registered_model(name, description="Signal pyfuncs of promoted models: minutes in, decisions out.")
-    except MlflowException as exc:
-        if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
-            raise
+def warn_no_signal_model(model_name: str, version: str, why: str) -> None:
+    """Say, in a warning, why a promoted version is its native model rather than the servable signal pyfunc."""
+    warnings.warn(f"{model_name} version {version}: registered as its native model, not the servable signal "
+                  f"pyfunc: {why}", stacklevel=3)

@@ -583,9 +583,20 @@ def _installed(*names: str) -> list[str]:
 
 
 def load_native_model(model_uri: str, engine: str) -> Any:
-    """The booster behind a logged LightGBM/XGBoost model (``models:/<id>``, ``runs:/...``)."""
-    import mlflow
+    """The booster behind a logged model (``models:/<id>``, ``models:/<name>@champion``, ``runs:/...``).
 
+    A native LightGBM/XGBoost model loads with its flavor; the champion's signal pyfunc
+    (:class:`lab.tracking.pyfunc.SignalModel`) hands over the booster it carries.
+    """
+    import mlflow
+    from mlflow.models import get_model_info
+
+    if engine not in get_model_info(model_uri).flavors:
+        wrapped = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        booster = getattr(wrapped, "_booster", None)
+        if booster is None:
+            raise LabError(f"model {model_uri} is neither a {engine} model nor the lab's signal pyfunc")
+        return booster
     flavor = mlflow.lightgbm if engine == "lightgbm" else mlflow.xgboost
     return flavor.load_model(model_uri)
 

@@ -1,4 +1,4 @@
-"""The champion's signal pyfunc: registered beside it at promotion, served over HTTP on loopback."""
+"""The champion is the signal pyfunc: registered at promotion, served over HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _train_small_model(features: list[str]):
 
 @pytest.fixture
 def promoted_signal_model(lab_runs, tmp_path):
-    """A tune run with a real LightGBM model and a config, promoted as champion (signal twin included)."""
+    """A tune run with a real LightGBM model and a config, promoted as champion (the signal pyfunc)."""
     import mlflow
 
     from lab.config import PromotionConfig
@@ -52,15 +52,19 @@ def promoted_signal_model(lab_runs, tmp_path):
     return promotion, booster
 
 
-def test_promotion_registers_the_signal_pyfunc_beside_the_champion(promoted_signal_model):
+def test_the_champion_version_is_the_signal_pyfunc_and_still_hands_over_its_booster(promoted_signal_model):
     import mlflow
+
+    from lab.tracking import load_native_model
 
     promotion, booster = promoted_signal_model
     client = mlflow.MlflowClient()
-    signal = client.get_model_version_by_alias("mes-test-signal", "champion")
-    assert signal.tags["lab.champion_version"] == f"mes-test/{promotion.version}"
-    assert client.get_model_version("mes-test", promotion.version).tags["lab.signal_model"] == f"mes-test-signal/{signal.version}"
-    model = mlflow.pyfunc.load_model("models:/mes-test-signal@champion")
+    version = client.get_model_version_by_alias("mes-test", "champion")
+    assert str(version.version) == promotion.version and version.tags["lab.signal_model"].startswith("run ")
+    assert version.run_id == promotion.candidate.run.run_id  # the tune run stays the version's run
+    native = load_native_model("models:/mes-test@champion", "lightgbm")
+    assert native.model_to_string() == booster.model_to_string()
+    model = mlflow.pyfunc.load_model("models:/mes-test@champion")
     assert model.metadata.signature is not None and model.metadata.saved_input_example_info is not None
     minutes = make_minutes("2023-03-01", "2023-03-02", seed=4)
     frame = minutes.reset_index().rename(columns={"index": "time"})
@@ -81,7 +85,7 @@ def test_signal_model_answers_over_http_on_loopback(promoted_signal_model, track
     port = _free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_store, "PYTHONPATH": str(PROJECT_ROOT)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/mes-test-signal@champion",
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/mes-test@champion",
          "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"), cwd=tmp_path)
     try:
