@@ -30,7 +30,7 @@ def main() -> None:
     for i in range(args.runs):
         with tempfile.TemporaryDirectory() as home:
             env = {**os.environ, "LAB_HOME": home, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
-            command = [sys.executable, "-m", "lab.cli", "demo", "--config", str(ROOT / "demo.toml")]
+            command = [sys.executable, "-m", "cli.main", "demo", "--config", str(ROOT / "demo.toml")]
             command += ["--no-edge"] if args.no_edge else []
             load = os.getloadavg()[0]
             began = time.perf_counter()

@@ -115,13 +115,17 @@ def dataset_digest_of(config: LabConfig) -> str:
     LineageError
         The data file is missing or not a file.
     """
-    from lab.cache import dataset_digest, file_sha256
-    from lab.dataset import featurize_settings, resolve_data_path
+    from lab.dataset import data_source, digest_for
+    from lab.errors import DataError
+    from lab.market import market_id
+    from registry.seals import list_seals
 
-    path, _ = resolve_data_path(config, progress=lambda message: None)
-    if not Path(path).is_file():
-        raise LineageError(f"data file {path} does not exist or is not a file (config {config.source})")
-    return dataset_digest(file_sha256(path), featurize_settings(config))
+    try:
+        source = data_source(config, progress=lambda message: None)
+    except DataError as exc:
+        raise LineageError(f"{exc} (config {config.source})") from None
+    sealed = [seal.window for seal in list_seals(market_id(config, source))]  # read around them, as featurize does
+    return digest_for(config, source.sha256, sealed)
 
 
 def config_for(args: argparse.Namespace, run_id: str, stage: str, *, check_data: bool = True,

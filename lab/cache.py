@@ -23,6 +23,21 @@ from lab.errors import DataError
 __all__ = ["file_sha256", "dataset_digest", "FeatureCache"]
 
 
+def require_minute_file(path: str | Path) -> Path:
+    """``path`` as a Path when it is an existing file; else one clear :class:`DataError` line.
+
+    The one check of a configured minute file, shared by every reader of ``[data] path`` / ``-P data``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"minute file {str(path)!r} is a folder, not a minute file; pass the minute file itself "
+                        "([data] path in lab.toml or -P data=<folder>/<file>.txt)")
+    if not path.is_file():
+        raise DataError(f"minute file {str(path)!r} does not exist; set [data] path in lab.toml or pass "
+                        "-P data=<file> with an existing minute file")
+    return path
+
+
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file's bytes (hex). About 0.06 s for a 120 MB minute file here.
 
@@ -31,13 +46,7 @@ def file_sha256(path: str | Path) -> str:
     DataError
         ``path`` does not exist or is not a file (a folder, say).
     """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"data file {str(path)!r} is a folder, not a file; pass the minute file itself "
-                        "([data] path in lab.toml or -P data=<folder>/<file>.txt)")
-    if not path.is_file():
-        raise DataError(f"data file {str(path)!r} does not exist; set [data] path in lab.toml or pass "
-                        "-P data=<file> with an existing minute file")
+    path = require_minute_file(path)
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 

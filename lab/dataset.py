@@ -27,7 +27,7 @@ import pandas as pd
 
 from lab import paths
 from lab.bars import regular_session_bars, resample_bars, session_minutes
-from lab.cache import FeatureCache, dataset_digest, file_sha256
+from lab.cache import FeatureCache, dataset_digest, file_sha256, require_minute_file
 from lab.config import TARGET_NAMES, DateRange, LabConfig
 from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features
@@ -188,11 +188,7 @@ def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) 
     path always holds the lab's own data and is keyed as a synthetic market.
     """
     if config.data.path:
-        path = Path(config.data.path)
-        if not path.is_file():
-            what = "is a folder, not a minute file" if path.is_dir() else "does not exist"
-            raise DataError(f"minute file {str(path)!r} {what}; set [data] path in lab.toml or pass -P data=<file>")
-        return path, False
+        return require_minute_file(config.data.path), False
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
@@ -246,12 +242,26 @@ def data_source(config: LabConfig, progress: Progress = _stderr_progress) -> Dat
 
 def source_of(path: str | Path) -> DataSource:
     """A given minute file as a :class:`DataSource` (synthetic only with a matching provenance record)."""
-    path = Path(path)
-    if not path.is_file():
-        what = "is a folder, not a minute file" if path.is_dir() else "does not exist"
-        raise DataError(f"minute file {str(path)!r} {what}; set [data] path in lab.toml or pass -P data=<file>")
+    path = require_minute_file(path)
     sha = file_sha256(path)
     return DataSource(path, sha, _synthetic_record(path, sha))
+
+
+def digest_settings(config: LabConfig, sealed: Sequence[DateRange] = ()) -> dict[str, Any]:
+    """Everything besides the file's bytes that decides the tables of ``config`` read around ``sealed``."""
+    settings = featurize_settings(config)
+    excluded = read_exclusions(config, sealed)
+    if excluded:  # the cut changes indicators formed across it; absent, the digest stays as it was
+        settings["excluded_sealed_ranges"] = [str(rng) for rng in excluded]
+    return settings
+
+
+def digest_for(config: LabConfig, raw_sha256: str, sealed: Sequence[DateRange] = ()) -> str:
+    """The digest of the tables ``config`` makes from a file with this SHA-256, read around ``sealed``.
+
+    The one definition :func:`prepare_dataset` and the lineage check (``jobs.lineage``) share.
+    """
+    return dataset_digest(raw_sha256, digest_settings(config, sealed))
 
 
 def read_exclusions(config: LabConfig, sealed: Sequence[DateRange] = ()) -> list[DateRange]:
@@ -281,9 +291,7 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     source = source or data_source(config, progress)
     path, synthetic, raw_sha = source.path, source.synthetic is not None, source.sha256
     excluded = read_exclusions(config, sealed)
-    settings = featurize_settings(config)
-    if excluded:  # the cut changes indicators formed across it; absent, the digest stays as it was
-        settings["excluded_sealed_ranges"] = [str(rng) for rng in excluded]
+    settings = digest_settings(config, sealed)
     digest = dataset_digest(raw_sha, settings)
     cache = FeatureCache(paths.features_dir())
     timings["digest_s"] = time.perf_counter() - tick

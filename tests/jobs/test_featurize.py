@@ -70,5 +70,5 @@ def test_featurize_missing_or_folder_data_path_is_one_line(tmp_path, tracking_st
     assert main(["--config", str(config), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith("featurize: error: data file ")
-    assert ("does not exist" if kind == "missing" else "is a folder, not a file") in err
+    assert err.startswith("featurize: error: minute file ")
+    assert ("does not exist" if kind == "missing" else "is a folder, not a minute file") in err

@@ -59,7 +59,7 @@ def _store(patch, tmp, uri: str) -> None:
 def spent(tmp_path_factory):
     """featurize, tune, promote (forced) and final-eval under lab.toml: 2023-07 is sealed and spent on ES."""
     from jobs import featurize, final_eval, tune
-    from lab.cli import cli
+    from cli.main import cli
 
     tmp = tmp_path_factory.mktemp("seals")
     with pytest.MonkeyPatch.context() as patch:
@@ -139,7 +139,7 @@ def test_copied_file_shares_the_seal(spent, capsys):
 def test_renamed_model_name_gives_no_second_look(spent, capsys):
     """Attack 2: promote the same run under another [promotion] model_name, then final-eval again."""
     from jobs import final_eval
-    from lab.cli import cli
+    from cli.main import cli
 
     tmp, raw, tune_run = spent
     renamed = write(tmp, "renamed.toml", path=raw, model="seal-test-renamed")
@@ -208,7 +208,7 @@ def test_a_copy_of_synthetic_data_without_its_record_counts_as_real(spent):
 
 
 def test_status_lists_the_spent_seal_with_its_run_and_verdict(spent):
-    from lab.cli import cli
+    from cli.main import cli
 
     tmp, raw, _ = spent
     result = CliRunner().invoke(cli, ["status", "--config", str(tmp / "lab.toml")])

@@ -5,12 +5,12 @@ from lab.errors import DataError
 
 
 def test_file_sha256_missing_file_is_one_clear_error(tmp_path):
-    with pytest.raises(DataError, match=r"data file '.*absent.txt' does not exist; set \[data\] path .* -P data="):
+    with pytest.raises(DataError, match=r"minute file '.*absent.txt' does not exist; set \[data\] path .* -P data="):
         file_sha256(tmp_path / "absent.txt")
 
 
 def test_file_sha256_folder_is_refused_as_not_a_file(tmp_path):
-    with pytest.raises(DataError, match=r"data file '.*' is a folder, not a file; pass the minute file itself"):
+    with pytest.raises(DataError, match=r"minute file '.*' is a folder, not a minute file; pass the minute file itself"):
         file_sha256(tmp_path)
 
 
