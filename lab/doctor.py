@@ -1,0 +1,439 @@
+"""The data doctor: per-session findings on a minute frame, checked against the exchange calendar.
+
+Pure computation (minute frame and sessions in, findings and statistics out); the ``lab data
+check`` command prints them and featurize logs them. One vectorized pass over the minutes
+(counts, volumes and ranges binned by session and clock slot), so it costs a small fraction of
+featurize on a multi-million-row file.
+
+Finding kinds (one :class:`Finding` per session and kind):
+
+``missing_minutes``
+    The regular session (the calendar's open..close, early closes honoured) lacks more than
+    ``missing_minutes_share`` of its minutes, or has none at all. FirstRate omits minutes without
+    trades, so a few missing minutes are normal in thin markets; whole stretches are not.
+``missing_slots``
+    Five-minute slots of the regular session with no minute at all (a missing 5-minute bar).
+``shifted_hours``
+    The session's clock profile fits stamps shifted by whole hours better than the calendar:
+    the volume and range steps at the 09:30 open and the 16:00 close, and the empty 17:00-18:00
+    ET daily halt (CME equity futures), score best at another hour. The known vendor defect is
+    stamps one hour early in the weeks when US and European clock changes differ.
+``zero_volume`` / ``constant_volume``
+    Every regular-session minute has volume 0, or the same volume.
+``stale_prices``
+    A run of at least ``stale_run_minutes`` consecutive regular-session minutes whose price does
+    not move (high = low = close = previous close).
+``price_spike``
+    A minute whose close jumps by more than ``spike_sigmas`` robust per-minute standard deviations
+    and comes back the next minute, or whose high/low wick reaches that far from its body: a bad
+    print, not a move. Checked on every minute (Globex hours included).
+
+Sessions are named by their regular-session date (``YYYY-MM-DD``); Globex minutes from 18:00 ET
+belong to the next session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lab.sessions import epoch_ns
+
+__all__ = ["Finding", "DoctorSettings", "DataReport", "FINDING_KINDS", "diagnose", "data_statistics",
+           "findings_table", "flagged_sessions", "drop_sessions", "report_summary"]
+
+FINDING_KINDS = ("missing_minutes", "missing_slots", "shifted_hours", "zero_volume", "constant_volume",
+                 "stale_prices", "price_spike")
+
+_NS_MIN = 60_000_000_000
+_NS_DAY = 86_400_000_000_000
+_SLOT30 = 48  # half-hour slots in a day
+_SLOT5 = 288  # five-minute slots in a day
+_SHIFTS_H = (-2, -1, 1, 2)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem of one session.
+
+    Attributes
+    ----------
+    session : str
+        Regular-session date, ``YYYY-MM-DD`` (ET).
+    kind : str
+        One of :data:`FINDING_KINDS`.
+    detail : str
+        What was seen, with numbers and ET clock times.
+    """
+
+    session: str
+    kind: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DoctorSettings:
+    """Thresholds of the checks (defaults quiet on clean vendor data, loud on real defects).
+
+    Attributes
+    ----------
+    missing_minutes_share : float, default 0.02
+        Flag a session missing more than this share of its regular-session minutes.
+    stale_run_minutes : int, default 10
+        Flag a run of at least this many unmoving regular-session minutes.
+    spike_sigmas : float, default 30
+        A spike is a reverting close jump or a wick beyond this many robust per-minute sds.
+    shift_margin : float, default 1.0
+        A shift is reported when its profile score beats the calendar's by this much (log units).
+    """
+
+    missing_minutes_share: float = 0.02
+    stale_run_minutes: int = 10
+    spike_sigmas: float = 30.0
+    shift_margin: float = 1.0
+
+
+@dataclass
+class DataReport:
+    """What the doctor found: findings, a per-session table and the file's statistics."""
+
+    findings: list[Finding]
+    sessions: pd.DataFrame
+    statistics: dict[str, float]
+    clock_profile: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def counts(self) -> dict[str, int]:
+        """Findings per kind (every kind present, zeros included)."""
+        out = {kind: 0 for kind in FINDING_KINDS}
+        for finding in self.findings:
+            out[finding.kind] += 1
+        return out
+
+    def as_json(self) -> list[dict[str, str]]:
+        """The findings as a list of ``{session, kind, detail}`` (the ``--json`` output)."""
+        return [f.as_dict() for f in self.findings]
+
+
+def _lookup_runs(values: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(table, values)`` for sorted ``values`` with long runs of equal values
+    (one search per run: ~2,000 days instead of millions of minutes)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    found = np.searchsorted(table, values[starts])
+    return np.repeat(found, np.diff(np.r_[starts, len(values)]))
+
+
+def _session_frame(minutes: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per-minute arrays: ET wall-clock minute of day, calendar-day position, trading session."""
+    local = epoch_ns(minutes.index.tz_localize(None))
+    day = local // _NS_DAY
+    minute_of_day = (local - day * _NS_DAY) // _NS_MIN
+    session_day = epoch_ns(sessions.index) // _NS_DAY
+    pos = _lookup_runs(day, session_day)
+    clipped = np.minimum(pos, len(session_day) - 1)
+    on_session_day = (pos < len(session_day)) & (session_day[clipped] == day)
+    trading_day = day + (minute_of_day >= 18 * 60)  # the Globex evening belongs to the next session
+    trading = _lookup_runs(trading_day, session_day)
+    return {"day_pos": clipped, "on_session_day": on_session_day, "minute": minute_of_day, "trading": trading}
+
+
+def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSettings = DoctorSettings(),
+             tick_size: float = 0.25, profit_target_ticks: float = 6.0, stop_loss_ticks: float = 8.0,
+             entry_slippage_ticks: float = 1.0) -> DataReport:
+    """Check a minute frame session by session against the calendar.
+
+    Parameters
+    ----------
+    minutes : DataFrame
+        Minute-frame contract (see :mod:`lab.readers`).
+    sessions : DataFrame
+        :func:`lab.sessions.regular_sessions` covering the minutes' dates.
+    settings : DoctorSettings
+    tick_size, profit_target_ticks, stop_loss_ticks, entry_slippage_ticks : float
+        Instrument tick (index points) and the plan's barriers (ticks), for the statistic
+        ``entry_bar_exit_share``.
+
+    Returns
+    -------
+    DataReport
+        Findings sorted by session then kind; ``sessions`` has one row per calendar session the
+        file covers entirely (columns ``minutes_present``, ``minutes_expected``, ``missing_slots``,
+        ``shift_hours``, ``volume``, ``stale_run_minutes``, ``spikes``); ``statistics`` see
+        :func:`data_statistics`.
+    """
+    arrays = _session_frame(minutes, sessions)
+    n_sessions = len(sessions)
+    open_ns = epoch_ns(sessions["session_open"])
+    close_ns = epoch_ns(sessions["session_close"])
+    stamps = epoch_ns(minutes.index)
+    covered = (open_ns >= stamps[0]) & (close_ns <= stamps[-1] + _NS_MIN)
+    day_ns = epoch_ns(sessions["session_open"].dt.tz_localize(None)) // _NS_DAY * _NS_DAY
+    open_min = ((epoch_ns(sessions["session_open"].dt.tz_localize(None)) - day_ns) // _NS_MIN).astype(np.int64)
+    close_min = ((epoch_ns(sessions["session_close"].dt.tz_localize(None)) - day_ns) // _NS_MIN).astype(np.int64)
+
+    on_day = arrays["on_session_day"]
+    d = arrays["day_pos"][on_day]
+    mod = arrays["minute"][on_day]
+    high = minutes["high"].to_numpy()
+    low = minutes["low"].to_numpy()
+    close = minutes["close"].to_numpy()
+    volume = minutes["volume"].to_numpy().astype(np.float64)
+    range_bp = (high - low) / close * 1e4
+
+    # Clock-slot aggregates per session day.
+    key5 = d * _SLOT5 + mod // 5
+    count5 = np.bincount(key5, minlength=n_sessions * _SLOT5).reshape(n_sessions, _SLOT5)
+    key30 = d * _SLOT30 + mod // 30
+    count30 = count5.reshape(n_sessions, _SLOT30, 6).sum(axis=2).astype(np.float64)
+    vol30 = np.bincount(key30, volume[on_day], n_sessions * _SLOT30).reshape(n_sessions, _SLOT30)
+    rng30 = np.bincount(key30, range_bp[on_day], n_sessions * _SLOT30).reshape(n_sessions, _SLOT30)
+
+    # Regular-session membership of each minute (by its calendar day).
+    in_rth = np.zeros(len(minutes), dtype=bool)
+    in_rth[on_day] = (mod >= open_min[d]) & (mod < close_min[d])
+    rth_session = arrays["day_pos"][in_rth]
+    present = np.bincount(rth_session, minlength=n_sessions)
+    expected = close_min - open_min
+    slot_idx = np.arange(_SLOT5)
+    in_rth_slot = (slot_idx[None, :] >= (open_min // 5)[:, None]) & (slot_idx[None, :] < (close_min // 5)[:, None])
+    missing_slots = ((count5 == 0) & in_rth_slot).sum(axis=1)
+    rth_volume = np.bincount(rth_session, volume[in_rth], n_sessions)
+    rth_volume_sq = np.bincount(rth_session, volume[in_rth] ** 2, n_sessions)
+
+    shift, shift_gain = _shift_scores(count30, vol30, rng30, open_min // 30, close_min // 30, covered & (present > 0),
+                                       settings.shift_margin)
+    stale_run = _stale_runs(high[in_rth], low[in_rth], close[in_rth], rth_session, n_sessions)
+    spike_pos, spike_text = _spikes(minutes, settings.spike_sigmas, arrays["trading"] * 2 + in_rth)
+    spike_session = arrays["trading"][spike_pos]
+    spikes = np.bincount(spike_session[spike_session < n_sessions], minlength=n_sessions)
+
+    names = sessions.index.strftime("%Y-%m-%d").to_numpy()
+    findings: list[Finding] = []
+    for i in np.flatnonzero(covered):
+        name, clock = names[i], f"{open_min[i] // 60:02d}:{open_min[i] % 60:02d}-{close_min[i] // 60:02d}:{close_min[i] % 60:02d}"
+        missing = int(expected[i] - present[i])
+        if present[i] == 0:
+            findings.append(Finding(name, "missing_minutes", f"no minute in the regular session {clock} ET, "
+                                                             "which the exchange calendar has"))
+            continue
+        if missing > settings.missing_minutes_share * expected[i]:
+            findings.append(Finding(name, "missing_minutes", f"{missing} of {expected[i]} regular-session minutes "
+                                                             f"({clock} ET) missing"))
+        if missing_slots[i]:
+            first = np.flatnonzero((count5[i] == 0) & in_rth_slot[i])[0] * 5
+            findings.append(Finding(name, "missing_slots", f"{missing_slots[i]} five-minute slot(s) of {clock} ET "
+                                                           f"without a minute (first at {first // 60:02d}:{first % 60:02d})"))
+        if shift[i]:
+            direction = "early" if shift[i] < 0 else "late"
+            findings.append(Finding(name, "shifted_hours", f"stamps look {abs(shift[i])} hour(s) {direction}: the "
+                                    f"open/close volume and range steps and the 17:00-18:00 halt fit a {shift[i]:+d} h "
+                                    f"clock (score gain {shift_gain[i]:.1f} over the calendar)"))
+        if rth_volume[i] == 0:
+            findings.append(Finding(name, "zero_volume", f"all {present[i]} regular-session minutes have volume 0"))
+        elif present[i] >= 30 and rth_volume_sq[i] * present[i] == rth_volume[i] ** 2:
+            findings.append(Finding(name, "constant_volume", f"all {present[i]} regular-session minutes have volume "
+                                                             f"{rth_volume[i] / present[i]:g}"))
+        if stale_run[i] >= settings.stale_run_minutes:
+            findings.append(Finding(name, "stale_prices", f"{stale_run[i]} consecutive regular-session minutes "
+                                                          "without a price change"))
+    for pos, text in zip(spike_pos, spike_text):
+        i = arrays["trading"][pos]
+        if i < n_sessions:
+            findings.append(Finding(names[i], "price_spike", text))
+    findings.sort(key=lambda f: (f.session, FINDING_KINDS.index(f.kind)))
+
+    table = pd.DataFrame(
+        {"minutes_present": present, "minutes_expected": expected, "missing_slots": missing_slots,
+         "shift_hours": shift, "volume": rth_volume.astype(np.int64), "stale_run_minutes": stale_run,
+         "spikes": spikes},
+        index=sessions.index,
+    ).loc[covered]
+    profile = _clock_profile(vol30, count30, shift, covered & (present > 0))
+    stats = data_statistics(minutes, in_rth, rth_session, tick_size, profit_target_ticks, stop_loss_ticks,
+                            entry_slippage_ticks)
+    stats["sessions_checked"] = int(covered.sum())
+    stats["sessions_flagged"] = len({f.session for f in findings})
+    return DataReport(findings, table, stats, profile)
+
+
+def _shift_scores(count30: np.ndarray, vol30: np.ndarray, rng30: np.ndarray, open_slot: np.ndarray,
+                  close_slot: np.ndarray, usable: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best whole-hour shift per session and its score gain over no shift.
+
+    Score of a shift ``s`` hours: log steps of volume and of mean 1-minute range at the shifted
+    open (up) and close (down), half-hour slots either side (only where both hold minutes), minus
+    3x the share of minutes present in the shifted 17:00-18:00 halt hour, plus 10x the share of
+    minutes present in the shifted regular session.
+    """
+    rows = np.arange(len(count30))
+    mean_range = np.divide(rng30, count30, out=np.zeros_like(rng30), where=count30 > 0)
+    range_floor = max(float(np.median(mean_range[count30 > 0])) * 0.05, 1e-9) if (count30 > 0).any() else 1e-9
+
+    def step(values: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
+        # Only slot pairs with minutes on both sides: an empty slot (a halt, an RTH-only file)
+        # is the presence terms' evidence, not a step.
+        both = (count30[rows, up] > 0) & (count30[rows, down] > 0)
+        return np.where(both, np.log(values[rows, up]) - np.log(values[rows, down]), 0.0)
+
+    log_volume = vol30 + 1.0
+    log_range = mean_range + range_floor
+
+    def score(hours: int) -> np.ndarray:
+        o, c = open_slot + 2 * hours, close_slot + 2 * hours
+        total = step(log_volume, o, o - 1) + step(log_volume, c - 1, c)
+        total += step(log_range, o, o - 1) + step(log_range, c - 1, c)
+        halt = 34 + 2 * hours
+        total -= 3.0 * (count30[:, halt] + count30[:, halt + 1]) / 60.0
+        inside = np.arange(_SLOT30)[None, :]
+        window = (inside >= o[:, None]) & (inside < c[:, None])
+        total += 10.0 * (count30 * window).sum(axis=1) / (30.0 * np.maximum(window.sum(axis=1), 1))
+        return total
+
+    base = score(0)
+    best_gain = np.zeros(len(count30))
+    best = np.zeros(len(count30), dtype=np.int64)
+    for hours in _SHIFTS_H:
+        gain = score(hours) - base
+        better = gain > best_gain
+        best_gain[better], best[better] = gain[better], hours
+    best[~usable | (best_gain < margin)] = 0
+    return best, best_gain
+
+
+def _stale_runs(high: np.ndarray, low: np.ndarray, close: np.ndarray, session: np.ndarray, n_sessions: int) -> np.ndarray:
+    """Longest run per session of consecutive minutes with high = low = close = previous close."""
+    out = np.zeros(n_sessions, dtype=np.int64)
+    if len(close) < 2:
+        return out
+    flat = np.zeros(len(close), dtype=bool)
+    flat[1:] = (high[1:] == low[1:]) & (close[1:] == close[:-1]) & (session[1:] == session[:-1])
+    if not flat.any():
+        return out
+    edges = np.diff(np.r_[0, flat.view(np.int8), 0])
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    np.maximum.at(out, session[starts], ends - starts)
+    return out
+
+
+def _spikes(minutes: pd.DataFrame, sigmas: float, group: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Positions of bad prints: reverting close jumps, or wicks, beyond ``sigmas`` local sds.
+
+    The local scale is the mean absolute 1-minute return of the minute's group (its trading
+    session, regular hours apart from Globex hours) times sqrt(pi/2), so the quiet night does not
+    make the opening minutes look like spikes.
+    """
+    close = np.log(minutes["close"].to_numpy())
+    if len(close) < 3:
+        return np.zeros(0, dtype=np.int64), []
+    ret = np.r_[0.0, np.diff(close)]
+    size = np.bincount(group, minlength=int(group.max()) + 1).astype(np.float64)
+    mean_abs = np.bincount(group, np.abs(ret)) / np.maximum(size, 1)
+    scale = mean_abs[group] * np.sqrt(np.pi / 2)
+    scale = np.where(scale > 0, scale, np.inf)
+    limit = sigmas * scale
+    jump = np.zeros(len(close), dtype=bool)
+    r_in, r_out = ret[1:-1], ret[2:]
+    jump[1:-1] = (np.abs(r_in) > limit[1:-1]) & (r_out * r_in < 0) & (np.abs(r_out) > 0.5 * np.abs(r_in))
+    open_ = minutes["open"].to_numpy()
+    close_px = minutes["close"].to_numpy()
+    upper = minutes["high"].to_numpy() / np.maximum(open_, close_px)
+    lower = np.minimum(open_, close_px) / minutes["low"].to_numpy()
+    wick = np.log(np.maximum(upper, lower))
+    positions = np.flatnonzero(jump | (wick > limit))
+    texts = []
+    for pos in positions:
+        stamp = minutes.index[pos]
+        move = max(abs(ret[pos]) if jump[pos] else 0.0, wick[pos])
+        what = "close jumps and reverts" if jump[pos] else "high/low wick"
+        texts.append(f"{stamp:%Y-%m-%d %H:%M} ET: {what} by {move * 1e4:.0f} bp "
+                     f"({move / scale[pos]:.0f} local per-minute sds; limit {sigmas:g})")
+    return positions, texts
+
+
+def _clock_profile(vol30: np.ndarray, count30: np.ndarray, shift: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+    """Median share of daily volume per half-hour ET slot, for sessions flagged shifted and the others."""
+    share = vol30 / np.maximum(vol30.sum(axis=1, keepdims=True), 1.0)
+    slots = [f"{m // 60:02d}:{m % 60:02d}" for m in range(0, 1440, 30)]
+    columns = {}
+    for label, rows in (("unflagged", usable & (shift == 0)), ("shifted", usable & (shift != 0))):
+        columns[label] = np.median(share[rows], axis=0) if rows.any() else np.full(_SLOT30, np.nan)
+    columns["minutes_present_unflagged"] = (count30[usable & (shift == 0)].mean(axis=0)
+                                            if (usable & (shift == 0)).any() else np.full(_SLOT30, np.nan))
+    return pd.DataFrame(columns, index=pd.Index(slots, name="slot_start_et"))
+
+
+def data_statistics(minutes: pd.DataFrame, in_rth: np.ndarray, rth_session: np.ndarray, tick_size: float,
+                    profit_target_ticks: float, stop_loss_ticks: float, entry_slippage_ticks: float) -> dict[str, float]:
+    """Statistics a user can compare with the synthetic default (ranges in basis points).
+
+    Returns
+    -------
+    dict
+        ``median_range_1min_bp`` and ``median_range_5min_bp`` (regular-session bars, (high-low)/close),
+        ``median_daily_range_bp`` (regular-session high-low over its last close), ``price_min``,
+        ``price_max`` (index points, all minutes), ``price_median`` (regular-session 5-minute closes), ``entry_bar_exit_share``: the share of
+        long and short entries at a regular-session 5-minute bar's open (entry slippage included)
+        whose target or stop lies inside that same bar's range.
+    """
+    high = minutes["high"].to_numpy()[in_rth]
+    low = minutes["low"].to_numpy()[in_rth]
+    close = minutes["close"].to_numpy()[in_rth]
+    opens = minutes["open"].to_numpy()[in_rth]
+    out: dict[str, float] = {"price_min": float(minutes["low"].min()), "price_max": float(minutes["high"].max())}
+    if len(close) == 0:
+        return {**out, "median_range_1min_bp": float("nan"), "median_range_5min_bp": float("nan"),
+                "median_daily_range_bp": float("nan"), "entry_bar_exit_share": float("nan")}
+    out["median_range_1min_bp"] = float(np.median((high - low) / close * 1e4))
+    bucket = epoch_ns(minutes.index[in_rth]) // (5 * _NS_MIN)
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], len(bucket)] - 1
+    h5, l5 = np.maximum.reduceat(high, starts), np.minimum.reduceat(low, starts)
+    o5, c5 = opens[starts], close[ends]
+    out["price_median"] = float(np.median(c5))
+    out["median_range_5min_bp"] = float(np.median((h5 - l5) / c5 * 1e4))
+    day_starts = np.flatnonzero(np.r_[True, rth_session[1:] != rth_session[:-1]])
+    day_ends = np.r_[day_starts[1:], len(rth_session)] - 1
+    hd, ld = np.maximum.reduceat(high, day_starts), np.minimum.reduceat(low, day_starts)
+    out["median_daily_range_bp"] = float(np.median((hd - ld) / close[day_ends] * 1e4))
+    slip, target, stop = (entry_slippage_ticks * tick_size, profit_target_ticks * tick_size, stop_loss_ticks * tick_size)
+    long_fill, short_fill = o5 + slip, o5 - slip
+    long_out = (h5 >= long_fill + target) | (l5 <= long_fill - stop)
+    short_out = (l5 <= short_fill - target) | (h5 >= short_fill + stop)
+    out["entry_bar_exit_share"] = float((long_out.mean() + short_out.mean()) / 2)
+    return out
+
+
+def findings_table(report: DataReport) -> pd.DataFrame:
+    """The findings as a DataFrame (columns session, kind, detail), for CSV/Parquet."""
+    return pd.DataFrame([f.as_dict() for f in report.findings], columns=["session", "kind", "detail"])
+
+
+def flagged_sessions(findings: pd.DataFrame) -> list[str]:
+    """Sorted unique session dates (``YYYY-MM-DD``) with at least one finding."""
+    return sorted(set(findings["session"])) if len(findings) else []
+
+
+def drop_sessions(minutes: pd.DataFrame, sessions: pd.DataFrame, dates: list[str]) -> pd.DataFrame:
+    """The minutes without those of the given trading sessions (their Globex evening included)."""
+    if not dates:
+        return minutes
+    arrays = _session_frame(minutes, sessions)
+    names = sessions.index.strftime("%Y-%m-%d").to_numpy()
+    trading = arrays["trading"]
+    inside = trading < len(names)
+    drop = np.zeros(len(minutes), dtype=bool)
+    drop[inside] = np.isin(names[trading[inside]], np.asarray(dates))
+    return minutes.loc[~drop]
+
+
+def report_summary(report: DataReport) -> dict[str, Any]:
+    """Counts per kind and the statistics, for a manifest or metrics."""
+    return {"findings_per_kind": report.counts(), "statistics": report.statistics}
