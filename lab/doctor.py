@@ -44,7 +44,8 @@ import pandas as pd
 from lab.sessions import epoch_ns
 
 __all__ = ["Finding", "DoctorSettings", "DataReport", "FINDING_KINDS", "diagnose", "data_statistics",
-           "findings_table", "flagged_sessions", "drop_sessions", "report_summary"]
+           "findings_table", "flagged_sessions", "drop_sessions", "report_summary",
+           "examine_for_featurize", "findings_warning"]
 
 FINDING_KINDS = ("missing_minutes", "missing_slots", "shifted_hours", "zero_volume", "constant_volume",
                  "stale_prices", "price_spike")
@@ -437,3 +438,49 @@ def drop_sessions(minutes: pd.DataFrame, sessions: pd.DataFrame, dates: list[str
 def report_summary(report: DataReport) -> dict[str, Any]:
     """Counts per kind and the statistics, for a manifest or metrics."""
     return {"findings_per_kind": report.counts(), "statistics": report.statistics}
+
+
+def examine_for_featurize(minutes: pd.DataFrame, config: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """What featurize does with the doctor: diagnose, then keep or drop the flagged sessions.
+
+    Parameters
+    ----------
+    minutes : DataFrame
+        The minute frame featurize read (before the test window).
+    config : LabConfig
+        ``[data] on_bad_sessions`` ("warn" keeps flagged sessions, "drop" removes their minutes),
+        ``[session] calendar``, the instrument and ``[rules]``/``[costs]`` for the statistics.
+
+    Returns
+    -------
+    (DataFrame, DataFrame, dict)
+        The minutes to featurize, the findings table (session, kind, detail) and a summary for
+        the manifest: ``findings_per_kind``, ``sessions_checked``, ``sessions_flagged``,
+        ``sessions_dropped``, ``minutes_dropped`` and the statistics.
+    """
+    from lab.sessions import regular_sessions
+
+    sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
+    report = diagnose(minutes, sessions, tick_size=config.instrument.tick_size,
+                      profit_target_ticks=config.rules.profit_target_ticks, stop_loss_ticks=config.rules.stop_loss_ticks,
+                      entry_slippage_ticks=config.costs.entry_slippage_ticks)
+    findings = findings_table(report)
+    flagged = flagged_sessions(findings)
+    kept = drop_sessions(minutes, sessions, flagged) if config.data.on_bad_sessions == "drop" else minutes
+    summary = {"findings_per_kind": report.counts(), "sessions_checked": report.statistics["sessions_checked"],
+               "sessions_flagged": len(flagged),
+               "sessions_dropped": len(flagged) if config.data.on_bad_sessions == "drop" else 0,
+               "minutes_dropped": int(len(minutes) - len(kept)),
+               "statistics": {k: v for k, v in report.statistics.items() if not k.startswith("sessions_")}}
+    return kept, findings, summary
+
+
+def findings_warning(summary: dict[str, Any], on_bad_sessions: str) -> str | None:
+    """One line for featurize's warning, or None when nothing was flagged."""
+    if not summary["sessions_flagged"]:
+        return None
+    kinds = ", ".join(f"{kind} {n}" for kind, n in summary["findings_per_kind"].items() if n)
+    action = (f"dropped them ({summary['minutes_dropped']:,} minutes)" if on_bad_sessions == "drop"
+              else "kept them; set [data] on_bad_sessions = \"drop\" to drop them")
+    return (f"the data doctor flagged {summary['sessions_flagged']} of {summary['sessions_checked']} sessions "
+            f"({kinds}); {action}. Details: data_findings.csv of the featurize run, or `lab data check <file>`")
