@@ -184,7 +184,7 @@ def _summaries(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
 def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) -> tuple[Path, bool]:
     """The configured minute file, or the synthetic default (generated once, deterministically)."""
     if config.data.path:
-        return Path(config.data.path), False
+        return paths.find_minute_file(config.data.path), False
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed)
     if not path.is_file():
@@ -234,8 +234,11 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
              f"left {minute_file.rows_outside:,} held-out rows unread"
              + (f", dropped {dropped:,} bad rows {minute_file.rows_dropped}" if dropped else ""))
     tick = time.perf_counter()
-    minutes, findings, doctor = examine_for_featurize(minute_file.minutes, config)
+    minutes, findings, doctor = examine_for_featurize(minute_file.minutes, config, None if synthetic else path.name)
     timings["doctor_s"] = time.perf_counter() - tick
+    for message in doctor["instrument_warnings"]:
+        warnings.warn(message, stacklevel=2)
+        progress(message)
     if (message := findings_warning(doctor, config.data.on_bad_sessions)) is not None:
         warnings.warn(message, stacklevel=2)
         progress(message)

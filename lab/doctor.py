@@ -45,7 +45,7 @@ from lab.sessions import epoch_ns
 
 __all__ = ["Finding", "DoctorSettings", "DataReport", "FINDING_KINDS", "diagnose", "data_statistics",
            "findings_table", "flagged_sessions", "drop_sessions", "report_summary",
-           "examine_for_featurize", "findings_warning"]
+           "examine_for_featurize", "findings_warning", "yearly_median_close"]
 
 FINDING_KINDS = ("missing_minutes", "missing_slots", "shifted_hours", "zero_volume", "constant_volume",
                  "stale_prices", "price_spike")
@@ -440,7 +440,17 @@ def report_summary(report: DataReport) -> dict[str, Any]:
     return {"findings_per_kind": report.counts(), "statistics": report.statistics}
 
 
-def examine_for_featurize(minutes: pd.DataFrame, config: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def yearly_median_close(minutes: pd.DataFrame, every: int = 60) -> dict[int, float]:
+    """Median close per calendar year (ET), from every ``every``-th minute (cheap on millions of rows)."""
+    sample = minutes.iloc[::every]
+    if len(sample) == 0:
+        return {}
+    medians = sample["close"].groupby(sample.index.year).median()
+    return {int(year): float(value) for year, value in medians.items()}
+
+
+def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str | None = None
+                          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """What featurize does with the doctor: diagnose, then keep or drop the flagged sessions.
 
     Parameters
@@ -450,14 +460,19 @@ def examine_for_featurize(minutes: pd.DataFrame, config: Any) -> tuple[pd.DataFr
     config : LabConfig
         ``[data] on_bad_sessions`` ("warn" keeps flagged sessions, "drop" removes their minutes),
         ``[session] calendar``, the instrument and ``[rules]``/``[costs]`` for the statistics.
+    source_name : str, optional
+        The file's name, checked against ``[data] instrument`` (its symbol and its price level);
+        None skips the check (the synthetic default is made for the instrument).
 
     Returns
     -------
     (DataFrame, DataFrame, dict)
         The minutes to featurize, the findings table (session, kind, detail) and a summary for
         the manifest: ``findings_per_kind``, ``sessions_checked``, ``sessions_flagged``,
-        ``sessions_dropped``, ``minutes_dropped`` and the statistics.
+        ``sessions_dropped``, ``minutes_dropped``, ``instrument_warnings`` and the statistics.
     """
+    from lab.instruments import instrument_warnings
+
     from lab.sessions import regular_sessions
 
     sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
@@ -471,6 +486,8 @@ def examine_for_featurize(minutes: pd.DataFrame, config: Any) -> tuple[pd.DataFr
                "sessions_flagged": len(flagged),
                "sessions_dropped": len(flagged) if config.data.on_bad_sessions == "drop" else 0,
                "minutes_dropped": int(len(minutes) - len(kept)),
+               "instrument_warnings": ([] if source_name is None else
+                                       instrument_warnings(source_name, config.data.instrument, yearly_median_close(minutes))),
                "statistics": {k: v for k, v in report.statistics.items() if not k.startswith("sessions_")}}
     return kept, findings, summary
 
