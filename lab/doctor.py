@@ -209,8 +209,9 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
     rth_volume = np.bincount(rth_session, volume[in_rth], n_sessions)
     rth_volume_sq = np.bincount(rth_session, volume[in_rth] ** 2, n_sessions)
 
-    shift, shift_gain = _shift_scores(count30, vol30, rng30, open_min // 30, close_min // 30, covered & (present > 0),
-                                       settings.shift_margin)
+    constant = rth_volume_sq * present == rth_volume ** 2  # zero or constant volume: no volume profile
+    shift, shift_gain = _shift_scores(count30, np.where(constant[:, None], 0.0, vol30), rng30, open_min // 30,
+                                      close_min // 30, covered & (present > 0), settings.shift_margin)
     stale_run = _stale_runs(high[in_rth], low[in_rth], close[in_rth], rth_session, n_sessions)
     spike_pos, spike_text = _spikes(minutes, settings.spike_sigmas, arrays["trading"] * 2 + in_rth)
     spike_session = arrays["trading"][spike_pos]
@@ -239,7 +240,7 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
                                     f"clock (score gain {shift_gain[i]:.1f} over the calendar)"))
         if rth_volume[i] == 0:
             findings.append(Finding(name, "zero_volume", f"all {present[i]} regular-session minutes have volume 0"))
-        elif present[i] >= 30 and rth_volume_sq[i] * present[i] == rth_volume[i] ** 2:
+        elif present[i] >= 30 and constant[i]:
             findings.append(Finding(name, "constant_volume", f"all {present[i]} regular-session minutes have volume "
                                                              f"{rth_volume[i] / present[i]:g}"))
         if stale_run[i] >= settings.stale_run_minutes:
@@ -281,7 +282,7 @@ def _shift_scores(count30: np.ndarray, vol30: np.ndarray, rng30: np.ndarray, ope
     def step(values: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
         # Only slot pairs with minutes on both sides: an empty slot (a halt, an RTH-only file)
         # is the presence terms' evidence, not a step.
-        both = (count30[rows, up] > 0) & (count30[rows, down] > 0)
+        both = (count30[rows, up] > 0) & (count30[rows, down] > 0) & (values[rows, up] != values[rows, down])
         return np.where(both, np.log(values[rows, up]) - np.log(values[rows, down]), 0.0)
 
     log_volume = vol30 + 1.0
