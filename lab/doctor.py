@@ -21,12 +21,12 @@ Finding kinds (one :class:`Finding` per session and kind):
 ``zero_volume`` / ``constant_volume``
     Every regular-session minute has volume 0, or the same volume.
 ``stale_prices``
-    A run of at least ``stale_run_minutes`` consecutive regular-session minutes whose price does
-    not move (high = low = close = previous close).
+    At least ``stale_run_minutes`` consecutive regular-session minutes, in whole 5-minute bars,
+    whose price does not move (high = low = close = previous close).
 ``price_spike``
-    A minute whose close jumps by more than ``spike_sigmas`` robust per-minute standard deviations
-    and comes back the next minute, or whose high/low wick reaches that far from its body: a bad
-    print, not a move. Checked on every minute (Globex hours included).
+    A 5-minute bar whose close jumps by more than ``spike_sigmas`` local standard deviations and
+    comes back the next bar, or whose high/low wick reaches that far from its body: a bad print,
+    not a move; the finding names the minute. Checked at all hours (Globex included).
 
 Sessions are named by their regular-session date (``YYYY-MM-DD``); Globex minutes from 18:00 ET
 belong to the next session.
@@ -90,7 +90,7 @@ class DoctorSettings:
     stale_run_minutes : int, default 10
         Flag a run of at least this many unmoving regular-session minutes.
     spike_sigmas : float, default 30
-        A spike is a reverting close jump or a wick beyond this many robust per-minute sds.
+        A spike is a reverting close jump or a wick beyond this many local 5-minute sds.
     shift_margin : float, default 1.0
         A shift is reported when its profile score beats the calendar's by this much (log units).
     """
@@ -135,21 +135,57 @@ def _lookup_runs(values: np.ndarray, table: np.ndarray) -> np.ndarray:
 def _session_frame(minutes: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per-minute arrays: ET wall-clock minute of day, calendar-day position, trading session."""
     local = epoch_ns(minutes.index.tz_localize(None))
+    return _positions(local, sessions)
+
+
+def _positions(local: np.ndarray, sessions: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Calendar-day position, whether that day is a session, ET minute of day and trading session
+    (Globex evenings from 18:00 belong to the next session) of sorted local wall-clock stamps (ns)."""
     day = local // _NS_DAY
     minute_of_day = (local - day * _NS_DAY) // _NS_MIN
     session_day = epoch_ns(sessions.index) // _NS_DAY
     pos = _lookup_runs(day, session_day)
     clipped = np.minimum(pos, len(session_day) - 1)
     on_session_day = (pos < len(session_day)) & (session_day[clipped] == day)
-    trading_day = day + (minute_of_day >= 18 * 60)  # the Globex evening belongs to the next session
+    trading_day = day + (minute_of_day >= 18 * 60)
     trading = _lookup_runs(trading_day, session_day)
     return {"day_pos": clipped, "on_session_day": on_session_day, "minute": minute_of_day, "trading": trading}
+
+
+@dataclass
+class _Bars:
+    """Five-minute aggregates of the minutes (one pass): what every check reads."""
+
+    starts: np.ndarray  # first minute of each bar
+    count: np.ndarray  # minutes in the bar
+    local: np.ndarray  # bar start, ET wall clock, ns
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    volume_sq: np.ndarray  # sum of squared minute volumes (constant-volume check)
+
+
+def _five_minute_bars(minutes: pd.DataFrame) -> _Bars:
+    local = epoch_ns(minutes.index.tz_localize(None))
+    bucket = local // (5 * _NS_MIN)  # ET offsets are whole hours: local and UTC buckets agree
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], len(bucket)] - 1
+    volume = minutes["volume"].to_numpy().astype(np.float64)
+    return _Bars(starts=starts, count=np.diff(np.r_[starts, len(bucket)]), local=bucket[starts] * 5 * _NS_MIN,
+                 open=minutes["open"].to_numpy()[starts], high=np.maximum.reduceat(minutes["high"].to_numpy(), starts),
+                 low=np.minimum.reduceat(minutes["low"].to_numpy(), starts), close=minutes["close"].to_numpy()[ends],
+                 volume=np.add.reduceat(volume, starts), volume_sq=np.add.reduceat(volume * volume, starts))
 
 
 def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSettings = DoctorSettings(),
              tick_size: float = 0.25, profit_target_ticks: float = 6.0, stop_loss_ticks: float = 8.0,
              entry_slippage_ticks: float = 1.0) -> DataReport:
     """Check a minute frame session by session against the calendar.
+
+    The minutes are aggregated once into 5-minute bars with their minute counts; every check reads
+    those (a price spike is then pinned to its minute).
 
     Parameters
     ----------
@@ -170,51 +206,52 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
         ``shift_hours``, ``volume``, ``stale_run_minutes``, ``spikes``); ``statistics`` see
         :func:`data_statistics`.
     """
-    arrays = _session_frame(minutes, sessions)
+    bars = _five_minute_bars(minutes)
+    where = _positions(bars.local, sessions)
     n_sessions = len(sessions)
-    open_ns = epoch_ns(sessions["session_open"])
-    close_ns = epoch_ns(sessions["session_close"])
-    stamps = epoch_ns(minutes.index)
-    covered = (open_ns >= stamps[0]) & (close_ns <= stamps[-1] + _NS_MIN)
-    day_ns = epoch_ns(sessions["session_open"].dt.tz_localize(None)) // _NS_DAY * _NS_DAY
-    open_min = ((epoch_ns(sessions["session_open"].dt.tz_localize(None)) - day_ns) // _NS_MIN).astype(np.int64)
-    close_min = ((epoch_ns(sessions["session_close"].dt.tz_localize(None)) - day_ns) // _NS_MIN).astype(np.int64)
+    stamps = epoch_ns(minutes.index[[0, -1]])
+    covered = (epoch_ns(sessions["session_open"]) >= stamps[0]) & (epoch_ns(sessions["session_close"]) <= stamps[1] + _NS_MIN)
+    naive_open = epoch_ns(sessions["session_open"].dt.tz_localize(None))
+    naive_close = epoch_ns(sessions["session_close"].dt.tz_localize(None))
+    day_ns = naive_open // _NS_DAY * _NS_DAY
+    open_min = ((naive_open - day_ns) // _NS_MIN).astype(np.int64)
+    close_min = ((naive_close - day_ns) // _NS_MIN).astype(np.int64)
 
-    on_day = arrays["on_session_day"]
-    d = arrays["day_pos"][on_day]
-    mod = arrays["minute"][on_day]
-    high = minutes["high"].to_numpy()
-    low = minutes["low"].to_numpy()
-    close = minutes["close"].to_numpy()
-    volume = minutes["volume"].to_numpy().astype(np.float64)
-    range_bp = (high - low) / close * 1e4
+    on_day = where["on_session_day"]
+    d = where["day_pos"][on_day]
+    mod = where["minute"][on_day]
+    count = bars.count.astype(np.float64)
+    bar_range = (bars.high - bars.low) / bars.close * 1e4
 
-    # Clock-slot aggregates per session day.
-    key5 = d * _SLOT5 + mod // 5
-    count5 = np.bincount(key5, minlength=n_sessions * _SLOT5).reshape(n_sessions, _SLOT5)
+    # Clock-slot tables per session day: 5-minute slots hold at most one bar each.
+    count5 = np.zeros((n_sessions, _SLOT5), dtype=np.int64)
+    count5[d, mod // 5] = bars.count[on_day]
     key30 = d * _SLOT30 + mod // 30
     count30 = count5.reshape(n_sessions, _SLOT30, 6).sum(axis=2).astype(np.float64)
-    vol30 = np.bincount(key30, volume[on_day], n_sessions * _SLOT30).reshape(n_sessions, _SLOT30)
-    rng30 = np.bincount(key30, range_bp[on_day], n_sessions * _SLOT30).reshape(n_sessions, _SLOT30)
+    vol30 = np.bincount(key30, bars.volume[on_day], n_sessions * _SLOT30).reshape(n_sessions, _SLOT30)
+    rng30 = np.bincount(key30, bar_range[on_day], n_sessions * _SLOT30).reshape(n_sessions, _SLOT30)
+    bars30 = np.bincount(key30, minlength=n_sessions * _SLOT30).reshape(n_sessions, _SLOT30)
 
-    # Regular-session membership of each minute (by its calendar day).
-    in_rth = np.zeros(len(minutes), dtype=bool)
+    # Regular-session bars (by calendar day; opens and closes sit on 5-minute marks).
+    in_rth = np.zeros(len(bars.local), dtype=bool)
     in_rth[on_day] = (mod >= open_min[d]) & (mod < close_min[d])
-    rth_session = arrays["day_pos"][in_rth]
-    present = np.bincount(rth_session, minlength=n_sessions)
+    rth_session = where["day_pos"][in_rth]
+    present = np.bincount(rth_session, bars.count[in_rth], n_sessions).astype(np.int64)
     expected = close_min - open_min
     slot_idx = np.arange(_SLOT5)
     in_rth_slot = (slot_idx[None, :] >= (open_min // 5)[:, None]) & (slot_idx[None, :] < (close_min // 5)[:, None])
     missing_slots = ((count5 == 0) & in_rth_slot).sum(axis=1)
-    rth_volume = np.bincount(rth_session, volume[in_rth], n_sessions)
-    rth_volume_sq = np.bincount(rth_session, volume[in_rth] ** 2, n_sessions)
+    rth_volume = np.bincount(rth_session, bars.volume[in_rth], n_sessions)
+    rth_volume_sq = np.bincount(rth_session, bars.volume_sq[in_rth], n_sessions)
 
     constant = rth_volume_sq * present == rth_volume ** 2  # zero or constant volume: no volume profile
-    shift, shift_gain = _shift_scores(count30, np.where(constant[:, None], 0.0, vol30), rng30, open_min // 30,
+    mean_range = np.divide(rng30, bars30, out=np.zeros_like(rng30), where=bars30 > 0)
+    shift, shift_gain = _shift_scores(count30, np.where(constant[:, None], 0.0, vol30), mean_range, open_min // 30,
                                       close_min // 30, covered & (present > 0), settings.shift_margin)
-    stale_run = _stale_runs(high[in_rth], low[in_rth], close[in_rth], rth_session, n_sessions)
-    spike_pos, spike_text = _spikes(minutes, settings.spike_sigmas, arrays["trading"] * 2 + in_rth)
-    spike_session = arrays["trading"][spike_pos]
+    stale_run = _stale_runs(bars.high[in_rth], bars.low[in_rth], bars.close[in_rth], rth_session, n_sessions) * 5
+    spike_bars = _spike_bars(bars, settings.spike_sigmas, where["trading"] * 2 + in_rth)
+    spike_pos, spike_text = _spike_minutes(minutes, bars, spike_bars, settings.spike_sigmas)
+    spike_session = where["trading"][spike_bars]
     spikes = np.bincount(spike_session[spike_session < n_sessions], minlength=n_sessions)
 
     names = sessions.index.strftime("%Y-%m-%d").to_numpy()
@@ -245,9 +282,9 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
                                                              f"{rth_volume[i] / present[i]:g}"))
         if stale_run[i] >= settings.stale_run_minutes:
             findings.append(Finding(name, "stale_prices", f"{stale_run[i]} consecutive regular-session minutes "
-                                                          "without a price change"))
+                                    f"({stale_run[i] // 5} whole five-minute bars) without a price change"))
     for pos, text in zip(spike_pos, spike_text):
-        i = arrays["trading"][pos]
+        i = where["trading"][pos]
         if i < n_sessions:
             findings.append(Finding(names[i], "price_spike", text))
     findings.sort(key=lambda f: (f.session, FINDING_KINDS.index(f.kind)))
@@ -259,24 +296,23 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
         index=sessions.index,
     ).loc[covered]
     profile = _clock_profile(vol30, count30, shift, covered & (present > 0))
-    stats = data_statistics(minutes, in_rth, rth_session, tick_size, profit_target_ticks, stop_loss_ticks,
+    stats = data_statistics(minutes, bars, in_rth, rth_session, tick_size, profit_target_ticks, stop_loss_ticks,
                             entry_slippage_ticks)
     stats["sessions_checked"] = int(covered.sum())
     stats["sessions_flagged"] = len({f.session for f in findings})
     return DataReport(findings, table, stats, profile)
 
 
-def _shift_scores(count30: np.ndarray, vol30: np.ndarray, rng30: np.ndarray, open_slot: np.ndarray,
+def _shift_scores(count30: np.ndarray, vol30: np.ndarray, mean_range: np.ndarray, open_slot: np.ndarray,
                   close_slot: np.ndarray, usable: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """Best whole-hour shift per session and its score gain over no shift.
 
-    Score of a shift ``s`` hours: log steps of volume and of mean 1-minute range at the shifted
+    Score of a shift ``s`` hours: log steps of volume and of mean 5-minute bar range at the shifted
     open (up) and close (down), half-hour slots either side (only where both hold minutes), minus
     3x the share of minutes present in the shifted 17:00-18:00 halt hour, plus 10x the share of
     minutes present in the shifted regular session.
     """
     rows = np.arange(len(count30))
-    mean_range = np.divide(rng30, count30, out=np.zeros_like(rng30), where=count30 > 0)
     range_floor = max(float(np.median(mean_range[count30 > 0])) * 0.05, 1e-9) if (count30 > 0).any() else 1e-9
 
     def step(values: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -311,7 +347,7 @@ def _shift_scores(count30: np.ndarray, vol30: np.ndarray, rng30: np.ndarray, ope
 
 
 def _stale_runs(high: np.ndarray, low: np.ndarray, close: np.ndarray, session: np.ndarray, n_sessions: int) -> np.ndarray:
-    """Longest run per session of consecutive minutes with high = low = close = previous close."""
+    """Longest run per session of consecutive bars with high = low = close = previous close (in bars)."""
     out = np.zeros(n_sessions, dtype=np.int64)
     if len(close) < 2:
         return out
@@ -325,38 +361,43 @@ def _stale_runs(high: np.ndarray, low: np.ndarray, close: np.ndarray, session: n
     return out
 
 
-def _spikes(minutes: pd.DataFrame, sigmas: float, group: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Positions of bad prints: reverting close jumps, or wicks, beyond ``sigmas`` local sds.
+def _spike_bars(bars: _Bars, sigmas: float, group: np.ndarray) -> np.ndarray:
+    """Bars holding a bad print: a close that jumps beyond ``sigmas`` local sds and comes back the
+    next bar, or a wick that far from the bar's body.
 
-    The local scale is the mean absolute 1-minute return of the minute's group (its trading
-    session, regular hours apart from Globex hours) times sqrt(pi/2), so the quiet night does not
-    make the opening minutes look like spikes.
+    The local scale is the mean absolute 5-minute return of the bar's group (its trading session,
+    regular hours apart from Globex hours) times sqrt(pi/2), so a quiet night does not make the
+    open look like a spike.
     """
-    close = np.log(minutes["close"].to_numpy())
-    if len(close) < 3:
-        return np.zeros(0, dtype=np.int64), []
-    ret = np.r_[0.0, np.diff(close)]
-    size = np.bincount(group, minlength=int(group.max()) + 1).astype(np.float64)
+    if len(bars.close) < 3:
+        return np.zeros(0, dtype=np.int64)
+    log_close = np.log(bars.close)
+    ret = np.r_[0.0, np.diff(log_close)]
+    size = np.bincount(group).astype(np.float64)
     mean_abs = np.bincount(group, np.abs(ret)) / np.maximum(size, 1)
     scale = mean_abs[group] * np.sqrt(np.pi / 2)
-    scale = np.where(scale > 0, scale, np.inf)
-    limit = sigmas * scale
-    jump = np.zeros(len(close), dtype=bool)
+    limit = sigmas * np.where(scale > 0, scale, np.inf)
+    jump = np.zeros(len(ret), dtype=bool)
     r_in, r_out = ret[1:-1], ret[2:]
     jump[1:-1] = (np.abs(r_in) > limit[1:-1]) & (r_out * r_in < 0) & (np.abs(r_out) > 0.5 * np.abs(r_in))
-    open_ = minutes["open"].to_numpy()
-    close_px = minutes["close"].to_numpy()
-    upper = minutes["high"].to_numpy() / np.maximum(open_, close_px)
-    lower = np.minimum(open_, close_px) / minutes["low"].to_numpy()
-    wick = np.log(np.maximum(upper, lower))
-    positions = np.flatnonzero(jump | (wick > limit))
-    texts = []
-    for pos in positions:
-        stamp = minutes.index[pos]
-        move = max(abs(ret[pos]) if jump[pos] else 0.0, wick[pos])
-        what = "close jumps and reverts" if jump[pos] else "high/low wick"
-        texts.append(f"{stamp:%Y-%m-%d %H:%M} ET: {what} by {move * 1e4:.0f} bp "
-                     f"({move / scale[pos]:.0f} local per-minute sds; limit {sigmas:g})")
+    upper = np.log(bars.high / np.maximum(bars.open, bars.close))
+    lower = np.log(np.minimum(bars.open, bars.close) / bars.low)
+    flagged = jump | (np.maximum(upper, lower) > limit)
+    return np.flatnonzero(flagged)
+
+
+def _spike_minutes(minutes: pd.DataFrame, bars: _Bars, flagged: np.ndarray, sigmas: float) -> tuple[list[int], list[str]]:
+    """The minute of each flagged bar farthest from the previous bar's close, and a sentence on it."""
+    high, low = minutes["high"].to_numpy(), minutes["low"].to_numpy()
+    positions, texts = [], []
+    for b in flagged:
+        ref = bars.close[b - 1] if b > 0 else bars.open[b]
+        first, last = bars.starts[b], bars.starts[b] + bars.count[b]
+        away = np.maximum(np.log(high[first:last] / ref), np.log(ref / low[first:last]))
+        pos = int(first + np.argmax(away))
+        positions.append(b)
+        texts.append(f"{minutes.index[pos]:%Y-%m-%d %H:%M} ET: the price reaches {away.max() * 1e4:.0f} bp from "
+                     f"the previous close and comes back (beyond {sigmas:g} local 5-minute sds)")
     return positions, texts
 
 
@@ -372,8 +413,9 @@ def _clock_profile(vol30: np.ndarray, count30: np.ndarray, shift: np.ndarray, us
     return pd.DataFrame(columns, index=pd.Index(slots, name="slot_start_et"))
 
 
-def data_statistics(minutes: pd.DataFrame, in_rth: np.ndarray, rth_session: np.ndarray, tick_size: float,
-                    profit_target_ticks: float, stop_loss_ticks: float, entry_slippage_ticks: float) -> dict[str, float]:
+def data_statistics(minutes: pd.DataFrame, bars: _Bars, in_rth: np.ndarray, rth_session: np.ndarray,
+                    tick_size: float, profit_target_ticks: float, stop_loss_ticks: float,
+                    entry_slippage_ticks: float) -> dict[str, float]:
     """Statistics a user can compare with the synthetic default (ranges in basis points).
 
     Returns
@@ -381,30 +423,25 @@ def data_statistics(minutes: pd.DataFrame, in_rth: np.ndarray, rth_session: np.n
     dict
         ``median_range_1min_bp`` and ``median_range_5min_bp`` (regular-session bars, (high-low)/close),
         ``median_daily_range_bp`` (regular-session high-low over its last close), ``price_min``,
-        ``price_max`` (index points, all minutes), ``price_median`` (regular-session 5-minute closes), ``entry_bar_exit_share``: the share of
-        long and short entries at a regular-session 5-minute bar's open (entry slippage included)
-        whose target or stop lies inside that same bar's range.
+        ``price_max`` (index points), ``price_median`` (regular-session 5-minute closes),
+        ``entry_bar_exit_share``: the share of long and short entries at a regular-session
+        5-minute bar's open (entry slippage included) whose target or stop lies inside that bar.
     """
-    high = minutes["high"].to_numpy()[in_rth]
-    low = minutes["low"].to_numpy()[in_rth]
-    close = minutes["close"].to_numpy()[in_rth]
-    opens = minutes["open"].to_numpy()[in_rth]
-    out: dict[str, float] = {"price_min": float(minutes["low"].min()), "price_max": float(minutes["high"].max())}
-    if len(close) == 0:
-        return {**out, "median_range_1min_bp": float("nan"), "median_range_5min_bp": float("nan"),
-                "median_daily_range_bp": float("nan"), "entry_bar_exit_share": float("nan")}
+    out: dict[str, float] = {"price_min": float(bars.low.min()), "price_max": float(bars.high.max())}
+    if not in_rth.any():
+        return {**out, "price_median": float(np.median(bars.close)), "median_range_1min_bp": float("nan"),
+                "median_range_5min_bp": float("nan"), "median_daily_range_bp": float("nan"),
+                "entry_bar_exit_share": float("nan")}
+    minute_rth = np.repeat(in_rth, bars.count)
+    high, low, close = (minutes[c].to_numpy()[minute_rth] for c in ("high", "low", "close"))
     out["median_range_1min_bp"] = float(np.median((high - low) / close * 1e4))
-    bucket = epoch_ns(minutes.index[in_rth]) // (5 * _NS_MIN)
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
-    ends = np.r_[starts[1:], len(bucket)] - 1
-    h5, l5 = np.maximum.reduceat(high, starts), np.minimum.reduceat(low, starts)
-    o5, c5 = opens[starts], close[ends]
+    h5, l5, o5, c5 = bars.high[in_rth], bars.low[in_rth], bars.open[in_rth], bars.close[in_rth]
     out["price_median"] = float(np.median(c5))
     out["median_range_5min_bp"] = float(np.median((h5 - l5) / c5 * 1e4))
     day_starts = np.flatnonzero(np.r_[True, rth_session[1:] != rth_session[:-1]])
     day_ends = np.r_[day_starts[1:], len(rth_session)] - 1
-    hd, ld = np.maximum.reduceat(high, day_starts), np.minimum.reduceat(low, day_starts)
-    out["median_daily_range_bp"] = float(np.median((hd - ld) / close[day_ends] * 1e4))
+    hd, ld = np.maximum.reduceat(h5, day_starts), np.minimum.reduceat(l5, day_starts)
+    out["median_daily_range_bp"] = float(np.median((hd - ld) / c5[day_ends] * 1e4))
     slip, target, stop = (entry_slippage_ticks * tick_size, profit_target_ticks * tick_size, stop_loss_ticks * tick_size)
     long_fill, short_fill = o5 + slip, o5 - slip
     long_out = (h5 >= long_fill + target) | (l5 <= long_fill - stop)

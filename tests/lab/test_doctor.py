@@ -116,7 +116,7 @@ def test_diagnose_stale_prices_and_spike(clean):
     minutes.loc[spike, ["close", "high"]] = bad
     report = _diagnose(minutes)
     assert _kinds(report, "2023-03-22") == {"stale_prices"}
-    assert "12 consecutive" in next(f.detail for f in report.findings if f.kind == "stale_prices")
+    assert "10 consecutive" in next(f.detail for f in report.findings if f.kind == "stale_prices")  # 2 whole bars
     assert _kinds(report, "2023-03-28") == {"price_spike"}
     assert next(f.detail for f in report.findings if f.kind == "price_spike").startswith("2023-03-28 03:17 ET")
     assert len(report.findings) == 2
