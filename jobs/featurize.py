@@ -3,8 +3,9 @@
     mlflow run . -e featurize --env-manager local [-P data=<file>] [-P config=lab.toml]
 
 One MLflow run: parameters, the dataset inputs with their digest, rows per window, class balance
-per target, a feature summary, the data doctor's findings (data_findings.csv, counts per kind), and the cached Parquet tables under ``data/features/<digest>/``
-(reused when the file and the settings are unchanged).
+per target, a feature summary, the data doctor's findings (data_findings.csv and a count per kind),
+and the cached Parquet tables under ``data/features/<digest>/`` (reused when the file and the
+settings are unchanged).
 """
 
 from __future__ import annotations
