@@ -266,7 +266,7 @@ class ModelConfig:
     early_stopping_rounds: int = 50
     num_threads: int = 0  # 0: all cores
     seed: int = 42
-    max_bin: int = 63  # histogram bins per feature (LightGBM max_bin, XGBoost max_bin)
+    max_bin: int = 255  # histogram bins per feature (LightGBM max_bin, XGBoost max_bin)
 
     def validate(self) -> None:
         _check_choice("model.engine", self.engine, ("lightgbm", "xgboost"))
