@@ -70,7 +70,7 @@ def main() -> None:
         med = lambda runs, key: statistics.median(r.get(key, 0.0) for r in runs)  # noqa: E731
         print(f"cold featurize (CSV -> tables written), median of {args.runs}: {med(cold, 'wall_s'):.3f} s "
               f"[digest {med(cold, 'digest_s'):.3f}, read+validate {med(cold, 'read_s'):.3f}, "
-              f"bars+features+targets {med(cold, 'featurize_s'):.3f}, write {med(cold, 'write_s'):.3f}]")
+              f"data doctor {med(cold, 'doctor_s'):.3f}, bars+features+targets {med(cold, 'featurize_s'):.3f}, write {med(cold, 'write_s'):.3f}]")
         print(f"warm featurize (cache hit), median of {args.runs}: {med(warm, 'wall_s'):.3f} s")
         print(f"peak RSS of a cold run (whole process, imports included), median: {med(cold, 'peak_rss_mb'):.0f} MB")
         if args.mlflow_runs:

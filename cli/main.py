@@ -173,33 +173,35 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 @click.option("--config", default="lab.toml", show_default=True, help="lab configuration ([windows] test is not read)")
 @click.option("--tz", default=None, help="time zone of naive stamps (default: [data] timezone)")
 @click.option("--on-bad-rows", type=click.Choice(["error", "drop"]), default="error", show_default=True)
-def check(path: str, config: str, tz: str | None, on_bad_rows: str) -> None:
-    """Read and validate a minute file (FirstRate .txt, CSV with header, Parquet) and summarise it.
+@click.option("--json", "as_json", is_flag=True, help="print the findings as JSON: a list of {session, kind, detail}")
+@click.option("--plots", type=click.Path(file_okay=False), default=None, help="write a PNG per finding kind into this folder")
+def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: bool, plots: str | None) -> None:
+    """Read and check a minute file (FirstRate .txt/.csv, .zip or .gz of one, CSV with header, Parquet;
+    a bare name is looked up in data/raw/): statistics, and the data doctor's findings per session.
 
     Only the rows before the configured test window are read: the held-out window is looked at by
     final-eval alone.
     """
-    import time
+    import json
 
     from lab.config import load_lab_config
-    from lab.readers import read_minutes
-
-    cfg = load_lab_config(config)
-    began = time.perf_counter()
+    from lab.data_check import check_file, summary_lines, write_pictures
+    from lab.paths import find_minute_file
     from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
 
-    sealed = sealed_ranges(cfg, path)
-    result = read_minutes(path, tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows, until=cfg.windows.test.start,
-                          exclude=[(rng.start, rng.end) for rng in sealed])
-    minutes = result.minutes
-    click.echo(f"{path}: {result.rows_read:,} rows read in {time.perf_counter() - began:.2f} s, {len(minutes):,} valid")
-    if result.rows_outside:
-        held = "".join([str(cfg.windows.test), *(f", sealed {rng}" for rng in sealed if rng != cfg.windows.test)])
-        click.echo(f"  {result.rows_outside:,} rows from the held-out test window ({held}) were not read")
-    if result.rows_dropped:
-        click.echo("  dropped: " + ", ".join(f"{rule}: {n:,}" for rule, n in result.rows_dropped.items()))
-    click.echo(f"  span: {minutes.index[0].isoformat()} .. {minutes.index[-1].isoformat()} ({minutes.index.tz})")
-    click.echo(f"  close: min {minutes['close'].min():g}, max {minutes['close'].max():g}; volume total {minutes['volume'].sum():,}")
+    cfg = load_lab_config(config)
+    sealed = sealed_ranges(cfg, str(find_minute_file(path)))
+    result = check_file(path, cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed)
+    if as_json:
+        click.echo(json.dumps(result.report.as_json(), indent=1))
+        for warning in result.instrument_warnings:
+            click.echo(f"warning: {warning}", err=True)
+    else:
+        for line in summary_lines(result, cfg):
+            click.echo(line)
+    if plots:
+        for picture in write_pictures(result, plots):
+            click.echo(f"wrote {picture}", err=as_json)
 
 
 def _mount() -> None:

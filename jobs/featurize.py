@@ -3,8 +3,9 @@
     mlflow run . -e featurize --env-manager local [-P data=<file>] [-P config=lab.toml]
 
 One MLflow run: parameters, the dataset inputs with their digest, rows per window, class balance
-per target, a feature summary, and the cached Parquet tables under ``data/features/<digest>/``
-(reused when the file and the settings are unchanged).
+per target, a feature summary, the data doctor's findings (data_findings.csv and a count per kind),
+and the cached Parquet tables under ``data/features/<digest>/`` (reused when the file and the
+settings are unchanged).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import sys
 import time
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from lab import tracking
 from lab.config import TARGET_NAMES
 from lab.dataset import class_balance, feature_summary
+from lab.doctor import findings_warning
+from lab.doctor_plots import findings_timeline_figure
 from lab.errors import LabError
 from lab.plots_data import class_balance_figure, feature_distribution_figure
 from jobs.common import base_parser, config_from_args, open_dataset, refuse
@@ -58,15 +62,22 @@ def log_featurize(dataset, wall_s: float) -> None:
         metrics[f"share_of_ones_{row.window}_{row.target}"] = row.share_of_ones
         metrics[f"labelled_{row.window}_{row.target}"] = row.labelled
     metrics.update({f"time_{k}": v for k, v in dataset.timings_s.items()})
+    doctor = manifest.get("data_doctor", {})
+    metrics.update({f"data_findings_{kind}": n for kind, n in doctor.get("findings_per_kind", {}).items()})
+    metrics.update({key: doctor[key] for key in ("sessions_flagged", "sessions_dropped") if key in doctor})
     tracking.log_metrics(metrics)
     summary = feature_summary(dataset.tables["train"], dataset.feature_names)
     tracking.log_table(balance, "class_balance.csv")
     tracking.log_table(summary, "feature_summary.csv")
     tracking.log_json(manifest, "manifest.json")
+    findings_path = dataset.folder / "data_findings.parquet"
+    findings = pd.read_parquet(findings_path) if findings_path.is_file() else pd.DataFrame(columns=["session", "kind", "detail"])
+    tracking.log_table(findings, "data_findings.csv")
     # Pictures of the data depend only on the dataset: drawn once per digest, kept beside its tables.
     for name, draw in (("class_balance.png", lambda: class_balance_figure(balance)),
                        ("feature_distributions.png",
-                        lambda: feature_distribution_figure(dataset.tables["train"], dataset.feature_names))):
+                        lambda: feature_distribution_figure(dataset.tables["train"], dataset.feature_names)),
+                       ("data_findings.png", lambda: findings_timeline_figure(findings))):
         picture = dataset.folder / name
         if not picture.is_file():
             figure = draw()
@@ -82,6 +93,10 @@ def log_featurize(dataset, wall_s: float) -> None:
         tr = balance[(balance.window == "train") & (balance.target == target)].share_of_ones.iloc[0]
         va = balance[(balance.window == "validation") & (balance.target == target)].share_of_ones.iloc[0]
         print(f"    {target:<13} {tr:6.3f} / {va:6.3f}")
+    if doctor:
+        message = findings_warning(doctor, dataset.manifest["settings"]["data"].get("on_bad_sessions", "warn"))
+        print(f"  data doctor: {message}" if message else
+              f"  data doctor: no finding in {doctor['sessions_checked']:,} sessions")
 
 
 if __name__ == "__main__":

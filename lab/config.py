@@ -55,6 +55,7 @@ class DataConfig:
     timezone: str = "America/New_York"  # how naive stamps in the file are read
     instrument: str = "MES"
     on_bad_rows: str = "error"  # "error" or "drop"
+    on_bad_sessions: str = "warn"  # sessions the data doctor flags: "warn" (keep) or "drop"
     synthetic_seed: int = 20190501
     synthetic_start: dt.date = dt.date(2019, 5, 1)
     synthetic_end: dt.date = dt.date(2025, 12, 31)
@@ -63,6 +64,7 @@ class DataConfig:
     def validate(self) -> None:
         get_instrument(self.instrument)
         _check_choice("data.on_bad_rows", self.on_bad_rows, ("error", "drop"))
+        _check_choice("data.on_bad_sessions", self.on_bad_sessions, ("warn", "drop"))
         _check_timezone("data.timezone", self.timezone)
         if self.synthetic_end <= self.synthetic_start:
             raise ConfigError(
@@ -261,9 +263,12 @@ class ModelConfig:
     early_stopping_rounds: int = 50
     num_threads: int = 0  # 0: all cores
     seed: int = 42
+    max_bin: int = 255  # histogram bins per feature (LightGBM max_bin, XGBoost max_bin)
 
     def validate(self) -> None:
         _check_choice("model.engine", self.engine, ("lightgbm", "xgboost"))
+        if not 2 <= self.max_bin <= 1024:
+            raise ConfigError(f"[model] max_bin = {self.max_bin} must lie in [2, 1024] (255 is the engines' default)")
         for key in ("num_leaves", "max_depth", "min_data_in_leaf", "num_boost_round", "early_stopping_rounds"):
             _check_positive(f"model.{key}", getattr(self, key))
         for key in ("learning_rate", "feature_fraction", "bagging_fraction"):

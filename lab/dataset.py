@@ -29,6 +29,7 @@ from lab import paths
 from lab.bars import regular_session_bars, resample_bars, session_minutes
 from lab.cache import FeatureCache, dataset_digest, file_sha256, require_minute_file
 from lab.config import TARGET_NAMES, DateRange, LabConfig
+from lab.doctor import examine_for_featurize, findings_warning
 from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features
 from lab import market
@@ -45,7 +46,7 @@ __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "bu
 #: The modules whose code decides the tables' content: their source is part of every dataset digest,
 #: so a change to any of them can never serve stale tables from the cache.
 PIPELINE_MODULES = ("readers", "integrity", "bars", "sessions", "features", "feature_spec", "indicators", "targets",
-                    "windows", "dataset", "strategy_features", "rules")
+                    "windows", "dataset", "strategy_features", "rules", "doctor")
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
 
@@ -92,7 +93,8 @@ def featurize_settings(config: LabConfig) -> dict[str, Any]:
     """Every configuration value that changes the tables (the digest's input)."""
     return {
         "pipeline_code": pipeline_code_digest(),
-        "data": {"timezone": config.data.timezone, "instrument": config.data.instrument, "on_bad_rows": config.data.on_bad_rows},
+        "data": {"timezone": config.data.timezone, "instrument": config.data.instrument, "on_bad_rows": config.data.on_bad_rows,
+                 "on_bad_sessions": config.data.on_bad_sessions},
         "windows": dataclasses.asdict(config.windows),
         "session": dataclasses.asdict(config.session),
         "features": dataclasses.asdict(config.features),
@@ -188,7 +190,7 @@ def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) 
     path always holds the lab's own data and is keyed as a synthetic market.
     """
     if config.data.path:
-        return require_minute_file(config.data.path), False
+        return require_minute_file(paths.find_minute_file(config.data.path)), False
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
@@ -313,7 +315,16 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
              f"left {minute_file.rows_outside:,} held-out rows unread"
              + (f", dropped {dropped:,} bad rows {minute_file.rows_dropped}" if dropped else ""))
     tick = time.perf_counter()
-    tables, minutes_val = build_tables(minute_file.minutes, config)
+    minutes, findings, doctor = examine_for_featurize(minute_file.minutes, config, None if synthetic else path.name)
+    timings["doctor_s"] = time.perf_counter() - tick
+    for message in doctor["instrument_warnings"]:
+        warnings.warn(message, stacklevel=2)
+        progress(message)
+    if (message := findings_warning(doctor, config.data.on_bad_sessions)) is not None:
+        warnings.warn(message, stacklevel=2)
+        progress(message)
+    tick = time.perf_counter()
+    tables, minutes_val = build_tables(minutes, config)
     timings["featurize_s"] = time.perf_counter() - tick
     progress(f"built {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())} in {timings['featurize_s']:.2f} s")
     manifest = {
@@ -328,11 +339,12 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         "rows_read": minute_file.rows_read,
         "rows_dropped": minute_file.rows_dropped,
         "rows_held_out": minute_file.rows_outside,
+        "data_doctor": doctor,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         **_summaries(tables),
     }
     tick = time.perf_counter()
-    folder = cache.write(digest, {**tables, "minutes_validation": minutes_val}, manifest)
+    folder = cache.write(digest, {**tables, "minutes_validation": minutes_val, "data_findings": findings}, manifest)
     timings["write_s"] = time.perf_counter() - tick
     return Dataset(digest, str(path), raw_sha, tables, manifest, False, folder, timings)
 

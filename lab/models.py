@@ -17,6 +17,7 @@ min_data_in_leaf    ``min_child_weight = 0.25 * min_data_in_leaf`` (the logistic
 feature_fraction    ``colsample_bytree``
 bagging_fraction    ``subsample``
 seed, num_threads   ``seed``, ``nthread``
+max_bin             ``max_bin`` (of the ``QuantileDMatrix``; LightGBM: of the ``Dataset``)
 ==================  ==================================================================
 
 Both engines use histogram trees and early stopping on validation AUC. ``bagging_fraction``
@@ -81,7 +82,7 @@ _TUNABLE = (
 
 #: LightGBM Dataset parameters. ``feature_pre_filter=False`` lets one constructed Dataset
 #: serve every ``min_data_in_leaf`` of a grid (LightGBM otherwise refuses to lower it).
-_LGB_DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
+_LGB_DATASET_PARAMS = {"feature_pre_filter": False, "verbose": -1}
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,28 +158,31 @@ class TrainingData:
             arrays += [X_arr, y_arr]
         return cls(arrays[0], arrays[1], arrays[2], arrays[3], names)
 
-    def lightgbm_datasets(self, num_threads: int = 0) -> tuple[lgb.Dataset, lgb.Dataset]:
-        """The cached, constructed LightGBM ``(train, validation)`` Datasets."""
-        if "lightgbm" not in self._cache:
-            params = dict(_LGB_DATASET_PARAMS, num_threads=num_threads)
+    def lightgbm_datasets(self, num_threads: int = 0, max_bin: int = 255) -> tuple[lgb.Dataset, lgb.Dataset]:
+        """The cached, constructed LightGBM ``(train, validation)`` Datasets (``max_bin`` bins per feature)."""
+        key = ("lightgbm", max_bin)
+        if key not in self._cache:
+            params = dict(_LGB_DATASET_PARAMS, num_threads=num_threads, max_bin=max_bin)
             train = lgb.Dataset(
                 self.X_train, self.y_train, feature_name=list(self.feature_names), free_raw_data=False, params=params
             )
             val = lgb.Dataset(self.X_val, self.y_val, reference=train, free_raw_data=False, params=params)
             train.construct()
             val.construct()
-            self._cache["lightgbm"] = (train, val)
-        return self._cache["lightgbm"]
+            self._cache[key] = (train, val)
+        return self._cache[key]
 
-    def xgboost_matrices(self, num_threads: int = 0) -> tuple[xgb.DMatrix, xgb.DMatrix]:
-        """The cached XGBoost ``(train, validation)`` quantile matrices (256 bins)."""
-        if "xgboost" not in self._cache:
+    def xgboost_matrices(self, num_threads: int = 0, max_bin: int = 256) -> tuple[xgb.DMatrix, xgb.DMatrix]:
+        """The cached XGBoost ``(train, validation)`` quantile matrices (``max_bin`` bins per feature)."""
+        key = ("xgboost", max_bin)
+        if key not in self._cache:
             nthread = num_threads or (os.cpu_count() or 1)
             names = list(self.feature_names)
-            train = xgb.QuantileDMatrix(self.X_train, self.y_train, feature_names=names, nthread=nthread)
-            val = xgb.QuantileDMatrix(self.X_val, self.y_val, feature_names=names, ref=train, nthread=nthread)
-            self._cache["xgboost"] = (train, val)
-        return self._cache["xgboost"]
+            train = xgb.QuantileDMatrix(self.X_train, self.y_train, feature_names=names, nthread=nthread, max_bin=max_bin)
+            val = xgb.QuantileDMatrix(self.X_val, self.y_val, feature_names=names, ref=train, nthread=nthread,
+                                      max_bin=max_bin)
+            self._cache[key] = (train, val)
+        return self._cache[key]
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,7 @@ def native_params(config: ModelConfig) -> dict[str, Any]:
             "num_threads": config.num_threads,
             "deterministic": True,
             "force_row_wise": True,
+            "max_bin": config.max_bin,
             "verbose": -1,
         }
         return params
@@ -261,6 +266,7 @@ def native_params(config: ModelConfig) -> dict[str, Any]:
             "min_child_weight": 0.25 * config.min_data_in_leaf,
             "colsample_bytree": config.feature_fraction,
             "subsample": config.bagging_fraction,
+            "max_bin": config.max_bin,
             "seed": config.seed,
             "nthread": config.num_threads or (os.cpu_count() or 1),
             "verbosity": 0,
@@ -293,7 +299,7 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
     params = native_params(config)
     start = time.perf_counter()
     if config.engine == "lightgbm":
-        train_set, val_set = data.lightgbm_datasets(config.num_threads)
+        train_set, val_set = data.lightgbm_datasets(config.num_threads, config.max_bin)
         start = time.perf_counter()
         booster = lgb.train(
             params,
@@ -307,7 +313,7 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
         booster.best_iteration = best
         best_auc = float(booster.best_score["validation"]["auc"])
     else:
-        dtrain, dval = data.xgboost_matrices(config.num_threads)
+        dtrain, dval = data.xgboost_matrices(config.num_threads, config.max_bin)
         start = time.perf_counter()
         full = xgb.train(
             params,

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "code_root", "raw_dir", "features_dir", "synthetic_path"]
+__all__ = ["project_root", "code_root", "raw_dir", "features_dir", "synthetic_path", "find_minute_file"]
 
 
 def project_root() -> Path:
@@ -33,3 +33,14 @@ def synthetic_path(instrument: str, start: dt.date, end: dt.date, seed: int, edg
     """The file the synthetic default is written to (FirstRate layout, so one reader serves both)."""
     edge = f"_edge{edge_auc:g}" if edge_auc not in (0.0, 0.5) else ""
     return raw_dir() / f"synthetic_{instrument}_{start:%Y%m%d}_{end:%Y%m%d}_seed{seed}{edge}_1min.txt"
+
+
+def find_minute_file(name: str | Path) -> Path:
+    """The minute file a user named: the path as given when it exists, else a bare file name
+    (no folder part) looked up in ``data/raw/``; otherwise the path as given (the reader then says
+    it does not exist, and where it looked)."""
+    given = Path(name)
+    if given.is_file() or given.name != str(name):
+        return given
+    in_raw = raw_dir() / given.name
+    return in_raw if in_raw.is_file() else given

@@ -8,6 +8,8 @@ Formats
   ``open, high, low, close, volume``, case-insensitive); stamps naive (read in ``tz``) or carrying
   an offset / ``Z`` (converted).
 * Parquet with the same columns (or a datetime index).
+* Any of the text files compressed: a ``.gz`` file, or a ``.zip`` archive holding one ``.txt``/``.csv``
+  (as FirstRate ships them); recognised by their first bytes, whatever the file's name.
 
 Every reader returns the *minute frame* contract: a ``DatetimeIndex`` named ``time`` in
 America/New_York (unit ns), float64 ``open/high/low/close``, int64 ``volume``, sorted and unique,
@@ -20,8 +22,13 @@ exist and is reported as a bad row.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gzip
 import mmap
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -35,7 +42,7 @@ import pyarrow.parquet as pq
 from lab.errors import DataError
 from lab.integrity import BadRows, check_minutes
 
-__all__ = ["MinuteFile", "read_minutes", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
+__all__ = ["MinuteFile", "read_minutes", "sniff_format", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
 
 MARKET_TZ = "America/New_York"
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -103,10 +110,21 @@ def read_minutes(
     """
     path = Path(path)
     if not path.is_file():
-        what = "is a folder, not a minute file" if path.is_dir() else "does not exist"
-        raise DataError(f"minute file {str(path)!r} {what}; set [data] path in lab.toml or pass -P data=<file>")
+        where = " (nor in data/raw/)" if path.name == str(path) else ""
+        what = "is a folder, not a minute file" if path.is_dir() else f"does not exist{where}"
+        raise DataError(f"minute file {str(path)!r} {what}; set [data] path in lab.toml or pass "
+                        "-P data=<file> (a bare file name is looked up in data/raw/)")
     if on_bad_rows not in ("error", "drop"):
         raise DataError(f"on_bad_rows = {on_bad_rows!r}: use 'error' or 'drop'")
+    kind = sniff_format(path)
+    if kind in ("zip", "gzip"):
+        with _decompressed(path, kind) as (plain, shown):
+            try:
+                return read_minutes(plain, tz, on_bad_rows, until, since, exclude)
+            except DataError as exc:
+                raise DataError(str(exc).replace(str(plain), shown)) from None
+    if kind == "parquet" and path.suffix.lower() not in (".parquet", ".pq"):
+        raise DataError(f"{path}: a Parquet file under another name; rename it to {path.stem}.parquet")
     cuts = _cut_ranges(until, since, exclude)
     if path.suffix.lower() in (".parquet", ".pq"):
         raw, first_line, skipped, known_lines = _read_parquet(path), 1, 0, None
@@ -161,6 +179,70 @@ def _outside_cuts(stamps: pd.DatetimeIndex, cuts: list[tuple[dt.date, dt.date]])
         hi = pd.Timestamp(min(end, dt.date(2262, 4, 10))).value
         keep &= ~(known & (day >= lo) & (day <= hi))
     return keep
+
+
+# -- compressed and unknown files -------------------------------------------------------------
+
+_MAGIC = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"PAR1": "parquet"}
+
+
+def sniff_format(path: Path) -> str:
+    """What a file holds, from its first bytes: ``zip``, ``gzip``, ``parquet``, ``text`` or ``empty``.
+
+    Raises
+    ------
+    DataError
+        One line when the file is binary and none of these (e.g. an Excel workbook or a 7z archive).
+    """
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        return "empty"
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head) / len(head)
+    if b"\x00" in head or printable < 0.95:
+        raise DataError(
+            f"{path}: not a minute file this lab reads (a binary file starting with bytes {head[:8].hex(' ')}); "
+            "expected a FirstRate .txt/.csv (or a .zip/.gz of one) or Parquet"
+        )
+    return "text"
+
+
+@contextlib.contextmanager
+def _decompressed(path: Path, kind: str):
+    """Yield ``(plain text file, name to show)``: the .gz or the one text member of a .zip, unpacked
+    into a temporary folder that is removed afterwards (the reader needs a seekable file to map)."""
+    with tempfile.TemporaryDirectory(prefix="lab-minutes-") as folder:
+        if kind == "gzip":
+            shown = str(path)
+            plain = Path(folder) / (path.stem if path.suffix.lower() == ".gz" else path.name)
+            try:
+                with gzip.open(path, "rb") as source, plain.open("wb") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+            except (OSError, EOFError) as exc:
+                raise DataError(f"{path}: a damaged gzip file ({exc}); download it again") from None
+        else:
+            try:
+                archive = zipfile.ZipFile(path)
+            except zipfile.BadZipFile as exc:
+                raise DataError(f"{path}: a damaged zip archive ({exc}); download it again") from None
+            with archive:
+                members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
+                texts = [m for m in members if m.filename.lower().endswith((".txt", ".csv"))] or members
+                if len(texts) != 1:
+                    names = ", ".join(m.filename for m in texts[:5]) or "nothing"
+                    raise DataError(f"{path}: the archive holds {names}; expected exactly one .txt/.csv minute file: "
+                                    "unpack the one you want and pass its path")
+                member = texts[0]
+                shown = f"{path}!{member.filename}"
+                plain = Path(folder) / Path(member.filename).name
+                with archive.open(member) as source, plain.open("wb") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+        if sniff_format(plain) in ("zip", "gzip"):
+            raise DataError(f"{shown}: an archive inside an archive; unpack the outer one first")
+        yield plain, shown
 
 
 # -- text -----------------------------------------------------------------------------------

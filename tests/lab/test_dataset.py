@@ -34,7 +34,8 @@ def test_prepare_dataset_builds_train_and_validation_only(minute_file):
         assert table[list(FEATURE_NAMES)].notna().all().all()
     assert dataset.manifest["rows_held_out"] > 0
     folder_files = sorted(p.name for p in dataset.folder.iterdir())
-    assert folder_files == ["manifest.json", "minutes_validation.parquet", "train.parquet", "validation.parquet"]
+    assert folder_files == ["data_findings.parquet", "manifest.json", "minutes_validation.parquet", "train.parquet",
+                            "validation.parquet"]
 
 
 def test_prepare_dataset_drops_the_warm_up_bars(minute_file):
@@ -123,3 +124,24 @@ def test_prepare_dataset_optional_sets_are_formed_with_history_and_feed_models_o
     assert plain.feature_names == list(FEATURE_NAMES)
     with_sets = prepare_dataset(_config(minute_file, **{"features.optional_sets": ["breakout"]}), progress=lambda m: None)
     assert with_sets.feature_names == list(FEATURE_NAMES) + list(BREAKOUT_FEATURES)
+
+
+def test_prepare_dataset_warns_about_flagged_sessions_and_drops_them_on_request(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    minutes = make_minutes("2023-08-01", "2023-12-29", seed=11, overnight=True)
+    day = minutes.index.tz_localize(None).normalize()
+    minutes.loc[day == pd.Timestamp("2023-10-02"), "volume"] = 0
+    path = write_firstrate(minutes, tmp_path / "raw.txt")
+    with pytest.warns(UserWarning, match=r"the data doctor flagged 1 of \d+ sessions \(zero_volume 1\); kept them"):
+        kept = prepare_dataset(_config(path), progress=lambda m: None)
+    assert kept.manifest["data_doctor"]["sessions_flagged"] == 1
+    assert "2023-10-02" in set(kept.tables["train"]["session"].dt.strftime("%Y-%m-%d"))
+    with pytest.warns(UserWarning, match=r"dropped them \(1,320 minutes\)"):
+        dropped = prepare_dataset(_config(path, **{"data.on_bad_sessions": "drop"}), progress=lambda m: None)
+    assert dropped.digest != kept.digest
+    assert dropped.manifest["data_doctor"]["sessions_dropped"] == 1
+    assert "2023-10-02" not in set(dropped.tables["train"]["session"].dt.strftime("%Y-%m-%d"))
+    findings = FeatureCache(tmp_path / "data" / "features").read(dropped.digest, "data_findings")
+    assert findings[["session", "kind"]].values.tolist() == [["2023-10-02", "zero_volume"]]

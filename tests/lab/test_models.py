@@ -190,3 +190,17 @@ def test_models_docstring_examples_run() -> None:
     import lab.models
 
     assert doctest.testmod(lab.models, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+@pytest.mark.parametrize("engine", ["lightgbm", "xgboost"])
+def test_max_bin_limits_the_split_points_of_both_engines(data: TrainingData, engine: str) -> None:
+    config = ModelConfig(engine=engine, max_bin=3, num_boost_round=20, min_data_in_leaf=5, num_threads=1)
+    fitted = train_classifier(TrainingData.from_arrays(data.X_train, data.y_train, data.X_val, data.y_val), config)
+    assert fitted.params["max_bin"] == 3
+    if engine == "lightgbm":
+        trees = fitted.booster.trees_to_dataframe()
+    else:
+        trees = fitted.booster.trees_to_dataframe().rename(columns={"Feature": "split_feature", "Split": "threshold"})
+        trees = trees[trees["split_feature"] != "Leaf"]
+    thresholds = trees.dropna(subset=["threshold"]).groupby("split_feature")["threshold"].nunique()
+    assert 0 < thresholds.max() <= 2  # 3 bins have 2 boundaries

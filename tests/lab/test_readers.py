@@ -194,3 +194,70 @@ def test_read_minutes_excluded_ranges_are_never_parsed_and_lines_keep_their_numb
     days = set(result.minutes.index.strftime("%Y-%m-%d"))
     assert "2023-07-03" not in days and "2023-07-05" not in days and {"2023-06-30", "2023-07-06"} <= days
     assert result.rows_outside == len(sealed)
+
+
+def test_read_minutes_gz_and_zip_round_trip(tmp_path, minutes_factory):
+    import gzip
+    import zipfile
+
+    minutes = minutes_factory("2023-03-01", "2023-03-03", overnight=True)
+    text = write_firstrate(minutes, tmp_path / "ES_full_1min_UNadjusted.txt")
+    gz = tmp_path / "ES_full_1min_UNadjusted.txt.gz"
+    gz.write_bytes(gzip.compress(text.read_bytes()))
+    archive = tmp_path / "ES_full_1min_UNadjusted.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+        handle.write(text, "ES_full_1min_UNadjusted.txt")
+    for path in (gz, archive):
+        result = read_minutes(path, until=dt.date(2023, 3, 3))
+        pd.testing.assert_frame_equal(result.minutes, minutes.loc[: "2023-03-02"], check_freq=False)
+        assert result.rows_outside == len(minutes.loc["2023-03-03"])
+
+
+def test_read_minutes_zip_bad_row_names_the_member(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "NQ.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("NQ_1min.txt", GOOD + "2023-03-01 09:32:00,4000.5,3999,4000,4000.25,10\n")
+    with pytest.raises(DataError, match=r"NQ\.zip!NQ_1min\.txt: 1 bad row\(s\)\. line 3"):
+        read_minutes(archive)
+
+
+def test_read_minutes_zip_with_several_files_is_refused(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("a.txt", GOOD)
+        handle.writestr("b.txt", GOOD)
+    with pytest.raises(DataError, match=r"holds a\.txt, b\.txt; expected exactly one"):
+        read_minutes(archive)
+
+
+def test_read_minutes_binary_file_gives_one_short_line(tmp_path):
+    path = tmp_path / "m.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 8)
+    with pytest.raises(DataError) as caught:
+        read_minutes(path)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300
+    assert "d0 cf 11 e0" in message and "expected a FirstRate .txt/.csv (or a .zip/.gz of one) or Parquet" in message
+
+
+def test_find_minute_file_looks_up_a_bare_name_in_data_raw(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from lab.paths import find_minute_file
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    raw = tmp_path / "home" / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "ES_1min.txt").write_text(GOOD)
+    assert find_minute_file("ES_1min.txt") == raw / "ES_1min.txt"
+    assert len(read_minutes(find_minute_file("ES_1min.txt")).minutes) == 2
+    (tmp_path / "ES_1min.txt").write_text(GOOD)  # a file of that name here wins
+    assert find_minute_file("ES_1min.txt") == Path("ES_1min.txt")
+    assert find_minute_file("sub/ES_1min.txt") == Path("sub/ES_1min.txt")  # a path with a folder is taken as given
+    with pytest.raises(DataError, match=r"'nope\.txt' does not exist \(nor in data/raw/\)"):
+        read_minutes(find_minute_file("nope.txt"))
