@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from lab import tracking
-from lab.backtest import criteria_passed, evaluate_criteria, is_full_size, reaches_entry_threshold
+from lab.backtest import evaluate_criteria, is_full_size, reaches_entry_threshold
+from lab.backtest.metrics import verdict as plan_verdict
 from lab.config import LabConfig
 from lab.dataset import TEST_WARMUP_DAYS, build_window_table
 from lab.errors import LabError
@@ -114,8 +115,7 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
         tracking.log_metrics({f"tier_{row.tier}_{k}": getattr(row, k) for row in tiers.itertuples()
                               for k in ("auc", "brier_score", "ece", "rows")})
         criteria = evaluate_criteria(metrics, config.criteria)
-        verdict = ("PASS-target" if criteria_passed(criteria, "target") else
-                   "PASS-minimum" if criteria_passed(criteria, "minimum") else "FAIL")
+        verdict = plan_verdict(criteria)
         mlflow.set_tags({"lab.verdict": verdict, "lab.ticket": ticket.name})
         record_result(ticket, run_id, verdict)
     client = mlflow.MlflowClient()

@@ -26,6 +26,7 @@ __all__ = [
     "breakdown",
     "evaluate_criteria",
     "criteria_passed",
+    "verdict",
     "EXIT_REASONS",
     "TRADING_DAYS_PER_YEAR",
 ]
@@ -245,6 +246,17 @@ def evaluate_criteria(metrics: dict[str, float], criteria: CriteriaConfig | None
         passed = not math.isnan(value) and value >= threshold - 1e-12
         table.append((level, label, metric, op, float(threshold), value, "PASS" if passed else "FAIL"))
     return pd.DataFrame(table, columns=["level", "criterion", "metric", "comparison", "threshold", "value", "result"])
+
+
+def verdict(table: pd.DataFrame) -> str:
+    """The plan's verdict on a criteria table: ``FAIL`` unless every minimum criterion passed, then
+    ``PASS-target`` when every target criterion passed too, else ``PASS-minimum``.
+
+    A target met while a minimum is missed (a worst day over the loss limit, say) is still ``FAIL``.
+    """
+    if not criteria_passed(table, "minimum"):
+        return "FAIL"
+    return "PASS-target" if criteria_passed(table, "target") else "PASS-minimum"
 
 
 def criteria_passed(table: pd.DataFrame, level: str = "minimum") -> bool:

@@ -91,3 +91,13 @@ def test_report_criteria_and_monte_carlo_cells_use_the_metric_units():
     assert cells[mc_row + 1: mc_row + 4] == ["-10.50", "1.00", "20.00"]
     pf_row = cells.index("profit_factor")
     assert cells[pf_row + 1: pf_row + 4] == ["0.9", "1.1", "1.3"]
+
+
+def test_verdict_fails_when_a_minimum_criterion_fails_even_if_every_target_passes():
+    from lab.backtest.metrics import evaluate_criteria, verdict
+
+    good = {"win_rate": 0.77, "profit_factor": 2.1, "trades_per_day": 25.0, "worst_day_usd": -90.0,
+            "profitable_days_pct": 90.0}
+    assert verdict(evaluate_criteria(good)) == "PASS-target"
+    assert verdict(evaluate_criteria({**good, "worst_day_usd": -111.78})) == "FAIL"  # the demo's test window
+    assert verdict(evaluate_criteria({**good, "trades_per_day": 4.0})) == "PASS-minimum"
