@@ -11,6 +11,8 @@ and so is the champion's version (``lab status`` shows it; the next clean run cl
 
 from __future__ import annotations
 
+import argparse
+
 import sys
 import tempfile
 
@@ -111,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)  # chooses the registered model; its champion's run gives the rest
         _, version = _champion(config)
-        config = config_for(args, version.run_id, "monitor", **{"promotion.model_name": config.promotion.model_name})
+        # Everything else is the champion's own (its tune run's data and settings): --config only names the model.
+        own = argparse.Namespace(config="", data=args.data)
+        config = config_for(own, version.run_id, "monitor", **{"promotion.model_name": config.promotion.model_name})
         alerts = run_monitor(config, int(args.recent_days or 30), args.trades_run)
     except LabError as exc:
         return refuse("monitor", exc)
