@@ -286,6 +286,15 @@ def _exit_at_close(book, p, j, close, last_in_session):
 
 
 @_inline
+def _schedule_exit(book, p, signal, confidence, exit_signal):
+    """At the close, with the position still open: a market exit at the next open on an opposite signal or an exit signal."""
+    if signal == -book.side and confidence >= p.reversal_min_confidence - _CONF_EPS:
+        book.pending = REASON_REVERSAL
+    elif exit_signal:
+        book.pending = REASON_EXIT_SIGNAL
+
+
+@_inline
 def _close_position(book, p, counters, trade, j, reason, price, exit_ns, held, resolved):
     """Book the trade into ``trade`` (a :data:`TRADE_DTYPE` record) and update the session's risk state."""
     side, qty = book.side, book.contracts
@@ -376,23 +385,22 @@ def on_bar_close(book, p, counters, trade, j, high, low, close, start_ns, last_i
     just this bar's), then the time stop or the missing-flatten-bar exit at the close; a position
     still open may get a market exit scheduled for the next open (reversal or exit signal).
     """
-    closed = False
-    if book.side != 0:
-        reason, price, resolved = _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open,
-                                                   minute_high, minute_low)
-        exit_ns = start_ns
-        if reason == _NO_EXIT:
-            reason, price = _exit_at_close(book, p, j, close, last_in_session)
-            exit_ns = start_ns + p.bar_ns
-        if reason != _NO_EXIT:
-            _close_position(book, p, counters, trade, j, reason, price, exit_ns, j - book.entry_bar + 1, resolved)
-            closed = True
-    if book.side != 0 and not last_in_session:
-        if signal == -book.side and confidence >= p.reversal_min_confidence - _CONF_EPS:
-            book.pending = REASON_REVERSAL
-        elif exit_signal:
-            book.pending = REASON_EXIT_SIGNAL
-    return closed
+    # Flat: nothing to do. Returning before the minute arrays are touched lets numba drop their
+    # reference counting from simulate's loop (four atomic increments and decrements a bar otherwise).
+    if book.side == 0:
+        return False
+    reason, price, resolved = _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open,
+                                               minute_high, minute_low)
+    exit_ns = start_ns
+    if reason == _NO_EXIT:
+        reason, price = _exit_at_close(book, p, j, close, last_in_session)
+        exit_ns = start_ns + p.bar_ns
+    if reason != _NO_EXIT:
+        _close_position(book, p, counters, trade, j, reason, price, exit_ns, j - book.entry_bar + 1, resolved)
+        return True
+    if not last_in_session:
+        _schedule_exit(book, p, signal, confidence, exit_signal)
+    return False
 
 
 @njit(cache=_CACHE)
