@@ -197,10 +197,8 @@ def _start_session(book, session):
 def _see_price(book, price):
     """Update the excursions with a traded price (points)."""
     move = (price - book.fill) * book.side
-    if move > book.best:
-        book.best = move
-    if -move > book.worst:
-        book.worst = -move
+    book.best = max(book.best, move)
+    book.worst = max(book.worst, -move)
 
 
 @_inline
@@ -267,10 +265,8 @@ def _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_o
         favourable, adverse = min(high, target) - book.fill, book.fill - max(low, stop)
     else:
         favourable, adverse = book.fill - max(low, target), min(high, stop) - book.fill
-    if favourable > book.best:
-        book.best = favourable
-    if adverse > book.worst:
-        book.worst = adverse
+    book.best = max(book.best, favourable)
+    book.worst = max(book.worst, adverse)
     return reason, price, resolved
 
 
