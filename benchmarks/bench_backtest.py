@@ -3,7 +3,8 @@
     python benchmarks/bench_backtest.py [--bars 36000] [--repeat 21] [--no-backtesting-py]
 
 Figures (medians of ``--repeat`` runs, on synthetic bars, default 36,000, about the 2024-2025
-test window):
+test window; the fastest run is printed beside a median: on a busy machine a call of a few
+milliseconds is often preempted, and only figures taken side by side at the same time compare):
 
 * numba kernel time per 36 K bars after compilation (arrays in, arrays out);
 * ``run_backtest`` end to end per 36 K bars (validation, array preparation, kernel, trades table);
@@ -79,14 +80,15 @@ def synthetic(n_bars: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return bars.iloc[:n_bars], minutes
 
 
-def median_seconds(fn, repeat: int) -> float:
+def median_seconds(fn, repeat: int) -> tuple[float, float]:
+    """(median, fastest) of ``repeat`` timed calls after one untimed call, seconds."""
     fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def fresh_process_seconds(repeat: int) -> tuple[float, float]:
@@ -172,16 +174,18 @@ def main() -> None:
     arrays = prepare_arrays(bars, signals, minutes, rules)
     params = engine.EngineParams(0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 30 * _NS_PER_MINUTE, np.inf,
                                  5 * _NS_PER_MINUTE)
-    kernel = median_seconds(lambda: engine.simulate(*arrays.kernel_arrays(), params), args.repeat) * scale
-    full = median_seconds(lambda: run_backtest(bars, signals, minutes, rules=rules, costs=costs), args.repeat) * scale
+    kernel, kernel_fastest = median_seconds(lambda: engine.simulate(*arrays.kernel_arrays(), params), args.repeat)
+    full, full_fastest = median_seconds(lambda: run_backtest(bars, signals, minutes, rules=rules, costs=costs),
+                                        args.repeat)
+    kernel, kernel_fastest, full, full_fastest = (t * scale for t in (kernel, kernel_fastest, full, full_fastest))
     fresh, fresh_whole = fresh_process_seconds(max(3, args.repeat // 4))
 
     print(f"numba cache: {engine.simulate.stats.cache_hits and 'hit' or 'compiled'}; "
           f"NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '(unset: __pycache__ beside lab/backtest/engine.py)')}")
     print(f"bars: {n:,} 5-minute bars ({len(minutes):,} minutes), {len(result.trades):,} trades; medians of {args.repeat} runs")
     print(f"this process's first run_backtest (compile or cache load): {first_call * 1e3:9.1f} ms")
-    print(f"numba kernel, per 36 K bars, after compilation:           {kernel * 1e3:9.3f} ms")
-    print(f"run_backtest end to end, per 36 K bars:                    {full * 1e3:9.3f} ms")
+    print(f"numba kernel, per 36 K bars, after compilation:           {kernel * 1e3:9.3f} ms (fastest {kernel_fastest * 1e3:.3f})")
+    print(f"run_backtest end to end, per 36 K bars:                    {full * 1e3:9.3f} ms (fastest {full_fastest * 1e3:.3f})")
     print(f"fresh process: import lab.backtest + first call (warm cache): {fresh * 1e3:6.0f} ms "
           f"(whole process incl. interpreter start: {fresh_whole * 1e3:.0f} ms)")
     if args.no_backtesting_py:

@@ -197,10 +197,8 @@ def _start_session(book, session):
 def _see_price(book, price):
     """Update the excursions with a traded price (points)."""
     move = (price - book.fill) * book.side
-    if move > book.best:
-        book.best = move
-    if -move > book.worst:
-        book.worst = -move
+    book.best = max(book.best, move)
+    book.worst = max(book.worst, -move)
 
 
 @_inline
@@ -267,10 +265,8 @@ def _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_o
         favourable, adverse = min(high, target) - book.fill, book.fill - max(low, stop)
     else:
         favourable, adverse = book.fill - max(low, target), min(high, stop) - book.fill
-    if favourable > book.best:
-        book.best = favourable
-    if adverse > book.worst:
-        book.worst = adverse
+    book.best = max(book.best, favourable)
+    book.worst = max(book.worst, adverse)
     return reason, price, resolved
 
 
@@ -283,6 +279,15 @@ def _exit_at_close(book, p, j, close, last_in_session):
     elif last_in_session:
         reason = REASON_FLATTEN
     return reason, close - book.side * p.exit_slippage_ticks * p.tick_size
+
+
+@_inline
+def _schedule_exit(book, p, signal, confidence, exit_signal):
+    """At the close, position still open: a market exit at the next open on an opposite or exit signal."""
+    if signal == -book.side and confidence >= p.reversal_min_confidence - _CONF_EPS:
+        book.pending = REASON_REVERSAL
+    elif exit_signal:
+        book.pending = REASON_EXIT_SIGNAL
 
 
 @_inline
@@ -376,23 +381,23 @@ def on_bar_close(book, p, counters, trade, j, high, low, close, start_ns, last_i
     just this bar's), then the time stop or the missing-flatten-bar exit at the close; a position
     still open may get a market exit scheduled for the next open (reversal or exit signal).
     """
-    closed = False
-    if book.side != 0:
-        reason, price, resolved = _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open,
-                                                   minute_high, minute_low)
-        exit_ns = start_ns
-        if reason == _NO_EXIT:
-            reason, price = _exit_at_close(book, p, j, close, last_in_session)
-            exit_ns = start_ns + p.bar_ns
-        if reason != _NO_EXIT:
-            _close_position(book, p, counters, trade, j, reason, price, exit_ns, j - book.entry_bar + 1, resolved)
-            closed = True
-    if book.side != 0 and not last_in_session:
-        if signal == -book.side and confidence >= p.reversal_min_confidence - _CONF_EPS:
-            book.pending = REASON_REVERSAL
-        elif exit_signal:
-            book.pending = REASON_EXIT_SIGNAL
-    return closed
+    # Early returns, not a flag carried to one exit: written that way numba prunes the minute arrays'
+    # reference counting from simulate's loop; otherwise it costs four atomic increments and decrements
+    # every bar, 4x the kernel's time (guarded by tests/lab/backtest/test_engine_compiled.py).
+    if book.side == 0:
+        return False
+    reason, price, resolved = _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open,
+                                               minute_high, minute_low)
+    exit_ns = start_ns
+    if reason == _NO_EXIT:
+        reason, price = _exit_at_close(book, p, j, close, last_in_session)
+        exit_ns = start_ns + p.bar_ns
+    if reason != _NO_EXIT:
+        _close_position(book, p, counters, trade, j, reason, price, exit_ns, j - book.entry_bar + 1, resolved)
+        return True
+    if not last_in_session:
+        _schedule_exit(book, p, signal, confidence, exit_signal)
+    return False
 
 
 @njit(cache=_CACHE)

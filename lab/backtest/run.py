@@ -362,7 +362,9 @@ def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
 
 def _trades_frame(records: np.ndarray, arrays: _Arrays | None, rules, exit_signal_reason) -> pd.DataFrame:
     """The trades table from the engine's :data:`lab.backtest.engine.TRADE_DTYPE` records."""
-    entry_idx = records["entry_index"]
+    # one contiguous array a field, copied once (a field read in place walks the records with a stride)
+    field = {name: np.ascontiguousarray(records[name]) for name in engine.TRADE_DTYPE.names}
+    entry_idx = field["entry_index"]
     signal_idx = entry_idx - 1
     if arrays is None:
         entry_ns = np.empty(0, np.int64)
@@ -378,20 +380,20 @@ def _trades_frame(records: np.ndarray, arrays: _Arrays | None, rules, exit_signa
     reasons = tuple(_reason_names(exit_signal_reason))
     return pd.DataFrame({
         "entry_time": _ny_times(entry_ns),
-        "exit_time": _ny_times(records["exit_ns"]),
-        "side": _categorical((records["side"] < 0).astype(np.int64), ("long", "short")),
-        "contracts": records["contracts"].astype(np.int64),
-        "entry_price": records["entry_price"].astype(np.float64),
-        "exit_price": records["exit_price"].astype(np.float64),
-        "exit_reason": _categorical(records["reason"].astype(np.int64), reasons),
-        "pnl_usd": np.round(records["pnl_usd"].astype(np.float64), 2),
+        "exit_time": _ny_times(field["exit_ns"]),
+        "side": _categorical((field["side"] < 0).astype(np.int64), ("long", "short")),
+        "contracts": field["contracts"],
+        "entry_price": field["entry_price"],
+        "exit_price": field["exit_price"],
+        "exit_reason": _categorical(field["reason"].astype(np.int64), reasons),
+        "pnl_usd": np.round(field["pnl_usd"], 2),
         "probability": probability,
         "confidence": confidence,
         "confidence_tier": _categorical((~is_full_size(confidence, rules)).astype(np.int64), ("full", "half")),
-        "mfe_ticks": records["mfe_ticks"].astype(np.float64),
-        "mae_ticks": records["mae_ticks"].astype(np.float64),
-        "bars_held": records["bars_held"].astype(np.int64),
-        "resolved_by_minutes": records["resolved"].astype(np.bool_),
+        "mfe_ticks": field["mfe_ticks"],
+        "mae_ticks": field["mae_ticks"],
+        "bars_held": field["bars_held"],
+        "resolved_by_minutes": field["resolved"],
         "session": session.astype("datetime64[D]").astype("datetime64[ns]"),
         "time_of_day": _categorical(tod.astype(np.int64), ("first_hour", "midday", "last_hour")),
     })
