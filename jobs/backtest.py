@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
+from typing import Mapping
+
 import pandas as pd
 
 from lab import tracking
@@ -27,6 +29,8 @@ from lab.evaluation import classification_metrics
 from lab.strategies import backtest_strategy, long_only_for_target
 from lab.windows import guard_range
 from lab.backtest.metrics import daily_pnl
+from lab.backtest.metrics import verdict as plan_verdict
+from lab.backtest.report import report_header
 from registry import deflated, ledger
 from registry.deflated import daily_moments
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
@@ -69,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise LabError(f"no validation bars between {start} and {end}; the validation window is "
                                f"{config.windows.validation}")
             minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
+            header = report_header(config, runs={"tune": args.run_id, "volatility tune": args.volatility_run_id,
+                                                 "backtest": tracking.active_run_id()},
+                                   data_source=dataset.source, digest=dataset.digest, window=f"{start}..{end}")
             metrics, _ = backtest_window(config, bars, minutes, models, dataset.feature_names,
-                                         f"Validation backtest {start}..{end}")
+                                         f"Validation backtest {start}..{end}", header=header)
             deflated.log_backtest_statistics(config, metrics)  # trials_on_validation, deflated_sharpe_prob
     except (LabError, ValueError) as exc:
         return refuse("backtest", exc)
@@ -96,7 +103,8 @@ def _models(strategy: str, run_id: str, volatility_run_id: str) -> dict:
 
 
 def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: dict, features: list[str], title: str,
-                    prefix: str = "") -> tuple[dict[str, float], dict[str, pd.Series]]:
+                    prefix: str = "", *, header: Mapping[str, str] | None = None,
+                    with_verdict: bool = False) -> tuple[dict[str, float], dict[str, pd.Series]]:
     """Predict, simulate, measure and log one window (validation here, test in final-eval).
 
     Returns the logged metrics and each model's predictions (``role -> Series`` on the bars).
@@ -123,7 +131,7 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
     warn_if_costs_off(config)
     result = backtest_strategy(config, bars, minutes, probability=probability, volatility_probability=volatility,
                                features=features_of_strategy, long_only=long_only)
-    metrics = log_backtest(config, result, title, prefix, metrics)
+    metrics = log_backtest(config, result, title, prefix, metrics, header=header, with_verdict=with_verdict)
     return metrics, predictions
 
 
@@ -140,14 +148,15 @@ def warn_if_costs_off(config) -> None:
         mlflow.set_tag("lab.costs_off", "true")
 
 
-def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str, float] | None = None
-                 ) -> dict[str, float]:
+def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str, float] | None = None, *,
+                 header: Mapping[str, str] | None = None, with_verdict: bool = False) -> dict[str, float]:
     """Measure and log one simulated window in the active run (a backtest's or a paper run's artifacts).
 
     Logs the plan's metrics (``prefix`` + name, added to ``metrics``), the engine counters
     (``engine_*``), a Monte Carlo interval, ``trades.csv``, ``success_criteria.csv``, the
-    breakdowns, ``monte_carlo.csv``, ``equity_drawdown.png`` and ``report.html``; prints a summary.
-    Returns all the metrics logged.
+    breakdowns, ``monte_carlo.csv``, ``equity_drawdown.png`` and ``report.html`` (opening with
+    ``header``: what the page is about, see :func:`lab.backtest.report_header`; and, with
+    ``with_verdict``, the plan's verdict on its criteria); prints a summary. Returns all the metrics logged.
     """
     metrics = dict(metrics or {})
     trades = result.trades
@@ -172,7 +181,8 @@ def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str
     report = html_report(title, {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)},
                          criteria=criteria, monte_carlo=monte_carlo, breakdowns=breakdowns, trades=trades,
                          figures={"Equity and drawdown": png}, diagnostics=result.diagnostics,
-                         session_dates=result.session_dates)
+                         session_dates=result.session_dates, header=header,
+                         verdict=plan_verdict(criteria) if with_verdict else None)
     tracking.log_text(report, "report.html")
     _print_summary(title, metrics, criteria, prefix)
     return metrics

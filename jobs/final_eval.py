@@ -33,6 +33,7 @@ from lab.evaluation import classification_metrics
 from lab.readers import read_minutes
 from lab.sessions import regular_sessions
 from lab.windows import FINAL_EVAL
+from lab.backtest.report import report_header
 from jobs.backtest import backtest_window
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.lineage import config_for
@@ -108,8 +109,15 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
         features = list(model.features)
         role = "volatility" if model.target == "target_vol" else "direction"
         set_stage(ticket, PREDICTED)  # before the first prediction: a crash from here on has looked
+        evidence = json.loads(champion.tags.get("lab.evidence_runs", "{}") or "{}")
+        header = report_header(config, runs={"tune": champion.run_id, "walk-forward": evidence.get("walk-forward", ""),
+                                             "validation backtest": evidence.get("backtest", ""), "final-eval": run_id},
+                               data_source=str(config.data.path or "synthetic default"), digest=champion.tags.get(
+                                   "lab.dataset_digest", ""), model=f"{name} version {champion.version} @champion",
+                               window=str(test), ticket=f"{ticket.name} (market {market})")
         metrics, predictions = backtest_window(config, table, minutes, {role: model}, features,
-                                               f"Final evaluation, test window {test}")
+                                               f"Final evaluation, test window {test}", header=header,
+                                               with_verdict=True)
         tiers = tier_metrics(table[model.target].to_numpy(), predictions[role].to_numpy(), config)
         tracking.log_table(tiers, "evaluation_by_tier.csv")
         tracking.log_metrics({f"tier_{row.tier}_{k}": getattr(row, k) for row in tiers.itertuples()

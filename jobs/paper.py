@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from lab.backtest.report import report_header
 from jobs.backtest import DIRECTION_TARGETS, log_backtest, warn_if_costs_off
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.final_eval import champion_version, promoted_rules
@@ -103,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                     sink.close()
             tracking.log_table(trader.signals(), "signals.csv")
             tracking.log_text("".join(json.dumps(o.as_dict()) + "\n" for o in orders), "orders.jsonl")
-            log_backtest(config, trader.result(), f"Paper trading {start}..{end} ({name} version {champion.version})")
+            header = report_header(config, runs={"tune": champion.run_id, "paper": tracking.active_run_id()},
+                                   data_source=str(path), digest=champion.tags.get("lab.dataset_digest", ""),
+                                   model=f"{name} version {champion.version} @champion", window=f"{start}..{end}")
+            log_backtest(config, trader.result(), f"Paper trading {start}..{end} ({name} version {champion.version})",
+                         header=header)
     except (LabError, ValueError) as exc:
         return refuse("paper", exc, verb="refused")
     return 0

@@ -618,6 +618,14 @@ def record_refusal(exc: BaseException) -> None:
             client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
 
 
+def active_run_id() -> str:
+    """The id of the active run (``""`` without one)."""
+    import mlflow
+
+    run = mlflow.active_run()
+    return run.info.run_id if run else ""
+
+
 def active_run_tag(key: str) -> str:
     """A tag of the active run (``""`` without an active run or without the tag)."""
     import mlflow

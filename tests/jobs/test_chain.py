@@ -152,6 +152,49 @@ def test_backtest_logs_trades_metrics_criteria_and_report(chain):
     assert first[:25].endswith(("-04:00", "-05:00"))
 
 
+def _report_cells(run) -> tuple[dict[str, str], str]:
+    """The header rows (label -> value) and the verdict line of a run's report.html."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self.verdict, self._in = [], "", None
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("th", "td"):
+                self._in, self.cells = tag, self.cells + [""]
+            elif tag == "p" and "verdict" in (dict(attrs).get("class") or ""):
+                self._in = "verdict"
+
+        def handle_endtag(self, tag):
+            self._in = None if tag in ("th", "td", "p") else self._in
+
+        def handle_data(self, data):
+            if self._in in ("th", "td"):
+                self.cells[-1] += data
+            elif self._in == "verdict":
+                self.verdict += data
+
+    parser = Cells()
+    parser.feed(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/report.html"))
+    return dict(zip(parser.cells[0::2], parser.cells[1::2])), parser.verdict
+
+
+def test_reports_open_with_what_they_are_about_and_final_eval_with_its_verdict(chain):
+    runs, _ = chain
+    tune, bt, final = runs["tune"], runs["backtest"], runs["final-eval"]
+    header, verdict = _report_cells(bt)
+    assert header["tune run"] == tune.info.run_id and header["backtest run"] == bt.info.run_id
+    assert header["dataset digest"] == tune.data.tags["lab.dataset_digest"] and "raw.txt" in header["data"]
+    assert "target 6 ticks, stop 8 ticks" in header["rules"] and "$0.84 per contract" in header["costs"]
+    assert verdict == ""  # a validation backtest has no verdict
+    header, verdict = _report_cells(final)
+    assert header["model"].startswith("chain-test version") and header["final-eval run"] == final.info.run_id
+    assert header["validation backtest run"] == bt.info.run_id and header["ticket"].startswith("lab-ticket-")
+    assert verdict == f"Verdict: {final.data.tags['lab.verdict']}"
+
+
 def test_chain_runs_are_counted_in_the_trial_ledger_and_log_the_deflated_statistics(chain):
     runs, _ = chain
     tune, bt = runs["tune"], runs["backtest"]
