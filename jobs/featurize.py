@@ -76,7 +76,8 @@ def log_featurize(dataset, wall_s: float) -> None:
     # Pictures of the data depend only on the dataset: drawn once per digest, kept beside its tables.
     for name, draw in (("class_balance.png", lambda: class_balance_figure(balance)),
                        ("feature_distributions.png",
-                        lambda: feature_distribution_figure(dataset.tables["train"], dataset.feature_names)),
+                        lambda: feature_distribution_figure(dataset.tables["train"], dataset.feature_names,
+                                                            compare={"validation": dataset.tables["validation"]})),
                        ("data_findings.png", lambda: findings_timeline_figure(findings))):
         picture = dataset.folder / name
         if not picture.is_file():
