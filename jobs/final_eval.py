@@ -28,7 +28,7 @@ from lab.backtest import evaluate_criteria, is_full_size, reaches_entry_threshol
 from lab.backtest.metrics import verdict as plan_verdict
 from lab.config import LabConfig
 from lab.dataset import TEST_WARMUP_DAYS, build_window_table
-from lab.errors import LabError
+from lab.errors import DataError, LabError
 from lab.evaluation import classification_metrics
 from lab.readers import read_minutes
 from lab.sessions import regular_sessions
@@ -44,12 +44,16 @@ PROMOTED_SECTIONS = ("rules.", "costs.", "strategy.")
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--on-bad-rows", default="", choices=["", "error", "drop"],
+                        help="overrides [data] on_bad_rows for final-eval's read of the test window only")
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
         champion = champion_version(config)
         # Lineage: the data and settings of the champion's tune run; another digest is refused.
         config = config_for(args, champion.run_id, "final-eval", **{"promotion.model_name": config.promotion.model_name})
+        if args.on_bad_rows:  # after the lineage check: final-eval re-reads only the test window, never train/validation
+            config = config.replace({"data.on_bad_rows": args.on_bad_rows})
         config, rules_source = promoted_rules(config, champion)
         target = champion.tags.get("lab.target", "")
         with tracking.stage_run(FINAL_EVAL, config, target=target,
@@ -160,8 +164,14 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})
     model = load_run_model(champion.run_id, f"models:/{config.promotion.model_name}@champion")
     warmup_start = test.start - dt.timedelta(days=TEST_WARMUP_DAYS)
-    minute_file = read_minutes(source.path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
-                               since=warmup_start, until=test.end + dt.timedelta(days=1))
+    try:
+        minute_file = read_minutes(source.path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                                   since=warmup_start, until=test.end + dt.timedelta(days=1))
+    except DataError as exc:
+        if "on-bad-rows" not in str(exc):
+            raise
+        raise DataError(f"{exc} (final-eval: rerun with -P on_bad_rows=drop, or --on-bad-rows drop, to drop them from "
+                        "its read of the test window only; the champion's own data and settings stay as they are)") from None
     minutes = minute_file.minutes
     if minutes.empty:
         raise LabError(f"{source.path} holds no minute between {warmup_start} and {test.end}: it does not cover the "

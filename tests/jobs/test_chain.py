@@ -275,8 +275,9 @@ def test_two_final_evals_at_once_on_a_new_window_give_one_evaluation_and_one_ref
     from jobs import tune
     from registry.promote import promote
 
-    config = tmp / "lab-new-window.toml"
-    config.write_text(text.replace('test = ["2023-07-01", "2023-07-31"]', 'test = ["2023-08-01", "2023-08-31"]'))
+    config = tmp / "lab-new-window.toml"  # a model name of its own: chain-test's champion (and its evidence) stays
+    config.write_text(text.replace('test = ["2023-07-01", "2023-07-31"]', 'test = ["2023-08-01", "2023-08-31"]')
+                      .replace('model_name = "chain-test"', 'model_name = "chain-test-new-window"'))
     assert tune.main(["--config", str(config), "--workers", "1"]) == 0
     new_tune = mlflow.search_runs(search_all_experiments=True, output_format="list", order_by=["start_time DESC"],
                                   filter_string="tags.`lab.stage` = 'tune'")[0]

@@ -84,18 +84,32 @@ def _feature_folders(tmp) -> set[str]:
 
 
 def test_peek_config_through_backtest_run_id_is_refused(spent, capsys):
-    """Attack 1: a copy of lab.toml whose validation is the sealed test window, `backtest -P run_id=T`."""
-    from jobs import backtest
+    """Attack 1: a copy of lab.toml whose validation is the sealed test window, `backtest -P run_id=T`.
+
+    Lineage refuses it first (the peek windows give another dataset digest than T's); the same
+    config through featurize meets the seal.
+    """
+    from jobs import backtest, featurize
+    from jobs.lineage import dataset_digest_of
+    from lab.config import load_config
 
     tmp, raw, tune_run = spent
     peek = write(tmp, "peek.toml", path=raw, validation=("2023-07-01", "2023-07-31"), test=("2023-09-01", "2023-09-30"))
+    own = mlflow.MlflowClient().get_run(tune_run).data.tags["lab.dataset_digest"]
+    other = dataset_digest_of(load_config(peek))
+    assert other != own
     before = _feature_folders(tmp)
     capsys.readouterr()
     assert backtest.main(["--config", peek, "--run-id", tune_run]) == 2
     err = capsys.readouterr().err
+    assert f"backtest builds on run {tune_run}, made on dataset {own}" in err
+    assert f"give(s) dataset {other}" in err and f"validation {SEALED}" in err
+    assert _feature_folders(tmp) == before  # nothing of the sealed range was read or cached
+    assert featurize.main(["--config", peek]) == 2
+    err = capsys.readouterr().err
     assert f"[windows] validation {SEALED} overlaps the sealed test range {SEALED} of market ES" in err
     assert "by featurize run" in err and "; spent: final-eval run" in err
-    assert _feature_folders(tmp) == before  # nothing of the sealed range was read or cached
+    assert _feature_folders(tmp) == before
 
 
 @pytest.mark.parametrize("entry", ["featurize", "tune"])
@@ -222,8 +236,33 @@ def test_status_lists_the_spent_seal_with_its_run_and_verdict(spent):
 SEPTEMBER = "2023-09-01..2023-09-30"
 
 
-def _september(tmp, path, name):
-    return write(tmp, name, path=path, test=("2023-09-01", "2023-09-30"))
+@pytest.fixture(scope="module")
+def september(spent):
+    """Champions whose own config has the test window 2023-09 on a file that fails final-eval's pre-checks.
+
+    ``short``: the file ends 2023-09-15; ``cut``: its last line (2023-09-29 15:59) is cut mid-line.
+    Tune reads only before the test window, so both tune; final-eval (lineage: the champion's own
+    config and data) reaches its pre-checks on the test window.
+    """
+    from jobs import tune
+    from cli.main import cli
+
+    tmp, raw, _ = spent
+    short = write_firstrate(make_minutes("2022-05-01", "2023-09-15", seed=11), tmp / "short.txt")
+    text = raw.read_text()
+    cut = tmp / "cut.txt"
+    cut.write_text(text[: text.index("\n2023-09-29 15:59") + 1] + "2023-09-29 15:59:00,4001.25,40")  # cut mid-line
+    configs = {}
+    for name, path in (("short", short), ("cut", cut)):
+        config = write(tmp, f"sep-{name}.toml", path=path, test=("2023-09-01", "2023-09-30"), model=f"seal-{name}")
+        assert tune.main(["--config", config, "--workers", "1"]) == 0
+        tune_run = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                      filter_string=f"tags.`lab.stage` = 'tune' and tags.`lab.config_source` = '{config}'")
+        promoted = CliRunner().invoke(cli, ["promote", "--run-id", tune_run[0].info.run_id, "--config", config,
+                                            "--force", "--reason", "pre-check test"])
+        assert promoted.exit_code == 0, promoted.output
+        configs[name] = config
+    return tmp, configs
 
 
 def _assert_open_after(capsys, main_result: int, *needles: str) -> None:
@@ -237,43 +276,44 @@ def _assert_open_after(capsys, main_result: int, *needles: str) -> None:
     assert get_ticket("ES", SEPTEMBER) is None
 
 
-def test_final_eval_with_a_missing_data_file_leaves_the_window_open(spent, capsys):
-    from jobs import final_eval
-
-    tmp, raw, _ = spent
-    capsys.readouterr()
-    _assert_open_after(capsys, final_eval.main(["--config", _september(tmp, raw, "sep.toml"), "--data",
-                                                str(tmp / "typo.txt")]), "typo.txt' does not exist")
-    _assert_open_after(capsys, final_eval.main(["--config", _september(tmp, raw, "sep.toml"), "--data", str(tmp)]),
-                       "is a folder, not a minute file")
-
-
-def test_final_eval_with_a_file_ending_early_leaves_the_window_open(spent, capsys):
-    from jobs import final_eval
-
-    tmp, _, _ = spent
-    short = write_firstrate(make_minutes("2022-05-01", "2023-09-15", seed=11), tmp / "short.txt")
-    capsys.readouterr()
-    _assert_open_after(capsys, final_eval.main(["--config", _september(tmp, short, "sep-short.toml")]),
-                       "before the test window's last session (2023-09-29)")
-
-
-def test_final_eval_with_a_cut_off_last_line_leaves_the_window_open_and_drop_then_works(spent, capsys):
+def test_final_eval_with_a_missing_data_file_leaves_the_window_open(september, capsys):
+    """Another -P data than the champion's is refused by lineage, naming the missing file, before the ticket."""
     from jobs import final_eval
     from registry.ticket import get_ticket
 
-    tmp, raw, _ = spent
-    text = raw.read_text()
-    cut = tmp / "cut.txt"
-    cut.write_text(text[: text.index("\n2023-09-29 15:59") + 1] + "2023-09-29 15:59:00,4001.25,40")  # cut mid-line
-    september = tmp / "sep-cut.toml"
-    _september(tmp, cut, "sep-cut.toml")
+    tmp, configs = september
+    for data, needle in ((tmp / "typo.txt", "typo.txt' does not exist"), (tmp, "is a folder, not a minute file")):
+        capsys.readouterr()
+        assert final_eval.main(["--config", configs["short"], "--data", str(data)]) == 2
+        err = capsys.readouterr().err
+        assert "final-eval: refused:" in err and needle in err, err
+        assert get_ticket("ES", SEPTEMBER) is None
+
+
+def test_final_eval_with_a_file_ending_early_leaves_the_window_open(september, capsys):
+    from jobs import final_eval
+
+    _, configs = september
     capsys.readouterr()
-    _assert_open_after(capsys, final_eval.main(["--config", str(september)]), "unparsable rows", "--on-bad-rows drop")
-    dropped = september.read_text().replace("[windows]", 'on_bad_rows = "drop"\n[windows]')
-    september.write_text(dropped)
-    assert final_eval.main(["--config", str(september)]) == 0, capsys.readouterr().err
+    _assert_open_after(capsys, final_eval.main(["--config", configs["short"]]),
+                       "before the test window's last session (2023-09-29)")
+
+
+def test_final_eval_with_a_cut_off_last_line_leaves_the_window_open_and_drop_then_works(september, capsys):
+    """Unparsable test rows stop final-eval before the ticket; ``--on-bad-rows drop`` (test read only) then spends it."""
+    from jobs import final_eval
+    from registry.ticket import get_ticket
+
+    _, configs = september
+    capsys.readouterr()
+    _assert_open_after(capsys, final_eval.main(["--config", configs["cut"]]), "unparsable rows",
+                       "-P on_bad_rows=drop", "--on-bad-rows drop")
+    assert final_eval.main(["--config", configs["cut"], "--on-bad-rows", "drop"]) == 0, capsys.readouterr().err
     assert get_ticket("ES", SEPTEMBER).verdict
+    run = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                             filter_string="tags.`lab.stage` = 'final-eval' and tags.`lab.model_name` = 'seal-cut'",
+                             order_by=["attributes.start_time DESC"])[0]
+    assert run.data.params["data.on_bad_rows"] == "drop"  # the final-eval run records how it read the window
 
 
 # -- the same attacks on PostgreSQL --------------------------------------------------------
