@@ -3,7 +3,7 @@ import json
 import pandas as pd
 from click.testing import CliRunner
 
-from lab.cli import cli
+from cli.main import cli
 from lab.readers import write_firstrate
 from tests.lab.test_doctor import globex_minutes
 
