@@ -1,5 +1,6 @@
 """Featurize on a full-size minute file: cold (CSV -> tables written), warm (cache hit), peak memory,
-and the whole `mlflow run . -e featurize` wall time. Prints medians of several runs.
+the whole `mlflow run . -e featurize` wall time, and the look-ahead audit's share of a cold featurize
+(lab.leak_audit; its budget is 30 %). Prints medians of several runs.
 
     python benchmarks/bench_featurize.py [--runs 5] [--mlflow-runs 3]
 
@@ -35,7 +36,7 @@ wall = time.perf_counter() - start
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_mb, "cache_hit": dataset.cache_hit, **dataset.timings_s,
                   "rows": dataset.manifest["rows"], "rows_read": dataset.manifest["rows_read"],
-                  "rows_held_out": dataset.manifest["rows_held_out"]}))
+                  "rows_held_out": dataset.manifest["rows_held_out"], "leak_audit": dataset.manifest.get("leak_audit")}))
 """
 
 
@@ -71,6 +72,10 @@ def main() -> None:
         print(f"cold featurize (CSV -> tables written), median of {args.runs}: {med(cold, 'wall_s'):.3f} s "
               f"[digest {med(cold, 'digest_s'):.3f}, read+validate {med(cold, 'read_s'):.3f}, "
               f"data doctor {med(cold, 'doctor_s'):.3f}, bars+features+targets {med(cold, 'featurize_s'):.3f}, write {med(cold, 'write_s'):.3f}]")
+        share = statistics.median(r["audit_s"] / r["wall_s"] for r in cold)
+        print(f"look-ahead audit (inside bars+features+targets; {cold[0]['leak_audit']['features_audited']} features, "
+              f"{len(cold[0]['leak_audit']['cuts'])} cuts, {cold[0]['leak_audit']['bars_recomputed']:,} bars recomputed), "
+              f"median: {med(cold, 'audit_s'):.3f} s = {share:.1%} of the cold featurize (median of per-run shares)")
         print(f"warm featurize (cache hit), median of {args.runs}: {med(warm, 'wall_s'):.3f} s")
         print(f"peak RSS of a cold run (whole process, imports included), median: {med(cold, 'peak_rss_mb'):.0f} MB")
         if args.mlflow_runs:

@@ -89,6 +89,9 @@ def log_featurize(dataset, wall_s: float) -> None:
     rows = ", ".join(f"{n} {len(t):,}" for n, t in dataset.tables.items())
     print(f"featurize: dataset {dataset.digest} ({'cache hit' if dataset.cache_hit else 'built'}) from {dataset.source}")
     print(f"  bars per window: {rows}; test window held out ({manifest['rows_held_out']:,} minute rows left unread)")
+    audit = manifest.get("leak_audit") or {}
+    if audit:  # lab.leak_audit ran when the tables were built (a cache hit's digest covers the same code)
+        print(f"  look-ahead audit passed: {audit['features_audited']} features at {len(audit['cuts'])} cuts")
     print("  share of ones (train / validation):")
     for target in TARGET_NAMES:
         tr = balance[(balance.window == "train") & (balance.target == target)].share_of_ones.iloc[0]

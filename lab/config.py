@@ -116,10 +116,20 @@ class SessionConfig:
 @dataclass(frozen=True)
 class FeaturesConfig:
     optional_sets: tuple[str, ...] = ()  # "breakout", "mean_reversion"
+    # "package.module:function" entries: functions of the bars table adding feature columns
+    # (contract in lab/custom_features.py; checked for look-ahead at featurize)
+    custom: tuple[str, ...] = ()
 
     def validate(self) -> None:
+        from lab.custom_features import check_entry
+
         for name in self.optional_sets:
             _check_choice("features.optional_sets", name, ("breakout", "mean_reversion"))
+        for entry in self.custom:
+            check_entry(entry)
+        repeated = sorted({entry for entry in self.custom if self.custom.count(entry) > 1})
+        if repeated:
+            raise ConfigError(f"[features] custom lists {repeated} more than once; list each function once")
 
 
 @dataclass(frozen=True)

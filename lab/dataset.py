@@ -6,7 +6,8 @@ configured), read it *up to the test window only*, digest it, and reuse or fill 
 
 Table layout (one row per regular-session 5-minute bar, index ``time`` in ET): the bar columns
 ``open, high, low, close, volume, session, session_open, session_close``, the 24 features of
-:data:`lab.features.FEATURE_NAMES` (plus optional sets), and the targets of
+:data:`lab.features.FEATURE_NAMES` (plus the optional sets and the ``[features] custom`` columns,
+:mod:`lab.custom_features`), and the targets of
 :data:`lab.config.TARGET_NAMES`. The first ``warmup_bars`` bars of the file are dropped.
 """
 
@@ -29,9 +30,11 @@ from lab import paths
 from lab.bars import regular_session_bars, resample_bars, session_minutes
 from lab.cache import FeatureCache, dataset_digest, file_sha256, require_minute_file
 from lab.config import TARGET_NAMES, DateRange, LabConfig
+from lab.custom_features import CustomFeature, compute_custom_features, custom_sources_digest, load_custom_features
 from lab.doctor import examine_for_featurize, findings_warning
 from lab.errors import DataError
 from lab.features import FEATURE_NAMES, compute_features
+from lab.leak_audit import audit_look_ahead
 from lab import market
 from lab.market import DataSource, record_matches, synthetic_record
 from lab.readers import read_minutes, write_firstrate
@@ -41,12 +44,13 @@ from lab.targets import compute_targets, target_horizon_bars
 from lab.windows import split_windows
 
 __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
-           "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS"]
+           "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
+           "feature_columns", "custom_columns", "model_features"]
 
 #: The modules whose code decides the tables' content: their source is part of every dataset digest,
 #: so a change to any of them can never serve stale tables from the cache.
 PIPELINE_MODULES = ("readers", "integrity", "bars", "sessions", "features", "feature_spec", "indicators", "targets",
-                    "windows", "dataset", "strategy_features", "rules", "doctor")
+                    "windows", "dataset", "strategy_features", "rules", "doctor", "custom_features", "leak_audit")
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
 
@@ -101,6 +105,8 @@ def featurize_settings(config: LabConfig) -> dict[str, Any]:
         "targets": dataclasses.asdict(config.targets),
         "rules": dataclasses.asdict(config.rules),
         "costs": dataclasses.asdict(config.costs),
+        # the source of every [features] custom module: editing a custom feature rebuilds the tables
+        **({"custom_code": custom_sources_digest(config.features.custom)} if config.features.custom else {}),
     }
 
 
@@ -115,28 +121,63 @@ OPTIONAL_SETS = {"breakout": (breakout_features, BREAKOUT_FEATURES),
                  "mean_reversion": (mean_reversion_features, MEAN_REVERSION_FEATURES)}
 
 
-def model_features(config: LabConfig) -> list[str]:
-    """What the models see: the 24 core features plus the configured optional sets."""
+def model_features(config: LabConfig, custom_columns: Sequence[str] = ()) -> list[str]:
+    """What the models see: the 24 core features, the configured optional sets, then the columns
+    of the ``[features] custom`` functions (``custom_columns``, known once the tables are built)."""
     names = list(FEATURE_NAMES)
     for name in config.features.optional_sets:
         names.extend(OPTIONAL_SETS[name][1])
-    return names
+    return names + list(custom_columns)
 
 
-def featurized_bars(minutes: pd.DataFrame, config: LabConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Regular-session bars with every feature (core and optional sets) and the targets, no warm-up
-    dropped, and the sessions."""
+def custom_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a table the ``[features] custom`` functions made (neither bar, built-in feature nor target)."""
+    known = {*BAR_COLUMNS, *FEATURE_NAMES, *TARGET_NAMES, *(n for _, names in OPTIONAL_SETS.values() for n in names)}
+    return [name for name in table.columns if name not in known]
+
+
+def feature_columns(rth: pd.DataFrame, custom: Sequence[CustomFeature] = ()) -> pd.DataFrame:
+    """Every feature of the bars: the 24 core, the optional sets, then the custom functions' columns.
+
+    The custom functions receive the bars plus the built-in features (the contract of
+    :mod:`lab.custom_features`); targets are never computed here.
+    """
+    built_in = pd.concat([compute_features(rth), *(compute(rth) for compute, _ in OPTIONAL_SETS.values())], axis=1)
+    if not custom:
+        return built_in
+    inputs = pd.concat([rth, built_in], axis=1)
+    extra = compute_custom_features(custom, inputs, reserved=(*inputs.columns, *TARGET_NAMES))
+    return pd.concat([built_in, extra], axis=1)
+
+
+def featurized_bars(minutes: pd.DataFrame, config: LabConfig, audit: dict[str, Any] | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regular-session bars with every feature (core, optional sets, custom) and the targets, no warm-up
+    dropped, and the sessions.
+
+    With ``audit`` (a dict), every feature first passes :func:`lab.leak_audit.audit_look_ahead`
+    (cuts after the ``[session] warmup_bars``) and ``audit`` receives its summary; a feature that
+    looks ahead raises :class:`lab.leak_audit.LookAheadError`.
+    """
+    custom = load_custom_features(config.features.custom)
     bars = resample_bars(minutes, config.session.bar_minutes)
     sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
     rth = regular_session_bars(bars, sessions)
-    parts = [rth, compute_features(rth)]
-    parts.extend(compute(rth) for compute, _ in OPTIONAL_SETS.values())
-    parts.append(compute_targets(rth, config.targets, config.rules, config.costs, config.instrument))
-    return pd.concat(parts, axis=1), sessions
+    features = feature_columns(rth, custom)
+    if audit is not None:
+        report = audit_look_ahead(rth, features, lambda prefix: feature_columns(prefix, custom),
+                                  first_cut=config.session.warmup_bars)
+        audit.update(report.summary())
+    targets = compute_targets(rth, config.targets, config.rules, config.costs, config.instrument)
+    return pd.concat([rth, features, targets], axis=1), sessions
 
 
-def build_tables(minutes: pd.DataFrame, config: LabConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def build_tables(minutes: pd.DataFrame, config: LabConfig, audit: dict[str, Any] | None = None
+                 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Minutes (already cut before the test window) -> train/validation tables + RTH minutes.
+
+    Every feature passes the look-ahead audit first (:mod:`lab.leak_audit`); ``audit``, when
+    given, receives its summary (cut times, features audited, bars recomputed, seconds).
 
     Returns
     -------
@@ -144,7 +185,7 @@ def build_tables(minutes: pd.DataFrame, config: LabConfig) -> tuple[dict[str, pd
         ``{"train": ..., "validation": ...}`` tables, and the regular-session minutes of the
         validation window (the backtest resolves intra-bar order with them).
     """
-    table, sessions = featurized_bars(minutes, config)
+    table, sessions = featurized_bars(minutes, config, audit={} if audit is None else audit)
     table = table.iloc[config.session.warmup_bars :]
     windows = split_windows(table, config.windows, horizons(config), WINDOW_NAMES)
     span = f"{minutes.index[0]:%Y-%m-%d}..{minutes.index[-1]:%Y-%m-%d}"
@@ -324,16 +365,21 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         warnings.warn(message, stacklevel=2)
         progress(message)
     tick = time.perf_counter()
-    tables, minutes_val = build_tables(minutes, config)
+    audit: dict[str, Any] = {}
+    tables, minutes_val = build_tables(minutes, config, audit=audit)
     timings["featurize_s"] = time.perf_counter() - tick
-    progress(f"built {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())} in {timings['featurize_s']:.2f} s")
+    timings["audit_s"] = audit["seconds"]  # part of featurize_s
+    progress(f"built {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())} in {timings['featurize_s']:.2f} s; "
+             f"look-ahead audit passed: {audit['features_audited']} features at {len(audit['cuts'])} cuts "
+             f"({timings['audit_s']:.2f} s)")
     manifest = {
         "digest": digest,
         "source": str(path),
         "synthetic": synthetic,
         "raw_sha256": raw_sha,
         "settings": settings,
-        "features": model_features(config),
+        "features": model_features(config, custom_columns(tables["train"])),
+        "leak_audit": audit,
         "targets": list(TARGET_NAMES),
         "horizons_bars": horizons(config),
         "rows_read": minute_file.rows_read,
