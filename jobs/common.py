@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from lab.config import LabConfig, load_config
+from lab import tags as tag
 
 __all__ = ["base_parser", "config_from_args"]
 
@@ -47,7 +48,7 @@ def prepare(config: LabConfig):
     from lab import tracking
 
     dataset = open_dataset(config)
-    mlflow.set_tag("lab.dataset_digest", dataset.digest)
+    mlflow.set_tag(tag.DATASET_DIGEST, dataset.digest)
     tracking.log_params({"dataset_digest": dataset.digest})
     for name, table in dataset.tables.items():
         tracking.log_dataset(table, name=f"{name}-{dataset.digest}", digest=dataset.digest, source=dataset.source, context=name)
@@ -81,7 +82,7 @@ def open_dataset(config: LabConfig, force: bool = False):
     stage = tags.get(tracking.STAGE_TAG, "a lab job")
     sealed = enforce_seals(config, market, stage=stage, run_id=run.info.run_id if run else "")
     if run:
-        mlflow.set_tag("lab.market", market)
+        mlflow.set_tag(tag.MARKET, market)
     return prepare_dataset(config, force=force, source=source, sealed=sealed)
 
 
@@ -112,8 +113,8 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     except MlflowException:
         raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}; pass a tune run id "
                        "(see `mlflow ui` or the line tune printed)") from None
-    if run.data.tags.get("lab.stage") != "tune" or run.info.status != "FINISHED":
-        raise LabError(f"run {run_id} is a {run.data.tags.get('lab.stage', 'non-lab')} run ({run.info.status}), "
+    if run.data.tags.get(tag.STAGE) != "tune" or run.info.status != "FINISHED":
+        raise LabError(f"run {run_id} is a {run.data.tags.get(tag.STAGE, 'non-lab')} run ({run.info.status}), "
                        "not a finished tune run")
     tuned_for = run.data.params.get("target")
     if tuned_for != target:
@@ -121,7 +122,7 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     from lab.tracking import param_value
 
     params = {key[len("best."):]: param_value(value) for key, value in run.data.params.items() if key.startswith("best.")}
-    return params, run.data.params.get("model.engine", ""), {"lab.evidence_for": run_id}
+    return params, run.data.params.get("model.engine", ""), {tag.EVIDENCE_FOR: run_id}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,13 +162,13 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
         run = client.get_run(run_id)
     except MlflowException:
         raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}") from None
-    uri = model_uri or run.data.tags.get("lab.model_uri")
+    uri = model_uri or run.data.tags.get(tag.MODEL_URI)
     if not uri:
-        raise LabError(f"run {run_id} ({run.data.tags.get('lab.stage', 'not a lab run')}) logged no model; "
+        raise LabError(f"run {run_id} ({run.data.tags.get(tag.STAGE, 'not a lab run')}) logged no model; "
                        "pass the id of a finished tune run")
     engine = run.data.params.get("model.engine", "lightgbm")
     booster = tracking.load_native_model(uri, engine)
-    features = tuple(run.data.tags.get("lab.features", "").split(","))
+    features = tuple(run.data.tags.get(tag.FEATURES, "").split(","))
     return RunModel(run_id, run.data.params.get("target", ""), engine, uri, features, booster)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.config import load_config
+from lab import tags as tag
 
 __all__ = ["run_demo", "demo_home", "prepare_demo_home"]
 
@@ -132,7 +133,7 @@ def _echo_verdict(run_id: str, echo: Callable[[str], None]) -> None:
     metrics = run.data.metrics
     shown = ", ".join(f"{key} {metrics[key]:.3f}" for key in ("direction_auc", "win_rate", "profit_factor",
                                                               "trades_per_day", "total_pnl_usd") if key in metrics)
-    echo(f"final-eval verdict: {run.data.tags.get('lab.verdict', '(none)')}" + (f" ({shown})" if shown else ""))
+    echo(f"final-eval verdict: {run.data.tags.get(tag.VERDICT, '(none)')}" + (f" ({shown})" if shown else ""))
 
 
 def _browse_hint(experiment: str, echo: Callable[[str], None]) -> None:

@@ -36,6 +36,7 @@ from lab.windows import FINAL_EVAL
 from jobs.backtest import backtest_window
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.lineage import config_for
+from lab import tags as tag
 
 #: Rule settings taken from the champion's validation backtest, so the test sees the promoted rules.
 PROMOTED_SECTIONS = ("rules.", "costs.", "strategy.")
@@ -50,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         # Lineage: the data and settings of the champion's tune run; another digest is refused.
         config = config_for(args, champion.run_id, "final-eval", **{"promotion.model_name": config.promotion.model_name})
         config, rules_source = promoted_rules(config, champion)
-        target = champion.tags.get("lab.target", "")
+        target = champion.tags.get(tag.TARGET, "")
         with tracking.stage_run(FINAL_EVAL, config, target=target,
                                 params={"window": str(config.windows.test), "model_version": champion.version,
                                         "rules_from": rules_source},
-                                tags={"lab.window": "test", "lab.model_name": config.promotion.model_name,
-                                      "lab.model_version": str(champion.version)}) as run:
+                                tags={tag.WINDOW: "test", tag.MODEL_NAME: config.promotion.model_name,
+                                      tag.MODEL_VERSION: str(champion.version)}) as run:
             final_eval(config, champion, run.info.run_id)
     except LabError as exc:
         return refuse("final-eval", exc, verb="refused")
@@ -79,7 +80,7 @@ def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
     """The config with rules, costs and strategy as the champion's validation backtest ran them."""
     import mlflow
 
-    evidence = json.loads(champion.tags.get("lab.evidence_runs", "{}") or "{}")
+    evidence = json.loads(champion.tags.get(tag.EVIDENCE_RUNS, "{}") or "{}")
     backtest_run = evidence.get("backtest")
     if not backtest_run:
         return config, "lab.toml (the champion has no backtest evidence)"
@@ -116,11 +117,11 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
                               for k in ("auc", "brier_score", "ece", "rows")})
         criteria = evaluate_criteria(metrics, config.criteria)
         verdict = plan_verdict(criteria)
-        mlflow.set_tags({"lab.verdict": verdict, "lab.ticket": ticket.name})
+        mlflow.set_tags({tag.VERDICT: verdict, tag.TICKET: ticket.name})
         record_result(ticket, run_id, verdict)
     client = mlflow.MlflowClient()
-    for key, value in {"lab.final_eval.run_id": run_id, "lab.final_eval.verdict": verdict,
-                       "lab.final_eval.window": str(test), "lab.final_eval.market": market}.items():
+    for key, value in {tag.FINAL_EVAL_RUN_ID: run_id, tag.FINAL_EVAL_VERDICT: verdict,
+                       tag.FINAL_EVAL_WINDOW: str(test), tag.FINAL_EVAL_MARKET: market}.items():
         client.set_model_version_tag(name, str(champion.version), key, value)
     print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
@@ -147,7 +148,7 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     test = config.windows.test
     source = data_source(config)
     market = market_id(config, source)
-    mlflow.set_tag("lab.market", market)
+    mlflow.set_tag(tag.MARKET, market)
     check_unseen(config, champion, market)
     enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})
     model = load_run_model(champion.run_id, f"models:/{config.promotion.model_name}@champion")

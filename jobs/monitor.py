@@ -26,6 +26,7 @@ from lab.config import LabConfig
 from lab.errors import LabError
 from lab.evaluation import expected_calibration_error
 from lab.monitor import monitor_alerts, pnl_bands, psi_table
+from lab import tags as tag
 
 __all__ = ["run_monitor", "main"]
 
@@ -74,7 +75,7 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
     name = f"{config.promotion.model_name}/{version.version}"
     with tracking.stage_run("monitor", config, target=model.target,
                             params={"recent_days": recent_days, "trades_run": trades_run},
-                            tags={"lab.champion_version": name}) as run:
+                            tags={tag.CHAMPION_VERSION: name}) as run:
         dataset = prepare(config)
         train, validation = dataset.tables["train"], dataset.tables["validation"]
         cutoff = validation.index[-1] - pd.Timedelta(days=recent_days)
@@ -84,7 +85,7 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
         features = list(model.features)
         psi = psi_table(train, recent, features)
         recent_ece, validation_ece = _ece(recent, model, model.target), _ece(earlier, model, model.target)
-        backtest_run = json.loads(version.tags.get("lab.evidence_runs", "{}")).get("backtest")
+        backtest_run = json.loads(version.tags.get(tag.EVIDENCE_RUNS, "{}")).get("backtest")
         bands = pnl_bands(_trades_pnl(backtest_run), _trades_pnl(trades_run))
         metrics = {f"psi.{row.feature}": row.psi for row in psi.itertuples()}
         metrics.update({"psi_max": float(psi["psi"].max()), "ece_recent": recent_ece, "ece_validation": validation_ece,
@@ -97,11 +98,11 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
         run_id = run.info.run_id
         if alerts:
             text = "; ".join(alerts)[:5000]
-            mlflow.set_tag("lab.alert", text)
-            client.set_model_version_tag(config.promotion.model_name, version.version, "lab.alert", text)
-        elif "lab.alert" in version.tags:  # a clean run clears the champion's alert
-            client.delete_model_version_tag(config.promotion.model_name, version.version, "lab.alert")
-        client.set_model_version_tag(config.promotion.model_name, version.version, "lab.monitor_run", run_id)
+            mlflow.set_tag(tag.ALERT, text)
+            client.set_model_version_tag(config.promotion.model_name, version.version, tag.ALERT, text)
+        elif tag.ALERT in version.tags:  # a clean run clears the champion's alert
+            client.delete_model_version_tag(config.promotion.model_name, version.version, tag.ALERT)
+        client.set_model_version_tag(config.promotion.model_name, version.version, tag.MONITOR_RUN, run_id)
     return alerts
 
 

@@ -36,6 +36,7 @@ from registry.deflated import ledger_facts_of_run
 from registry.errors import PromotionRefusedError, RegistryError
 from registry.evidence import ModelRef, find_evidence, find_model, get_client, run_facts
 from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_to_json_ready
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -220,8 +221,8 @@ def register(
     signal = build_signal_model(candidate, client)  # the servable pyfunc around the same booster (lab.live)
     source, model_id = (signal.model_uri, signal.model_id) if signal.model_id else (candidate.model.model_uri,
                                                                                     candidate.model.model_id)
-    tags.update({"lab.native_model_uri": candidate.model.model_uri,
-                 "lab.signal_model": f"run {signal.run_id}" if signal.model_id else f"none: {signal.why}"[:5000]})
+    tags.update({tag.NATIVE_MODEL_URI: candidate.model.model_uri,
+                 tag.SIGNAL_MODEL: f"run {signal.run_id}" if signal.model_id else f"none: {signal.why}"[:5000]})
     with promotion_lock(model_name, client):  # read-then-move of the aliases: one promotion at a time
         version = client.create_model_version(
             model_name, source=source, run_id=candidate.run.run_id, tags=tags, model_id=model_id,
@@ -241,22 +242,22 @@ def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str)
     run = candidate.run
     best = {key.removeprefix("best."): param_value(value) for key, value in run.params.items() if key.startswith("best.")}
     tags = {
-        "lab.dataset_digest": run.dataset_digest,
-        "lab.features": run.tags.get("lab.features", ""),
-        "lab.target": run.target,
-        "lab.model_engine": run.params.get("model.engine", ""),
-        "lab.model_id": candidate.model.model_id,
-        "lab.params": json.dumps(best, sort_keys=True),
-        "lab.code_revision": run.tags.get("lab.code_revision", ""),
-        "lab.evidence_runs": json.dumps(candidate.evidence_runs),
-        "lab.gates": json.dumps(gates_to_json_ready(candidate.gates)),
-        "lab.promoted_by": current_user(),
-        "lab.promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "lab.promoted_as": alias,
+        tag.DATASET_DIGEST: run.dataset_digest,
+        tag.FEATURES: run.tags.get(tag.FEATURES, ""),
+        tag.TARGET: run.target,
+        tag.MODEL_ENGINE: run.params.get("model.engine", ""),
+        tag.MODEL_ID: candidate.model.model_id,
+        tag.PARAMS: json.dumps(best, sort_keys=True),
+        tag.CODE_REVISION: run.tags.get(tag.CODE_REVISION, ""),
+        tag.EVIDENCE_RUNS: json.dumps(candidate.evidence_runs),
+        tag.GATES: json.dumps(gates_to_json_ready(candidate.gates)),
+        tag.PROMOTED_BY: current_user(),
+        tag.PROMOTED_AT: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        tag.PROMOTED_AS: alias,
     }
     if forced:
-        tags["lab.forced"] = "true"
-        tags["lab.force_reason"] = reason
+        tags[tag.FORCED] = "true"
+        tags[tag.FORCE_REASON] = reason
     return {key: value for key, value in tags.items() if value}
 
 
@@ -287,8 +288,8 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
     claim = uuid.uuid4().hex
     deadline = time.monotonic() + wait_s
     while True:
-        tags = {"lab.kind": "promotion-lock", "lab.lock.model_name": model_name, "lab.lock.claim": claim,
-                "lab.lock.process": json.dumps(this_process()), "lab.lock.taken_at": f"{time.time():.3f}"}
+        tags = {tag.KIND: "promotion-lock", tag.LOCK_MODEL_NAME: model_name, tag.LOCK_CLAIM: claim,
+                tag.LOCK_PROCESS: json.dumps(this_process()), tag.LOCK_TAKEN_AT: f"{time.time():.3f}"}
         try:
             client.create_registered_model(name, tags=tags, description=f"Lock: a promotion of {model_name!r} "
                                            "is moving its aliases. Deleted when it ends.")
@@ -300,19 +301,19 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
         holder = _lock_holder(client, name)
         if holder is not None and _lock_stale(holder, process_gone):
             with contextlib.suppress(MlflowException):
-                if (_lock_holder(client, name) or {}).get("lab.lock.claim") == holder.get("lab.lock.claim"):
+                if (_lock_holder(client, name) or {}).get(tag.LOCK_CLAIM) == holder.get(tag.LOCK_CLAIM):
                     client.delete_registered_model(name)
             continue
         if time.monotonic() > deadline:
             raise RegistryError(f"another promotion of {model_name!r} holds the lock {name} "
-                                f"({(holder or {}).get('lab.lock.process', '?')}); retry when it is done, or, if "
+                                f"({(holder or {}).get(tag.LOCK_PROCESS, '?')}); retry when it is done, or, if "
                                 f"that process is gone, delete the registered model {name}")
         time.sleep(0.05 + random.random() * 0.15)
     try:
         yield
     finally:
         with contextlib.suppress(MlflowException):
-            if (_lock_holder(client, name) or {}).get("lab.lock.claim") == claim:
+            if (_lock_holder(client, name) or {}).get(tag.LOCK_CLAIM) == claim:
                 client.delete_registered_model(name)
 
 
@@ -327,8 +328,8 @@ def _lock_holder(client: "MlflowClient", name: str) -> dict[str, str] | None:
 
 def _lock_stale(tags: dict[str, str], process_gone) -> bool:
     try:
-        record = json.loads(tags.get("lab.lock.process", "{}"))
-        age = time.time() - float(tags.get("lab.lock.taken_at", "0"))
+        record = json.loads(tags.get(tag.LOCK_PROCESS, "{}"))
+        age = time.time() - float(tags.get(tag.LOCK_TAKEN_AT, "0"))
     except ValueError:
         return True
     return (isinstance(record, dict) and process_gone(record)) or age > LOCK_STALE_S

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from registry.errors import RegistryError
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -97,7 +98,7 @@ def search_records(client: "MlflowClient", kind: str) -> Iterator[Any]:
     """Every registered model tagged ``lab.kind = kind``."""
     token = None
     while True:
-        page = client.search_registered_models(filter_string=f"tags.`lab.kind` = '{kind}'", max_results=1000,
+        page = client.search_registered_models(filter_string=f"tags.`{tag.KIND}` = '{kind}'", max_results=1000,
                                                page_token=token)
         yield from page
         token = page.token

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from registry.evidence import get_client
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -70,7 +71,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
                 config = load_config(path)
             except (MlflowException, OSError):
                 config = load_config(None)
-        features = tuple(f for f in run.tags.get("lab.features", "").split(",") if f)
+        features = tuple(f for f in run.tags.get(tag.FEATURES, "").split(",") if f)
         known = CORE_NAMES + tuple(n for s in config.features.optional_sets for n in OPTIONAL_SET_NAMES[s])
         unknown = [f for f in features if f not in known]
         if not features or unknown:
@@ -83,7 +84,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
                       rules={k: getattr(config.rules, k) for k in config.rules.__dataclass_fields__})
     experiment_id = client.get_run(run.run_id).info.experiment_id
     with mlflow.start_run(experiment_id=experiment_id, run_name="signal-model", nested=mlflow.active_run() is not None,
-                          tags={tracking.STAGE_TAG: "signal-model", "lab.evidence_for": run.run_id}) as signal_run:
+                          tags={tracking.STAGE_TAG: "signal-model", tag.EVIDENCE_FOR: run.run_id}) as signal_run:
         model_id = tracking.log_signal_model(booster, spec)
     return SignalModelRef(model_id, signal_run.info.run_id)
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from lab.config import LabConfig
 from lab.errors import LabError
+from lab import tags as tag
 
 __all__ = [
     "configure",
@@ -63,7 +64,7 @@ __all__ = [
     "find_runs",
 ]
 
-STAGE_TAG = "lab.stage"
+STAGE_TAG = tag.STAGE
 
 _SECONDS = {"all": 0.0, "blocking": 0.0}
 _SECONDS_LOCK = threading.Lock()
@@ -193,10 +194,10 @@ def stage_run(
     revision, dirty, diff = code_revision()
     run_tags = {
         STAGE_TAG: stage,
-        "lab.code_revision": revision,
-        "lab.code_dirty": str(dirty).lower(),
-        "lab.command": " ".join(sys.argv),
-        "lab.config_source": config.source,
+        tag.CODE_REVISION: revision,
+        tag.CODE_DIRTY: str(dirty).lower(),
+        tag.COMMAND: " ".join(sys.argv),
+        tag.CONFIG_SOURCE: config.source,
         **(tags or {}),
     }
     active = mlflow.active_run()
@@ -216,7 +217,7 @@ def stage_run(
         yield run
     except BaseException as exc:
         with contextlib.suppress(Exception):
-            mlflow.set_tag("lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+            mlflow.set_tag(tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
         if active is None:
             mlflow.end_run(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
@@ -381,10 +382,10 @@ def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], me
 
     client = mlflow.MlflowClient()
     experiment_id, digest = _parent_facts(parent_run_id)
-    run_tags = {"mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number),
-                "lab.dataset_digest": digest, **(tags or {})}
+    run_tags = {"mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", tag.TRIAL_NUMBER: str(number),
+                tag.DATASET_DIGEST: digest, **(tags or {})}
     if study:
-        run_tags["lab.study"] = study
+        run_tags[tag.STUDY] = study
     run = client.create_run(experiment_id, run_name=f"trial-{number}", tags=run_tags)
     now = int(pd.Timestamp.now().timestamp() * 1000)
     client.log_batch(
@@ -442,7 +443,7 @@ def run_record(run_id: str | None = None) -> None:
     from lab.processes import this_process
 
     run_id = run_id or mlflow.active_run().info.run_id
-    mlflow.MlflowClient().set_tag(run_id, "lab.process", json.dumps(this_process()))
+    mlflow.MlflowClient().set_tag(run_id, tag.PROCESS, json.dumps(this_process()))
 
 
 def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
@@ -462,11 +463,11 @@ def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
         if run.info.run_id == keep:
             continue
         try:
-            record = json.loads(run.data.tags.get("lab.process", ""))
+            record = json.loads(run.data.tags.get(tag.PROCESS, ""))
         except ValueError:
             continue
         if isinstance(record, dict) and process_gone(record):
-            client.set_tag(run.info.run_id, "lab.error", f"abandoned: its process {record.get('pid')} on "
+            client.set_tag(run.info.run_id, tag.ERROR, f"abandoned: its process {record.get('pid')} on "
                            f"{record.get('host')} is gone (killed or crashed); marked KILLED by a later run")
             client.set_terminated(run.info.run_id, status="KILLED")
             marked.append(run.info.run_id)
@@ -499,7 +500,7 @@ def _parent_facts(parent_run_id: str) -> tuple[str, str]:
     import mlflow
 
     parent = mlflow.MlflowClient().get_run(parent_run_id)
-    return parent.info.experiment_id, parent.data.tags.get("lab.dataset_digest", "")
+    return parent.info.experiment_id, parent.data.tags.get(tag.DATASET_DIGEST, "")
 
 
 @_timed
@@ -614,8 +615,8 @@ def record_refusal(exc: BaseException) -> None:
 
     with contextlib.suppress(Exception):
         client = mlflow.MlflowClient()
-        if "lab.error" not in client.get_run(run_id).data.tags:
-            client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+        if tag.ERROR not in client.get_run(run_id).data.tags:
+            client.set_tag(run_id, tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
 
 
 def active_run_tag(key: str) -> str:
@@ -646,7 +647,7 @@ def evidence_table(run_id: str, stage: str, artifact_file: str) -> pd.DataFrame 
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(
         experiments,
-        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`lab.evidence_for` = '{run_id}' and attributes.status = 'FINISHED'",
+        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`{tag.EVIDENCE_FOR}` = '{run_id}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"], max_results=1,
     )
     if not runs:
