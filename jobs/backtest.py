@@ -134,11 +134,9 @@ def warn_if_costs_off(config) -> None:
     if min(costs.commission_per_contract_usd, costs.entry_slippage_ticks, costs.exit_slippage_ticks) == 0:
         import warnings
 
-        import mlflow
-
         warnings.warn(f"costs are partly off ([costs] {costs}); these numbers overstate what trading would earn",
                       stacklevel=3)
-        mlflow.set_tag(tag.COSTS_OFF, "true")
+        tracking.set_tags({tag.COSTS_OFF: "true"})
 
 
 def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str, float] | None = None

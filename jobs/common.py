@@ -43,12 +43,10 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def prepare(config: LabConfig):
     """The featurized dataset (from the cache when possible), recorded as this run's inputs."""
-    import mlflow
-
     from lab import tracking
 
     dataset = open_dataset(config)
-    mlflow.set_tag(tag.DATASET_DIGEST, dataset.digest)
+    tracking.set_tags({tag.DATASET_DIGEST: dataset.digest})
     tracking.log_params({"dataset_digest": dataset.digest})
     for name, table in dataset.tables.items():
         tracking.log_dataset(table, name=f"{name}-{dataset.digest}", digest=dataset.digest, source=dataset.source, context=name)
@@ -68,8 +66,6 @@ def open_dataset(config: LabConfig, force: bool = False):
     SealedRangeError
         A window overlaps a sealed range (nothing is read, nothing is cached).
     """
-    import mlflow
-
     from lab import tracking
     from lab.dataset import data_source, prepare_dataset
     from lab.market import market_id
@@ -77,12 +73,11 @@ def open_dataset(config: LabConfig, force: bool = False):
 
     source = data_source(config)
     market = market_id(config, source)
-    run = mlflow.active_run()
-    tags = mlflow.MlflowClient().get_run(run.info.run_id).data.tags if run else {}
-    stage = tags.get(tracking.STAGE_TAG, "a lab job")
-    sealed = enforce_seals(config, market, stage=stage, run_id=run.info.run_id if run else "")
-    if run:
-        mlflow.set_tag(tag.MARKET, market)
+    run_id = tracking.active_run_id()
+    stage = tracking.active_run_tags().get(tracking.STAGE_TAG, "a lab job")
+    sealed = enforce_seals(config, market, stage=stage, run_id=run_id)
+    if run_id:
+        tracking.set_tags({tag.MARKET: market})
     return prepare_dataset(config, force=force, source=source, sealed=sealed)
 
 
@@ -103,16 +98,13 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     LabError
         The run does not exist, is not a finished tune run, or was tuned for another target.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
+    from lab import tracking
     from lab.errors import LabError
 
-    try:
-        run = mlflow.MlflowClient().get_run(run_id)
-    except MlflowException:
-        raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}; pass a tune run id "
-                       "(see `mlflow ui` or the line tune printed)") from None
+    run = tracking.lookup_run(run_id)
+    if run is None:
+        raise LabError(f"run {run_id!r} does not exist in {tracking.tracking_uri()}; pass a tune run id "
+                       "(see `mlflow ui` or the line tune printed)")
     if run.data.tags.get(tag.STAGE) != "tune" or run.info.status != "FINISHED":
         raise LabError(f"run {run_id} is a {run.data.tags.get(tag.STAGE, 'non-lab')} run ({run.info.status}), "
                        "not a finished tune run")
@@ -151,17 +143,12 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
     LabError
         The run does not exist or holds no model.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     from lab import tracking
     from lab.errors import LabError
 
-    client = mlflow.MlflowClient()
-    try:
-        run = client.get_run(run_id)
-    except MlflowException:
-        raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}") from None
+    run = tracking.lookup_run(run_id)
+    if run is None:
+        raise LabError(f"run {run_id!r} does not exist in {tracking.tracking_uri()}")
     uri = model_uri or run.data.tags.get(tag.MODEL_URI)
     if not uri:
         raise LabError(f"run {run_id} ({run.data.tags.get(tag.STAGE, 'not a lab run')}) logged no model; "

@@ -45,10 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def log_featurize(dataset, wall_s: float) -> None:
     """Everything featurize records about a dataset, batched."""
-    import mlflow
-
     manifest = dataset.manifest
-    mlflow.set_tag(tag.DATASET_DIGEST, dataset.digest)
+    tracking.set_tags({tag.DATASET_DIGEST: dataset.digest})
     tracking.log_params({"dataset_digest": dataset.digest, "dataset_source": dataset.source,
                          "raw_sha256": dataset.raw_sha256, "synthetic": manifest.get("synthetic", False)})
     for name, table in dataset.tables.items():

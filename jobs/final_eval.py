@@ -65,34 +65,27 @@ def main(argv: list[str] | None = None) -> int:
 
 def champion_version(config: LabConfig):
     """The registered version behind the alias ``champion``; a clear refusal when there is none."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     name = config.promotion.model_name
-    try:
-        return mlflow.MlflowClient().get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        raise LabError(f"model {name!r} has no champion in {mlflow.get_tracking_uri()}: promote one first with "
-                       "`lab promote --run-id <tune run>`") from None
+    champion = tracking.version_by_alias(name, "champion")
+    if champion is None:
+        raise LabError(f"model {name!r} has no champion in {tracking.tracking_uri()}: promote one first with "
+                       "`lab promote --run-id <tune run>`")
+    return champion
 
 
 def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
     """The config with rules, costs and strategy as the champion's validation backtest ran them."""
-    import mlflow
-
     evidence = json.loads(champion.tags.get(tag.EVIDENCE_RUNS, "{}") or "{}")
     backtest_run = evidence.get("backtest")
     if not backtest_run:
         return config, "lab.toml (the champion has no backtest evidence)"
-    params = mlflow.MlflowClient().get_run(backtest_run).data.params
+    params = tracking.get_run(backtest_run).data.params
     overrides = {k: tracking.param_value(v) for k, v in params.items() if k.startswith(PROMOTED_SECTIONS)}
     return config.replace(overrides), f"backtest run {backtest_run}"
 
 
 def final_eval(config: LabConfig, champion, run_id: str) -> None:
     """Check everything that can fail without revealing a result, then take the ticket, predict and judge."""
-    import mlflow
-
     from registry.ticket import DATA_READ, PREDICTED, heartbeat, record_result, set_stage, take_ticket
 
     name = config.promotion.model_name
@@ -117,12 +110,11 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
                               for k in ("auc", "brier_score", "ece", "rows")})
         criteria = evaluate_criteria(metrics, config.criteria)
         verdict = plan_verdict(criteria)
-        mlflow.set_tags({tag.VERDICT: verdict, tag.TICKET: ticket.name})
+        tracking.set_tags({tag.VERDICT: verdict, tag.TICKET: ticket.name})
         record_result(ticket, run_id, verdict)
-    client = mlflow.MlflowClient()
-    for key, value in {tag.FINAL_EVAL_RUN_ID: run_id, tag.FINAL_EVAL_VERDICT: verdict,
-                       tag.FINAL_EVAL_WINDOW: str(test), tag.FINAL_EVAL_MARKET: market}.items():
-        client.set_model_version_tag(name, str(champion.version), key, value)
+    tracking.set_version_tags(name, str(champion.version), {
+        tag.FINAL_EVAL_RUN_ID: run_id, tag.FINAL_EVAL_VERDICT: verdict, tag.FINAL_EVAL_WINDOW: str(test),
+        tag.FINAL_EVAL_MARKET: market})
     print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
 
@@ -139,8 +131,6 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     -------
     (market, model, table, minutes)
     """
-    import mlflow
-
     from lab.dataset import data_source
     from lab.market import market_id
     from registry.seals import enforce_seals
@@ -148,7 +138,7 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     test = config.windows.test
     source = data_source(config)
     market = market_id(config, source)
-    mlflow.set_tag(tag.MARKET, market)
+    tracking.set_tags({tag.MARKET: market})
     check_unseen(config, champion, market)
     enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})
     model = load_run_model(champion.run_id, f"models:/{config.promotion.model_name}@champion")
@@ -180,12 +170,10 @@ def check_unseen(config: LabConfig, champion, market: str) -> None:
     logged ``windows.*``), and no earlier final-eval on this market, of any model, may have looked
     at any of its days: moving the window by a day is not a new, unseen window.
     """
-    import mlflow
-
     from registry.ticket import list_tickets, normalize_window
 
     test = config.windows.test
-    params = mlflow.MlflowClient().get_run(champion.run_id).data.params
+    params = tracking.get_run(champion.run_id).data.params
     for name in ("windows.train", "windows.validation"):
         logged = params.get(name, "")
         if not logged or logged.split("..")[-1] >= str(test.start):

@@ -18,7 +18,7 @@ from registry.gate import Evidence, RunFacts
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["ModelRef", "get_client", "run_facts", "find_model", "find_evidence", "EVIDENCE_STAGES"]
 
@@ -50,13 +50,9 @@ class ModelRef:
 
 def get_client(client: "MlflowClient | None" = None) -> "MlflowClient":
     """``client``, or a client on the current tracking URI (``MLFLOW_TRACKING_URI`` or ``mlflow.db``)."""
-    if client is not None:
-        return client
-    from lab.tracking import configure
-    from mlflow import MlflowClient
+    from lab import tracking
 
-    configure()
-    return MlflowClient()
+    return tracking.client(client)
 
 
 def run_facts(run_id: str, client: "MlflowClient | None" = None) -> RunFacts:
@@ -67,7 +63,7 @@ def run_facts(run_id: str, client: "MlflowClient | None" = None) -> RunFacts:
     CandidateError
         No run has this id in the current tracking store.
     """
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     client = get_client(client)
     if not run_id or not run_id.strip():
@@ -108,7 +104,7 @@ def find_model(candidate: RunFacts, client: "MlflowClient | None" = None) -> Mod
         The run names no model, its ``lab.model_id`` points at a missing model, or it holds
         several models and names none of them.
     """
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     client = get_client(client)
     model_id = candidate.tags.get(tag.MODEL_ID, "").strip()

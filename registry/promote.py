@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lab.config import PromotionConfig
+from lab import tracking
 from lab.tracking import param_value
 from registry.deflated import ledger_facts_of_run
 from registry.errors import PromotionRefusedError, RegistryError
@@ -39,7 +40,7 @@ from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["Candidate", "Promotion", "check_candidate", "promote", "register", "version_tags", "current_user", "ALIASES",
            "promotion_lock"]
@@ -200,9 +201,6 @@ def register(
 
     No gate is checked here: call :func:`promote`, which does.
     """
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
-
     if model_name.startswith(LOCK_PREFIX):
         raise RegistryError(f"[promotion] model_name {model_name!r} starts with {LOCK_PREFIX!r}, the prefix of "
                             "the lab's promotion locks; choose another name")
@@ -210,11 +208,8 @@ def register(
         raise RegistryError(f"[promotion] model_name {model_name!r} starts with {TICKET_PREFIX!r}, the prefix of "
                             "the lab's test-window tickets; choose another name")
     client = get_client(client)
-    try:
-        client.create_registered_model(model_name, description="MES 5-minute models promoted by `lab promote`.")
-    except MlflowException as exc:
-        if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
-            raise
+    tracking.create_registered_model_if_absent(model_name, description="MES 5-minute models promoted by `lab promote`.",
+                                               client=client)
     tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
     from registry.signal_model import build_signal_model, warn_no_signal_model
 
@@ -262,12 +257,8 @@ def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str)
 
 
 def _version_with_alias(client: "MlflowClient", model_name: str, alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException:
-        return None
+    version = tracking.version_by_alias(model_name, alias, client)
+    return None if version is None else str(version.version)
 
 
 @contextlib.contextmanager
@@ -279,9 +270,8 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
     RegistryError
         Another promotion held the lock for longer than ``wait_s`` seconds and is still alive.
     """
-    from mlflow.exceptions import MlflowException
-
     from lab.processes import process_gone, this_process
+    from lab.tracking import MlflowException
 
     client = get_client(client)
     name = f"{LOCK_PREFIX}promote-{model_name}"
@@ -291,11 +281,11 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
         tags = {tag.KIND: "promotion-lock", tag.LOCK_MODEL_NAME: model_name, tag.LOCK_CLAIM: claim,
                 tag.LOCK_PROCESS: json.dumps(this_process()), tag.LOCK_TAKEN_AT: f"{time.time():.3f}"}
         try:
-            client.create_registered_model(name, tags=tags, description=f"Lock: a promotion of {model_name!r} "
-                                           "is moving its aliases. Deleted when it ends.")
-            break
+            if tracking.create_registered_model_if_absent(name, tags=tags, client=client, description=(
+                    f"Lock: a promotion of {model_name!r} is moving its aliases. Deleted when it ends.")):
+                break
         except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "TEMPORARILY_UNAVAILABLE"):
+            if not tracking.is_busy(exc):
                 raise RegistryError(f"could not take the promotion lock {name} in {client.tracking_uri}: "
                                     f"{exc.message}") from None
         holder = _lock_holder(client, name)
@@ -318,7 +308,7 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
 
 
 def _lock_holder(client: "MlflowClient", name: str) -> dict[str, str] | None:
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     try:
         return dict(client.get_registered_model(name).tags)

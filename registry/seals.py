@@ -32,7 +32,7 @@ from registry.records import create_record, get_client, get_record, now, search_
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["Seal", "SEAL_KIND", "SEAL_PREFIX", "seal_name", "parse_window", "list_seals", "add_seal", "enforce_seals",
            "check_reads", "mark_seal_state", "sealed_ranges", "get_seal"]

@@ -18,7 +18,7 @@ from registry.ticket import Ticket, list_released, list_tickets, liveness
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["AliasedVersion", "LabStatus", "lab_status", "format_status", "STATUS_ALIASES"]
 
@@ -71,15 +71,15 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
         Gives the model name and the current test window.
     client : MlflowClient, optional
     """
-    from mlflow.exceptions import MlflowException
+    from lab import tracking
+    from lab.tracking import MlflowException
 
     client = get_client(client)
     name = config.promotion.model_name
     versions: dict[str, AliasedVersion] = {}
     for alias in STATUS_ALIASES:
-        try:
-            mv = client.get_model_version_by_alias(name, alias)
-        except MlflowException:
+        mv = tracking.version_by_alias(name, alias, client)
+        if mv is None:
             continue
         versions[alias] = AliasedVersion(alias, str(mv.version), mv.run_id, mv.source, dict(mv.tags))
     window = str(config.windows.test)

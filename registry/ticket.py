@@ -41,7 +41,7 @@ from registry.seals import check_market, mark_seal_state, parse_window
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["Ticket", "ticket_name", "take_ticket", "get_ticket", "list_tickets", "list_released", "attach_run",
            "set_stage", "beat", "heartbeat", "record_result", "release_ticket", "liveness", "normalize_window",
@@ -371,7 +371,7 @@ def release_ticket(market: str, window: DateRange | str, reason: str,
         raise TicketError(f"ticket {ticket.name} is held by a final-eval that is {state}; stop it (or wait "
                           f"{STALE_S:.0f} s after it stopped) before releasing")
     released = f"{RELEASED_PREFIX}{market}-{ticket.window.replace('..', '_')}-{ticket.claim[:8] or uuid.uuid4().hex[:8]}"
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     try:
         client.rename_registered_model(ticket.name, released)  # the atomic step: one release wins
