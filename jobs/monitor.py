@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)  # chooses the registered model; its champion's run gives the rest
-        _, version = _champion(config)
+        version = _champion(config)
         # Everything else is the champion's own (its tune run's data and settings): --config only names the model.
         own = argparse.Namespace(config="", data=args.data)
         config = config_for(own, version.run_id, "monitor", **{"promotion.model_name": config.promotion.model_name})
