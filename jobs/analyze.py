@@ -33,6 +33,7 @@ from lab.strategies import backtest_strategy, long_only_for_target
 from registry import ledger
 from jobs.common import base_parser, load_run_model, prepare, refuse
 from jobs.lineage import config_for
+from lab import tags as tag
 
 DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             raise LabError(f"-P threshold={args.threshold} must lie in (0.5, 1.0]")
         with tracking.stage_run("analyze", config, target=model.target,
                                 params={"robustness_threshold": threshold},
-                                tags={"lab.evidence_for": args.run_id, "lab.window": "validation"}):
+                                tags={tag.EVIDENCE_FOR: args.run_id, tag.WINDOW: "validation"}):
             analyze(config, model, threshold)
     except (LabError, ValueError) as exc:
         return refuse("analyze", exc)

@@ -35,6 +35,7 @@ from registry import deflated, ledger
 from registry.deflated import daily_moments
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
 from jobs.lineage import config_for, require_same_dataset
+from lab import tags as tag
 
 DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
 
@@ -64,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         # Only a backtest of the whole validation window is promotion evidence (no cherry-picked weeks).
         whole = (start, end) == (config.windows.validation.start, config.windows.validation.end)
         with tracking.stage_run("backtest", config, target=target, params={"window": f"{start}..{end}"},
-                                tags={"lab.evidence_for": evidence, "lab.window": "validation" if whole else "validation-part",
-                                      "lab.strategy": config.strategy.name}):
+                                tags={tag.EVIDENCE_FOR: evidence, tag.WINDOW: "validation" if whole else "validation-part",
+                                      tag.STRATEGY: config.strategy.name}):
             ledger.enter(config, trials=1)  # the trial ledger: every backtest variant counts 1
             dataset = prepare(config)
             bars = dataset.tables["validation"].loc[str(start):str(end)]
@@ -141,11 +142,9 @@ def warn_if_costs_off(config) -> None:
     if min(costs.commission_per_contract_usd, costs.entry_slippage_ticks, costs.exit_slippage_ticks) == 0:
         import warnings
 
-        import mlflow
-
         warnings.warn(f"costs are partly off ([costs] {costs}); these numbers overstate what trading would earn",
                       stacklevel=3)
-        mlflow.set_tag("lab.costs_off", "true")
+        tracking.set_tags({tag.COSTS_OFF: "true"})
 
 
 def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str, float] | None = None, *,

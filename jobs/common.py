@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from lab.config import LabConfig, load_config
+from lab import tags as tag
 
 __all__ = ["base_parser", "config_from_args"]
 
@@ -42,12 +43,10 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def prepare(config: LabConfig):
     """The featurized dataset (from the cache when possible), recorded as this run's inputs."""
-    import mlflow
-
     from lab import tracking
 
     dataset = open_dataset(config)
-    mlflow.set_tag("lab.dataset_digest", dataset.digest)
+    tracking.set_tags({tag.DATASET_DIGEST: dataset.digest})
     tracking.log_params({"dataset_digest": dataset.digest})
     for name, table in dataset.tables.items():
         tracking.log_dataset(table, name=f"{name}-{dataset.digest}", digest=dataset.digest, source=dataset.source, context=name)
@@ -67,8 +66,6 @@ def open_dataset(config: LabConfig, force: bool = False):
     SealedRangeError
         A window overlaps a sealed range (nothing is read, nothing is cached).
     """
-    import mlflow
-
     from lab import tracking
     from lab.dataset import data_source, prepare_dataset
     from lab.market import market_id
@@ -76,12 +73,11 @@ def open_dataset(config: LabConfig, force: bool = False):
 
     source = data_source(config)
     market = market_id(config, source)
-    run = mlflow.active_run()
-    tags = mlflow.MlflowClient().get_run(run.info.run_id).data.tags if run else {}
-    stage = tags.get(tracking.STAGE_TAG, "a lab job")
-    sealed = enforce_seals(config, market, stage=stage, run_id=run.info.run_id if run else "")
-    if run:
-        mlflow.set_tag("lab.market", market)
+    run_id = tracking.active_run_id()
+    stage = tracking.active_run_tags().get(tracking.STAGE_TAG, "a lab job")
+    sealed = enforce_seals(config, market, stage=stage, run_id=run_id)
+    if run_id:
+        tracking.set_tags({tag.MARKET: market})
     return prepare_dataset(config, force=force, source=source, sealed=sealed)
 
 
@@ -102,18 +98,15 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     LabError
         The run does not exist, is not a finished tune run, or was tuned for another target.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
+    from lab import tracking
     from lab.errors import LabError
 
-    try:
-        run = mlflow.MlflowClient().get_run(run_id)
-    except MlflowException:
-        raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}; pass a tune run id "
-                       "(see `mlflow ui` or the line tune printed)") from None
-    if run.data.tags.get("lab.stage") != "tune" or run.info.status != "FINISHED":
-        raise LabError(f"run {run_id} is a {run.data.tags.get('lab.stage', 'non-lab')} run ({run.info.status}), "
+    run = tracking.lookup_run(run_id)
+    if run is None:
+        raise LabError(f"run {run_id!r} does not exist in {tracking.tracking_uri()}; pass a tune run id "
+                       "(see `mlflow ui` or the line tune printed)")
+    if run.data.tags.get(tag.STAGE) != "tune" or run.info.status != "FINISHED":
+        raise LabError(f"run {run_id} is a {run.data.tags.get(tag.STAGE, 'non-lab')} run ({run.info.status}), "
                        "not a finished tune run")
     tuned_for = run.data.params.get("target")
     if tuned_for != target:
@@ -121,7 +114,7 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     from lab.tracking import param_value
 
     params = {key[len("best."):]: param_value(value) for key, value in run.data.params.items() if key.startswith("best.")}
-    return params, run.data.params.get("model.engine", ""), {"lab.evidence_for": run_id}
+    return params, run.data.params.get("model.engine", ""), {tag.EVIDENCE_FOR: run_id}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,24 +143,19 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
     LabError
         The run does not exist or holds no model.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     from lab import tracking
     from lab.errors import LabError
 
-    client = mlflow.MlflowClient()
-    try:
-        run = client.get_run(run_id)
-    except MlflowException:
-        raise LabError(f"run {run_id!r} does not exist in {mlflow.get_tracking_uri()}") from None
-    uri = model_uri or run.data.tags.get("lab.model_uri")
+    run = tracking.lookup_run(run_id)
+    if run is None:
+        raise LabError(f"run {run_id!r} does not exist in {tracking.tracking_uri()}")
+    uri = model_uri or run.data.tags.get(tag.MODEL_URI)
     if not uri:
-        raise LabError(f"run {run_id} ({run.data.tags.get('lab.stage', 'not a lab run')}) logged no model; "
+        raise LabError(f"run {run_id} ({run.data.tags.get(tag.STAGE, 'not a lab run')}) logged no model; "
                        "pass the id of a finished tune run")
     engine = run.data.params.get("model.engine", "lightgbm")
     booster = tracking.load_native_model(uri, engine)
-    features = tuple(run.data.tags.get("lab.features", "").split(","))
+    features = tuple(run.data.tags.get(tag.FEATURES, "").split(","))
     return RunModel(run_id, run.data.params.get("target", ""), engine, uri, features, booster)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.config import load_config
+from lab import tags as tag
 
 __all__ = ["run_demo", "demo_home", "prepare_demo_home"]
 
@@ -46,7 +47,7 @@ def prepare_demo_home(config_path: str, experiment: str, no_edge: bool = False, 
 
     With ``no_edge`` the configuration's ``[data] synthetic_edge_auc`` is set to 0 (the honest null).
     """
-    import mlflow
+    from lab import tracking
 
     home = (home or demo_home()).resolve()
     text = Path(config_path).read_text()
@@ -64,8 +65,8 @@ def prepare_demo_home(config_path: str, experiment: str, no_edge: bool = False, 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     os.environ["LAB_HOME"] = str(home)
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.create_experiment(experiment, artifact_location=(home / "mlruns").as_uri())  # the store once, here
+    tracking.set_tracking_uri(uri)
+    tracking.create_experiment(experiment, artifact_location=(home / "mlruns").as_uri())  # the store once, here
     return str(config)
 
 
@@ -126,13 +127,13 @@ def run_demo(config_path: str, experiment: str, echo: Callable[[str], None] = pr
 
 
 def _echo_verdict(run_id: str, echo: Callable[[str], None]) -> None:
-    import mlflow
+    from lab import tracking
 
-    run = mlflow.get_run(run_id)
+    run = tracking.get_run(run_id)
     metrics = run.data.metrics
     shown = ", ".join(f"{key} {metrics[key]:.3f}" for key in ("direction_auc", "win_rate", "profit_factor",
                                                               "trades_per_day", "total_pnl_usd") if key in metrics)
-    echo(f"final-eval verdict: {run.data.tags.get('lab.verdict', '(none)')}" + (f" ({shown})" if shown else ""))
+    echo(f"final-eval verdict: {run.data.tags.get(tag.VERDICT, '(none)')}" + (f" ({shown})" if shown else ""))
 
 
 def _browse_hint(experiment: str, echo: Callable[[str], None]) -> None:

@@ -24,6 +24,7 @@ from lab.doctor_plots import findings_timeline_figure
 from lab.errors import LabError
 from lab.plots_data import class_balance_figure, feature_distribution_figure
 from jobs.common import base_parser, config_from_args, open_dataset, refuse
+from lab import tags as tag
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,10 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def log_featurize(dataset, wall_s: float) -> None:
     """Everything featurize records about a dataset, batched."""
-    import mlflow
-
     manifest = dataset.manifest
-    mlflow.set_tag("lab.dataset_digest", dataset.digest)
+    tracking.set_tags({tag.DATASET_DIGEST: dataset.digest})
     tracking.log_params({"dataset_digest": dataset.digest, "dataset_source": dataset.source,
                          "raw_sha256": dataset.raw_sha256, "synthetic": manifest.get("synthetic", False)})
     for name, table in dataset.tables.items():

@@ -37,6 +37,7 @@ from lab.backtest.report import report_header
 from jobs.backtest import backtest_window
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.lineage import config_for
+from lab import tags as tag
 
 #: Rule settings taken from the champion's validation backtest, so the test sees the promoted rules.
 PROMOTED_SECTIONS = ("rules.", "costs.", "strategy.")
@@ -55,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.on_bad_rows:  # after the lineage check: final-eval re-reads only the test window, never train/validation
             config = config.replace({"data.on_bad_rows": args.on_bad_rows})
         config, rules_source = promoted_rules(config, champion)
-        target = champion.tags.get("lab.target", "")
+        target = champion.tags.get(tag.TARGET, "")
         with tracking.stage_run(FINAL_EVAL, config, target=target,
                                 params={"window": str(config.windows.test), "model_version": champion.version,
                                         "rules_from": rules_source},
-                                tags={"lab.window": "test", "lab.model_name": config.promotion.model_name,
-                                      "lab.model_version": str(champion.version)}) as run:
+                                tags={tag.WINDOW: "test", tag.MODEL_NAME: config.promotion.model_name,
+                                      tag.MODEL_VERSION: str(champion.version)}) as run:
             final_eval(config, champion, run.info.run_id)
     except LabError as exc:
         return refuse("final-eval", exc, verb="refused")
@@ -69,34 +70,27 @@ def main(argv: list[str] | None = None) -> int:
 
 def champion_version(config: LabConfig):
     """The registered version behind the alias ``champion``; a clear refusal when there is none."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     name = config.promotion.model_name
-    try:
-        return mlflow.MlflowClient().get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        raise LabError(f"model {name!r} has no champion in {mlflow.get_tracking_uri()}: promote one first with "
-                       "`lab promote --run-id <tune run>`") from None
+    champion = tracking.version_by_alias(name, "champion")
+    if champion is None:
+        raise LabError(f"model {name!r} has no champion in {tracking.tracking_uri()}: promote one first with "
+                       "`lab promote --run-id <tune run>`")
+    return champion
 
 
 def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
     """The config with rules, costs and strategy as the champion's validation backtest ran them."""
-    import mlflow
-
-    evidence = json.loads(champion.tags.get("lab.evidence_runs", "{}") or "{}")
+    evidence = json.loads(champion.tags.get(tag.EVIDENCE_RUNS, "{}") or "{}")
     backtest_run = evidence.get("backtest")
     if not backtest_run:
         return config, "lab.toml (the champion has no backtest evidence)"
-    params = mlflow.MlflowClient().get_run(backtest_run).data.params
+    params = tracking.get_run(backtest_run).data.params
     overrides = {k: tracking.param_value(v) for k, v in params.items() if k.startswith(PROMOTED_SECTIONS)}
     return config.replace(overrides), f"backtest run {backtest_run}"
 
 
 def final_eval(config: LabConfig, champion, run_id: str) -> None:
     """Check everything that can fail without revealing a result, then take the ticket, predict and judge."""
-    import mlflow
-
     from registry.ticket import DATA_READ, PREDICTED, heartbeat, record_result, set_stage, take_ticket
 
     name = config.promotion.model_name
@@ -128,12 +122,11 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
                               for k in ("auc", "brier_score", "ece", "rows")})
         criteria = evaluate_criteria(metrics, config.criteria)
         verdict = plan_verdict(criteria)
-        mlflow.set_tags({"lab.verdict": verdict, "lab.ticket": ticket.name})
+        tracking.set_tags({tag.VERDICT: verdict, tag.TICKET: ticket.name})
         record_result(ticket, run_id, verdict)
-    client = mlflow.MlflowClient()
-    for key, value in {"lab.final_eval.run_id": run_id, "lab.final_eval.verdict": verdict,
-                       "lab.final_eval.window": str(test), "lab.final_eval.market": market}.items():
-        client.set_model_version_tag(name, str(champion.version), key, value)
+    tracking.set_version_tags(name, str(champion.version), {
+        tag.FINAL_EVAL_RUN_ID: run_id, tag.FINAL_EVAL_VERDICT: verdict, tag.FINAL_EVAL_WINDOW: str(test),
+        tag.FINAL_EVAL_MARKET: market})
     print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
 
@@ -150,8 +143,6 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     -------
     (market, model, table, minutes)
     """
-    import mlflow
-
     from lab.dataset import data_source
     from lab.market import market_id
     from registry.seals import enforce_seals
@@ -159,7 +150,7 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     test = config.windows.test
     source = data_source(config)
     market = market_id(config, source)
-    mlflow.set_tag("lab.market", market)
+    tracking.set_tags({tag.MARKET: market})
     check_unseen(config, champion, market)
     enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})
     model = load_run_model(champion.run_id, f"models:/{config.promotion.model_name}@champion")
@@ -197,12 +188,10 @@ def check_unseen(config: LabConfig, champion, market: str) -> None:
     logged ``windows.*``), and no earlier final-eval on this market, of any model, may have looked
     at any of its days: moving the window by a day is not a new, unseen window.
     """
-    import mlflow
-
     from registry.ticket import list_tickets, normalize_window
 
     test = config.windows.test
-    params = mlflow.MlflowClient().get_run(champion.run_id).data.params
+    params = tracking.get_run(champion.run_id).data.params
     for name in ("windows.train", "windows.validation"):
         logged = params.get(name, "")
         if not logged or logged.split("..")[-1] >= str(test.start):

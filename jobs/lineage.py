@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from lab.config import LabConfig, load_config
 from lab.errors import LabError
+from lab import tags as tag
 
 __all__ = ["Lineage", "LineageError", "lineage_of", "config_of_run", "dataset_digest_of", "config_for", "require_same_dataset", "promotion_config",
            "DEFAULT_CONFIG"]
@@ -99,12 +100,12 @@ def lineage_of(run_id: str) -> Lineage:
         raise LineageError(f"run {run_id!r} does not exist in the tracking store; check the id "
                            "(mlflow ui) and MLFLOW_TRACKING_URI")
     params, tags = run
-    digest = tags.get("lab.dataset_digest", "")
+    digest = tags.get(tag.DATASET_DIGEST, "")
     if not digest:
-        raise LineageError(f"run {run_id} ({tags.get('lab.stage', 'not a lab run')}) recorded no dataset digest; "
+        raise LineageError(f"run {run_id} ({tags.get(tag.STAGE, 'not a lab run')}) recorded no dataset digest; "
                            "build on a finished tune run")
     config = config_of_run(params, run_id)
-    return Lineage(run_id, config, tags.get("lab.config_source", ""), config.data.path, digest)
+    return Lineage(run_id, config, tags.get(tag.CONFIG_SOURCE, ""), config.data.path, digest)
 
 
 def dataset_digest_of(config: LabConfig) -> str:
@@ -196,7 +197,7 @@ def promotion_config(run_id: str, config_path: str) -> LabConfig:
     from lab import tracking
 
     run = tracking.get_run_data(run_id.strip()) if run_id and run_id.strip() else None
-    if run is None or not run[1].get("lab.dataset_digest"):
+    if run is None or not run[1].get(tag.DATASET_DIGEST):
         path = config_path or DEFAULT_CONFIG
         return load_config(path if Path(path).exists() or config_path else None)
     return config_for(argparse.Namespace(config=config_path, data=""), run_id.strip(), "promote", check_data=False)

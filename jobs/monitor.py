@@ -26,34 +26,27 @@ from lab.config import LabConfig
 from lab.errors import LabError
 from lab.evaluation import expected_calibration_error
 from lab.monitor import monitor_alerts, pnl_bands, psi_table
+from lab import tags as tag
 
 __all__ = ["run_monitor", "main"]
 
 
 def _champion(config: LabConfig):
-    from mlflow.exceptions import MlflowException
-
-    from registry.evidence import get_client
-
-    client = get_client()
-    try:
-        return client, client.get_model_version_by_alias(config.promotion.model_name, "champion")
-    except MlflowException:
+    version = tracking.version_by_alias(config.promotion.model_name, "champion")
+    if version is None:
         raise LabError(f"model {config.promotion.model_name!r} has no champion to monitor; promote one with "
-                       "`lab promote --run-id <run>`") from None
+                       "`lab promote --run-id <run>`")
+    return version
 
 
 def _trades_pnl(run_id: str | None) -> np.ndarray:
     """``pnl_usd`` of a run's ``trades.csv`` (empty when there is no such run or file)."""
     if not run_id:
         return np.empty(0)
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     with tempfile.TemporaryDirectory() as folder:
         try:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="trades.csv", dst_path=folder)
-        except (MlflowException, OSError) as exc:
+            path = tracking.download_artifact(run_id, "trades.csv", folder)
+        except (tracking.MlflowException, OSError) as exc:
             raise LabError(f"run {run_id} has no trades.csv to compare ({exc}); pass a backtest or paper run") from None
         return pd.read_csv(path)["pnl_usd"].to_numpy(np.float64)
 
@@ -69,12 +62,12 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
     """Run the monitor once; returns the alert reasons (empty: no alert)."""
     import json
 
-    client, version = _champion(config)
+    version = _champion(config)
     model = load_run_model(version.run_id, version.source)
     name = f"{config.promotion.model_name}/{version.version}"
     with tracking.stage_run("monitor", config, target=model.target,
                             params={"recent_days": recent_days, "trades_run": trades_run},
-                            tags={"lab.champion_version": name}) as run:
+                            tags={tag.CHAMPION_VERSION: name}) as run:
         dataset = prepare(config)
         train, validation = dataset.tables["train"], dataset.tables["validation"]
         cutoff = validation.index[-1] - pd.Timedelta(days=recent_days)
@@ -84,7 +77,7 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
         features = list(model.features)
         psi = psi_table(train, recent, features)
         recent_ece, validation_ece = _ece(recent, model, model.target), _ece(earlier, model, model.target)
-        backtest_run = json.loads(version.tags.get("lab.evidence_runs", "{}")).get("backtest")
+        backtest_run = json.loads(version.tags.get(tag.EVIDENCE_RUNS, "{}")).get("backtest")
         bands = pnl_bands(_trades_pnl(backtest_run), _trades_pnl(trades_run))
         metrics = {f"psi.{row.feature}": row.psi for row in psi.itertuples()}
         metrics.update({"psi_max": float(psi["psi"].max()), "ece_recent": recent_ece, "ece_validation": validation_ece,
@@ -92,16 +85,15 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
         tracking.log_metrics(metrics)
         tracking.log_table(psi, "psi.csv")
         alerts = monitor_alerts(psi, recent_ece, validation_ece)
-        import mlflow
-
         run_id = run.info.run_id
+        model_name = config.promotion.model_name
         if alerts:
             text = "; ".join(alerts)[:5000]
-            mlflow.set_tag("lab.alert", text)
-            client.set_model_version_tag(config.promotion.model_name, version.version, "lab.alert", text)
-        elif "lab.alert" in version.tags:  # a clean run clears the champion's alert
-            client.delete_model_version_tag(config.promotion.model_name, version.version, "lab.alert")
-        client.set_model_version_tag(config.promotion.model_name, version.version, "lab.monitor_run", run_id)
+            tracking.set_tags({tag.ALERT: text})
+            tracking.set_version_tags(model_name, version.version, {tag.ALERT: text})
+        elif tag.ALERT in version.tags:  # a clean run clears the champion's alert
+            tracking.delete_version_tag(model_name, version.version, tag.ALERT)
+        tracking.set_version_tags(model_name, version.version, {tag.MONITOR_RUN: run_id})
     return alerts
 
 
@@ -112,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)  # chooses the registered model; its champion's run gives the rest
-        _, version = _champion(config)
+        version = _champion(config)
         # Everything else is the champion's own (its tune run's data and settings): --config only names the model.
         own = argparse.Namespace(config="", data=args.data)
         config = config_for(own, version.run_id, "monitor", **{"promotion.model_name": config.promotion.model_name})

@@ -50,13 +50,14 @@ from lab.readers import read_minutes
 from lab.sessions import regular_sessions
 from lab.strategies import long_only_for_target
 from lab.windows import guard_range
+from lab import tags as tag
 
 __all__ = ["main", "paper_trade", "check_paper_range", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
 
 #: The model-version tag final-eval sets (``PASS-target``, ``PASS-minimum`` or ``FAIL``).
-VERDICT_TAG = "lab.final_eval.verdict"
+VERDICT_TAG = tag.FINAL_EVAL_VERDICT
 #: The run tag recording why ``--live`` ran without a PASS verdict.
-OVERRIDE_TAG = "lab.live_override"
+OVERRIDE_TAG = tag.LIVE_OVERRIDE
 NY = "America/New_York"
 _NS_PER_MINUTE = 60_000_000_000
 
@@ -92,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         with tracking.stage_run("paper", config, target=model.target,
                                 params={"window": f"{start}..{end}", "model_version": champion.version,
                                         "rules_from": rules_source, "follow": follow, "live": live},
-                                tags={"lab.window": "paper", "lab.model_name": name,
-                                      "lab.model_version": str(champion.version), **tags}):
+                                tags={tag.WINDOW: "paper", tag.MODEL_NAME: name,
+                                      tag.MODEL_VERSION: str(champion.version), **tags}):
             warn_if_costs_off(config)
             sink = open_sink(args.sink) if live else None
             try:
@@ -147,9 +148,9 @@ def live_permission(champion: Any, model_name: str, live: bool, override_reason:
         ``override_reason`` was given.
     """
     if not live:
-        return {"lab.paper_mode": "paper"}
+        return {tag.PAPER_MODE: "paper"}
     verdict = champion.tags.get(VERDICT_TAG, "")
-    tags = {"lab.paper_mode": "live", "lab.live_verdict": verdict or "none"}
+    tags = {tag.PAPER_MODE: "live", tag.LIVE_VERDICT: verdict or "none"}
     if verdict.startswith("PASS"):
         return tags
     reason = override_reason.strip()

@@ -37,6 +37,7 @@ from lab.tuning import (create_study, default_study_name, make_objective, open_s
                         recover_stale_trials, run_study, search_space, study_identity, study_progress, trials_table)
 from registry import deflated, ledger
 from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
+from lab import tags as tag
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +73,6 @@ def tune(config, target: str, parent_run_id: str) -> None:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    import mlflow
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -86,7 +86,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
                                                        fixed_model_settings(config)))
     journal = journal_dir()
     tracking.run_record(parent_run_id)
-    mlflow.set_tags({"lab.study": name})
+    tracking.set_tags({tag.STUDY: name})
     study, data, n_trials, weeks = _open_study(config, dataset, target, name, journal)
     tracking.log_params({"study": name, "study_storage": config.tune.storage or f"journal file {journal}",
                          "worker_processes": workers, "train_rows": len(data.y_train), "validation_rows": len(data.y_val)})
@@ -103,7 +103,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     search_started = time.perf_counter()
     extra = min(workers - 1, max(total - done - 1, 0))  # no process is spawned for work that is not there
     with ProcessPoolExecutor(max_workers=extra, mp_context=get_context("spawn")) if extra else _NoPool() as pool:
-        others = [pool.submit(study_worker, config, target, parent_run_id, name, mlflow.get_tracking_uri(), journal)
+        others = [pool.submit(study_worker, config, target, parent_run_id, name, tracking.tracking_uri(), journal)
                   for _ in range(extra)]
         ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress, weeks)
         worker_mlflow_s = 0.0
@@ -124,14 +124,14 @@ def tune(config, target: str, parent_run_id: str) -> None:
 
         warnings.warn(message, stacklevel=2)
         print(f"tune: WARNING: {message}", file=sys.stderr)
-        mlflow.set_tag("lab.incomplete_grid", f"{done}/{total}")
+        tracking.set_tags({tag.INCOMPLETE_GRID: f"{done}/{total}"})
     best_params = dict(study.best_trial.params)
     fitted = train_classifier(data, with_params(config.model, best_params))
     val_x = dataset_frame(dataset, "validation", target)
     probability = predict_proba(fitted.booster, val_x)
     model_id = tracking.log_model(fitted, dataset_frame(dataset, "train", target))
-    mlflow.set_tags({"lab.dataset_digest": dataset.digest, "lab.features": ",".join(dataset.feature_names),
-                     "lab.model_id": model_id, "lab.model_uri": f"models:/{model_id}", "lab.study": name})
+    tracking.set_tags({tag.DATASET_DIGEST: dataset.digest, tag.FEATURES: ",".join(dataset.feature_names),
+                       tag.MODEL_ID: model_id, tag.MODEL_URI: f"models:/{model_id}", tag.STUDY: name})
     tracking.log_params({f"best.{k}": v for k, v in best_params.items()})
     metrics = {f"val_{k}": v for k, v in classification_metrics(data.y_val, probability).items()}
     metrics.update({"best_iteration": fitted.best_iteration, "trials_run_here": ran, "trials_completed": len(leaderboard),
@@ -204,22 +204,20 @@ def journal_dir():
 def _recover(study, name: str, parent_run_id: str) -> None:
     """Fail and re-queue the trials of dead workers, mark the abandoned runs of this study KILLED,
     and say so when the study's finished trials have no trial run in this tracking store."""
-    import mlflow
-
     stale = recover_stale_trials(study)
-    killed = tracking.mark_abandoned_runs(f"tags.`lab.study` = '{name}'", keep=parent_run_id)
+    killed = tracking.mark_abandoned_runs(f"tags.`{tag.STUDY}` = '{name}'", keep=parent_run_id)
     if stale or killed:
         print(f"tune: resumed after a crash: trial(s) {stale} of dead workers failed and re-queued; "
               f"abandoned run(s) {killed} marked KILLED", file=sys.stderr)
     done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
     if done:
-        logged = tracking.count_runs(f"tags.`lab.study` = '{name}' and tags.`lab.stage` = 'tune-trial'")
+        logged = tracking.count_runs(f"tags.`{tag.STUDY}` = '{name}' and tags.`{tag.STAGE}` = 'tune-trial'")
         if logged < done:
             message = (f"study {name} already holds {done} finished trial(s) but this tracking store has "
                        f"{logged} trial run(s) of it: the study was resumed from a storage that outlived or "
                        "lies outside this store; those trials are only in the leaderboard")
             print(f"tune: WARNING: {message}", file=sys.stderr)
-            mlflow.set_tag("lab.study_runs_missing", message)
+            tracking.set_tags({tag.STUDY_RUNS_MISSING: message})
 
 
 def _open_study(config, dataset, target: str, name: str, journal):
@@ -257,11 +255,10 @@ def study_worker(config, target: str, parent_run_id: str, name: str, tracking_ur
     """A second process on the same study (spawned by :func:`tune`): same data from the cache, one thread."""
     import optuna
 
-    import mlflow
     from lab.dataset import prepare_dataset
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    mlflow.set_tracking_uri(tracking_uri)
+    tracking.set_tracking_uri(tracking_uri)
     dataset = prepare_dataset(config, progress=lambda message: None)
     study, data, n_trials, weeks = _open_study(config, dataset, target, name, journal)
     return _run_trials(study, data, config, target, parent_run_id, n_trials, weeks=weeks)

@@ -57,6 +57,7 @@ from lab.processes import process_gone, this_process
 from lab.evaluation import classification_metrics, roc_auc
 from lab.models import TrainingData, predict_proba, train_classifier, with_params
 from lab.stats.performance import period_auc
+from lab import tags as tag
 
 __all__ = [
     "GRID_PARAMS",
@@ -81,11 +82,11 @@ GRID_PARAMS = ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf")
 #: File name of the local journal storage inside the given directory.
 JOURNAL_FILE_NAME = "optuna-journal.log"
 
-_ATTR_SPACE = "lab.search_space"
-_ATTR_SAMPLER = "lab.sampler"
-_ATTR_FIXED = "lab.fixed_params"
-_ATTR_WORKER = "lab.worker"
-_ATTR_STALE = "lab.stale"
+_ATTR_SPACE = tag.SEARCH_SPACE
+_ATTR_SAMPLER = tag.SAMPLER
+_ATTR_FIXED = tag.FIXED_PARAMS
+_ATTR_WORKER = tag.WORKER
+_ATTR_STALE = tag.STALE
 _ATTR_PERIOD_AUC = "validation_period_auc"
 _CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.WAITING)
 #: How many times a point whose worker died is re-queued before it counts as failed.

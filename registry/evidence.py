@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from registry.errors import CandidateError
 from registry.gate import Evidence, RunFacts
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["ModelRef", "get_client", "run_facts", "find_model", "find_evidence", "EVIDENCE_STAGES"]
 
 #: The stages whose runs count as evidence, and the extra tags each must carry.
 EVIDENCE_STAGES: dict[str, dict[str, str]] = {
     "walk-forward": {},
-    "backtest": {"lab.window": "validation"},
+    "backtest": {tag.WINDOW: "validation"},
 }
 
 
@@ -49,13 +50,9 @@ class ModelRef:
 
 def get_client(client: "MlflowClient | None" = None) -> "MlflowClient":
     """``client``, or a client on the current tracking URI (``MLFLOW_TRACKING_URI`` or ``mlflow.db``)."""
-    if client is not None:
-        return client
-    from lab.tracking import configure
-    from mlflow import MlflowClient
+    from lab import tracking
 
-    configure()
-    return MlflowClient()
+    return tracking.client(client)
 
 
 def run_facts(run_id: str, client: "MlflowClient | None" = None) -> RunFacts:
@@ -66,7 +63,7 @@ def run_facts(run_id: str, client: "MlflowClient | None" = None) -> RunFacts:
     CandidateError
         No run has this id in the current tracking store.
     """
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     client = get_client(client)
     if not run_id or not run_id.strip():
@@ -107,10 +104,10 @@ def find_model(candidate: RunFacts, client: "MlflowClient | None" = None) -> Mod
         The run names no model, its ``lab.model_id`` points at a missing model, or it holds
         several models and names none of them.
     """
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     client = get_client(client)
-    model_id = candidate.tags.get("lab.model_id", "").strip()
+    model_id = candidate.tags.get(tag.MODEL_ID, "").strip()
     if model_id:
         try:
             client.get_logged_model(model_id)
@@ -164,7 +161,7 @@ def find_evidence(candidate: RunFacts, stage: str, client: "MlflowClient | None"
         raise ValueError(f"stage {stage!r} is not an evidence stage; use one of {', '.join(EVIDENCE_STAGES)}")
     client = get_client(client)
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    filter_string = f"tags.`lab.stage` = '{stage}' and tags.`lab.evidence_for` = '{candidate.run_id}'"
+    filter_string = f"tags.`{tag.STAGE}` = '{stage}' and tags.`{tag.EVIDENCE_FOR}` = '{candidate.run_id}'"
     runs = client.search_runs(experiment_ids, filter_string, order_by=["attributes.start_time DESC"], max_results=200)
     if not runs:
         return Evidence(stage, None, f"no {stage} run is tagged lab.evidence_for = {candidate.run_id}; "

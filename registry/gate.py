@@ -36,6 +36,7 @@ from typing import Any, Mapping
 
 from lab.config import PromotionConfig
 from registry.deflated import LedgerFacts, backtest_dsr
+from lab import tags as tag
 
 __all__ = ["RunFacts", "Evidence", "GateResult", "evaluate_gates", "statistic_gates", "format_gate_table",
            "gates_to_json_ready"]
@@ -67,12 +68,12 @@ class RunFacts:
     @property
     def stage(self) -> str:
         """The ``lab.stage`` tag (empty when missing)."""
-        return self.tags.get("lab.stage", "")
+        return self.tags.get(tag.STAGE, "")
 
     @property
     def dataset_digest(self) -> str:
         """The ``lab.dataset_digest`` tag (empty when missing)."""
-        return self.tags.get("lab.dataset_digest", "")
+        return self.tags.get(tag.DATASET_DIGEST, "")
 
     @property
     def target(self) -> str:

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from lab.config import LabConfig
+from lab import tags as tag
 
 __all__ = ["MARKET_TAG", "WINDOW_TAG", "TRIALS_TAG", "TRIALS_METRIC", "LedgerEntry", "market_key", "window_key",
            "ledger_tags", "enter", "entries", "count_trials", "log_count", "by_stage"]
 
-MARKET_TAG = "lab.ledger.market"
-WINDOW_TAG = "lab.ledger.window"
-TRIALS_TAG = "lab.ledger.trials"
+MARKET_TAG = tag.LEDGER_MARKET
+WINDOW_TAG = tag.LEDGER_WINDOW
+TRIALS_TAG = tag.LEDGER_TRIALS
 TRIALS_METRIC = "trials_on_validation"
 
 #: Instrument roots of one underlying: a trial on MES has looked at the same market as one on ES.
@@ -73,7 +74,7 @@ def market_key(config: LabConfig) -> str:
     from lab.errors import DataError
     from lab.market import DataSource, instrument_family, market_id
 
-    tagged = tracking.active_run_tag("lab.market")
+    tagged = tracking.active_run_tag(tag.MARKET)
     if tagged:
         return tagged
     data = config.data
@@ -125,7 +126,7 @@ def entries(market: str, window: str) -> list[LedgerEntry]:
     out = []
     for run in tracking.find_runs(filter_string):
         tags = run.data.tags
-        out.append(LedgerEntry(run.info.run_id, tags.get("lab.stage", ""), run.info.status,
+        out.append(LedgerEntry(run.info.run_id, tags.get(tag.STAGE, ""), run.info.status,
                                _trials(tags.get(TRIALS_TAG)), dict(run.data.metrics)))
     return out
 

@@ -31,14 +31,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lab.config import PromotionConfig
+from lab import tracking
 from lab.tracking import param_value
 from registry.deflated import ledger_facts_of_run
 from registry.errors import PromotionRefusedError, RegistryError
 from registry.evidence import ModelRef, find_evidence, find_model, get_client, run_facts
 from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_to_json_ready
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["Candidate", "Promotion", "check_candidate", "promote", "register", "version_tags", "current_user", "ALIASES",
            "promotion_lock"]
@@ -199,9 +201,6 @@ def register(
 
     No gate is checked here: call :func:`promote`, which does.
     """
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
-
     if model_name.startswith(LOCK_PREFIX):
         raise RegistryError(f"[promotion] model_name {model_name!r} starts with {LOCK_PREFIX!r}, the prefix of "
                             "the lab's promotion locks; choose another name")
@@ -209,19 +208,16 @@ def register(
         raise RegistryError(f"[promotion] model_name {model_name!r} starts with {TICKET_PREFIX!r}, the prefix of "
                             "the lab's test-window tickets; choose another name")
     client = get_client(client)
-    try:
-        client.create_registered_model(model_name, description="MES 5-minute models promoted by `lab promote`.")
-    except MlflowException as exc:
-        if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
-            raise
+    tracking.create_registered_model_if_absent(model_name, description="MES 5-minute models promoted by `lab promote`.",
+                                               client=client)
     tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
     from registry.signal_model import build_signal_model, warn_no_signal_model
 
     signal = build_signal_model(candidate, client)  # the servable pyfunc around the same booster (lab.live)
     source, model_id = (signal.model_uri, signal.model_id) if signal.model_id else (candidate.model.model_uri,
                                                                                     candidate.model.model_id)
-    tags.update({"lab.native_model_uri": candidate.model.model_uri,
-                 "lab.signal_model": f"run {signal.run_id}" if signal.model_id else f"none: {signal.why}"[:5000]})
+    tags.update({tag.NATIVE_MODEL_URI: candidate.model.model_uri,
+                 tag.SIGNAL_MODEL: f"run {signal.run_id}" if signal.model_id else f"none: {signal.why}"[:5000]})
     with promotion_lock(model_name, client):  # read-then-move of the aliases: one promotion at a time
         version = client.create_model_version(
             model_name, source=source, run_id=candidate.run.run_id, tags=tags, model_id=model_id,
@@ -241,32 +237,28 @@ def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str)
     run = candidate.run
     best = {key.removeprefix("best."): param_value(value) for key, value in run.params.items() if key.startswith("best.")}
     tags = {
-        "lab.dataset_digest": run.dataset_digest,
-        "lab.features": run.tags.get("lab.features", ""),
-        "lab.target": run.target,
-        "lab.model_engine": run.params.get("model.engine", ""),
-        "lab.model_id": candidate.model.model_id,
-        "lab.params": json.dumps(best, sort_keys=True),
-        "lab.code_revision": run.tags.get("lab.code_revision", ""),
-        "lab.evidence_runs": json.dumps(candidate.evidence_runs),
-        "lab.gates": json.dumps(gates_to_json_ready(candidate.gates)),
-        "lab.promoted_by": current_user(),
-        "lab.promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "lab.promoted_as": alias,
+        tag.DATASET_DIGEST: run.dataset_digest,
+        tag.FEATURES: run.tags.get(tag.FEATURES, ""),
+        tag.TARGET: run.target,
+        tag.MODEL_ENGINE: run.params.get("model.engine", ""),
+        tag.MODEL_ID: candidate.model.model_id,
+        tag.PARAMS: json.dumps(best, sort_keys=True),
+        tag.CODE_REVISION: run.tags.get(tag.CODE_REVISION, ""),
+        tag.EVIDENCE_RUNS: json.dumps(candidate.evidence_runs),
+        tag.GATES: json.dumps(gates_to_json_ready(candidate.gates)),
+        tag.PROMOTED_BY: current_user(),
+        tag.PROMOTED_AT: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        tag.PROMOTED_AS: alias,
     }
     if forced:
-        tags["lab.forced"] = "true"
-        tags["lab.force_reason"] = reason
+        tags[tag.FORCED] = "true"
+        tags[tag.FORCE_REASON] = reason
     return {key: value for key, value in tags.items() if value}
 
 
 def _version_with_alias(client: "MlflowClient", model_name: str, alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException:
-        return None
+    version = tracking.version_by_alias(model_name, alias, client)
+    return None if version is None else str(version.version)
 
 
 @contextlib.contextmanager
@@ -278,46 +270,45 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
     RegistryError
         Another promotion held the lock for longer than ``wait_s`` seconds and is still alive.
     """
-    from mlflow.exceptions import MlflowException
-
     from lab.processes import process_gone, this_process
+    from lab.tracking import MlflowException
 
     client = get_client(client)
     name = f"{LOCK_PREFIX}promote-{model_name}"
     claim = uuid.uuid4().hex
     deadline = time.monotonic() + wait_s
     while True:
-        tags = {"lab.kind": "promotion-lock", "lab.lock.model_name": model_name, "lab.lock.claim": claim,
-                "lab.lock.process": json.dumps(this_process()), "lab.lock.taken_at": f"{time.time():.3f}"}
+        tags = {tag.KIND: "promotion-lock", tag.LOCK_MODEL_NAME: model_name, tag.LOCK_CLAIM: claim,
+                tag.LOCK_PROCESS: json.dumps(this_process()), tag.LOCK_TAKEN_AT: f"{time.time():.3f}"}
         try:
-            client.create_registered_model(name, tags=tags, description=f"Lock: a promotion of {model_name!r} "
-                                           "is moving its aliases. Deleted when it ends.")
-            break
+            if tracking.create_registered_model_if_absent(name, tags=tags, client=client, description=(
+                    f"Lock: a promotion of {model_name!r} is moving its aliases. Deleted when it ends.")):
+                break
         except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "TEMPORARILY_UNAVAILABLE"):
+            if not tracking.is_busy(exc):
                 raise RegistryError(f"could not take the promotion lock {name} in {client.tracking_uri}: "
                                     f"{exc.message}") from None
         holder = _lock_holder(client, name)
         if holder is not None and _lock_stale(holder, process_gone):
             with contextlib.suppress(MlflowException):
-                if (_lock_holder(client, name) or {}).get("lab.lock.claim") == holder.get("lab.lock.claim"):
+                if (_lock_holder(client, name) or {}).get(tag.LOCK_CLAIM) == holder.get(tag.LOCK_CLAIM):
                     client.delete_registered_model(name)
             continue
         if time.monotonic() > deadline:
             raise RegistryError(f"another promotion of {model_name!r} holds the lock {name} "
-                                f"({(holder or {}).get('lab.lock.process', '?')}); retry when it is done, or, if "
+                                f"({(holder or {}).get(tag.LOCK_PROCESS, '?')}); retry when it is done, or, if "
                                 f"that process is gone, delete the registered model {name}")
         time.sleep(0.05 + random.random() * 0.15)
     try:
         yield
     finally:
         with contextlib.suppress(MlflowException):
-            if (_lock_holder(client, name) or {}).get("lab.lock.claim") == claim:
+            if (_lock_holder(client, name) or {}).get(tag.LOCK_CLAIM) == claim:
                 client.delete_registered_model(name)
 
 
 def _lock_holder(client: "MlflowClient", name: str) -> dict[str, str] | None:
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     try:
         return dict(client.get_registered_model(name).tags)
@@ -327,8 +318,8 @@ def _lock_holder(client: "MlflowClient", name: str) -> dict[str, str] | None:
 
 def _lock_stale(tags: dict[str, str], process_gone) -> bool:
     try:
-        record = json.loads(tags.get("lab.lock.process", "{}"))
-        age = time.time() - float(tags.get("lab.lock.taken_at", "0"))
+        record = json.loads(tags.get(tag.LOCK_PROCESS, "{}"))
+        age = time.time() - float(tags.get(tag.LOCK_TAKEN_AT, "0"))
     except ValueError:
         return True
     return (isinstance(record, dict) and process_gone(record)) or age > LOCK_STALE_S

@@ -13,13 +13,15 @@ import datetime as dt
 import getpass
 import os
 import socket
-import time
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from registry.errors import RegistryError
+from lab import tags as tag
+
+from lab import tracking
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["get_client", "current_user", "who", "now", "create_record", "get_record", "search_records", "set_tags",
            "is_already_exists"]
@@ -29,13 +31,7 @@ _BUSY_RETRIES = 4
 
 def get_client(client: "MlflowClient | None" = None) -> "MlflowClient":
     """``client``, or a client on the current tracking URI (``MLFLOW_TRACKING_URI`` or ``mlflow.db``)."""
-    if client is not None:
-        return client
-    from lab.tracking import configure
-    from mlflow import MlflowClient
-
-    configure()
-    return MlflowClient()
+    return tracking.client(client)
 
 
 def current_user() -> str:
@@ -56,8 +52,7 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def is_already_exists(exc: Exception) -> bool:
-    return getattr(exc, "error_code", "") in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
+is_already_exists = tracking.is_already_exists
 
 
 def create_record(client: "MlflowClient", name: str, tags: Mapping[str, str], description: str) -> bool:
@@ -65,39 +60,23 @@ def create_record(client: "MlflowClient", name: str, tags: Mapping[str, str], de
 
     Retries a busy backend a few times. Raises :class:`RegistryError` on any other failure.
     """
-    from mlflow.exceptions import MlflowException
-
-    for attempt in range(_BUSY_RETRIES + 1):
-        try:
-            client.create_registered_model(name, tags=dict(tags), description=description)
-            return True
-        except MlflowException as exc:
-            if is_already_exists(exc):
-                return False
-            if exc.error_code == "TEMPORARILY_UNAVAILABLE" and attempt < _BUSY_RETRIES:
-                time.sleep(0.2 * 2**attempt)
-                continue
-            raise RegistryError(f"could not create {name} in {client.tracking_uri}: {exc.message}") from None
-    return False  # pragma: no cover
+    try:
+        return tracking.create_registered_model_if_absent(name, tags=tags, description=description, client=client,
+                                                          busy_retries=_BUSY_RETRIES)
+    except tracking.MlflowException as exc:
+        raise RegistryError(f"could not create {name} in {client.tracking_uri}: {exc.message}") from None
 
 
 def get_record(client: "MlflowClient", name: str) -> Any | None:
     """The registered model ``name``, or ``None`` when there is none."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise
+    return tracking.registered_model_or_none(name, client)
 
 
 def search_records(client: "MlflowClient", kind: str) -> Iterator[Any]:
     """Every registered model tagged ``lab.kind = kind``."""
     token = None
     while True:
-        page = client.search_registered_models(filter_string=f"tags.`lab.kind` = '{kind}'", max_results=1000,
+        page = client.search_registered_models(filter_string=f"tags.`{tag.KIND}` = '{kind}'", max_results=1000,
                                                page_token=token)
         yield from page
         token = page.token

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Mapping
 from lab.config import DateRange, LabConfig
 from registry.errors import RegistryError, SealedRangeError
 from registry.records import create_record, get_client, get_record, now, search_records, set_tags, who
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["Seal", "SEAL_KIND", "SEAL_PREFIX", "seal_name", "parse_window", "list_seals", "add_seal", "enforce_seals",
            "check_reads", "mark_seal_state", "sealed_ranges", "get_seal"]
@@ -124,9 +125,9 @@ def add_seal(market: str, window: DateRange | str, *, stage: str, run_id: str = 
     rng = parse_window(window)
     name = seal_name(market, rng)
     at, by = now(), who()
-    tags = {"lab.kind": SEAL_KIND, "lab.seal.market": market, "lab.seal.window": str(rng), "lab.seal.sealed_at": at,
-            "lab.seal.sealed_by": by, "lab.seal.stage": stage, "lab.seal.run_id": run_id or "",
-            "lab.seal.config_source": config_source, "lab.seal.state": "open"}
+    tags = {tag.KIND: SEAL_KIND, tag.SEAL_MARKET: market, tag.SEAL_WINDOW: str(rng), tag.SEAL_SEALED_AT: at,
+            tag.SEAL_SEALED_BY: by, tag.SEAL_STAGE: stage, tag.SEAL_RUN_ID: run_id or "",
+            tag.SEAL_CONFIG_SOURCE: config_source, tag.SEAL_STATE: "open"}
     create_record(client, name, tags, _description(market, rng, stage, run_id, at, by, "open"))
     found = get_seal(market, rng, client)
     if found is None:  # pragma: no cover - created or already there
@@ -212,7 +213,7 @@ def mark_seal_state(market: str, window: DateRange | str, state: str, client: "M
     client = get_client(client)
     rng = parse_window(window)
     seal = get_seal(market, rng, client) or add_seal(market, rng, stage="final-eval", client=client)
-    set_tags(client, seal.name, {"lab.seal.state": state})
+    set_tags(client, seal.name, {tag.SEAL_STATE: state})
     client.update_registered_model(seal.name, description=_description(
         market, rng, seal.stage, seal.run_id, seal.sealed_at, seal.sealed_by, state))
 
@@ -226,8 +227,8 @@ def _description(market: str, rng: DateRange, stage: str, run_id: str, at: str, 
 
 def _seal(model) -> Seal:
     tags = dict(model.tags)
-    return Seal(name=model.name, market=tags.get("lab.seal.market", ""),
-                window=parse_window(tags.get("lab.seal.window", "")), sealed_at=tags.get("lab.seal.sealed_at", ""),
-                sealed_by=tags.get("lab.seal.sealed_by", ""), stage=tags.get("lab.seal.stage", ""),
-                run_id=tags.get("lab.seal.run_id", ""), config_source=tags.get("lab.seal.config_source", ""),
-                state=tags.get("lab.seal.state", "open"))
+    return Seal(name=model.name, market=tags.get(tag.SEAL_MARKET, ""),
+                window=parse_window(tags.get(tag.SEAL_WINDOW, "")), sealed_at=tags.get(tag.SEAL_SEALED_AT, ""),
+                sealed_by=tags.get(tag.SEAL_SEALED_BY, ""), stage=tags.get(tag.SEAL_STAGE, ""),
+                run_id=tags.get(tag.SEAL_RUN_ID, ""), config_source=tags.get(tag.SEAL_CONFIG_SOURCE, ""),
+                state=tags.get(tag.SEAL_STATE, "open"))

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from registry.evidence import get_client
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
     from registry.promote import Candidate
 
@@ -50,10 +51,8 @@ class SignalModelRef:
 
 def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = None) -> SignalModelRef:
     """Log the candidate's booster as the signal pyfunc; ``model_id`` empty (and ``why``) when it cannot be."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     from lab import tracking
+    from lab.tracking import MlflowException
     from lab.config import load_config
     from lab.errors import LabError
     from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
@@ -70,7 +69,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
                 config = load_config(path)
             except (MlflowException, OSError):
                 config = load_config(None)
-        features = tuple(f for f in run.tags.get("lab.features", "").split(",") if f)
+        features = tuple(f for f in run.tags.get(tag.FEATURES, "").split(",") if f)
         known = CORE_NAMES + tuple(n for s in config.features.optional_sets for n in OPTIONAL_SET_NAMES[s])
         unknown = [f for f in features if f not in known]
         if not features or unknown:
@@ -82,8 +81,8 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
                       optional_sets=tuple(config.features.optional_sets),
                       rules={k: getattr(config.rules, k) for k in config.rules.__dataclass_fields__})
     experiment_id = client.get_run(run.run_id).info.experiment_id
-    with mlflow.start_run(experiment_id=experiment_id, run_name="signal-model", nested=mlflow.active_run() is not None,
-                          tags={tracking.STAGE_TAG: "signal-model", "lab.evidence_for": run.run_id}) as signal_run:
+    with tracking.child_run(experiment_id, "signal-model",
+                            {tracking.STAGE_TAG: "signal-model", tag.EVIDENCE_FOR: run.run_id}) as signal_run:
         model_id = tracking.log_signal_model(booster, spec)
     return SignalModelRef(model_id, signal_run.info.run_id)
 

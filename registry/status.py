@@ -15,9 +15,10 @@ from lab.config import LabConfig
 from registry.records import get_client
 from registry.seals import Seal, list_seals
 from registry.ticket import Ticket, list_released, list_tickets, liveness
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["AliasedVersion", "LabStatus", "lab_status", "format_status", "STATUS_ALIASES"]
 
@@ -37,12 +38,12 @@ class AliasedVersion:
     @property
     def evidence_runs(self) -> dict[str, Any]:
         """``lab.evidence_runs`` decoded (empty when missing)."""
-        return _json(self.tags.get("lab.evidence_runs"), {})
+        return _json(self.tags.get(tag.EVIDENCE_RUNS), {})
 
     @property
     def gates(self) -> list[dict[str, Any]]:
         """``lab.gates`` decoded (empty when missing)."""
-        return _json(self.tags.get("lab.gates"), [])
+        return _json(self.tags.get(tag.GATES), [])
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,15 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
         Gives the model name and the current test window.
     client : MlflowClient, optional
     """
-    from mlflow.exceptions import MlflowException
+    from lab import tracking
+    from lab.tracking import MlflowException
 
     client = get_client(client)
     name = config.promotion.model_name
     versions: dict[str, AliasedVersion] = {}
     for alias in STATUS_ALIASES:
-        try:
-            mv = client.get_model_version_by_alias(name, alias)
-        except MlflowException:
+        mv = tracking.version_by_alias(name, alias, client)
+        if mv is None:
             continue
         versions[alias] = AliasedVersion(alias, str(mv.version), mv.run_id, mv.source, dict(mv.tags))
     window = str(config.windows.test)
@@ -115,20 +116,20 @@ def format_status(status: LabStatus) -> str:
         if version is None:
             continue
         tags = version.tags
-        who = f"promoted {tags.get('lab.promoted_at', '?')} by {tags.get('lab.promoted_by', '?')}"
+        who = f"promoted {tags.get(tag.PROMOTED_AT, '?')} by {tags.get(tag.PROMOTED_BY, '?')}"
         lines.append(f"  {alias}: version {version.version}  run {version.run_id}  {version.source}  {who}")
         if alias == "previous":
             continue
-        lines.append(f"    dataset {tags.get('lab.dataset_digest', '?')}  target {tags.get('lab.target', '?')}  "
-                     f"engine {tags.get('lab.model_engine', '?')}  code {tags.get('lab.code_revision', '?')[:12]}")
+        lines.append(f"    dataset {tags.get(tag.DATASET_DIGEST, '?')}  target {tags.get(tag.TARGET, '?')}  "
+                     f"engine {tags.get(tag.MODEL_ENGINE, '?')}  code {tags.get(tag.CODE_REVISION, '?')[:12]}")
         evidence = ", ".join(f"{stage} {run or 'none'}" for stage, run in version.evidence_runs.items())
         lines.append(f"    evidence: {evidence or 'not recorded'}")
         gates = ", ".join(f"{'PASS' if g.get('passed') else 'FAIL'} {g.get('name')}" for g in version.gates)
         lines.append(f"    gates: {gates or 'not recorded'}")
-        if tags.get("lab.alert"):
-            lines.append(f"    ALERT (monitor run {tags.get('lab.monitor_run', '?')}): {tags['lab.alert']}")
-        if tags.get("lab.forced") == "true":
-            lines.append(f"    FORCED: {tags.get('lab.force_reason', '(no reason recorded)')}")
+        if tags.get(tag.ALERT):
+            lines.append(f"    ALERT (monitor run {tags.get(tag.MONITOR_RUN, '?')}): {tags[tag.ALERT]}")
+        if tags.get(tag.FORCED) == "true":
+            lines.append(f"    FORCED: {tags.get(tag.FORCE_REASON, '(no reason recorded)')}")
     lines.append(f"sealed test ranges (this configuration's test window: {status.window}):")
     if not status.seals and not status.unsealed_tickets:
         lines.append("  none yet (a test window is sealed the first time an entry point runs with it)")

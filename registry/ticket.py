@@ -38,9 +38,10 @@ from lab.config import DateRange
 from registry.errors import RegistryError, TicketError, TicketSpentError
 from registry.records import create_record, get_client, get_record, now, search_records, set_tags, who
 from registry.seals import check_market, mark_seal_state, parse_window
+from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
+    from lab.tracking import MlflowClient
 
 __all__ = ["Ticket", "ticket_name", "take_ticket", "get_ticket", "list_tickets", "list_released", "attach_run",
            "set_stage", "beat", "heartbeat", "record_result", "release_ticket", "liveness", "normalize_window",
@@ -186,21 +187,21 @@ def take_ticket(
     earlier = [t for t in list_tickets(market, client) if t.window != window]
     at = now()
     tags = {
-        "lab.kind": TICKET_KIND, "lab.ticket.market": market, "lab.ticket.window": window,
-        "lab.ticket.model_name": model_name, "lab.ticket.taken_by": who(), "lab.ticket.taken_at": at,
-        "lab.ticket.stage": TAKEN, "lab.ticket.pid": str(os.getpid()), "lab.ticket.host": socket.gethostname(),
-        "lab.ticket.heartbeat_at": at, "lab.ticket.claim": claim,
+        tag.KIND: TICKET_KIND, tag.TICKET_MARKET: market, tag.TICKET_WINDOW: window,
+        tag.TICKET_MODEL_NAME: model_name, tag.TICKET_TAKEN_BY: who(), tag.TICKET_TAKEN_AT: at,
+        tag.TICKET_STAGE: TAKEN, tag.TICKET_PID: str(os.getpid()), tag.TICKET_HOST: socket.gethostname(),
+        tag.TICKET_HEARTBEAT_AT: at, tag.TICKET_CLAIM: claim,
     }
     if run_id:
-        tags["lab.ticket.run_id"] = run_id
+        tags[tag.TICKET_RUN_ID] = run_id
     if model_version:
-        tags["lab.ticket.model_version"] = str(model_version)
+        tags[tag.TICKET_MODEL_VERSION] = str(model_version)
     if earlier:
-        tags["lab.ticket.previous_windows"] = json.dumps(
+        tags[tag.TICKET_PREVIOUS_WINDOWS] = json.dumps(
             [{"window": t.window, "run_id": t.run_id, "verdict": t.verdict, "taken_at": t.taken_at} for t in earlier])
     seen = [t.window for t in earlier if _overlap(t.window, window)]
     if seen:
-        tags["lab.ticket.overlaps_spent"] = json.dumps(seen)
+        tags[tag.TICKET_OVERLAPS_SPENT] = json.dumps(seen)
     description = (f"One-time ticket: final-eval of the sealed test range {window} of market {market} (model "
                    f"{model_name or '?'}). Deleting it re-opens a window whose data may have been looked at: don't; "
                    "free a ticket whose final-eval died before predicting with `lab ticket release --reason ...`.")
@@ -257,7 +258,7 @@ def attach_run(ticket: Ticket, run_id: str, client: "MlflowClient | None" = None
     current = _reload(ticket, client)
     if current.run_id and current.run_id != run_id:
         raise TicketError(f"ticket {ticket.name} already belongs to run {current.run_id}, not {run_id}")
-    client.set_registered_model_tag(ticket.name, "lab.ticket.run_id", run_id)
+    client.set_registered_model_tag(ticket.name, tag.TICKET_RUN_ID, run_id)
     return _reload(ticket, client)
 
 
@@ -269,13 +270,13 @@ def set_stage(ticket: Ticket, stage: str, client: "MlflowClient | None" = None) 
     current = _reload(ticket, client)
     if STAGES.index(stage) < STAGES.index(current.stage):
         raise TicketError(f"ticket {ticket.name} is at stage {current.stage}; it cannot go back to {stage}")
-    set_tags(client, ticket.name, {"lab.ticket.stage": stage, "lab.ticket.heartbeat_at": now()})
+    set_tags(client, ticket.name, {tag.TICKET_STAGE: stage, tag.TICKET_HEARTBEAT_AT: now()})
     return _reload(ticket, client)
 
 
 def beat(ticket: Ticket, client: "MlflowClient | None" = None) -> None:
     """Renew the heartbeat (UTC time) of a ticket this process holds."""
-    get_client(client).set_registered_model_tag(ticket.name, "lab.ticket.heartbeat_at", now())
+    get_client(client).set_registered_model_tag(ticket.name, tag.TICKET_HEARTBEAT_AT, now())
 
 
 @contextlib.contextmanager
@@ -336,9 +337,9 @@ def record_result(ticket: Ticket, run_id: str, verdict: str, client: "MlflowClie
     if current.verdict is not None:
         raise TicketError(f"ticket {ticket.name} already holds the verdict {current.verdict!r} of run {current.run_id}")
     at = now()
-    set_tags(client, ticket.name, {"lab.ticket.run_id": run_id, "lab.ticket.verdict": verdict.strip(),
-                                   "lab.ticket.finished_at": at, "lab.ticket.stage": VERDICT,
-                                   "lab.ticket.heartbeat_at": at})
+    set_tags(client, ticket.name, {tag.TICKET_RUN_ID: run_id, tag.TICKET_VERDICT: verdict.strip(),
+                                   tag.TICKET_FINISHED_AT: at, tag.TICKET_STAGE: VERDICT,
+                                   tag.TICKET_HEARTBEAT_AT: at})
     with contextlib.suppress(Exception):
         mark_seal_state(current.market, current.window, f"spent: final-eval run {run_id}, verdict {verdict.strip()}",
                         client)
@@ -370,16 +371,16 @@ def release_ticket(market: str, window: DateRange | str, reason: str,
         raise TicketError(f"ticket {ticket.name} is held by a final-eval that is {state}; stop it (or wait "
                           f"{STALE_S:.0f} s after it stopped) before releasing")
     released = f"{RELEASED_PREFIX}{market}-{ticket.window.replace('..', '_')}-{ticket.claim[:8] or uuid.uuid4().hex[:8]}"
-    from mlflow.exceptions import MlflowException
+    from lab.tracking import MlflowException
 
     try:
         client.rename_registered_model(ticket.name, released)  # the atomic step: one release wins
     except MlflowException as exc:
         raise TicketError(f"could not release {ticket.name}: {exc.message} (released or taken meanwhile? see "
                           "`lab status`)") from None
-    set_tags(client, released, {"lab.kind": RELEASED_KIND, "lab.ticket.released_at": now(),
-                                "lab.ticket.released_by": who(), "lab.ticket.release_reason": reason.strip(),
-                                "lab.ticket.released_liveness": state})
+    set_tags(client, released, {tag.KIND: RELEASED_KIND, tag.TICKET_RELEASED_AT: now(),
+                                tag.TICKET_RELEASED_BY: who(), tag.TICKET_RELEASE_REASON: reason.strip(),
+                                tag.TICKET_RELEASED_LIVENESS: state})
     client.update_registered_model(released, description=(
         f"Released ticket of the test window {ticket.window} of market {market}: final-eval run {ticket.run_id or '?'} "
         f"stopped at stage {ticket.stage}, before any prediction. Reason: {reason.strip()}"))
@@ -400,27 +401,27 @@ def _reload(ticket: Ticket, client: "MlflowClient") -> Ticket:
 
 def _ticket(model: Any) -> Ticket:
     tags = dict(model.tags)
-    previous = json.loads(tags.get("lab.ticket.previous_windows", "[]") or "[]")
+    previous = json.loads(tags.get(tag.TICKET_PREVIOUS_WINDOWS, "[]") or "[]")
     return Ticket(
         name=model.name,
-        market=tags.get("lab.ticket.market", ""),
-        window=tags.get("lab.ticket.window", ""),
-        model_name=tags.get("lab.ticket.model_name", ""),
-        taken_by=tags.get("lab.ticket.taken_by", ""),
-        taken_at=tags.get("lab.ticket.taken_at", ""),
-        run_id=tags.get("lab.ticket.run_id") or None,
-        model_version=tags.get("lab.ticket.model_version") or None,
-        stage=tags.get("lab.ticket.stage", TAKEN),
-        pid=tags.get("lab.ticket.pid", ""),
-        host=tags.get("lab.ticket.host", ""),
-        heartbeat_at=tags.get("lab.ticket.heartbeat_at", ""),
-        verdict=tags.get("lab.ticket.verdict") or None,
-        finished_at=tags.get("lab.ticket.finished_at") or None,
-        released_at=tags.get("lab.ticket.released_at") or None,
-        released_by=tags.get("lab.ticket.released_by") or None,
-        release_reason=tags.get("lab.ticket.release_reason") or None,
+        market=tags.get(tag.TICKET_MARKET, ""),
+        window=tags.get(tag.TICKET_WINDOW, ""),
+        model_name=tags.get(tag.TICKET_MODEL_NAME, ""),
+        taken_by=tags.get(tag.TICKET_TAKEN_BY, ""),
+        taken_at=tags.get(tag.TICKET_TAKEN_AT, ""),
+        run_id=tags.get(tag.TICKET_RUN_ID) or None,
+        model_version=tags.get(tag.TICKET_MODEL_VERSION) or None,
+        stage=tags.get(tag.TICKET_STAGE, TAKEN),
+        pid=tags.get(tag.TICKET_PID, ""),
+        host=tags.get(tag.TICKET_HOST, ""),
+        heartbeat_at=tags.get(tag.TICKET_HEARTBEAT_AT, ""),
+        verdict=tags.get(tag.TICKET_VERDICT) or None,
+        finished_at=tags.get(tag.TICKET_FINISHED_AT) or None,
+        released_at=tags.get(tag.TICKET_RELEASED_AT) or None,
+        released_by=tags.get(tag.TICKET_RELEASED_BY) or None,
+        release_reason=tags.get(tag.TICKET_RELEASE_REASON) or None,
         previous_windows=previous,
-        claim=tags.get("lab.ticket.claim", ""),
+        claim=tags.get(tag.TICKET_CLAIM, ""),
     )
 
 

@@ -1,6 +1,7 @@
 """The layers hold: import-linter's contracts of pyproject.toml ([tool.importlinter]), checked here.
 
-cli > jobs > registry > lab; inside lab/ only lab.tracking imports mlflow; the data and feature
+cli > jobs > registry > lab; inside lab/ only the lab.tracking package imports mlflow; jobs/,
+registry/ and cli/ reach MLflow only through lab.tracking (one door); the data and feature
 modules import no numba.
 """
 
@@ -30,14 +31,17 @@ def test_import_contracts_of_pyproject_are_kept():
     contracts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     assert {c["name"] for c in contracts} == {"layers: cli > jobs > registry > lab",
                                               "lab/: only lab.tracking imports mlflow",
+                                              "one door: jobs, registry, cli reach mlflow only via lab.tracking",
                                               "data and feature modules import no numba"}
     for name in ("cli", "jobs", "registry", "lab"):
         assert f"{name}" in result.stdout
-    assert result.stdout.count(" KEPT") == 3
+    assert result.stdout.count(" KEPT") == 4
+    door = next(c for c in contracts if c["name"].startswith("one door"))
+    assert not door.get("ignore_imports"), "the one-door contract has no exceptions"
 
 
 def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path):
-    """The same contracts on a tiny copy of the layout: lab importing jobs, lab.models importing mlflow."""
+    """The same contracts on a tiny copy of the layout: lab importing jobs, lab.models and a job importing mlflow."""
     (tmp_path / "pyproject.toml").write_text((PROJECT_ROOT / "pyproject.toml").read_text())
     for package in ("cli", "jobs", "registry", "lab"):
         (tmp_path / package).mkdir()
@@ -53,11 +57,15 @@ def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path
     (tmp_path / "lab" / "tracking" / "pyfunc.py").write_text("import mlflow\n")
     (tmp_path / "lab" / "readers.py").write_text("def f():\n    import jobs\n")
     (tmp_path / "lab" / "models.py").write_text("import lab.tracking\nimport mlflow\n")
+    (tmp_path / "registry" / "promote.py").write_text("import lab.tracking\n")  # through the door: fine
+    (tmp_path / "jobs" / "monitor.py").write_text("def f():\n    from mlflow import MlflowClient\n")
     result = _lint(tmp_path, tmp_path)
     assert result.returncode == 1
     assert "layers: cli > jobs > registry > lab BROKEN" in result.stdout
     assert "lab/: only lab.tracking imports mlflow BROKEN" in result.stdout
+    assert "one door: jobs, registry, cli reach mlflow only via lab.tracking BROKEN" in result.stdout
     assert "lab.models -> mlflow" in result.stdout and "lab.readers -> jobs" in result.stdout
+    assert "jobs.monitor -> mlflow" in result.stdout and "registry.promote -> mlflow" not in result.stdout
 
 
 def test_data_and_feature_modules_import_no_numba_at_run_time():

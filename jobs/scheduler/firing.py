@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 from jobs.scheduler.lock import JobRunningError, job_lock
 from jobs.scheduler.spec import PLACEHOLDER, JobSpec
 from lab.errors import LabError
+from lab import tags as tag
 
 __all__ = ["StepFailedError", "StepResult", "JobOutcome", "Runner", "fire_job", "fire_stored_job", "mlflow_runner",
            "DEFAULT_RUNNER", "STOP"]
@@ -99,8 +100,8 @@ def _fire(spec: JobSpec, runner: Runner, firing: str, experiment: str | None, pr
     done: dict[str, StepResult] = {}
     log.info("job %s firing %s: %s", spec.name, firing, " -> ".join(spec.steps))
     for step in spec.steps:
-        tags = {"lab.schedule": spec.name, "lab.schedule.step": step, "lab.schedule.firing": firing,
-                "lab.schedule.fired_at": fired_at}
+        tags = {tag.SCHEDULE: spec.name, tag.SCHEDULE_STEP: step, tag.SCHEDULE_FIRING: firing,
+                tag.SCHEDULE_FIRED_AT: fired_at}
         if STOP.is_set():
             message = f"scheduler stopping: {step} and later steps not started"
             log.warning("job %s firing %s: %s", spec.name, firing, message)
@@ -147,60 +148,48 @@ def _lab_config(config: str, project_dir: str | Path) -> Any:
 
 
 def _champion(config: str, project_dir: str | Path) -> dict[str, str]:
-    from mlflow.exceptions import MlflowException
-
-    from registry.evidence import get_client
+    from lab import tracking
 
     name = _lab_config(config, project_dir).promotion.model_name
-    try:
-        version = get_client().get_model_version_by_alias(name, "champion")
-    except MlflowException:
+    version = tracking.version_by_alias(name, "champion")
+    if version is None:
         raise StepFailedError(f"model {name!r} has no champion yet; promote one with `lab promote --run-id <run>` "
-                              "or remove the {champion...} job from the schedule") from None
-    return {"run_id": version.run_id or "", "version": str(version.version), "target": version.tags.get("lab.target", "")}
+                              "or remove the {champion...} job from the schedule")
+    return {"run_id": version.run_id or "", "version": str(version.version), "target": version.tags.get(tag.TARGET, "")}
 
 
 def _promote_step(params: Mapping[str, str], job: str, project_dir: str | Path) -> StepResult:
     """``promote``: the registry gate in-process; a refusal is an outcome, not a failure."""
+    from lab import tracking
     from registry.errors import PromotionRefusedError
-    from registry.evidence import get_client
     from registry.promote import promote
 
     run_id = params["run_id"]
     config = _lab_config(params.get("config", "lab.toml"), project_dir)
-    client = get_client()
+    client = tracking.client()
     try:
         promotion = promote(run_id, config.promotion, alias=params.get("alias", "challenger"), client=client)
     except PromotionRefusedError as exc:
         failed = ", ".join(f"{g.name} ({g.measured} vs {g.rule} {g.threshold})" for g in exc.failed)
-        client.set_tag(run_id, "lab.schedule.promotion", f"refused by {job}: {failed}"[:5000])
+        tracking.set_tags({tag.SCHEDULE_PROMOTION: f"refused by {job}: {failed}"[:5000]}, run_id)
         log.warning("job %s: run %s not promoted, gates failed: %s", job, run_id, failed)
         return StepResult("promote", run_id, "REFUSED", f"gates failed: {failed}")
     detail = f"{promotion.model_name} version {promotion.version} -> {promotion.alias}"
-    client.set_tag(run_id, "lab.schedule.promotion", detail)
+    tracking.set_tags({tag.SCHEDULE_PROMOTION: detail}, run_id)
     return StepResult("promote", run_id, "PROMOTED", detail)
 
 
 def _record_failure(tags: Mapping[str, str], experiment: str | None, exc: BaseException) -> str | None:
     """A FAILED run for a step that failed before it had one, so the failure shows in the UI."""
     try:
-        from registry.evidence import get_client
+        from lab import tracking
 
-        client = get_client()
-        run = client.create_run(_experiment_id(client, experiment),
-                                tags={**tags, "lab.error": f"{type(exc).__name__}: {exc}"[:5000]},
-                                run_name=f"{tags['lab.schedule']}:{tags['lab.schedule.step']}")
-        client.set_terminated(run.info.run_id, "FAILED")
-        return run.info.run_id
+        return tracking.create_terminated_run(tracking.resolve_experiment_id(experiment),
+                                              {**tags, tag.ERROR: f"{type(exc).__name__}: {exc}"[:5000]},
+                                              run_name=f"{tags[tag.SCHEDULE]}:{tags[tag.SCHEDULE_STEP]}", status="FAILED")
     except Exception:  # noqa: BLE001 - the tracking store itself may be what failed
-        log.exception("could not record the failure of job %s in MLflow", tags.get("lab.schedule"))
+        log.exception("could not record the failure of job %s in MLflow", tags.get(tag.SCHEDULE))
         return None
-
-
-def _experiment_id(client: Any, experiment: str | None) -> str:
-    from lab.tracking import resolve_experiment_id
-
-    return resolve_experiment_id(experiment)
 
 
 def mlflow_runner(entry_point: str, parameters: Mapping[str, str], tags: Mapping[str, str],
@@ -218,13 +207,13 @@ def mlflow_runner(entry_point: str, parameters: Mapping[str, str], tags: Mapping
     from lab.tracking import run_entry_point
 
     result = run_entry_point(entry_point, {k: v for k, v in parameters.items() if v != ""}, project_uri=project_uri,
-                             experiment_name=experiment, tags=tags, run_name=f"{tags['lab.schedule']}:{entry_point}",
+                             experiment_name=experiment, tags=tags, run_name=f"{tags[tag.SCHEDULE]}:{entry_point}",
                              stop=STOP)
     if not result.ok:
         message = f"{entry_point} failed: run {result.run_id} ended {result.status} (exit code {result.exit_code})"
-        from registry.evidence import get_client
+        from lab.tracking import set_tags
 
-        get_client().set_tag(result.run_id, "lab.error", message[:5000])
+        set_tags({tag.ERROR: message[:5000]}, result.run_id)
         raise StepFailedError(message, result.run_id)
     return StepResult(entry_point, result.run_id, result.status)
 

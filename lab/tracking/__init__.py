@@ -14,19 +14,21 @@ import io
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import threading
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import pandas as pd
 
 from lab.config import LabConfig
 from lab.errors import LabError
+from lab import tags as tag
+
+if TYPE_CHECKING:  # pragma: no cover - the registry's handle, named for annotations (`tracking.client()`)
+    from mlflow import MlflowClient
 
 __all__ = [
     "configure",
@@ -61,9 +63,31 @@ __all__ = [
     "STAGE_TAG",
     "set_tags",
     "find_runs",
+    "MlflowException",
+    # lab.tracking.runs
+    "client",
+    "tracking_uri",
+    "set_tracking_uri",
+    "create_experiment",
+    "get_run",
+    "lookup_run",
+    "active_run_id",
+    "active_run_tags",
+    "run_experiment_id",
+    "download_artifact",
+    "child_run",
+    "create_terminated_run",
+    # lab.tracking.model_registry
+    "is_already_exists",
+    "is_busy",
+    "create_registered_model_if_absent",
+    "registered_model_or_none",
+    "version_by_alias",
+    "set_version_tags",
+    "delete_version_tag",
 ]
 
-STAGE_TAG = "lab.stage"
+STAGE_TAG = tag.STAGE
 
 _SECONDS = {"all": 0.0, "blocking": 0.0}
 _SECONDS_LOCK = threading.Lock()
@@ -193,10 +217,10 @@ def stage_run(
     revision, dirty, diff = code_revision()
     run_tags = {
         STAGE_TAG: stage,
-        "lab.code_revision": revision,
-        "lab.code_dirty": str(dirty).lower(),
-        "lab.command": " ".join(sys.argv),
-        "lab.config_source": config.source,
+        tag.CODE_REVISION: revision,
+        tag.CODE_DIRTY: str(dirty).lower(),
+        tag.COMMAND: " ".join(sys.argv),
+        tag.CONFIG_SOURCE: config.source,
         **(tags or {}),
     }
     active = mlflow.active_run()
@@ -216,7 +240,7 @@ def stage_run(
         yield run
     except BaseException as exc:
         with contextlib.suppress(Exception):
-            mlflow.set_tag("lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+            mlflow.set_tag(tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
         if active is None:
             mlflow.end_run(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
@@ -381,10 +405,10 @@ def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], me
 
     client = mlflow.MlflowClient()
     experiment_id, digest = _parent_facts(parent_run_id)
-    run_tags = {"mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", "lab.trial_number": str(number),
-                "lab.dataset_digest": digest, **(tags or {})}
+    run_tags = {"mlflow.parentRunId": parent_run_id, STAGE_TAG: "tune-trial", tag.TRIAL_NUMBER: str(number),
+                tag.DATASET_DIGEST: digest, **(tags or {})}
     if study:
-        run_tags["lab.study"] = study
+        run_tags[tag.STUDY] = study
     run = client.create_run(experiment_id, run_name=f"trial-{number}", tags=run_tags)
     now = int(pd.Timestamp.now().timestamp() * 1000)
     client.log_batch(
@@ -442,7 +466,7 @@ def run_record(run_id: str | None = None) -> None:
     from lab.processes import this_process
 
     run_id = run_id or mlflow.active_run().info.run_id
-    mlflow.MlflowClient().set_tag(run_id, "lab.process", json.dumps(this_process()))
+    mlflow.MlflowClient().set_tag(run_id, tag.PROCESS, json.dumps(this_process()))
 
 
 def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
@@ -462,11 +486,11 @@ def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
         if run.info.run_id == keep:
             continue
         try:
-            record = json.loads(run.data.tags.get("lab.process", ""))
+            record = json.loads(run.data.tags.get(tag.PROCESS, ""))
         except ValueError:
             continue
         if isinstance(record, dict) and process_gone(record):
-            client.set_tag(run.info.run_id, "lab.error", f"abandoned: its process {record.get('pid')} on "
+            client.set_tag(run.info.run_id, tag.ERROR, f"abandoned: its process {record.get('pid')} on "
                            f"{record.get('host')} is gone (killed or crashed); marked KILLED by a later run")
             client.set_terminated(run.info.run_id, status="KILLED")
             marked.append(run.info.run_id)
@@ -499,106 +523,7 @@ def _parent_facts(parent_run_id: str) -> tuple[str, str]:
     import mlflow
 
     parent = mlflow.MlflowClient().get_run(parent_run_id)
-    return parent.info.experiment_id, parent.data.tags.get("lab.dataset_digest", "")
-
-
-@_timed
-def log_model(trained: Any, example: pd.DataFrame) -> str:
-    """Log a trained booster with MLflow's native flavor, signature and input example; returns the model id.
-
-    ``trained`` is a :class:`lab.models.TrainedModel`. Requirements are given explicitly, which
-    skips MLflow's slow inference of them.
-    """
-    import warnings
-
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from lab.models import predict_proba
-
-    sample = example.head(5)
-    signature = infer_signature(sample, predict_proba(trained.booster, sample))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        if trained.engine == "lightgbm":
-            import lightgbm
-
-            info = mlflow.lightgbm.log_model(trained.booster, name="model", signature=signature, input_example=sample,
-                                             pip_requirements=[f"lightgbm=={lightgbm.__version__}", f"pandas=={pd.__version__}"])
-        else:
-            import xgboost
-
-            info = mlflow.xgboost.log_model(trained.booster, name="model", signature=signature, input_example=sample,
-                                            pip_requirements=[f"xgboost=={xgboost.__version__}", f"pandas=={pd.__version__}"])
-    return info.model_id
-
-
-@_timed
-def log_signal_model(booster: Any, spec: Any, name: str = "signal_model") -> str:
-    """Log the champion as a signal pyfunc (:class:`lab.tracking.pyfunc.SignalModel`) in the active run.
-
-    The native booster is saved in its own format (LightGBM text, XGBoost JSON) and handed to
-    MLflow as an artifact with the :class:`lab.live.serving.SignalSpec` JSON; the ``lab`` package
-    travels as code, so ``mlflow models serve --env-manager local`` needs only the pip requirements.
-    Returns the logged model's id.
-    """
-    import tempfile
-    import warnings
-
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from lab.live.serving import BOOSTER_FILES, example_minutes, signals_from_minutes
-    from lab.tracking.pyfunc import SignalModel
-
-    example = example_minutes()
-    signature = infer_signature(example, signals_from_minutes(example, booster, spec))
-    engine = __import__(spec.engine)
-    requirements = [f"{spec.engine}=={engine.__version__}", f"pandas=={pd.__version__}", f"mlflow=={mlflow.__version__}",
-                    *_installed("numpy", "exchange_calendars", "scikit-learn", "numba")]
-    with tempfile.TemporaryDirectory() as folder:
-        booster_path = Path(folder) / BOOSTER_FILES[spec.engine]
-        booster.save_model(str(booster_path))
-        spec_path = Path(folder) / "signal_spec.json"
-        spec_path.write_text(spec.to_json())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            info = mlflow.pyfunc.log_model(
-                name=name, python_model=SignalModel(), artifacts={"booster": str(booster_path), "signal_spec": str(spec_path)},
-                code_paths=[str(Path(__file__).resolve().parent)], signature=signature, input_example=example,
-                pip_requirements=requirements)
-    return info.model_id
-
-
-def _installed(*names: str) -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for name in names:
-        try:
-            out.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return out
-
-
-def load_native_model(model_uri: str, engine: str) -> Any:
-    """The booster behind a logged model (``models:/<id>``, ``models:/<name>@champion``, ``runs:/...``).
-
-    A native LightGBM/XGBoost model loads with its flavor; the champion's signal pyfunc
-    (:class:`lab.tracking.pyfunc.SignalModel`) hands over the booster it carries.
-    """
-    import mlflow
-    from mlflow.models import get_model_info
-
-    if engine not in get_model_info(model_uri).flavors:
-        wrapped = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
-        booster = getattr(wrapped, "_booster", None)
-        if booster is None:
-            raise LabError(f"model {model_uri} is neither a {engine} model nor the lab's signal pyfunc")
-        return booster
-    flavor = mlflow.lightgbm if engine == "lightgbm" else mlflow.xgboost
-    return flavor.load_model(model_uri)
+    return parent.info.experiment_id, parent.data.tags.get(tag.DATASET_DIGEST, "")
 
 
 def record_refusal(exc: BaseException) -> None:
@@ -614,8 +539,8 @@ def record_refusal(exc: BaseException) -> None:
 
     with contextlib.suppress(Exception):
         client = mlflow.MlflowClient()
-        if "lab.error" not in client.get_run(run_id).data.tags:
-            client.set_tag(run_id, "lab.error", f"{type(exc).__name__}: {exc}"[:5000])
+        if tag.ERROR not in client.get_run(run_id).data.tags:
+            client.set_tag(run_id, tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
 
 
 def active_run_id() -> str:
@@ -654,7 +579,7 @@ def evidence_table(run_id: str, stage: str, artifact_file: str) -> pd.DataFrame 
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(
         experiments,
-        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`lab.evidence_for` = '{run_id}' and attributes.status = 'FINISHED'",
+        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`{tag.EVIDENCE_FOR}` = '{run_id}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"], max_results=1,
     )
     if not runs:
@@ -665,176 +590,16 @@ def evidence_table(run_id: str, stage: str, artifact_file: str) -> pd.DataFrame 
         return pd.read_csv(path)
 
 
-# -- running MLproject entry points --------------------------------------------------------------
-
-
-class EntryPointFailed(LabError):
-    """An entry point ended FAILED or KILLED; ``result`` holds its run and the command's exit code."""
-
-    def __init__(self, result: "EntryPointRun") -> None:
-        super().__init__(f"{result.entry_point} ended {result.status} (run {result.run_id}, exit code {result.exit_code})")
-        self.result = result
-
-
-@dataclass(frozen=True)
-class EntryPointRun:
-    """One finished entry point: its run, the run's final status and the command's exit code.
-
-    ``exit_code`` is the shell's: 128 + the signal's number when the command was killed.
-    """
-
-    entry_point: str
-    run_id: str
-    status: str  # FINISHED, FAILED or KILLED
-    exit_code: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "FINISHED"
-
-    def raise_for_status(self) -> "EntryPointRun":
-        """``self`` when FINISHED; :class:`EntryPointFailed` otherwise."""
-        if not self.ok:
-            raise EntryPointFailed(self)
-        return self
-
-
-def resolve_experiment_id(name: str | None = None) -> str:
-    """The id of experiment ``name`` (created when missing); without a name, ``MLFLOW_EXPERIMENT_NAME``,
-    then ``MLFLOW_EXPERIMENT_ID``, then MLflow's Default experiment ("0")."""
-    import mlflow
-
-    name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    if not name:
-        return os.environ.get("MLFLOW_EXPERIMENT_ID", "0")
-    client = mlflow.MlflowClient()
-    found = client.get_experiment_by_name(name)
-    return found.experiment_id if found else client.create_experiment(name)
-
-
-def run_entry_point(
-    entry_point: str,
-    parameters: Mapping[str, str | None],
-    *,
-    project_uri: str | Path | None = None,
-    experiment_name: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    run_name: str | None = None,
-    stop: threading.Event | None = None,
-    grace_s: float = 5.0,
-) -> EntryPointRun:
-    """Run one MLproject entry point with this interpreter and wait for it (the lab's only runner).
-
-    What ``mlflow.projects.run(..., env_manager="local", synchronous=True)`` does, built from the
-    same MLflow project functions (validation of the parameters, the run with MLflow's project tags
-    and parameters, the command line, the run's environment), with the one difference the lab
-    needs: the command runs in a process group of its own, so the lab knows its exit code and can
-    stop it and everything it started (tune workers) when asked, marking its run KILLED.
-
-    Parameters
-    ----------
-    entry_point : str
-        A name under ``entry_points`` of the project's ``MLproject``.
-    parameters : mapping
-        ``-P`` values; ``None`` values are left out (the entry point's default applies).
-    project_uri : str or Path, optional
-        The project folder; default the checkout this package lives in.
-    experiment_name : str, optional
-        Created when missing; default ``MLFLOW_EXPERIMENT_NAME`` / ``MLFLOW_EXPERIMENT_ID`` / Default.
-    tags, run_name : optional
-        Set on the run before the command starts.
-    stop : threading.Event, optional
-        When set while the command runs: SIGTERM to its process group, SIGKILL after ``grace_s``
-        seconds, the run marked KILLED. Ctrl-C of this process does the same, then re-raises.
-
-    Returns
-    -------
-    EntryPointRun
-        Never raises for a command that ran and failed: see ``status`` and ``exit_code``
-        (:meth:`EntryPointRun.raise_for_status` raises).
-
-    Raises
-    ------
-    LabError
-        The project or entry point does not exist, or a parameter is missing or of the wrong type.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-    from mlflow.projects import utils as project_utils
-
-    from lab.paths import code_root
-
-    configure()
-    uri = str(project_uri or code_root())
-    params = {key: str(value) for key, value in parameters.items() if value is not None}
-    client = mlflow.MlflowClient()
-    try:
-        experiment_id = resolve_experiment_id(experiment_name)
-        work_dir = project_utils.fetch_and_validate_project(uri, None, entry_point, params)
-        project = project_utils.load_project(work_dir)
-        command = " ".join(project_utils.get_entry_point_command(project, entry_point, params, None))
-        run = project_utils.get_or_create_run(None, uri, experiment_id, work_dir, None, entry_point, params)
-    except MlflowException as exc:  # ExecutionException: no such entry point, a missing parameter...
-        raise LabError(f"cannot run entry point {entry_point!r} of {uri}: {exc.message}") from None
-    run_id = run.info.run_id
-    from mlflow.entities import RunTag
-
-    run_tags = {"mlflow.project.backend": "local", "mlflow.project.env": "local", **(tags or {}),
-                **({"mlflow.runName": run_name} if run_name else {})}
-    client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in run_tags.items()])
-    env = {**os.environ, **project_utils.get_run_env_vars(run_id, experiment_id)}
-    process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True)
-    stopped = False
-    try:
-        while True:
-            try:
-                code = process.wait(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                if stop is not None and stop.is_set():
-                    code, stopped = _stop_group(process, grace_s), True
-                    break
-    except BaseException:  # Ctrl-C, or SystemExit from a signal handler: never leave the command behind
-        _stop_group(process, grace_s)
-        _end_run(client, run_id, "KILLED")
-        raise
-    status = "KILLED" if stopped else "FINISHED" if code == 0 else "FAILED"
-    status = _end_run(client, run_id, status)
-    return EntryPointRun(entry_point, run_id, status, code if code >= 0 else 128 - code)
-
-
-def _stop_group(process: subprocess.Popen, grace_s: float) -> int:
-    """SIGTERM to the command's process group, SIGKILL to what is left after ``grace_s``; its exit code."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # also workers that outlived the leader
-    return process.wait()
-
-
-def _end_run(client: Any, run_id: str, status: str) -> str:
-    """Terminate the run with ``status`` unless the entry point did; the run's final status.
-
-    KILLED overrides what a dying entry point wrote (it may have marked itself FAILED on SIGTERM).
-    """
-    current = client.get_run(run_id).info.status
-    if current in ("RUNNING", "SCHEDULED") or (status == "KILLED" and current != "KILLED"):
-        client.set_terminated(run_id, status)
-        return status
-    return current
-
 
 @_timed
 def set_tags(tags: Mapping[str, str], run_id: str | None = None) -> None:
-    """Set tags on ``run_id`` (default: the active run) in one call."""
+    """Set tags on ``run_id`` (default: the active run, as ``mlflow.set_tags`` does) in one call."""
     import mlflow
     from mlflow.entities import RunTag
 
-    run_id = run_id or mlflow.active_run().info.run_id
+    if run_id is None:
+        mlflow.set_tags(dict(tags))
+        return
     mlflow.MlflowClient().log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
@@ -860,3 +625,40 @@ def find_runs(filter_string: str, include_deleted: bool = True) -> list[Any]:
         if not token:
             break
     return runs
+
+
+def __getattr__(name: str) -> Any:
+    """``tracking.MlflowException``: MLflow's error, for callers that catch it (imported on first use)."""
+    if name == "MlflowException":
+        from mlflow.exceptions import MlflowException
+
+        return MlflowException
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# The package's other modules, re-exported: `from lab import tracking; tracking.run_entry_point(...)`.
+from lab.tracking.models import load_native_model, log_model, log_signal_model  # noqa: E402
+from lab.tracking.entry_points import EntryPointFailed, EntryPointRun, resolve_experiment_id, run_entry_point  # noqa: E402
+from lab.tracking.model_registry import (  # noqa: E402
+    create_registered_model_if_absent,
+    delete_version_tag,
+    is_already_exists,
+    is_busy,
+    registered_model_or_none,
+    set_version_tags,
+    version_by_alias,
+)
+from lab.tracking.runs import (  # noqa: E402
+    active_run_id,
+    active_run_tags,
+    child_run,
+    client,
+    create_experiment,
+    create_terminated_run,
+    download_artifact,
+    get_run,
+    lookup_run,
+    run_experiment_id,
+    set_tracking_uri,
+    tracking_uri,
+)

@@ -1,0 +1,180 @@
+"""Running MLproject entry points: the lab's one runner (``lab run``, the scheduler, ``lab demo``).
+
+Re-exported by :mod:`lab.tracking`: call ``tracking.run_entry_point``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from lab.errors import LabError
+from lab.tracking import configure
+
+__all__ = ["EntryPointFailed", "EntryPointRun", "resolve_experiment_id", "run_entry_point"]
+
+
+class EntryPointFailed(LabError):
+    """An entry point ended FAILED or KILLED; ``result`` holds its run and the command's exit code."""
+
+    def __init__(self, result: "EntryPointRun") -> None:
+        super().__init__(f"{result.entry_point} ended {result.status} (run {result.run_id}, exit code {result.exit_code})")
+        self.result = result
+
+
+@dataclass(frozen=True)
+class EntryPointRun:
+    """One finished entry point: its run, the run's final status and the command's exit code.
+
+    ``exit_code`` is the shell's: 128 + the signal's number when the command was killed.
+    """
+
+    entry_point: str
+    run_id: str
+    status: str  # FINISHED, FAILED or KILLED
+    exit_code: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "FINISHED"
+
+    def raise_for_status(self) -> "EntryPointRun":
+        """``self`` when FINISHED; :class:`EntryPointFailed` otherwise."""
+        if not self.ok:
+            raise EntryPointFailed(self)
+        return self
+
+
+def resolve_experiment_id(name: str | None = None) -> str:
+    """The id of experiment ``name`` (created when missing); without a name, ``MLFLOW_EXPERIMENT_NAME``,
+    then ``MLFLOW_EXPERIMENT_ID``, then MLflow's Default experiment ("0")."""
+    import mlflow
+
+    name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if not name:
+        return os.environ.get("MLFLOW_EXPERIMENT_ID", "0")
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found else client.create_experiment(name)
+
+
+def run_entry_point(
+    entry_point: str,
+    parameters: Mapping[str, str | None],
+    *,
+    project_uri: str | Path | None = None,
+    experiment_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_name: str | None = None,
+    stop: threading.Event | None = None,
+    grace_s: float = 5.0,
+) -> EntryPointRun:
+    """Run one MLproject entry point with this interpreter and wait for it (the lab's only runner).
+
+    What ``mlflow.projects.run(..., env_manager="local", synchronous=True)`` does, built from the
+    same MLflow project functions (validation of the parameters, the run with MLflow's project tags
+    and parameters, the command line, the run's environment), with the one difference the lab
+    needs: the command runs in a process group of its own, so the lab knows its exit code and can
+    stop it and everything it started (tune workers) when asked, marking its run KILLED.
+
+    Parameters
+    ----------
+    entry_point : str
+        A name under ``entry_points`` of the project's ``MLproject``.
+    parameters : mapping
+        ``-P`` values; ``None`` values are left out (the entry point's default applies).
+    project_uri : str or Path, optional
+        The project folder; default the checkout this package lives in.
+    experiment_name : str, optional
+        Created when missing; default ``MLFLOW_EXPERIMENT_NAME`` / ``MLFLOW_EXPERIMENT_ID`` / Default.
+    tags, run_name : optional
+        Set on the run before the command starts.
+    stop : threading.Event, optional
+        When set while the command runs: SIGTERM to its process group, SIGKILL after ``grace_s``
+        seconds, the run marked KILLED. Ctrl-C of this process does the same, then re-raises.
+
+    Returns
+    -------
+    EntryPointRun
+        Never raises for a command that ran and failed: see ``status`` and ``exit_code``
+        (:meth:`EntryPointRun.raise_for_status` raises).
+
+    Raises
+    ------
+    LabError
+        The project or entry point does not exist, or a parameter is missing or of the wrong type.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.projects import utils as project_utils
+
+    from lab.paths import code_root
+
+    configure()
+    uri = str(project_uri or code_root())
+    params = {key: str(value) for key, value in parameters.items() if value is not None}
+    client = mlflow.MlflowClient()
+    try:
+        experiment_id = resolve_experiment_id(experiment_name)
+        work_dir = project_utils.fetch_and_validate_project(uri, None, entry_point, params)
+        project = project_utils.load_project(work_dir)
+        command = " ".join(project_utils.get_entry_point_command(project, entry_point, params, None))
+        run = project_utils.get_or_create_run(None, uri, experiment_id, work_dir, None, entry_point, params)
+    except MlflowException as exc:  # ExecutionException: no such entry point, a missing parameter...
+        raise LabError(f"cannot run entry point {entry_point!r} of {uri}: {exc.message}") from None
+    run_id = run.info.run_id
+    from mlflow.entities import RunTag
+
+    run_tags = {"mlflow.project.backend": "local", "mlflow.project.env": "local", **(tags or {}),
+                **({"mlflow.runName": run_name} if run_name else {})}
+    client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in run_tags.items()])
+    env = {**os.environ, **project_utils.get_run_env_vars(run_id, experiment_id)}
+    process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True)
+    stopped = False
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if stop is not None and stop.is_set():
+                    code, stopped = _stop_group(process, grace_s), True
+                    break
+    except BaseException:  # Ctrl-C, or SystemExit from a signal handler: never leave the command behind
+        _stop_group(process, grace_s)
+        _end_run(client, run_id, "KILLED")
+        raise
+    status = "KILLED" if stopped else "FINISHED" if code == 0 else "FAILED"
+    status = _end_run(client, run_id, status)
+    return EntryPointRun(entry_point, run_id, status, code if code >= 0 else 128 - code)
+
+
+def _stop_group(process: subprocess.Popen, grace_s: float) -> int:
+    """SIGTERM to the command's process group, SIGKILL to what is left after ``grace_s``; its exit code."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # also workers that outlived the leader
+    return process.wait()
+
+
+def _end_run(client: Any, run_id: str, status: str) -> str:
+    """Terminate the run with ``status`` unless the entry point did; the run's final status.
+
+    KILLED overrides what a dying entry point wrote (it may have marked itself FAILED on SIGTERM).
+    """
+    current = client.get_run(run_id).info.status
+    if current in ("RUNNING", "SCHEDULED") or (status == "KILLED" and current != "KILLED"):
+        client.set_terminated(run_id, status)
+        return status
+    return current

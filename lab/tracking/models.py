@@ -1,0 +1,115 @@
+"""Logging and loading models: the boosters with MLflow's native flavors, the champion's signal pyfunc.
+
+Re-exported by :mod:`lab.tracking` (``tracking.log_model``, ``tracking.load_native_model`` ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lab.errors import LabError
+from lab.tracking import _timed
+
+__all__ = ["log_model", "log_signal_model", "load_native_model"]
+
+
+@_timed
+def log_model(trained: Any, example: pd.DataFrame) -> str:
+    """Log a trained booster with MLflow's native flavor, signature and input example; returns the model id.
+
+    ``trained`` is a :class:`lab.models.TrainedModel`. Requirements are given explicitly, which
+    skips MLflow's slow inference of them.
+    """
+    import warnings
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from lab.models import predict_proba
+
+    sample = example.head(5)
+    signature = infer_signature(sample, predict_proba(trained.booster, sample))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if trained.engine == "lightgbm":
+            import lightgbm
+
+            info = mlflow.lightgbm.log_model(trained.booster, name="model", signature=signature, input_example=sample,
+                                             pip_requirements=[f"lightgbm=={lightgbm.__version__}", f"pandas=={pd.__version__}"])
+        else:
+            import xgboost
+
+            info = mlflow.xgboost.log_model(trained.booster, name="model", signature=signature, input_example=sample,
+                                            pip_requirements=[f"xgboost=={xgboost.__version__}", f"pandas=={pd.__version__}"])
+    return info.model_id
+
+
+@_timed
+def log_signal_model(booster: Any, spec: Any, name: str = "signal_model") -> str:
+    """Log the champion as a signal pyfunc (:class:`lab.tracking.pyfunc.SignalModel`) in the active run.
+
+    The native booster is saved in its own format (LightGBM text, XGBoost JSON) and handed to
+    MLflow as an artifact with the :class:`lab.live.serving.SignalSpec` JSON; the ``lab`` package
+    travels as code, so ``mlflow models serve --env-manager local`` needs only the pip requirements.
+    Returns the logged model's id.
+    """
+    import tempfile
+    import warnings
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from lab.live.serving import BOOSTER_FILES, example_minutes, signals_from_minutes
+    from lab.tracking.pyfunc import SignalModel
+
+    example = example_minutes()
+    signature = infer_signature(example, signals_from_minutes(example, booster, spec))
+    engine = __import__(spec.engine)
+    requirements = [f"{spec.engine}=={engine.__version__}", f"pandas=={pd.__version__}", f"mlflow=={mlflow.__version__}",
+                    *_installed("numpy", "exchange_calendars", "scikit-learn", "numba")]
+    with tempfile.TemporaryDirectory() as folder:
+        booster_path = Path(folder) / BOOSTER_FILES[spec.engine]
+        booster.save_model(str(booster_path))
+        spec_path = Path(folder) / "signal_spec.json"
+        spec_path.write_text(spec.to_json())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name=name, python_model=SignalModel(), artifacts={"booster": str(booster_path), "signal_spec": str(spec_path)},
+                code_paths=[str(Path(__file__).resolve().parent)], signature=signature, input_example=example,
+                pip_requirements=requirements)
+    return info.model_id
+
+
+def _installed(*names: str) -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def load_native_model(model_uri: str, engine: str) -> Any:
+    """The booster behind a logged model (``models:/<id>``, ``models:/<name>@champion``, ``runs:/...``).
+
+    A native LightGBM/XGBoost model loads with its flavor; the champion's signal pyfunc
+    (:class:`lab.tracking.pyfunc.SignalModel`) hands over the booster it carries.
+    """
+    import mlflow
+    from mlflow.models import get_model_info
+
+    if engine not in get_model_info(model_uri).flavors:
+        wrapped = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        booster = getattr(wrapped, "_booster", None)
+        if booster is None:
+            raise LabError(f"model {model_uri} is neither a {engine} model nor the lab's signal pyfunc")
+        return booster
+    flavor = mlflow.lightgbm if engine == "lightgbm" else mlflow.xgboost
+    return flavor.load_model(model_uri)
