@@ -34,6 +34,7 @@ from lab.readers import read_minutes
 from lab.sessions import regular_sessions
 from lab.windows import FINAL_EVAL
 from lab.backtest.report import report_header
+from registry.description import with_verdict
 from jobs.backtest import backtest_window
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.lineage import config_for
@@ -107,11 +108,12 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
         features = list(model.features)
         role = "volatility" if model.target == "target_vol" else "direction"
         set_stage(ticket, PREDICTED)  # before the first prediction: a crash from here on has looked
-        evidence = json.loads(champion.tags.get("lab.evidence_runs", "{}") or "{}")
+        evidence = json.loads(champion.tags.get(tag.EVIDENCE_RUNS, "{}") or "{}")
         header = report_header(config, runs={"tune": champion.run_id, "walk-forward": evidence.get("walk-forward", ""),
                                              "validation backtest": evidence.get("backtest", ""), "final-eval": run_id},
-                               data_source=str(config.data.path or "synthetic default"), digest=champion.tags.get(
-                                   "lab.dataset_digest", ""), model=f"{name} version {champion.version} @champion",
+                               data_source=str(config.data.path or "synthetic default"),
+                               digest=champion.tags.get(tag.DATASET_DIGEST, ""),
+                               model=f"{name} version {champion.version} @champion",
                                window=str(test), ticket=f"{ticket.name} (market {market})")
         metrics, predictions = backtest_window(config, table, minutes, {role: model}, features,
                                                f"Final evaluation, test window {test}", header=header,
@@ -127,6 +129,9 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
     tracking.set_version_tags(name, str(champion.version), {
         tag.FINAL_EVAL_RUN_ID: run_id, tag.FINAL_EVAL_VERDICT: verdict, tag.FINAL_EVAL_WINDOW: str(test),
         tag.FINAL_EVAL_MARKET: market})
+    tracking.client().update_model_version(name, str(champion.version), description=with_verdict(
+        champion.description or "", verdict=verdict, run_id=run_id, experiment_id=tracking.run_experiment_id(run_id),
+        window=str(test), ticket=ticket.name))
     print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
 

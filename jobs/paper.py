@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             tracking.log_table(trader.signals(), "signals.csv")
             tracking.log_text("".join(json.dumps(o.as_dict()) + "\n" for o in orders), "orders.jsonl")
             header = report_header(config, runs={"tune": champion.run_id, "paper": tracking.active_run_id()},
-                                   data_source=str(path), digest=champion.tags.get("lab.dataset_digest", ""),
+                                   data_source=str(path), digest=champion.tags.get(tag.DATASET_DIGEST, ""),
                                    model=f"{name} version {champion.version} @champion", window=f"{start}..{end}")
             log_backtest(config, trader.result(), f"Paper trading {start}..{end} ({name} version {champion.version})",
                          header=header)

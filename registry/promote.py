@@ -211,6 +211,7 @@ def register(
     tracking.create_registered_model_if_absent(model_name, description="MES 5-minute models promoted by `lab promote`.",
                                                client=client)
     tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
+    from registry.description import version_description
     from registry.signal_model import build_signal_model, warn_no_signal_model
 
     signal = build_signal_model(candidate, client)  # the servable pyfunc around the same booster (lab.live)
@@ -218,10 +219,15 @@ def register(
                                                                                     candidate.model.model_id)
     tags.update({tag.NATIVE_MODEL_URI: candidate.model.model_uri,
                  tag.SIGNAL_MODEL: f"run {signal.run_id}" if signal.model_id else f"none: {signal.why}"[:5000]})
+    description = version_description(
+        model_name=model_name, run_id=candidate.run.run_id, experiment_id=tracking.run_experiment_id(candidate.run.run_id),
+        target=candidate.run.target, dataset_digest=candidate.run.dataset_digest,
+        gates=gates_to_json_ready(candidate.gates), evidence_runs=candidate.evidence_runs, forced=forced, reason=reason,
+        promoted_by=tags.get(tag.PROMOTED_BY, ""), promoted_at=tags.get(tag.PROMOTED_AT, ""))
     with promotion_lock(model_name, client):  # read-then-move of the aliases: one promotion at a time
         version = client.create_model_version(
             model_name, source=source, run_id=candidate.run.run_id, tags=tags, model_id=model_id,
-            description=f"run {candidate.run.run_id}, model {candidate.model.model_id}",
+            description=description,
         )
         previous = _version_with_alias(client, model_name, alias)
         if alias == "champion" and previous is not None:

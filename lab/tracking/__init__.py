@@ -260,13 +260,17 @@ EXPERIMENT_DESCRIPTION = (
 
 
 def describe_experiment(experiment_id: str) -> None:
-    """Give an experiment the lab's description (the UI's *Description*) unless it has one."""
+    """Give an experiment the lab's description (the UI's *Description*) unless it has one, and mark it
+    a model-training experiment, so the MLflow UI opens on its runs rather than on GenAI traces."""
     import mlflow
 
     client = mlflow.MlflowClient()
     experiment = client.get_experiment(experiment_id)
-    if not (experiment.tags or {}).get("mlflow.note.content"):
+    present = experiment.tags or {}
+    if not present.get("mlflow.note.content"):
         client.set_experiment_tag(experiment_id, "mlflow.note.content", EXPERIMENT_DESCRIPTION)
+    if not present.get("mlflow.experimentKind"):
+        client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
 
 
 @_timed

@@ -379,3 +379,14 @@ def test_the_hint_tune_prints_works_verbatim(chain, capsys, monkeypatch):
     run = mlflow.search_runs(search_all_experiments=True, output_format="list", order_by=["start_time DESC"],
                              filter_string="tags.`lab.stage` = 'walk-forward'")[0]
     assert run.data.tags["lab.dataset_digest"] == runs["tune"].data.tags["lab.dataset_digest"]
+
+
+def test_the_champion_description_shows_gates_forced_reason_evidence_and_verdict(chain):
+    runs, _ = chain
+    version = mlflow.MlflowClient().get_model_version_by_alias("chain-test", "champion")
+    text = version.description
+    assert "**FORCED**" in text and "honest gates failed" in text  # the chain's null promotion is forced
+    assert "| min_validation_auc |" in text and "| max_pbo |" in text
+    assert f"/runs/{runs['walk-forward'].info.run_id})" in text and f"/runs/{runs['backtest'].info.run_id})" in text
+    final = runs["final-eval"]
+    assert f"**{final.data.tags['lab.verdict']}** on the test window" in text and final.info.run_id in text
