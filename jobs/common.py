@@ -12,9 +12,25 @@ from lab import tags as tag
 __all__ = ["base_parser", "config_from_args"]
 
 
+#: What MLproject passes for a parameter left unset. MLflow logs an entry point's parameters as it
+#: quotes them for the shell, so an empty default would show as ``''`` on every run; ``-`` reads as
+#: "not given" in the UI and is turned back into "" here, before any option is parsed.
+UNSET = "-"
+
+
+class _EntryPointParser(argparse.ArgumentParser):
+    """An ArgumentParser that reads an option value of ``-`` (:data:`UNSET`) as not given ("")."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        import sys
+
+        given = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(["" if value == UNSET else value for value in given], namespace)
+
+
 def base_parser(description: str) -> argparse.ArgumentParser:
-    """``--config`` and ``--data``, the options every entry point takes."""
-    parser = argparse.ArgumentParser(description=description)
+    """``--config`` and ``--data``, the options every entry point takes (``-`` for a value means unset)."""
+    parser = _EntryPointParser(description=description)
     parser.add_argument("--config", default="", help="lab configuration file (default: the configuration of the run "
                         "this stage builds on, else lab.toml)")
     parser.add_argument("--data", default="", help="minute file; overrides [data] path (empty: use the configuration)")

@@ -118,7 +118,8 @@ def run_entry_point(
 
     configure()
     uri = str(project_uri or code_root())
-    params = {key: str(value) for key, value in parameters.items() if value is not None}
+    # An empty value would be logged as ''; leave it out so the entry point's "-" (not given) applies.
+    params = {key: str(value) for key, value in parameters.items() if value not in (None, "")}
     client = mlflow.MlflowClient()
     try:
         experiment_id = resolve_experiment_id(experiment_name)

@@ -390,3 +390,12 @@ def test_the_champion_description_shows_gates_forced_reason_evidence_and_verdict
     assert f"/runs/{runs['walk-forward'].info.run_id})" in text and f"/runs/{runs['backtest'].info.run_id})" in text
     final = runs["final-eval"]
     assert f"**{final.data.tags['lab.verdict']}** on the test window" in text and final.info.run_id in text
+
+
+def test_no_run_logs_an_empty_parameter_as_quotes(chain):
+    """MLflow logs entry-point parameters as quoted for the shell: an unset one is "-", never ''."""
+    runs, _ = chain
+    for stage in ("featurize", "tune", "walk-forward", "backtest", "final-eval"):
+        params = runs[stage].data.params
+        assert "''" not in params.values(), (stage, {k: v for k, v in params.items() if v == "''"})
+    assert runs["tune"].data.params["study_name"] == "-"
