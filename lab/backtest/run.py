@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from lab.backtest import engine
-from lab.backtest.signals import BacktestInputError, StrategySignals, is_full_size, position_contracts
+from lab.backtest.signals import BacktestInputError, ExitParams, StrategySignals, is_full_size, position_contracts
 from lab.config import CostsConfig, RulesConfig
 from lab.instruments import Instrument, get_instrument
 from lab.rules import entry_cutoffs_ns
@@ -106,6 +106,38 @@ class BacktestResult:
     session_dates: pd.DatetimeIndex
     diagnostics: dict[str, int] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+def engine_params(rules: RulesConfig, costs: CostsConfig, instrument: Instrument, bar_minutes: int = 5,
+                  exits: ExitParams | None = None, reversal_min_confidence: float | None = None) -> engine.EngineParams:
+    """The engine's rule values (:class:`engine.EngineParams`): the one mapping from the configuration,
+    used by :func:`run_backtest` and the paper trader alike.
+
+    Parameters
+    ----------
+    rules, costs, instrument
+        As handed to the backtest.
+    bar_minutes : int, default 5
+        Bar length, minutes.
+    exits : ExitParams, optional
+        The strategy's exits; default the rules' (the direction strategy).
+    reversal_min_confidence : float, optional
+        Confidence an opposite signal needs to exit; default ``rules.full_size_threshold``; never
+        when ``rules.exit_on_opposite_signal`` is off.
+    """
+    exits = (exits or ExitParams.from_rules(rules)).validate()
+    if reversal_min_confidence is None:
+        reversal_min_confidence = rules.full_size_threshold
+    reversal = float(reversal_min_confidence) if rules.exit_on_opposite_signal else np.inf
+    return engine.EngineParams(
+        tick_size=float(instrument.tick_size), tick_value=float(instrument.tick_value_usd),
+        target_ticks=float(exits.profit_target_ticks), stop_ticks=float(exits.stop_loss_ticks),
+        time_stop_bars=int(exits.time_stop_bars), entry_slippage_ticks=float(costs.entry_slippage_ticks),
+        exit_slippage_ticks=float(costs.exit_slippage_ticks), commission=float(costs.commission_per_contract_usd),
+        daily_loss_limit=float(rules.daily_loss_limit_usd), pause_after_losses=int(rules.pause_after_consecutive_losses),
+        pause_ns=int(rules.pause_minutes) * _NS_PER_MINUTE, reversal_min_confidence=reversal,
+        bar_ns=bar_minutes * _NS_PER_MINUTE,
+    )
 
 
 def run_backtest(
@@ -158,25 +190,15 @@ def run_backtest(
     rules = rules or RulesConfig()
     costs = costs or CostsConfig()
     instrument = instrument or get_instrument("MES")
-    exits = signals.exits.validate()
     if bar_minutes < 1:
         raise BacktestInputError(f"bar_minutes = {bar_minutes!r} must be a positive number of minutes, e.g. 5")
+    exits = signals.exits.validate()
     if reversal_min_confidence is None:
         reversal_min_confidence = rules.full_size_threshold
-    reversal_level = float(reversal_min_confidence) if rules.exit_on_opposite_signal else np.inf
-
     arrays = prepare_arrays(bars, signals, minutes, rules)
-    params = engine.EngineParams(
-        tick_size=float(instrument.tick_size), tick_value=float(instrument.tick_value_usd),
-        target_ticks=float(exits.profit_target_ticks), stop_ticks=float(exits.stop_loss_ticks),
-        time_stop_bars=int(exits.time_stop_bars), entry_slippage_ticks=float(costs.entry_slippage_ticks),
-        exit_slippage_ticks=float(costs.exit_slippage_ticks), commission=float(costs.commission_per_contract_usd),
-        daily_loss_limit=float(rules.daily_loss_limit_usd), pause_after_losses=int(rules.pause_after_consecutive_losses),
-        pause_ns=int(rules.pause_minutes) * _NS_PER_MINUTE, reversal_min_confidence=reversal_level,
-        bar_ns=bar_minutes * _NS_PER_MINUTE,
-    )
+    params = engine_params(rules, costs, instrument, bar_minutes, exits, reversal_min_confidence)
     count, trade_records, counters = engine.simulate(*arrays.kernel_arrays(), params)
-    trades = _trades_frame(trade_records[:count], arrays, rules, signals.exit_signal_reason)
+    trades = trades_frame(trade_records[:count], arrays, rules, signals.exit_signal_reason)
     diagnostics = {"bars": len(bars), **{name: int(counters[0][name]) for name in engine.COUNTER_NAMES}}
     settings = {
         "strategy": signals.name,
@@ -227,7 +249,7 @@ def trades_to_csv(trades: pd.DataFrame) -> str:
 
 def empty_trades() -> pd.DataFrame:
     """A trades table with no rows and the right columns and dtypes."""
-    return _trades_frame(np.empty(0, engine.TRADE_DTYPE), None, RulesConfig(), "signal")
+    return trades_frame(np.empty(0, engine.TRADE_DTYPE), None, RulesConfig(), "signal")
 
 
 # -- internals -------------------------------------------------------------------------------
@@ -345,7 +367,7 @@ def _minute_arrays(minutes: pd.DataFrame | None) -> tuple:
     )
 
 
-def _reason_names(exit_signal_reason: str) -> np.ndarray:
+def reason_names(exit_signal_reason: str) -> np.ndarray:
     names = [""] * 6
     names[engine.REASON_TARGET] = "target"
     names[engine.REASON_STOP] = "stop"
@@ -360,7 +382,7 @@ def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=list(names))
 
 
-def _trades_frame(records: np.ndarray, arrays: _Arrays | None, rules, exit_signal_reason) -> pd.DataFrame:
+def trades_frame(records: np.ndarray, arrays: _Arrays | None, rules, exit_signal_reason) -> pd.DataFrame:
     """The trades table from the engine's :data:`lab.backtest.engine.TRADE_DTYPE` records."""
     # one contiguous array a field, copied once (a field read in place walks the records with a stride)
     field = {name: np.ascontiguousarray(records[name]) for name in engine.TRADE_DTYPE.names}
@@ -377,7 +399,7 @@ def _trades_frame(records: np.ndarray, arrays: _Arrays | None, rules, exit_signa
         probability, confidence = arrays.probability[signal_idx], arrays.confidence[signal_idx]
     hour = 60 * _NS_PER_MINUTE
     tod = np.where(entry_ns < open_ns + hour, 0, np.where(entry_ns >= close_ns - hour, 2, 1))
-    reasons = tuple(_reason_names(exit_signal_reason))
+    reasons = tuple(reason_names(exit_signal_reason))
     return pd.DataFrame({
         "entry_time": _ny_times(entry_ns),
         "exit_time": _ny_times(field["exit_ns"]),

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lab.backtest import engine
-from lab.backtest.run import BacktestResult, _reason_names, _trades_frame
+from lab.backtest.run import BacktestResult, reason_names, trades_frame, engine_params
 from lab.backtest.signals import ExitParams, position_contracts
 from lab.config import CostsConfig, RulesConfig
 from lab.instruments import Instrument, get_instrument
@@ -36,7 +36,7 @@ from lab.live.signal import decide
 from lab.paper.orders import Order
 from lab.rules import NS_PER_MINUTE, entry_cutoffs_ns
 
-__all__ = ["PaperBar", "PaperTrader", "engine_params", "SIGNAL_COLUMNS"]
+__all__ = ["PaperBar", "PaperTrader", "SIGNAL_COLUMNS"]
 
 NY = ZoneInfo("America/New_York")
 _EPOCH = dt.date(1970, 1, 1)
@@ -66,36 +66,6 @@ class PaperBar(NamedTuple):
     minute_high: np.ndarray = _EMPTY_PRICES
     minute_low: np.ndarray = _EMPTY_PRICES
 
-
-def engine_params(rules: RulesConfig, costs: CostsConfig, instrument: Instrument, bar_minutes: int = 5,
-                  exits: ExitParams | None = None, reversal_min_confidence: float | None = None) -> engine.EngineParams:
-    """The engine's rule values as :func:`lab.backtest.run_backtest` sets them.
-
-    Parameters
-    ----------
-    rules, costs, instrument
-        As handed to the backtest.
-    bar_minutes : int, default 5
-        Bar length, minutes.
-    exits : ExitParams, optional
-        The strategy's exits; default the rules' (the direction strategy).
-    reversal_min_confidence : float, optional
-        Confidence an opposite signal needs to exit; default ``rules.full_size_threshold``; never
-        when ``rules.exit_on_opposite_signal`` is off.
-    """
-    exits = (exits or ExitParams.from_rules(rules)).validate()
-    if reversal_min_confidence is None:
-        reversal_min_confidence = rules.full_size_threshold
-    reversal = float(reversal_min_confidence) if rules.exit_on_opposite_signal else np.inf
-    return engine.EngineParams(
-        tick_size=float(instrument.tick_size), tick_value=float(instrument.tick_value_usd),
-        target_ticks=float(exits.profit_target_ticks), stop_ticks=float(exits.stop_loss_ticks),
-        time_stop_bars=int(exits.time_stop_bars), entry_slippage_ticks=float(costs.entry_slippage_ticks),
-        exit_slippage_ticks=float(costs.exit_slippage_ticks), commission=float(costs.commission_per_contract_usd),
-        daily_loss_limit=float(rules.daily_loss_limit_usd), pause_after_losses=int(rules.pause_after_consecutive_losses),
-        pause_ns=int(rules.pause_minutes) * NS_PER_MINUTE, reversal_min_confidence=reversal,
-        bar_ns=bar_minutes * NS_PER_MINUTE,
-    )
 
 
 class _Provisional(NamedTuple):
@@ -149,7 +119,7 @@ class PaperTrader:
         self._book, self._counters = engine.new_book(), engine.new_counters()
         self._trade = np.zeros(1, engine.TRADE_DTYPE)
         self._trades: list[np.ndarray] = []
-        self._reasons = _reason_names("signal")
+        self._reasons = reason_names("signal")
         self._provisional: _Provisional | None = None
         self._days: dict[int, int] = {}
         self._start: list[int] = []
@@ -245,7 +215,7 @@ class PaperTrader:
         columns = _Columns(np.asarray(self._start, np.int64), np.asarray(self._session_open, np.int64),
                            np.asarray(self._session_close, np.int64), session,
                            np.asarray(self._probability, np.float64), np.asarray(self._confidence, np.float64))
-        trades = _trades_frame(records, columns, self.rules, "signal")
+        trades = trades_frame(records, columns, self.rules, "signal")
         days = np.unique(session).astype("datetime64[D]").astype("datetime64[ns]")
         diagnostics = {"bars": self.bars, **{name: int(self._counters[0][name]) for name in engine.COUNTER_NAMES}}
         settings = {"strategy": "direction", "instrument": self.instrument.symbol, "bar_minutes": self.bar_minutes,
