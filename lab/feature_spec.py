@@ -16,6 +16,9 @@ __all__ = [
     "MACD_SIGNAL_BARS", "ATR_PERIOD_BARS", "BOLLINGER_BARS", "BOLLINGER_STDS", "VOLUME_LONG_BARS",
     "VOLUME_SHORT_BARS", "FIRST_HOUR_MINUTES", "LAST_HOUR_MINUTES",
     "ema_com", "wilder_com", "smoothing_alpha", "rsi_from_averages",
+    "BREAKOUT_ATR_SLOW_BARS", "KELTNER_BARS", "KELTNER_ATRS", "ATR_RANK_BARS", "RANGE_BARS", "RANGE_MEAN_BARS",
+    "EXTREMES_BARS", "SCORE_MEAN_BARS", "DIVERGENCE_LAG_BARS", "OPENING_RANGE_MINUTES", "PRE_CLOSE_MINUTES",
+    "MIDDAY_MARGIN_MINUTES", "MR_EMA_BARS",
 ]
 
 RETURN_LAGS_BARS: tuple[int, ...] = (1, 3, 6, 12, 24)
@@ -29,6 +32,22 @@ VOLUME_LONG_BARS = 20
 VOLUME_SHORT_BARS = 5
 FIRST_HOUR_MINUTES = 60  # is_first_hour: bar start < open + 60 min
 LAST_HOUR_MINUTES = 60  # is_last_hour: bar start >= close - 60 min
+
+
+# The optional sets (lab.strategy_features; lab.live._optional keeps them bar by bar).
+BREAKOUT_ATR_SLOW_BARS = 20  # the slower ATR of the Keltner channel
+KELTNER_BARS = 20  # EMA of the Keltner channel's middle
+KELTNER_ATRS = 1.5  # Keltner half-width in slow ATRs
+ATR_RANK_BARS = 100  # atr_percentile: rank of ATR 14 among the last 100 bars
+RANGE_BARS = 12  # window_range: high-low span of the last 12 bars
+RANGE_MEAN_BARS = 48  # range_contraction: against its mean over 48 bars
+EXTREMES_BARS = 20  # range_position, dist_from_high/low: the last 20 bars' high and low
+SCORE_MEAN_BARS = 12  # cumulative_consolidation: mean score over 12 bars
+DIVERGENCE_LAG_BARS = 6  # momentum_divergence: price vs RSI 14 change over 6 bars
+OPENING_RANGE_MINUTES = 30  # is_opening_range: bar start < open + 30 min
+PRE_CLOSE_MINUTES = 30  # is_pre_close: bar start >= close - 30 min
+MIDDAY_MARGIN_MINUTES = 60  # mr_is_midday: at least 60 min from the open and the close
+MR_EMA_BARS = 21  # mr_ema21_deviation_pct
 
 
 def ema_com(span: int) -> float:

@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lab import feature_spec as spec
 from lab.errors import DataError
 from lab.indicators import atr, ema, rsi
 
@@ -135,25 +136,25 @@ def breakout_features(bars: pd.DataFrame) -> pd.DataFrame:
     require_columns(bars, _BREAKOUT_REQUIRED, "breakout_features")
     close, high, low = bars["close"].astype("float64"), bars["high"], bars["low"]
     volume = bars["volume"].astype("float64")
-    atr14 = atr(bars, 14)
-    atr20 = atr(bars, 20)
-    middle = close.rolling(20).mean()
-    deviation = close.rolling(20).std(ddof=0)
-    keltner_mid = ema(close, 20)
-    inside_upper = middle + 2 * deviation < keltner_mid + 1.5 * atr20
-    inside_lower = middle - 2 * deviation > keltner_mid - 1.5 * atr20
+    atr14 = atr(bars, spec.ATR_PERIOD_BARS)
+    atr20 = atr(bars, spec.BREAKOUT_ATR_SLOW_BARS)
+    middle = close.rolling(spec.BOLLINGER_BARS).mean()
+    deviation = close.rolling(spec.BOLLINGER_BARS).std(ddof=0)
+    keltner_mid = ema(close, spec.KELTNER_BARS)
+    inside_upper = middle + spec.BOLLINGER_STDS * deviation < keltner_mid + spec.KELTNER_ATRS * atr20
+    inside_lower = middle - spec.BOLLINGER_STDS * deviation > keltner_mid - spec.KELTNER_ATRS * atr20
     squeeze = inside_upper & inside_lower
     squeeze = squeeze & deviation.notna()
-    atr_percentile = atr14.rolling(100).rank(pct=True)
-    window_range = high.rolling(12).max() - low.rolling(12).min()
-    range_contraction = window_range / window_range.rolling(48).mean()
+    atr_percentile = atr14.rolling(spec.ATR_RANK_BARS).rank(pct=True)
+    window_range = high.rolling(spec.RANGE_BARS).max() - low.rolling(spec.RANGE_BARS).min()
+    range_contraction = window_range / window_range.rolling(spec.RANGE_MEAN_BARS).mean()
     contraction_part = (1.5 - range_contraction).clip(0.0, 1.0)
     score = (squeeze.astype("float64") + (1.0 - atr_percentile) + contraction_part) / 3.0
-    high20, low20 = high.rolling(20).max(), low.rolling(20).min()
+    high20, low20 = high.rolling(spec.EXTREMES_BARS).max(), low.rolling(spec.EXTREMES_BARS).min()
     width = high20 - low20
     position = ((close - low20) / width.where(width > 0)).where(width > 0, 0.5).where(width.notna())
-    rsi14 = rsi(close, 14)
-    divergence = (np.sign(close - close.shift(6)) - np.sign(rsi14 - rsi14.shift(6))) / 2.0
+    rsi14 = rsi(close, spec.RSI_PERIODS_BARS[1])
+    divergence = (np.sign(close - close.shift(spec.DIVERGENCE_LAG_BARS)) - np.sign(rsi14 - rsi14.shift(spec.DIVERGENCE_LAG_BARS))) / 2.0
     slope = (2 * close - 2 * close.shift(4) + close.shift(1) - close.shift(3)) / 10.0
     safe_atr = atr14.where(atr14 > 0)
     since_open, to_close = _clock_minutes(bars)
@@ -169,10 +170,10 @@ def breakout_features(bars: pd.DataFrame) -> pd.DataFrame:
             "dist_from_low": (close - low20) / safe_atr,
             "momentum_divergence": divergence,
             "micro_trend": slope / safe_atr,
-            "volume_expansion": volume / volume.rolling(20).mean(),
-            "cumulative_consolidation": score.rolling(12).mean(),
-            "is_opening_range": (since_open < 30).astype("float64"),
-            "is_pre_close": (to_close <= 30).astype("float64"),
+            "volume_expansion": volume / volume.rolling(spec.VOLUME_LONG_BARS).mean(),
+            "cumulative_consolidation": score.rolling(spec.SCORE_MEAN_BARS).mean(),
+            "is_opening_range": (since_open < spec.OPENING_RANGE_MINUTES).astype("float64"),
+            "is_pre_close": (to_close <= spec.PRE_CLOSE_MINUTES).astype("float64"),
         },
         index=bars.index,
     )
@@ -199,17 +200,17 @@ def mean_reversion_features(bars: pd.DataFrame) -> pd.DataFrame:
     """
     require_columns(bars, _MEAN_REVERSION_REQUIRED, "mean_reversion_features")
     close = bars["close"].astype("float64")
-    middle = close.rolling(20).mean()
-    deviation = close.rolling(20).std(ddof=0)
+    middle = close.rolling(spec.BOLLINGER_BARS).mean()
+    deviation = close.rolling(spec.BOLLINGER_BARS).std(ddof=0)
     band = 4.0 * deviation
     since_open, to_close = _clock_minutes(bars)
     out = pd.DataFrame(
         {
-            "mr_rsi_7": rsi(close, 7),
-            "mr_ema21_deviation_pct": (close / ema(close, 21) - 1.0) * 100.0,
+            "mr_rsi_7": rsi(close, spec.RSI_PERIODS_BARS[0]),
+            "mr_ema21_deviation_pct": (close / ema(close, spec.MR_EMA_BARS) - 1.0) * 100.0,
             "mr_bb_percent_b": (close - (middle - 2.0 * deviation)) / band.where(band > 0),
             "mr_zscore_20": (close - middle) / deviation.where(deviation > 0),
-            "mr_is_midday": ((since_open >= 60) & (to_close > 60)).astype("float64"),
+            "mr_is_midday": ((since_open >= spec.MIDDAY_MARGIN_MINUTES) & (to_close > spec.MIDDAY_MARGIN_MINUTES)).astype("float64"),
         },
         index=bars.index,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from lab import feature_spec as spec
 from lab.feature_spec import ema_com, wilder_com
 from lab.live._recursions import NAN, Ewm, Ring, RollingMoments, ratio
 
@@ -24,11 +25,12 @@ MEAN_REVERSION_NAMES: tuple[str, ...] = (
     "mr_rsi_7", "mr_ema21_deviation_pct", "mr_bb_percent_b", "mr_zscore_20", "mr_is_midday",
 )
 
-# Window lengths of the batch breakout set (lab.strategies.breakout), in bars.
-_ATR_SLOW, _KELTNER, _KELTNER_ATRS, _RANK, _RANGE, _RANGE_MEAN, _EXTREMES, _SCORE_MEAN = 20, 20, 1.5, 100, 12, 48, 20, 12
-_DIVERGENCE_LAG = 6
-_OPENING_RANGE_MINUTES = _PRE_CLOSE_MINUTES = 30
-_MIDDAY_MINUTES = 60
+# Window lengths of the batch sets (lab.strategy_features): one home, lab.feature_spec.
+_ATR_SLOW, _KELTNER, _KELTNER_ATRS = spec.BREAKOUT_ATR_SLOW_BARS, spec.KELTNER_BARS, spec.KELTNER_ATRS
+_RANK, _RANGE, _RANGE_MEAN = spec.ATR_RANK_BARS, spec.RANGE_BARS, spec.RANGE_MEAN_BARS
+_EXTREMES, _SCORE_MEAN, _DIVERGENCE_LAG = spec.EXTREMES_BARS, spec.SCORE_MEAN_BARS, spec.DIVERGENCE_LAG_BARS
+_OPENING_RANGE_MINUTES, _PRE_CLOSE_MINUTES = spec.OPENING_RANGE_MINUTES, spec.PRE_CLOSE_MINUTES
+_MIDDAY_MINUTES = spec.MIDDAY_MARGIN_MINUTES
 
 
 def _sign(x: float) -> float:
