@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         path, _ = resolve_data_path(config)
         with tracking.stage_run("paper", config, target=model.target,
                                 params={"window": f"{start}..{end}", "model_version": champion.version,
-                                        "rules_from": rules_source, "follow": follow, "live": live},
+                                        "rules_from": rules_source, "paper_follow": str(follow).lower(),
+                                        "paper_live": str(live).lower()},
                                 tags={tag.WINDOW: "paper", tag.MODEL_NAME: name,
                                       tag.MODEL_VERSION: str(champion.version), **tags}):
             warn_if_costs_off(config)

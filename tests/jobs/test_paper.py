@@ -119,7 +119,7 @@ def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
         timer.join()
     assert code == 0
     (run,) = _paper_runs()
-    assert run.data.params["follow"] == "True"
+    assert run.data.params["paper_follow"] == "true"
     assert _artifact(run, "trades.csv") == _backtest_csv(paper_setup, START, END)
     assert _artifact(run, "signals.csv").splitlines()[-1].startswith("2023-03-10T15:55:00")
 
