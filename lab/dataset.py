@@ -93,6 +93,11 @@ def pipeline_code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+#: The [rules] keys the target_trade label reads (lab.targets, lab.rules): the dataset's only rules.
+LABEL_RULES = ("profit_target_ticks", "stop_loss_ticks", "time_stop_bars", "last_entry_minutes_before_close",
+               "flatten_minutes_before_close")
+
+
 def featurize_settings(config: LabConfig) -> dict[str, Any]:
     """Every configuration value that changes the tables (the digest's input)."""
     return {
@@ -103,7 +108,9 @@ def featurize_settings(config: LabConfig) -> dict[str, Any]:
         "session": dataclasses.asdict(config.session),
         "features": dataclasses.asdict(config.features),
         "targets": dataclasses.asdict(config.targets),
-        "rules": dataclasses.asdict(config.rules),
+        # Only the rules the target_trade label follows: signal thresholds, sizes, the loss limit and
+        # the pause decide trades, not tables, so editing them keeps the dataset (and its cache).
+        "rules": {key: getattr(config.rules, key) for key in LABEL_RULES},
         "costs": dataclasses.asdict(config.costs),
         # the source of every [features] custom module: editing a custom feature rebuilds the tables
         **({"custom_code": custom_sources_digest(config.features.custom)} if config.features.custom else {}),

@@ -66,9 +66,14 @@ def test_prepare_dataset_digest_ignores_the_strategies_signal_settings(minute_fi
                    "strategy.breakout.range_low": 0.1, "strategy.breakout.range_high": 0.9,
                    "strategy.breakout.min_volatility_probability": 0.8, "strategy.mean_reversion.rsi_oversold": 20.0,
                    "strategy.mean_reversion.rsi_overbought": 80.0, "strategy.mean_reversion.min_ema_deviation_pct": 0.5,
-                   "strategy.mean_reversion.max_volatility_probability": 0.3}
+                   "strategy.mean_reversion.max_volatility_probability": 0.3,
+                   # the direction strategy's thresholds and the rules no label follows
+                   "rules.entry_threshold": 0.55, "rules.full_size_threshold": 0.8, "rules.daily_loss_limit_usd": 250.0,
+                   "rules.pause_after_consecutive_losses": 5, "rules.full_size_contracts": 1}
     again = prepare_dataset(_config(minute_file, **signal_keys), progress=lambda m: None)
     assert again.cache_hit and again.digest == first.digest
+    exits = prepare_dataset(_config(minute_file, **{"rules.stop_loss_ticks": 10.0}), progress=lambda m: None)
+    assert exits.digest != first.digest  # the target_trade label follows the stop
     # ... and the signal rules' code is not part of the digest either (only the feature layer is)
     assert "strategy_features" in PIPELINE_MODULES
     assert not [m for m in PIPELINE_MODULES if m.startswith("strategies")]
