@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from pathlib import Path
@@ -78,6 +79,13 @@ PG_SERVER = os.environ.get("LAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1
 
 @pytest.fixture
 def postgres_database():
+    """A throwaway PostgreSQL database ``postgresql+psycopg2://.../<name>``, dropped afterwards."""
+    with throwaway_postgres() as uri:
+        yield uri
+
+
+@contextlib.contextmanager
+def throwaway_postgres():
     """A throwaway PostgreSQL database ``postgresql+psycopg2://.../<name>``, dropped afterwards.
 
     PostgreSQL is part of this machine kind (``.ci/run`` starts it): an unreachable server fails
