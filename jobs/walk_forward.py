@@ -62,8 +62,17 @@ def walk_forward(config, target: str, params: dict) -> None:
     print(f"walk-forward: {config.walk_forward.mode} monthly folds over the train window, target {target}, "
           f"engine {config.model.engine}, purge {horizon} bars", file=sys.stderr)
     out_of_fold: list = []
-    folds = run_walk_forward(table, target, config.model, config.walk_forward, params=params, horizon_bars=horizon,
-                             features=dataset.feature_names, predictions=out_of_fold)
+    from tqdm import tqdm
+
+    with tqdm(desc="walk-forward folds", unit="fold", file=sys.stderr) as bar:
+
+        def on_fold(done: int, total: int, row) -> None:
+            bar.total = total
+            bar.set_postfix_str(f"{row['val_start']:%Y-%m} AUC {row['auc']:.3f}")
+            bar.update(1)
+
+        folds = run_walk_forward(table, target, config.model, config.walk_forward, params=params, horizon_bars=horizon,
+                                 features=dataset.feature_names, predictions=out_of_fold, on_fold=on_fold)
     pooled = pd.concat(out_of_fold)
     reliability = reliability_table(pooled["label"].to_numpy(), pooled["probability"].to_numpy())
     for row in folds.itertuples():
