@@ -22,7 +22,7 @@ import pandas as pd
 
 from lab import tracking
 from lab.analysis import (SWEEP_THRESHOLDS, analysis_summary, auc_overfitting, by_month, by_volatility_regime,
-                          feature_correlations, stability, threshold_sweep, winners_and_losers)
+                          feature_correlations, threshold_sweep, winners_and_losers)
 from lab.backtest import figure_png, html_report
 from lab.config import LabConfig
 from lab.errors import LabError
@@ -105,7 +105,6 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
     top = importance.sort_values("gain", ascending=False).head(10)
 
     summary = analysis_summary(sweep, monthly, overfitting, correlations)
-    summary.update({f"robustness_{k}": v for k, v in stability(monthly).items()})
     tracking.log_metrics(summary)
     summary["trials_on_validation"] = float(ledger.log_count(config))  # logged by the ledger itself
     tables = {"threshold_sweep.csv": sweep, "by_month.csv": monthly, "by_volatility_regime.csv": regimes,
@@ -145,7 +144,7 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
     print(f"  sweep: {int((sweep['trades'] > 0).sum())} of {len(sweep)} thresholds trade; best P&L "
           f"${best['total_pnl_usd']:,.2f} at {best['threshold']:.2f}")
     print(f"  at {threshold:.2f}: {len(trades):,} trades over {len(monthly)} months, "
-          f"{summary['robustness_profitable_months_share'] if len(monthly) else float('nan'):.2f} of months profitable")
+          f"{summary['stability_profitable_months_share'] if len(monthly) else float('nan'):.2f} of months profitable")
     print(f"  strongest feature correlation with {model.target}: {correlations['feature'].iloc[0]} "
           f"{correlations['pearson'].iloc[0]:+.4f} (the plan found 0.019 on real data)")
     return summary

@@ -20,7 +20,7 @@ feature_correlations       how much each feature says about the target      4.2 
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd

@@ -220,7 +220,6 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
     on_day = where["on_session_day"]
     d = where["day_pos"][on_day]
     mod = where["minute"][on_day]
-    count = bars.count.astype(np.float64)
     bar_range = (bars.high - bars.low) / bars.close * 1e4
 
     # Clock-slot tables per session day: 5-minute slots hold at most one bar each.

@@ -29,12 +29,12 @@ import pandas as pd
 
 from lab.backtest import engine
 from lab.backtest.run import BacktestResult, reason_names, trades_frame, engine_params
-from lab.backtest.signals import ExitParams, position_contracts
+from lab.backtest.signals import position_contracts
 from lab.config import CostsConfig, RulesConfig
 from lab.instruments import Instrument, get_instrument
 from lab.live.signal import decide
 from lab.paper.orders import Order
-from lab.rules import NS_PER_MINUTE, entry_cutoffs_ns
+from lab.rules import entry_cutoffs_ns
 
 __all__ = ["PaperBar", "PaperTrader", "SIGNAL_COLUMNS"]
 

@@ -28,7 +28,7 @@ from lab.errors import LabError
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover - the registry's handle, named for annotations (`tracking.client()`)
-    from mlflow import MlflowClient
+    from mlflow import MlflowClient  # noqa: F401 (re-exported for annotations)
 
 __all__ = [
     "configure",
@@ -545,14 +545,6 @@ def record_refusal(exc: BaseException) -> None:
         client = mlflow.MlflowClient()
         if tag.ERROR not in client.get_run(run_id).data.tags:
             client.set_tag(run_id, tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
-
-
-def active_run_id() -> str:
-    """The id of the active run (``""`` without one)."""
-    import mlflow
-
-    run = mlflow.active_run()
-    return run.info.run_id if run else ""
 
 
 def active_run_tag(key: str) -> str:

@@ -172,7 +172,7 @@ def test_live_override_is_recorded_on_the_run(paper_setup, tmp_path):
 
 
 def test_stdout_sink_prints_one_json_order_a_line(capsys):
-    from jobs.orders import JsonLinesSink, StdoutSink, open_sink
+    from jobs.orders import StdoutSink, open_sink
     from lab.paper import Order, OrderSink
 
     order = Order("2023-03-01T10:05:00-05:00", "entry", "long", 2, 4000.25, "signal", 4001.75, 3998.25)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from lab.config import SessionConfig
-from lab.indicators import atr, ema, rsi, wilder
+from lab.indicators import ema, rsi, wilder
 
 
 def _start_error(compute, n: int) -> float:
