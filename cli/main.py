@@ -41,7 +41,7 @@ def cli() -> None:
       lab promote --run-id <tune run>   # the registry gate
       lab run final-eval            # once per test window
       lab paper                     # the champion minute by minute under the backtest rules
-      lab status                    # champion, evidence, test window spent or not
+      lab status                    # champion, gates, sealed test ranges, trial ledger, alerts
       lab demo                      # all of the above on the synthetic default
       mlflow ui --workers 1         # browse runs
     Every command takes --config (default lab.toml).
@@ -59,7 +59,7 @@ def featurize(config: str, data: str, on_bad_rows: str, experiment: str | None) 
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": False})
-@click.argument("entry", type=click.Choice(["featurize", "tune", "walk-forward", "backtest", "analyze", "final-eval"]))
+@click.argument("entry", type=click.Choice(["featurize", "tune", "walk-forward", "backtest", "analyze", "final-eval", "monitor", "paper"]))
 @click.option("-P", "--param", "params", multiple=True, metavar="KEY=VALUE", help="entry point parameter (repeatable)")
 @click.option("--experiment", default=None, help="MLflow experiment name")
 def run_entry(entry: str, params: tuple[str, ...], experiment: str | None) -> None:

@@ -73,3 +73,13 @@ def test_cli_featurize_refusal_exits_with_the_entry_points_code(tracking_store, 
     err = capfd.readouterr().err
     assert err.strip().splitlines()[-1].startswith("featurize: error: configuration file 'absent.toml' does not exist")
     assert "Traceback" not in err + result.output
+
+
+def test_lab_run_offers_every_mlproject_entry_point():
+    import yaml
+
+    from cli.main import run_entry
+    from tests.conftest import PROJECT_ROOT
+
+    entries = set(yaml.safe_load((PROJECT_ROOT / "MLproject").read_text())["entry_points"])
+    assert set(run_entry.params[0].type.choices) == entries
