@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import json
 import random
 import time
@@ -37,6 +36,9 @@ from registry.deflated import ledger_facts_of_run
 from registry.errors import PromotionRefusedError, RegistryError
 from registry.evidence import ModelRef, find_evidence, find_model, get_client, run_facts
 from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_to_json_ready
+from registry.records import current_user
+from registry.seals import SEAL_PREFIX
+from registry.ticket import RELEASED_PREFIX, TICKET_PREFIX
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,7 +49,6 @@ __all__ = ["Candidate", "Promotion", "check_candidate", "promote", "register", "
 
 #: Aliases a promotion may move. ``previous`` is moved by the lab itself, never asked for.
 ALIASES = ("champion", "challenger")
-TICKET_PREFIX = "lab-ticket-"
 #: Registered models named ``lab-lock-promote-<model>`` are the promotion locks (see :func:`promotion_lock`).
 LOCK_PREFIX = "lab-lock-"
 #: A lock older than this (seconds) whose holder cannot be seen (another host) is taken over.
@@ -97,14 +98,6 @@ class Promotion:
     forced: bool
     reason: str
     tags: dict[str, str]
-
-
-def current_user() -> str:
-    """The login name of whoever runs the lab (``unknown`` when the system has none)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # pragma: no cover - containers without a passwd entry
-        return "unknown"
 
 
 def check_candidate(run_id: str, policy: PromotionConfig, client: "MlflowClient | None" = None) -> Candidate:
@@ -204,9 +197,11 @@ def register(
     if model_name.startswith(LOCK_PREFIX):
         raise RegistryError(f"[promotion] model_name {model_name!r} starts with {LOCK_PREFIX!r}, the prefix of "
                             "the lab's promotion locks; choose another name")
-    if model_name.startswith(TICKET_PREFIX):
-        raise RegistryError(f"[promotion] model_name {model_name!r} starts with {TICKET_PREFIX!r}, the prefix of "
-                            "the lab's test-window tickets; choose another name")
+    for prefix, what in ((TICKET_PREFIX, "test-window tickets"), (RELEASED_PREFIX, "released tickets"),
+                         (SEAL_PREFIX, "sealed test ranges")):
+        if model_name.startswith(prefix):
+            raise RegistryError(f"[promotion] model_name {model_name!r} starts with {prefix!r}, the prefix of the lab's "
+                                f"{what}; choose another name")
     client = get_client(client)
     tracking.create_registered_model_if_absent(model_name, description="MES 5-minute models promoted by `lab promote`.",
                                                client=client)
