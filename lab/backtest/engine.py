@@ -403,7 +403,17 @@ def on_bar_close(book, p, counters, trade, j, high, low, close, start_ns, last_i
 @njit(cache=_CACHE)
 def simulate(open_, high, low, close, start_ns, session, last_entry_ns, flatten_ns, signal, confidence, contracts,
              exit_signal, minute_ns, minute_open, minute_high, minute_low, params):
-    """Run the rules over ``n`` bars: the trades (:data:`TRADE_DTYPE`) and the counters.
+    """Run the rules over ``n`` bars into a new trades array: :func:`simulate_into` with its own buffer."""
+    trades = np.empty(open_.shape[0] + 1, TRADE_DTYPE)
+    return simulate_into(open_, high, low, close, start_ns, session, last_entry_ns, flatten_ns, signal, confidence,
+                         contracts, exit_signal, minute_ns, minute_open, minute_high, minute_low, params, trades)
+
+
+@njit(cache=_CACHE, inline="always")
+def simulate_into(open_, high, low, close, start_ns, session, last_entry_ns, flatten_ns, signal, confidence,
+                  contracts, exit_signal, minute_ns, minute_open, minute_high, minute_low, params, trades):
+    """Run the rules over ``n`` bars: the trades (:data:`TRADE_DTYPE`, written into ``trades``, which
+    must hold at least ``n + 1`` records: a caller may reuse one buffer across calls) and the counters.
 
     Parameters (all arrays C-contiguous)
     ----------
@@ -438,7 +448,6 @@ def simulate(open_, high, low, close, start_ns, session, last_entry_ns, flatten_
         ``counters`` is a one-element :data:`COUNTER_DTYPE` array.
     """
     n = open_.shape[0]
-    trades = np.empty(n + 1, TRADE_DTYPE)
     counters = np.zeros(1, COUNTER_DTYPE)
     books = np.zeros(1, BOOK_DTYPE)
     book, tally = books[0], counters[0]

@@ -107,3 +107,18 @@ def test_trades_to_csv_winter_offset_and_missing_columns():
     assert "2023-01-05T10:05:00-05:00" in text
     with pytest.raises(BacktestInputError, match=r"lacks column\(s\) pnl_usd"):
         trades_to_csv(pd.DataFrame({c: [] for c in TRADE_COLUMNS if c != "pnl_usd"}))
+
+
+def test_run_backtest_results_stay_intact_when_a_later_call_reuses_the_trades_buffer(wild_year):
+    """run_backtest reuses one trades record buffer per thread: each result owns its copies."""
+    from lab.backtest import run_backtest
+    from lab.strategies import direction_signals
+    from tests.lab.backtest.helpers import random_probability
+
+    bars, minutes = wild_year
+    may, june = bars.loc["2023-05-01":"2023-05-31"], bars.loc["2023-06-01":"2023-06-30"]
+    first = run_backtest(may, direction_signals(random_probability(may, 3)), minutes)
+    kept = first.trades.copy(deep=True)
+    second = run_backtest(june, direction_signals(random_probability(june, 4)), minutes)
+    assert len(first.trades) > 1 and len(second.trades) > 1
+    pd.testing.assert_frame_equal(first.trades, kept)
