@@ -31,6 +31,7 @@ from lab.models import feature_importance
 from lab.plots_analysis import group_pnl_figure, threshold_sweep_figure
 from lab.strategies import backtest_strategy, long_only_for_target
 from registry import ledger
+from registry.evidence import find_evidence, run_facts
 from jobs.common import base_parser, load_run_model, prepare, refuse
 from jobs.lineage import config_for
 from lab import tags as tag
@@ -97,8 +98,9 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
     labelled = train[model.target].notna()
     train_auc = roc_auc(train.loc[labelled, model.target].to_numpy(float),
                         model.predict(train.loc[labelled, features]))
-    tune_metrics = tracking.run_metrics(model.run_id)
-    folds = tracking.evidence_table(model.run_id, "walk-forward", "folds.csv")
+    candidate = run_facts(model.run_id)
+    tune_metrics = candidate.metrics
+    folds = _walk_forward_folds(candidate)
     overfitting = auc_overfitting(train_auc, tune_metrics.get("val_auc", float("nan")), folds)
     importance = feature_importance(model.booster)
     correlations = feature_correlations(train, features, model.target, importance)
@@ -148,6 +150,17 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
     print(f"  strongest feature correlation with {model.target}: {correlations['feature'].iloc[0]} "
           f"{correlations['pearson'].iloc[0]:+.4f} (the plan found 0.019 on real data)")
     return summary
+
+
+def _walk_forward_folds(candidate) -> pd.DataFrame | None:
+    """The fold table of the walk-forward the gate would count for this tune run (same digest), if any."""
+    import tempfile
+
+    evidence = find_evidence(candidate, "walk-forward")
+    if evidence.run is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        return pd.read_csv(tracking.download_artifact(evidence.run.run_id, "folds.csv", folder))
 
 
 def _slug(name: str) -> str:

@@ -112,3 +112,44 @@ def throwaway_postgres():
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@contextlib.contextmanager
+def loopback_server(arguments: list[str], ready_path: str, log: Path, *, env: dict | None = None,
+                    cwd: Path | None = None, timeout_s: float = 120.0):
+    """Start ``python -m <arguments> --host 127.0.0.1 --port <free>``; yield its URL once ``ready_path``
+    answers 200; stop it afterwards (terminate, then kill). Fails the test, with the log's tail, when
+    the server exits or stays silent for ``timeout_s`` seconds."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-m", *arguments, "--host", "127.0.0.1", "--port", str(port)],
+                                   stdout=output, stderr=subprocess.STDOUT, cwd=cwd,
+                                   env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(url + ready_path, timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{' '.join(arguments[:3])} on {url} did not answer: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import threading
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
@@ -555,35 +554,6 @@ def active_run_tag(key: str) -> str:
     if run is None:
         return ""
     return mlflow.MlflowClient().get_run(run.info.run_id).data.tags.get(key, "")
-
-
-def run_metrics(run_id: str) -> dict[str, float]:
-    """The latest value of every metric of a run."""
-    import mlflow
-
-    return dict(mlflow.MlflowClient().get_run(run_id).data.metrics)
-
-
-def evidence_table(run_id: str, stage: str, artifact_file: str) -> pd.DataFrame | None:
-    """A CSV artifact of the newest FINISHED ``stage`` run made for ``run_id`` (``lab.evidence_for``).
-
-    Returns ``None`` when no such run exists (for example no walk-forward was run for it yet).
-    """
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        experiments,
-        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`{tag.EVIDENCE_FOR}` = '{run_id}' and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"], max_results=1,
-    )
-    if not runs:
-        return None
-    with tempfile.TemporaryDirectory() as folder:
-        path = mlflow.artifacts.download_artifacts(run_id=runs[0].info.run_id, artifact_path=artifact_file,
-                                                   dst_path=folder)
-        return pd.read_csv(path)
 
 
 

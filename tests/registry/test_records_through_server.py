@@ -7,10 +7,8 @@ HTTP to it, as workers on other machines would.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -42,49 +40,15 @@ except (SealedRangeError, TicketSpentError) as exc:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from tests.conftest import throwaway_postgres
+    from tests.conftest import loopback_server, throwaway_postgres
 
+    folder = tmp_path_factory.mktemp("server")
     with throwaway_postgres() as uri:
-        yield from _serve(uri, tmp_path_factory)
-
-
-def _serve(uri: str, tmp_path_factory):
-    port = _free_port()
-    artifacts = tmp_path_factory.mktemp("server-artifacts")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--default-artifact-root",
-         artifacts.as_uri(), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    import urllib.request
-
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(1)
-    else:
-        process.kill()
-        pytest.fail(f"mlflow server on {url} did not answer within 120 s")
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        with loopback_server(["mlflow", "server", "--backend-store-uri", uri, "--default-artifact-root",
+                              (folder / "artifacts").as_uri(), "--workers", "1"], "/health", folder / "server.log") as url:
+            yield url
 
 
 def _clients(url: str, actions: list[str]) -> list[str]:

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
 from tests.conftest import PROJECT_ROOT, make_minutes
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _train_small_model(features: list[str]):
@@ -82,26 +71,14 @@ def test_the_champion_version_is_the_signal_pyfunc_and_still_hands_over_its_boos
 def test_signal_model_answers_over_http_on_loopback(promoted_signal_model, tracking_store, tmp_path):
     import requests
 
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_store, "PYTHONPATH": str(PROJECT_ROOT)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/mes-test@champion",
-         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"), cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow models serve did not answer: {(tmp_path / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    from tests.conftest import loopback_server
+
+    serve = ["mlflow", "models", "serve", "-m", "models:/mes-test@champion", "--env-manager", "local", "--workers", "1"]
+    with loopback_server(serve, "/ping", tmp_path / "serve.log", cwd=tmp_path, timeout_s=90,
+                         env={"MLFLOW_TRACKING_URI": tracking_store, "PYTHONPATH": str(PROJECT_ROOT)}) as url:
         minutes = make_minutes("2023-03-01", "2023-03-01", seed=4)
         records = [{"time": t.isoformat(), **row} for t, row in zip(minutes.index, minutes.to_dict("records"))]
-        response = requests.post(f"http://127.0.0.1:{port}/invocations", json={"dataframe_records": records}, timeout=60)
+        response = requests.post(f"{url}/invocations", json={"dataframe_records": records}, timeout=60)
         assert response.status_code == 200, response.text
         rows = response.json()["predictions"]
         assert len(rows) == 78 and set(rows[0]) == {"time", "probability", "side", "contracts", "stopped_by"}
@@ -109,9 +86,3 @@ def test_signal_model_answers_over_http_on_loopback(promoted_signal_model, track
         late = rows[-1]
         assert late["time"] == "2023-03-01T15:55:00-05:00" and late["stopped_by"] in ("threshold", "last_entry")
         assert 0.0 <= rows[40]["probability"] <= 1.0
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
