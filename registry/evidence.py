@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from registry.errors import CandidateError
 from registry.gate import Evidence, RunFacts
 from lab import tags as tag
+from registry.records import get_client  # noqa: F401 (the registry's one client helper, used here and re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
@@ -46,13 +47,6 @@ class ModelRef:
     model_id: str
     model_uri: str
     found_by: str
-
-
-def get_client(client: "MlflowClient | None" = None) -> "MlflowClient":
-    """``client``, or a client on the current tracking URI (``MLFLOW_TRACKING_URI`` or ``mlflow.db``)."""
-    from lab import tracking
-
-    return tracking.client(client)
 
 
 def run_facts(run_id: str, client: "MlflowClient | None" = None) -> RunFacts:
