@@ -1,6 +1,7 @@
 """The whole `mlflow run . -e tune` on the default-size data: wall time, time inside training, MLflow share.
 
     python benchmarks/bench_tune.py [--runs 3] [--workers 0] [--engine lightgbm] [--target target_vol] [--max-bin 63]
+                                    [--model bagging_fraction=0.8 ...]
 
 Each run is a fresh study (81-point grid of lab.toml) in a temporary tracking store on the
 2.3-million-row synthetic MES file (benchmarks/out/, made by bench_featurize.py or here).
@@ -35,6 +36,8 @@ def main() -> None:
     parser.add_argument("--target", default="target_6bar", help="target_6bar stops early (nothing to learn); "
                         "target_vol trains hundreds of trees per trial")
     parser.add_argument("--max-bin", type=int, default=0, help="[model] max_bin (0: lab.toml's default)")
+    parser.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
+                        help="another [model] setting for the run (repeatable), e.g. bagging_fraction=0.8")
     args = parser.parse_args()
     if not DATA.is_file():
         subprocess.run([sys.executable, "-m", "cli.main", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
@@ -42,7 +45,9 @@ def main() -> None:
     for number in range(args.runs):
         home = Path(tempfile.mkdtemp(prefix="bench-tune-"))
         try:
-            model = f"\n[model]\nmax_bin = {args.max_bin}\n" if args.max_bin else ""
+            settings = ([f"max_bin = {args.max_bin}"] if args.max_bin else []) + [
+                " = ".join(part.strip() for part in item.split("=", 1)) for item in args.model]
+            model = "\n[model]\n" + "\n".join(settings) + "\n" if settings else ""
             (home / "lab.toml").write_text(f'[data]\npath = "{DATA}"\n{model}')
             env = {**os.environ, "LAB_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
                    "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_EXPERIMENT_NAME": "bench"}
@@ -73,7 +78,7 @@ def main() -> None:
         finally:
             shutil.rmtree(home, ignore_errors=True)
     med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
-    print(f"median of {len(rows)} ({args.engine}, {args.target}, workers={args.workers}, max_bin={args.max_bin or 'default'}): entry point wall {med('wall'):.1f} s, "
+    print(f"median of {len(rows)} ({args.engine}, {args.target}, workers={args.workers}, max_bin={args.max_bin or 'default'}{''.join(', ' + m for m in args.model)}): entry point wall {med('wall'):.1f} s, "
           f"search {med('search'):.1f} s, training {med('train'):.1f} s, MLflow calls {med('mlflow'):.2f} s, "
           f"waited for {med('blocking'):.2f} s ({100 * med('share'):.1f} % of wall), best validation AUC {med('auc'):.4f}")
 

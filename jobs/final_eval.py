@@ -41,7 +41,6 @@ from jobs.lineage import config_for
 from lab import tags as tag
 
 #: Rule settings taken from the champion's validation backtest, so the test sees the promoted rules.
-PROMOTED_SECTIONS = ("rules.", "costs.", "strategy.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,9 +84,9 @@ def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
     backtest_run = evidence.get("backtest")
     if not backtest_run:
         return config, "lab.toml (the champion has no backtest evidence)"
-    params = tracking.get_run(backtest_run).data.params
-    overrides = {k: tracking.param_value(v) for k, v in params.items() if k.startswith(PROMOTED_SECTIONS)}
-    return config.replace(overrides), f"backtest run {backtest_run}"
+    from registry.evidence import with_trading_settings
+
+    return with_trading_settings(config, tracking.get_run(backtest_run).data.params), f"backtest run {backtest_run}"
 
 
 def final_eval(config: LabConfig, champion, run_id: str) -> None:

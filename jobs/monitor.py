@@ -1,12 +1,16 @@
 """The champion monitor (entry point ``monitor``; ``lab monitor``; weekly in ``jobs/schedule.toml``).
 
-Compares the newest ``--recent-days`` of featurized data (the end of the validation window: the
-sealed test window is never read) with the champion's training rows: PSI per model feature,
-ECE of its probabilities on the recent labelled rows against the ECE on the rest of the
-validation window, and a run's trades (``--trades-run``, e.g. a paper run; default: none) against
-Monte Carlo bands of the validation backtest's trades. Logs one run (``lab.stage = monitor``) with
-``psi.csv`` and the metrics; on PSI > 0.25 or ECE > 2x validation the run is tagged ``lab.alert``
-and so is the champion's version (``lab status`` shows it; the next clean run clears it).
+What "recent" means comes from the records: the champion's newest finished paper run (``lab
+paper``), its window and its trades. Its window's featurized rows (inside the validation window:
+the sealed test window is never read) are the recent data; without a paper run, the newest
+``--recent-days`` of the validation window are. ``--trades-run`` names another run whose
+``trades.csv`` to judge. Compared with the champion's training rows: PSI per model feature; ECE
+of its probabilities on the recent labelled rows against the ECE on the rest of the validation
+window; the trades' P&L against Monte Carlo bands of the validation backtest's trades. Logs one
+run (``lab.stage = monitor``) with ``psi.csv``, the metrics and what it compared (params
+``recent_window``, ``recent_from``, ``trades_run``); on PSI > 0.25 or ECE > 2x validation the run
+is tagged ``lab.alert`` and so is the champion's version (``lab status`` shows it; the next clean
+run clears it).
 """
 
 from __future__ import annotations
@@ -58,20 +62,51 @@ def _ece(table: pd.DataFrame, model, target: str) -> float:
     return expected_calibration_error(table.loc[rows, target].to_numpy(), model.predict(table.loc[rows]))
 
 
+def newest_paper_run(model_name: str, version: str):
+    """The newest FINISHED paper run of ``model_name`` version ``version`` (``None`` when there is none)."""
+    runs = tracking.find_runs(f"tags.`{tag.STAGE}` = 'paper' and tags.`{tag.MODEL_NAME}` = '{model_name}' and "
+                              f"tags.`{tag.MODEL_VERSION}` = '{version}' and attributes.status = 'FINISHED'",
+                              include_deleted=False)
+    return max(runs, key=lambda r: r.info.start_time, default=None)
+
+
+def recent_rows(validation: pd.DataFrame, paper_run, recent_days: int) -> tuple[pd.DataFrame, str, str]:
+    """The recent rows, their window (``YYYY-MM-DD..YYYY-MM-DD``) and where that choice came from.
+
+    The paper run's window when it has rows inside ``validation``; else the last ``recent_days``
+    calendar days of ``validation``.
+    """
+    if paper_run is not None and ".." in paper_run.data.params.get("window", ""):
+        first, last = paper_run.data.params["window"].split("..")
+        rows = validation.loc[first:last]
+        if not rows.empty:
+            return rows, f"{rows.index[0].date()}..{rows.index[-1].date()}", f"paper run {paper_run.info.run_id}"
+    cutoff = validation.index[-1] - pd.Timedelta(days=recent_days)
+    rows = validation.loc[validation.index > cutoff]
+    return rows, f"{rows.index[0].date()}..{rows.index[-1].date()}", f"last {recent_days} days of the validation window"
+
+
 def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") -> list[str]:
-    """Run the monitor once; returns the alert reasons (empty: no alert)."""
+    """Run the monitor once; returns the alert reasons (empty: no alert).
+
+    ``trades_run`` empty: the champion's newest paper run (none: no P&L comparison).
+    """
     import json
 
     version = _champion(config)
     model = load_run_model(version.run_id, version.source)
     name = f"{config.promotion.model_name}/{version.version}"
+    paper_run = newest_paper_run(config.promotion.model_name, str(version.version))
+    if not trades_run and paper_run is not None:
+        trades_run = paper_run.info.run_id
     with tracking.stage_run("monitor", config, target=model.target,
-                            params={"recent_days": recent_days, "trades_run": trades_run},
+                            params={"recent_days": recent_days, "trades_run": trades_run or "none"},
                             tags={tag.CHAMPION_VERSION: name}) as run:
         dataset = prepare(config)
         train, validation = dataset.tables["train"], dataset.tables["validation"]
-        cutoff = validation.index[-1] - pd.Timedelta(days=recent_days)
-        recent, earlier = validation.loc[validation.index > cutoff], validation.loc[validation.index <= cutoff]
+        recent, window, source = recent_rows(validation, paper_run, recent_days)
+        tracking.log_params({"recent_window": window, "recent_from": source})
+        earlier = validation.drop(recent.index)
         if earlier.empty:
             earlier = validation
         features = list(model.features)
@@ -99,8 +134,10 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser("Champion monitor: feature drift (PSI), calibration (ECE), P&L against its bands")
-    parser.add_argument("--recent-days", default="30", help="calendar days at the end of the data compared (default 30)")
-    parser.add_argument("--trades-run", default="", help="run whose trades.csv is compared with the validation bands")
+    parser.add_argument("--recent-days", default="30", help="without a paper run of the champion: calendar days at "
+                        "the end of the validation window compared (default 30)")
+    parser.add_argument("--trades-run", default="", help="run whose trades.csv is compared with the validation bands "
+                        "(default: the champion's newest paper run)")
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)  # chooses the registered model; its champion's run gives the rest

@@ -52,7 +52,7 @@ from lab.strategies import long_only_for_target
 from lab.windows import guard_range
 from lab import tags as tag
 
-__all__ = ["main", "paper_trade", "check_paper_range", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
+__all__ = ["main", "paper_trade", "check_paper_range", "check_strategy_model", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
 
 #: The model-version tag final-eval sets (``PASS-target``, ``PASS-minimum`` or ``FAIL``).
 VERDICT_TAG = tag.FINAL_EVAL_VERDICT
@@ -86,12 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         tags = live_permission(champion, config.promotion.model_name, live, args.override_reason)
         name = config.promotion.model_name
         model = load_run_model(champion.run_id, f"models:/{name}@champion")
-        if model.target not in DIRECTION_TARGETS:
-            raise LabError(f"the champion predicts {model.target}; paper trading runs the direction strategy and needs a "
-                           f"model of {', '.join(DIRECTION_TARGETS)}")
+        check_strategy_model(config.strategy.name, model.target, rules_source)
         path, _ = resolve_data_path(config)
         with tracking.stage_run("paper", config, target=model.target,
                                 params={"window": f"{start}..{end}", "model_version": champion.version,
+                                        "strategy": config.strategy.name,
                                         "rules_from": rules_source, "paper_follow": str(follow).lower(),
                                         "paper_live": str(live).lower()},
                                 tags={tag.WINDOW: "paper", tag.MODEL_NAME: name,
@@ -132,6 +131,21 @@ def check_paper_range(config: LabConfig, start: dt.date, end: dt.date) -> None:
         ``start..end`` overlaps a sealed range.
     """
     guard_range(config.windows, start, end, "paper")
+
+
+def check_strategy_model(strategy: str, target: str, rules_source: str) -> None:
+    """Refuse a champion whose target does not feed its strategy: direction needs a model of
+    :data:`jobs.backtest.DIRECTION_TARGETS`, breakout and mean reversion one of ``target_vol``.
+
+    Raises
+    ------
+    LabError
+    """
+    wanted = DIRECTION_TARGETS if strategy == "direction" else ("target_vol",)
+    if target not in wanted:
+        raise LabError(f"the champion predicts {target} but trades the {strategy} strategy (from {rules_source}), "
+                       f"which needs a model of {', '.join(wanted)}; promote a model whose validation backtest "
+                       "ran that strategy")
 
 
 def read_bound(config: LabConfig, end: dt.date) -> dt.date:
@@ -188,15 +202,15 @@ class _Session:
 
     def __init__(self, config: LabConfig, model: Any, sessions: pd.DataFrame, start: dt.date, end: dt.date,
                  sink: OrderSink | None) -> None:
-        self.features = LiveFeatures(sessions, config.session.bar_minutes, config.features.optional_sets)
-        missing = [f for f in model.features if f not in self.features.names]
-        if missing:
-            raise LabError(f"the champion needs feature(s) {missing} the live state does not compute with "
-                           f"[features] optional_sets = {list(config.features.optional_sets)}; use the training config")
-        self.columns = np.array([self.features.names.index(f) for f in model.features], dtype=np.int64)
-        self.predict = single_row_predictor(model.booster)
         self.trader = PaperTrader(config.rules, config.costs, config.instrument, config.session.bar_minutes,
-                                  long_only=long_only_for_target(model.target))
+                                  long_only=long_only_for_target(model.target), strategy=config.strategy)
+        # The model's inputs and the strategy's own features (breakout, mean reversion) come from one live state.
+        own = [config.strategy.name] if self.trader.features else []
+        sets = list(dict.fromkeys([*config.features.optional_sets, *own]))
+        self.features = LiveFeatures(sessions, config.session.bar_minutes, sets)
+        self.columns = self.features.columns_of(model.features, "the champion")
+        self.strategy_columns = self.features.columns_of(self.trader.features, f"the {config.strategy.name} strategy")
+        self.predict = single_row_predictor(model.booster)
         self.bar_ns = config.session.bar_minutes * _NS_PER_MINUTE
         self.first_ns = pd.Timestamp(start, tz=NY).value
         self.after_ns = pd.Timestamp(end + dt.timedelta(days=1), tz=NY).value
@@ -239,12 +253,13 @@ class _Session:
         for older in [b for b in self._buckets if b < bucket]:
             del self._buckets[older]  # buckets outside the session never become bars
         minute = np.array(rows, dtype=np.float64).reshape(-1, 4)
-        probability = self.predict(np.asarray(bar.features, dtype=np.float64)[self.columns])
+        row = np.asarray(bar.features, dtype=np.float64)
+        probability = self.predict(row[self.columns])
         paper_bar = PaperBar(bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.session_open_ns,
                              bar.session_close_ns, np.array([r[0] for r in rows], dtype=np.int64),
                              np.ascontiguousarray(minute[:, 1]), np.ascontiguousarray(minute[:, 2]),
                              np.ascontiguousarray(minute[:, 3]))
-        self._send(self.trader.on_bar(paper_bar, probability))
+        self._send(self.trader.on_bar(paper_bar, probability, tuple(row[self.strategy_columns].tolist())))
 
     def _send(self, orders: list[Order]) -> None:
         self.orders.extend(orders)

@@ -69,9 +69,10 @@ def summary_lines(result: CheckResult, config: LabConfig, shown_per_kind: int = 
     lines.append(f"  regular-session ranges (median, bp): 1-minute {stats['median_range_1min_bp']:.1f}, "
                  f"5-minute {stats['median_range_5min_bp']:.1f}, daily {stats['median_daily_range_bp']:.0f}")
     rules = config.rules
-    lines.append(f"  plan-rule entries exiting in their entry bar ({rules.profit_target_ticks:g}-tick target, "
-                 f"{rules.stop_loss_ticks:g}-tick stop, {config.data.instrument} ticks): "
-                 f"{100 * stats['entry_bar_exit_share']:.0f} %")
+    lines.append(f"  plan-rule entries at a bar's open ({rules.profit_target_ticks:g}-tick target, "
+                 f"{rules.stop_loss_ticks:g}-tick stop, {config.data.instrument} ticks) whose target or stop lies inside "
+                 f"the entry bar: {100 * stats['entry_bar_exit_share']:.0f} %, inside its first minute: "
+                 f"{100 * stats['entry_minute_exit_share']:.0f} %")
     for warning in result.instrument_warnings:
         lines.append(f"  warning: {warning}")
     counts = report.counts()

@@ -424,13 +424,14 @@ def data_statistics(minutes: pd.DataFrame, bars: _Bars, in_rth: np.ndarray, rth_
         ``median_daily_range_bp`` (regular-session high-low over its last close), ``price_min``,
         ``price_max`` (index points), ``price_median`` (regular-session 5-minute closes),
         ``entry_bar_exit_share``: the share of long and short entries at a regular-session
-        5-minute bar's open (entry slippage included) whose target or stop lies inside that bar.
+        5-minute bar's open (entry slippage included) whose target or stop lies inside that bar;
+        ``entry_minute_exit_share``: the same inside the bar's first minute (the entry minute).
     """
     out: dict[str, float] = {"price_min": float(bars.low.min()), "price_max": float(bars.high.max())}
     if not in_rth.any():
         return {**out, "price_median": float(np.median(bars.close)), "median_range_1min_bp": float("nan"),
                 "median_range_5min_bp": float("nan"), "median_daily_range_bp": float("nan"),
-                "entry_bar_exit_share": float("nan")}
+                "entry_bar_exit_share": float("nan"), "entry_minute_exit_share": float("nan")}
     minute_rth = np.repeat(in_rth, bars.count)
     high, low, close = (minutes[c].to_numpy()[minute_rth] for c in ("high", "low", "close"))
     out["median_range_1min_bp"] = float(np.median((high - low) / close * 1e4))
@@ -442,10 +443,17 @@ def data_statistics(minutes: pd.DataFrame, bars: _Bars, in_rth: np.ndarray, rth_
     hd, ld = np.maximum.reduceat(h5, day_starts), np.minimum.reduceat(l5, day_starts)
     out["median_daily_range_bp"] = float(np.median((hd - ld) / c5[day_ends] * 1e4))
     slip, target, stop = (entry_slippage_ticks * tick_size, profit_target_ticks * tick_size, stop_loss_ticks * tick_size)
-    long_fill, short_fill = o5 + slip, o5 - slip
-    long_out = (h5 >= long_fill + target) | (l5 <= long_fill - stop)
-    short_out = (l5 <= short_fill - target) | (h5 >= short_fill + stop)
-    out["entry_bar_exit_share"] = float((long_out.mean() + short_out.mean()) / 2)
+    first = bars.starts[in_rth]  # the entry minute: each bar's first minute
+    h1, l1 = (minutes[c].to_numpy()[first] for c in ("high", "low"))
+
+    def exit_share(high: np.ndarray, low: np.ndarray) -> float:
+        long_fill, short_fill = o5 + slip, o5 - slip
+        long_out = (high >= long_fill + target) | (low <= long_fill - stop)
+        short_out = (low <= short_fill - target) | (high >= short_fill + stop)
+        return float((long_out.mean() + short_out.mean()) / 2)
+
+    out["entry_bar_exit_share"] = exit_share(h5, l5)
+    out["entry_minute_exit_share"] = exit_share(h1, l1)
     return out
 
 

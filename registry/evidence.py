@@ -11,7 +11,7 @@ The run contract (what the jobs log) that this module reads:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from registry.errors import CandidateError
 from registry.gate import Evidence, RunFacts
@@ -21,7 +21,11 @@ from registry.records import get_client  # noqa: F401 (the registry's one client
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
 
-__all__ = ["ModelRef", "get_client", "run_facts", "find_model", "find_evidence", "EVIDENCE_STAGES"]
+__all__ = ["ModelRef", "get_client", "run_facts", "find_model", "find_evidence", "EVIDENCE_STAGES", "TRADING_SECTIONS",
+           "with_trading_settings"]
+
+#: The configuration sections a champion trades with: those its validation backtest logged.
+TRADING_SECTIONS = ("rules.", "costs.", "strategy.")
 
 #: The stages whose runs count as evidence, and the extra tags each must carry.
 EVIDENCE_STAGES: dict[str, dict[str, str]] = {
@@ -184,3 +188,14 @@ def _mismatch(candidate: RunFacts, evidence: RunFacts, required_tags: dict[str, 
         if evidence.tags.get(key) != value:
             return f"has {key} = {evidence.tags.get(key, '(none)')}, not {value}"
     return None
+
+
+def with_trading_settings(config: Any, backtest_params: "Mapping[str, str]") -> Any:
+    """``config`` (a :class:`lab.config.LabConfig`) with rules, costs and strategy as a backtest run
+    logged them (its ``rules.*``, ``costs.*`` and ``strategy.*`` params): how its champion trades.
+
+    Final-eval, paper trading and the servable signal model all trade a champion this way.
+    """
+    from lab.tracking import param_value
+
+    return config.replace({k: param_value(v) for k, v in backtest_params.items() if k.startswith(TRADING_SECTIONS)})

@@ -20,6 +20,7 @@ compute) is registered as its native model, tagged ``lab.signal_model = none: <w
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
     from lab.errors import LabError
     from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
     from lab.live.serving import SignalSpec
+    from registry.evidence import with_trading_settings
 
     client = get_client(client)
     run = candidate.run
@@ -69,6 +71,8 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
                 config = load_config(path)
             except (MlflowException, OSError):
                 config = load_config(None)
+        if candidate.backtest.run is not None:  # the champion trades as its validation backtest did
+            config = with_trading_settings(config, candidate.backtest.run.params)
         features = tuple(f for f in run.tags.get(tag.FEATURES, "").split(",") if f)
         known = CORE_NAMES + tuple(n for s in config.features.optional_sets for n in OPTIONAL_SET_NAMES[s])
         unknown = [f for f in features if f not in known]
@@ -79,7 +83,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
     spec = SignalSpec(engine=engine, features=features, target=run.target, calendar=config.session.calendar,
                       bar_minutes=config.session.bar_minutes, warmup_bars=config.session.warmup_bars,
                       optional_sets=tuple(config.features.optional_sets),
-                      rules={k: getattr(config.rules, k) for k in config.rules.__dataclass_fields__})
+                      rules=dataclasses.asdict(config.rules), strategy=dataclasses.asdict(config.strategy))
     experiment_id = client.get_run(run.run_id).info.experiment_id
     with tracking.child_run(experiment_id, "signal-model",
                             {tracking.STAGE_TAG: "signal-model", tag.EVIDENCE_FOR: run.run_id}) as signal_run:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Sequence
 
+import numpy as np
+
 from lab.feature_spec import (
     ATR_PERIOD_BARS,
     BOLLINGER_BARS,
@@ -151,6 +153,26 @@ class LiveFeatures:
         self._rsi7, self._rsi14 = CORE_NAMES.index("rsi_7"), CORE_NAMES.index("rsi_14")
         self._optional = OptionalFeatures(self.optional_sets, self._emas[EMA_SPANS_BARS.index(21)]) \
             if self.optional_sets else None
+
+    def columns_of(self, names: Sequence[str], who: str = "the model") -> np.ndarray:
+        """Positions of ``names`` in :attr:`names` (int64), or a :class:`lab.errors.DataError` that says
+        which features the live state does not compute and why (an optional set not enabled, or a
+        custom feature of ``[features] custom``, which only featurize computes)."""
+        from lab.errors import DataError
+
+        missing = [f for f in names if f not in self.names]
+        if missing:
+            optional = {n: s for s, members in OPTIONAL_SET_NAMES.items() for n in members}
+            sets = sorted({optional[f] for f in missing if f in optional})
+            custom = [f for f in missing if f not in optional]
+            why = []
+            if sets:
+                why.append(f"enable [features] optional_sets = {sets} as in training")
+            if custom:
+                why.append(f"{custom} are not built-in features (custom features of [features] custom are computed by "
+                           "featurize only, not live): paper trading and serving need a model of built-in features")
+            raise DataError(f"{who} needs feature(s) {missing} that the live state does not compute: " + "; ".join(why))
+        return np.array([self.names.index(f) for f in names], dtype=np.int64)
 
     # -- the minute stream ------------------------------------------------------------------
 

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.config import RulesConfig
+from lab.config import BreakoutConfig, MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.errors import DataError
 from lab.live.features import LiveBar, LiveFeatures
-from lab.live.signal import Decision, decide
+from lab.live.signal import BarRule, Decision
 
 __all__ = ["SignalSpec", "LiveSignaler", "signals_from_minutes", "example_minutes", "INPUT_COLUMNS",
            "OUTPUT_COLUMNS", "BOOSTER_FILES", "single_row_predictor"]
@@ -52,6 +52,8 @@ class SignalSpec:
     warmup_bars: int = 200
     optional_sets: tuple[str, ...] = ()
     rules: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(RulesConfig()))
+    #: The strategy the champion trades (``dataclasses.asdict`` of :class:`lab.config.StrategyConfig`).
+    strategy: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(StrategyConfig()))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -59,11 +61,17 @@ class SignalSpec:
     @classmethod
     def from_json(cls, text: str) -> "SignalSpec":
         raw = json.loads(text)
-        return cls(**{**raw, "features": tuple(raw["features"]), "optional_sets": tuple(raw["optional_sets"])})
+        return cls(**{**raw, "features": tuple(raw["features"]), "optional_sets": tuple(raw["optional_sets"])})  # no "strategy" before: direction
 
     @property
     def rules_config(self) -> RulesConfig:
         return RulesConfig(**self.rules)
+
+    @property
+    def strategy_config(self) -> StrategyConfig:
+        raw = self.strategy
+        return StrategyConfig(name=raw["name"], breakout=BreakoutConfig(**raw["breakout"]),
+                              mean_reversion=MeanReversionConfig(**raw["mean_reversion"]))
 
 
 def load_booster(engine: str, path: str | Path) -> Any:
@@ -91,12 +99,13 @@ class LiveSignaler:
     """
 
     def __init__(self, booster: Any, spec: SignalSpec, sessions: pd.DataFrame) -> None:
-        self.features = LiveFeatures(sessions, spec.bar_minutes, spec.optional_sets)
-        missing = [f for f in spec.features if f not in self.features.names]
-        if missing:
-            raise DataError(f"the model needs feature(s) {missing} that the live state does not compute with "
-                            f"optional_sets={list(spec.optional_sets)}; set [features] optional_sets as in training")
-        self._columns = np.array([self.features.names.index(f) for f in spec.features], dtype=np.int64)
+        from lab.strategies import long_only_for_target
+
+        self.rule = BarRule(spec.strategy_config, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
+        own = [self.rule.name] if self.rule.features else []
+        self.features = LiveFeatures(sessions, spec.bar_minutes, list(dict.fromkeys([*spec.optional_sets, *own])))
+        self._columns = self.features.columns_of(spec.features)
+        self._strategy_columns = self.features.columns_of(self.rule.features, f"the {self.rule.name} strategy")
         self.spec = spec
         self.rules = spec.rules_config
         self.bars_seen = 0
@@ -113,11 +122,13 @@ class LiveSignaler:
     def _decide(self, bar: LiveBar) -> tuple[LiveBar, Decision]:
         self.bars_seen += 1
         probability = float("nan")
+        row = np.asarray(bar.features, dtype=np.float64)
         if self.bars_seen > self.spec.warmup_bars:
-            row = np.asarray(bar.features, dtype=np.float64)[self._columns]
-            if not np.isnan(row).any():
-                probability = self._predict(row)
-        return bar, decide(probability, bar.start_ns, bar.session_close_ns, self.rules, self.spec.bar_minutes)
+            inputs = row[self._columns]
+            if not np.isnan(inputs).any():
+                probability = self._predict(inputs)
+        values = tuple(row[self._strategy_columns].tolist())
+        return bar, self.rule(probability, bar.start_ns, bar.session_close_ns, values).decision
 
 
 def single_row_predictor(booster: Any):

@@ -1,15 +1,23 @@
-"""The per-bar signal rule of the direction strategy, on plain floats (the live path's hot loop).
+"""The per-bar signal rules, on plain floats (the live path's hot loop).
 
-The backtest's vectorised rule is :func:`lab.strategies.direction.direction_signals` with
+:func:`decide` is the direction strategy's rule. The backtest's vectorised rule is
+:func:`lab.strategies.direction.direction_signals` with
 :func:`lab.backtest.signals.position_contracts`; this scalar form uses the same thresholds,
-tolerance and size tiers, and the tests prove the two agree on every probability. It also says
-which rule stopped a bar from trading, among those a single bar can decide:
+tolerance and size tiers, and the tests prove the two agree on every probability.
+:class:`BarRule` is any configured strategy at one bar: direction through :func:`decide`,
+breakout and mean reversion through the very array rules their backtest signals call
+(:func:`lab.strategies.breakout.breakout_sides`, :func:`lab.strategies.mean_reversion.mean_reversion_sides`
+and :func:`~lab.strategies.mean_reversion.high_volatility_exit`) on one-element arrays.
+
+Each decision says which rule stopped a bar from trading, among those a single bar can decide:
 
 =============  ==============================================================================
 stopped_by     meaning
 =============  ==============================================================================
 ``warmup``     no probability: the features are not formed yet (or a feature is missing)
-``threshold``  ``1 - entry_threshold < p < entry_threshold``: not confident enough
+``threshold``  ``1 - entry_threshold < p < entry_threshold``: not confident enough (direction)
+``setup``      the strategy's entry conditions are not all met (breakout, mean reversion)
+``long_only``  a short of a long-only (``target_trade``) model
 ``last_entry`` the entry bar (the next bar) would start after ``session_close -
                last_entry_minutes_before_close`` or at/after the flatten time
 ``""``         it trades
@@ -21,15 +29,18 @@ consecutive losses) belong to the paper trader, which keeps that state.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
-from lab.backtest.signals import THRESHOLD_TOLERANCE
-from lab.config import RulesConfig
+import numpy as np
 
-__all__ = ["Decision", "decide", "STOP_RULES"]
+from lab.backtest.signals import THRESHOLD_TOLERANCE, ExitParams, position_contracts
+from lab.config import RulesConfig, StrategyConfig
+from lab.rules import NS_PER_MINUTE, entry_cutoffs_ns, entry_time_allowed
 
-STOP_RULES = ("warmup", "threshold", "last_entry")
-_NS_PER_MINUTE = 60_000_000_000
+__all__ = ["Decision", "decide", "STOP_RULES", "BarRule", "BarSignal"]
+
+STOP_RULES = ("warmup", "threshold", "setup", "long_only", "last_entry")
+_NS_PER_MINUTE = NS_PER_MINUTE
 
 
 class Decision(NamedTuple):
@@ -64,10 +75,108 @@ def decide(probability: float, start_ns: int, session_close_ns: int, rules: Rule
         side, confidence = "short", 1.0 - probability
     else:
         return Decision(probability, "flat", 0, "threshold")
-    entry_ns = start_ns + bar_minutes * _NS_PER_MINUTE
-    if (entry_ns > session_close_ns - rules.last_entry_minutes_before_close * _NS_PER_MINUTE
-            or entry_ns >= session_close_ns - rules.flatten_minutes_before_close * _NS_PER_MINUTE):
+    if _too_late(start_ns, session_close_ns, rules, bar_minutes):
         return Decision(probability, side, 0, "last_entry")
     full = confidence >= rules.full_size_threshold - THRESHOLD_TOLERANCE
     contracts = min(rules.full_size_contracts if full else rules.half_size_contracts, rules.max_position_contracts)
     return Decision(probability, side, contracts, "")
+
+
+def _too_late(start_ns: int, session_close_ns: int, rules: RulesConfig, bar_minutes: int) -> bool:
+    """Whether the entry bar (the next one) would start after the last-entry time or at the flatten time."""
+    last_entry_ns, flatten_ns = entry_cutoffs_ns(session_close_ns, rules.last_entry_minutes_before_close,
+                                                 rules.flatten_minutes_before_close)
+    return not entry_time_allowed(start_ns + bar_minutes * _NS_PER_MINUTE, last_entry_ns, flatten_ns)
+
+
+class BarSignal(NamedTuple):
+    """One bar's decision as reported (:class:`Decision`) and as the backtest engine takes it."""
+
+    decision: Decision
+    signal: int  # +1 / -1 / 0 for the engine; kept when only the last-entry time stops it (the engine counts that)
+    confidence: float  # the strategy's confidence (size tier, reversal); NaN without a probability
+    contracts: int  # contracts an entry on this signal trades (sized even when the last-entry time stops it)
+    exit_signal: bool  # the strategy's market exit at the next open (mean reversion's high volatility)
+
+
+class BarRule:
+    """The configured strategy's signal rule at one bar's close (see the module docstring).
+
+    Parameters
+    ----------
+    strategy : StrategyConfig, optional
+        ``name`` and the breakout / mean-reversion settings; default the direction strategy.
+    rules : RulesConfig
+        Entry threshold and size tiers (direction), the size tiers (every strategy), cut-off times.
+    bar_minutes : int, default 5
+    long_only : bool, default False
+        Direction only: no shorts (a ``target_trade`` model).
+
+    Attributes
+    ----------
+    name : str
+    features : tuple of str
+        The strategy's own feature columns, in the order :meth:`__call__` takes their values.
+    exits : ExitParams
+        The strategy's target, stop and time stop (the rules' for direction).
+    exit_reason : str
+        The ``exit_reason`` of a trade closed by the strategy's exit signal.
+    """
+
+    def __init__(self, strategy: StrategyConfig | None, rules: RulesConfig, bar_minutes: int = 5,
+                 long_only: bool = False) -> None:
+        from lab.strategies import breakout, mean_reversion
+
+        strategy = strategy or StrategyConfig()
+        self.name, self.rules, self.bar_minutes, self.long_only = strategy.name, rules, bar_minutes, long_only
+        self.exit_reason = "signal"
+        if self.name == "direction":
+            self.features: tuple[str, ...] = ()
+            self.exits = ExitParams.from_rules(rules)
+        elif self.name == "breakout":
+            self._config = strategy.breakout
+            self.features = breakout.BREAKOUT_RULE_FEATURES
+            self.exits = breakout.breakout_exits(self._config)
+            self._sides, self._confidence = breakout.breakout_sides, breakout.breakout_confidence
+        elif self.name == "mean_reversion":
+            self._config = strategy.mean_reversion
+            self.features = mean_reversion.MEAN_REVERSION_RULE_FEATURES
+            self.exits = mean_reversion.mean_reversion_exits(self._config)
+            self._sides, self._confidence = mean_reversion.mean_reversion_sides, mean_reversion.mean_reversion_confidence
+            self._exit = mean_reversion.high_volatility_exit
+            self.exit_reason = mean_reversion.EXIT_SIGNAL_REASON
+        else:
+            raise ValueError(f"strategy {self.name!r} is not one of direction, breakout, mean_reversion")
+
+    def __call__(self, probability: float, start_ns: int, session_close_ns: int,
+                 values: Sequence[float] = ()) -> BarSignal:
+        """Decide one bar: ``probability`` (P(up) or P(high range); NaN: none), its start and session
+        close (ns since the epoch, UTC), and the values of :attr:`features` at its close."""
+        if self.name == "direction":
+            return self._direction(probability, start_ns, session_close_ns)
+        p = np.array([probability], dtype=np.float64)
+        exit_signal = bool(self._exit(p, self._config)[0]) if self.name == "mean_reversion" else False
+        confidence = float(self._confidence(probability))
+        if probability != probability or any(v != v for v in values):
+            return BarSignal(Decision(probability, "flat", 0, "warmup"), 0, confidence, 0, exit_signal)
+        signal = int(self._sides(*(np.array([v], dtype=np.float64) for v in values), p, self._config)[0])
+        if signal == 0:
+            return BarSignal(Decision(probability, "flat", 0, "setup"), 0, confidence, 0, exit_signal)
+        side = "long" if signal > 0 else "short"
+        contracts = int(position_contracts(np.array([confidence]), self.rules)[0])
+        if _too_late(start_ns, session_close_ns, self.rules, self.bar_minutes):
+            return BarSignal(Decision(probability, side, 0, "last_entry"), signal, confidence, contracts, exit_signal)
+        return BarSignal(Decision(probability, side, contracts, ""), signal, confidence, contracts, exit_signal)
+
+    def _direction(self, probability: float, start_ns: int, session_close_ns: int) -> BarSignal:
+        decision = decide(probability, start_ns, session_close_ns, self.rules, self.bar_minutes)
+        if self.long_only and decision.side == "short":
+            decision = Decision(probability, "flat", 0, "long_only")
+        if probability != probability:
+            return BarSignal(decision, 0, float("nan"), 0, False)
+        confidence = max(probability, 1.0 - probability)
+        signal = 1 if decision.side == "long" else -1 if decision.side == "short" else 0
+        # The engine itself refuses an entry bar after the last-entry time (and counts it), so the
+        # signal keeps its size here even when decide() reports "last_entry".
+        contracts = int(position_contracts(np.array([confidence]), self.rules)[0]) if signal else 0
+        return BarSignal(decision, signal, confidence, contracts, False)

@@ -29,10 +29,9 @@ import pandas as pd
 
 from lab.backtest import engine
 from lab.backtest.run import BacktestResult, reason_names, trades_frame, engine_params
-from lab.backtest.signals import position_contracts
-from lab.config import CostsConfig, RulesConfig
+from lab.config import CostsConfig, RulesConfig, StrategyConfig
 from lab.instruments import Instrument, get_instrument
-from lab.live.signal import decide
+from lab.live.signal import BarRule
 from lab.paper.orders import Order
 from lab.rules import entry_cutoffs_ns
 
@@ -88,7 +87,7 @@ class _Columns(NamedTuple):
 
 
 class PaperTrader:
-    """The direction strategy under the backtest's rules, one completed bar at a time.
+    """A strategy under the backtest's rules, one completed bar at a time.
 
     Parameters
     ----------
@@ -100,7 +99,10 @@ class PaperTrader:
         Tick size and value; default MES.
     bar_minutes : int, default 5
     long_only : bool, default False
-        No short signals (a ``target_trade`` model).
+        No short signals (a ``target_trade`` model; direction only).
+    strategy : StrategyConfig, optional
+        The strategy (default direction); breakout and mean reversion take P(high range) as the
+        probability and the values of :attr:`features` with each bar, and trade their own exits.
 
     Examples
     --------
@@ -110,16 +112,17 @@ class PaperTrader:
     """
 
     def __init__(self, rules: RulesConfig, costs: CostsConfig, instrument: Instrument | None = None,
-                 bar_minutes: int = 5, long_only: bool = False) -> None:
+                 bar_minutes: int = 5, long_only: bool = False, strategy: StrategyConfig | None = None) -> None:
         self.rules, self.costs = rules, costs
         self.instrument = instrument or get_instrument("MES")
         self.bar_minutes = bar_minutes
         self.long_only = long_only
-        self.params = engine_params(rules, costs, self.instrument, bar_minutes)
+        self.rule = BarRule(strategy, rules, bar_minutes, long_only)
+        self.params = engine_params(rules, costs, self.instrument, bar_minutes, self.rule.exits)
         self._book, self._counters = engine.new_book(), engine.new_counters()
         self._trade = np.zeros(1, engine.TRADE_DTYPE)
         self._trades: list[np.ndarray] = []
-        self._reasons = reason_names("signal")
+        self._reasons = reason_names(self.rule.exit_reason)
         self._provisional: _Provisional | None = None
         self._days: dict[int, int] = {}
         self._start: list[int] = []
@@ -130,12 +133,19 @@ class PaperTrader:
         self._confidence: list[float] = []
         self._signal: list[int] = []
         self._contracts: list[int] = []
+        self._exit_signal: list[bool] = []
         self._decisions: list[tuple[int, float, str, int, str]] = []
 
     # -- events -----------------------------------------------------------------------------
 
-    def on_bar(self, bar: PaperBar, probability: float) -> list[Order]:
-        """Book one completed bar whose close gives ``probability`` (P(up); NaN: no signal).
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The strategy's own feature columns whose values :meth:`on_bar` takes (none for direction)."""
+        return self.rule.features
+
+    def on_bar(self, bar: PaperBar, probability: float, values: tuple[float, ...] = ()) -> list[Order]:
+        """Book one completed bar whose close gives ``probability`` (P(up), or P(high range) for
+        breakout and mean reversion; NaN: no signal) and ``values`` of :attr:`features`.
 
         Runs the engine's open step (exits at the open, then an entry on the previous bar's
         signal) and close step (barriers inside the bar, time stop; a reversal scheduled).
@@ -152,7 +162,7 @@ class PaperTrader:
                 orders += self._reclose_as_last()
             self._provisional = None
         j = len(self._start)
-        signal, confidence, contracts = self._decide(bar, probability)
+        signal, confidence, contracts, exit_signal = self._decide(bar, probability, values)
         self._start.append(bar.start_ns)
         self._session_open.append(bar.session_open_ns)
         self._session_close.append(bar.session_close_ns)
@@ -161,6 +171,7 @@ class PaperTrader:
         self._confidence.append(confidence)
         self._signal.append(signal)
         self._contracts.append(contracts)
+        self._exit_signal.append(exit_signal)
         same = j > 0 and self._session[j - 1] == day
         previous_signal = self._signal[j - 1] if same else 0
         previous_contracts = self._contracts[j - 1] if same else 0
@@ -215,10 +226,10 @@ class PaperTrader:
         columns = _Columns(np.asarray(self._start, np.int64), np.asarray(self._session_open, np.int64),
                            np.asarray(self._session_close, np.int64), session,
                            np.asarray(self._probability, np.float64), np.asarray(self._confidence, np.float64))
-        trades = trades_frame(records, columns, self.rules, "signal")
+        trades = trades_frame(records, columns, self.rules, self.rule.exit_reason)
         days = np.unique(session).astype("datetime64[D]").astype("datetime64[ns]")
         diagnostics = {"bars": self.bars, **{name: int(self._counters[0][name]) for name in engine.COUNTER_NAMES}}
-        settings = {"strategy": "direction", "instrument": self.instrument.symbol, "bar_minutes": self.bar_minutes,
+        settings = {"strategy": self.rule.name, "instrument": self.instrument.symbol, "bar_minutes": self.bar_minutes,
                     "long_only": self.long_only}
         return BacktestResult(trades, pd.DatetimeIndex(days, name="session"), diagnostics, settings)
 
@@ -236,26 +247,19 @@ class PaperTrader:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _decide(self, bar: PaperBar, probability: float) -> tuple[int, float, int]:
-        """The direction rule of the backtest (signal, confidence, contracts) and the logged decision."""
-        decision = decide(probability, bar.start_ns, bar.session_close_ns, self.rules, self.bar_minutes)
-        side, contracts, stopped_by = decision.side, decision.contracts, decision.stopped_by
-        if self.long_only and side == "short":
-            side, contracts, stopped_by = "flat", 0, "long_only"
-        self._decisions.append((bar.start_ns, probability, side, contracts, stopped_by))
-        if probability != probability:
-            return 0, float("nan"), 0
-        confidence = max(probability, 1.0 - probability)
-        signal = 1 if side == "long" else -1 if side == "short" else 0
-        # The engine itself refuses an entry bar after the last-entry time (and counts it), so the
-        # signal keeps its size here even when decide() reports "last_entry".
-        size = int(position_contracts(np.array([confidence]), self.rules)[0]) if signal else 0
-        return signal, confidence, size
+    def _decide(self, bar: PaperBar, probability: float, values: tuple[float, ...]) -> tuple[int, float, int, bool]:
+        """The strategy's rule (signal, confidence, contracts, exit signal) and the logged decision."""
+        if len(values) != len(self.rule.features):
+            raise ValueError(f"the {self.rule.name} strategy reads {list(self.rule.features)}; got {len(values)} value(s)")
+        out = self.rule(probability, bar.start_ns, bar.session_close_ns, values)
+        d = out.decision
+        self._decisions.append((bar.start_ns, probability, d.side, d.contracts, d.stopped_by))
+        return out.signal, out.confidence, out.contracts, out.exit_signal
 
     def _close(self, j: int, bar: PaperBar, last: bool) -> bool:
         return bool(engine.on_bar_close(
             self._book[0], self.params, self._counters[0], self._trade[0], j, bar.high, bar.low, bar.close, bar.start_ns,
-            last, self._signal[j], self._confidence[j] if self._signal[j] else 0.0, False,
+            last, self._signal[j], self._confidence[j] if self._signal[j] else 0.0, self._exit_signal[j],
             bar.minute_ns, bar.minute_open, bar.minute_high, bar.minute_low))
 
     def _reclose_as_last(self) -> list[Order]:

@@ -19,7 +19,36 @@ from lab.config import BreakoutConfig
 from lab.strategies._inputs import aligned_probability, require_feature_columns
 from lab.strategy_features import breakout_features
 
-__all__ = ["breakout_signals"]
+__all__ = ["breakout_signals", "breakout_sides", "breakout_exits", "BREAKOUT_RULE_FEATURES", "breakout_confidence"]
+
+#: The feature columns the rule reads, in the order :func:`breakout_sides` takes them.
+BREAKOUT_RULE_FEATURES = ("consolidation_score", "range_position")
+
+
+def breakout_exits(config: BreakoutConfig) -> ExitParams:
+    """The strategy's own exits: ``[strategy.breakout]`` target and stop (ticks) and time stop (bars)."""
+    return ExitParams(config.profit_target_ticks, config.stop_loss_ticks, config.time_stop_bars)
+
+
+def breakout_confidence(volatility_probability):
+    """The signal's confidence (size tier, reversal): the volatility probability itself."""
+    return volatility_probability
+
+
+def breakout_sides(consolidation_score: np.ndarray, range_position: np.ndarray, volatility_probability: np.ndarray,
+                   config: BreakoutConfig) -> np.ndarray:
+    """The rule on plain arrays (one home for the backtest and the live bar): +1 long, -1 short, 0 (int8).
+
+    ``consolidation_score`` (0..1), ``range_position`` (0 = recent low, 1 = recent high) and
+    ``volatility_probability`` (P(high range)) per bar, equal shapes; NaN anywhere gives 0.
+    """
+    score, position, p = (np.asarray(x, dtype=np.float64) for x in
+                          (consolidation_score, range_position, volatility_probability))
+    with np.errstate(invalid="ignore"):
+        setup = (score >= config.min_consolidation_score) & (p >= config.min_volatility_probability)
+        long_ = setup & (position < config.range_low)
+        short = setup & (position > config.range_high)
+    return np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
 
 
 def breakout_signals(
@@ -56,19 +85,13 @@ def breakout_signals(
     vol = aligned_probability(volatility_probability, bars, "volatility_probability")
     if features is None:
         features = breakout_features(bars)
-    require_feature_columns(features, ("consolidation_score", "range_position"), "breakout_signals")
-    score = features["consolidation_score"].reindex(bars.index).to_numpy(np.float64)
-    position = features["range_position"].reindex(bars.index).to_numpy(np.float64)
-    p = vol.to_numpy()
-    with np.errstate(invalid="ignore"):
-        setup = (score >= config.min_consolidation_score) & (p >= config.min_volatility_probability)
-        long_ = setup & (position < config.range_low)
-        short = setup & (position > config.range_high)
-    signal = np.where(long_, 1, np.where(short, -1, 0))
+    require_feature_columns(features, BREAKOUT_RULE_FEATURES, "breakout_signals")
+    score, position = (features[c].reindex(bars.index).to_numpy(np.float64) for c in BREAKOUT_RULE_FEATURES)
+    signal = breakout_sides(score, position, vol.to_numpy(), config)
     return StrategySignals(
         name="breakout",
-        signal=pd.Series(signal.astype(np.int8), index=bars.index, name="signal"),
-        confidence=vol.rename("confidence"),
+        signal=pd.Series(signal, index=bars.index, name="signal"),
+        confidence=breakout_confidence(vol).rename("confidence"),
         probability=vol.rename("probability"),
-        exits=ExitParams(config.profit_target_ticks, config.stop_loss_ticks, config.time_stop_bars),
+        exits=breakout_exits(config),
     )

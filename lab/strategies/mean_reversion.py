@@ -22,7 +22,54 @@ from lab.config import MeanReversionConfig
 from lab.strategies._inputs import aligned_probability, require_feature_columns
 from lab.strategy_features import mean_reversion_features
 
-__all__ = ["mean_reversion_signals"]
+__all__ = ["mean_reversion_signals", "mean_reversion_sides", "high_volatility_exit", "mean_reversion_exits",
+           "MEAN_REVERSION_RULE_FEATURES", "HIGH_VOLATILITY_PROBABILITY", "EXIT_SIGNAL_REASON",
+           "mean_reversion_confidence"]
+
+#: The feature columns the rule reads, in the order :func:`mean_reversion_sides` takes them.
+MEAN_REVERSION_RULE_FEATURES = ("mr_rsi_7", "mr_ema21_deviation_pct", "mr_is_midday")
+#: The ``exit_reason`` of a trade closed by the high-volatility exit.
+EXIT_SIGNAL_REASON = "volatility"
+#: P(high range) at or above which an open position leaves at the next open (not yet a config field).
+HIGH_VOLATILITY_PROBABILITY = 0.5
+
+
+def mean_reversion_exits(config: MeanReversionConfig) -> ExitParams:
+    """The strategy's own exits: ``[strategy.mean_reversion]`` target and stop (ticks), time stop (bars)."""
+    return ExitParams(config.profit_target_ticks, config.stop_loss_ticks, config.time_stop_bars)
+
+
+def mean_reversion_confidence(volatility_probability):
+    """The signal's confidence (size tier, reversal): ``1 - P(high range)``."""
+    return 1.0 - volatility_probability
+
+
+def mean_reversion_sides(rsi_7: np.ndarray, ema21_deviation_pct: np.ndarray, is_midday: np.ndarray,
+                         volatility_probability: np.ndarray, config: MeanReversionConfig) -> np.ndarray:
+    """The entry rule on plain arrays (one home for the backtest and the live bar): +1, -1 or 0 (int8).
+
+    ``rsi_7`` (0..100), ``ema21_deviation_pct`` (percent of the EMA), ``is_midday`` (1.0 outside
+    the session's first and last hour) and ``volatility_probability`` per bar; NaN gives 0.
+    """
+    rsi7, deviation, midday_flag, p = (np.asarray(x, dtype=np.float64) for x in
+                                       (rsi_7, ema21_deviation_pct, is_midday, volatility_probability))
+    with np.errstate(invalid="ignore"):
+        calm = p < config.max_volatility_probability
+        if config.skip_first_and_last_hour:
+            calm &= midday_flag == 1.0
+        long_ = calm & (rsi7 < config.rsi_oversold) & (deviation <= -config.min_ema_deviation_pct)
+        short = calm & (rsi7 > config.rsi_overbought) & (deviation >= config.min_ema_deviation_pct)
+    return np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
+
+
+def high_volatility_exit(volatility_probability: np.ndarray, config: MeanReversionConfig,
+                         high_volatility_probability: float = HIGH_VOLATILITY_PROBABILITY) -> np.ndarray:
+    """Whether an open position leaves at the next open (exit reason ``"volatility"``), per bar (bool)."""
+    p = np.asarray(volatility_probability, dtype=np.float64)
+    if not config.exit_on_high_volatility:
+        return np.zeros(p.shape, bool)
+    with np.errstate(invalid="ignore"):
+        return p >= high_volatility_probability
 
 
 def mean_reversion_signals(
@@ -31,7 +78,7 @@ def mean_reversion_signals(
     config: MeanReversionConfig | None = None,
     *,
     features: pd.DataFrame | None = None,
-    high_volatility_probability: float = 0.5,
+    high_volatility_probability: float = HIGH_VOLATILITY_PROBABILITY,
 ) -> StrategySignals:
     """Mean-reversion entries and the high-volatility exit (see the module docstring).
 
@@ -59,25 +106,17 @@ def mean_reversion_signals(
     vol = aligned_probability(volatility_probability, bars, "volatility_probability")
     if features is None:
         features = mean_reversion_features(bars)
-    require_feature_columns(features, ("mr_rsi_7", "mr_ema21_deviation_pct", "mr_is_midday"), "mean_reversion_signals")
-    rsi7 = features["mr_rsi_7"].reindex(bars.index).to_numpy(np.float64)
-    deviation = features["mr_ema21_deviation_pct"].reindex(bars.index).to_numpy(np.float64)
-    midday = features["mr_is_midday"].reindex(bars.index).to_numpy(np.float64) == 1.0
+    require_feature_columns(features, MEAN_REVERSION_RULE_FEATURES, "mean_reversion_signals")
+    rsi7, deviation, midday = (features[c].reindex(bars.index).to_numpy(np.float64) for c in MEAN_REVERSION_RULE_FEATURES)
     p = vol.to_numpy()
-    with np.errstate(invalid="ignore"):
-        calm = p < config.max_volatility_probability
-        if config.skip_first_and_last_hour:
-            calm &= midday
-        long_ = calm & (rsi7 < config.rsi_oversold) & (deviation <= -config.min_ema_deviation_pct)
-        short = calm & (rsi7 > config.rsi_overbought) & (deviation >= config.min_ema_deviation_pct)
-        exit_flag = (p >= high_volatility_probability) if config.exit_on_high_volatility else np.zeros(len(p), bool)
-    signal = np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
+    signal = mean_reversion_sides(rsi7, deviation, midday, p, config)
+    exit_flag = high_volatility_exit(p, config, high_volatility_probability)
     return StrategySignals(
         name="mean_reversion",
         signal=pd.Series(signal, index=bars.index, name="signal"),
-        confidence=(1.0 - vol).rename("confidence"),
+        confidence=mean_reversion_confidence(vol).rename("confidence"),
         probability=vol.rename("probability"),
-        exits=ExitParams(config.profit_target_ticks, config.stop_loss_ticks, config.time_stop_bars),
+        exits=mean_reversion_exits(config),
         exit_signal=pd.Series(exit_flag, index=bars.index, name="exit_signal"),
-        exit_signal_reason="volatility",
+        exit_signal_reason=EXIT_SIGNAL_REASON,
     )

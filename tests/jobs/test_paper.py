@@ -20,9 +20,8 @@ def minutes():
     return make_minutes("2023-01-03", END, seed=3)
 
 
-@pytest.fixture
-def paper_setup(tracking_store, tmp_path, minutes):
-    """A minute file, a config pointing at it and a LightGBM champion of the 24 core features."""
+def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "") -> dict:
+    """A minute file, a config pointing at it and a LightGBM champion of ``target`` on the 24 core features."""
     import lightgbm as lgb
     import mlflow
 
@@ -32,7 +31,7 @@ def paper_setup(tracking_store, tmp_path, minutes):
     config = tmp_path / "lab.toml"
     config.write_text(f'[data]\npath = "{data}"\n\n[windows]\ntrain = ["2023-01-01", "2023-01-31"]\n'
                       'validation = ["2023-02-01", "2023-03-10"]\ntest = ["2024-01-01", "2025-12-31"]\n\n'
-                      '[promotion]\nmodel_name = "mes-test"\n')
+                      '[promotion]\nmodel_name = "mes-test"\n' + extra_toml)
     features = list(FEATURE_NAMES)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, len(features))) * 1e-3
@@ -41,7 +40,7 @@ def paper_setup(tracking_store, tmp_path, minutes):
                         lgb.Dataset(X, y, feature_name=features), 15)
     client = mlflow.MlflowClient()
     with mlflow.start_run(run_name="tune") as run:
-        mlflow.log_params({"target": "target_6bar", "model.engine": "lightgbm"})
+        mlflow.log_params({"target": target, "model.engine": "lightgbm"})
         info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
         mlflow.set_tags({"lab.stage": "tune", "lab.features": ",".join(features), "lab.model_uri": info.model_uri})
     client.create_registered_model("mes-test")
@@ -50,6 +49,25 @@ def paper_setup(tracking_store, tmp_path, minutes):
     client.set_registered_model_alias("mes-test", "champion", version.version)
     return {"config": str(config), "data": data, "booster": booster, "features": features, "version": str(version.version),
             "client": client, "tmp": tmp_path}
+
+
+@pytest.fixture
+def paper_setup(tracking_store, tmp_path, minutes):
+    """A direction champion (target_6bar) under the default rules."""
+    return _register_champion(tmp_path, minutes, "target_6bar")
+
+
+#: A mean-reversion strategy loose enough to trade often on two weeks of synthetic minutes.
+MEAN_REVERSION_TOML = """
+[strategy]
+name = "mean_reversion"
+
+[strategy.mean_reversion]
+max_volatility_probability = 0.9
+rsi_oversold = 45
+rsi_overbought = 55
+min_ema_deviation_pct = 0.01
+"""
 
 
 def _paper_runs():
@@ -65,8 +83,9 @@ def _artifact(run, name: str) -> str:
     return mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{name}")
 
 
-def _backtest_csv(setup, start: str, end: str) -> str:
-    """The backtest's trades.csv on the batch table of the same file, model and rules."""
+def _backtest_csv(setup, start: str, end: str, volatility: bool = False) -> str:
+    """The backtest's trades.csv on the batch table of the same file, model and rules (``volatility``:
+    the model gives P(high range) to the configured strategy, whose own features come from the table)."""
     import datetime as dt
 
     from lab.backtest import trades_to_csv
@@ -80,6 +99,12 @@ def _backtest_csv(setup, start: str, end: str) -> str:
     minutes = read_minutes(setup["data"]).minutes
     table, window_minutes = build_window_table(minutes, config, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
     probability = table[[]].assign(p=predict_proba(setup["booster"], table[setup["features"]]))["p"]
+    if volatility:
+        from lab.dataset import OPTIONAL_SETS
+
+        own = table[list(OPTIONAL_SETS[config.strategy.name][1])]
+        return trades_to_csv(backtest_strategy(config, table, window_minutes, volatility_probability=probability,
+                                               features=own).trades)
     return trades_to_csv(backtest_strategy(config, table, window_minutes, probability=probability).trades)
 
 
@@ -95,6 +120,32 @@ def test_paper_run_trades_equal_the_backtests_to_the_cent(paper_setup):
     for name in ("report.html", "success_criteria.csv", "equity_drawdown.png", "signals.csv", "orders.jsonl"):
         assert name in {a.path for a in paper_setup["client"].list_artifacts(run.info.run_id)}
     assert run.data.metrics["total_trades"] == paper_csv.count("\n") - 1
+
+
+def test_paper_run_of_a_volatility_champion_trades_its_strategy_like_the_backtest(tracking_store, tmp_path, minutes):
+    """A target_vol champion trades mean reversion: its own features computed live, its own exits and the
+    high-volatility exit; trades.csv equals the batch backtest's to the cent."""
+    from jobs.paper import main
+
+    setup = _register_champion(tmp_path, minutes, "target_vol", MEAN_REVERSION_TOML)
+    assert main(["--config", setup["config"], "--from", START, "--to", END]) == 0
+    (run,) = _paper_runs()
+    paper_csv = _artifact(run, "trades.csv")
+    assert paper_csv == _backtest_csv(setup, START, END, volatility=True)
+    assert paper_csv.count("\n") > 10
+    assert run.data.params["strategy"] == "mean_reversion"
+    signals = _artifact(run, "signals.csv")
+    assert ",setup" in signals
+
+
+def test_paper_refuses_a_champion_whose_target_does_not_feed_its_strategy(tracking_store, tmp_path, minutes, capsys):
+    from jobs.paper import main
+
+    setup = _register_champion(tmp_path, minutes, "target_6bar", MEAN_REVERSION_TOML)
+    assert main(["--config", setup["config"], "--from", START, "--to", END]) == 2
+    err = capsys.readouterr().err
+    assert "predicts target_6bar but trades the mean_reversion strategy" in err and "target_vol" in err
+    assert _paper_runs() == []
 
 
 def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
@@ -197,3 +248,42 @@ def test_file_sink_appends_json_lines(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "out" / "orders.jsonl").read_text().splitlines()]
     assert [(x["action"], x["reason"]) for x in lines] == [("exit", "stop"), ("entry", "signal")]
     assert lines[0]["pnl_usd"] == -11.34 and "target" not in lines[0]
+
+
+def test_monitor_takes_recent_data_and_trades_from_the_champions_newest_paper_run(tracking_store):
+    """The records say what is recent: the newest finished paper run of the champion's version gives the window
+    (clipped to the validation rows) and the trades; other versions' and unfinished runs do not count."""
+    import types
+
+    import mlflow
+    import pandas as pd
+
+    from jobs.monitor import newest_paper_run, recent_rows
+
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("lab-test").experiment_id
+
+    def paper(version: str, window: str, status: str = "FINISHED") -> str:
+        run = client.create_run(experiment, tags={"lab.stage": "paper", "lab.model_name": "mes-test",
+                                                  "lab.model_version": version})
+        client.log_param(run.info.run_id, "window", window)
+        client.set_terminated(run.info.run_id, status)
+        return run.info.run_id
+
+    paper("1", "2023-02-01..2023-02-28")
+    wanted = paper("1", "2023-03-01..2023-03-10")
+    paper("2", "2023-01-01..2023-01-31")
+    paper("1", "2023-01-01..2023-01-31", status="FAILED")
+    newest = newest_paper_run("mes-test", "1")
+    assert newest.info.run_id == wanted and newest_paper_run("mes-test", "9") is None
+
+    index = pd.date_range("2023-02-01 09:30", "2023-03-31 15:55", freq="5min", tz="America/New_York")
+    validation = pd.DataFrame({"x": range(len(index))}, index=index)
+    rows, window, source = recent_rows(validation, newest, recent_days=30)
+    assert window == "2023-03-01..2023-03-10" and source == f"paper run {wanted}"
+    assert rows.index[0] == pd.Timestamp("2023-03-01 00:00", tz="America/New_York")
+    outside = types.SimpleNamespace(data=types.SimpleNamespace(params={"window": "2022-01-01..2022-01-31"}),
+                                    info=types.SimpleNamespace(run_id="x"))
+    for run in (None, outside):
+        rows, window, source = recent_rows(validation, run, recent_days=10)
+        assert window == "2023-03-21..2023-03-31" and source == "last 10 days of the validation window"

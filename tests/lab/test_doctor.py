@@ -131,6 +131,8 @@ def test_findings_json_shape_and_statistics(clean):
     assert 0 < stats["median_range_1min_bp"] < stats["median_range_5min_bp"] < stats["median_daily_range_bp"]
     assert stats["price_min"] <= stats["price_median"] <= stats["price_max"]
     assert 0.0 <= stats["entry_bar_exit_share"] <= 1.0
+    # the entry minute is part of the entry bar: a barrier inside it is inside the bar
+    assert 0.0 <= stats["entry_minute_exit_share"] < stats["entry_bar_exit_share"]
 
 
 def test_examine_for_featurize_drops_flagged_sessions_with_their_evening(clean):

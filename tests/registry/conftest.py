@@ -63,16 +63,17 @@ def lab_runs(tracking_store) -> Any:
             return run_id
 
         def walk_forward(self, tune_run_id: str, digest: str = DIGEST, status: str = "FINISHED",
-                         metrics: dict[str, float] | None = None) -> str:
+                         metrics: dict[str, float] | None = None, target: str = "target_6bar") -> str:
             tags = {"lab.stage": "walk-forward", "lab.dataset_digest": digest, "lab.evidence_for": tune_run_id}
-            return _create_run(client, experiment_id, tags, {"target": "target_6bar"},
+            return _create_run(client, experiment_id, tags, {"target": target},
                                GOOD_WALK_FORWARD if metrics is None else metrics, status)
 
         def backtest(self, tune_run_id: str, digest: str = DIGEST, status: str = "FINISHED", window: str = "validation",
-                     **overrides: float) -> str:
+                     params: dict[str, str] | None = None, **overrides: float) -> str:
             tags = {"lab.stage": "backtest", "lab.dataset_digest": digest, "lab.evidence_for": tune_run_id,
                     "lab.window": window, **LEDGER_TAGS}
-            return _create_run(client, experiment_id, tags, {"target": "target_6bar"}, {**GOOD_BACKTEST, **overrides},
+            return _create_run(client, experiment_id, tags, {"target": "target_6bar", **(params or {})},
+                               {**GOOD_BACKTEST, **overrides},
                                status)
 
         def candidate(self, **backtest_overrides: float) -> str:

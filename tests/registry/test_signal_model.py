@@ -86,3 +86,42 @@ def test_signal_model_answers_over_http_on_loopback(promoted_signal_model, track
         late = rows[-1]
         assert late["time"] == "2023-03-01T15:55:00-05:00" and late["stopped_by"] in ("threshold", "last_entry")
         assert 0.0 <= rows[40]["probability"] <= 1.0
+
+
+def test_a_volatility_champion_serves_the_strategy_its_backtest_ran(lab_runs):
+    """A target_vol champion whose validation backtest ran breakout: the signal pyfunc decides every bar by the
+    breakout rule with the backtest's settings (its own features computed live), not by the direction rule."""
+    import json
+    from pathlib import Path
+
+    import mlflow
+
+    from lab.config import PromotionConfig
+    from lab.features import FEATURE_NAMES
+    from registry.promote import promote
+
+    features = list(FEATURE_NAMES)
+    booster = _train_small_model(features)
+    run_id = lab_runs.tune(model="none", target="target_vol")
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
+        mlflow.set_tags({"lab.model_id": info.model_id, "lab.features": ",".join(features)})
+        mlflow.log_text('[session]\nwarmup_bars = 30\n[promotion]\nmodel_name = "mes-test"\n', "config/lab.toml")
+    lab_runs.walk_forward(run_id, target="target_vol")
+    lab_runs.backtest(run_id, params={"target": "target_vol", "strategy.name": "breakout",
+                                      "strategy.breakout.min_consolidation_score": "0.2",
+                                      "strategy.breakout.min_volatility_probability": "0.0"})
+    promote(run_id, PromotionConfig(model_name="mes-test"))
+    model = mlflow.pyfunc.load_model("models:/mes-test@champion")
+    spec_path = mlflow.artifacts.download_artifacts("models:/mes-test@champion")
+    spec = json.loads(next(Path(spec_path).rglob("signal_spec.json")).read_text())
+    assert spec["strategy"]["name"] == "breakout" and spec["strategy"]["breakout"]["min_consolidation_score"] == 0.2
+    minutes = make_minutes("2023-03-01", "2023-03-03", seed=4)
+    frame = minutes.reset_index().rename(columns={"index": "time"})
+    frame["time"] = frame["time"].map(lambda t: t.isoformat())
+    out = model.predict(frame)
+    formed = out.iloc[31:]
+    assert set(formed["stopped_by"]) <= {"", "setup", "last_entry", "warmup"} and "setup" in set(formed["stopped_by"])
+    assert "threshold" not in set(out["stopped_by"])
+    traded = formed[formed["stopped_by"] == ""]
+    assert len(traded) > 0 and (traded["contracts"] > 0).all()

@@ -102,3 +102,16 @@ def test_live_features_refuse_minutes_out_of_order():
     state.update(1_677_681_000_000_000_000, 1.0, 1.0, 1.0, 1.0, 1.0)
     with pytest.raises(DataError, match="feed minutes in time order"):
         state.update(1_677_681_000_000_000_000, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+def test_columns_of_names_the_missing_features_and_why():
+    from lab.sessions import regular_sessions
+
+    state = LiveFeatures(regular_sessions("XNYS", pd.Timestamp("2023-03-01").date(), pd.Timestamp("2023-03-03").date()),
+                         optional_sets=())
+    assert state.columns_of(["rsi_7", "return_1bar"]).tolist() == [CORE_NAMES.index("rsi_7"), 0]
+    with pytest.raises(DataError) as caught:
+        state.columns_of(["rsi_7", "range_position", "my_momentum"], "the champion")
+    text = str(caught.value)
+    assert "the champion needs feature(s) ['range_position', 'my_momentum']" in text
+    assert "optional_sets = ['breakout']" in text and "['my_momentum'] are not built-in features" in text

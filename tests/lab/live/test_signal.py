@@ -56,3 +56,42 @@ def test_single_row_predictor_equals_the_batch_prediction(engine):
         booster = xgb.train({"max_depth": 2, "objective": "binary:logistic"}, xgb.DMatrix(X, y, feature_names=names), 8)
     predict = single_row_predictor(booster)
     np.testing.assert_allclose([predict(row) for row in X[:20]], predict_proba(booster, X[:20]), rtol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["breakout", "mean_reversion"])
+def test_bar_rule_of_a_volatility_strategy_agrees_with_its_backtest_signals(name):
+    """Random feature rows and probabilities, NaNs included: the per-bar rule gives the batch rule's
+    signal, confidence, size and exit flag, and names why a bar does not trade."""
+    from lab.config import BreakoutConfig, MeanReversionConfig, StrategyConfig
+    from lab.live.signal import BarRule
+    from lab.strategies import build_signals
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    strategy = StrategyConfig(name=name, breakout=BreakoutConfig(min_consolidation_score=0.5),
+                              mean_reversion=MeanReversionConfig(min_ema_deviation_pct=0.1))
+    features = pd.DataFrame({
+        "consolidation_score": rng.uniform(0, 1, n), "range_position": rng.uniform(0, 1, n),
+        "mr_rsi_7": rng.uniform(0, 100, n), "mr_ema21_deviation_pct": rng.normal(0, 0.3, n),
+        "mr_is_midday": rng.integers(0, 2, n).astype(float)})
+    features = features.mask(rng.random(features.shape) < 0.03)
+    p = pd.Series(rng.uniform(0, 1, n))
+    p[rng.random(n) < 0.05] = np.nan
+    rules = RulesConfig()
+    batch = build_signals(strategy, features, volatility_probability=p, features=features)
+    sizes = position_contracts(np.nan_to_num(batch.confidence.to_numpy()), rules)
+    rule = BarRule(strategy, rules)
+    exit_flags = (batch.exit_signal.to_numpy() if batch.exit_signal is not None else np.zeros(n, bool))
+    stopped = set()
+    for i in range(n):
+        out = rule(float(p[i]), CLOSE_NS - 60 * MINUTE, CLOSE_NS, tuple(features[list(rule.features)].iloc[i]))
+        assert out.signal == batch.signal.iloc[i]
+        assert out.exit_signal == exit_flags[i]
+        if out.signal:
+            assert out.confidence == batch.confidence.iloc[i] and out.contracts == sizes[i]
+            assert out.decision.side == ("long" if out.signal > 0 else "short") and out.decision.stopped_by == ""
+        stopped.add(out.decision.stopped_by)
+    assert stopped == {"", "setup", "warmup"}
+    late = rule(0.9 if name == "breakout" else 0.1, CLOSE_NS - 15 * MINUTE, CLOSE_NS,
+                (0.9, 0.1) if name == "breakout" else (10.0, -1.0, 1.0))
+    assert (late.signal, late.decision.contracts, late.decision.stopped_by) == (1, 0, "last_entry")

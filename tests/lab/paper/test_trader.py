@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from lab.backtest import run_backtest, trades_to_csv
-from lab.config import CostsConfig, RulesConfig
+from lab.config import BreakoutConfig, CostsConfig, MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.paper import PaperBar, PaperTrader
-from lab.strategies import direction_signals
+from lab.strategies import build_signals, direction_signals
+from lab.strategy_features import breakout_features, mean_reversion_features
 from tests.lab.backtest.helpers import random_probability
 from tests.lab.backtest.synthetic import at, five_minute_bars, random_minutes, scenario
 
@@ -147,3 +148,54 @@ def test_paper_trader_on_time_closes_a_session_whose_last_bars_never_came():
     late = trader.on_time(int(at("2023-03-01", "16:00").value))
     assert [(o.action, o.reason, o.time) for o in late] == [("exit", "flatten", "2023-03-01T15:35:00-05:00")]
     assert trader.finish() == []
+
+
+STRATEGY_VARIANTS = {
+    "breakout": StrategyConfig(name="breakout", breakout=BreakoutConfig(min_consolidation_score=0.3,
+                                                                        min_volatility_probability=0.4)),
+    "breakout with its own wide exits": StrategyConfig(name="breakout", breakout=BreakoutConfig(
+        min_consolidation_score=0.3, profit_target_ticks=16, stop_loss_ticks=12, time_stop_bars=10)),
+    "mean reversion": StrategyConfig(name="mean_reversion", mean_reversion=MeanReversionConfig(
+        max_volatility_probability=0.6, rsi_oversold=40, rsi_overbought=60, min_ema_deviation_pct=0.02)),
+    "mean reversion, whole session, no volatility exit": StrategyConfig(
+        name="mean_reversion", mean_reversion=MeanReversionConfig(
+            max_volatility_probability=0.6, rsi_oversold=40, rsi_overbought=60, min_ema_deviation_pct=0.02,
+            skip_first_and_last_hour=False, exit_on_high_volatility=False)),
+}
+
+
+@pytest.mark.parametrize("variant", list(STRATEGY_VARIANTS))
+def test_paper_trader_books_a_volatility_strategys_trades_to_the_cent(quarter, variant):
+    """Breakout and mean reversion: the strategy's features and P(high range) per bar, its own exits and
+    (mean reversion) the high-volatility exit give the backtest's trades, counters and reasons."""
+    bars, minutes = quarter
+    strategy = STRATEGY_VARIANTS[variant]
+    rules = dataclasses.replace(RulesConfig(), pause_after_consecutive_losses=2, daily_loss_limit_usd=40.0)
+    features = pd.concat([breakout_features(bars), mean_reversion_features(bars)], axis=1)
+    volatility = random_probability(bars, seed=11, missing=0.05, low=0.0, high=1.0)
+    backtest = run_backtest(bars, build_signals(strategy, bars, volatility_probability=volatility, features=features),
+                            minutes, rules=rules, costs=CostsConfig())
+    trader = PaperTrader(rules, CostsConfig(), strategy=strategy)
+    values = features[list(trader.features)].to_numpy(np.float64)
+    orders = []
+    for i, (bar, p) in enumerate(zip(paper_bars(bars, minutes), volatility.to_numpy(np.float64))):
+        orders += trader.on_bar(bar, float(p), tuple(values[i]))
+    orders += trader.finish()
+    paper = trader.result()
+    assert len(backtest.trades) > 30
+    assert trades_to_csv(paper.trades) == trades_to_csv(backtest.trades)
+    assert paper.diagnostics == backtest.diagnostics
+    assert paper.settings["strategy"] == strategy.name
+    assert [o.pnl_usd for o in orders if o.action == "exit"] == backtest.trades["pnl_usd"].tolist()
+    reasons = set(backtest.trades["exit_reason"])
+    if strategy.name == "mean_reversion" and strategy.mean_reversion.exit_on_high_volatility:
+        assert "volatility" in reasons
+    stopped = set(trader.signals()["stopped_by"])
+    assert {"setup", "warmup", ""} <= stopped
+
+
+def test_paper_trader_refuses_a_bar_without_the_strategys_feature_values(quarter):
+    bars, minutes = quarter
+    trader = PaperTrader(RulesConfig(), CostsConfig(), strategy=StrategyConfig(name="breakout"))
+    with pytest.raises(ValueError, match="consolidation_score"):
+        trader.on_bar(next(paper_bars(bars, minutes)), 0.7)
