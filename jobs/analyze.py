@@ -29,14 +29,13 @@ from lab.errors import LabError
 from lab.evaluation import roc_auc
 from lab.models import feature_importance
 from lab.plots_analysis import group_pnl_figure, threshold_sweep_figure
-from lab.strategies import backtest_strategy, long_only_for_target
+from lab.strategies import DIRECTION_TARGETS, backtest_strategy, long_only_for_target
 from registry import ledger
 from registry.evidence import find_evidence, run_facts
 from jobs.common import base_parser, load_run_model, prepare, refuse
 from jobs.lineage import config_for
 from lab import tags as tag
 
-DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from lab.backtest import (bootstrap_trades, breakdown, compute_metrics, equity_f
 from lab.dataset import OPTIONAL_SETS
 from lab.errors import LabError
 from lab.evaluation import classification_metrics
-from lab.strategies import backtest_strategy, long_only_for_target
+from lab.strategies import backtest_strategy, long_only_for_target, targets_for
 from lab.windows import guard_range
 from lab.backtest.metrics import daily_pnl
 from lab.backtest.metrics import verdict as plan_verdict
@@ -37,7 +37,6 @@ from jobs.common import base_parser, config_from_args, load_run_model, prepare, 
 from jobs.lineage import config_for, require_same_dataset
 from lab import tags as tag
 
-DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,15 +90,14 @@ def _models(strategy: str, run_id: str, volatility_run_id: str) -> dict:
         if not run_id:
             raise LabError("the direction strategy needs -P run_id=<tune run> (a model of target_3bar/6bar/12bar/trade)")
         models["direction"] = load_run_model(run_id)
-        if models["direction"].target not in DIRECTION_TARGETS:
-            raise LabError(f"run {run_id} predicts {models['direction'].target}; the direction strategy needs one of "
-                           f"{', '.join(DIRECTION_TARGETS)}")
     else:
         if not volatility_run_id:
             raise LabError(f"the {strategy} strategy needs -P volatility_run_id=<tune run of target_vol>")
         models["volatility"] = load_run_model(volatility_run_id)
-        if models["volatility"].target != "target_vol":
-            raise LabError(f"run {volatility_run_id} predicts {models['volatility'].target}, not target_vol")
+    (model,) = models.values()
+    if model.target not in targets_for(strategy):
+        raise LabError(f"run {run_id or volatility_run_id} predicts {model.target}; the {strategy} strategy needs a "
+                       f"model of {', '.join(targets_for(strategy))}")
     return models
 
 

@@ -40,8 +40,6 @@ from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.lineage import config_for
 from lab import tags as tag
 
-#: Rule settings taken from the champion's validation backtest, so the test sees the promoted rules.
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])

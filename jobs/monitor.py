@@ -99,16 +99,17 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
     paper_run = newest_paper_run(config.promotion.model_name, str(version.version))
     if not trades_run and paper_run is not None:
         trades_run = paper_run.info.run_id
-    with tracking.stage_run("monitor", config, target=model.target,
-                            params={"recent_days": recent_days, "trades_run": trades_run or "none"},
+    # ``trades_run`` is an MLproject parameter (logged by mlflow run as given): the run used is ``trades_from``.
+    with tracking.stage_run("monitor", config, target=model.target, params={"trades_from": trades_run or "none"},
                             tags={tag.CHAMPION_VERSION: name}) as run:
         dataset = prepare(config)
         train, validation = dataset.tables["train"], dataset.tables["validation"]
         recent, window, source = recent_rows(validation, paper_run, recent_days)
-        tracking.log_params({"recent_window": window, "recent_from": source})
         earlier = validation.drop(recent.index)
-        if earlier.empty:
+        if earlier.empty:  # the recent window is the whole validation window: compare with itself, and say so
             earlier = validation
+            source += " (the whole validation window: ECE compared with itself)"
+        tracking.log_params({"recent_window": window, "recent_from": source})
         features = list(model.features)
         psi = psi_table(train, recent, features)
         recent_ece, validation_ece = _ece(recent, model, model.target), _ece(earlier, model, model.target)

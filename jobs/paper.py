@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from lab.backtest.report import report_header
-from jobs.backtest import DIRECTION_TARGETS, log_backtest, warn_if_costs_off
+from jobs.backtest import log_backtest, warn_if_costs_off
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.final_eval import champion_version, promoted_rules
 from jobs.orders import open_sink
@@ -43,12 +43,12 @@ from lab import tracking
 from lab.config import LabConfig
 from lab.dataset import TEST_WARMUP_DAYS, resolve_data_path
 from lab.errors import LabError
-from lab.live import LiveFeatures
+from lab.live.signal import live_inputs
 from lab.live.serving import single_row_predictor
 from lab.paper import Order, OrderSink, PaperBar, PaperTrader
 from lab.readers import read_minutes
 from lab.sessions import regular_sessions
-from lab.strategies import long_only_for_target
+from lab.strategies import long_only_for_target, targets_for
 from lab.windows import guard_range
 from lab import tags as tag
 
@@ -134,14 +134,13 @@ def check_paper_range(config: LabConfig, start: dt.date, end: dt.date) -> None:
 
 
 def check_strategy_model(strategy: str, target: str, rules_source: str) -> None:
-    """Refuse a champion whose target does not feed its strategy: direction needs a model of
-    :data:`jobs.backtest.DIRECTION_TARGETS`, breakout and mean reversion one of ``target_vol``.
+    """Refuse a champion whose target does not feed its strategy (:func:`lab.strategies.targets_for`).
 
     Raises
     ------
     LabError
     """
-    wanted = DIRECTION_TARGETS if strategy == "direction" else ("target_vol",)
+    wanted = targets_for(strategy)
     if target not in wanted:
         raise LabError(f"the champion predicts {target} but trades the {strategy} strategy (from {rules_source}), "
                        f"which needs a model of {', '.join(wanted)}; promote a model whose validation backtest "
@@ -205,11 +204,9 @@ class _Session:
         self.trader = PaperTrader(config.rules, config.costs, config.instrument, config.session.bar_minutes,
                                   long_only=long_only_for_target(model.target), strategy=config.strategy)
         # The model's inputs and the strategy's own features (breakout, mean reversion) come from one live state.
-        own = [config.strategy.name] if self.trader.features else []
-        sets = list(dict.fromkeys([*config.features.optional_sets, *own]))
-        self.features = LiveFeatures(sessions, config.session.bar_minutes, sets)
-        self.columns = self.features.columns_of(model.features, "the champion")
-        self.strategy_columns = self.features.columns_of(self.trader.features, f"the {config.strategy.name} strategy")
+        self.features, self.columns, self.strategy_columns = live_inputs(
+            self.trader.rule, sessions, config.session.bar_minutes, config.features.optional_sets, model.features,
+            "the champion")
         self.predict = single_row_predictor(model.booster)
         self.bar_ns = config.session.bar_minutes * _NS_PER_MINUTE
         self.first_ns = pd.Timestamp(start, tz=NY).value

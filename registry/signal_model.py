@@ -58,6 +58,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
     from lab.errors import LabError
     from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
     from lab.live.serving import SignalSpec
+    from lab.strategies import targets_for
     from registry.evidence import with_trading_settings
 
     client = get_client(client)
@@ -73,6 +74,9 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
                 config = load_config(None)
         if candidate.backtest.run is not None:  # the champion trades as its validation backtest did
             config = with_trading_settings(config, candidate.backtest.run.params)
+        if run.target not in targets_for(config.strategy.name):
+            raise LabError(f"it predicts {run.target} but would trade the {config.strategy.name} strategy (no "
+                           "validation backtest of a strategy it feeds)")
         features = tuple(f for f in run.tags.get(tag.FEATURES, "").split(",") if f)
         known = CORE_NAMES + tuple(n for s in config.features.optional_sets for n in OPTIONAL_SET_NAMES[s])
         unknown = [f for f in features if f not in known]

@@ -28,8 +28,8 @@ import pandas as pd
 
 from lab.config import BreakoutConfig, MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.errors import DataError
-from lab.live.features import LiveBar, LiveFeatures
-from lab.live.signal import BarRule, Decision
+from lab.live.features import LiveBar
+from lab.live.signal import BarRule, Decision, live_inputs
 
 __all__ = ["SignalSpec", "LiveSignaler", "signals_from_minutes", "example_minutes", "INPUT_COLUMNS",
            "OUTPUT_COLUMNS", "BOOSTER_FILES", "single_row_predictor"]
@@ -61,7 +61,10 @@ class SignalSpec:
     @classmethod
     def from_json(cls, text: str) -> "SignalSpec":
         raw = json.loads(text)
-        return cls(**{**raw, "features": tuple(raw["features"]), "optional_sets": tuple(raw["optional_sets"])})  # no "strategy" before: direction
+        if "strategy" not in raw and raw.get("target") == "target_vol":
+            raise DataError("signal_spec.json of a target_vol model names no strategy (written before strategies were "
+                            "served): re-promote the model so its spec records the strategy its backtest ran")
+        return cls(**{**raw, "features": tuple(raw["features"]), "optional_sets": tuple(raw["optional_sets"])})
 
     @property
     def rules_config(self) -> RulesConfig:
@@ -70,8 +73,10 @@ class SignalSpec:
     @property
     def strategy_config(self) -> StrategyConfig:
         raw = self.strategy
-        return StrategyConfig(name=raw["name"], breakout=BreakoutConfig(**raw["breakout"]),
-                              mean_reversion=MeanReversionConfig(**raw["mean_reversion"]))
+        strategy = StrategyConfig(name=raw["name"], breakout=BreakoutConfig(**raw["breakout"]),
+                                  mean_reversion=MeanReversionConfig(**raw["mean_reversion"]))
+        strategy.validate()
+        return strategy
 
 
 def load_booster(engine: str, path: str | Path) -> Any:
@@ -101,11 +106,15 @@ class LiveSignaler:
     def __init__(self, booster: Any, spec: SignalSpec, sessions: pd.DataFrame) -> None:
         from lab.strategies import long_only_for_target
 
-        self.rule = BarRule(spec.strategy_config, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
-        own = [self.rule.name] if self.rule.features else []
-        self.features = LiveFeatures(sessions, spec.bar_minutes, list(dict.fromkeys([*spec.optional_sets, *own])))
-        self._columns = self.features.columns_of(spec.features)
-        self._strategy_columns = self.features.columns_of(self.rule.features, f"the {self.rule.name} strategy")
+        from lab.strategies import targets_for
+
+        strategy = spec.strategy_config
+        if spec.target not in targets_for(strategy.name):
+            raise DataError(f"the signal model predicts {spec.target} but its spec trades the {strategy.name} strategy, "
+                            f"which needs a model of {', '.join(targets_for(strategy.name))}")
+        self.rule = BarRule(strategy, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
+        self.features, self._columns, self._strategy_columns = live_inputs(
+            self.rule, sessions, spec.bar_minutes, spec.optional_sets, spec.features)
         self.spec = spec
         self.rules = spec.rules_config
         self.bars_seen = 0

@@ -37,7 +37,7 @@ from lab.backtest.signals import THRESHOLD_TOLERANCE, ExitParams, position_contr
 from lab.config import RulesConfig, StrategyConfig
 from lab.rules import NS_PER_MINUTE, entry_cutoffs_ns, entry_time_allowed
 
-__all__ = ["Decision", "decide", "STOP_RULES", "BarRule", "BarSignal"]
+__all__ = ["Decision", "decide", "STOP_RULES", "BarRule", "BarSignal", "live_inputs"]
 
 STOP_RULES = ("warmup", "threshold", "setup", "long_only", "last_entry")
 _NS_PER_MINUTE = NS_PER_MINUTE
@@ -125,14 +125,17 @@ class BarRule:
 
     def __init__(self, strategy: StrategyConfig | None, rules: RulesConfig, bar_minutes: int = 5,
                  long_only: bool = False) -> None:
-        from lab.strategies import breakout, mean_reversion
+        from lab.strategies import STRATEGY_NAMES, breakout, mean_reversion
+        from lab.strategies.direction import direction_confidence as _confidence
 
         strategy = strategy or StrategyConfig()
         self.name, self.rules, self.bar_minutes, self.long_only = strategy.name, rules, bar_minutes, long_only
         self.exit_reason = "signal"
+        self.feature_set = "" if self.name == "direction" else self.name  # the optional set holding its features
         if self.name == "direction":
             self.features: tuple[str, ...] = ()
             self.exits = ExitParams.from_rules(rules)
+            self._confidence = _confidence
         elif self.name == "breakout":
             self._config = strategy.breakout
             self.features = breakout.BREAKOUT_RULE_FEATURES
@@ -146,7 +149,7 @@ class BarRule:
             self._exit = mean_reversion.high_volatility_exit
             self.exit_reason = mean_reversion.EXIT_SIGNAL_REASON
         else:
-            raise ValueError(f"strategy {self.name!r} is not one of direction, breakout, mean_reversion")
+            raise ValueError(f"strategy {self.name!r} is not one of {', '.join(STRATEGY_NAMES)}")
 
     def __call__(self, probability: float, start_ns: int, session_close_ns: int,
                  values: Sequence[float] = ()) -> BarSignal:
@@ -157,11 +160,12 @@ class BarRule:
         p = np.array([probability], dtype=np.float64)
         exit_signal = bool(self._exit(p, self._config)[0]) if self.name == "mean_reversion" else False
         confidence = float(self._confidence(probability))
-        if probability != probability or any(v != v for v in values):
-            return BarSignal(Decision(probability, "flat", 0, "warmup"), 0, confidence, 0, exit_signal)
+        # The array rule decides (NaN handling included); the report only names why it did not trade.
         signal = int(self._sides(*(np.array([v], dtype=np.float64) for v in values), p, self._config)[0])
         if signal == 0:
-            return BarSignal(Decision(probability, "flat", 0, "setup"), 0, confidence, 0, exit_signal)
+            formed = probability == probability and all(v == v for v in values)
+            return BarSignal(Decision(probability, "flat", 0, "setup" if formed else "warmup"), 0, confidence, 0,
+                             exit_signal)
         side = "long" if signal > 0 else "short"
         contracts = int(position_contracts(np.array([confidence]), self.rules)[0])
         if _too_late(start_ns, session_close_ns, self.rules, self.bar_minutes):
@@ -174,9 +178,29 @@ class BarRule:
             decision = Decision(probability, "flat", 0, "long_only")
         if probability != probability:
             return BarSignal(decision, 0, float("nan"), 0, False)
-        confidence = max(probability, 1.0 - probability)
+        confidence = float(self._confidence(probability))
         signal = 1 if decision.side == "long" else -1 if decision.side == "short" else 0
         # The engine itself refuses an entry bar after the last-entry time (and counts it), so the
         # signal keeps its size here even when decide() reports "last_entry".
         contracts = int(position_contracts(np.array([confidence]), self.rules)[0]) if signal else 0
         return BarSignal(decision, signal, confidence, contracts, False)
+
+
+def live_inputs(rule: BarRule, sessions, bar_minutes: int, optional_sets: Sequence[str], model_features: Sequence[str],
+                who: str = "the model"):
+    """The live feature state a model and its strategy read, and where their columns sit in its rows.
+
+    The state computes ``optional_sets`` plus the strategy's own set. Returns ``(state,
+    model_columns, strategy_columns)``: a :class:`lab.live.LiveFeatures` and two int64 position
+    arrays (``strategy_columns`` in the order of ``rule.features``).
+
+    Raises
+    ------
+    DataError
+        A feature the live state does not compute (see :meth:`lab.live.LiveFeatures.columns_of`).
+    """
+    from lab.live.features import LiveFeatures
+
+    sets = list(dict.fromkeys([*optional_sets, *([rule.feature_set] if rule.feature_set else [])]))
+    state = LiveFeatures(sessions, bar_minutes, sets)
+    return state, state.columns_of(model_features, who), state.columns_of(rule.features, f"the {rule.name} strategy")

@@ -26,6 +26,9 @@ from lab.strategies.mean_reversion import mean_reversion_signals
 
 __all__ = [
     "STRATEGY_NAMES",
+    "DIRECTION_TARGETS",
+    "VOLATILITY_TARGETS",
+    "targets_for",
     "build_signals",
     "backtest_strategy",
     "direction_signals",
@@ -36,6 +39,17 @@ __all__ = [
 ]
 
 STRATEGY_NAMES = ("direction", "breakout", "mean_reversion")
+#: Targets whose models give P(up) (or P(a long wins)): the direction strategy's input.
+DIRECTION_TARGETS = ("target_3bar", "target_6bar", "target_12bar", "target_trade")
+#: Targets whose models give P(high range): the breakout and mean-reversion strategies' input.
+VOLATILITY_TARGETS = ("target_vol",)
+
+
+def targets_for(strategy: str) -> tuple[str, ...]:
+    """The targets whose models feed ``strategy`` (:data:`DIRECTION_TARGETS` or :data:`VOLATILITY_TARGETS`)."""
+    if strategy not in STRATEGY_NAMES:
+        raise BacktestInputError(f"strategy {strategy!r} is not one of {', '.join(STRATEGY_NAMES)}")
+    return DIRECTION_TARGETS if strategy == "direction" else VOLATILITY_TARGETS
 
 
 def build_signals(

@@ -18,7 +18,7 @@ from lab.backtest.signals import (THRESHOLD_TOLERANCE, BacktestInputError, ExitP
                                   reaches_entry_threshold)
 from lab.config import RulesConfig
 
-__all__ = ["direction_signals", "long_only_for_target", "LONG_ONLY_TARGETS"]
+__all__ = ["direction_signals", "direction_confidence", "long_only_for_target", "LONG_ONLY_TARGETS"]
 
 #: Targets whose models predict a long trade's outcome, not the direction: they trade long only.
 LONG_ONLY_TARGETS = ("target_trade",)
@@ -27,6 +27,11 @@ LONG_ONLY_TARGETS = ("target_trade",)
 def long_only_for_target(target: str) -> bool:
     """Whether a direction model trained on ``target`` may only go long (``target_trade``)."""
     return target in LONG_ONLY_TARGETS
+
+
+def direction_confidence(probability):
+    """The signal's confidence (size tier, reversal): ``max(p, 1 - p)`` of P(up) (NaN stays NaN)."""
+    return np.maximum(probability, 1.0 - probability)
 
 
 def direction_signals(probability: pd.Series, rules: RulesConfig | None = None, *,
@@ -69,7 +74,7 @@ def direction_signals(probability: pd.Series, rules: RulesConfig | None = None, 
     if long_only:
         short = np.zeros_like(long_)
     signal = np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
-    confidence = np.maximum(values, 1.0 - values)
+    confidence = direction_confidence(values)
     return StrategySignals(
         name="direction",
         signal=pd.Series(signal, index=p.index, name="signal"),

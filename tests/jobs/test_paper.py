@@ -253,6 +253,7 @@ def test_file_sink_appends_json_lines(tmp_path):
 def test_monitor_takes_recent_data_and_trades_from_the_champions_newest_paper_run(tracking_store):
     """The records say what is recent: the newest finished paper run of the champion's version gives the window
     (clipped to the validation rows) and the trades; other versions' and unfinished runs do not count."""
+    import time
     import types
 
     import mlflow
@@ -268,6 +269,7 @@ def test_monitor_takes_recent_data_and_trades_from_the_champions_newest_paper_ru
                                                   "lab.model_version": version})
         client.log_param(run.info.run_id, "window", window)
         client.set_terminated(run.info.run_id, status)
+        time.sleep(0.01)  # start times in ms: the next run is newer
         return run.info.run_id
 
     paper("1", "2023-02-01..2023-02-28")

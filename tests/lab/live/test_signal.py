@@ -58,8 +58,9 @@ def test_single_row_predictor_equals_the_batch_prediction(engine):
     np.testing.assert_allclose([predict(row) for row in X[:20]], predict_proba(booster, X[:20]), rtol=1e-7)
 
 
-@pytest.mark.parametrize("name", ["breakout", "mean_reversion"])
-def test_bar_rule_of_a_volatility_strategy_agrees_with_its_backtest_signals(name):
+@pytest.mark.parametrize("name,whole_session", [("breakout", True), ("mean_reversion", False),
+                                                ("mean_reversion", True)])
+def test_bar_rule_of_a_volatility_strategy_agrees_with_its_backtest_signals(name, whole_session):
     """Random feature rows and probabilities, NaNs included: the per-bar rule gives the batch rule's
     signal, confidence, size and exit flag, and names why a bar does not trade."""
     from lab.config import BreakoutConfig, MeanReversionConfig, StrategyConfig
@@ -69,7 +70,8 @@ def test_bar_rule_of_a_volatility_strategy_agrees_with_its_backtest_signals(name
     rng = np.random.default_rng(7)
     n = 4000
     strategy = StrategyConfig(name=name, breakout=BreakoutConfig(min_consolidation_score=0.5),
-                              mean_reversion=MeanReversionConfig(min_ema_deviation_pct=0.1))
+                              mean_reversion=MeanReversionConfig(min_ema_deviation_pct=0.1,
+                                                                 skip_first_and_last_hour=not whole_session))
     features = pd.DataFrame({
         "consolidation_score": rng.uniform(0, 1, n), "range_position": rng.uniform(0, 1, n),
         "mr_rsi_7": rng.uniform(0, 100, n), "mr_ema21_deviation_pct": rng.normal(0, 0.3, n),

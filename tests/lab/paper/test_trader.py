@@ -157,20 +157,30 @@ STRATEGY_VARIANTS = {
         min_consolidation_score=0.3, profit_target_ticks=16, stop_loss_ticks=12, time_stop_bars=10)),
     "mean reversion": StrategyConfig(name="mean_reversion", mean_reversion=MeanReversionConfig(
         max_volatility_probability=0.6, rsi_oversold=40, rsi_overbought=60, min_ema_deviation_pct=0.02)),
+    "mean reversion with wide exits": StrategyConfig(name="mean_reversion", mean_reversion=MeanReversionConfig(
+        max_volatility_probability=0.6, rsi_oversold=40, rsi_overbought=60, min_ema_deviation_pct=0.02,
+        profit_target_ticks=16, stop_loss_ticks=12, time_stop_bars=10)),
     "mean reversion, whole session, no volatility exit": StrategyConfig(
         name="mean_reversion", mean_reversion=MeanReversionConfig(
             max_volatility_probability=0.6, rsi_oversold=40, rsi_overbought=60, min_ema_deviation_pct=0.02,
             skip_first_and_last_hour=False, exit_on_high_volatility=False)),
 }
+#: Rule variants crossed with every strategy: reversals (where a strategy's confidence qualifies an
+#: opposite signal, and precedes mean reversion's volatility exit) and the risk limits.
+STRATEGY_RULES = {
+    "risk limits": {"pause_after_consecutive_losses": 2, "daily_loss_limit_usd": 40.0},
+    "reversals": {"exit_on_opposite_signal": True, "full_size_threshold": 0.55},
+}
 
 
+@pytest.mark.parametrize("rule_variant", list(STRATEGY_RULES))
 @pytest.mark.parametrize("variant", list(STRATEGY_VARIANTS))
-def test_paper_trader_books_a_volatility_strategys_trades_to_the_cent(quarter, variant):
+def test_paper_trader_books_a_volatility_strategys_trades_to_the_cent(quarter, variant, rule_variant):
     """Breakout and mean reversion: the strategy's features and P(high range) per bar, its own exits and
     (mean reversion) the high-volatility exit give the backtest's trades, counters and reasons."""
     bars, minutes = quarter
     strategy = STRATEGY_VARIANTS[variant]
-    rules = dataclasses.replace(RulesConfig(), pause_after_consecutive_losses=2, daily_loss_limit_usd=40.0)
+    rules = dataclasses.replace(RulesConfig(), **STRATEGY_RULES[rule_variant])
     features = pd.concat([breakout_features(bars), mean_reversion_features(bars)], axis=1)
     volatility = random_probability(bars, seed=11, missing=0.05, low=0.0, high=1.0)
     backtest = run_backtest(bars, build_signals(strategy, bars, volatility_probability=volatility, features=features),
@@ -190,6 +200,8 @@ def test_paper_trader_books_a_volatility_strategys_trades_to_the_cent(quarter, v
     reasons = set(backtest.trades["exit_reason"])
     if strategy.name == "mean_reversion" and strategy.mean_reversion.exit_on_high_volatility:
         assert "volatility" in reasons
+    if rules.exit_on_opposite_signal and "wide exits" in variant:  # positions held long enough to see one
+        assert "reversal" in reasons
     stopped = set(trader.signals()["stopped_by"])
     assert {"setup", "warmup", ""} <= stopped
 
