@@ -268,9 +268,9 @@ class ModelConfig:
     learning_rate: float = 0.05
     min_data_in_leaf: int = 100
     feature_fraction: float = 0.8
-    bagging_fraction: float = 1.0  # the plan's 0.8 had no bagging_freq: its LightGBM never bagged
+    bagging_fraction: float = 0.8
     num_boost_round: int = 1000
-    early_stopping_rounds: int = 25
+    early_stopping_rounds: int = 50
     num_threads: int = 0  # 0: all cores
     seed: int = 42
     max_bin: int = 255  # histogram bins per feature (LightGBM max_bin, XGBoost max_bin)

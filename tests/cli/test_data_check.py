@@ -37,6 +37,6 @@ def test_data_check_prints_statistics_for_a_bare_name_in_data_raw(tmp_path, monk
     result = CliRunner().invoke(cli, ["data", "check", "MES_1min.txt"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "regular-session ranges (median, bp): 1-minute" in out and "exiting in their entry bar" in out
+    assert "regular-session ranges (median, bp): 1-minute" in out and "lies inside the entry bar" in out and "inside its first minute" in out
     assert "2 session(s) flagged" in out and "2023-03-07  no minute in the regular session 09:30-16:00 ET" in out
     assert "warning" not in out
