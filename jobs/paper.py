@@ -43,7 +43,7 @@ from lab import tracking
 from lab.config import LabConfig
 from lab.dataset import TEST_WARMUP_DAYS, resolve_data_path
 from lab.errors import LabError
-from lab.live.signal import live_inputs
+from lab.live.signal import LiveInputs
 from lab.live.serving import single_row_predictor
 from lab.paper import Order, OrderSink, PaperBar, PaperTrader
 from lab.readers import read_minutes
@@ -204,12 +204,12 @@ class _Session:
         self.trader = PaperTrader(config.rules, config.costs, config.instrument, config.session.bar_minutes,
                                   long_only=long_only_for_target(model.target), strategy=config.strategy)
         # The model's inputs and the strategy's own features (breakout, mean reversion) come from one live state.
-        self.features, self.columns, self.strategy_columns = live_inputs(
-            self.trader.rule, sessions, config.session.bar_minutes, config.features.optional_sets, model.features,
-            "the champion")
+        self.inputs = LiveInputs(self.trader.rule, sessions, config.session.bar_minutes, config.features.optional_sets,
+                                 model.features, config.features.custom, config.session.warmup_bars, "the champion")
         self.predict = single_row_predictor(model.booster)
         self.bar_ns = config.session.bar_minutes * _NS_PER_MINUTE
         self.first_ns = pd.Timestamp(start, tz=NY).value
+        self.inputs.custom_from_ns = self.first_ns
         self.after_ns = pd.Timestamp(end + dt.timedelta(days=1), tz=NY).value
         self.sink = sink
         self.orders: list[Order] = []
@@ -232,17 +232,17 @@ class _Session:
         trading = self.first_ns <= ns < self.after_ns
         if trading:
             self._buckets.setdefault(ns // self.bar_ns, []).append((ns, o, h, l))
-        for bar in self.features.update(ns, o, h, l, c, v):
-            self.bar(bar)
+        for bar, row in self.inputs.update(ns, o, h, l, c, v):
+            self.bar(bar, row)
         if trading:
             self._send(self.trader.on_time(ns))
 
     def finish(self) -> None:
-        for bar in self.features.flush():
-            self.bar(bar)
+        for bar, row in self.inputs.flush():
+            self.bar(bar, row)
         self._send(self.trader.finish())
 
-    def bar(self, bar) -> None:
+    def bar(self, bar, row: np.ndarray) -> None:
         if not self.first_ns <= bar.start_ns < self.after_ns:
             return
         bucket = bar.start_ns // self.bar_ns
@@ -250,13 +250,12 @@ class _Session:
         for older in [b for b in self._buckets if b < bucket]:
             del self._buckets[older]  # buckets outside the session never become bars
         minute = np.array(rows, dtype=np.float64).reshape(-1, 4)
-        row = np.asarray(bar.features, dtype=np.float64)
-        probability = self.predict(row[self.columns])
+        probability = self.predict(row[self.inputs.model_columns])
         paper_bar = PaperBar(bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.session_open_ns,
                              bar.session_close_ns, np.array([r[0] for r in rows], dtype=np.int64),
                              np.ascontiguousarray(minute[:, 1]), np.ascontiguousarray(minute[:, 2]),
                              np.ascontiguousarray(minute[:, 3]))
-        self._send(self.trader.on_bar(paper_bar, probability, tuple(row[self.strategy_columns].tolist())))
+        self._send(self.trader.on_bar(paper_bar, probability, tuple(row[self.inputs.strategy_columns].tolist())))
 
     def _send(self, orders: list[Order]) -> None:
         self.orders.extend(orders)

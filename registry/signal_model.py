@@ -80,14 +80,15 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
         features = tuple(f for f in run.tags.get(tag.FEATURES, "").split(",") if f)
         known = CORE_NAMES + tuple(n for s in config.features.optional_sets for n in OPTIONAL_SET_NAMES[s])
         unknown = [f for f in features if f not in known]
-        if not features or unknown:
+        if not features or (unknown and not config.features.custom):
             raise LabError(f"its features {unknown or '(none recorded)'} are not the live state's")
     except (MlflowException, OSError, LabError) as exc:
         return SignalModelRef("", "", f"{type(exc).__name__}: {exc}")
     spec = SignalSpec(engine=engine, features=features, target=run.target, calendar=config.session.calendar,
                       bar_minutes=config.session.bar_minutes, warmup_bars=config.session.warmup_bars,
                       optional_sets=tuple(config.features.optional_sets),
-                      rules=dataclasses.asdict(config.rules), strategy=dataclasses.asdict(config.strategy))
+                      rules=dataclasses.asdict(config.rules), strategy=dataclasses.asdict(config.strategy),
+                      custom=tuple(config.features.custom) if unknown else ())
     experiment_id = client.get_run(run.run_id).info.experiment_id
     with tracking.child_run(experiment_id, "signal-model",
                             {tracking.STAGE_TAG: "signal-model", tag.EVIDENCE_FOR: run.run_id}) as signal_run:

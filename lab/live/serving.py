@@ -29,7 +29,7 @@ import pandas as pd
 from lab.config import BreakoutConfig, MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.errors import DataError
 from lab.live.features import LiveBar
-from lab.live.signal import BarRule, Decision, live_inputs
+from lab.live.signal import BarRule, Decision, LiveInputs
 
 __all__ = ["SignalSpec", "LiveSignaler", "signals_from_minutes", "example_minutes", "INPUT_COLUMNS",
            "OUTPUT_COLUMNS", "BOOSTER_FILES", "single_row_predictor"]
@@ -54,6 +54,8 @@ class SignalSpec:
     rules: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(RulesConfig()))
     #: The strategy the champion trades (``dataclasses.asdict`` of :class:`lab.config.StrategyConfig`).
     strategy: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(StrategyConfig()))
+    #: ``[features] custom`` entries the model's non-built-in inputs come from (importable where it is served).
+    custom: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -64,7 +66,8 @@ class SignalSpec:
         if "strategy" not in raw and raw.get("target") == "target_vol":
             raise DataError("signal_spec.json of a target_vol model names no strategy (written before strategies were "
                             "served): re-promote the model so its spec records the strategy its backtest ran")
-        return cls(**{**raw, "features": tuple(raw["features"]), "optional_sets": tuple(raw["optional_sets"])})
+        return cls(**{**raw, "features": tuple(raw["features"]), "optional_sets": tuple(raw["optional_sets"]),
+                      "custom": tuple(raw.get("custom", ()))})
 
     @property
     def rules_config(self) -> RulesConfig:
@@ -104,17 +107,15 @@ class LiveSignaler:
     """
 
     def __init__(self, booster: Any, spec: SignalSpec, sessions: pd.DataFrame) -> None:
-        from lab.strategies import long_only_for_target
-
-        from lab.strategies import targets_for
+        from lab.strategies import long_only_for_target, targets_for
 
         strategy = spec.strategy_config
         if spec.target not in targets_for(strategy.name):
             raise DataError(f"the signal model predicts {spec.target} but its spec trades the {strategy.name} strategy, "
                             f"which needs a model of {', '.join(targets_for(strategy.name))}")
         self.rule = BarRule(strategy, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
-        self.features, self._columns, self._strategy_columns = live_inputs(
-            self.rule, sessions, spec.bar_minutes, spec.optional_sets, spec.features)
+        self.inputs = LiveInputs(self.rule, sessions, spec.bar_minutes, spec.optional_sets, spec.features,
+                                 spec.custom, spec.warmup_bars)
         self.spec = spec
         self.rules = spec.rules_config
         self.bars_seen = 0
@@ -123,20 +124,19 @@ class LiveSignaler:
     def on_minute(self, time_ns: int, open_: float, high: float, low: float, close: float, volume: float
                   ) -> list[tuple[LiveBar, Decision]]:
         """Feed one minute; the decisions of the bars it completed."""
-        return [self._decide(bar) for bar in self.features.update(time_ns, open_, high, low, close, volume)]
+        return [self._decide(bar, row) for bar, row in self.inputs.update(time_ns, open_, high, low, close, volume)]
 
     def flush(self) -> list[tuple[LiveBar, Decision]]:
-        return [self._decide(bar) for bar in self.features.flush()]
+        return [self._decide(bar, row) for bar, row in self.inputs.flush()]
 
-    def _decide(self, bar: LiveBar) -> tuple[LiveBar, Decision]:
+    def _decide(self, bar: LiveBar, row: np.ndarray) -> tuple[LiveBar, Decision]:
         self.bars_seen += 1
         probability = float("nan")
-        row = np.asarray(bar.features, dtype=np.float64)
         if self.bars_seen > self.spec.warmup_bars:
-            inputs = row[self._columns]
+            inputs = row[self.inputs.model_columns]
             if not np.isnan(inputs).any():
                 probability = self._predict(inputs)
-        values = tuple(row[self._strategy_columns].tolist())
+        values = tuple(row[self.inputs.strategy_columns].tolist())
         return bar, self.rule(probability, bar.start_ns, bar.session_close_ns, values).decision
 
 

@@ -37,7 +37,7 @@ from lab.backtest.signals import THRESHOLD_TOLERANCE, ExitParams, position_contr
 from lab.config import RulesConfig, StrategyConfig
 from lab.rules import NS_PER_MINUTE, entry_cutoffs_ns, entry_time_allowed
 
-__all__ = ["Decision", "decide", "STOP_RULES", "BarRule", "BarSignal", "live_inputs"]
+__all__ = ["Decision", "decide", "STOP_RULES", "BarRule", "BarSignal", "LiveInputs"]
 
 STOP_RULES = ("warmup", "threshold", "setup", "long_only", "last_entry")
 _NS_PER_MINUTE = NS_PER_MINUTE
@@ -186,21 +186,70 @@ class BarRule:
         return BarSignal(decision, signal, confidence, contracts, False)
 
 
-def live_inputs(rule: BarRule, sessions, bar_minutes: int, optional_sets: Sequence[str], model_features: Sequence[str],
-                who: str = "the model"):
-    """The live feature state a model and its strategy read, and where their columns sit in its rows.
+class LiveInputs:
+    """Minutes in; per completed bar, the bar and its full feature row, with where the model's inputs
+    and the strategy's own features sit in it.
 
-    The state computes ``optional_sets`` plus the strategy's own set. Returns ``(state,
-    model_columns, strategy_columns)``: a :class:`lab.live.LiveFeatures` and two int64 position
-    arrays (``strategy_columns`` in the order of ``rule.features``).
+    The row is the built-in live state's features (core, ``optional_sets`` plus the strategy's own
+    set; every set when custom features are read, as featurize hands them all to the functions)
+    followed by the model's ``[features] custom`` columns (:class:`lab.live.custom.LiveCustomFeatures`).
+
+    Parameters
+    ----------
+    rule : BarRule
+    sessions : DataFrame
+        Regular sessions covering the stream (:func:`lab.sessions.regular_sessions`).
+    bar_minutes : int
+    optional_sets : sequence of str
+    model_features : sequence of str
+        The model's inputs, in training order.
+    custom : sequence of str, optional
+        ``[features] custom`` entries; model features that are not built-in come from them.
+    window_bars : int, default 1400
+        Bars of history the custom functions see (``[session] warmup_bars``).
+    who : str
+        Names the model in errors.
 
     Raises
     ------
     DataError
-        A feature the live state does not compute (see :meth:`lab.live.LiveFeatures.columns_of`).
+        A feature neither the live state nor the custom functions compute.
     """
-    from lab.live.features import LiveFeatures
 
-    sets = list(dict.fromkeys([*optional_sets, *([rule.feature_set] if rule.feature_set else [])]))
-    state = LiveFeatures(sessions, bar_minutes, sets)
-    return state, state.columns_of(model_features, who), state.columns_of(rule.features, f"the {rule.name} strategy")
+    def __init__(self, rule: BarRule, sessions, bar_minutes: int, optional_sets: Sequence[str],
+                 model_features: Sequence[str], custom: Sequence[str] = (), window_bars: int = 1400,
+                 who: str = "the model") -> None:
+        from lab.live.custom import LiveCustomFeatures
+        from lab.live.features import CORE_NAMES, OPTIONAL_SET_NAMES, LiveFeatures
+
+        built_in = set(CORE_NAMES).union(*OPTIONAL_SET_NAMES.values())
+        custom_names = [f for f in model_features if f not in built_in] if custom else []
+        sets = [*optional_sets, *([rule.feature_set] if rule.feature_set else [])]
+        if custom_names:
+            sets += list(OPTIONAL_SET_NAMES)
+        self.state = LiveFeatures(sessions, bar_minutes, list(dict.fromkeys(sets)))
+        self.custom = (LiveCustomFeatures(custom, self.state.names, custom_names, window_bars)
+                       if custom_names else None)
+        names = self.state.names + tuple(custom_names)
+        self.state.columns_of([f for f in model_features if f not in custom_names], who)  # a clear refusal
+        self.names = names
+        self.model_columns = np.array([names.index(f) for f in model_features], dtype=np.int64)
+        self.strategy_columns = self.state.columns_of(rule.features, f"the {rule.name} strategy")
+        #: Bars starting before this (ns) get NaN custom columns: set it to the first bar anybody reads, so
+        #: the warm-up does not pay for the custom functions (the window still fills).
+        self.custom_from_ns = 0
+
+    def update(self, time_ns: int, open_: float, high: float, low: float, close: float, volume: float) -> list:
+        """Feed one minute; ``[(LiveBar, row)]`` of the bars it completed (``row``: float64 array of :attr:`names`)."""
+        return [self._row(bar) for bar in self.state.update(time_ns, open_, high, low, close, volume)]
+
+    def flush(self) -> list:
+        """The bar still being filled, completed (end of the stream)."""
+        return [self._row(bar) for bar in self.state.flush()]
+
+    def _row(self, bar):
+        if self.custom is None:
+            values = bar.features
+        else:
+            values = bar.features + self.custom.update(bar, compute=bar.start_ns >= self.custom_from_ns)
+        return bar, np.asarray(values, dtype=np.float64)

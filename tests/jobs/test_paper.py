@@ -20,8 +20,9 @@ def minutes():
     return make_minutes("2023-01-03", END, seed=3)
 
 
-def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "") -> dict:
-    """A minute file, a config pointing at it and a LightGBM champion of ``target`` on the 24 core features."""
+def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "", extra_features: tuple[str, ...] = ()) -> dict:
+    """A minute file, a config pointing at it and a LightGBM champion of ``target`` on the 24 core features
+    (and ``extra_features``)."""
     import lightgbm as lgb
     import mlflow
 
@@ -32,10 +33,12 @@ def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "") -> 
     config.write_text(f'[data]\npath = "{data}"\n\n[windows]\ntrain = ["2023-01-01", "2023-01-31"]\n'
                       'validation = ["2023-02-01", "2023-03-10"]\ntest = ["2024-01-01", "2025-12-31"]\n\n'
                       '[promotion]\nmodel_name = "mes-test"\n' + extra_toml)
-    features = list(FEATURE_NAMES)
+    features = list(FEATURE_NAMES) + list(extra_features)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, len(features))) * 1e-3
-    y = (X[:, 0] + 3e-4 * rng.standard_normal(400) > 0).astype(int)
+    if extra_features:  # let the last input matter too
+        X[:, -1] = rng.standard_normal(400)
+    y = (X[:, 0] + 3e-4 * rng.standard_normal(400) + (1e-3 * X[:, -1] if extra_features else 0) > 0).astype(int)
     booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
                         lgb.Dataset(X, y, feature_name=features), 15)
     client = mlflow.MlflowClient()
@@ -136,6 +139,20 @@ def test_paper_run_of_a_volatility_champion_trades_its_strategy_like_the_backtes
     assert run.data.params["strategy"] == "mean_reversion"
     signals = _artifact(run, "signals.csv")
     assert ",setup" in signals
+
+
+def test_paper_run_of_a_champion_with_a_custom_feature_equals_the_backtest(tracking_store, tmp_path, minutes):
+    """A champion whose inputs include a [features] custom column: computed live from the window of recent
+    bars, the trades equal the backtest's on the batch table."""
+    from jobs.paper import main
+
+    custom = '\n[features]\ncustom = ["tests.lab.custom_feature_fixtures:session_aware"]\n'
+    setup = _register_champion(tmp_path, minutes, "target_6bar", custom, extra_features=("close_vs_mean_12",))
+    assert main(["--config", setup["config"], "--from", START, "--to", END]) == 0
+    (run,) = _paper_runs()
+    paper_csv = _artifact(run, "trades.csv")
+    assert paper_csv == _backtest_csv(setup, START, END)
+    assert paper_csv.count("\n") > 10
 
 
 def test_paper_refuses_a_champion_whose_target_does_not_feed_its_strategy(tracking_store, tmp_path, minutes, capsys):

@@ -57,3 +57,16 @@ def raises(bars: pd.DataFrame) -> pd.Series:
 
 
 NOT_A_FUNCTION = 3.0
+
+
+def session_aware(bars: pd.DataFrame) -> pd.DataFrame:
+    """Honest, and reads what featurize hands over: the bar start, session fields, integer volume, a core
+    and an optional-set feature (used by the live-parity test)."""
+    minutes_in = (bars.index.to_series() - bars["session_open"]).dt.total_seconds() / 60.0
+    volume_share = bars["volume"] / bars.groupby("session")["volume"].cumsum()
+    return pd.DataFrame({
+        "minutes_into_session": minutes_in,
+        "session_volume_share": volume_share,
+        "range_rsi": bars["range_position"] * bars["rsi_7"],
+        "close_vs_mean_12": bars["close"] / bars["close"].rolling(12).mean() - 1.0,
+    }, index=bars.index)

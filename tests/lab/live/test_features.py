@@ -115,3 +115,40 @@ def test_columns_of_names_the_missing_features_and_why():
     text = str(caught.value)
     assert "the champion needs feature(s) ['range_position', 'my_momentum']" in text
     assert "optional_sets = ['breakout']" in text and "['my_momentum'] are not built-in features" in text
+
+
+def test_live_inputs_compute_custom_features_equal_to_the_batch_table():
+    """[features] custom on the live path: the user's batch functions on the last window of bars give the batch
+    table's values (functions that look back less than the window), in the model's column order."""
+    from lab.config import StrategyConfig
+    from lab.live.signal import BarRule, LiveInputs
+
+    entries = ["tests.lab.custom_feature_fixtures:session_aware", "tests.lab.custom_feature_fixtures:past_momentum"]
+    config = LabConfig().replace({"features.custom": entries})
+    minutes = _quirky_minutes()
+    batch, sessions = featurized_bars(minutes, config)
+    model_features = ["rsi_7", "range_rsi", "momentum_4bar_points", "minutes_into_session", "session_volume_share",
+                      "close_vs_mean_12"]
+    rule = BarRule(StrategyConfig(), config.rules)
+    inputs = LiveInputs(rule, sessions, 5, (), model_features, entries, window_bars=300)
+    ns = epoch_ns(minutes.index)
+    columns = [minutes[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
+    rows = []
+    for i in range(len(minutes)):
+        rows.extend(inputs.update(int(ns[i]), *(c[i] for c in columns)))
+    rows.extend(inputs.flush())
+    live = np.array([row[inputs.model_columns] for _, row in rows])
+    assert [bar.start_ns for bar, _ in rows] == epoch_ns(batch.index).tolist()
+    expected = batch[model_features].to_numpy(np.float64)
+    np.testing.assert_array_equal(np.isnan(live), np.isnan(expected))
+    np.testing.assert_allclose(live, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_live_inputs_refuse_a_non_built_in_feature_without_custom_entries():
+    from lab.config import RulesConfig, StrategyConfig
+    from lab.live.signal import BarRule, LiveInputs
+    from lab.sessions import regular_sessions
+
+    sessions = regular_sessions("XNYS", pd.Timestamp("2023-03-01").date(), pd.Timestamp("2023-03-03").date())
+    with pytest.raises(DataError, match="are not built-in features"):
+        LiveInputs(BarRule(StrategyConfig(), RulesConfig()), sessions, 5, (), ["rsi_7", "my_momentum"])
