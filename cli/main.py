@@ -104,8 +104,10 @@ def demo(config: str, experiment: str, no_edge: bool) -> None:
 
 @cli.command()
 @click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
-@click.option("--recent-days", default="30", show_default=True, help="days at the end of the data compared")
-@click.option("--trades-run", default="", help="run whose trades.csv is compared with the validation bands")
+@click.option("--recent-days", default="30", show_default=True,
+              help="without a paper run of the champion: days at the end of the validation window compared")
+@click.option("--trades-run", default="", help="run whose trades.csv is compared with the validation bands "
+              "(default: the champion's newest paper run, whose window is also the recent data)")
 @click.option("--experiment", default=None, help="MLflow experiment name")
 def monitor(config: str, recent_days: str, trades_run: str, experiment: str | None) -> None:
     """Champion monitor (jobs/monitor.py): PSI, ECE, P&L bands; tags lab.alert (see `lab status`)."""
