@@ -182,7 +182,9 @@ class BarRule:
         signal = 1 if decision.side == "long" else -1 if decision.side == "short" else 0
         # The engine itself refuses an entry bar after the last-entry time (and counts it), so the
         # signal keeps its size here even when decide() reports "last_entry".
-        contracts = int(position_contracts(np.array([confidence]), self.rules)[0]) if signal else 0
+        contracts = decision.contracts  # decide() sized it, unless only the last-entry time stopped it
+        if signal and not contracts:
+            contracts = int(position_contracts(np.array([confidence]), self.rules)[0])
         return BarSignal(decision, signal, confidence, contracts, False)
 
 
