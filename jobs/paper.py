@@ -18,7 +18,7 @@ logs (``trades.csv``, metrics, criteria, equity, ``report.html``): on the same b
 refused unless the champion's final-eval verdict (model version tag ``lab.final_eval.verdict``)
 is a PASS, as the plan's go/no-go demands. ``--override-reason "..."`` overrides the refusal and
 is recorded on the run (tag ``lab.live_override``). Dates in the held-out test window are refused
-(:func:`check_paper_range`).
+and so are the sealed ranges of the file's market; the warm-up skips their rows (:func:`check_paper_range`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.final_eval import champion_version, promoted_rules
 from jobs.orders import open_sink
 from lab import tracking
-from lab.config import LabConfig
+from lab.config import DateRange, LabConfig
 from lab.dataset import TEST_WARMUP_DAYS, resolve_data_path
 from lab.errors import LabError
 from lab.live.signal import LiveInputs
@@ -82,12 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
         if end < start:
             raise LabError(f"--to {end} is before --from {start}; give a range of trading dates")
-        check_paper_range(config, start, end)
+        guard_range(config.windows, start, end, "paper")  # before any file is made or read
         tags = live_permission(champion, config.promotion.model_name, live, args.override_reason)
         name = config.promotion.model_name
         model = load_run_model(champion.run_id, f"models:/{name}@champion")
         check_strategy_model(config.strategy.name, model.target, rules_source)
         path, _ = resolve_data_path(config)
+        sealed = check_paper_range(config, start, end, path)
         with tracking.stage_run("paper", config, target=model.target,
                                 params={"window": f"{start}..{end}", "model_version": champion.version,
                                         "strategy": config.strategy.name,
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             warn_if_costs_off(config)
             sink = open_sink(args.sink) if live else None
             try:
-                trader, orders = paper_trade(config, model, path, start, end, follow=follow, sink=sink,
+                trader, orders = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=sealed,
                                              poll_seconds=float(args.poll_seconds), idle_seconds=float(args.idle_seconds))
             finally:
                 if sink is not None:
@@ -119,18 +120,32 @@ def _flag(value: str | None) -> bool:
     return str(value or "").strip().lower() in ("true", "1", "yes", "on")
 
 
-def check_paper_range(config: LabConfig, start: dt.date, end: dt.date) -> None:
-    """Refuse trading dates the paper trader may not read: the one place that knows the seal.
+def check_paper_range(config: LabConfig, start: dt.date, end: dt.date, path: str | Path) -> list[DateRange]:
+    """Refuse trading dates in a sealed range; the sealed ranges of the file's market, which the
+    indicator warm-up before ``start`` skips unread.
 
-    Today the sealed range is the configured ``[windows] test``; point this at the seal registry
-    to refuse market-level sealed ranges as well.
+    The ranges are the configured ``[windows] test`` and every seal the registry holds for the
+    market of ``path`` (:func:`registry.seals.sealed_ranges`, which also seals the configured test
+    window as featurize does).
 
     Raises
     ------
     TestWindowLockedError
-        ``start..end`` overlaps a sealed range.
+        ``start..end`` overlaps the configured test window.
+    SealedRangeError
+        ``start..end`` overlaps another sealed range of the market.
     """
+    from registry.errors import SealedRangeError
+    from registry.seals import sealed_ranges
+
     guard_range(config.windows, start, end, "paper")
+    sealed = sealed_ranges(config, str(path), stage="paper")
+    for window in sealed:
+        if start <= window.end and window.start <= end:
+            raise SealedRangeError(f"paper refused: trading dates {start}..{end} overlap the sealed test range {window} "
+                                   "of this market; only final-eval reads it, once. Choose dates outside every sealed "
+                                   "range (`lab status` lists them).")
+    return sealed
 
 
 def check_strategy_model(strategy: str, target: str, rules_source: str) -> None:
@@ -177,21 +192,27 @@ def live_permission(champion: Any, model_name: str, live: bool, override_reason:
 
 def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date, end: dt.date, *, follow: bool = False,
                 sink: OrderSink | None = None, poll_seconds: float = 2.0, idle_seconds: float = 0.0,
-                sleep: Callable[[float], None] = time.sleep) -> tuple[PaperTrader, list[Order]]:
-    """Replay (or follow) the minute file through features, the model and the paper trader.
+                sleep: Callable[[float], None] = time.sleep, sealed: Sequence[DateRange] = ()
+                ) -> tuple[PaperTrader, list[Order]]:
+    """Replay (or follow) the minute file through features, the model and the paper trader; rows of
+    ``sealed`` ranges are skipped unread (see :func:`check_paper_range`).
 
     Returns the trader (its :meth:`~lab.paper.PaperTrader.result` is a backtest result) and every
     order it made; each order also goes to ``sink`` when one is given.
     """
+    if follow and Path(path).suffix.lower() not in (".txt", ".csv"):
+        raise LabError(f"--follow reads lines appended to a plain text file; {path} is not one (use a .txt or .csv file)")
     bound = read_bound(config, end)
     warm = start - dt.timedelta(days=TEST_WARMUP_DAYS)
     sessions = regular_sessions(config.session.calendar, warm - dt.timedelta(days=1), end)
     session = _Session(config, model, sessions, start, end, sink)
-    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm)
+    exclude = [(r.start, r.end) for r in sealed]
+    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm,
+                               exclude=exclude)
     offset = Path(path).stat().st_size if follow else 0
     session.feed(minute_file.minutes)
-    if follow and minute_file.rows_outside == 0:
-        _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep)
+    if follow and not _holds_date(path, bound):
+        _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude)
     session.finish()
     return session.trader, session.orders
 
@@ -264,11 +285,22 @@ class _Session:
                 self.sink.send(order)
 
 
+def _holds_date(path: str | Path, bound: dt.date) -> bool:
+    """Whether the file's last line is dated on or after ``bound`` (nothing left to follow): its
+    first field's ``YYYY-MM-DD``; an unreadable last line counts as not."""
+    with Path(path).open("rb") as handle:
+        handle.seek(0, 2)
+        handle.seek(max(0, handle.tell() - 4096))
+        lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
+    try:
+        return bool(lines) and dt.date.fromisoformat(lines[-1][:10].decode("ascii")) >= bound
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
 def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session: _Session, poll_seconds: float,
-            idle_seconds: float, sleep: Callable[[float], None]) -> None:
+            idle_seconds: float, sleep: Callable[[float], None], exclude: Sequence[tuple[dt.date, dt.date]] = ()) -> None:
     """Read lines appended after ``offset`` until the read bound is reached or the file stays idle."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        raise LabError(f"--follow reads appended lines of a text file; {path} is Parquet (use a .txt or .csv file)")
     with path.open("rb") as handle:
         first = handle.readline()
     header = first if first[:1] and not first[:1].isdigit() else b""
@@ -288,7 +320,8 @@ def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session:
             with tempfile.TemporaryDirectory() as folder:
                 part = Path(folder) / f"appended{path.suffix}"
                 part.write_bytes(header + chunk)
-                read = read_minutes(part, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound)
+                read = read_minutes(part, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound,
+                                    exclude=exclude)
             session.feed(read.minutes)
             if read.rows_outside:
                 return  # the next minute is dated at or after the read bound (the end, or a sealed range)

@@ -165,31 +165,77 @@ def test_paper_refuses_a_champion_whose_target_does_not_feed_its_strategy(tracki
     assert _paper_runs() == []
 
 
-def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
+def _follow_run(setup, growing, appended: bytes) -> int:
+    """``lab paper --follow`` on ``growing`` while ``appended`` is written to it in two parts half a second in."""
     from jobs.paper import main
-
-    first = minutes.loc[:"2023-03-03"]
-    rest = write_firstrate(minutes.loc["2023-03-04":], tmp_path / "rest.txt").read_bytes()
-    growing = write_firstrate(first, tmp_path / "growing.txt")
 
     def append() -> None:
         with growing.open("ab") as handle:
-            handle.write(rest[: len(rest) // 2])
+            handle.write(appended[: len(appended) // 2])
             handle.flush()
-            handle.write(rest[len(rest) // 2:])
+            handle.write(appended[len(appended) // 2:])
 
     timer = threading.Timer(0.5, append)
     timer.start()
     try:
-        code = main(["--config", paper_setup["config"], "--data", str(growing), "--from", START, "--to", END, "--follow",
+        return main(["--config", setup["config"], "--data", str(growing), "--from", START, "--to", END, "--follow",
                      "--poll-seconds", "0.1", "--idle-seconds", "3"])
     finally:
         timer.join()
-    assert code == 0
+
+
+def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
+    rest = write_firstrate(minutes.loc["2023-03-04":], tmp_path / "rest.txt").read_bytes()
+    growing = write_firstrate(minutes.loc[:"2023-03-03"], tmp_path / "growing.txt")
+    assert _follow_run(paper_setup, growing, rest) == 0
     (run,) = _paper_runs()
     assert run.data.params["paper_follow"] == "true"
     assert _artifact(run, "trades.csv") == _backtest_csv(paper_setup, START, END)
     assert _artifact(run, "signals.csv").splitlines()[-1].startswith("2023-03-10T15:55:00")
+
+
+def test_paper_follow_picks_up_appended_minutes_of_a_file_with_history_before_the_warm_up(paper_setup, minutes,
+                                                                                        tmp_path, monkeypatch):
+    """Rows before the warm-up are not read; that must not be taken for "the file already reached the end"."""
+    import jobs.paper
+
+    monkeypatch.setattr(jobs.paper, "TEST_WARMUP_DAYS", 20)  # the file starts before START - 20 days
+    rest = write_firstrate(minutes.loc["2023-03-07":], tmp_path / "rest.txt").read_bytes()
+    growing = write_firstrate(minutes.loc[:"2023-03-06"], tmp_path / "growing.txt")
+    assert _follow_run(paper_setup, growing, rest) == 0
+    (run,) = _paper_runs()
+    assert _artifact(run, "signals.csv").splitlines()[-1].startswith("2023-03-10T15:55:00")
+
+
+def test_paper_refuses_trading_dates_in_a_sealed_range_of_the_market_and_skips_one_in_the_warm_up(paper_setup,
+                                                                                                   capsys, monkeypatch):
+    """A seal of the file's market other than the configured test window: trading dates in it are refused;
+    one inside the indicator warm-up is skipped unread (its minutes never reach the live state)."""
+    import datetime as dt
+
+    import jobs.paper
+    from jobs.paper import main
+    from lab.config import DateRange, load_config
+    from lab.dataset import source_of
+    from lab.market import market_id
+    from registry.seals import add_seal
+
+    config = load_config(paper_setup["config"])
+    market = market_id(config, source_of(paper_setup["data"]))
+    add_seal(market, DateRange(dt.date(2023, 3, 6), dt.date(2023, 3, 7)), stage="test")
+    assert main(["--config", paper_setup["config"], "--from", START, "--to", END]) == 2
+    assert "overlap the sealed test range 2023-03-06..2023-03-07" in capsys.readouterr().err
+    assert _paper_runs() == []
+    reads = []
+    original = jobs.paper.read_minutes
+    monkeypatch.setattr(jobs.paper, "read_minutes", lambda *a, **k: reads.append(k) or original(*a, **k))
+    assert main(["--config", paper_setup["config"], "--from", "2023-03-08", "--to", END]) == 0
+    (run,) = _paper_runs()
+    assert "2023-03-08T09:30" in _artifact(run, "signals.csv")
+    (read,) = reads
+    assert (dt.date(2023, 3, 6), dt.date(2023, 3, 7)) in read["exclude"]
+    minutes = original(paper_setup["data"], since=read["since"], until=read["until"], exclude=read["exclude"]).minutes
+    assert not ((minutes.index >= "2023-03-06") & (minutes.index < "2023-03-08")).any()
 
 
 def test_paper_refuses_dates_in_the_test_window(paper_setup, capsys):

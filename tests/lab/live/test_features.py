@@ -29,13 +29,19 @@ def _quirky_minutes() -> pd.DataFrame:
     return minutes.loc[keep & ~slot & ~last_minute]
 
 
-def _replay(state: LiveFeatures, minutes: pd.DataFrame) -> pd.DataFrame:
+def _feed(state, minutes: pd.DataFrame) -> list:
+    """Every minute through ``state.update``, then ``state.flush()``: all they returned, in order."""
     ns = epoch_ns(minutes.index)
     columns = [minutes[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
-    bars = []
+    out = []
     for i in range(len(minutes)):
-        bars.extend(state.update(int(ns[i]), *(c[i] for c in columns)))
-    bars.extend(state.flush())
+        out.extend(state.update(int(ns[i]), *(c[i] for c in columns)))
+    out.extend(state.flush())
+    return out
+
+
+def _replay(state: LiveFeatures, minutes: pd.DataFrame) -> pd.DataFrame:
+    bars = _feed(state, minutes)
     index = pd.DatetimeIndex(np.array([b.start_ns for b in bars], "datetime64[ns]")).tz_localize("UTC").tz_convert(NY)
     frame = pd.DataFrame([b.features for b in bars], index=index, columns=list(state.names))
     for position, name in enumerate(("open", "high", "low", "close", "volume")):
@@ -131,12 +137,7 @@ def test_live_inputs_compute_custom_features_equal_to_the_batch_table():
                       "close_vs_mean_12"]
     rule = BarRule(StrategyConfig(), config.rules)
     inputs = LiveInputs(rule, sessions, 5, (), model_features, entries, window_bars=300)
-    ns = epoch_ns(minutes.index)
-    columns = [minutes[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
-    rows = []
-    for i in range(len(minutes)):
-        rows.extend(inputs.update(int(ns[i]), *(c[i] for c in columns)))
-    rows.extend(inputs.flush())
+    rows = _feed(inputs, minutes)
     live = np.array([row[inputs.model_columns] for _, row in rows])
     assert [bar.start_ns for bar, _ in rows] == epoch_ns(batch.index).tolist()
     expected = batch[model_features].to_numpy(np.float64)
