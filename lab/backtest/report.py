@@ -179,11 +179,13 @@ def report_header(
         out["window of this report"] = window
     out["windows"] = f"train {windows.train}, validation {windows.validation}, test {windows.test} (held out)"
     out["strategy"] = config.strategy.name
+    from lab.strategies import entry_rule_text, strategy_exits  # lazy: lab.strategies imports lab.backtest
+
+    exits = strategy_exits(config.strategy, rules)
     out["rules"] = (
-        f"long at P >= {rules.entry_threshold:.2f}, short at P <= {1 - rules.entry_threshold:.2f}; "
-        f"{rules.full_size_contracts} contracts at confidence >= {rules.full_size_threshold:.2f}, else "
-        f"{rules.half_size_contracts}; target {rules.profit_target_ticks:g} ticks, stop {rules.stop_loss_ticks:g} ticks, "
-        f"time stop {rules.time_stop_bars} bars; no entry in the last {rules.last_entry_minutes_before_close} min, "
+        f"{entry_rule_text(config.strategy, rules)}; target {exits.profit_target_ticks:g} ticks, stop "
+        f"{exits.stop_loss_ticks:g} ticks, time stop {exits.time_stop_bars} bars; no entry in the last "
+        f"{rules.last_entry_minutes_before_close} min, "
         f"flat {rules.flatten_minutes_before_close} min before the close; daily loss limit "
         f"${rules.daily_loss_limit_usd:,.2f}; {rules.pause_minutes} min pause after "
         f"{rules.pause_after_consecutive_losses} losses in a row"

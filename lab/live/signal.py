@@ -125,7 +125,7 @@ class BarRule:
 
     def __init__(self, strategy: StrategyConfig | None, rules: RulesConfig, bar_minutes: int = 5,
                  long_only: bool = False) -> None:
-        from lab.strategies import STRATEGY_NAMES, breakout, mean_reversion
+        from lab.strategies import STRATEGY_NAMES, breakout, mean_reversion, strategy_exits
         from lab.strategies.direction import direction_confidence as _confidence
 
         strategy = strategy or StrategyConfig()
@@ -134,22 +134,20 @@ class BarRule:
         self.feature_set = "" if self.name == "direction" else self.name  # the optional set holding its features
         if self.name == "direction":
             self.features: tuple[str, ...] = ()
-            self.exits = ExitParams.from_rules(rules)
             self._confidence = _confidence
         elif self.name == "breakout":
             self._config = strategy.breakout
             self.features = breakout.BREAKOUT_RULE_FEATURES
-            self.exits = breakout.breakout_exits(self._config)
             self._sides, self._confidence = breakout.breakout_sides, breakout.breakout_confidence
         elif self.name == "mean_reversion":
             self._config = strategy.mean_reversion
             self.features = mean_reversion.MEAN_REVERSION_RULE_FEATURES
-            self.exits = mean_reversion.mean_reversion_exits(self._config)
             self._sides, self._confidence = mean_reversion.mean_reversion_sides, mean_reversion.mean_reversion_confidence
             self._exit = mean_reversion.high_volatility_exit
             self.exit_reason = mean_reversion.EXIT_SIGNAL_REASON
         else:
             raise ValueError(f"strategy {self.name!r} is not one of {', '.join(STRATEGY_NAMES)}")
+        self.exits: ExitParams = strategy_exits(strategy, rules)
 
     def __call__(self, probability: float, start_ns: int, session_close_ns: int,
                  values: Sequence[float] = ()) -> BarSignal:

@@ -18,17 +18,19 @@ from __future__ import annotations
 import pandas as pd
 
 from lab.backtest.run import BacktestResult, run_backtest
-from lab.backtest.signals import BacktestInputError, StrategySignals
+from lab.backtest.signals import BacktestInputError, ExitParams, StrategySignals
 from lab.config import LabConfig, RulesConfig, StrategyConfig
-from lab.strategies.breakout import breakout_signals
+from lab.strategies.breakout import breakout_exits, breakout_signals
 from lab.strategies.direction import LONG_ONLY_TARGETS, direction_signals, long_only_for_target
-from lab.strategies.mean_reversion import mean_reversion_signals
+from lab.strategies.mean_reversion import HIGH_VOLATILITY_PROBABILITY, mean_reversion_exits, mean_reversion_signals
 
 __all__ = [
     "STRATEGY_NAMES",
     "DIRECTION_TARGETS",
     "VOLATILITY_TARGETS",
     "targets_for",
+    "strategy_exits",
+    "entry_rule_text",
     "build_signals",
     "backtest_strategy",
     "direction_signals",
@@ -50,6 +52,37 @@ def targets_for(strategy: str) -> tuple[str, ...]:
     if strategy not in STRATEGY_NAMES:
         raise BacktestInputError(f"strategy {strategy!r} is not one of {', '.join(STRATEGY_NAMES)}")
     return DIRECTION_TARGETS if strategy == "direction" else VOLATILITY_TARGETS
+
+
+def strategy_exits(strategy: StrategyConfig, rules: RulesConfig) -> ExitParams:
+    """The exits of ``strategy``: the rules' for direction, ``[strategy.<name>]``'s for the others."""
+    targets_for(strategy.name)  # refuses an unknown name
+    if strategy.name == "breakout":
+        return breakout_exits(strategy.breakout)
+    if strategy.name == "mean_reversion":
+        return mean_reversion_exits(strategy.mean_reversion)
+    return ExitParams.from_rules(rules)
+
+
+def entry_rule_text(strategy: StrategyConfig, rules: RulesConfig) -> str:
+    """One line saying when ``strategy`` enters and what decides the size (for reports)."""
+    full = f"{rules.full_size_contracts} contracts at confidence >= {rules.full_size_threshold:.2f}, else " \
+           f"{rules.half_size_contracts}"
+    if strategy.name == "breakout":
+        b = strategy.breakout
+        return (f"long when consolidation score >= {b.min_consolidation_score:g}, P(high range) >= "
+                f"{b.min_volatility_probability:g} and range position < {b.range_low:g}; short with range position > "
+                f"{b.range_high:g}; confidence P(high range): {full}")
+    if strategy.name == "mean_reversion":
+        m = strategy.mean_reversion
+        text = (f"long when P(high range) < {m.max_volatility_probability:g}, RSI(7) < {m.rsi_oversold:g} and the close "
+                f"{m.min_ema_deviation_pct:g} % or more below EMA(21); short on the mirror (RSI(7) > {m.rsi_overbought:g})")
+        if m.skip_first_and_last_hour:
+            text += ", not in the session's first or last hour"
+        if m.exit_on_high_volatility:
+            text += f"; market exit at the next open once P(high range) >= {HIGH_VOLATILITY_PROBABILITY:g}"
+        return text + f"; confidence 1 - P(high range): {full}"
+    return (f"long at P >= {rules.entry_threshold:.2f}, short at P <= {1 - rules.entry_threshold:.2f}; {full}")
 
 
 def build_signals(

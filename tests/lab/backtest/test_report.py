@@ -101,3 +101,16 @@ def test_verdict_fails_when_a_minimum_criterion_fails_even_if_every_target_passe
     assert verdict(evaluate_criteria(good)) == "PASS-target"
     assert verdict(evaluate_criteria({**good, "worst_day_usd": -111.78})) == "FAIL"  # the demo's test window
     assert verdict(evaluate_criteria({**good, "trades_per_day": 4.0})) == "PASS-minimum"
+
+
+def test_report_header_states_the_entry_rule_and_exits_of_the_strategy_traded():
+    breakout = LabConfig().replace({"strategy.name": "breakout", "strategy.breakout.profit_target_ticks": 10})
+    rules = report_header(breakout, runs={}, data_source="x", digest="d")["rules"]
+    assert rules.startswith("long when consolidation score >= 0.6, P(high range) >= 0.5")
+    assert "target 10 ticks" in rules and "long at P >=" not in rules
+    reversion = LabConfig().replace({"strategy.name": "mean_reversion"})
+    rules = report_header(reversion, runs={}, data_source="x", digest="d")["rules"]
+    assert "RSI(7) < 30" in rules and "target 4 ticks, stop 4 ticks, time stop 3 bars" in rules
+    assert "market exit at the next open once P(high range) >= 0.5" in rules
+    direction = report_header(LabConfig(), runs={}, data_source="x", digest="d")["rules"]
+    assert direction.startswith("long at P >= 0.60, short at P <= 0.40; 2 contracts at confidence >= 0.70, else 1")
