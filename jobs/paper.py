@@ -211,7 +211,7 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
                                exclude=exclude)
     offset = Path(path).stat().st_size if follow else 0
     session.feed(minute_file.minutes)
-    if follow and not _holds_date(path, bound):
+    if follow and not _reaches_bound(Path(path), config, bound, exclude):
         _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude)
     session.finish()
     return session.trader, session.orders
@@ -285,25 +285,44 @@ class _Session:
                 self.sink.send(order)
 
 
-def _holds_date(path: str | Path, bound: dt.date) -> bool:
-    """Whether the file's last line is dated on or after ``bound`` (nothing left to follow): its
-    first field's ``YYYY-MM-DD``; an unreadable last line counts as not."""
-    with Path(path).open("rb") as handle:
+def _header_of(path: Path) -> bytes:
+    """The file's header line (a named-column CSV), or nothing (FirstRate's headerless text)."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    return first if first[:1] and not first[:1].isdigit() else b""
+
+
+def _read_lines(path: Path, lines: bytes, config: LabConfig, bound: dt.date,
+                exclude: Sequence[tuple[dt.date, dt.date]]):
+    """Complete ``lines`` of ``path`` (its header added) through the reader, rows from ``bound`` on and in
+    ``exclude`` skipped unparsed; the :class:`lab.readers.MinuteFile`."""
+    with tempfile.TemporaryDirectory() as folder:
+        part = Path(folder) / f"lines{path.suffix}"
+        part.write_bytes(_header_of(path) + lines)
+        return read_minutes(part, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound,
+                            exclude=exclude)
+
+
+def _reaches_bound(path: Path, config: LabConfig, bound: dt.date, exclude: Sequence[tuple[dt.date, dt.date]]) -> bool:
+    """Whether the file already holds a minute at or after ``bound`` (exchange date; nothing left to
+    follow). The reader judges its last complete lines, so column order, quoting and the file's
+    time zone are read as everywhere else, and rows from ``bound`` on are skipped unparsed."""
+    with path.open("rb") as handle:
         handle.seek(0, 2)
-        handle.seek(max(0, handle.tell() - 4096))
-        lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
-    try:
-        return bool(lines) and dt.date.fromisoformat(lines[-1][:10].decode("ascii")) >= bound
-    except (ValueError, UnicodeDecodeError):
+        size = handle.tell()
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    if size > 65536:
+        tail = tail[tail.find(b"\n") + 1:]  # from the first whole line
+    tail = tail[: tail.rfind(b"\n") + 1]
+    if not tail.strip() or tail == _header_of(path):
         return False
+    return _read_lines(path, tail, config, bound, exclude).rows_outside > 0
 
 
 def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session: _Session, poll_seconds: float,
             idle_seconds: float, sleep: Callable[[float], None], exclude: Sequence[tuple[dt.date, dt.date]] = ()) -> None:
     """Read lines appended after ``offset`` until the read bound is reached or the file stays idle."""
-    with path.open("rb") as handle:
-        first = handle.readline()
-    header = first if first[:1] and not first[:1].isdigit() else b""
     idle_since = time.monotonic()
     while True:
         size = path.stat().st_size
@@ -317,11 +336,7 @@ def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session:
             offset += complete
         if chunk.strip():
             idle_since = time.monotonic()
-            with tempfile.TemporaryDirectory() as folder:
-                part = Path(folder) / f"appended{path.suffix}"
-                part.write_bytes(header + chunk)
-                read = read_minutes(part, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound,
-                                    exclude=exclude)
+            read = _read_lines(path, chunk, config, bound, exclude)
             session.feed(read.minutes)
             if read.rows_outside:
                 return  # the next minute is dated at or after the read bound (the end, or a sealed range)

@@ -58,6 +58,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
     from lab.errors import LabError
     from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
     from lab.live.serving import SignalSpec
+    from lab.custom_features import custom_sources_digest
     from lab.strategies import targets_for
     from registry.evidence import with_trading_settings
 
@@ -82,13 +83,15 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
         unknown = [f for f in features if f not in known]
         if not features or (unknown and not config.features.custom):
             raise LabError(f"its features {unknown or '(none recorded)'} are not the live state's")
+        # the custom modules must import here (they run live) and are pinned by their source digest
+        custom_sources = custom_sources_digest(config.features.custom) if unknown else {}
     except (MlflowException, OSError, LabError) as exc:
         return SignalModelRef("", "", f"{type(exc).__name__}: {exc}")
     spec = SignalSpec(engine=engine, features=features, target=run.target, calendar=config.session.calendar,
                       bar_minutes=config.session.bar_minutes, warmup_bars=config.session.warmup_bars,
                       optional_sets=tuple(config.features.optional_sets),
                       rules=dataclasses.asdict(config.rules), strategy=dataclasses.asdict(config.strategy),
-                      custom=tuple(config.features.custom) if unknown else ())
+                      custom=tuple(custom_sources), custom_sources=custom_sources)
     experiment_id = client.get_run(run.run_id).info.experiment_id
     with tracking.child_run(experiment_id, "signal-model",
                             {tracking.STAGE_TAG: "signal-model", tag.EVIDENCE_FOR: run.run_id}) as signal_run:

@@ -115,7 +115,7 @@ class LiveFeatures:
     bar_minutes : int, default 5
         Bar length, minutes (divides 60), as ``[session] bar_minutes``.
     optional_sets : sequence of str, default ("breakout", "mean_reversion")
-        Optional feature sets appended after the 24 core features, in this order.
+        Optional feature sets appended after the 24 core features (breakout first, whatever the order given).
 
     Examples
     --------
@@ -131,7 +131,8 @@ class LiveFeatures:
             raise ConfigError(f"optional feature set(s) {unknown} unknown; choose from {sorted(OPTIONAL_SET_NAMES)}")
         self.sessions = SessionTable(sessions)
         self.bar_ns = bar_minutes * NS_PER_MINUTE
-        self.optional_sets = tuple(optional_sets)
+        # In the one order the rows are written in (breakout, then mean reversion), whatever order was asked.
+        self.optional_sets = tuple(name for name in OPTIONAL_SET_NAMES if name in optional_sets)
         self.names: tuple[str, ...] = CORE_NAMES + tuple(n for s in self.optional_sets for n in OPTIONAL_SET_NAMES[s])
         # the bucket being filled
         self._bucket = None

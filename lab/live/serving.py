@@ -56,6 +56,8 @@ class SignalSpec:
     strategy: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(StrategyConfig()))
     #: ``[features] custom`` entries the model's non-built-in inputs come from (importable where it is served).
     custom: tuple[str, ...] = ()
+    #: Their modules' source digests at promotion (:func:`lab.custom_features.custom_sources_digest`).
+    custom_sources: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -114,6 +116,15 @@ class LiveSignaler:
             raise DataError(f"the signal model predicts {spec.target} but its spec trades the {strategy.name} strategy, "
                             f"which needs a model of {', '.join(targets_for(strategy.name))}")
         self.rule = BarRule(strategy, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
+        if spec.custom:
+            from lab.custom_features import custom_sources_digest
+
+            now = custom_sources_digest(spec.custom)
+            changed = [entry for entry, digest in spec.custom_sources.items() if now.get(entry) != digest]
+            if changed:
+                raise DataError(f"custom feature module(s) of {changed} changed since the model was promoted: its "
+                                "inputs would no longer be the features it was trained on; restore the code or "
+                                "re-featurize, re-tune and promote again")
         self.inputs = LiveInputs(self.rule, sessions, spec.bar_minutes, spec.optional_sets, spec.features,
                                  spec.custom, spec.warmup_bars)
         self.spec = spec
@@ -132,10 +143,8 @@ class LiveSignaler:
     def _decide(self, bar: LiveBar, row: np.ndarray) -> tuple[LiveBar, Decision]:
         self.bars_seen += 1
         probability = float("nan")
-        if self.bars_seen > self.spec.warmup_bars:
-            inputs = row[self.inputs.model_columns]
-            if not np.isnan(inputs).any():
-                probability = self._predict(inputs)
+        if self.bars_seen > self.spec.warmup_bars:  # NaN inputs are missing values, as in the batch prediction
+            probability = self._predict(row[self.inputs.model_columns])
         values = tuple(row[self.inputs.strategy_columns].tolist())
         return bar, self.rule(probability, bar.start_ns, bar.session_close_ns, values).decision
 

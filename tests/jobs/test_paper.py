@@ -36,9 +36,7 @@ def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "", ext
     features = list(FEATURE_NAMES) + list(extra_features)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, len(features))) * 1e-3
-    if extra_features:  # let the last input matter too
-        X[:, -1] = rng.standard_normal(400)
-    y = (X[:, 0] + 3e-4 * rng.standard_normal(400) + (1e-3 * X[:, -1] if extra_features else 0) > 0).astype(int)
+    y = (X[:, 0] + 3e-4 * rng.standard_normal(400) + (X[:, -1] if extra_features else 0) > 0).astype(int)
     booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
                         lgb.Dataset(X, y, feature_name=features), 15)
     client = mlflow.MlflowClient()
@@ -84,6 +82,20 @@ def _artifact(run, name: str) -> str:
     import mlflow
 
     return mlflow.artifacts.load_text(f"{run.info.artifact_uri}/{name}")
+
+
+def _window_table(setup, start: str, end: str):
+    """The batch table of the validation dates ``start..end`` of the setup's file and config."""
+    import datetime as dt
+
+    from lab.config import load_config
+    from lab.dataset import build_window_table
+    from lab.readers import read_minutes
+
+    config = load_config(setup["config"])
+    table, _ = build_window_table(read_minutes(setup["data"]).minutes, config, dt.date.fromisoformat(start),
+                                  dt.date.fromisoformat(end))
+    return table
 
 
 def _backtest_csv(setup, start: str, end: str, volatility: bool = False) -> str:
@@ -148,6 +160,11 @@ def test_paper_run_of_a_champion_with_a_custom_feature_equals_the_backtest(track
 
     custom = '\n[features]\ncustom = ["tests.lab.custom_feature_fixtures:session_aware"]\n'
     setup = _register_champion(tmp_path, minutes, "target_6bar", custom, extra_features=("close_vs_mean_12",))
+    table = _window_table(setup, START, END)
+    inputs = table[setup["features"]].to_numpy(np.float64)
+    flat = inputs.copy()
+    flat[:, -1] = 0.0
+    assert (setup["booster"].predict(inputs) != setup["booster"].predict(flat)).mean() > 0.1  # the custom value counts
     assert main(["--config", setup["config"], "--from", START, "--to", END]) == 0
     (run,) = _paper_runs()
     paper_csv = _artifact(run, "trades.csv")
@@ -205,6 +222,27 @@ def test_paper_follow_picks_up_appended_minutes_of_a_file_with_history_before_th
     assert _follow_run(paper_setup, growing, rest) == 0
     (run,) = _paper_runs()
     assert _artifact(run, "signals.csv").splitlines()[-1].startswith("2023-03-10T15:55:00")
+
+
+def test_paper_follow_of_a_file_that_already_holds_the_end_does_not_wait(paper_setup):
+    """A named-column CSV whose last rows are after --to: nothing to follow, so the run ends at once."""
+    import time
+
+    import pandas as pd
+
+    from jobs.paper import main
+    from lab.readers import read_minutes
+
+    minutes = read_minutes(paper_setup["data"]).minutes
+    csv = paper_setup["tmp"] / "named.csv"
+    frame = minutes.reset_index()
+    frame["time"] = frame["time"].dt.tz_localize(None)
+    frame[["open", "high", "low", "close", "volume", "time"]].to_csv(csv, index=False)  # the stamp last
+    began = time.monotonic()
+    assert main(["--config", paper_setup["config"], "--data", str(csv), "--from", START, "--to", "2023-03-08",
+                 "--follow", "--poll-seconds", "0.1", "--idle-seconds", "30"]) == 0
+    assert time.monotonic() - began < 25
+    assert pd.Timestamp("2023-03-09") > pd.Timestamp(_artifact(_paper_runs()[0], "signals.csv").splitlines()[-1][:10])
 
 
 def test_paper_refuses_trading_dates_in_a_sealed_range_of_the_market_and_skips_one_in_the_warm_up(paper_setup,

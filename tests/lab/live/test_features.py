@@ -153,3 +153,12 @@ def test_live_inputs_refuse_a_non_built_in_feature_without_custom_entries():
     sessions = regular_sessions("XNYS", pd.Timestamp("2023-03-01").date(), pd.Timestamp("2023-03-03").date())
     with pytest.raises(DataError, match="are not built-in features"):
         LiveInputs(BarRule(StrategyConfig(), RulesConfig()), sessions, 5, (), ["rsi_7", "my_momentum"])
+
+
+def test_optional_sets_asked_in_any_order_name_the_columns_they_fill():
+    """Mean reversion asked before breakout: the names follow the order the rows are written in."""
+    minutes = _quirky_minutes().loc[:"2023-11-10"]
+    batch, sessions = featurized_bars(minutes, LabConfig())
+    live = _replay(LiveFeatures(sessions, optional_sets=("mean_reversion", "breakout")), minutes)
+    for name in ("mr_rsi_7", "squeeze_duration", "range_position"):
+        np.testing.assert_allclose(live[name].to_numpy(), batch[name].to_numpy(np.float64), rtol=1e-9, err_msg=name)

@@ -97,3 +97,29 @@ def test_bar_rule_of_a_volatility_strategy_agrees_with_its_backtest_signals(name
     late = rule(0.9 if name == "breakout" else 0.1, CLOSE_NS - 15 * MINUTE, CLOSE_NS,
                 (0.9, 0.1) if name == "breakout" else (10.0, -1.0, 1.0))
     assert (late.signal, late.decision.contracts, late.decision.stopped_by) == (1, 0, "last_entry")
+
+
+def test_a_served_model_refuses_custom_feature_code_changed_since_its_promotion():
+    from lab.errors import DataError
+    from lab.features import FEATURE_NAMES
+    from lab.live.serving import LiveSignaler, SignalSpec
+    from lab.sessions import regular_sessions
+
+    import lightgbm as lgb
+
+    entry = "tests.lab.custom_feature_fixtures:session_aware"
+    names = list(FEATURE_NAMES) + ["close_vs_mean_12"]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, len(names)))
+    booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
+                        lgb.Dataset(X, (X[:, -1] > 0).astype(int), feature_name=names), 5)
+    sessions = regular_sessions("XNYS", pd.Timestamp("2023-03-01").date(), pd.Timestamp("2023-03-03").date())
+    from lab.custom_features import custom_sources_digest
+
+    pinned = SignalSpec(engine="lightgbm", features=tuple(names), custom=(entry,),
+                        custom_sources=custom_sources_digest([entry]))
+    assert LiveSignaler(booster, pinned, sessions).inputs.custom is not None
+    stale = SignalSpec(engine="lightgbm", features=tuple(names), custom=(entry,), custom_sources={entry: "0" * 16})
+    with pytest.raises(DataError, match="changed since the model was promoted"):
+        LiveSignaler(booster, stale, sessions)
+    assert SignalSpec.from_json(pinned.to_json()) == pinned
