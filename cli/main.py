@@ -128,7 +128,12 @@ def monitor(config: str, recent_days: str, trades_run: str, experiment: str | No
 def paper(config: str, data: str, start: str, end: str, follow: bool, idle_seconds: str, live: bool, sink: str,
           override_reason: str, experiment: str | None) -> None:
     """Paper trading (jobs/paper.py): the champion minute by minute under the backtest's rules; one run
-    (lab.stage = paper) with signals, orders and a backtest's artifacts."""
+    (lab.stage = paper) with signals, orders and a backtest's artifacts.
+
+    The champion trades the strategy, rules and costs of its validation backtest (direction for a
+    direction model; breakout or mean reversion for a target_vol model), its features computed live
+    (custom ones included). Dates in a sealed test range are refused; --follow keeps reading minutes
+    appended to a text file until --to is passed or --idle-seconds go by without one."""
     _run_entry_point("paper", {"config": config, "data": data, "from": start, "to": end, "follow": str(follow).lower(),
                                "idle_seconds": idle_seconds, "live": str(live).lower(), "sink": sink,
                                "override_reason": override_reason}, experiment)
