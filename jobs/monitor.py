@@ -1,14 +1,14 @@
 """The champion monitor (entry point ``monitor``; ``lab monitor``; weekly in ``jobs/schedule.toml``).
 
 What "recent" means comes from the records: the champion's newest finished paper run (``lab
-paper``), its window and its trades. Its window's featurized rows (inside the validation window:
-the sealed test window is never read) are the recent data; without a paper run, the newest
-``--recent-days`` of the validation window are. ``--trades-run`` names another run whose
+paper``), its window and its trades. Its window's featurized rows are the recent data: from the
+validation table, or for later dates read from the data file (never a sealed range); without a
+paper run, the newest ``--recent-days`` of the validation window are. ``--trades-run`` names another run whose
 ``trades.csv`` to judge. Compared with the champion's training rows: PSI per model feature; ECE
 of its probabilities on the recent labelled rows against the ECE on the rest of the validation
 window; the trades' P&L against Monte Carlo bands of the validation backtest's trades. Logs one
 run (``lab.stage = monitor``) with ``psi.csv``, the metrics and what it compared (params
-``recent_window``, ``recent_from``, ``trades_run``); on PSI > 0.25 or ECE > 2x validation the run
+``recent_window``, ``recent_from``, ``trades_from``); on PSI > 0.25 or ECE > 2x validation the run
 is tagged ``lab.alert`` and so is the champion's version (``lab status`` shows it; the next clean
 run clears it).
 """
@@ -16,9 +16,11 @@ run clears it).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 import sys
 import tempfile
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -70,20 +72,50 @@ def newest_paper_run(model_name: str, version: str):
     return max(runs, key=lambda r: r.info.start_time, default=None)
 
 
-def recent_rows(validation: pd.DataFrame, paper_run, recent_days: int) -> tuple[pd.DataFrame, str, str]:
+def recent_rows(validation: pd.DataFrame, paper_run, recent_days: int,
+                read_window: Callable[[dt.date, dt.date], pd.DataFrame] | None = None
+                ) -> tuple[pd.DataFrame, str, str]:
     """The recent rows, their window (``YYYY-MM-DD..YYYY-MM-DD``) and where that choice came from.
 
-    The paper run's window when it has rows inside ``validation``; else the last ``recent_days``
-    calendar days of ``validation``.
+    The paper run's window: its rows of ``validation`` when it lies there, else (a paper run on
+    later dates) ``read_window(first, last)``, the featurized rows read from the data file; without
+    a paper run or rows, the last ``recent_days`` calendar days of ``validation``.
     """
     if paper_run is not None and ".." in paper_run.data.params.get("window", ""):
-        first, last = paper_run.data.params["window"].split("..")
-        rows = validation.loc[first:last]
+        first, last = (dt.date.fromisoformat(d) for d in paper_run.data.params["window"].split(".."))
+        rows = validation.loc[str(first):str(last)]
+        source = f"paper run {paper_run.info.run_id}"
+        if rows.empty and read_window is not None:
+            rows, source = read_window(first, last), source + " (its dates read from the data file)"
         if not rows.empty:
-            return rows, f"{rows.index[0].date()}..{rows.index[-1].date()}", f"paper run {paper_run.info.run_id}"
+            return rows, f"{rows.index[0].date()}..{rows.index[-1].date()}", source
     cutoff = validation.index[-1] - pd.Timedelta(days=recent_days)
     rows = validation.loc[validation.index > cutoff]
     return rows, f"{rows.index[0].date()}..{rows.index[-1].date()}", f"last {recent_days} days of the validation window"
+
+
+def window_reader(config: LabConfig) -> Callable[[dt.date, dt.date], pd.DataFrame]:
+    """``read(first, last)``: the featurized bars of ``first..last`` from the configured data file, the
+    indicators formed on the days before; empty when the dates touch a sealed range of the market
+    (never read) or the file holds none of them."""
+    from lab.dataset import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
+    from lab.readers import read_minutes
+    from registry.seals import sealed_ranges
+
+    def read(first: dt.date, last: dt.date) -> pd.DataFrame:
+        path, _ = resolve_data_path(config)
+        sealed = sealed_ranges(config, str(path), stage="monitor")
+        if any(first <= r.end and r.start <= last for r in sealed):
+            return pd.DataFrame()
+        minutes = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                               since=first - dt.timedelta(days=TEST_WARMUP_DAYS), until=last + dt.timedelta(days=1),
+                               exclude=[(r.start, r.end) for r in sealed]).minutes
+        try:
+            return build_window_table(minutes, config, first, last)[0]
+        except LabError:
+            return pd.DataFrame()
+
+    return read
 
 
 def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") -> list[str]:
@@ -104,8 +136,8 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
                             tags={tag.CHAMPION_VERSION: name}) as run:
         dataset = prepare(config)
         train, validation = dataset.tables["train"], dataset.tables["validation"]
-        recent, window, source = recent_rows(validation, paper_run, recent_days)
-        earlier = validation.drop(recent.index)
+        recent, window, source = recent_rows(validation, paper_run, recent_days, window_reader(config))
+        earlier = validation.drop(recent.index.intersection(validation.index))
         if earlier.empty:  # the recent window is the whole validation window: compare with itself, and say so
             earlier = validation
             source += " (the whole validation window: ECE compared with itself)"

@@ -390,3 +390,26 @@ def test_monitor_takes_recent_data_and_trades_from_the_champions_newest_paper_ru
     for run in (None, outside):
         rows, window, source = recent_rows(validation, run, recent_days=10)
         assert window == "2023-03-21..2023-03-31" and source == "last 10 days of the validation window"
+
+
+def test_monitor_reads_the_dates_of_a_paper_run_after_the_validation_window_from_the_data_file(paper_setup):
+    """A paper run on dates after the validation table: the monitor featurizes them from the file (with the days
+    before as warm-up); dates in a sealed range give nothing, and the monitor falls back to the validation days."""
+    import types
+
+    import pandas as pd
+
+    from jobs.monitor import recent_rows, window_reader
+    from lab.config import load_config
+
+    config = load_config(paper_setup["config"]).replace({"windows.validation": ["2023-02-01", "2023-02-28"]})
+    validation = pd.DataFrame({"x": 1.0}, index=pd.date_range("2023-02-01 09:30", "2023-02-28 15:55", freq="5min",
+                                                              tz="America/New_York"))
+    paper = types.SimpleNamespace(data=types.SimpleNamespace(params={"window": "2023-03-06..2023-03-10"}),
+                                  info=types.SimpleNamespace(run_id="p1"))
+    rows, window, source = recent_rows(validation, paper, 30, window_reader(config))
+    assert window == "2023-03-06..2023-03-10" and source == "paper run p1 (its dates read from the data file)"
+    assert len(rows) == 5 * 78 and {"rsi_7", "target_6bar"} <= set(rows.columns)
+    sealed = config.replace({"windows.test": ["2023-03-09", "2023-12-31"]})
+    rows, window, source = recent_rows(validation, paper, 30, window_reader(sealed))
+    assert source == "last 30 days of the validation window"
