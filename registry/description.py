@@ -36,6 +36,7 @@ def version_description(
     reason: str,
     promoted_by: str,
     promoted_at: str,
+    strategy: str = "",
 ) -> str:
     """Markdown for a new version: provenance, the forced flag and reason, the gates, the evidence.
 
@@ -46,12 +47,15 @@ def version_description(
         ``threshold``, ``rule``, ``note``.
     evidence_runs : mapping of str to str
         Role (``tune``, ``walk-forward``, ``backtest``) -> run id; linked in the UI.
+    strategy : str, optional
+        The strategy its validation backtest ran, which final-eval, paper trading and serving trade.
     """
     def link(run: str) -> str:
         return f"[{run}](#/experiments/{experiment_id}/runs/{run})" if run else "none"
 
     passed = sum(1 for gate in gates if gate.get("passed"))
-    lines = [f"**{model_name}**, `{target}`, tune run {link(run_id)}, dataset `{dataset_digest}`.", ""]
+    lines = [f"**{model_name}**, `{target}`, tune run {link(run_id)}, dataset `{dataset_digest}`"
+             + (f"; trades the **{strategy}** strategy of its validation backtest." if strategy else "."), ""]
     if forced:
         lines += [f"**FORCED**: promoted with `--force` although {len(gates) - passed} of {len(gates)} gates failed. "
                   f"Reason given: *{_cell(reason)}*", ""]

@@ -218,7 +218,8 @@ def register(
         model_name=model_name, run_id=candidate.run.run_id, experiment_id=tracking.run_experiment_id(candidate.run.run_id),
         target=candidate.run.target, dataset_digest=candidate.run.dataset_digest,
         gates=gates_to_json_ready(candidate.gates), evidence_runs=candidate.evidence_runs, forced=forced, reason=reason,
-        promoted_by=tags.get(tag.PROMOTED_BY, ""), promoted_at=tags.get(tag.PROMOTED_AT, ""))
+        promoted_by=tags.get(tag.PROMOTED_BY, ""), promoted_at=tags.get(tag.PROMOTED_AT, ""),
+        strategy=candidate.backtest.run.params.get("strategy.name", "") if candidate.backtest.run else "")
     with promotion_lock(model_name, client):  # read-then-move of the aliases: one promotion at a time
         version = client.create_model_version(
             model_name, source=source, run_id=candidate.run.run_id, tags=tags, model_id=model_id,

@@ -28,3 +28,12 @@ def test_with_verdict_replaces_the_final_evaluation_section_once():
     assert text.endswith("**FAIL** on the test window 2024-01-01..2025-12-31: run [f1](#/experiments/3/runs/f1), "
                          "ticket `lab-ticket-ES-x`.")
     assert "| max_pbo |" in text
+
+
+def test_version_description_names_the_strategy_its_backtest_ran():
+    text = version_description(model_name="m", run_id="t1", experiment_id="3", target="target_vol", dataset_digest="d1",
+                               gates=GATES, evidence_runs={}, forced=False, reason="", promoted_by="me",
+                               promoted_at="now", strategy="breakout")
+    assert text.startswith("**m**, `target_vol`, tune run [t1](#/experiments/3/runs/t1), dataset `d1`; trades the "
+                           "**breakout** strategy of its validation backtest.")
+    assert "trades the" not in _description(forced=False)
