@@ -153,3 +153,19 @@ def loopback_server(arguments: list[str], ready_path: str, log: Path, *, env: di
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+#: The tail of a small chain's lab.toml (short label look-back, one walk-forward fold, a one-point
+#: grid): append it to a test's [data] / [windows] / [promotion] sections.
+SMALL_CHAIN_SETTINGS = """
+[targets]
+volatility_lookback_bars = 200
+[walk_forward]
+min_train_months = 9
+max_folds = 1
+[tune]
+num_leaves = [7]
+max_depth = [3]
+learning_rate = [0.1]
+min_data_in_leaf = [200]
+"""

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lab.readers import write_firstrate
-from tests.conftest import make_minutes
+from tests.conftest import SMALL_CHAIN_SETTINGS, make_minutes
 
 CONFIG = """
 [data]
@@ -24,19 +24,9 @@ synthetic_seed = 7
 train = ["2022-06-01", "2023-04-30"]
 validation = ["{validation[0]}", "{validation[1]}"]
 test = ["{test[0]}", "{test[1]}"]
-[targets]
-volatility_lookback_bars = 200
-[walk_forward]
-min_train_months = 9
-max_folds = 1
 [promotion]
 model_name = "{model}"
-[tune]
-num_leaves = [7]
-max_depth = [3]
-learning_rate = [0.1]
-min_data_in_leaf = [200]
-"""
+""" + SMALL_CHAIN_SETTINGS
 SEALED = "2023-07-01..2023-07-31"
 
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lab.readers import write_firstrate
-from tests.conftest import make_minutes
+from tests.conftest import SMALL_CHAIN_SETTINGS, make_minutes
 
 CONFIG = """
 [data]
@@ -17,19 +17,9 @@ path = "{path}"
 train = ["2022-06-01", "2023-04-30"]
 validation = ["2023-05-01", "2023-06-30"]
 test = ["2023-07-01", "2023-07-31"]
-[targets]
-volatility_lookback_bars = 200
-[walk_forward]
-min_train_months = 9
-max_folds = 1
 [promotion]
 model_name = "lock-test"
-[tune]
-num_leaves = [7]
-max_depth = [3]
-learning_rate = [0.1]
-min_data_in_leaf = [200]
-"""
+""" + SMALL_CHAIN_SETTINGS
 
 
 @pytest.fixture

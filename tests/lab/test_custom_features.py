@@ -8,24 +8,12 @@ from lab.custom_features import compute_custom_features, load_custom_features
 from lab.dataset import digest_for, feature_columns, prepare_dataset
 from lab.errors import ConfigError, DataError
 from lab.features import FEATURE_NAMES
-from lab.readers import write_firstrate
 from lab.strategy_features import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES
-from tests.conftest import make_minutes
+from tests.lab.conftest import SMALL_WINDOWS
 from tests.lab import custom_feature_fixtures
 
 FIXTURES = "tests.lab.custom_feature_fixtures"
-WINDOWS = {
-    "windows.train": ["2023-09-01", "2023-10-31"],
-    "windows.validation": ["2023-11-01", "2023-11-30"],
-    "windows.test": ["2023-12-01", "2023-12-29"],
-    "targets.volatility_lookback_bars": 200,
-}
-
-
-@pytest.fixture
-def minute_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_HOME", str(tmp_path))
-    return write_firstrate(make_minutes("2023-08-01", "2023-12-29", seed=11, overnight=True), tmp_path / "raw.txt")
+WINDOWS = SMALL_WINDOWS
 
 
 @pytest.fixture(scope="module")
