@@ -85,7 +85,7 @@ def _artifact(run, name: str) -> str:
 
 
 def _window_table(setup, start: str, end: str):
-    """The batch table of the validation dates ``start..end`` of the setup's file and config."""
+    """The batch table of the validation dates ``start..end`` of the setup's file and config, and its minutes."""
     import datetime as dt
 
     from lab.config import load_config
@@ -93,26 +93,20 @@ def _window_table(setup, start: str, end: str):
     from lab.readers import read_minutes
 
     config = load_config(setup["config"])
-    table, _ = build_window_table(read_minutes(setup["data"]).minutes, config, dt.date.fromisoformat(start),
-                                  dt.date.fromisoformat(end))
-    return table
+    return build_window_table(read_minutes(setup["data"]).minutes, config, dt.date.fromisoformat(start),
+                              dt.date.fromisoformat(end))
 
 
 def _backtest_csv(setup, start: str, end: str, volatility: bool = False) -> str:
     """The backtest's trades.csv on the batch table of the same file, model and rules (``volatility``:
     the model gives P(high range) to the configured strategy, whose own features come from the table)."""
-    import datetime as dt
-
     from lab.backtest import trades_to_csv
     from lab.config import load_config
-    from lab.dataset import build_window_table
     from lab.models import predict_proba
-    from lab.readers import read_minutes
     from lab.strategies import backtest_strategy
 
     config = load_config(setup["config"])
-    minutes = read_minutes(setup["data"]).minutes
-    table, window_minutes = build_window_table(minutes, config, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    table, window_minutes = _window_table(setup, start, end)
     probability = table[[]].assign(p=predict_proba(setup["booster"], table[setup["features"]]))["p"]
     if volatility:
         from lab.dataset import OPTIONAL_SETS
@@ -160,7 +154,7 @@ def test_paper_run_of_a_champion_with_a_custom_feature_equals_the_backtest(track
 
     custom = '\n[features]\ncustom = ["tests.lab.custom_feature_fixtures:session_aware"]\n'
     setup = _register_champion(tmp_path, minutes, "target_6bar", custom, extra_features=("close_vs_mean_12",))
-    table = _window_table(setup, START, END)
+    table, _ = _window_table(setup, START, END)
     inputs = table[setup["features"]].to_numpy(np.float64)
     flat = inputs.copy()
     flat[:, -1] = 0.0
