@@ -242,13 +242,20 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
         def log_trial(_study, trial) -> None:
             logger.submit(tracking.log_trial_run, parent_run_id, trial.number,
                           {**trial.params, "target": target, "engine": config.model.engine},
-                          {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items() if isinstance(v, (int, float))}},
-                          study.study_name, tags=trial_tags)
+                          {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items()
+                                                      if isinstance(v, (int, float)) and k != tag.SAME_MODEL_AS}},
+                          study.study_name, tags=_trial_run_tags(trial_tags, trial))
 
         ran = run_study(study, make_objective(data, config.model, search_space(config.tune), periods=weeks), n_trials,
                         callbacks=[log_trial], progress=progress)
     return (ran, tracking.seconds_in_mlflow() - before,
             tracking.seconds_in_mlflow(blocking=True) - before_blocking)
+
+
+def _trial_run_tags(ledger_tags: dict, trial) -> dict:
+    """The trial run's tags: the ledger's, and the trial whose model it reused when it did."""
+    twin = trial.user_attrs.get(tag.SAME_MODEL_AS)
+    return ledger_tags if twin is None else {**ledger_tags, tag.SAME_MODEL_AS: str(twin)}
 
 
 def study_worker(config, target: str, parent_run_id: str, name: str, tracking_uri: str, journal) -> tuple[int, float]:

@@ -62,6 +62,7 @@ __all__ = [
     "feature_importance",
     "native_params",
     "with_params",
+    "grown_config",
 ]
 
 ENGINES = ("lightgbm", "xgboost")
@@ -231,6 +232,19 @@ def with_params(config: ModelConfig, params: Mapping[str, Any] | None = None) ->
     if unknown:
         raise LabError(f"unknown model parameter(s) {unknown}; valid: {', '.join(_TUNABLE)}")
     return dataclasses.replace(config, **dict(params))
+
+
+def grown_config(config: ModelConfig) -> ModelConfig:
+    """``config`` as the trees can actually grow it: ``num_leaves`` capped at ``2 ** max_depth``.
+
+    Both engines grow trees leaf by leaf up to ``num_leaves`` leaves and never deeper than
+    ``max_depth`` (a depth-4 tree has at most 16 leaves), so two configurations with the same
+    grown config train the same model from the same data and seed: the plan's grid holds 9
+    such pairs (``num_leaves`` 31 and 63 at ``max_depth`` 4). ``max_depth <= 0`` is no cap.
+    """
+    if config.max_depth <= 0 or config.num_leaves <= 2 ** config.max_depth:
+        return config
+    return dataclasses.replace(config, num_leaves=2 ** config.max_depth)
 
 
 def native_params(config: ModelConfig) -> dict[str, Any]:

@@ -121,3 +121,5 @@ SAMPLER = "lab.sampler"  # study attribute: the sampler (grid, tpe ...)
 FIXED_PARAMS = "lab.fixed_params"  # study attribute: JSON of the model settings not searched
 WORKER = "lab.worker"  # trial attribute: JSON host and pid of the worker running it
 STALE = "lab.stale"  # trial attribute: the trial was failed because its worker died
+SAME_MODEL_AS = "lab.same_model_as"  # trial attribute and trial-run tag: the trial whose model this point grows
+#   (lab.models.grown_config: same trees), so its scores were copied instead of training again

@@ -55,7 +55,7 @@ from lab.config import ModelConfig, TuneConfig
 from lab.errors import LabError
 from lab.processes import process_gone, this_process
 from lab.evaluation import classification_metrics, roc_auc
-from lab.models import TrainingData, predict_proba, train_classifier, with_params
+from lab.models import TrainingData, grown_config, predict_proba, train_classifier, with_params
 from lab.stats.performance import period_auc
 from lab import tags as tag
 
@@ -88,6 +88,7 @@ _ATTR_FIXED = tag.FIXED_PARAMS
 _ATTR_WORKER = tag.WORKER
 _ATTR_STALE = tag.STALE
 _ATTR_PERIOD_AUC = "validation_period_auc"
+_ATTR_SAME_MODEL = tag.SAME_MODEL_AS
 _CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.WAITING)
 #: How many times a point whose worker died is re-queued before it counts as failed.
 MAX_RETRIES = 3
@@ -271,12 +272,23 @@ def make_objective(
     callable
         ``objective(trial) -> float``: validation AUC. User attrs: ``best_iteration`` (trees
         kept), ``fit_seconds``, ``validation_auc``, ``validation_accuracy``,
-        ``validation_log_loss``, ``validation_brier_score``, ``validation_ece``.
+        ``validation_log_loss``, ``validation_brier_score``, ``validation_ece``. A point
+        whose trees equal a finished trial's (:func:`lab.models.grown_config`, e.g.
+        ``num_leaves`` 31 and 63 at ``max_depth`` 4) is not trained again: it returns that
+        trial's AUC and user attrs, ``fit_seconds`` 0 and ``lab.same_model_as`` = its number.
+        It still counts as a trial (the ledger counts grid points, not fits).
     """
     space = {k: list(v) for k, v in space.items()}
 
     def objective(trial: optuna.Trial) -> float:
         params = {name: trial.suggest_categorical(name, values) for name, values in space.items()}
+        twin = _same_model_trial(trial.study, model, space, params)
+        if twin is not None:  # the same trees (lab.models.grown_config): its scores, not a second fit
+            for key, value in twin.user_attrs.items():
+                trial.set_user_attr(key, value)
+            trial.set_user_attr("fit_seconds", 0.0)
+            trial.set_user_attr(_ATTR_SAME_MODEL, twin.number)
+            return float(twin.value)
         fitted = train_classifier(data, with_params(model, params))
         probability = predict_proba(fitted.booster, data.X_val)
         metrics = classification_metrics(data.y_val, probability)
@@ -293,6 +305,18 @@ def make_objective(
         return metrics["auc"]
 
     return objective
+
+
+def _same_model_trial(study: optuna.Study, model: ModelConfig, space: Mapping[str, Sequence[Any]],
+                      params: Mapping[str, Any]) -> FrozenTrial | None:
+    """A finished trial of ``study`` (any worker) whose point grows the same model as ``params``."""
+    grown = grown_config(with_params(model, params))
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if trial.value is None or any(name not in trial.params for name in space):
+            continue
+        if grown_config(with_params(model, {name: trial.params[name] for name in space})) == grown:
+            return trial
+    return None
 
 
 def study_progress(study: optuna.Study, n_trials: int | None = None) -> tuple[int, int]:

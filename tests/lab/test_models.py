@@ -16,6 +16,7 @@ from lab.errors import LabError
 from lab.models import (
     TrainingData,
     feature_importance,
+    grown_config,
     native_params,
     predict_proba,
     train_classifier,
@@ -204,3 +205,14 @@ def test_max_bin_limits_the_split_points_of_both_engines(data: TrainingData, eng
         trees = trees[trees["split_feature"] != "Leaf"]
     thresholds = trees.dropna(subset=["threshold"]).groupby("split_feature")["threshold"].nunique()
     assert 0 < thresholds.max() <= 2  # 3 bins have 2 boundaries
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_grown_config_caps_num_leaves_at_depth_and_trains_the_same_model(data: TrainingData, engine: str) -> None:
+    wide, capped = _config(engine, num_leaves=31, max_depth=3), _config(engine, num_leaves=8, max_depth=3)
+    assert grown_config(wide) == capped and grown_config(capped) == capped
+    assert grown_config(_config(engine, num_leaves=31, max_depth=-1)).num_leaves == 31  # no depth cap
+    predictions = [predict_proba(train_classifier(data, c).booster, data.X_val) for c in (wide, capped)]
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+    fewer = predict_proba(train_classifier(data, _config(engine, num_leaves=7, max_depth=3)).booster, data.X_val)
+    assert not np.array_equal(fewer, predictions[1])  # 7 leaves is another model: the cap is exact, not loose

@@ -158,6 +158,27 @@ def test_make_objective_returns_validation_auc_and_trial_attrs(tmp_path) -> None
     fig.savefig(tmp_path / "leaderboard.png")
 
 
+
+def test_make_objective_reuses_the_trial_that_grows_the_same_trees(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((1200, 4))
+    y = (X[:, 0] + rng.standard_normal(1200) > 0).astype(float)
+    data = TrainingData.from_arrays(X[:900], y[:900], X[900:], y[900:])
+    model = ModelConfig(num_boost_round=40, early_stopping_rounds=10, num_threads=1)
+    space = {"num_leaves": [4, 8], "max_depth": [2, 3], "learning_rate": [0.1], "min_data_in_leaf": [20]}
+    study = create_study("twins", open_storage("", tmp_path), space, seed=SEED)
+    fitted = []
+    objective = make_objective(data, model, space)
+    run_study(study, objective, callbacks=[lambda s, t: fitted.append(t.user_attrs["fit_seconds"] > 0)])
+    trials = {(t.params["num_leaves"], t.params["max_depth"]): t for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    assert len(trials) == 4 and sum(fitted) == 3  # 8 leaves cannot grow at depth 2: one point reused
+    pair = sorted((trials[(4, 2)], trials[(8, 2)]), key=lambda t: t.number)
+    assert pair[1].user_attrs["lab.same_model_as"] == pair[0].number
+    assert pair[1].value == pair[0].value and pair[1].user_attrs["fit_seconds"] == 0.0
+    assert pair[1].user_attrs["best_iteration"] == pair[0].user_attrs["best_iteration"]
+    assert all("lab.same_model_as" not in trials[(leaves, 3)].user_attrs for leaves in (4, 8))
+    assert trials[(4, 3)].value != trials[(8, 3)].value  # at depth 3 both grow: two different models
+
 # -- parallel workers --------------------------------------------------------------------------
 
 WORKER = """
