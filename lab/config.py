@@ -270,7 +270,7 @@ class ModelConfig:
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
     num_boost_round: int = 1000
-    early_stopping_rounds: int = 25  # same best trials as 50 on target_vol and the demo, tune in 2/3 the time
+    early_stopping_rounds: int = 25  # same best trials as 50 on target_vol and the demo, tune in 3/4 the time
     num_threads: int = 0  # 0: all cores
     seed: int = 42
     max_bin: int = 255  # histogram bins per feature (LightGBM max_bin, XGBoost max_bin)
