@@ -134,7 +134,9 @@ def tune(config, target: str, parent_run_id: str) -> None:
                        tag.MODEL_ID: model_id, tag.MODEL_URI: f"models:/{model_id}", tag.STUDY: name})
     tracking.log_params({f"best.{k}": v for k, v in best_params.items()})
     metrics = {f"val_{k}": v for k, v in classification_metrics(data.y_val, probability).items()}
+    copied = int(leaderboard[tag.SAME_MODEL_AS].notna().sum()) if tag.SAME_MODEL_AS in leaderboard else 0
     metrics.update({"best_iteration": fitted.best_iteration, "trials_run_here": ran, "trials_completed": len(leaderboard),
+                    "trials_same_model": copied,
                     "search_wall_s": search_s, "search_train_s": float(leaderboard.get("fit_seconds", pd.Series(dtype=float)).sum()),
                     })
     importance = feature_importance(fitted.booster)
@@ -155,7 +157,8 @@ def tune(config, target: str, parent_run_id: str) -> None:
     metrics["mlflow_s"] = tracking.seconds_in_mlflow() + worker_mlflow_s
     metrics["mlflow_blocking_s"] = tracking.seconds_in_mlflow(blocking=True)
     tracking.log_metrics(metrics)
-    print(f"tune: {len(leaderboard)} trials ({ran} run now) in {search_s:.1f} s; best validation AUC "
+    same = f", {copied} grew the same trees as another and copied its scores" if copied else ""
+    print(f"tune: {len(leaderboard)} trials ({ran} run now{same}) in {search_s:.1f} s; best validation AUC "
           f"{metrics['val_auc']:.4f} with {best_params}; model {model_id}")
     print(f"  next: {next_command(parent_run_id, target)}")
 

@@ -452,6 +452,8 @@ def trials_table(study: optuna.Study, include_all: bool = False) -> pd.DataFrame
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=["rank", "number", "state", "auc"])
+    if _ATTR_SAME_MODEL in table:
+        table[_ATTR_SAME_MODEL] = table[_ATTR_SAME_MODEL].astype("Int64")  # a trial number, blank when trained
     table = table.sort_values(["auc", "number"], ascending=[False, True], na_position="last", kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return table.reset_index(drop=True)

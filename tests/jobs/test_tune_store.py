@@ -141,3 +141,19 @@ def test_the_demo_grid_then_the_readme_tune_do_not_collide(tiny):
     assert demo.info.status == readme.info.status == "FINISHED"
     assert demo.data.params["study"] != readme.data.params["study"]
     assert readme.data.metrics["trials_completed"] == 2
+
+
+def test_a_grid_point_that_grows_the_same_trees_is_logged_as_a_copy_of_its_twin(tiny):
+    from jobs import tune
+
+    assert tune.main(["--config", tiny("lab.toml"), "--workers", "1"]) == 0  # depth 3: 15 and 31 leaves both grow 8
+    (run,) = _tune_runs()
+    assert run.data.metrics["trials_completed"] == 3 and run.data.metrics["trials_same_model"] == 1
+    trials = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                filter_string=f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+    by_leaves = {int(t.data.params["num_leaves"]): t for t in trials}
+    copy = next(t for t in trials if "lab.same_model_as" in t.data.tags)
+    twin = next(t for t in trials if t.data.tags["lab.trial_number"] == copy.data.tags["lab.same_model_as"])
+    assert {int(copy.data.params["num_leaves"]), int(twin.data.params["num_leaves"])} == {15, 31}
+    assert copy.data.metrics["val_auc"] == twin.data.metrics["val_auc"] and copy.data.metrics["fit_seconds"] == 0.0
+    assert "lab.same_model_as" not in by_leaves[7].data.tags

@@ -178,6 +178,8 @@ def test_make_objective_reuses_the_trial_that_grows_the_same_trees(tmp_path) -> 
     assert pair[1].user_attrs["best_iteration"] == pair[0].user_attrs["best_iteration"]
     assert all("lab.same_model_as" not in trials[(leaves, 3)].user_attrs for leaves in (4, 8))
     assert trials[(4, 3)].value != trials[(8, 3)].value  # at depth 3 both grow: two different models
+    table = trials_table(study).set_index("number")
+    assert table["lab.same_model_as"].dropna().to_dict() == {pair[1].number: pair[0].number}
 
 # -- parallel workers --------------------------------------------------------------------------
 
