@@ -474,9 +474,12 @@ def test_schedule_run_catches_up_after_a_restart_and_stops_on_sigterm(tmp_path):
 # -- stopping and overlapping across processes ------------------------------------------------
 
 SLOW_JOB = """import os, pathlib, subprocess, time
+def publish(name, pid):  # write then rename: a reader never sees the file empty
+    pathlib.Path(name + ".tmp").write_text(str(pid))
+    os.replace(name + ".tmp", name)
 sleeper = subprocess.Popen(["sleep", "300"])
-pathlib.Path("sleeper.pid").write_text(str(sleeper.pid))
-pathlib.Path("job.pid").write_text(str(os.getpid()))
+publish("sleeper.pid", sleeper.pid)
+publish("job.pid", os.getpid())
 time.sleep(300)
 """
 
