@@ -137,11 +137,16 @@ def test_open_storage_bad_values_raise() -> None:
         create_study("x", optuna.storages.InMemoryStorage(), TINY, seed=1, sampler="random")
 
 
-def test_make_objective_returns_validation_auc_and_trial_attrs(tmp_path) -> None:
-    rng = np.random.default_rng(1)
+def _noisy_data(seed: int) -> TrainingData:
+    """900 training and 300 validation rows of 4 features; the label follows the first, with noise."""
+    rng = np.random.default_rng(seed)
     X = rng.standard_normal((1200, 4))
     y = (X[:, 0] + rng.standard_normal(1200) > 0).astype(float)
-    data = TrainingData.from_arrays(X[:900], y[:900], X[900:], y[900:])
+    return TrainingData.from_arrays(X[:900], y[:900], X[900:], y[900:])
+
+
+def test_make_objective_returns_validation_auc_and_trial_attrs(tmp_path) -> None:
+    data = _noisy_data(seed=1)
     model = ModelConfig(num_boost_round=50, early_stopping_rounds=10, num_threads=1)
     study = create_study("objective", open_storage("", tmp_path), TINY, seed=SEED)
     run_study(study, make_objective(data, model, TINY, train_auc=True), n_trials=2)
@@ -158,12 +163,8 @@ def test_make_objective_returns_validation_auc_and_trial_attrs(tmp_path) -> None
     fig.savefig(tmp_path / "leaderboard.png")
 
 
-
 def test_make_objective_reuses_the_trial_that_grows_the_same_trees(tmp_path) -> None:
-    rng = np.random.default_rng(2)
-    X = rng.standard_normal((1200, 4))
-    y = (X[:, 0] + rng.standard_normal(1200) > 0).astype(float)
-    data = TrainingData.from_arrays(X[:900], y[:900], X[900:], y[900:])
+    data = _noisy_data(seed=2)
     model = ModelConfig(num_boost_round=40, early_stopping_rounds=10, num_threads=1)
     space = {"num_leaves": [4, 8], "max_depth": [2, 3], "learning_rate": [0.1], "min_data_in_leaf": [20]}
     study = create_study("twins", open_storage("", tmp_path), space, seed=SEED)
