@@ -28,7 +28,7 @@ OUT = ROOT / "benchmarks" / "out"
 CHILD = r"""
 import json, resource, sys, time
 from lab.config import load_config
-from lab.dataset import prepare_dataset
+from lab.dataset.build import prepare_dataset
 config = load_config(None, {"data.path": sys.argv[1]})
 start = time.perf_counter()
 dataset = prepare_dataset(config, progress=lambda m: None, force=sys.argv[2] == "cold")

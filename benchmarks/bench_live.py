@@ -30,9 +30,9 @@ def main() -> None:
 
     import pandas as pd
 
-    from lab.features import FEATURE_NAMES
+    from lab.features.core import FEATURE_NAMES
     from lab.live.serving import LiveSignaler, SignalSpec
-    from lab.sessions import epoch_ns, regular_sessions
+    from lab.market.sessions import epoch_ns, regular_sessions
     from tests.conftest import make_minutes
 
     start = pd.Timestamp("2023-03-01")

@@ -36,8 +36,8 @@ def main() -> None:
     os.environ["LAB_HOME"] = tempfile.mkdtemp(prefix="bench-max-bin-")
     from jobs.common import labelled
     from lab.config import load_config
-    from lab.dataset import prepare_dataset
-    from lab.models import TrainingData, train_classifier
+    from lab.dataset.build import prepare_dataset
+    from lab.models.boosters import TrainingData, train_classifier
 
     config = load_config(None, {"data.path": str(DATA), "model.engine": args.engine})
     dataset = prepare_dataset(config, progress=lambda message: None)

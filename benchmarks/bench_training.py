@@ -8,7 +8,7 @@ trial. Modes:
 ``threads``          one process, ``num_threads=2``, Datasets built once and reused by every trial
 ``rebuild``          as ``threads`` but a fresh Dataset per trial (what reuse saves)
 ``processes``        2 spawned processes x ``num_threads=1``, points handed out one at a time
-``journal``          2 processes x 1 thread running :func:`lab.tuning.run_study` on one journal-file
+``journal``          2 processes x 1 thread running :func:`lab.study.tuning.run_study` on one journal-file
                      study (the real scale-out path, with Optuna's coordination)
 
 Run::
@@ -33,8 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab.config import ModelConfig, TuneConfig  # noqa: E402
-from lab.models import TrainingData, train_classifier, with_params  # noqa: E402
-from lab.tuning import search_space  # noqa: E402
+from lab.models.boosters import TrainingData, train_classifier, with_params  # noqa: E402
+from lab.study.tuning import search_space  # noqa: E402
 
 _DATA: TrainingData | None = None
 _MODEL: ModelConfig | None = None
@@ -99,7 +99,7 @@ def _noop(_: int) -> None:
 def _journal_worker(directory: str, n_train: int, n_val: int, engine: str, space: dict, barrier) -> None:
     import optuna
 
-    from lab.tuning import create_study, make_objective, open_storage, run_study
+    from lab.study.tuning import create_study, make_objective, open_storage, run_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     data = make_data(n_train, n_val)
@@ -112,7 +112,7 @@ def _journal_worker(directory: str, n_train: int, n_val: int, engine: str, space
 def run_journal(points: list[dict], n_train: int, n_val: int, engine: str) -> tuple[float, list[float]]:
     import optuna
 
-    from lab.tuning import open_storage
+    from lab.study.tuning import open_storage
 
     space = {k: sorted({p[k] for p in points}) for k in points[0]}
     ctx = mp.get_context("spawn")

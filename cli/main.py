@@ -159,8 +159,8 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 
     from lab import paths
     from lab.config import load_lab_config
-    from lab.dataset import write_synthetic  # with its provenance record: keyed as a synthetic market
-    from lab.synth import generate_minutes
+    from lab.dataset.build import write_synthetic  # with its provenance record: keyed as a synthetic market
+    from lab.data.synth import generate_minutes
 
     cfg = load_lab_config(config)
     first = start.date() if start else cfg.data.synthetic_start
@@ -192,7 +192,7 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: boo
     import json
 
     from lab.config import load_lab_config
-    from lab.data_check import check_file, summary_lines, write_pictures
+    from lab.reports.data_check import check_file, summary_lines, write_pictures
     from lab.paths import find_minute_file
     from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
 

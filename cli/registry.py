@@ -113,10 +113,10 @@ def release_command(reason: str, config: str, market: str, window: str) -> None:
         raise click.UsageError('--reason "..." must say why the window may be opened again')
     cfg = load_lab_config(config)
     if not market:
-        from lab.dataset import data_source
-        from lab.market import market_id
+        from lab.dataset.build import data_source
+        from lab.market.identity import market_id
 
-        market = market_id(cfg, data_source(cfg))
+        market = market_id(cfg.data.instrument, data_source(cfg))
     try:
         released = release_ticket(market, window or cfg.windows.test, reason)
     except RegistryError as exc:

@@ -21,14 +21,14 @@ import sys
 import pandas as pd
 
 from lab import tracking
-from lab.analysis import (SWEEP_THRESHOLDS, analysis_summary, auc_overfitting, by_month, by_volatility_regime,
+from lab.study.analysis import (SWEEP_THRESHOLDS, analysis_summary, auc_overfitting, by_month, by_volatility_regime,
                           feature_correlations, threshold_sweep, winners_and_losers)
-from lab.backtest import figure_png, html_report
+from lab.reports.backtest import figure_png, html_report
 from lab.config import LabConfig
 from lab.errors import LabError
-from lab.evaluation import roc_auc
-from lab.models import feature_importance
-from lab.plots_analysis import group_pnl_figure, threshold_sweep_figure
+from lab.models.evaluation import roc_auc
+from lab.models.boosters import feature_importance
+from lab.plots.analysis import group_pnl_figure, threshold_sweep_figure
 from lab.strategies import DIRECTION_TARGETS, backtest_strategy, long_only_for_target
 from registry import ledger
 from registry.evidence import find_evidence, run_facts

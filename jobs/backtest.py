@@ -21,16 +21,17 @@ from typing import Mapping
 import pandas as pd
 
 from lab import tracking
-from lab.backtest import (bootstrap_trades, breakdown, compute_metrics, equity_figure, evaluate_criteria,
-                          figure_png, html_report, monte_carlo_metrics, trades_to_csv)
-from lab.dataset import OPTIONAL_SETS
+from lab.backtest import (bootstrap_trades, breakdown, compute_metrics, evaluate_criteria, monte_carlo_metrics,
+                          trades_to_csv)
+from lab.reports.backtest import equity_figure, figure_png, html_report
+from lab.dataset.build import OPTIONAL_SETS
 from lab.errors import LabError
-from lab.evaluation import classification_metrics
+from lab.models.evaluation import classification_metrics
 from lab.strategies import backtest_strategy, long_only_for_target, targets_for
-from lab.windows import guard_range
+from lab.dataset.windows import guard_range
 from lab.backtest.metrics import daily_pnl
 from lab.backtest.metrics import verdict as plan_verdict
-from lab.backtest.report import report_header
+from lab.reports.backtest import report_header
 from registry import deflated, ledger
 from registry.deflated import daily_moments
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse

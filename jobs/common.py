@@ -72,7 +72,7 @@ def prepare(config: LabConfig):
 def open_dataset(config: LabConfig, force: bool = False):
     """The featurized dataset, read only outside every sealed test range of the file's market.
 
-    Resolves the file, keys its market (:func:`lab.market.market_id`), checks the configuration's
+    Resolves the file, keys its market (:func:`lab.market.identity.market_id`), checks the configuration's
     train and validation windows against the market's seals and seals its test window
     (:func:`registry.seals.enforce_seals`), then featurizes with the sealed ranges left unread.
     The market is tagged ``lab.market`` on the active run.
@@ -83,12 +83,12 @@ def open_dataset(config: LabConfig, force: bool = False):
         A window overlaps a sealed range (nothing is read, nothing is cached).
     """
     from lab import tracking
-    from lab.dataset import data_source, prepare_dataset
-    from lab.market import market_id
+    from lab.dataset.build import data_source, prepare_dataset
+    from lab.market.identity import market_id
     from registry.seals import enforce_seals
 
     source = data_source(config)
-    market = market_id(config, source)
+    market = market_id(config.data.instrument, source)
     run_id = tracking.active_run_id()
     stage = tracking.active_run_tags().get(tracking.STAGE_TAG, "a lab job")
     sealed = enforce_seals(config, market, stage=stage, run_id=run_id)
@@ -146,7 +146,7 @@ class RunModel:
 
     def predict(self, frame) -> Any:
         """P(label 1) per row of ``frame`` (columns in the model's feature order)."""
-        from lab.models import predict_proba
+        from lab.models.boosters import predict_proba
 
         return predict_proba(self.booster, frame[list(self.features)])
 

@@ -18,11 +18,11 @@ import pandas as pd
 
 from lab import tracking
 from lab.config import TARGET_NAMES
-from lab.dataset import class_balance, feature_summary
-from lab.doctor import findings_warning
-from lab.doctor_plots import findings_timeline_figure
+from lab.dataset.build import class_balance, feature_summary
+from lab.data.doctor import findings_warning
+from lab.plots.doctor import findings_timeline_figure
 from lab.errors import LabError
-from lab.plots_data import class_balance_figure, feature_distribution_figure
+from lab.plots.data import class_balance_figure, feature_distribution_figure
 from jobs.common import base_parser, config_from_args, open_dataset, refuse
 from lab import tags as tag
 

@@ -27,13 +27,13 @@ from lab import tracking
 from lab.backtest import evaluate_criteria, is_full_size, reaches_entry_threshold
 from lab.backtest.metrics import verdict as plan_verdict
 from lab.config import LabConfig
-from lab.dataset import TEST_WARMUP_DAYS, build_window_table
+from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table
 from lab.errors import DataError, LabError
-from lab.evaluation import classification_metrics
-from lab.readers import read_minutes
-from lab.sessions import regular_sessions
-from lab.windows import FINAL_EVAL
-from lab.backtest.report import report_header
+from lab.models.evaluation import classification_metrics
+from lab.data.readers import read_minutes
+from lab.market.sessions import regular_sessions
+from lab.dataset.windows import FINAL_EVAL
+from lab.reports.backtest import report_header
 from registry.description import with_verdict
 from jobs.backtest import backtest_window
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
@@ -145,13 +145,13 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     -------
     (market, model, table, minutes)
     """
-    from lab.dataset import data_source
-    from lab.market import market_id
+    from lab.dataset.build import data_source
+    from lab.market.identity import market_id
     from registry.seals import enforce_seals
 
     test = config.windows.test
     source = data_source(config)
-    market = market_id(config, source)
+    market = market_id(config.data.instrument, source)
     tracking.set_tags({tag.MARKET: market})
     check_unseen(config, champion, market)
     enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})

@@ -116,16 +116,16 @@ def dataset_digest_of(config: LabConfig) -> str:
     LineageError
         The data file is missing or not a file.
     """
-    from lab.dataset import data_source, digest_for
+    from lab.dataset.build import data_source, digest_for
     from lab.errors import DataError
-    from lab.market import market_id
+    from lab.market.identity import market_id
     from registry.seals import list_seals
 
     try:
         source = data_source(config, progress=lambda message: None)
     except DataError as exc:
         raise LineageError(f"{exc} (config {config.source})") from None
-    sealed = [seal.window for seal in list_seals(market_id(config, source))]  # read around them, as featurize does
+    sealed = [seal.window for seal in list_seals(market_id(config.data.instrument, source))]  # read around them, as featurize does
     return digest_for(config, source.sha256, sealed)
 
 
@@ -205,7 +205,7 @@ def promotion_config(run_id: str, config_path: str) -> LabConfig:
 
 def _dataset_settings(config: LabConfig) -> dict[str, Any]:
     """What decides the dataset besides the file's bytes and the pipeline code."""
-    from lab.dataset import featurize_settings
+    from lab.dataset.build import featurize_settings
 
     settings = {k: v for k, v in featurize_settings(config).items() if k != "pipeline_code"}
     settings["source"] = dataclasses.asdict(config.data)

@@ -30,8 +30,8 @@ from jobs.lineage import config_for
 from lab import tracking
 from lab.config import LabConfig
 from lab.errors import LabError
-from lab.evaluation import expected_calibration_error
-from lab.monitor import monitor_alerts, pnl_bands, psi_table
+from lab.models.evaluation import expected_calibration_error
+from lab.live.monitor import monitor_alerts, pnl_bands, psi_table
 from lab import tags as tag
 
 __all__ = ["run_monitor", "main"]
@@ -98,8 +98,8 @@ def window_reader(config: LabConfig) -> Callable[[dt.date, dt.date], pd.DataFram
     """``read(first, last)``: the featurized bars of ``first..last`` from the configured data file, the
     indicators formed on the days before; empty when the dates touch a sealed range of the market
     (never read) or the file holds none of them."""
-    from lab.dataset import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
-    from lab.readers import read_minutes
+    from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
+    from lab.data.readers import read_minutes
     from registry.seals import sealed_ranges
 
     def read(first: dt.date, last: dt.date) -> pd.DataFrame:

@@ -8,7 +8,7 @@ Replays the minute file (or, with ``--follow``, keeps reading lines appended to 
 live features (:class:`lab.live.LiveFeatures`), ``models:/<[promotion] model_name>@champion`` and
 the backtest engine's own rule steps (:class:`lab.paper.PaperTrader`). Only bars dated
 ``--from..--to`` (default: the validation window) trade; up to
-:data:`lab.dataset.TEST_WARMUP_DAYS` days before ``--from`` form the indicators. The rules,
+:data:`lab.dataset.build.TEST_WARMUP_DAYS` days before ``--from`` form the indicators. The rules,
 costs and strategy are those the champion was promoted with (as final-eval uses them). One run,
 tagged ``lab.stage = paper``, logs ``signals.csv``, ``orders.jsonl`` and everything a backtest
 logs (``trades.csv``, metrics, criteria, equity, ``report.html``): on the same bars its
@@ -34,22 +34,22 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from lab.backtest.report import report_header
+from lab.reports.backtest import report_header
 from jobs.backtest import log_backtest, warn_if_costs_off
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.final_eval import champion_version, promoted_rules
 from jobs.orders import open_sink
 from lab import tracking
 from lab.config import DateRange, LabConfig
-from lab.dataset import TEST_WARMUP_DAYS, resolve_data_path
+from lab.dataset.build import TEST_WARMUP_DAYS, resolve_data_path
 from lab.errors import LabError
 from lab.live.signal import LiveInputs
 from lab.live.serving import single_row_predictor
 from lab.paper import Order, OrderSink, PaperBar, PaperTrader
-from lab.readers import read_minutes
-from lab.sessions import regular_sessions
+from lab.data.readers import read_minutes
+from lab.market.sessions import regular_sessions
 from lab.strategies import long_only_for_target, targets_for
-from lab.windows import guard_range
+from lab.dataset.windows import guard_range
 from lab import tags as tag
 
 __all__ = ["main", "paper_trade", "check_paper_range", "check_strategy_model", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
@@ -295,7 +295,7 @@ def _header_of(path: Path) -> bytes:
 def _read_lines(path: Path, lines: bytes, config: LabConfig, bound: dt.date,
                 exclude: Sequence[tuple[dt.date, dt.date]]):
     """Complete ``lines`` of ``path`` (its header added) through the reader, rows from ``bound`` on and in
-    ``exclude`` skipped unparsed; the :class:`lab.readers.MinuteFile`."""
+    ``exclude`` skipped unparsed; the :class:`lab.data.readers.MinuteFile`."""
     with tempfile.TemporaryDirectory() as folder:
         part = Path(folder) / f"lines{path.suffix}"
         part.write_bytes(_header_of(path) + lines)

@@ -29,11 +29,11 @@ import pandas as pd
 
 from lab import paths, tracking
 from lab.errors import LabError
-from lab.evaluation import classification_metrics, reliability_table
-from lab.models import TrainingData, feature_importance, predict_proba, train_classifier, with_params
-from lab.plots import feature_importance_figure, leaderboard_figure, reliability_figure
+from lab.models.evaluation import classification_metrics, reliability_table
+from lab.models.boosters import TrainingData, feature_importance, predict_proba, train_classifier, with_params
+from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
 from lab.stats import week_starts
-from lab.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
+from lab.study.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
                         recover_stale_trials, run_study, search_space, study_identity, study_progress, trials_table)
 from registry import deflated, ledger
 from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
@@ -265,7 +265,7 @@ def study_worker(config, target: str, parent_run_id: str, name: str, tracking_ur
     """A second process on the same study (spawned by :func:`tune`): same data from the cache, one thread."""
     import optuna
 
-    from lab.dataset import prepare_dataset
+    from lab.dataset.build import prepare_dataset
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tracking.set_tracking_uri(tracking_uri)

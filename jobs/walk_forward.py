@@ -20,10 +20,10 @@ import pandas as pd
 
 from lab import tracking
 from lab.errors import LabError
-from lab.evaluation import reliability_table
-from lab.plots import fold_auc_figure, reliability_figure
-from lab.targets import target_horizon_bars
-from lab.walk_forward import run_walk_forward
+from lab.models.evaluation import reliability_table
+from lab.plots.models import fold_auc_figure, reliability_figure
+from lab.features.targets import target_horizon_bars
+from lab.study.walk_forward import run_walk_forward
 from registry import ledger
 from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse
 from jobs.lineage import config_for

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry.gate import GateResult
-    from registry.ticket import Ticket
 
 __all__ = [
     "RegistryError",
@@ -56,11 +55,11 @@ class TicketSpentError(TicketError, PermissionError):
 
     Attributes
     ----------
-    ticket : Ticket
+    ticket : registry.ticket.Ticket
         The ticket as the backend holds it: who took it, when, and the final-eval run.
     """
 
-    def __init__(self, message: str, ticket: "Ticket") -> None:
+    def __init__(self, message: str, ticket: Any) -> None:  # a registry.ticket.Ticket (which imports this module)
         super().__init__(message)
         self.ticket = ticket
 

@@ -10,18 +10,18 @@ The run contract (what the jobs log) that this module reads:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from registry.errors import CandidateError
-from registry.gate import Evidence, RunFacts
+from registry.gate import Evidence, GateResult, RunFacts
 from lab import tags as tag
 from registry.records import get_client  # noqa: F401 (the registry's one client helper, used here and re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
 
-__all__ = ["ModelRef", "get_client", "run_facts", "find_model", "find_evidence", "EVIDENCE_STAGES", "TRADING_SECTIONS",
+__all__ = ["Candidate", "ModelRef", "get_client", "run_facts", "find_model", "find_evidence", "EVIDENCE_STAGES", "TRADING_SECTIONS",
            "with_trading_settings"]
 
 #: The configuration sections a champion trades with: those its validation backtest logged.
@@ -191,7 +191,7 @@ def _mismatch(candidate: RunFacts, evidence: RunFacts, required_tags: dict[str, 
 
 
 def with_trading_settings(config: Any, backtest_params: "Mapping[str, str]") -> Any:
-    """``config`` (a :class:`lab.config.LabConfig`) with rules, costs and strategy as a backtest run
+    """``config`` (a :class:`lab.config.settings.LabConfig`) with rules, costs and strategy as a backtest run
     logged them (its ``rules.*``, ``costs.*`` and ``strategy.*`` params): how its champion trades.
 
     Final-eval, paper trading and the servable signal model all trade a champion this way.
@@ -199,3 +199,33 @@ def with_trading_settings(config: Any, backtest_params: "Mapping[str, str]") -> 
     from lab.tracking import param_value
 
     return config.replace({k: param_value(v) for k, v in backtest_params.items() if k.startswith(TRADING_SECTIONS)})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A run judged by the gate: its facts, its model, its evidence and every gate result."""
+
+    run: RunFacts
+    model: ModelRef
+    walk_forward: Evidence
+    backtest: Evidence
+    gates: list[GateResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every gate passed."""
+        return all(gate.passed for gate in self.gates)
+
+    @property
+    def failed(self) -> list[GateResult]:
+        """The gates that did not pass."""
+        return [gate for gate in self.gates if not gate.passed]
+
+    @property
+    def evidence_runs(self) -> dict[str, str | None]:
+        """``{"tune": id, "walk-forward": id or None, "backtest": id or None}``."""
+        return {
+            "tune": self.run.run_id,
+            "walk-forward": self.walk_forward.run.run_id if self.walk_forward.run else None,
+            "backtest": self.backtest.run.run_id if self.backtest.run else None,
+        }

@@ -62,7 +62,7 @@ class LedgerEntry:
 
 
 def market_key(config: LabConfig) -> str:
-    """The market a configuration's data belongs to (:func:`lab.market.market_id`): ``ES`` for MES/ES
+    """The market a configuration's data belongs to (:func:`lab.market.identity.market_id`): ``ES`` for MES/ES
     files, ``NQ`` for MNQ/NQ, ``synthetic-...`` for the lab's own generated data.
 
     Inside a job, the market :func:`jobs.common.open_dataset` tagged on the active run (``lab.market``)
@@ -70,9 +70,9 @@ def market_key(config: LabConfig) -> str:
     keyed from its generator settings without generating it (``lab status`` reads no data).
     """
     from lab import tracking
-    from lab.dataset import source_of
+    from lab.dataset.build import source_of
     from lab.errors import DataError
-    from lab.market import DataSource, instrument_family, market_id
+    from lab.market.identity import DataSource, instrument_family, market_id
 
     tagged = tracking.active_run_tag(tag.MARKET)
     if tagged:
@@ -81,9 +81,9 @@ def market_key(config: LabConfig) -> str:
     if not data.path:
         settings = {"instrument": data.instrument, "seed": data.synthetic_seed, "start": data.synthetic_start,
                     "end": data.synthetic_end, "edge_auc": data.synthetic_edge_auc}
-        return market_id(config, DataSource(Path(""), "", settings))
+        return market_id(config.data.instrument, DataSource(Path(""), "", settings))
     try:
-        return market_id(config, source_of(data.path))
+        return market_id(config.data.instrument, source_of(data.path))
     except DataError:  # no file to key: the instrument's family, as real data of it would be
         return instrument_family(data.instrument)
 

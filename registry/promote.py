@@ -34,8 +34,8 @@ from lab import tracking
 from lab.tracking import param_value
 from registry.deflated import ledger_facts_of_run
 from registry.errors import PromotionRefusedError, RegistryError
-from registry.evidence import ModelRef, find_evidence, find_model, get_client, run_facts
-from registry.gate import Evidence, GateResult, RunFacts, evaluate_gates, gates_to_json_ready
+from registry.evidence import Candidate, ModelRef, find_evidence, find_model, get_client, run_facts
+from registry.gate import evaluate_gates, gates_to_json_ready
 from registry.records import current_user
 from registry.seals import SEAL_PREFIX
 from registry.ticket import RELEASED_PREFIX, TICKET_PREFIX
@@ -54,36 +54,6 @@ LOCK_PREFIX = "lab-lock-"
 #: A lock older than this (seconds) whose holder cannot be seen (another host) is taken over.
 LOCK_STALE_S = 120.0
 LOCK_WAIT_S = 120.0
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A run judged by the gate: its facts, its model, its evidence and every gate result."""
-
-    run: RunFacts
-    model: ModelRef
-    walk_forward: Evidence
-    backtest: Evidence
-    gates: list[GateResult] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        """True when every gate passed."""
-        return all(gate.passed for gate in self.gates)
-
-    @property
-    def failed(self) -> list[GateResult]:
-        """The gates that did not pass."""
-        return [gate for gate in self.gates if not gate.passed]
-
-    @property
-    def evidence_runs(self) -> dict[str, str | None]:
-        """``{"tune": id, "walk-forward": id or None, "backtest": id or None}``."""
-        return {
-            "tune": self.run.run_id,
-            "walk-forward": self.walk_forward.run.run_id if self.walk_forward.run else None,
-            "backtest": self.backtest.run.run_id if self.backtest.run else None,
-        }
 
 
 @dataclass(frozen=True)

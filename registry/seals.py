@@ -2,7 +2,7 @@
 
 A seal is a registered model named ``lab-seal-<market>-<start>_<end>`` (see
 :mod:`registry.records`), created the first time any entry point runs with that test window on
-that market (:func:`lab.market.market_id`: ``ES`` for MES and ES files alike, a key of its own
+that market (:func:`lab.market.identity.market_id`: ``ES`` for MES and ES files alike, a key of its own
 for the lab's synthetic data). It is never lifted: a later configuration with another test window
 adds a seal. Before reading a minute file every entry point calls :func:`enforce_seals`, which
 
@@ -93,9 +93,9 @@ def parse_window(window: DateRange | str) -> DateRange:
 
 
 def check_market(market: str) -> str:
-    """A market key fit for a registry name (see :func:`lab.market.market_id`)."""
+    """A market key fit for a registry name (see :func:`lab.market.identity.market_id`)."""
     if not market or not _MARKET.match(market):
-        raise RegistryError(f"market {market!r} must be letters, digits, '.', '_' or '-' (see lab.market.market_id)")
+        raise RegistryError(f"market {market!r} must be letters, digits, '.', '_' or '-' (see lab.market.identity.market_id)")
     return market
 
 
@@ -163,7 +163,7 @@ def enforce_seals(config: LabConfig, market: str, *, stage: str, run_id: str = "
     config : LabConfig
         Its ``[windows] train`` and ``validation`` are what the job reads; ``test`` is sealed.
     market : str
-        :func:`lab.market.market_id` of the file the job reads.
+        :func:`lab.market.identity.market_id` of the file the job reads.
     stage : str
         The entry point (named in refusals and on the seal).
     run_id : str
@@ -192,10 +192,10 @@ def enforce_seals(config: LabConfig, market: str, *, stage: str, run_id: str = "
 def sealed_ranges(config: LabConfig, path: str, stage: str = "lab data check",
                   client: "MlflowClient | None" = None) -> list[DateRange]:
     """Seal ``config``'s test window on the market of the file at ``path``; every sealed range of that market."""
-    from lab.dataset import source_of
-    from lab.market import market_id
+    from lab.dataset.build import source_of
+    from lab.market.identity import market_id
 
-    return enforce_seals(config, market_id(config, source_of(path)), stage=stage, reads={}, client=client)
+    return enforce_seals(config, market_id(config.data.instrument, source_of(path)), stage=stage, reads={}, client=client)
 
 
 def check_test_window(market: str, seals: list[Seal], test: DateRange, stage: str) -> None:

@@ -26,13 +26,12 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry.evidence import get_client
+from registry.evidence import Candidate, get_client
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
 
-    from registry.promote import Candidate
 
 __all__ = ["build_signal_model", "SignalModelRef", "warn_no_signal_model"]
 
@@ -58,7 +57,7 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
     from lab.errors import LabError
     from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
     from lab.live.serving import SignalSpec
-    from lab.custom_features import custom_sources_digest
+    from lab.features.custom import custom_sources_digest
     from lab.strategies import targets_for
     from registry.evidence import with_trading_settings
 

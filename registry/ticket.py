@@ -1,7 +1,7 @@
 """The one-time ticket: final-eval may look at a sealed test range of a market once, ever.
 
 A ticket is a registered model named ``lab-ticket-<market>-<start>_<end>`` (see
-:mod:`registry.records`): keyed on the *market* (:func:`lab.market.market_id`) and the dates,
+:mod:`registry.records`): keyed on the *market* (:func:`lab.market.identity.market_id`) and the dates,
 not on the model, so renaming ``[promotion] model_name`` gives no second look. Taking it *is*
 creating that object with its tags in one transaction: exactly one creator wins, across processes
 and machines sharing the backend (sqlite, PostgreSQL, either behind ``mlflow server``).
@@ -163,7 +163,7 @@ def take_ticket(
     Parameters
     ----------
     market : str
-        :func:`lab.market.market_id` of the test data.
+        :func:`lab.market.identity.market_id` of the test data.
     window : DateRange or str
         ``config.windows.test`` (or ``"2024-01-01..2025-12-31"``).
     model_name : str

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.sessions import regular_sessions
+from lab.market.sessions import regular_sessions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,8 +1,10 @@
 """The layers hold: import-linter's contracts of pyproject.toml ([tool.importlinter]), checked here.
 
-cli > jobs > registry > lab; inside lab/ only the lab.tracking package imports mlflow; jobs/,
-registry/ and cli/ reach MLflow only through lab.tracking (one door); the data and feature
-modules import no numba.
+cli > jobs > registry > lab; inside lab/ the pipeline's packages in order (no arrow up, so no
+circle between them); only the lab.tracking package imports mlflow; jobs/, registry/ and cli/
+reach MLflow only through lab.tracking (one door); the modules featurize imports (one derived
+list, :func:`lab.dataset.code.pipeline_modules`) import no numba. No module imports another that
+imports it back, type-only imports included.
 """
 
 import os
@@ -13,9 +15,9 @@ import tomllib
 
 from tests.conftest import PROJECT_ROOT
 
-#: The data and feature modules: featurize needs no JIT compiler.
-DATA_AND_FEATURE_MODULES = ["lab.readers", "lab.integrity", "lab.bars", "lab.sessions", "lab.features",
-                            "lab.indicators", "lab.targets", "lab.dataset", "lab.cache", "lab.windows", "lab.synth"]
+from lab.dataset.code import pipeline_modules
+
+CONTRACTS = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 
 def _lint(folder, pythonpath) -> subprocess.CompletedProcess:
@@ -27,15 +29,15 @@ def _lint(folder, pythonpath) -> subprocess.CompletedProcess:
 def test_import_contracts_of_pyproject_are_kept():
     result = _lint(PROJECT_ROOT, PROJECT_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    contracts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
-    assert {c["name"] for c in contracts} == {"layers: cli > jobs > registry > lab",
+    assert {c["name"] for c in CONTRACTS} == {"layers: cli > jobs > registry > lab",
+                                              "lab/ packages: the pipeline, top to bottom",
                                               "lab/: only lab.tracking imports mlflow",
                                               "one door: jobs, registry, cli reach mlflow only via lab.tracking",
                                               "data and feature modules import no numba"}
     for name in ("cli", "jobs", "registry", "lab"):
         assert f"{name}" in result.stdout
-    assert result.stdout.count(" KEPT") == 4
-    door = next(c for c in contracts if c["name"].startswith("one door"))
+    assert result.stdout.count(" KEPT") == 5
+    door = next(c for c in CONTRACTS if c["name"].startswith("one door"))
     assert not door.get("ignore_imports"), "the one-door contract has no exceptions"
 
 
@@ -45,17 +47,20 @@ def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path
     for package in ("cli", "jobs", "registry", "lab"):
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
-    contracts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
-    for module in {m for c in contracts for m in c.get("source_modules", []) if "*" not in m and "." in m}:
-        (tmp_path / (module.replace(".", "/") + ".py")).write_text("")
+    layered = {m.strip() for c in CONTRACTS for layer in c.get("layers", []) for m in layer.split("|")}
+    sources = {m for c in CONTRACTS for m in c.get("source_modules", [])}
+    for module in sorted(m for m in layered | sources if "*" not in m and "." in m):
+        folder = tmp_path / module.replace(".", "/")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").touch()
     (tmp_path / "mlflow").mkdir()
     (tmp_path / "mlflow" / "__init__.py").write_text("")
     (tmp_path / "numba.py").write_text("")
-    (tmp_path / "lab" / "tracking").mkdir()
     (tmp_path / "lab" / "tracking" / "__init__.py").write_text("import mlflow\n")
     (tmp_path / "lab" / "tracking" / "pyfunc.py").write_text("import mlflow\n")
-    (tmp_path / "lab" / "readers.py").write_text("def f():\n    import jobs\n")
-    (tmp_path / "lab" / "models.py").write_text("import lab.tracking\nimport mlflow\n")
+    (tmp_path / "lab" / "data" / "readers.py").write_text("def f():\n    import jobs\n")
+    (tmp_path / "lab" / "models" / "boosters.py").write_text("import lab.tracking\nimport mlflow\n")
+    (tmp_path / "lab" / "features" / "core.py").write_text("import lab.study\n")
     (tmp_path / "registry" / "promote.py").write_text("import lab.tracking\n")  # through the door: fine
     (tmp_path / "jobs" / "monitor.py").write_text("def f():\n    from mlflow import MlflowClient\n")
     result = _lint(tmp_path, tmp_path)
@@ -63,14 +68,62 @@ def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path
     assert "layers: cli > jobs > registry > lab BROKEN" in result.stdout
     assert "lab/: only lab.tracking imports mlflow BROKEN" in result.stdout
     assert "one door: jobs, registry, cli reach mlflow only via lab.tracking BROKEN" in result.stdout
-    assert "lab.models -> mlflow" in result.stdout and "lab.readers -> jobs" in result.stdout
+    assert "lab/ packages: the pipeline, top to bottom BROKEN" in result.stdout
+    assert "lab.models.boosters -> mlflow" in result.stdout and "lab.data.readers -> jobs" in result.stdout
+    assert "lab.features.core -> lab.study" in result.stdout
     assert "jobs.monitor -> mlflow" in result.stdout and "registry.promote -> mlflow" not in result.stdout
+
+
+def test_the_numba_contract_covers_every_module_featurize_imports():
+    contract = next(c for c in CONTRACTS if c["name"] == "data and feature modules import no numba")
+    covered = tuple(contract["source_modules"])
+    assert [m for m in pipeline_modules() if m != "lab" and not m.startswith(covered)] == []
 
 
 def test_data_and_feature_modules_import_no_numba_at_run_time():
     """What the static contract cannot see: importing a submodule runs its package's __init__."""
-    code = f"import sys; import {', '.join(DATA_AND_FEATURE_MODULES)}; print('numba' in sys.modules)"
+    code = f"import sys; import {', '.join(pipeline_modules())}; print('numba' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's components of more than one module (each one is an import circle)."""
+    index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(node):
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_is_part_of_an_import_circle_type_only_imports_included():
+    import grimp
+
+    graph = grimp.build_graph("lab", "jobs", "registry", "cli")  # TYPE_CHECKING imports are edges too
+    edges = {module: set(graph.find_modules_directly_imported_by(module)) for module in graph.modules}
+    assert _strongly_connected(edges) == []

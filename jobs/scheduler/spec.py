@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lab.configfile import build, read_toml
+from lab.config.parsing import build, read_toml
 from lab.errors import ConfigError, LabError
 
 __all__ = ["ScheduleError", "JobSpec", "Schedule", "load_schedule", "next_fire_times", "DEFAULT_SCHEDULE", "STEPS",
@@ -28,7 +28,7 @@ class ScheduleError(LabError, ValueError):
 
 @dataclass(frozen=True)
 class SchedulerSettings:
-    """The ``[scheduler]`` table, read by the lab's one TOML reader (:func:`lab.configfile.build`)."""
+    """The ``[scheduler]`` table, read by the lab's one TOML reader (:func:`lab.config.parsing.build`)."""
 
     timezone: str = "America/New_York"  # default for jobs that set none
     jobstore: str = ""  # empty: sqlite .lab/schedule.db under the project; or an SQLAlchemy URL

@@ -1,4 +1,4 @@
-"""The backtest core: rules-exact simulation of per-bar signals, statistics and reports.
+"""The backtest core: rules-exact simulation of per-bar signals, statistics.
 
 Pure computation: DataFrames and arrays in, DataFrames, dicts and bytes out; no MLflow, no
 paths. The rules and their exact semantics are documented in :mod:`lab.backtest.run`.
@@ -6,7 +6,7 @@ paths. The rules and their exact semantics are documented in :mod:`lab.backtest.
 Typical use::
 
     from lab.backtest import run_backtest, compute_metrics, evaluate_criteria
-    from lab.strategies import direction_signals
+    from lab.strategies.direction import direction_signals
 
     result = run_backtest(bars, direction_signals(p_up, rules), minutes, rules=rules, costs=costs)
     metrics = compute_metrics(result.trades, result.session_dates)
@@ -28,7 +28,6 @@ from lab.backtest.metrics import (
     profit_factor,
 )
 from lab.backtest.monte_carlo import bootstrap_trades, monte_carlo_metrics
-from lab.backtest.report import barrier_sentence, equity_figure, figure_png, html_report
 from lab.backtest.run import TRADE_COLUMNS, BacktestResult, empty_trades, run_backtest, trades_to_csv
 from lab.backtest.signals import (BacktestInputError, ExitParams, StrategySignals, is_full_size, position_contracts,
                                   reaches_entry_threshold)
@@ -41,7 +40,6 @@ __all__ = [
     "ExitParams",
     "StrategySignals",
     "TRADE_COLUMNS",
-    "barrier_sentence",
     "bootstrap_trades",
     "breakdown",
     "compute_metrics",
@@ -49,10 +47,7 @@ __all__ = [
     "daily_pnl",
     "empty_trades",
     "equity_curve",
-    "equity_figure",
     "evaluate_criteria",
-    "figure_png",
-    "html_report",
     "is_full_size",
     "max_drawdown_usd",
     "monte_carlo_metrics",

@@ -1,7 +1,7 @@
 """Run a strategy's signals through the rules: pandas in, a trades table out.
 
-Execution semantics (every number from :class:`lab.config.RulesConfig`,
-:class:`lab.config.CostsConfig` and the instrument; MES: tick 0.25 points = $1.25):
+Execution semantics (every number from :class:`lab.config.settings.RulesConfig`,
+:class:`lab.config.settings.CostsConfig` and the instrument; MES: tick 0.25 points = $1.25):
 
 Entry
     A signal is decided at a bar's close; the position opens at the NEXT bar's open plus
@@ -67,7 +67,7 @@ import pandas as pd
 from lab.backtest import engine
 from lab.backtest.signals import BacktestInputError, ExitParams, StrategySignals, is_full_size, position_contracts
 from lab.config import CostsConfig, RulesConfig
-from lab.instruments import Instrument, get_instrument
+from lab.market.instruments import Instrument, get_instrument
 from lab.rules import entry_cutoffs_ns
 
 __all__ = ["BacktestResult", "run_backtest", "trades_to_csv", "TRADE_COLUMNS", "empty_trades"]

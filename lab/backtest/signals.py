@@ -65,7 +65,7 @@ class ExitParams:
 
     @classmethod
     def from_rules(cls, rules: RulesConfig) -> "ExitParams":
-        """The default exits of :class:`lab.config.RulesConfig` (6 / 8 ticks, 6 bars)."""
+        """The default exits of :class:`lab.config.settings.RulesConfig` (6 / 8 ticks, 6 bars)."""
         return cls(rules.profit_target_ticks, rules.stop_loss_ticks, rules.time_stop_bars)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from lab import feature_spec as spec
-from lab.feature_spec import ema_com, wilder_com
+from lab.features import spec as spec
+from lab.features.spec import ema_com, wilder_com
 from lab.live._recursions import NAN, Ewm, Ring, RollingMoments, ratio
 
 __all__ = ["BREAKOUT_NAMES", "MEAN_REVERSION_NAMES", "OptionalFeatures"]

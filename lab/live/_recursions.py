@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from lab.feature_spec import smoothing_alpha
+from lab.features.spec import smoothing_alpha
 
 __all__ = ["Ewm", "Ring", "RollingMoments", "KahanSum", "NAN", "ratio"]
 

@@ -4,7 +4,7 @@ A custom feature is a batch function of the bars table (:mod:`lab.custom_feature
 incremental form for the lab to run. :class:`LiveCustomFeatures` therefore keeps the last
 ``window_bars`` completed bars (their prices, session fields and every built-in feature, in the
 columns and dtypes featurize hands the function) and, at each bar's close, calls the same
-:func:`lab.custom_features.compute_custom_features` on that window and keeps its last row. A
+:func:`lab.features.custom.compute_custom_features` on that window and keeps its last row. A
 value that may use only its bar and earlier ones (what the look-ahead audit enforces) is then the
 batch table's value whenever the function looks back at most ``window_bars`` bars; a function with
 a longer memory (an expanding mean, a slow EMA) gets the error a warm-up of ``window_bars`` leaves.
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lab.config import TARGET_NAMES
-from lab.custom_features import CustomFeature, compute_custom_features, load_custom_features
+from lab.features.custom import CustomFeature, compute_custom_features, load_custom_features
 from lab.errors import DataError
 from lab.live.features import LiveBar
 

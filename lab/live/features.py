@@ -1,8 +1,8 @@
 """The incremental feature state: one 1-minute bar in, at each 5-minute bar's close one feature row.
 
 :class:`LiveFeatures` reproduces, bar for bar, what the batch pipeline
-(:func:`lab.bars.resample_bars` -> :func:`lab.bars.regular_session_bars` ->
-:func:`lab.features.compute_features` and the optional sets) computes from the same minutes:
+(:func:`lab.data.bars.resample_bars` -> :func:`lab.data.bars.regular_session_bars` ->
+:func:`lab.features.core.compute_features` and the optional sets) computes from the same minutes:
 
 * minutes are bucketed on the wall clock (:00, :05 ...), open first, high max, low min, close
   last, volume sum, every minute of the bucket counting (also those before the open);
@@ -25,7 +25,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from lab.feature_spec import (
+from lab.features.spec import (
     ATR_PERIOD_BARS,
     BOLLINGER_BARS,
     BOLLINGER_STDS,
@@ -50,7 +50,7 @@ __all__ = ["LiveFeatures", "LiveBar", "SessionTable", "CORE_NAMES", "OPTIONAL_SE
 
 NS_PER_MINUTE = 60_000_000_000
 
-#: The 24 core features in the batch table's order (checked against :data:`lab.features.FEATURE_NAMES`).
+#: The 24 core features in the batch table's order (checked against :data:`lab.features.core.FEATURE_NAMES`).
 CORE_NAMES: tuple[str, ...] = (
     *(f"return_{k}bar" for k in RETURN_LAGS_BARS),
     *(f"close_vs_ema{n}" for n in EMA_SPANS_BARS),
@@ -81,11 +81,11 @@ class SessionTable:
     Parameters
     ----------
     sessions : DataFrame
-        From :func:`lab.sessions.regular_sessions` (``session_open``/``session_close``, tz-aware ET).
+        From :func:`lab.market.sessions.regular_sessions` (``session_open``/``session_close``, tz-aware ET).
     """
 
     def __init__(self, sessions) -> None:  # pandas only here, once
-        from lab.sessions import epoch_ns
+        from lab.market.sessions import epoch_ns
 
         self.open_ns = [int(x) for x in epoch_ns(sessions["session_open"])]
         self.close_ns = [int(x) for x in epoch_ns(sessions["session_close"])]
@@ -111,7 +111,7 @@ class LiveFeatures:
     Parameters
     ----------
     sessions : DataFrame
-        The regular sessions covering the stream (:func:`lab.sessions.regular_sessions`).
+        The regular sessions covering the stream (:func:`lab.market.sessions.regular_sessions`).
     bar_minutes : int, default 5
         Bar length, minutes (divides 60), as ``[session] bar_minutes``.
     optional_sets : sequence of str, default ("breakout", "mean_reversion")

@@ -52,11 +52,11 @@ class SignalSpec:
     warmup_bars: int = 200
     optional_sets: tuple[str, ...] = ()
     rules: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(RulesConfig()))
-    #: The strategy the champion trades (``dataclasses.asdict`` of :class:`lab.config.StrategyConfig`).
+    #: The strategy the champion trades (``dataclasses.asdict`` of :class:`lab.config.settings.StrategyConfig`).
     strategy: dict[str, Any] = field(default_factory=lambda: dataclasses.asdict(StrategyConfig()))
     #: ``[features] custom`` entries the model's non-built-in inputs come from (importable where it is served).
     custom: tuple[str, ...] = ()
-    #: Their modules' source digests at promotion (:func:`lab.custom_features.custom_sources_digest`).
+    #: Their modules' source digests at promotion (:func:`lab.features.custom.custom_sources_digest`).
     custom_sources: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -105,7 +105,7 @@ class LiveSignaler:
     booster : lightgbm.Booster or xgboost.Booster
     spec : SignalSpec
     sessions : DataFrame
-        Regular sessions covering the stream (:func:`lab.sessions.regular_sessions`).
+        Regular sessions covering the stream (:func:`lab.market.sessions.regular_sessions`).
     """
 
     def __init__(self, booster: Any, spec: SignalSpec, sessions: pd.DataFrame) -> None:
@@ -117,7 +117,7 @@ class LiveSignaler:
                             f"which needs a model of {', '.join(targets_for(strategy.name))}")
         self.rule = BarRule(strategy, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
         if spec.custom:
-            from lab.custom_features import custom_sources_digest
+            from lab.features.custom import custom_sources_digest
 
             now = custom_sources_digest(spec.custom)
             changed = [entry for entry, digest in spec.custom_sources.items() if now.get(entry) != digest]
@@ -151,7 +151,7 @@ class LiveSignaler:
 
 def single_row_predictor(booster: Any):
     """A function ``row (n_features,) -> P(class 1)`` with the booster's best iteration, as
-    :func:`lab.models.predict_proba` computes it, on one thread: one row gains nothing from a
+    :func:`lab.models.boosters.predict_proba` computes it, on one thread: one row gains nothing from a
     thread pool, and on a loaded machine waking one costs tens of milliseconds."""
     import lightgbm as lgb
 
@@ -189,7 +189,7 @@ def signals_from_minutes(minutes: pd.DataFrame, booster: Any, spec: SignalSpec) 
         stamps = pd.DatetimeIndex(pd.to_datetime(minutes["time"], utc=True)).as_unit("ns")
     except (ValueError, TypeError) as exc:
         raise DataError(f"signal model input column 'time' must be ISO 8601 with an offset: {exc}") from None
-    from lab.sessions import regular_sessions
+    from lab.market.sessions import regular_sessions
 
     local = stamps.tz_convert(NY)
     sessions = regular_sessions(spec.calendar, local[0].date() - dt.timedelta(days=1), local[-1].date())

@@ -198,7 +198,7 @@ class LiveInputs:
     ----------
     rule : BarRule
     sessions : DataFrame
-        Regular sessions covering the stream (:func:`lab.sessions.regular_sessions`).
+        Regular sessions covering the stream (:func:`lab.market.sessions.regular_sessions`).
     bar_minutes : int
     optional_sets : sequence of str
     model_features : sequence of str

@@ -30,7 +30,7 @@ import pandas as pd
 from lab.backtest import engine
 from lab.backtest.run import BacktestResult, reason_names, trades_frame, engine_params
 from lab.config import CostsConfig, RulesConfig, StrategyConfig
-from lab.instruments import Instrument, get_instrument
+from lab.market.instruments import Instrument, get_instrument
 from lab.live.signal import BarRule
 from lab.paper.orders import Order
 from lab.rules import entry_cutoffs_ns

@@ -5,7 +5,7 @@ model predicts a high-range regime is expected to break out; the side comes from
 position in its recent range: near the bottom (``range_position < range_low``) long, near the top
 (``> range_high``) short, in the middle nothing. Confidence is the volatility probability.
 
-Signal rules only: the features it reads (:data:`lab.strategy_features.BREAKOUT_FEATURES`) live in
+Signal rules only: the features it reads (:data:`lab.features.strategy_sets.BREAKOUT_FEATURES`) live in
 the feature layer, :mod:`lab.strategy_features`.
 """
 
@@ -17,7 +17,7 @@ import pandas as pd
 from lab.backtest.signals import ExitParams, StrategySignals
 from lab.config import BreakoutConfig
 from lab.strategies._inputs import aligned_probability, require_feature_columns
-from lab.strategy_features import breakout_features
+from lab.features.strategy_sets import breakout_features
 
 __all__ = ["breakout_signals", "breakout_sides", "breakout_exits", "BREAKOUT_RULE_FEATURES", "breakout_confidence"]
 
@@ -67,13 +67,13 @@ def breakout_signals(
     Parameters
     ----------
     bars : pandas.DataFrame
-        Regular-session bars (see :func:`lab.strategy_features.breakout_features`).
+        Regular-session bars (see :func:`lab.features.strategy_sets.breakout_features`).
     volatility_probability : pandas.Series of float
         The volatility model's P(high range) at each bar's close, aligned to ``bars``.
     config : BreakoutConfig, optional
         Thresholds and exits (6-tick target, 8-tick stop, 6 bars by default).
     features : pandas.DataFrame, optional
-        Precomputed :func:`lab.strategy_features.breakout_features` (e.g. from the feature
+        Precomputed :func:`lab.features.strategy_sets.breakout_features` (e.g. from the feature
         cache); computed from ``bars`` if omitted.
 
     Returns

@@ -8,7 +8,7 @@ Confidence is ``1 - P(high range)``. Exits: its own target / stop / time stop (4
 and, with ``exit_on_high_volatility``, a market exit at the next open once P(high range) reaches
 ``high_volatility_probability`` (exit reason ``"volatility"``).
 
-Signal rules only: the features it reads (:data:`lab.strategy_features.MEAN_REVERSION_FEATURES`)
+Signal rules only: the features it reads (:data:`lab.features.strategy_sets.MEAN_REVERSION_FEATURES`)
 live in the feature layer, :mod:`lab.strategy_features`.
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 from lab.backtest.signals import ExitParams, StrategySignals
 from lab.config import MeanReversionConfig
 from lab.strategies._inputs import aligned_probability, require_feature_columns
-from lab.strategy_features import mean_reversion_features
+from lab.features.strategy_sets import mean_reversion_features
 
 __all__ = ["mean_reversion_signals", "mean_reversion_sides", "high_volatility_exit", "mean_reversion_exits",
            "MEAN_REVERSION_RULE_FEATURES", "HIGH_VOLATILITY_PROBABILITY", "EXIT_SIGNAL_REASON",
@@ -91,7 +91,7 @@ def mean_reversion_signals(
     config : MeanReversionConfig, optional
         Thresholds and exits; default ``MeanReversionConfig()``.
     features : pandas.DataFrame, optional
-        Precomputed :func:`lab.strategy_features.mean_reversion_features`; computed from ``bars``
+        Precomputed :func:`lab.features.strategy_sets.mean_reversion_features`; computed from ``bars``
         if omitted.
     high_volatility_probability : float, default 0.5
         P(high range) at or above which an open position is closed at the next open (when

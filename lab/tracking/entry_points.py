@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from lab.errors import LabError
-from lab.tracking import configure
+from lab.tracking.core import configure
 
 __all__ = ["EntryPointFailed", "EntryPointRun", "resolve_experiment_id", "run_entry_point"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from lab.errors import LabError
-from lab.tracking import _timed
+from lab.tracking.core import _timed
 
 __all__ = ["log_model", "log_signal_model", "load_native_model"]
 
@@ -20,7 +20,7 @@ __all__ = ["log_model", "log_signal_model", "load_native_model"]
 def log_model(trained: Any, example: pd.DataFrame) -> str:
     """Log a trained booster with MLflow's native flavor, signature and input example; returns the model id.
 
-    ``trained`` is a :class:`lab.models.TrainedModel`. Requirements are given explicitly, which
+    ``trained`` is a :class:`lab.models.boosters.TrainedModel`. Requirements are given explicitly, which
     skips MLflow's slow inference of them.
     """
     import warnings
@@ -28,7 +28,7 @@ def log_model(trained: Any, example: pd.DataFrame) -> str:
     import mlflow
     from mlflow.models import infer_signature
 
-    from lab.models import predict_proba
+    from lab.models.boosters import predict_proba
 
     sample = example.head(5)
     signature = infer_signature(sample, predict_proba(trained.booster, sample))

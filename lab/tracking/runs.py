@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from lab.tracking import configure
+from lab.tracking.core import configure
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient

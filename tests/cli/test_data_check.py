@@ -4,8 +4,8 @@ import pandas as pd
 from click.testing import CliRunner
 
 from cli.main import cli
-from lab.readers import write_firstrate
-from tests.lab.test_doctor import globex_minutes
+from lab.data.readers import write_firstrate
+from tests.lab.data.test_doctor import globex_minutes
 
 
 def _file_with_defects(folder, name="NQ_full_1min_UNadjusted.txt"):

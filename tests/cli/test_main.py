@@ -1,7 +1,7 @@
 from click.testing import CliRunner
 
 from cli.main import cli
-from lab.readers import write_firstrate
+from lab.data.readers import write_firstrate
 from tests.conftest import make_minutes
 
 

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from lab.readers import write_firstrate
+from lab.data.readers import write_firstrate
 from tests.conftest import make_minutes
 
 START, END = "2023-02-27", "2023-03-10"
@@ -26,7 +26,7 @@ def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "", ext
     import lightgbm as lgb
     import mlflow
 
-    from lab.features import FEATURE_NAMES
+    from lab.features.core import FEATURE_NAMES
 
     data = write_firstrate(minutes, tmp_path / "mes.txt")
     config = tmp_path / "lab.toml"
@@ -89,8 +89,8 @@ def _window_table(setup, start: str, end: str):
     import datetime as dt
 
     from lab.config import load_config
-    from lab.dataset import build_window_table
-    from lab.readers import read_minutes
+    from lab.dataset.build import build_window_table
+    from lab.data.readers import read_minutes
 
     config = load_config(setup["config"])
     return build_window_table(read_minutes(setup["data"]).minutes, config, dt.date.fromisoformat(start),
@@ -102,14 +102,14 @@ def _backtest_csv(setup, start: str, end: str, volatility: bool = False) -> str:
     the model gives P(high range) to the configured strategy, whose own features come from the table)."""
     from lab.backtest import trades_to_csv
     from lab.config import load_config
-    from lab.models import predict_proba
+    from lab.models.boosters import predict_proba
     from lab.strategies import backtest_strategy
 
     config = load_config(setup["config"])
     table, window_minutes = _window_table(setup, start, end)
     probability = table[[]].assign(p=predict_proba(setup["booster"], table[setup["features"]]))["p"]
     if volatility:
-        from lab.dataset import OPTIONAL_SETS
+        from lab.dataset.build import OPTIONAL_SETS
 
         own = table[list(OPTIONAL_SETS[config.strategy.name][1])]
         return trades_to_csv(backtest_strategy(config, table, window_minutes, volatility_probability=probability,
@@ -225,7 +225,7 @@ def test_paper_follow_of_a_file_that_already_holds_the_end_does_not_wait(paper_s
     import pandas as pd
 
     from jobs.paper import main
-    from lab.readers import read_minutes
+    from lab.data.readers import read_minutes
 
     minutes = read_minutes(paper_setup["data"]).minutes
     csv = paper_setup["tmp"] / "named.csv"
@@ -248,12 +248,12 @@ def test_paper_refuses_trading_dates_in_a_sealed_range_of_the_market_and_skips_o
     import jobs.paper
     from jobs.paper import main
     from lab.config import DateRange, load_config
-    from lab.dataset import source_of
-    from lab.market import market_id
+    from lab.dataset.build import source_of
+    from lab.market.identity import market_id
     from registry.seals import add_seal
 
     config = load_config(paper_setup["config"])
-    market = market_id(config, source_of(paper_setup["data"]))
+    market = market_id(config.data.instrument, source_of(paper_setup["data"]))
     add_seal(market, DateRange(dt.date(2023, 3, 6), dt.date(2023, 3, 7)), stage="test")
     assert main(["--config", paper_setup["config"], "--from", START, "--to", END]) == 2
     assert "overlap the sealed test range 2023-03-06..2023-03-07" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import mlflow
 import pytest
 from click.testing import CliRunner
 
-from lab.readers import write_firstrate
+from lab.data.readers import write_firstrate
 from tests.conftest import SMALL_CHAIN_SETTINGS, make_minutes
 
 CONFIG = """
@@ -200,15 +200,15 @@ def test_a_copy_of_synthetic_data_without_its_record_counts_as_real(spent):
     import shutil
 
     from lab.config import load_config
-    from lab.dataset import data_source, resolve_data_path
-    from lab.market import market_id
+    from lab.dataset.build import data_source, resolve_data_path
+    from lab.market.identity import market_id
 
     tmp, _, _ = spent
     config = load_config(write(tmp, "synthetic-copy.toml"))
     generated, _ = resolve_data_path(config)
-    assert market_id(config, data_source(config)).startswith("synthetic-")
+    assert market_id(config.data.instrument, data_source(config)).startswith("synthetic-")
     copy = shutil.copy(generated, tmp / "looks-real.txt")
-    assert market_id(config, data_source(config.replace({"data.path": str(copy)}))) == "ES"
+    assert market_id(config.data.instrument, data_source(config.replace({"data.path": str(copy)}))) == "ES"
 
 
 def test_status_lists_the_spent_seal_with_its_run_and_verdict(spent):

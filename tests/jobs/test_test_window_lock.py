@@ -7,7 +7,7 @@ import mlflow
 import pytest
 from click.testing import CliRunner
 
-from lab.readers import write_firstrate
+from lab.data.readers import write_firstrate
 from tests.conftest import SMALL_CHAIN_SETTINGS, make_minutes
 
 CONFIG = """

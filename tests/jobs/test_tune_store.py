@@ -9,7 +9,7 @@ import time
 import mlflow
 import pytest
 
-from lab.readers import write_firstrate
+from lab.data.readers import write_firstrate
 from tests.conftest import PROJECT_ROOT, make_minutes
 
 CONFIG = """

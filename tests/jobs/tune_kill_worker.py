@@ -13,7 +13,7 @@ import time
 
 def main() -> int:
     import jobs.tune
-    from lab import tuning
+    from lab.study import tuning as tuning
 
     real = tuning.make_objective
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from lab.bars import regular_session_bars, resample_bars
-from lab.readers import write_firstrate
-from lab.sessions import regular_sessions
+from lab.data.bars import regular_session_bars, resample_bars
+from lab.data.readers import write_firstrate
+from lab.market.sessions import regular_sessions
 from tests.conftest import make_minutes
 
 

@@ -7,9 +7,9 @@ overlaps) shows up here as a direction AUC far from 0.5.
 import pytest
 
 from lab.config import load_config
-from lab.dataset import prepare_dataset
-from lab.evaluation import roc_auc
-from lab.models import TrainingData, predict_proba, train_classifier
+from lab.dataset.build import prepare_dataset
+from lab.models.evaluation import roc_auc
+from lab.models.boosters import TrainingData, predict_proba, train_classifier
 from tests.conftest import PROJECT_ROOT
 
 

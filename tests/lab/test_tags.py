@@ -16,7 +16,7 @@ def _constants() -> dict[str, str]:
 
 
 def _is_code_path(text: str) -> bool:
-    """``lab.synth.generate_minutes``: a module, or a name in one, of the project (not a tag unless a constant says so)."""
+    """``lab.data.synth.generate_minutes``: a module, or a name in one, of the project (not a tag unless a constant says so)."""
     parts = text.split(".")
     for end in range(len(parts), 1, -1):
         path = PROJECT_ROOT.joinpath(*parts[:end])

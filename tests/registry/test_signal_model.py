@@ -25,7 +25,7 @@ def promoted_signal_model(lab_runs, tmp_path):
     import mlflow
 
     from lab.config import PromotionConfig
-    from lab.features import FEATURE_NAMES
+    from lab.features.core import FEATURE_NAMES
     from registry.promote import promote
 
     features = list(FEATURE_NAMES)
@@ -97,7 +97,7 @@ def test_a_volatility_champion_serves_the_strategy_its_backtest_ran(lab_runs):
     import mlflow
 
     from lab.config import PromotionConfig
-    from lab.features import FEATURE_NAMES
+    from lab.features.core import FEATURE_NAMES
     from registry.promote import promote
 
     features = list(FEATURE_NAMES)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from lab.backtest import StrategySignals
 from lab.config import CostsConfig, RulesConfig
-from lab.instruments import get_instrument
+from lab.market.instruments import get_instrument
 from tests.lab.backtest.reference import reference_backtest
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from lab.backtest import ExitParams, StrategySignals
 from lab.config import CostsConfig, RulesConfig
-from lab.instruments import get_instrument
+from lab.market.instruments import get_instrument
 from lab.strategies import direction_signals
 from tests.lab.backtest.helpers import assert_same_trades, random_probability
 

@@ -17,15 +17,13 @@ from lab.backtest import (
     criteria_passed,
     daily_pnl,
     empty_trades,
-    equity_figure,
     evaluate_criteria,
-    figure_png,
-    html_report,
     max_drawdown_usd,
     monte_carlo_metrics,
     profit_factor,
     run_backtest,
 )
+from lab.reports.backtest import equity_figure, figure_png, html_report
 from lab.config import CriteriaConfig
 from lab.strategies import direction_signals
 from tests.lab.backtest.helpers import random_probability

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from lab.config import LabConfig
-from lab.dataset import OPTIONAL_SETS, featurized_bars
+from lab.dataset.build import OPTIONAL_SETS, featurized_bars
 from lab.errors import DataError
-from lab.features import FEATURE_NAMES
+from lab.features.core import FEATURE_NAMES
 from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES, LiveFeatures
-from lab.sessions import epoch_ns
+from lab.market.sessions import epoch_ns
 from tests.conftest import make_minutes
 
 NY = "America/New_York"
@@ -111,7 +111,7 @@ def test_live_features_refuse_minutes_out_of_order():
 
 
 def test_columns_of_names_the_missing_features_and_why():
-    from lab.sessions import regular_sessions
+    from lab.market.sessions import regular_sessions
 
     state = LiveFeatures(regular_sessions("XNYS", pd.Timestamp("2023-03-01").date(), pd.Timestamp("2023-03-03").date()),
                          optional_sets=())
@@ -148,7 +148,7 @@ def test_live_inputs_compute_custom_features_equal_to_the_batch_table():
 def test_live_inputs_refuse_a_non_built_in_feature_without_custom_entries():
     from lab.config import RulesConfig, StrategyConfig
     from lab.live.signal import BarRule, LiveInputs
-    from lab.sessions import regular_sessions
+    from lab.market.sessions import regular_sessions
 
     sessions = regular_sessions("XNYS", pd.Timestamp("2023-03-01").date(), pd.Timestamp("2023-03-03").date())
     with pytest.raises(DataError, match="are not built-in features"):

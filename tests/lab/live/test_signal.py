@@ -40,7 +40,7 @@ def test_decide_names_the_last_entry_and_warmup_rules():
 @pytest.mark.parametrize("engine", ["lightgbm", "xgboost"])
 def test_single_row_predictor_equals_the_batch_prediction(engine):
     from lab.live.serving import single_row_predictor
-    from lab.models import predict_proba
+    from lab.models.boosters import predict_proba
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((200, 4))
@@ -101,9 +101,9 @@ def test_bar_rule_of_a_volatility_strategy_agrees_with_its_backtest_signals(name
 
 def test_a_served_model_refuses_custom_feature_code_changed_since_its_promotion():
     from lab.errors import DataError
-    from lab.features import FEATURE_NAMES
+    from lab.features.core import FEATURE_NAMES
     from lab.live.serving import LiveSignaler, SignalSpec
-    from lab.sessions import regular_sessions
+    from lab.market.sessions import regular_sessions
 
     import lightgbm as lgb
 
@@ -114,7 +114,7 @@ def test_a_served_model_refuses_custom_feature_code_changed_since_its_promotion(
     booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
                         lgb.Dataset(X, (X[:, -1] > 0).astype(int), feature_name=names), 5)
     sessions = regular_sessions("XNYS", pd.Timestamp("2023-03-01").date(), pd.Timestamp("2023-03-03").date())
-    from lab.custom_features import custom_sources_digest
+    from lab.features.custom import custom_sources_digest
 
     pinned = SignalSpec(engine="lightgbm", features=tuple(names), custom=(entry,),
                         custom_sources=custom_sources_digest([entry]))

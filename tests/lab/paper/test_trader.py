@@ -12,7 +12,7 @@ from lab.backtest import run_backtest, trades_to_csv
 from lab.config import BreakoutConfig, CostsConfig, MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.paper import PaperBar, PaperTrader
 from lab.strategies import build_signals, direction_signals
-from lab.strategy_features import breakout_features, mean_reversion_features
+from lab.features.strategy_sets import breakout_features, mean_reversion_features
 from tests.lab.backtest.helpers import random_probability
 from tests.lab.backtest.synthetic import at, five_minute_bars, random_minutes, scenario
 

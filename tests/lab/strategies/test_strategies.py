@@ -10,7 +10,7 @@ from lab.backtest import BacktestInputError, run_backtest
 from lab.config import BreakoutConfig, LabConfig, MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.errors import DataError
 from lab.strategies import backtest_strategy, breakout_signals, build_signals, direction_signals, mean_reversion_signals
-from lab.strategy_features import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
+from lab.features.strategy_sets import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
 from tests.lab.backtest.helpers import assert_same_trades, reference_trades
 from tests.lab.backtest.synthetic import at, scenario, year_of_data
 

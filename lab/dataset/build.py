@@ -1,0 +1,432 @@
+"""From a minute file to cached train/validation feature tables: the featurize pipeline.
+
+:func:`build_tables` is pure (minutes in, tables out). :func:`prepare_dataset` is the data
+layer's one I/O entry: resolve the file (generating the synthetic default when none is
+configured), read it *up to the test window only*, digest it, and reuse or fill the cache.
+
+Table layout (one row per regular-session 5-minute bar, index ``time`` in ET): the bar columns
+``open, high, low, close, volume, session, session_open, session_close``, the 24 features of
+:data:`lab.features.core.FEATURE_NAMES` (plus the optional sets and the ``[features] custom`` columns,
+:mod:`lab.custom_features`), and the targets of
+:data:`lab.config.settings.TARGET_NAMES`. The first ``warmup_bars`` bars of the file are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import datetime as dt
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lab import paths
+from lab.data.bars import regular_session_bars, resample_bars, session_minutes
+from lab.dataset.cache import FeatureCache, dataset_digest, file_sha256, require_minute_file
+from lab.config import TARGET_NAMES, DateRange, LabConfig
+from lab.features.custom import CustomFeature, compute_custom_features, custom_sources_digest, load_custom_features
+from lab.data.doctor import examine_for_featurize, findings_warning
+from lab.errors import DataError
+from lab.features.core import FEATURE_NAMES, compute_features
+from lab.features.leak_audit import audit_look_ahead
+from lab.market import identity as market
+from lab.market.identity import DataSource, record_matches, synthetic_record
+from lab.data.readers import read_minutes, write_firstrate
+from lab.market.sessions import regular_sessions
+from lab.features.strategy_sets import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
+from lab.features.targets import compute_targets, target_horizon_bars
+from lab.dataset.code import pipeline_code_digest
+from lab.dataset.windows import split_windows
+
+__all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
+           "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
+           "feature_columns", "custom_columns", "model_features"]
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
+WINDOW_NAMES = ("train", "validation")
+
+Progress = Callable[[str], None]
+
+
+def _stderr_progress(message: str) -> None:
+    print(f"[lab] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Dataset:
+    """The featurized train and validation windows and what is known about them."""
+
+    digest: str
+    source: str
+    raw_sha256: str
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    cache_hit: bool
+    folder: Path
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.manifest["features"])
+
+
+#: The [rules] keys the target_trade label reads (lab.targets, lab.rules): the dataset's only rules.
+LABEL_RULES = ("profit_target_ticks", "stop_loss_ticks", "time_stop_bars", "last_entry_minutes_before_close",
+               "flatten_minutes_before_close")
+
+
+def featurize_settings(config: LabConfig) -> dict[str, Any]:
+    """Every configuration value that changes the tables (the digest's input)."""
+    return {
+        "pipeline_code": pipeline_code_digest(),
+        "data": {"timezone": config.data.timezone, "instrument": config.data.instrument, "on_bad_rows": config.data.on_bad_rows,
+                 "on_bad_sessions": config.data.on_bad_sessions},
+        "windows": dataclasses.asdict(config.windows),
+        "session": dataclasses.asdict(config.session),
+        "features": dataclasses.asdict(config.features),
+        "targets": dataclasses.asdict(config.targets),
+        # Only the rules the target_trade label follows: signal thresholds, sizes, the loss limit and
+        # the pause decide trades, not tables, so editing them keeps the dataset (and its cache).
+        "rules": {key: getattr(config.rules, key) for key in LABEL_RULES},
+        "costs": dataclasses.asdict(config.costs),
+        # the source of every [features] custom module: editing a custom feature rebuilds the tables
+        **({"custom_code": custom_sources_digest(config.features.custom)} if config.features.custom else {}),
+    }
+
+
+def horizons(config: LabConfig) -> dict[str, int]:
+    """Label horizon in bars of each target (the purge length)."""
+    return {name: target_horizon_bars(name, config.targets, config.rules) for name in TARGET_NAMES}
+
+
+#: The optional feature sets: always in the tables (the strategies need them formed with the
+#: history before their window); ``[features] optional_sets`` adds them to the models' inputs.
+OPTIONAL_SETS = {"breakout": (breakout_features, BREAKOUT_FEATURES),
+                 "mean_reversion": (mean_reversion_features, MEAN_REVERSION_FEATURES)}
+
+
+def model_features(config: LabConfig, custom_columns: Sequence[str] = ()) -> list[str]:
+    """What the models see: the 24 core features, the configured optional sets, then the columns
+    of the ``[features] custom`` functions (``custom_columns``, known once the tables are built)."""
+    names = list(FEATURE_NAMES)
+    for name in config.features.optional_sets:
+        names.extend(OPTIONAL_SETS[name][1])
+    return names + list(custom_columns)
+
+
+def custom_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a table the ``[features] custom`` functions made (neither bar, built-in feature nor target)."""
+    known = {*BAR_COLUMNS, *FEATURE_NAMES, *TARGET_NAMES, *(n for _, names in OPTIONAL_SETS.values() for n in names)}
+    return [name for name in table.columns if name not in known]
+
+
+def feature_columns(rth: pd.DataFrame, custom: Sequence[CustomFeature] = ()) -> pd.DataFrame:
+    """Every feature of the bars: the 24 core, the optional sets, then the custom functions' columns.
+
+    The custom functions receive the bars plus the built-in features (the contract of
+    :mod:`lab.custom_features`); targets are never computed here.
+    """
+    built_in = pd.concat([compute_features(rth), *(compute(rth) for compute, _ in OPTIONAL_SETS.values())], axis=1)
+    if not custom:
+        return built_in
+    inputs = pd.concat([rth, built_in], axis=1)
+    extra = compute_custom_features(custom, inputs, reserved=(*inputs.columns, *TARGET_NAMES))
+    return pd.concat([built_in, extra], axis=1)
+
+
+def featurized_bars(minutes: pd.DataFrame, config: LabConfig, audit: dict[str, Any] | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Regular-session bars with every feature (core, optional sets, custom) and the targets, no warm-up
+    dropped, and the sessions.
+
+    With ``audit`` (a dict), every feature first passes :func:`lab.features.leak_audit.audit_look_ahead`
+    (cuts after the ``[session] warmup_bars``) and ``audit`` receives its summary; a feature that
+    looks ahead raises :class:`lab.features.leak_audit.LookAheadError`.
+    """
+    custom = load_custom_features(config.features.custom)
+    bars = resample_bars(minutes, config.session.bar_minutes)
+    sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
+    rth = regular_session_bars(bars, sessions)
+    features = feature_columns(rth, custom)
+    if audit is not None:
+        report = audit_look_ahead(rth, features, lambda prefix: feature_columns(prefix, custom),
+                                  first_cut=config.session.warmup_bars)
+        audit.update(report.summary())
+    targets = compute_targets(rth, config.targets, config.rules, config.costs, config.instrument)
+    return pd.concat([rth, features, targets], axis=1), sessions
+
+
+def build_tables(minutes: pd.DataFrame, config: LabConfig, audit: dict[str, Any] | None = None
+                 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Minutes (already cut before the test window) -> train/validation tables + RTH minutes.
+
+    Every feature passes the look-ahead audit first (:mod:`lab.leak_audit`); ``audit``, when
+    given, receives its summary (cut times, features audited, bars recomputed, seconds).
+
+    Returns
+    -------
+    (dict, DataFrame)
+        ``{"train": ..., "validation": ...}`` tables, and the regular-session minutes of the
+        validation window (the backtest resolves intra-bar order with them).
+    """
+    table, sessions = featurized_bars(minutes, config, audit={} if audit is None else audit)
+    table = table.iloc[config.session.warmup_bars :]
+    windows = split_windows(table, config.windows, horizons(config), WINDOW_NAMES)
+    span = f"{minutes.index[0]:%Y-%m-%d}..{minutes.index[-1]:%Y-%m-%d}"
+    for name, part in windows.items():
+        if part.empty:
+            raise DataError(
+                f"the {name} window {getattr(config.windows, name)} holds no regular-session bar of this file "
+                f"(its minutes before the test window span {span}, less the {config.session.warmup_bars}-bar warm-up); "
+                "set [windows] in lab.toml to dates the file covers"
+            )
+        for target in TARGET_NAMES:
+            if part[target].notna().sum() == 0:
+                warnings.warn(f"{target} has no labelled row in the {name} window ({len(part)} bars); "
+                              "a longer window (or, for target_vol, a shorter [targets] volatility_lookback_bars) "
+                              "gives it labels", stacklevel=2)
+    validation = windows["validation"]
+    if len(validation):
+        lo, hi = validation.index[0], validation.index[-1] + pd.Timedelta(minutes=config.session.bar_minutes)
+        minutes_val = session_minutes(minutes.loc[lo:hi], sessions)
+        minutes_val = minutes_val.loc[minutes_val.index < hi]
+    else:
+        minutes_val = minutes.iloc[:0]
+    return windows, minutes_val
+
+
+def _summaries(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows": {}, "class_balance": {}, "labelled": {}, "span": {}}
+    for name, table in tables.items():
+        out["rows"][name] = int(len(table))
+        out["span"][name] = [str(table.index[0]), str(table.index[-1])] if len(table) else [None, None]
+        for target in TARGET_NAMES:
+            labels = table[target]
+            out["labelled"][f"{name}.{target}"] = int(labels.notna().sum())
+            out["class_balance"][f"{name}.{target}"] = float(labels.mean()) if labels.notna().any() else float("nan")
+    return out
+
+
+def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) -> tuple[Path, bool]:
+    """The configured minute file, or the synthetic default (generated once, deterministically).
+
+    The synthetic default is (re)generated whenever its provenance record
+    (:func:`lab.market.identity.record_path`) is missing or does not match its bytes, so the lab's default
+    path always holds the lab's own data and is keyed as a synthetic market.
+    """
+    if config.data.path:
+        return require_minute_file(paths.find_minute_file(config.data.path)), False
+    data = config.data
+    path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
+                                data.synthetic_edge_auc)
+    if not path.is_file() or _synthetic_record(path, file_sha256(path)) is None:
+        from lab.data.synth import generate_minutes  # the generator is only needed without a file
+
+        progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
+                 f"{data.synthetic_start}..{data.synthetic_end} (seed {data.synthetic_seed}"
+                 + (f", planted edge AUC {data.synthetic_edge_auc:g}" if data.synthetic_edge_auc else "") + f") into {path}")
+        start = time.perf_counter()
+        minutes = generate_minutes(data.synthetic_start, data.synthetic_end, data.synthetic_seed, config.instrument,
+                                   config.session.calendar, edge_auc=data.synthetic_edge_auc)
+        write_synthetic(minutes, path, data.instrument, data.synthetic_seed, data.synthetic_start, data.synthetic_end,
+                        edge_auc=data.synthetic_edge_auc)
+        progress(f"wrote {len(minutes):,} synthetic minutes in {time.perf_counter() - start:.1f} s")
+    return path, True
+
+
+def write_synthetic(minutes: pd.DataFrame, path: str | Path, instrument: str, seed: int, start: dt.date,
+                    end: dt.date, edge_auc: float = 0.0) -> Path:
+    """Write generated minutes (FirstRate layout) and the provenance record that marks them the lab's own."""
+    import json
+
+    path = write_firstrate(minutes, path)
+    record = synthetic_record(instrument, seed, start, end, file_sha256(path), edge_auc=edge_auc)
+    market.record_path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _synthetic_record(path: Path, sha256: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        record = json.loads(market.record_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if record_matches(record, sha256) else None
+
+
+def data_source(config: LabConfig, progress: Progress = _stderr_progress) -> DataSource:
+    """Resolve the minute file (generating the synthetic default) and tell real from the lab's synthetic data.
+
+    Raises
+    ------
+    DataError
+        The configured path is missing or not a file (one line, no traceback).
+    """
+    path, _ = resolve_data_path(config, progress)
+    return source_of(path)
+
+
+def source_of(path: str | Path) -> DataSource:
+    """A given minute file as a :class:`DataSource` (synthetic only with a matching provenance record)."""
+    path = require_minute_file(path)
+    sha = file_sha256(path)
+    return DataSource(path, sha, _synthetic_record(path, sha))
+
+
+def digest_settings(config: LabConfig, sealed: Sequence[DateRange] = ()) -> dict[str, Any]:
+    """Everything besides the file's bytes that decides the tables of ``config`` read around ``sealed``."""
+    settings = featurize_settings(config)
+    excluded = read_exclusions(config, sealed)
+    if excluded:  # the cut changes indicators formed across it; absent, the digest stays as it was
+        settings["excluded_sealed_ranges"] = [str(rng) for rng in excluded]
+    return settings
+
+
+def digest_for(config: LabConfig, raw_sha256: str, sealed: Sequence[DateRange] = ()) -> str:
+    """The digest of the tables ``config`` makes from a file with this SHA-256, read around ``sealed``.
+
+    The one definition :func:`prepare_dataset` and the lineage check (``jobs.lineage``) share.
+    """
+    return dataset_digest(raw_sha256, digest_settings(config, sealed))
+
+
+def read_exclusions(config: LabConfig, sealed: Sequence[DateRange] = ()) -> list[DateRange]:
+    """The sealed ranges that lie (partly) before the test window, where featurize reads: cut unread."""
+    return sorted({rng for rng in sealed if rng.start < config.windows.test.start}, key=lambda r: (r.start, r.end))
+
+
+def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, force: bool = False,
+                    source: DataSource | None = None, sealed: Sequence[DateRange] = ()) -> Dataset:
+    """Resolve, read (before the test window, outside every sealed range), digest and featurize, reusing the cache.
+
+    Parameters
+    ----------
+    config : LabConfig
+    progress : callable, optional
+        Receives one line per step (default: stderr).
+    force : bool
+        Rebuild even when the cache holds this digest.
+    source : DataSource, optional
+        The file as :func:`data_source` found it (resolved here when not given).
+    sealed : sequence of DateRange
+        Sealed test ranges of the file's market (ET dates): their rows are never parsed. The
+        caller (``jobs``) has checked that the train and validation windows avoid them.
+    """
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    source = source or data_source(config, progress)
+    path, synthetic, raw_sha = source.path, source.synthetic is not None, source.sha256
+    excluded = read_exclusions(config, sealed)
+    settings = digest_settings(config, sealed)
+    digest = dataset_digest(raw_sha, settings)
+    cache = FeatureCache(paths.features_dir())
+    timings["digest_s"] = time.perf_counter() - tick
+    if cache.has(digest) and not force:
+        tick = time.perf_counter()
+        tables = {name: cache.read(digest, name) for name in WINDOW_NAMES}
+        timings["cache_read_s"] = time.perf_counter() - tick
+        progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
+        return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest), timings)
+
+    cut = "".join(f", outside sealed {rng}" for rng in excluded)
+    progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")
+    tick = time.perf_counter()
+    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                               until=config.windows.test.start, exclude=[(r.start, r.end) for r in excluded])
+    timings["read_s"] = time.perf_counter() - tick
+    dropped = sum(minute_file.rows_dropped.values())
+    progress(f"read {minute_file.rows_read:,} rows in {timings['read_s']:.2f} s; kept {len(minute_file.minutes):,}, "
+             f"left {minute_file.rows_outside:,} held-out rows unread"
+             + (f", dropped {dropped:,} bad rows {minute_file.rows_dropped}" if dropped else ""))
+    tick = time.perf_counter()
+    minutes, findings, doctor = examine_for_featurize(minute_file.minutes, config, None if synthetic else path.name)
+    timings["doctor_s"] = time.perf_counter() - tick
+    for message in doctor["instrument_warnings"]:
+        warnings.warn(message, stacklevel=2)
+        progress(message)
+    if (message := findings_warning(doctor, config.data.on_bad_sessions)) is not None:
+        warnings.warn(message, stacklevel=2)
+        progress(message)
+    tick = time.perf_counter()
+    audit: dict[str, Any] = {}
+    tables, minutes_val = build_tables(minutes, config, audit=audit)
+    timings["featurize_s"] = time.perf_counter() - tick
+    timings["audit_s"] = audit["seconds"]  # part of featurize_s
+    progress(f"built {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())} in {timings['featurize_s']:.2f} s; "
+             f"look-ahead audit passed: {audit['features_audited']} features at {len(audit['cuts'])} cuts "
+             f"({timings['audit_s']:.2f} s)")
+    manifest = {
+        "digest": digest,
+        "source": str(path),
+        "synthetic": synthetic,
+        "raw_sha256": raw_sha,
+        "settings": settings,
+        "features": model_features(config, custom_columns(tables["train"])),
+        "leak_audit": audit,
+        "targets": list(TARGET_NAMES),
+        "horizons_bars": horizons(config),
+        "rows_read": minute_file.rows_read,
+        "rows_dropped": minute_file.rows_dropped,
+        "rows_held_out": minute_file.rows_outside,
+        "data_doctor": doctor,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **_summaries(tables),
+    }
+    tick = time.perf_counter()
+    folder = cache.write(digest, {**tables, "minutes_validation": minutes_val, "data_findings": findings}, manifest)
+    timings["write_s"] = time.perf_counter() - tick
+    return Dataset(digest, str(path), raw_sha, tables, manifest, False, folder, timings)
+
+
+def feature_summary(table: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Per-feature count, NaN count, mean, std, min, median, max (for the featurize report)."""
+    values = table[features]
+    summary = values.describe(percentiles=[0.5]).T.rename(columns={"50%": "median"})
+    summary.insert(1, "nan_count", values.isna().sum())
+    return summary.reset_index(names="feature")
+
+
+def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per window and target: labelled rows, share of ones, unlabelled rows."""
+    rows = []
+    for name, table in tables.items():
+        for target in TARGET_NAMES:
+            labels = table[target]
+            rows.append({"window": name, "target": target, "labelled": int(labels.notna().sum()),
+                         "share_of_ones": float(labels.mean()) if labels.notna().any() else np.nan,
+                         "unlabelled": int(labels.isna().sum())})
+    return pd.DataFrame(rows)
+
+
+#: Calendar days of history before the test window used to form indicators (EMA 200, ATR, ...).
+TEST_WARMUP_DAYS = 90
+
+
+def build_window_table(minutes: pd.DataFrame, config: LabConfig, start: dt.date, end: dt.date
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features and targets of the bars dated ``start..end`` (ET), computed with the preceding history.
+
+    ``minutes`` should begin at least :data:`TEST_WARMUP_DAYS` before ``start`` so every
+    indicator is formed; rows before ``start`` feed the indicators only and are dropped. Final-eval
+    uses this for the test window. Returns the table and the regular-session minutes of the window.
+    """
+    table, sessions = featurized_bars(minutes, config)
+    if len(table.loc[: pd.Timestamp(start).tz_localize(table.index.tz)]) < config.session.warmup_bars:
+        raise DataError(f"fewer than {config.session.warmup_bars} regular-session bars before {start}: the "
+                        "indicators would not be formed; the minute file must start earlier")
+    day = table.index.tz_localize(None).normalize()
+    inside = (day >= pd.Timestamp(start)) & (day <= pd.Timestamp(end))
+    table = table.loc[inside]
+    if table.empty:
+        raise DataError(f"the minute file has no regular-session bars between {start} and {end}")
+    window_minutes = session_minutes(minutes, sessions)
+    local_day = window_minutes.index.tz_localize(None).normalize()
+    window_minutes = window_minutes.loc[(local_day >= pd.Timestamp(start)) & (local_day <= pd.Timestamp(end))]
+    return table, window_minutes

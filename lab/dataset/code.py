@@ -1,0 +1,86 @@
+"""The code that shapes the dataset's tables, derived from the imports of the featurize pipeline.
+
+One list serves three readers: the dataset digest (:func:`pipeline_code_digest`), the layer
+contract that keeps numba out of featurize (``pyproject.toml``, checked by ``tests/test_layers.py``)
+and the tests. The list is not kept by hand: it is every ``lab`` module that
+:mod:`lab.dataset.build` imports, directly or through other ``lab`` modules (the rules and the
+instruments' tick sizes included, since the labels use them). The digest hashes the modules'
+*content*, sorted, so moving or renaming a module without editing it keeps every digest, and an
+edit to any of them (``lab/market/instruments.py`` included) changes it.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from pathlib import Path
+
+import exchange_calendars
+
+__all__ = ["PIPELINE_ROOT", "pipeline_modules", "pipeline_code_digest"]
+
+#: The module whose imports define the pipeline.
+PIPELINE_ROOT = "lab.dataset.build"
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # lab/
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of ``lab...`` module ``name`` (a package's ``__init__.py``), or None."""
+    parts = name.split(".")[1:]
+    base = _PACKAGE_DIR.joinpath(*parts)
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def _imported_lab_modules(name: str, source: str) -> set[str]:
+    """The ``lab`` modules one module's source imports at any depth of its body."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "lab")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] != "lab":
+                continue
+            found.add(node.module)
+            # `from lab.data import readers` names a submodule
+            found.update(f"{node.module}.{alias.name}" for alias in node.names
+                         if _module_file(f"{node.module}.{alias.name}") is not None)
+    # importing lab.a.b runs lab/__init__ and lab/a/__init__ too
+    parents = {".".join(m.split(".")[:i]) for m in found for i in range(1, m.count(".") + 1)}
+    return {m for m in found | parents if _module_file(m) is not None}
+
+
+@functools.lru_cache(maxsize=1)
+def pipeline_modules() -> tuple[str, ...]:
+    """Every ``lab`` module the featurize pipeline imports (transitively), sorted by name.
+
+    >>> "lab.market.instruments" in pipeline_modules() and "lab.rules" in pipeline_modules()
+    True
+    >>> any(m.startswith(("lab.backtest", "lab.strategies", "lab.tracking")) for m in pipeline_modules())
+    False
+    """
+    seen: set[str] = set()
+    pending = [PIPELINE_ROOT]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = _module_file(name)
+        if path is not None:
+            pending.extend(_imported_lab_modules(name, path.read_text(encoding="utf-8")) - seen)
+    return tuple(sorted(seen))
+
+
+@functools.lru_cache(maxsize=1)
+def pipeline_code_digest() -> str:
+    """SHA-256 (16 hex) of the pipeline modules' content (sorted, names left out) and the calendar's version."""
+    contents = sorted(hashlib.sha256(_module_file(name).read_bytes()).hexdigest() for name in pipeline_modules())
+    digest = hashlib.sha256(exchange_calendars.__version__.encode())
+    for content in contents:
+        digest.update(content.encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,263 @@
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab.errors import DataError
+from lab.data.readers import iso8601, read_minutes, write_csv, write_firstrate, write_parquet
+
+GOOD = "2023-03-01 09:30:00,4000.25,4001.00,3999.75,4000.50,120\n2023-03-01 09:31:00,4000.50,4000.75,4000.00,4000.25,80\n"
+
+
+def _write(tmp_path, text, name="m.txt"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _assert_contract(frame):
+    assert str(frame.index.tz) == "America/New_York"
+    assert frame.index.name == "time"
+    assert frame.index.dtype.unit == "ns"
+    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert list(frame.columns) == ["open", "high", "low", "close", "volume"]
+    assert all(frame[c].dtype == np.float64 for c in ["open", "high", "low", "close"])
+    assert frame["volume"].dtype == np.int64
+
+
+def test_read_minutes_firstrate_txt_round_trip(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-03", overnight=True)
+    path = write_firstrate(minutes, tmp_path / "m.txt")
+    assert path.read_text().splitlines()[0].startswith("2023-02-28 18:00:00,")  # naive ET, start of minute
+    result = read_minutes(path)
+    _assert_contract(result.minutes)
+    pd.testing.assert_frame_equal(result.minutes, minutes, check_freq=False)
+    assert result.rows_read == len(minutes)
+
+
+def test_read_minutes_csv_any_column_order_and_utc(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-02")
+    path = write_csv(minutes, tmp_path / "m.csv", columns=("time", "close", "high", "low", "open", "volume"), utc=True)
+    assert path.read_text().splitlines()[1].endswith("+00:00," + path.read_text().splitlines()[1].split("+00:00,")[1])
+    result = read_minutes(path, tz="Asia/Tokyo")  # offsets win over tz for aware stamps
+    pd.testing.assert_frame_equal(result.minutes, minutes, check_freq=False)
+
+
+def test_read_minutes_csv_naive_stamps_read_in_given_zone(tmp_path):
+    path = _write(tmp_path, "timestamp,open,high,low,close,volume\n2023-03-01 14:30:00,1,2,0.5,1.5,3\n", "m.csv")
+    result = read_minutes(path, tz="UTC")
+    assert result.minutes.index[0] == pd.Timestamp("2023-03-01 09:30", tz="America/New_York")
+
+
+def test_read_minutes_parquet_round_trip(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-02")
+    result = read_minutes(write_parquet(minutes, tmp_path / "m.parquet"))
+    pd.testing.assert_frame_equal(result.minutes, minutes, check_freq=False)
+
+
+def test_read_minutes_shared_firstrate_sample_style_header(tmp_path):
+    path = _write(tmp_path, "timestamp,open,high,low,close,volume\n" + GOOD, "m.csv")
+    assert len(read_minutes(path).minutes) == 2
+
+
+def test_read_minutes_autumn_repeated_hour_read_in_file_order(tmp_path):
+    # 2023-11-05: 01:00-01:59 ET happens twice (EDT, then EST).
+    lines = [f"2023-11-05 01:{m:02d}:00,10,11,9,10,1" for m in (58, 59)] * 2
+    result = read_minutes(_write(tmp_path, "\n".join(lines) + "\n"))
+    index = result.minutes.index
+    assert list(index.tz_convert("UTC").strftime("%H:%M")) == ["05:58", "05:59", "06:58", "06:59"]
+
+
+def test_read_minutes_spring_gap_stamp_is_reported(tmp_path):
+    text = "2023-03-12 01:59:00,10,11,9,10,1\n2023-03-12 02:30:00,10,11,9,10,1\n2023-03-12 03:00:00,10,11,9,10,1\n"
+    with pytest.raises(DataError, match=r"line 2: .*skipped by the spring DST change"):
+        read_minutes(_write(tmp_path, text))
+    kept = read_minutes(_write(tmp_path, text), on_bad_rows="drop")
+    assert len(kept.minutes) == 2 and sum(kept.rows_dropped.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", r"the file is empty"),
+        ("2023-03-01 09:30:00,1,2,0.5,1.5\n", r"line 1: expected 6 comma-separated fields"),
+        ("time,open,high,close,volume\n2023-03-01 09:30:00,1,2,1,3\n", r"lacks column\(s\) \['low'\]"),
+        (GOOD + "2023-03-01 09:32:00,abc,4001,3999,4000,5\n", r"line 3: open 'abc' is not a number"),
+        (GOOD + "2023-03-01 09:32:00,4000,4001,3999,4000\n", r"line 3: 5 fields instead of 6"),
+        (GOOD + "2023-13-01 09:32:00,4000,4001,3999,4000,5\n", r"line 3: .*rule 'time is not a date-time'"),
+        (GOOD + "2023-03-01 09:32:00,-4000,4001,-4002,4000,5\n", r"line 3: .*rule 'price <= 0'"),
+        (GOOD + "2023-03-01 09:32:00,4000,4000.5,3999,4001,5\n", r"line 3: .*high=4000.5.*rule 'high < max\(open, close\)'"),
+        (GOOD + "2023-03-01 09:32:00,4000,4002,4000.5,4001,5\n", r"line 3: .*rule 'low > min\(open, close\)'"),
+        (GOOD + "2023-03-01 09:32:00,4000,4002,3999,4001,-5\n", r"line 3: .*rule 'volume is negative or fractional'"),
+        (GOOD + "2023-03-01 09:31:00,4000,4002,3999,4001,5\n", r"line 3: .*rule 'duplicate time \(same instant twice\)'"),
+        (GOOD + "2023-03-01 09:32:30,4000,4002,3999,4001,5\n", r"line 3: .*rule 'time is not on a whole minute'"),
+    ],
+    ids=["empty", "field-count", "header-columns", "bad-number", "short-line", "bad-date", "negative-price",
+         "high-below-body", "low-above-body", "negative-volume", "duplicate-stamp", "sub-minute-stamp"],
+)
+def test_read_minutes_bad_input_names_line_value_and_rule(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(DataError, match=message) as info:
+        read_minutes(path)
+    assert str(path) in str(info.value)
+
+
+def test_read_minutes_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(DataError, match=r"does not exist; set \[data\] path"):
+        read_minutes(tmp_path / "nope.txt")
+
+
+def test_read_minutes_drop_mode_counts_rows_per_rule(tmp_path):
+    text = GOOD + "2023-03-01 09:32:00,4000,4000.5,3999,4001,5\n2023-03-01 09:33:00,-1,1,-2,1,5\n2023-03-01 09:34:00,4000,4001,3999,4000,5\n"
+    result = read_minutes(_write(tmp_path, text), on_bad_rows="drop")
+    assert len(result.minutes) == 3
+    assert result.rows_dropped == {"price <= 0": 1, "high < max(open, close)": 1}
+
+
+def test_read_minutes_drop_mode_skips_unparsable_lines(tmp_path):
+    result = read_minutes(_write(tmp_path, GOOD + "garbage\n2023-03-01 09:33:00,4000,4001,3999,4000,5\n"), on_bad_rows="drop")
+    assert len(result.minutes) == 3
+    assert result.rows_dropped == {"unparsable line": 1}
+
+
+def test_read_minutes_until_cuts_rows_before_checking_them(tmp_path):
+    # A bad row inside the held-out window is never looked at.
+    text = GOOD + "2024-01-02 09:30:00,-1,-1,-1,-1,5\n"
+    result = read_minutes(_write(tmp_path, text), until=dt.date(2024, 1, 1))
+    assert len(result.minutes) == 2 and result.rows_outside == 1
+
+
+def test_read_minutes_unsorted_rows_are_sorted_with_warning(tmp_path):
+    lines = GOOD.splitlines()
+    with pytest.warns(UserWarning, match="out of time order"):
+        result = read_minutes(_write(tmp_path, "\n".join(reversed(lines)) + "\n"))
+    assert result.minutes.index.is_monotonic_increasing
+
+
+def test_iso8601_has_colon_offset():
+    stamps = pd.DatetimeIndex([pd.Timestamp("2023-07-03 09:30", tz="America/New_York")])
+    assert list(iso8601(stamps)) == ["2023-07-03T09:30:00-04:00"]
+
+
+def test_read_minutes_until_keeps_every_earlier_row_of_a_file_out_of_order(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-12-27", "2024-01-03")
+    lines = write_firstrate(minutes, tmp_path / "m.txt").read_text().splitlines()
+    early = [line for line in lines if line < "2024"]
+    late = [line for line in lines if line >= "2024"]
+    # one 2024 row in the middle of 2023, one 2023 row at the end: the binary search alone would cut wrongly
+    shuffled = early[:500] + [late[0]] + early[500:-1] + late[1:] + [early[-1]]
+    path = tmp_path / "shuffled.txt"
+    path.write_text("\n".join(shuffled) + "\n")
+    result = read_minutes(path, until=dt.date(2024, 1, 1))
+    assert len(result.minutes) == len(early) and result.rows_outside == len(late)
+    assert result.minutes.index.max() < pd.Timestamp("2024-01-01", tz="America/New_York")
+
+
+def test_read_minutes_unparsable_line_is_named_without_reading_the_test_window(tmp_path):
+    text = GOOD + "garbage\n2024-01-02 09:30:00,POISON,1,1,1,1\n"
+    with pytest.raises(DataError, match="line 3: 1 fields instead of 6") as info:
+        read_minutes(_write(tmp_path, text), until=dt.date(2024, 1, 1))
+    assert "POISON" not in str(info.value) and "line 4" not in str(info.value)
+
+
+def test_read_minutes_cut_compares_instants_in_exchange_time_not_the_date_text(tmp_path):
+    """Mixed UTC offsets: the test window starts 2023-07-01 00:00 ET, whatever the stamp's own date says."""
+    text = ("time,open,high,low,close,volume\n"
+            "2023-06-30T15:00:00-04:00,4000,4001,3999,4000,5\n"
+            "2023-07-01T03:30:00+00:00,4000,4001,3999,4000,5\n"   # 2023-06-30 23:30 ET: before the window
+            "2023-06-30T23:30:00-05:00,4000,4001,3999,4000,5\n"   # 2023-07-01 00:30 ET: inside the window
+            "2023-07-03T13:30:00Z,-1,-1,-1,-1,5\n")               # inside, and bad: never checked
+    path = tmp_path / "mixed.csv"
+    path.write_text(text)
+    result = read_minutes(path, until=dt.date(2023, 7, 1))
+    local = result.minutes.index.tz_convert("America/New_York")
+    assert list(local.strftime("%Y-%m-%d %H:%M")) == ["2023-06-30 15:00", "2023-06-30 23:30"]
+    assert result.rows_outside == 2
+
+
+def test_read_minutes_excluded_ranges_are_never_parsed_and_lines_keep_their_numbers(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-06-28", "2023-07-07")
+    lines = write_firstrate(minutes, tmp_path / "m.txt").read_text().splitlines()
+    sealed = [n for n, line in enumerate(lines) if line.startswith(("2023-07-03", "2023-07-05"))]
+    lines[sealed[10]] = "2023-07-03 09:40:00,POISON,1,1,1,1"  # inside the sealed range: never looked at
+    after = next(n for n, line in enumerate(lines) if line.startswith("2023-07-06"))
+    lines[after + 5] = lines[after + 5].replace(",", ";", 1)   # a bad line after the gap, named by its number
+    path = tmp_path / "sealed.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=f"line {after + 6}: ") as info:
+        read_minutes(path, exclude=[(dt.date(2023, 7, 3), dt.date(2023, 7, 5))])
+    assert "POISON" not in str(info.value)
+    lines[after + 5] = lines[after + 5].replace(";", ",", 1)
+    path.write_text("\n".join(lines) + "\n")
+    result = read_minutes(path, exclude=[(dt.date(2023, 7, 3), dt.date(2023, 7, 5))])
+    days = set(result.minutes.index.strftime("%Y-%m-%d"))
+    assert "2023-07-03" not in days and "2023-07-05" not in days and {"2023-06-30", "2023-07-06"} <= days
+    assert result.rows_outside == len(sealed)
+
+
+def test_read_minutes_gz_and_zip_round_trip(tmp_path, minutes_factory):
+    import gzip
+    import zipfile
+
+    minutes = minutes_factory("2023-03-01", "2023-03-03", overnight=True)
+    text = write_firstrate(minutes, tmp_path / "ES_full_1min_UNadjusted.txt")
+    gz = tmp_path / "ES_full_1min_UNadjusted.txt.gz"
+    gz.write_bytes(gzip.compress(text.read_bytes()))
+    archive = tmp_path / "ES_full_1min_UNadjusted.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+        handle.write(text, "ES_full_1min_UNadjusted.txt")
+    for path in (gz, archive):
+        result = read_minutes(path, until=dt.date(2023, 3, 3))
+        pd.testing.assert_frame_equal(result.minutes, minutes.loc[: "2023-03-02"], check_freq=False)
+        assert result.rows_outside == len(minutes.loc["2023-03-03"])
+
+
+def test_read_minutes_zip_bad_row_names_the_member(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "NQ.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("NQ_1min.txt", GOOD + "2023-03-01 09:32:00,4000.5,3999,4000,4000.25,10\n")
+    with pytest.raises(DataError, match=r"NQ\.zip!NQ_1min\.txt: 1 bad row\(s\)\. line 3"):
+        read_minutes(archive)
+
+
+def test_read_minutes_zip_with_several_files_is_refused(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("a.txt", GOOD)
+        handle.writestr("b.txt", GOOD)
+    with pytest.raises(DataError, match=r"holds a\.txt, b\.txt; expected exactly one"):
+        read_minutes(archive)
+
+
+def test_read_minutes_binary_file_gives_one_short_line(tmp_path):
+    path = tmp_path / "m.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 8)
+    with pytest.raises(DataError) as caught:
+        read_minutes(path)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300
+    assert "d0 cf 11 e0" in message and "expected a FirstRate .txt/.csv (or a .zip/.gz of one) or Parquet" in message
+
+
+def test_find_minute_file_looks_up_a_bare_name_in_data_raw(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from lab.paths import find_minute_file
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    raw = tmp_path / "home" / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "ES_1min.txt").write_text(GOOD)
+    assert find_minute_file("ES_1min.txt") == raw / "ES_1min.txt"
+    assert len(read_minutes(find_minute_file("ES_1min.txt")).minutes) == 2
+    (tmp_path / "ES_1min.txt").write_text(GOOD)  # a file of that name here wins
+    assert find_minute_file("ES_1min.txt") == Path("ES_1min.txt")
+    assert find_minute_file("sub/ES_1min.txt") == Path("sub/ES_1min.txt")  # a path with a folder is taken as given
+    with pytest.raises(DataError, match=r"'nope\.txt' does not exist \(nor in data/raw/\)"):
+        read_minutes(find_minute_file("nope.txt"))
