@@ -9,9 +9,24 @@ from pathlib import Path
 
 import click
 
+from jobs.common import data_argument
+from lab.config.locate import CALLER_DIR_ENV, config_origin, locate_config
 from lab.errors import LabError
 
 __all__ = ["main"]
+
+CONFIG_HELP = "lab configuration file (default: ./lab.toml here, else the project's)"
+
+
+def _config_path(config: str) -> str:
+    """``--config`` resolved where the user stands, absolute (entry points run in the project folder)."""
+    path = locate_config(config)
+    return "" if path is None else str(path)
+
+
+def _data_path(data: str) -> str:
+    """``--data`` made absolute when it names a file here (a bare name is looked up in data/raw/ later)."""
+    return data_argument(data) if data else ""
 
 
 def _run_entry_point(entry: str, params: dict[str, str], experiment: str | None) -> None:
@@ -44,18 +59,20 @@ def cli() -> None:
       lab status                    # champion, gates, sealed test ranges, trial ledger, alerts
       lab demo                      # all of the above on the synthetic default
       mlflow ui --workers 1         # browse runs
-    Every command takes --config (default lab.toml).
+    Every command takes --config: a path relative to where you stand; without it, ./lab.toml of
+    this folder when there is one, else the project's lab.toml. The first line says which file.
     """
 
 
 @cli.command()
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--config", default="", help=CONFIG_HELP)
 @click.option("--data", default="", help="minute file; overrides [data] path (empty: configuration, else synthetic)")
 @click.option("--on-bad-rows", type=click.Choice(["", "error", "drop"]), default="", help="overrides [data] on_bad_rows")
 @click.option("--experiment", default=None, help="MLflow experiment name (default: MLflow's default experiment)")
 def featurize(config: str, data: str, on_bad_rows: str, experiment: str | None) -> None:
     """Run the featurize entry point (same as `mlflow run . -e featurize --env-manager local`)."""
-    _run_entry_point("featurize", {"config": config, "data": data, "on_bad_rows": on_bad_rows}, experiment)
+    _run_entry_point("featurize", {"config": _config_path(config), "data": _data_path(data), "on_bad_rows": on_bad_rows},
+                     experiment)
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": False})
@@ -70,6 +87,12 @@ def run_entry(entry: str, params: tuple[str, ...], experiment: str | None) -> No
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="-P")
         pairs[key] = value
+    if pairs.get("config"):
+        pairs["config"] = _config_path(pairs["config"])
+    elif entry in ("featurize", "tune"):  # stages on no run: the configuration where you stand
+        pairs["config"] = _config_path("")
+    if pairs.get("data"):
+        pairs["data"] = _data_path(pairs["data"])
     _run_entry_point(entry, pairs, experiment)
 
 
@@ -82,7 +105,8 @@ def analyze(run_id: str, threshold: str, config: str, experiment: str | None) ->
     """The plan's Phase 4 on the validation window (same as `mlflow run . -e analyze -P run_id=...`):
     threshold sweep 0.50..0.75, robustness by month and volatility regime, train vs validation vs
     walk-forward AUC, winners vs losers, feature correlations. Every sweep point counts as a trial."""
-    _run_entry_point("analyze", {"run_id": run_id, "threshold": threshold, "config": config}, experiment)
+    _run_entry_point("analyze", {"run_id": run_id, "threshold": threshold,
+                                 "config": _config_path(config) if config else ""}, experiment)
 
 
 @cli.command()
@@ -103,7 +127,7 @@ def demo(config: str, experiment: str, no_edge: bool) -> None:
 
 
 @cli.command()
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--config", default="", help=CONFIG_HELP)
 @click.option("--recent-days", default="30", show_default=True,
               help="without a paper run of the champion: days at the end of the validation window compared")
 @click.option("--trades-run", default="", help="run whose trades.csv is compared with the validation bands "
@@ -111,11 +135,11 @@ def demo(config: str, experiment: str, no_edge: bool) -> None:
 @click.option("--experiment", default=None, help="MLflow experiment name")
 def monitor(config: str, recent_days: str, trades_run: str, experiment: str | None) -> None:
     """Champion monitor (jobs/monitor.py): PSI, ECE, P&L bands; tags lab.alert (see `lab status`)."""
-    _run_entry_point("monitor", {"config": config, "recent_days": recent_days, "trades_run": trades_run}, experiment)
+    _run_entry_point("monitor", {"config": _config_path(config) if config else "", "recent_days": recent_days, "trades_run": trades_run}, experiment)
 
 
 @cli.command()
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--config", default="", help=CONFIG_HELP)
 @click.option("--data", default="", help="minute file; overrides [data] path")
 @click.option("--from", "start", default="", help="first trading date (default: validation start)")
 @click.option("--to", "end", default="", help="last trading date (default: validation end)")
@@ -134,7 +158,7 @@ def paper(config: str, data: str, start: str, end: str, follow: bool, idle_secon
     direction model; breakout or mean reversion for a target_vol model), its features computed live
     (custom ones included). Dates in a sealed test range are refused; --follow keeps reading minutes
     appended to a text file until --to is passed or --idle-seconds go by without one."""
-    _run_entry_point("paper", {"config": config, "data": data, "from": start, "to": end, "follow": str(follow).lower(),
+    _run_entry_point("paper", {"config": _config_path(config) if config else "", "data": _data_path(data), "from": start, "to": end, "follow": str(follow).lower(),
                                "idle_seconds": idle_seconds, "live": str(live).lower(), "sink": sink,
                                "override_reason": override_reason}, experiment)
 
@@ -145,7 +169,7 @@ def data() -> None:
 
 
 @data.command("synth")
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration file")
+@click.option("--config", default="", help=CONFIG_HELP)
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="first date (default: [data] synthetic_start)")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last date (default: [data] synthetic_end)")
 @click.option("--seed", type=int, default=None, help="random seed (default: [data] synthetic_seed)")
@@ -162,7 +186,9 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
     from lab.dataset.build import write_synthetic  # with its provenance record: keyed as a synthetic market
     from lab.data.synth import generate_minutes
 
-    cfg = load_lab_config(config)
+    path = locate_config(config)
+    click.echo(config_origin(path), err=True)
+    cfg = load_lab_config(path)
     first = start.date() if start else cfg.data.synthetic_start
     last = end.date() if end else cfg.data.synthetic_end
     seed = cfg.data.synthetic_seed if seed is None else seed
@@ -177,7 +203,7 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 
 @data.command("check")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration ([windows] test is not read)")
+@click.option("--config", default="", help=CONFIG_HELP + " ([windows] test is not read)")
 @click.option("--tz", default=None, help="time zone of naive stamps (default: [data] timezone)")
 @click.option("--on-bad-rows", type=click.Choice(["error", "drop"]), default="error", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print the findings as JSON: a list of {session, kind, detail}")
@@ -196,7 +222,9 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: boo
     from lab.paths import find_minute_file
     from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
 
-    cfg = load_lab_config(config)
+    config_file = locate_config(config)
+    click.echo(config_origin(config_file), err=True)
+    cfg = load_lab_config(config_file)
     sealed = sealed_ranges(cfg, str(find_minute_file(path)))
     result = check_file(path, cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed)
     if as_json:
@@ -228,6 +256,7 @@ _mount()
 def main() -> None:
     """Console entry point: user errors print one clear line and exit 2, never a traceback."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ[CALLER_DIR_ENV] = os.getcwd()  # for the entry points it starts (they run in the project folder)
     try:
         cli(standalone_mode=True)
     except LabError as exc:

@@ -15,7 +15,10 @@ import click
 from lab.config import load_lab_config  # re-exported: the one "no lab.toml -> defaults" rule
 from registry.errors import RegistryError
 from registry.gate import format_gate_table
-from registry.promote import ALIASES, check_candidate, promote
+from lab import tags as tag
+from lab.config.locate import config_origin, locate_config
+from registry.evidence import get_client
+from registry.promote import ALIASES, already_promoted, check_candidate, promote
 from registry.status import format_status, lab_status
 
 __all__ = ["promote_command", "status_command", "ticket_command", "load_lab_config"]
@@ -50,6 +53,12 @@ def promote_command(run_id: str, config: str, force: bool, reason: str, alias: s
         click.echo(f"lab promote: refused: {exc}", err=True)
         raise SystemExit(1) from None
     policy = cfg.promotion
+    current = already_promoted(run_id.strip(), policy.model_name, alias, get_client())
+    if current is not None:
+        verdict = current.tags.get(tag.FINAL_EVAL_VERDICT, "not yet evaluated on the test window")
+        click.echo(f"run {run_id} already is the {alias} of {policy.model_name} (version {current.version}, "
+                   f"promoted {current.tags.get(tag.PROMOTED_AT, '?')}; final-eval: {verdict}): nothing changed")
+        return
     try:
         candidate = check_candidate(run_id, policy)
     except RegistryError as exc:
@@ -82,10 +91,13 @@ def promote_command(run_id: str, config: str, force: bool, reason: str, alias: s
 
 
 @click.command("status")
-@click.option("--config", default="lab.toml", show_default=True, help="lab configuration (model name, test window)")
+@click.option("--config", default="", help="lab configuration (model name, test window); default: ./lab.toml here, "
+              "else the project's")
 def status_command(config: str) -> None:
     """Show the champion (version, run, evidence, gates) and whether the test window is spent."""
-    click.echo(format_status(lab_status(load_lab_config(config))))
+    path = locate_config(config)
+    click.echo(config_origin(path))
+    click.echo(format_status(lab_status(load_lab_config(path))))
 
 
 @click.group("ticket")
@@ -95,8 +107,9 @@ def ticket_command() -> None:
 
 @ticket_command.command("release")
 @click.option("--reason", required=True, help="why the window may be opened again (kept on record)")
-@click.option("--config", default="lab.toml", show_default=True,
-              help="lab configuration: its data file gives the market, its [windows] test the dates")
+@click.option("--config", default="",
+              help="lab configuration: its data file gives the market, its [windows] test the dates "
+                   "(default: ./lab.toml here, else the project's)")
 @click.option("--market", default="", help="market key as `lab status` shows it (default: from --config's data)")
 @click.option("--window", default="", help="START..END as `lab status` shows it (default: --config's [windows] test)")
 def release_command(reason: str, config: str, market: str, window: str) -> None:
@@ -111,7 +124,9 @@ def release_command(reason: str, config: str, market: str, window: str) -> None:
 
     if not reason.strip():
         raise click.UsageError('--reason "..." must say why the window may be opened again')
-    cfg = load_lab_config(config)
+    path = locate_config(config)
+    click.echo(config_origin(path), err=True)
+    cfg = load_lab_config(path)
     if not market:
         from lab.dataset.build import data_source
         from lab.market.identity import market_id

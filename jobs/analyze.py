@@ -32,6 +32,7 @@ from lab.plots.analysis import group_pnl_figure, threshold_sweep_figure
 from lab.strategies import DIRECTION_TARGETS, backtest_strategy, long_only_for_target
 from registry import ledger
 from registry.evidence import find_evidence, run_facts
+from jobs.context import resolve_data
 from jobs.common import base_parser, load_run_model, prepare, refuse
 from jobs.lineage import config_for
 from lab import tags as tag
@@ -73,8 +74,9 @@ def with_threshold(config: LabConfig, threshold: float) -> LabConfig:
 
 def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
     """Compute every Phase 4 table of ``model`` on the validation window, log them and the report."""
-    dataset = prepare(config)
-    ledger.enter(config, trials=len(SWEEP_THRESHOLDS))  # every sweep point is a look at the validation window
+    data = resolve_data(config, stage="analyze", run_id=tracking.active_run_id())
+    dataset = prepare(config, data)
+    ledger.enter(config, trials=len(SWEEP_THRESHOLDS), market=data.market)  # every sweep point is a look at the validation window
     bars = dataset.tables["validation"]
     minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
     features = list(model.features)
@@ -107,7 +109,7 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
 
     summary = analysis_summary(sweep, monthly, overfitting, correlations)
     tracking.log_metrics(summary)
-    summary["trials_on_validation"] = float(ledger.log_count(config))  # logged by the ledger itself
+    summary["trials_on_validation"] = float(ledger.log_count(config, market=data.market))  # logged by the ledger itself
     tables = {"threshold_sweep.csv": sweep, "by_month.csv": monthly, "by_volatility_regime.csv": regimes,
               "overfitting_auc.csv": overfitting, "feature_correlations.csv": correlations,
               "top_features_by_gain.csv": top,

@@ -34,6 +34,7 @@ from lab.backtest.metrics import verdict as plan_verdict
 from lab.reports.backtest import report_header
 from registry import deflated, ledger
 from registry.deflated import daily_moments
+from jobs.context import resolve_data
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
 from jobs.lineage import config_for, require_same_dataset
 from lab import tags as tag
@@ -67,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         with tracking.stage_run("backtest", config, target=target, params={"window": f"{start}..{end}"},
                                 tags={tag.EVIDENCE_FOR: evidence, tag.WINDOW: "validation" if whole else "validation-part",
                                       tag.STRATEGY: config.strategy.name}):
-            ledger.enter(config, trials=1)  # the trial ledger: every backtest variant counts 1
-            dataset = prepare(config)
+            data = resolve_data(config, stage="backtest", run_id=tracking.active_run_id())
+            ledger.enter(config, trials=1, market=data.market)  # the trial ledger: every backtest variant counts 1
+            dataset = prepare(config, data)
             bars = dataset.tables["validation"].loc[str(start):str(end)]
             if bars.empty:
                 raise LabError(f"no validation bars between {start} and {end}; the validation window is "
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                                    data_source=dataset.source, digest=dataset.digest, window=f"{start}..{end}")
             metrics, _ = backtest_window(config, bars, minutes, models, dataset.feature_names,
                                          f"Validation backtest {start}..{end}", header=header)
-            deflated.log_backtest_statistics(config, metrics)  # trials_on_validation, deflated_sharpe_prob
+            deflated.log_backtest_statistics(config, metrics, data.market)  # trials_on_validation, deflated_sharpe_prob
     except (LabError, ValueError) as exc:
         return refuse("backtest", exc)
     return 0

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
+from jobs.context import DataIdentity, open_dataset
 from lab.config import LabConfig, load_config
+from lab.config.locate import caller_dir, config_origin, locate_config
 from lab import tags as tag
 
 __all__ = ["base_parser", "config_from_args"]
@@ -38,11 +43,24 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace, **overrides: Any) -> LabConfig:
-    """Load ``--config`` and apply ``--data`` plus any non-empty ``section.key`` overrides."""
+    """Load ``--config`` (where the user stands: :func:`lab.config.locate.locate_config`) and apply
+    ``--data`` plus any non-empty ``section.key`` overrides; say which file was read, first."""
     changes = {key: value for key, value in overrides.items() if value not in (None, "")}
     if getattr(args, "data", ""):
-        changes["data.path"] = args.data
-    return load_config(args.config or "lab.toml", changes)
+        changes["data.path"] = data_argument(args.data)
+    path = locate_config(args.config)
+    print(config_origin(path), file=sys.stderr, flush=True)
+    return load_config(path, changes)
+
+
+def data_argument(given: str) -> str:
+    """``--data``: a path relative to where the user stands made absolute (a bare name not found there
+    is kept, for the lookup in ``data/raw/``)."""
+    path = Path(os.path.expanduser(given))
+    if path.is_absolute():
+        return str(path)
+    where = caller_dir() / path
+    return str(where) if where.exists() else given
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -57,44 +75,16 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"model.engine": args.model}
 
 
-def prepare(config: LabConfig):
-    """The featurized dataset (from the cache when possible), recorded as this run's inputs."""
+def prepare(config: LabConfig, data: DataIdentity):
+    """The featurized dataset of ``data`` (from the cache when possible), recorded as this run's inputs."""
     from lab import tracking
 
-    dataset = open_dataset(config)
+    dataset = open_dataset(config, data)
     tracking.set_tags({tag.DATASET_DIGEST: dataset.digest})
     tracking.log_params({"dataset_digest": dataset.digest})
     for name, table in dataset.tables.items():
         tracking.log_dataset(table, name=f"{name}-{dataset.digest}", digest=dataset.digest, source=dataset.source, context=name)
     return dataset
-
-
-def open_dataset(config: LabConfig, force: bool = False):
-    """The featurized dataset, read only outside every sealed test range of the file's market.
-
-    Resolves the file, keys its market (:func:`lab.market.identity.market_id`), checks the configuration's
-    train and validation windows against the market's seals and seals its test window
-    (:func:`registry.seals.enforce_seals`), then featurizes with the sealed ranges left unread.
-    The market is tagged ``lab.market`` on the active run.
-
-    Raises
-    ------
-    SealedRangeError
-        A window overlaps a sealed range (nothing is read, nothing is cached).
-    """
-    from lab import tracking
-    from lab.dataset.build import data_source, prepare_dataset
-    from lab.market.identity import market_id
-    from registry.seals import enforce_seals
-
-    source = data_source(config)
-    market = market_id(config.data.instrument, source)
-    run_id = tracking.active_run_id()
-    stage = tracking.active_run_tags().get(tracking.STAGE_TAG, "a lab job")
-    sealed = enforce_seals(config, market, stage=stage, run_id=run_id)
-    if run_id:
-        tracking.set_tags({tag.MARKET: market})
-    return prepare_dataset(config, force=force, source=source, sealed=sealed)
 
 
 def labelled(table, features: list[str], target: str):

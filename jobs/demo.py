@@ -21,6 +21,7 @@ from typing import Callable
 
 from lab.config import load_config
 from lab import tags as tag
+from lab import tracking
 
 __all__ = ["run_demo", "demo_home", "prepare_demo_home"]
 
@@ -137,7 +138,8 @@ def _echo_verdict(run_id: str, echo: Callable[[str], None]) -> None:
 
 
 def _browse_hint(experiment: str, echo: Callable[[str], None]) -> None:
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    uri = tracking.tracking_uri()
     echo("\nDone. Browse every run, metric, equity curve and feature importance with:\n"
          f"    mlflow ui --workers 1 --backend-store-uri {uri}\nthen open http://127.0.0.1:5000 (experiment "
-         f"{experiment!r}).")
+         f"{experiment!r}).\nThe demo's runs, models and seals live in its own store; to keep working in it "
+         f"(the hints the jobs printed included), first:\n    export MLFLOW_TRACKING_URI={uri}")

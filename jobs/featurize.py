@@ -23,7 +23,8 @@ from lab.data.doctor import findings_warning
 from lab.plots.doctor import findings_timeline_figure
 from lab.errors import LabError
 from lab.plots.data import class_balance_figure, feature_distribution_figure
-from jobs.common import base_parser, config_from_args, open_dataset, refuse
+from jobs.common import base_parser, config_from_args, refuse
+from jobs.context import open_dataset, resolve_data
 from lab import tags as tag
 
 
@@ -34,9 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args, **{"data.on_bad_rows": args.on_bad_rows})
-        with tracking.stage_run("featurize", config, target="all"):
+        with tracking.stage_run("featurize", config, target="all") as run:
             started = time.perf_counter()
-            dataset = open_dataset(config, force=args.force)
+            data = resolve_data(config, stage="featurize", run_id=run.info.run_id)
+            dataset = open_dataset(config, data, force=args.force)
             log_featurize(dataset, time.perf_counter() - started)
     except LabError as exc:
         return refuse("featurize", exc)

@@ -36,6 +36,7 @@ from lab.dataset.windows import FINAL_EVAL
 from lab.reports.backtest import report_header
 from registry.description import with_verdict
 from jobs.backtest import backtest_window
+from registry.champion import gate_version
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.lineage import config_for
 from lab import tags as tag
@@ -67,13 +68,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def champion_version(config: LabConfig):
-    """The registered version behind the alias ``champion``; a clear refusal when there is none."""
-    name = config.promotion.model_name
-    champion = tracking.version_by_alias(name, "champion")
-    if champion is None:
-        raise LabError(f"model {name!r} has no champion in {tracking.tracking_uri()}: promote one first with "
-                       "`lab promote --run-id <tune run>`")
-    return champion
+    """The registered version behind the alias ``champion``, when the gate put it there.
+
+    Raises
+    ------
+    registry.champion.ChampionError
+        No champion, or an alias moved outside ``lab promote`` (named, with the fix).
+    """
+    return gate_version(config.promotion.model_name, "champion")
 
 
 def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:

@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from lab.config import LabConfig, load_config
+from jobs.common import data_argument
+from lab.config.locate import config_origin, locate_config
 from lab.errors import LabError
 from lab import tags as tag
 
 __all__ = ["Lineage", "LineageError", "lineage_of", "config_of_run", "dataset_digest_of", "config_for", "require_same_dataset", "promotion_config",
-           "DEFAULT_CONFIG"]
+]
 
-#: The configuration file used when a stage builds on no run and none is given.
-DEFAULT_CONFIG = "lab.toml"
 
 
 class LineageError(LabError):
@@ -157,9 +158,14 @@ def config_for(args: argparse.Namespace, run_id: str, stage: str, *, check_data:
     lineage = lineage_of(run_id)
     changes = {key: value for key, value in overrides.items() if value not in (None, "")}
     given_config, given_data = getattr(args, "config", "") or "", getattr(args, "data", "") or ""
+    if given_data:
+        given_data = data_argument(given_data)
     if given_config:
-        config = load_config(given_config, {**changes, **({"data.path": given_data} if given_data else {})})
+        path = locate_config(given_config)
+        print(config_origin(path), file=sys.stderr, flush=True)
+        config = load_config(path, {**changes, **({"data.path": given_data} if given_data else {})})
     else:
+        print(f"config: the configuration of run {run_id} ({lineage.config_source})", file=sys.stderr, flush=True)
         config = lineage.config.replace({**changes, **({"data.path": given_data} if given_data else {})})
     if given_config or given_data:
         what = " ".join(part for part in (f"-P config={given_config}" if given_config else "",
@@ -198,8 +204,7 @@ def promotion_config(run_id: str, config_path: str) -> LabConfig:
 
     run = tracking.get_run_data(run_id.strip()) if run_id and run_id.strip() else None
     if run is None or not run[1].get(tag.DATASET_DIGEST):
-        path = config_path or DEFAULT_CONFIG
-        return load_config(path if Path(path).exists() or config_path else None)
+        return load_config(locate_config(config_path))
     return config_for(argparse.Namespace(config=config_path, data=""), run_id.strip(), "promote", check_data=False)
 
 

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from jobs.context import resolve_data
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
 from jobs.lineage import config_for
 from lab import tracking
@@ -33,16 +34,14 @@ from lab.errors import LabError
 from lab.models.evaluation import expected_calibration_error
 from lab.live.monitor import monitor_alerts, pnl_bands, psi_table
 from lab import tags as tag
+from registry.champion import gate_version
 
 __all__ = ["run_monitor", "main"]
 
 
 def _champion(config: LabConfig):
-    version = tracking.version_by_alias(config.promotion.model_name, "champion")
-    if version is None:
-        raise LabError(f"model {config.promotion.model_name!r} has no champion to monitor; promote one with "
-                       "`lab promote --run-id <run>`")
-    return version
+    """The champion to monitor, when the gate put it there (:func:`registry.champion.gate_version`)."""
+    return gate_version(config.promotion.model_name, "champion")
 
 
 def _trades_pnl(run_id: str | None) -> np.ndarray:
@@ -134,7 +133,8 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
     # ``trades_run`` is an MLproject parameter (logged by mlflow run as given): the run used is ``trades_from``.
     with tracking.stage_run("monitor", config, target=model.target, params={"trades_from": trades_run or "none"},
                             tags={tag.CHAMPION_VERSION: name}) as run:
-        dataset = prepare(config)
+        data = resolve_data(config, stage="monitor", run_id=run.info.run_id)
+        dataset = prepare(config, data)
         train, validation = dataset.tables["train"], dataset.tables["validation"]
         recent, window, source = recent_rows(validation, paper_run, recent_days, window_reader(config))
         earlier = validation.drop(recent.index.intersection(validation.index))

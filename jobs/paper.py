@@ -36,12 +36,14 @@ import pandas as pd
 
 from lab.reports.backtest import report_header
 from jobs.backtest import log_backtest, warn_if_costs_off
-from jobs.common import base_parser, config_from_args, load_run_model, refuse
+from jobs.common import base_parser, config_from_args, data_argument, load_run_model, refuse
 from jobs.final_eval import champion_version, promoted_rules
+from jobs.lineage import LineageError, lineage_of
 from jobs.orders import open_sink
 from lab import tracking
 from lab.config import DateRange, LabConfig
-from lab.dataset.build import TEST_WARMUP_DAYS, resolve_data_path
+from lab.dataset.build import TEST_WARMUP_DAYS, data_source, resolve_data_path
+from lab.market.identity import market_id
 from lab.errors import LabError
 from lab.live.signal import LiveInputs
 from lab.live.serving import single_row_predictor
@@ -75,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     follow, live = _flag(args.follow), _flag(args.live)
     try:
-        config = config_from_args(args)
-        champion = champion_version(config)
+        chosen = config_from_args(args)  # names the registered model; the champion's run gives the rest
+        champion = champion_version(chosen)
+        config, lineage_params = champion_context(chosen, champion, args.config, args.data)
         config, rules_source = promoted_rules(config, champion)
         start = dt.date.fromisoformat(args.start) if args.start else config.windows.validation.start
         end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                                 params={"window": f"{start}..{end}", "model_version": champion.version,
                                         "strategy": config.strategy.name,
                                         "rules_from": rules_source, "paper_follow": str(follow).lower(),
-                                        "paper_live": str(live).lower()},
+                                        "paper_live": str(live).lower(), **lineage_params},
                                 tags={tag.WINDOW: "paper", tag.MODEL_NAME: name,
                                       tag.MODEL_VERSION: str(champion.version), **tags}):
             warn_if_costs_off(config)
@@ -114,6 +117,38 @@ def main(argv: list[str] | None = None) -> int:
     except (LabError, ValueError) as exc:
         return refuse("paper", exc, verb="refused")
     return 0
+
+
+def champion_context(chosen: LabConfig, champion, given_config: str, given_data: str) -> tuple[LabConfig, dict[str, str]]:
+    """Paper's configuration: the champion's own (its tune run's lineage), trading new data only of its market.
+
+    ``chosen`` (``--config`` or the ``lab.toml`` where the user stands) names the registered model;
+    everything else comes from the champion's tune run. New data (``--data``, or the data file of a
+    ``--config`` given on purpose) must be a file of the champion's market; its SHA-256 and the
+    champion's dataset digest are recorded as the run's lineage parameters.
+
+    Raises
+    ------
+    LineageError
+        The data are of another market than the champion's (both named).
+    """
+    lineage = lineage_of(champion.run_id)
+    _, tune_tags = tracking.get_run_data(champion.run_id) or ({}, {})
+    config = lineage.config.replace({"promotion.model_name": chosen.promotion.model_name})
+    new_path = data_argument(given_data) if given_data else (chosen.data.path if given_config else "")
+    if new_path and new_path != lineage.data_path:
+        config = config.replace({"data.path": new_path, "data.instrument": chosen.data.instrument if given_config
+                                 and not given_data else config.data.instrument})
+    own_source, source = data_source(lineage.config), data_source(config)
+    own_market = tune_tags.get(tag.MARKET) or market_id(lineage.config.data.instrument, own_source)
+    market = market_id(config.data.instrument, source)
+    if market != own_market:
+        raise LineageError(
+            f"paper refused: the champion {chosen.promotion.model_name} version {champion.version} was tuned on market "
+            f"{own_market} ({own_source.path}), and {source.path} is market {market}; a champion paper-trades its own "
+            f"market only: pass --data with a file of {own_market}, or promote a model tuned on {market}")
+    return config, {"data_sha256": source.sha256, "champion_data_sha256": own_source.sha256,
+                    "champion_dataset_digest": lineage.digest, "champion_market": own_market}
 
 
 def _flag(value: str | None) -> bool:

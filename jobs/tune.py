@@ -36,6 +36,8 @@ from lab.stats import week_starts
 from lab.study.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
                         recover_stale_trials, run_study, search_space, study_identity, study_progress, trials_table)
 from registry import deflated, ledger
+from jobs.context import DataIdentity, resolve_data
+from jobs.hints import entry_point_command
 from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
 from lab import tags as tag
 
@@ -76,8 +78,9 @@ def tune(config, target: str, parent_run_id: str) -> None:
     from tqdm import tqdm
 
     started = time.perf_counter()
-    dataset = prepare(config)
-    ledger.enter(config, trials=0)  # the trial ledger: each nested trial run counts 1
+    data_identity = resolve_data(config, stage="tune", run_id=parent_run_id)
+    dataset = prepare(config, data_identity)
+    ledger.enter(config, trials=0, market=data_identity.market)  # the trial ledger: each nested trial run counts 1
     workers = config.tune.workers or os.cpu_count() or 1
     if workers > 1 and config.model.num_threads == 0:
         config = config.replace({"model.num_threads": 1})  # measured: N processes x 1 thread beat 1 x N
@@ -103,9 +106,11 @@ def tune(config, target: str, parent_run_id: str) -> None:
     search_started = time.perf_counter()
     extra = min(workers - 1, max(total - done - 1, 0))  # no process is spawned for work that is not there
     with ProcessPoolExecutor(max_workers=extra, mp_context=get_context("spawn")) if extra else _NoPool() as pool:
-        others = [pool.submit(study_worker, config, target, parent_run_id, name, tracking.tracking_uri(), journal)
+        others = [pool.submit(study_worker, config, data_identity, target, parent_run_id, name, tracking.tracking_uri(),
+                              journal)
                   for _ in range(extra)]
-        ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, progress, weeks)
+        ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, data_identity.market, progress,
+                                weeks)
         worker_mlflow_s = 0.0
         for future in others:
             more, more_mlflow_s, _ = future.result()  # a worker's waits overlap this process's work
@@ -142,7 +147,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     importance = feature_importance(fitted.booster)
     reliability = reliability_table(data.y_val, probability)
     deflated.log_study_statistics(period_auc_matrix(study), seed=config.model.seed)  # pbo, spa_pvalue
-    ledger.log_count(config)  # trials_on_validation
+    ledger.log_count(config, market=data_identity.market)  # trials_on_validation
     tracking.log_table(leaderboard, "leaderboard.csv")
     tracking.log_figure(leaderboard_figure(leaderboard), "leaderboard.png")
     tracking.log_table(importance, "feature_importance.csv")
@@ -188,11 +193,8 @@ def fixed_model_settings(config) -> dict:
 
 def next_command(run_id: str, target: str) -> str:
     """The walk-forward of a tune run, as a command that works verbatim (config and data come from the run)."""
-    import shlex
-
-    experiment = tracking.experiment_name(run_id)
-    named = f" --experiment-name {shlex.quote(experiment)}" if experiment != "Default" else ""
-    return (f"mlflow run . -e walk-forward --env-manager local{named} -P params_from={run_id} -P target={target}")
+    return entry_point_command("walk-forward", {"params_from": run_id, "target": target},
+                               tracking.experiment_name(run_id))
 
 
 def journal_dir():
@@ -234,12 +236,12 @@ def _open_study(config, dataset, target: str, name: str, journal):
     return study, data, config.tune.trials or None, weeks
 
 
-def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, progress=None,
+def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, market: str, progress=None,
                 weeks=None) -> tuple[int, float, float]:
     """This process's share of the study, each trial logged as a nested run on a background thread
     while the next trains. Returns (trials, MLflow seconds, of which the job waited for)."""
     before, before_blocking = tracking.seconds_in_mlflow(), tracking.seconds_in_mlflow(blocking=True)
-    trial_tags = ledger.ledger_tags(ledger.market_key(config), ledger.window_key(config), 1)  # each trial counts 1
+    trial_tags = ledger.ledger_tags(market, ledger.window_key(config), 1)  # each trial counts 1
     with tracking.BackgroundLogger() as logger:
 
         def log_trial(_study, trial) -> None:
@@ -261,17 +263,19 @@ def _trial_run_tags(ledger_tags: dict, trial) -> dict:
     return ledger_tags if twin is None else {**ledger_tags, tag.SAME_MODEL_AS: str(twin)}
 
 
-def study_worker(config, target: str, parent_run_id: str, name: str, tracking_uri: str, journal) -> tuple[int, float]:
-    """A second process on the same study (spawned by :func:`tune`): same data from the cache, one thread."""
+def study_worker(config, data: DataIdentity, target: str, parent_run_id: str, name: str, tracking_uri: str,
+                 journal) -> tuple[int, float]:
+    """A second process on the same study (spawned by :func:`tune`): the parent's data identity (file,
+    market, sealed ranges left unread), so the same tables from the cache; one thread."""
     import optuna
 
     from lab.dataset.build import prepare_dataset
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tracking.set_tracking_uri(tracking_uri)
-    dataset = prepare_dataset(config, progress=lambda message: None)
-    study, data, n_trials, weeks = _open_study(config, dataset, target, name, journal)
-    return _run_trials(study, data, config, target, parent_run_id, n_trials, weeks=weeks)
+    dataset = prepare_dataset(config, progress=lambda message: None, source=data.source, sealed=list(data.sealed))
+    study, training, n_trials, weeks = _open_study(config, dataset, target, name, journal)
+    return _run_trials(study, training, config, target, parent_run_id, n_trials, data.market, weeks=weeks)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from lab.plots.models import fold_auc_figure, reliability_figure
 from lab.features.targets import target_horizon_bars
 from lab.study.walk_forward import run_walk_forward
 from registry import ledger
+from jobs.context import DataIdentity, resolve_data
 from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse
 from jobs.lineage import config_for
 
@@ -46,17 +47,18 @@ def main(argv: list[str] | None = None) -> int:
         config = (config_for(args, args.params_from, "walk-forward", **overrides) if args.params_from
                   else config_from_args(args, **overrides))
         with tracking.stage_run("walk-forward", config, target=args.target, tags=tags,
-                                params={f"params.{k}": v for k, v in params.items()}):
-            ledger.enter(config, trials=1)  # the trial ledger
-            walk_forward(config, args.target, params)
+                                params={f"params.{k}": v for k, v in params.items()}) as run:
+            data = resolve_data(config, stage="walk-forward", run_id=run.info.run_id)
+            ledger.enter(config, trials=1, market=data.market)  # the trial ledger
+            walk_forward(config, args.target, params, data)
     except LabError as exc:
         return refuse("walk-forward", exc)
     return 0
 
 
-def walk_forward(config, target: str, params: dict) -> None:
-    """Run the folds on the train window and log them."""
-    dataset = prepare(config)
+def walk_forward(config, target: str, params: dict, data: DataIdentity) -> None:
+    """Run the folds on the train window of ``data`` and log them."""
+    dataset = prepare(config, data)
     table = dataset.tables["train"][[*dataset.feature_names, target]]
     horizon = target_horizon_bars(target, config.targets, config.rules)
     print(f"walk-forward: {config.walk_forward.mode} monthly folds over the train window, target {target}, "

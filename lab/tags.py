@@ -44,6 +44,7 @@ GATES = "lab.gates"  # JSON of the promotion gates: measured, rule, threshold, p
 PROMOTED_BY = "lab.promoted_by"  # login name of who promoted the version
 PROMOTED_AT = "lab.promoted_at"  # UTC time of the promotion, ISO 8601
 PROMOTED_AS = "lab.promoted_as"  # the alias the promotion moved (champion, challenger)
+ALIAS_RECORD_PREFIX = "lab.alias."  # registered-model tag + alias: the version `lab promote` moved that alias to
 FORCED = "lab.forced"  # "true" when promoted past failed gates with --force
 FORCE_REASON = "lab.force_reason"  # the reason given with --force
 NATIVE_MODEL_URI = "lab.native_model_uri"  # the tune run's native LightGBM/XGBoost model behind the version

@@ -141,12 +141,12 @@ def study_statistics(weekly_auc: pd.DataFrame, *, seed: int = 0) -> dict[str, ob
     return out
 
 
-def log_backtest_statistics(config, metrics: Mapping[str, float]) -> dict[str, float]:
+def log_backtest_statistics(config, metrics: Mapping[str, float], market: str) -> dict[str, float]:
     """On the active backtest run: ``trials_on_validation`` and ``deflated_sharpe_prob`` (ledger as it stands)."""
     from lab import tracking
-    from registry.ledger import TRIALS_METRIC, market_key, window_key
+    from registry.ledger import TRIALS_METRIC, window_key
 
-    facts = ledger_facts(market_key(config), window_key(config))
+    facts = ledger_facts(market, window_key(config))
     value, note = backtest_dsr(metrics, facts)
     logged = {TRIALS_METRIC: float(facts.n_trials), "deflated_sharpe_prob": math.nan if value is None else value}
     tracking.log_metrics(logged)

@@ -65,18 +65,15 @@ def market_key(config: LabConfig) -> str:
     """The market a configuration's data belongs to (:func:`lab.market.identity.market_id`): ``ES`` for MES/ES
     files, ``NQ`` for MNQ/NQ, ``synthetic-...`` for the lab's own generated data.
 
-    Inside a job, the market :func:`jobs.common.open_dataset` tagged on the active run (``lab.market``)
-    is taken as is. Otherwise the file is keyed as the data layer keys it; the synthetic default is
-    keyed from its generator settings without generating it (``lab status`` reads no data).
+    A job passes the market it resolved at its start (:func:`jobs.context.resolve_data`) instead of
+    calling this. Here the file is keyed as the data layer keys it; the synthetic default is keyed
+    from its generator settings without generating it (``lab status`` reads no data).
     """
     from lab import tracking
     from lab.dataset.build import source_of
     from lab.errors import DataError
     from lab.market.identity import DataSource, instrument_family, market_id
 
-    tagged = tracking.active_run_tag(tag.MARKET)
-    if tagged:
-        return tagged
     data = config.data
     if not data.path:
         settings = {"instrument": data.instrument, "seed": data.synthetic_seed, "start": data.synthetic_start,
@@ -106,14 +103,15 @@ def ledger_tags(market: str, window: str, trials: int) -> dict[str, str]:
     return {MARKET_TAG: market, WINDOW_TAG: window, TRIALS_TAG: str(int(trials))}
 
 
-def enter(config: LabConfig, trials: int, run_id: str | None = None) -> dict[str, str]:
-    """Tag the active run (or ``run_id``) as ``trials`` evaluations on the config's market and validation window.
+def enter(config: LabConfig, trials: int, run_id: str | None = None, *, market: str | None = None) -> dict[str, str]:
+    """Tag the active run (or ``run_id``) as ``trials`` evaluations on the market and the config's validation window.
 
-    Call it when the run starts, before it looks at validation results. Returns the tags set.
+    Call it when the run starts, before it looks at validation results. ``market``: the job's
+    (:class:`jobs.context.DataIdentity`); keyed from the config when not given. Returns the tags set.
     """
     from lab import tracking
 
-    tags = ledger_tags(market_key(config), window_key(config), trials)
+    tags = ledger_tags(market or market_key(config), window_key(config), trials)
     tracking.set_tags(tags, run_id)
     return tags
 
@@ -136,11 +134,11 @@ def count_trials(market: str, window: str) -> int:
     return sum(entry.trials for entry in entries(market, window))
 
 
-def log_count(config: LabConfig, run_id: str | None = None) -> int:
+def log_count(config: LabConfig, run_id: str | None = None, *, market: str | None = None) -> int:
     """Log ``trials_on_validation`` (the count including this run) on the active run; returns it."""
     from lab import tracking
 
-    count = count_trials(market_key(config), window_key(config))
+    count = count_trials(market or market_key(config), window_key(config))
     tracking.log_metrics({TRIALS_METRIC: count}, run_id=run_id)
     return count
 

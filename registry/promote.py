@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from lab.config import PromotionConfig
 from lab import tracking
 from lab.tracking import param_value
+from registry.champion import ChampionError, alias_record_tag, gate_version
 from registry.deflated import ledger_facts_of_run
 from registry.errors import PromotionRefusedError, RegistryError
 from registry.evidence import Candidate, ModelRef, find_evidence, find_model, get_client, run_facts
@@ -44,7 +45,7 @@ from lab import tags as tag
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
 
-__all__ = ["Candidate", "Promotion", "check_candidate", "promote", "register", "version_tags", "current_user", "ALIASES",
+__all__ = ["Candidate", "Promotion", "already_promoted", "check_candidate", "promote", "register", "version_tags", "current_user", "ALIASES",
            "promotion_lock"]
 
 #: Aliases a promotion may move. ``previous`` is moved by the lab itself, never asked for.
@@ -64,10 +65,11 @@ class Promotion:
     version: str
     alias: str
     previous_version: str | None
-    candidate: Candidate
+    candidate: Candidate | None  # None when nothing changed (the run already held the alias)
     forced: bool
     reason: str
     tags: dict[str, str]
+    unchanged: bool = False  # the run already held the alias through the gate: nothing was registered
 
 
 def check_candidate(run_id: str, policy: PromotionConfig, client: "MlflowClient | None" = None) -> Candidate:
@@ -138,6 +140,9 @@ def promote(
     if alias not in ALIASES:
         raise RegistryError(f"alias {alias!r} is not one of {', '.join(ALIASES)}; 'previous' is moved by the lab")
     client = get_client(client)
+    current = already_promoted(run_id, policy.model_name, alias, client)
+    if current is not None:
+        return current
     if candidate is None or candidate.run.run_id != run_id:
         candidate = check_candidate(run_id, policy, client)
     if not candidate.passed and not force:
@@ -199,6 +204,7 @@ def register(
         if alias == "champion" and previous is not None:
             client.set_registered_model_alias(model_name, "previous", previous)
         client.set_registered_model_alias(model_name, alias, version.version)
+        tracking.set_registered_model_tag(model_name, alias_record_tag(alias), str(version.version), client)
     if not signal.model_id:
         warn_no_signal_model(model_name, str(version.version), signal.why)
     return Promotion(model_name, str(version.version), alias, previous, candidate, forced, reason, tags)
@@ -226,6 +232,23 @@ def version_tags(candidate: Candidate, *, alias: str, forced: bool, reason: str)
         tags[tag.FORCED] = "true"
         tags[tag.FORCE_REASON] = reason
     return {key: value for key, value in tags.items() if value}
+
+
+def already_promoted(run_id: str, model_name: str, alias: str, client: "MlflowClient") -> "Promotion | None":
+    """The promotion that already holds ``alias`` for ``run_id`` (through the gate), or None.
+
+    Promoting the run that already is the champion changes nothing: no second version, the
+    alias and the first version's record (its final-eval verdict included) stay as they are.
+    """
+    try:
+        version = gate_version(model_name, alias, client)
+    except ChampionError:
+        return None
+    if version.run_id != run_id:
+        return None
+    tags = dict(version.tags or {})
+    return Promotion(model_name, str(version.version), alias, None, None, tags.get(tag.FORCED) == "true",
+                     tags.get(tag.FORCE_REASON, ""), tags, unchanged=True)
 
 
 def _version_with_alias(client: "MlflowClient", model_name: str, alias: str) -> str | None:

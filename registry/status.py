@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lab.config import LabConfig
+from registry.champion import ChampionError, gate_version
 from registry.records import get_client
 from registry.seals import Seal, list_seals
 from registry.ticket import Ticket, list_released, list_tickets, liveness
@@ -34,6 +35,7 @@ class AliasedVersion:
     run_id: str | None
     source: str
     tags: dict[str, str] = field(default_factory=dict)
+    untrusted: str = ""  # why the gate did not put this version behind the alias ("" when it did)
 
     @property
     def evidence_runs(self) -> dict[str, Any]:
@@ -81,7 +83,13 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
         mv = tracking.version_by_alias(name, alias, client)
         if mv is None:
             continue
-        versions[alias] = AliasedVersion(alias, str(mv.version), mv.run_id, mv.source, dict(mv.tags))
+        untrusted = ""
+        if alias != "previous":
+            try:
+                gate_version(name, alias, client)
+            except ChampionError as exc:
+                untrusted = str(exc)
+        versions[alias] = AliasedVersion(alias, str(mv.version), mv.run_id, mv.source, dict(mv.tags), untrusted)
     window = str(config.windows.test)
     seals = list_seals(client=client)
     key = lambda market, rng: f"{market} {rng}"  # noqa: E731
@@ -120,6 +128,12 @@ def format_status(status: LabStatus) -> str:
         lines.append(f"  {alias}: version {version.version}  run {version.run_id}  {version.source}  {who}")
         if alias == "previous":
             continue
+        if version.untrusted:
+            lines.append(f"    NOT TRUSTED: {version.untrusted}")
+        verdict = tags.get(tag.FINAL_EVAL_VERDICT)
+        lines.append(f"    final-eval: {verdict} on {tags.get(tag.FINAL_EVAL_WINDOW, '?')} "
+                     f"(run {tags.get(tag.FINAL_EVAL_RUN_ID, '?')})" if verdict else
+                     "    final-eval: not yet evaluated on the test window")
         lines.append(f"    dataset {tags.get(tag.DATASET_DIGEST, '?')}  target {tags.get(tag.TARGET, '?')}  "
                      f"engine {tags.get(tag.MODEL_ENGINE, '?')}  code {tags.get(tag.CODE_REVISION, '?')[:12]}")
         evidence = ", ".join(f"{stage} {run or 'none'}" for stage, run in version.evidence_runs.items())

@@ -169,3 +169,37 @@ max_depth = [3]
 learning_rate = [0.1]
 min_data_in_leaf = [200]
 """
+
+
+#: What a test run must never add to the checkout (the user's own store, studies, data and demo).
+CHECKOUT_STATE = ("mlflow.db", "mlruns", "mlartifacts", ".lab", "demo", "data/raw", "data/features")
+
+
+def _checkout_state() -> dict[str, set[str]]:
+    """The files under each of :data:`CHECKOUT_STATE` in the checkout, relative paths."""
+    state = {}
+    for name in CHECKOUT_STATE:
+        path = PROJECT_ROOT / name
+        if path.is_file():
+            state[name] = {name}
+        elif path.is_dir():
+            state[name] = {str(p.relative_to(PROJECT_ROOT)) for p in path.rglob("*") if p.name != ".gitkeep"}
+        else:
+            state[name] = set()
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_left_as_found(tmp_path_factory):
+    """Every test runs against a session store and home outside the checkout; the suite ends by
+    checking that the checkout gained no store, study, data or demo file."""
+    home = tmp_path_factory.mktemp("lab-home")
+    before = _checkout_state()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        patch.setenv("LAB_HOME", str(home))
+        yield home
+    after = _checkout_state()
+    added = sorted(path for name in CHECKOUT_STATE for path in after[name] - before[name])
+    assert not added, f"the test suite wrote into the checkout {PROJECT_ROOT}: {added}"

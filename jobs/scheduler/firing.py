@@ -19,6 +19,7 @@ from jobs.scheduler.lock import JobRunningError, job_lock
 from jobs.scheduler.spec import PLACEHOLDER, JobSpec
 from lab.errors import LabError
 from lab import tags as tag
+from registry.champion import ChampionError, gate_version
 
 __all__ = ["StepFailedError", "StepResult", "JobOutcome", "Runner", "fire_job", "fire_stored_job", "mlflow_runner",
            "DEFAULT_RUNNER", "STOP"]
@@ -150,10 +151,10 @@ def _champion(config: str, project_dir: str | Path) -> dict[str, str]:
     from lab import tracking
 
     name = _lab_config(config, project_dir).promotion.model_name
-    version = tracking.version_by_alias(name, "champion")
-    if version is None:
-        raise StepFailedError(f"model {name!r} has no champion yet; promote one with `lab promote --run-id <run>` "
-                              "or remove the {champion...} job from the schedule")
+    try:
+        version = gate_version(name, "champion")
+    except ChampionError as exc:
+        raise StepFailedError(f"{exc} (or remove the {{champion...}} job from the schedule)") from None
     return {"run_id": version.run_id or "", "version": str(version.version), "target": version.tags.get(tag.TARGET, "")}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from lab.config.parsing import DateRange, build, flatten, read_toml
+from lab.config.locate import caller_dir, locate_config
 from lab.errors import ConfigError
 from lab.market.instruments import Instrument, get_instrument
 
@@ -420,8 +421,8 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     Parameters
     ----------
     path : str or Path, optional
-        The TOML file. ``None`` means ``lab.toml`` in the working directory when it exists,
-        else the built-in defaults.
+        The TOML file (which one a command uses: :func:`lab.config.locate.locate_config`). ``None``
+        means the built-in defaults.
     overrides : mapping, optional
         ``{"data.path": "...", "model.target": "target_vol"}``: applied after the file.
 
@@ -430,8 +431,6 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     ConfigError
         The file is missing, not TOML, or holds an unknown key or a bad value.
     """
-    if path is None:
-        path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
     if path is None:  # the one place where "no lab.toml" means the built-in defaults
         raw: dict[str, Any] = {}
         source = "<defaults>"
@@ -442,14 +441,19 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     config = dataclasses.replace(config, source=source)
     if overrides:
         config = config.replace(overrides)
-    return config.validate()
+    config = config.validate()
+    where = caller_dir()
+    if config.data.path and not Path(config.data.path).is_absolute() and (where / config.data.path).exists():
+        # a relative data path means the user's folder, not the project's (a bare name found
+        # nowhere there is looked up in data/raw/ by the reader's lookup)
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, path=str(where / config.data.path)))
+    return config
 
 
-def load_lab_config(path: str | Path = DEFAULT_CONFIG_PATH) -> LabConfig:
-    """``--config`` of the ``lab`` commands: the file when it exists or was named on purpose; the
-    built-in defaults when the default ``lab.toml`` is absent (:func:`load_config` with ``None``)."""
-    absent_default = Path(path) == DEFAULT_CONFIG_PATH and not Path(path).exists()
-    return load_config(None if absent_default else path)
+def load_lab_config(path: str | Path | None = None) -> LabConfig:
+    """``--config`` of the ``lab`` commands: the file named (relative to where the user stands), or
+    ``./lab.toml`` there, or the project's, or the built-in defaults (:func:`lab.config.locate.locate_config`)."""
+    return load_config(locate_config(path))
 
 
 _CUSTOM_ENTRY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")

@@ -50,12 +50,12 @@ from lab.tracking.model_registry import (
     is_already_exists,
     is_busy,
     registered_model_or_none,
+    set_registered_model_tag,
     set_version_tags,
     version_by_alias,
 )
 from lab.tracking.runs import (
     active_run_id,
-    active_run_tags,
     child_run,
     client,
     create_experiment,
@@ -111,7 +111,6 @@ __all__ = [
     "get_run",
     "lookup_run",
     "active_run_id",
-    "active_run_tags",
     "run_experiment_id",
     "download_artifact",
     "child_run",
@@ -123,6 +122,7 @@ __all__ = [
     "registered_model_or_none",
     "version_by_alias",
     "set_version_tags",
+    "set_registered_model_tag",
     "delete_version_tag",
 ]
 

@@ -487,17 +487,6 @@ def record_refusal(exc: BaseException) -> None:
             client.set_tag(run_id, tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
 
 
-def active_run_tag(key: str) -> str:
-    """A tag of the active run (``""`` without an active run or without the tag)."""
-    import mlflow
-
-    run = mlflow.active_run()
-    if run is None:
-        return ""
-    return mlflow.MlflowClient().get_run(run.info.run_id).data.tags.get(key, "")
-
-
-
 @_timed
 def set_tags(tags: Mapping[str, str], run_id: str | None = None) -> None:
     """Set tags on ``run_id`` (default: the active run, as ``mlflow.set_tags`` does) in one call."""

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
 __all__ = ["is_already_exists", "is_busy", "create_registered_model_if_absent", "registered_model_or_none",
-           "version_by_alias", "set_version_tags", "delete_version_tag"]
+           "version_by_alias", "set_version_tags", "delete_version_tag", "set_registered_model_tag"]
 
 #: MLflow's error codes for "a registered model of this name exists" (REST and SQL stores differ).
 ALREADY_EXISTS_CODES = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
@@ -87,6 +87,11 @@ def set_version_tags(name: str, version: str, tags: Mapping[str, str], client: "
     handle = _client(client)
     for key, value in tags.items():
         handle.set_model_version_tag(name, str(version), key, value)
+
+
+def set_registered_model_tag(name: str, key: str, value: str, client: "MlflowClient | None" = None) -> None:
+    """Set one tag of registered model ``name``."""
+    _client(client).set_registered_model_tag(name, key, value)
 
 
 def delete_version_tag(name: str, version: str, key: str, client: "MlflowClient | None" = None) -> None:

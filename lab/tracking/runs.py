@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
 __all__ = ["client", "tracking_uri", "set_tracking_uri", "create_experiment", "get_run",
-           "lookup_run", "active_run_id", "active_run_tags", "run_experiment_id", "download_artifact", "child_run",
+           "lookup_run", "active_run_id", "run_experiment_id", "download_artifact", "child_run",
            "create_terminated_run"]
 
 
@@ -77,12 +77,6 @@ def active_run_id() -> str:
 
     run = mlflow.active_run()
     return run.info.run_id if run else ""
-
-
-def active_run_tags() -> dict[str, str]:
-    """Every tag of the active run as stored (``{}`` without an active run)."""
-    run_id = active_run_id()
-    return dict(client().get_run(run_id).data.tags) if run_id else {}
 
 
 def run_experiment_id(run_id: str) -> str:

@@ -37,7 +37,9 @@ def test_cli_data_check_bad_file_exits_2_with_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "data", "check", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("lab: error: ") and "price <= 0" in proc.stderr and "Traceback" not in proc.stderr
+    first, second = proc.stderr.splitlines()[:2]
+    assert first.startswith("config: ") and second.startswith("lab: error: ")
+    assert "price <= 0" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cli_data_synth_writes_a_readable_file(tmp_path):
@@ -60,18 +62,20 @@ def test_cli_run_refusal_ends_with_its_line_and_exit_code(tracking_store, tmp_pa
     proc = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "run", "featurize",
                            "-P", "config=absent.toml"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2  # jobs.common.refuse
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("featurize: error: configuration file 'absent.toml' does not exist")
+    last = proc.stderr.strip().splitlines()[-1]  # the relative path is read where the user stands
+    assert last.startswith(f"featurize: error: configuration file '{tmp_path / 'absent.toml'}' does not exist")
     assert "Traceback" not in proc.stderr and "ExecutionException" not in proc.stderr
     (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert run.info.status == "FAILED" and "does not exist" in run.data.tags["lab.error"]
 
 
-def test_cli_featurize_refusal_exits_with_the_entry_points_code(tracking_store, capfd):
+def test_cli_featurize_refusal_exits_with_the_entry_points_code(tracking_store, capfd, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["featurize", "--config", "absent.toml"])
     assert result.exit_code == 2
     err = capfd.readouterr().err
-    assert err.strip().splitlines()[-1].startswith("featurize: error: configuration file 'absent.toml' does not exist")
+    assert err.strip().splitlines()[-1].startswith(
+        f"featurize: error: configuration file '{tmp_path / 'absent.toml'}' does not exist")
     assert "Traceback" not in err + result.output
 
 
