@@ -79,11 +79,13 @@ def test_every_registered_strategy_is_complete(name):
     else:
         np.testing.assert_array_equal(signals.exit_signal.to_numpy(), flags)
         assert signals.exit_signal_reason == strategy.exit_reason
-    for i in range(n):
-        values = tuple(float(column[i]) for column in columns)
-        signal, stopped_by = strategy.bar_side(float(p.iloc[i]), values, config, rules)
-        assert signal == sides[i] and (stopped_by == "") == (signal != 0)
-        assert strategy.bar_exit(float(p.iloc[i]), config) == flags[i]
+    for long_only in (False, True):
+        sides = strategy.sides(columns, p.to_numpy(), config, rules, long_only)
+        for i in range(n):
+            values = tuple(float(column[i]) for column in columns)
+            signal, stopped_by = strategy.bar_side(float(p.iloc[i]), values, config, rules, long_only)
+            assert signal == sides[i] and (stopped_by == "") == (signal != 0)
+            assert strategy.bar_exit(float(p.iloc[i]), config) == flags[i]
 
 
 #: A comparison with a strategy's name, or a membership test in a literal list of names.
