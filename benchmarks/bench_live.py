@@ -19,12 +19,14 @@ import time
 
 import numpy as np
 
+from lab.strategies import STRATEGY_NAMES, get_strategy
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30, help="calendar days of minutes replayed")
     parser.add_argument("--engine", default="lightgbm", choices=["lightgbm", "xgboost"])
-    parser.add_argument("--strategy", default="direction", choices=["direction", "breakout", "mean_reversion"])
+    parser.add_argument("--strategy", default="direction", choices=list(STRATEGY_NAMES))
     parser.add_argument("--custom", action="store_true", help="add a custom feature to the model's inputs")
     args = parser.parse_args()
 
@@ -58,7 +60,7 @@ def main() -> None:
 
     spec = SignalSpec(engine=args.engine, features=tuple(names), warmup_bars=200,
                       optional_sets=("breakout", "mean_reversion"),
-                      target="target_6bar" if args.strategy == "direction" else "target_vol",
+                      target=next(t for t in ("target_6bar", "target_vol") if t in get_strategy(args.strategy).targets),
                       strategy=dataclasses.asdict(StrategyConfig(name=args.strategy)),
                       custom=("tests.lab.custom_feature_fixtures:session_aware",) if args.custom else ())
     sessions = regular_sessions("XNYS", minutes.index[0].date(), minutes.index[-1].date())

@@ -34,11 +34,12 @@ from lab.data.readers import read_minutes
 from lab.market.sessions import regular_sessions
 from lab.dataset.windows import FINAL_EVAL
 from lab.reports.backtest import report_header
+from lab.strategies import get_strategy
 from registry.description import with_verdict
-from jobs.backtest import backtest_window
-from registry.champion import gate_version
+from jobs.champion import champion_version, check_strategy_model, promoted_rules
 from jobs.common import base_parser, config_from_args, load_run_model, refuse
 from jobs.lineage import config_for
+from jobs.trading import backtest_window
 from lab import tags as tag
 
 
@@ -61,42 +62,20 @@ def main(argv: list[str] | None = None) -> int:
                                         "rules_from": rules_source},
                                 tags={tag.WINDOW: "test", tag.MODEL_NAME: config.promotion.model_name,
                                       tag.MODEL_VERSION: str(champion.version)}) as run:
-            final_eval(config, champion, run.info.run_id)
+            final_eval(config, champion, run.info.run_id, rules_source)
     except LabError as exc:
         return refuse("final-eval", exc, verb="refused")
     return 0
 
 
-def champion_version(config: LabConfig):
-    """The registered version behind the alias ``champion``, when the gate put it there.
-
-    Raises
-    ------
-    registry.champion.ChampionError
-        No champion, or an alias moved outside ``lab promote`` (named, with the fix).
-    """
-    return gate_version(config.promotion.model_name, "champion")
-
-
-def promoted_rules(config: LabConfig, champion) -> tuple[LabConfig, str]:
-    """The config with rules, costs and strategy as the champion's validation backtest ran them."""
-    evidence = json.loads(champion.tags.get(tag.EVIDENCE_RUNS, "{}") or "{}")
-    backtest_run = evidence.get("backtest")
-    if not backtest_run:
-        return config, "lab.toml (the champion has no backtest evidence)"
-    from registry.evidence import with_trading_settings
-
-    return with_trading_settings(config, tracking.get_run(backtest_run).data.params), f"backtest run {backtest_run}"
-
-
-def final_eval(config: LabConfig, champion, run_id: str) -> None:
+def final_eval(config: LabConfig, champion, run_id: str, rules_source: str = "the configuration") -> None:
     """Check everything that can fail without revealing a result, then take the ticket, predict and judge."""
     from registry.ticket import DATA_READ, PREDICTED, heartbeat, record_result, set_stage, take_ticket
 
     name = config.promotion.model_name
     test = config.windows.test
     try:
-        market, model, table, minutes = pre_checks(config, champion, run_id)
+        market, model, table, minutes = pre_checks(config, champion, run_id, rules_source)
     except LabError as exc:
         raise type(exc)(f"{exc} (stopped before taking the ticket: the test window {test} is still open)") from None
     ticket = take_ticket(market, test, model_name=name, run_id=run_id, model_version=str(champion.version))
@@ -105,7 +84,7 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
     with heartbeat(ticket):
         set_stage(ticket, DATA_READ)
         features = list(model.features)
-        role = "volatility" if model.target == "target_vol" else "direction"
+        role = get_strategy(config.strategy.name).model_input.role  # pre_checks: the model feeds the strategy
         set_stage(ticket, PREDICTED)  # before the first prediction: a crash from here on has looked
         evidence = json.loads(champion.tags.get(tag.EVIDENCE_RUNS, "{}") or "{}")
         header = report_header(config, runs={"tune": champion.run_id, "walk-forward": evidence.get("walk-forward", ""),
@@ -135,12 +114,13 @@ def final_eval(config: LabConfig, champion, run_id: str) -> None:
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
 
 
-def pre_checks(config: LabConfig, champion, run_id: str):
+def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "the configuration"):
     """Everything that can fail without revealing a result, before the ticket is taken.
 
     The file exists and is a file; the champion has not seen the window and no final-eval has
     looked at an overlapping one on this market; the window is sealed (and overlaps no other
-    seal); the model loads; the file covers the window from the warm-up to its last session; the
+    seal); the model loads and feeds the strategy it trades (``rules_source`` names where that came
+    from); the file covers the window from the warm-up to its last session; the
     test rows pass the integrity rules; the features compute and hold every column the model needs.
 
     Returns
@@ -158,6 +138,7 @@ def pre_checks(config: LabConfig, champion, run_id: str):
     check_unseen(config, champion, market)
     enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})
     model = load_run_model(champion.run_id, f"models:/{config.promotion.model_name}@champion")
+    check_strategy_model(config.strategy.name, model.target, rules_source)
     warmup_start = test.start - dt.timedelta(days=TEST_WARMUP_DAYS)
     try:
         minute_file = read_minutes(source.path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,

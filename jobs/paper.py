@@ -35,11 +35,11 @@ import numpy as np
 import pandas as pd
 
 from lab.reports.backtest import report_header
-from jobs.backtest import log_backtest, warn_if_costs_off
+from jobs.champion import champion_version, check_strategy_model, promoted_rules
 from jobs.common import base_parser, config_from_args, data_argument, load_run_model, refuse
-from jobs.final_eval import champion_version, promoted_rules
 from jobs.lineage import LineageError, lineage_of
 from jobs.orders import open_sink
+from jobs.trading import log_backtest, warn_if_costs_off
 from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.dataset.build import TEST_WARMUP_DAYS, data_source, resolve_data_path
@@ -50,7 +50,7 @@ from lab.live.serving import single_row_predictor
 from lab.paper import Order, OrderSink, PaperBar, PaperTrader
 from lab.data.readers import read_minutes
 from lab.market.sessions import regular_sessions
-from lab.strategies import long_only_for_target, targets_for
+from lab.strategies import long_only_for_target
 from lab.dataset.windows import guard_range
 from lab import tags as tag
 
@@ -181,20 +181,6 @@ def check_paper_range(config: LabConfig, start: dt.date, end: dt.date, path: str
                                    "of this market; only final-eval reads it, once. Choose dates outside every sealed "
                                    "range (`lab status` lists them).")
     return sealed
-
-
-def check_strategy_model(strategy: str, target: str, rules_source: str) -> None:
-    """Refuse a champion whose target does not feed its strategy (:func:`lab.strategies.targets_for`).
-
-    Raises
-    ------
-    LabError
-    """
-    wanted = targets_for(strategy)
-    if target not in wanted:
-        raise LabError(f"the champion predicts {target} but trades the {strategy} strategy (from {rules_source}), "
-                       f"which needs a model of {', '.join(wanted)}; promote a model whose validation backtest "
-                       "ran that strategy")
 
 
 def read_bound(config: LabConfig, end: dt.date) -> dt.date:

@@ -2,7 +2,8 @@
 
 cli > jobs > registry > lab; inside lab/ the pipeline's packages in order (no arrow up, so no
 circle between them); only the lab.tracking package imports mlflow; jobs/, registry/ and cli/
-reach MLflow only through lab.tracking (one door); the modules featurize imports (one derived
+reach MLflow only through lab.tracking (one door); no entry point of jobs/ imports another (what they
+share has modules of its own); the modules featurize imports (one derived
 list, :func:`lab.dataset.code.pipeline_modules`) import no numba. No module imports another that
 imports it back, type-only imports included.
 """
@@ -33,16 +34,18 @@ def test_import_contracts_of_pyproject_are_kept():
                                               "lab/ packages: the pipeline, top to bottom",
                                               "lab/: only lab.tracking imports mlflow",
                                               "one door: jobs, registry, cli reach mlflow only via lab.tracking",
-                                              "data and feature modules import no numba"}
+                                              "data and feature modules import no numba",
+                                              "jobs: no entry point imports another"}
     for name in ("cli", "jobs", "registry", "lab"):
         assert f"{name}" in result.stdout
-    assert result.stdout.count(" KEPT") == 5
+    assert result.stdout.count(" KEPT") == 6
     door = next(c for c in CONTRACTS if c["name"].startswith("one door"))
     assert not door.get("ignore_imports"), "the one-door contract has no exceptions"
 
 
 def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path):
-    """The same contracts on a tiny copy of the layout: lab importing jobs, lab.models and a job importing mlflow."""
+    """The same contracts on a tiny copy of the layout: lab importing jobs, lab.models and a job importing mlflow,
+    an entry point importing another."""
     (tmp_path / "pyproject.toml").write_text((PROJECT_ROOT / "pyproject.toml").read_text())
     for package in ("cli", "jobs", "registry", "lab"):
         (tmp_path / package).mkdir()
@@ -53,6 +56,8 @@ def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path
         folder = tmp_path / module.replace(".", "/")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "__init__.py").touch()
+    for module in (m for c in CONTRACTS for m in c.get("modules", [])):  # the entry points: plain modules
+        (tmp_path / (module.replace(".", "/") + ".py")).write_text("")
     (tmp_path / "mlflow").mkdir()
     (tmp_path / "mlflow" / "__init__.py").write_text("")
     (tmp_path / "numba.py").write_text("")
@@ -63,6 +68,10 @@ def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path
     (tmp_path / "lab" / "features" / "core.py").write_text("import lab.study\n")
     (tmp_path / "registry" / "promote.py").write_text("import lab.tracking\n")  # through the door: fine
     (tmp_path / "jobs" / "monitor.py").write_text("def f():\n    from mlflow import MlflowClient\n")
+    (tmp_path / "jobs" / "paper.py").write_text("from jobs.final_eval import champion_version\n")
+    (tmp_path / "jobs" / "trading.py").write_text("")  # a shared module: fine
+    (tmp_path / "jobs" / "backtest.py").write_text("import jobs.trading\n")
+    (tmp_path / "jobs" / "final_eval.py").write_text("import jobs.trading\ndef champion_version(): pass\n")
     result = _lint(tmp_path, tmp_path)
     assert result.returncode == 1
     assert "layers: cli > jobs > registry > lab BROKEN" in result.stdout
@@ -72,6 +81,8 @@ def test_import_contracts_catch_an_arrow_back_up_and_mlflow_in_the_core(tmp_path
     assert "lab.models.boosters -> mlflow" in result.stdout and "lab.data.readers -> jobs" in result.stdout
     assert "lab.features.core -> lab.study" in result.stdout
     assert "jobs.monitor -> mlflow" in result.stdout and "registry.promote -> mlflow" not in result.stdout
+    assert "jobs: no entry point imports another BROKEN" in result.stdout
+    assert "jobs.paper -> jobs.final_eval" in result.stdout and "jobs.backtest -> jobs.final_eval" not in result.stdout
 
 
 def test_the_numba_contract_covers_every_module_featurize_imports():

@@ -30,6 +30,8 @@ from lab.config import BreakoutConfig, MeanReversionConfig, RulesConfig, Strateg
 from lab.errors import DataError
 from lab.live.features import LiveBar
 from lab.live.signal import BarRule, Decision, LiveInputs
+from lab.strategies.direction import long_only_for_target
+from lab.strategies.registry import get_strategy
 
 __all__ = ["SignalSpec", "LiveSignaler", "signals_from_minutes", "example_minutes", "INPUT_COLUMNS",
            "OUTPUT_COLUMNS", "BOOSTER_FILES", "single_row_predictor"]
@@ -109,12 +111,11 @@ class LiveSignaler:
     """
 
     def __init__(self, booster: Any, spec: SignalSpec, sessions: pd.DataFrame) -> None:
-        from lab.strategies import long_only_for_target, targets_for
-
         strategy = spec.strategy_config
-        if spec.target not in targets_for(strategy.name):
+        wanted = get_strategy(strategy.name).targets
+        if spec.target not in wanted:
             raise DataError(f"the signal model predicts {spec.target} but its spec trades the {strategy.name} strategy, "
-                            f"which needs a model of {', '.join(targets_for(strategy.name))}")
+                            f"which needs a model of {', '.join(wanted)}")
         self.rule = BarRule(strategy, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
         if spec.custom:
             from lab.features.custom import custom_sources_digest

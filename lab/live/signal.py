@@ -1,13 +1,13 @@
 """The per-bar signal rules, on plain floats (the live path's hot loop).
 
-:func:`decide` is the direction strategy's rule. The backtest's vectorised rule is
-:func:`lab.strategies.direction.direction_signals` with
-:func:`lab.backtest.signals.position_contracts`; this scalar form uses the same thresholds,
-tolerance and size tiers, and the tests prove the two agree on every probability.
-:class:`BarRule` is any configured strategy at one bar: direction through :func:`decide`,
-breakout and mean reversion through the very array rules their backtest signals call
-(:func:`lab.strategies.breakout.breakout_sides`, :func:`lab.strategies.mean_reversion.mean_reversion_sides`
-and :func:`~lab.strategies.mean_reversion.high_volatility_exit`) on one-element arrays.
+:class:`BarRule` is any configured strategy at one bar: the strategy object of
+:mod:`lab.strategies.registry` decides the side (:meth:`lab.strategies.base.Strategy.bar_side`: the
+very array rule its backtest signals call, :func:`~lab.strategies.breakout.breakout_sides` or
+:func:`~lab.strategies.mean_reversion.mean_reversion_sides`, on one-element arrays; for direction
+the same thresholds and tolerance on one float), its own exit and its confidence; the size tiers
+are :func:`lab.backtest.signals.position_contracts`' on one float. :func:`decide` is the direction
+strategy's rule; the tests prove it and the bar rule of every strategy agree with the backtest's
+vectorised rule on every probability.
 
 Each decision says which rule stopped a bar from trading, among those a single bar can decide:
 
@@ -33,9 +33,10 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from lab.backtest.signals import THRESHOLD_TOLERANCE, ExitParams, position_contracts
+from lab.backtest.signals import THRESHOLD_TOLERANCE, ExitParams
 from lab.config import RulesConfig, StrategyConfig
 from lab.rules import NS_PER_MINUTE, entry_cutoffs_ns, entry_time_allowed
+from lab.strategies.registry import get_strategy
 
 __all__ = ["Decision", "decide", "STOP_RULES", "BarRule", "BarSignal", "LiveInputs"]
 
@@ -53,7 +54,7 @@ class Decision(NamedTuple):
 
 
 def decide(probability: float, start_ns: int, session_close_ns: int, rules: RulesConfig, bar_minutes: int = 5) -> Decision:
-    """The direction rule for one bar.
+    """The direction rule for one bar (:class:`BarRule` of the direction strategy, its decision).
 
     Parameters
     ----------
@@ -66,20 +67,7 @@ def decide(probability: float, start_ns: int, session_close_ns: int, rules: Rule
     bar_minutes : int, default 5
         Bar length; the entry bar starts one bar later.
     """
-    if probability != probability:
-        return Decision(probability, "flat", 0, "warmup")
-    threshold = rules.entry_threshold
-    if probability >= threshold - THRESHOLD_TOLERANCE:
-        side, confidence = "long", probability
-    elif probability <= 1.0 - threshold + THRESHOLD_TOLERANCE:
-        side, confidence = "short", 1.0 - probability
-    else:
-        return Decision(probability, "flat", 0, "threshold")
-    if _too_late(start_ns, session_close_ns, rules, bar_minutes):
-        return Decision(probability, side, 0, "last_entry")
-    full = confidence >= rules.full_size_threshold - THRESHOLD_TOLERANCE
-    contracts = min(rules.full_size_contracts if full else rules.half_size_contracts, rules.max_position_contracts)
-    return Decision(probability, side, contracts, "")
+    return BarRule(None, rules, bar_minutes)(probability, start_ns, session_close_ns).decision
 
 
 def _too_late(start_ns: int, session_close_ns: int, rules: RulesConfig, bar_minutes: int) -> bool:
@@ -102,6 +90,10 @@ class BarSignal(NamedTuple):
 class BarRule:
     """The configured strategy's signal rule at one bar's close (see the module docstring).
 
+    The strategy object (:func:`lab.strategies.registry.get_strategy`) decides the side
+    (:meth:`~lab.strategies.base.Strategy.bar_side`), its own exit and its confidence; this class adds
+    what every strategy shares: the size tiers and the last-entry time.
+
     Parameters
     ----------
     strategy : StrategyConfig, optional
@@ -115,8 +107,11 @@ class BarRule:
     Attributes
     ----------
     name : str
+    strategy : lab.strategies.base.Strategy
     features : tuple of str
         The strategy's own feature columns, in the order :meth:`__call__` takes their values.
+    feature_set : str
+        The optional feature set holding them (``""``: none).
     exits : ExitParams
         The strategy's target, stop and time stop (the rules' for direction).
     exit_reason : str
@@ -125,65 +120,35 @@ class BarRule:
 
     def __init__(self, strategy: StrategyConfig | None, rules: RulesConfig, bar_minutes: int = 5,
                  long_only: bool = False) -> None:
-        from lab.strategies import STRATEGY_NAMES, breakout, mean_reversion, strategy_exits
-        from lab.strategies.direction import direction_confidence as _confidence
-
-        strategy = strategy or StrategyConfig()
-        self.name, self.rules, self.bar_minutes, self.long_only = strategy.name, rules, bar_minutes, long_only
-        self.exit_reason = "signal"
-        self.feature_set = "" if self.name == "direction" else self.name  # the optional set holding its features
-        if self.name == "direction":
-            self.features: tuple[str, ...] = ()
-            self._confidence = _confidence
-        elif self.name == "breakout":
-            self._config = strategy.breakout
-            self.features = breakout.BREAKOUT_RULE_FEATURES
-            self._sides, self._confidence = breakout.breakout_sides, breakout.breakout_confidence
-        elif self.name == "mean_reversion":
-            self._config = strategy.mean_reversion
-            self.features = mean_reversion.MEAN_REVERSION_RULE_FEATURES
-            self._sides, self._confidence = mean_reversion.mean_reversion_sides, mean_reversion.mean_reversion_confidence
-            self._exit = mean_reversion.high_volatility_exit
-            self.exit_reason = mean_reversion.EXIT_SIGNAL_REASON
-        else:
-            raise ValueError(f"strategy {self.name!r} is not one of {', '.join(STRATEGY_NAMES)}")
-        self.exits: ExitParams = strategy_exits(strategy, rules)
+        settings = strategy or StrategyConfig()
+        self.strategy = get_strategy(settings.name)
+        self.settings = settings
+        self.name, self.rules, self.bar_minutes, self.long_only = settings.name, rules, bar_minutes, long_only
+        self.exit_reason = self.strategy.exit_reason
+        self.feature_set = self.strategy.feature_set
+        self.features: tuple[str, ...] = self.strategy.rule_features
+        self.exits: ExitParams = self.strategy.exits(settings, rules)
 
     def __call__(self, probability: float, start_ns: int, session_close_ns: int,
                  values: Sequence[float] = ()) -> BarSignal:
         """Decide one bar: ``probability`` (P(up) or P(high range); NaN: none), its start and session
         close (ns since the epoch, UTC), and the values of :attr:`features` at its close."""
-        if self.name == "direction":
-            return self._direction(probability, start_ns, session_close_ns)
-        p = np.array([probability], dtype=np.float64)
-        exit_signal = bool(self._exit(p, self._config)[0]) if self.name == "mean_reversion" else False
-        confidence = float(self._confidence(probability))
-        # The array rule decides (NaN handling included); the report only names why it did not trade.
-        signal = int(self._sides(*(np.array([v], dtype=np.float64) for v in values), p, self._config)[0])
+        strategy, rules = self.strategy, self.rules
+        exit_signal = strategy.bar_exit(probability, self.settings)
+        # The strategy's rule decides (NaN handling included) and names why a bar does not trade.
+        signal, stopped_by = strategy.bar_side(probability, values, self.settings, rules, self.long_only)
+        confidence = float(strategy.confidence(probability))
         if signal == 0:
-            formed = probability == probability and all(v == v for v in values)
-            return BarSignal(Decision(probability, "flat", 0, "setup" if formed else "warmup"), 0, confidence, 0,
-                             exit_signal)
+            return BarSignal(Decision(probability, "flat", 0, stopped_by), 0, confidence, 0, exit_signal)
         side = "long" if signal > 0 else "short"
-        contracts = int(position_contracts(np.array([confidence]), self.rules)[0])
-        if _too_late(start_ns, session_close_ns, self.rules, self.bar_minutes):
+        # position_contracts' tiers on one float (tests prove the two agree)
+        full = confidence >= rules.full_size_threshold - THRESHOLD_TOLERANCE
+        contracts = min(rules.full_size_contracts if full else rules.half_size_contracts, rules.max_position_contracts)
+        # The engine itself refuses an entry bar after the last-entry time (and counts it), so the
+        # signal keeps its size even when the decision reports "last_entry".
+        if _too_late(start_ns, session_close_ns, rules, self.bar_minutes):
             return BarSignal(Decision(probability, side, 0, "last_entry"), signal, confidence, contracts, exit_signal)
         return BarSignal(Decision(probability, side, contracts, ""), signal, confidence, contracts, exit_signal)
-
-    def _direction(self, probability: float, start_ns: int, session_close_ns: int) -> BarSignal:
-        decision = decide(probability, start_ns, session_close_ns, self.rules, self.bar_minutes)
-        if self.long_only and decision.side == "short":
-            decision = Decision(probability, "flat", 0, "long_only")
-        if probability != probability:
-            return BarSignal(decision, 0, float("nan"), 0, False)
-        confidence = float(self._confidence(probability))
-        signal = 1 if decision.side == "long" else -1 if decision.side == "short" else 0
-        # The engine itself refuses an entry bar after the last-entry time (and counts it), so the
-        # signal keeps its size here even when decide() reports "last_entry".
-        contracts = decision.contracts  # decide() sized it, unless only the last-entry time stopped it
-        if signal and not contracts:
-            contracts = int(position_contracts(np.array([confidence]), self.rules)[0])
-        return BarSignal(decision, signal, confidence, contracts, False)
 
 
 class LiveInputs:

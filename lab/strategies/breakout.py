@@ -14,12 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lab.backtest.signals import ExitParams, StrategySignals
-from lab.config import BreakoutConfig
-from lab.strategies._inputs import aligned_probability, require_feature_columns
-from lab.features.strategy_sets import breakout_features
+from typing import Sequence
 
-__all__ = ["breakout_signals", "breakout_sides", "breakout_exits", "BREAKOUT_RULE_FEATURES", "breakout_confidence"]
+from lab.backtest.signals import ExitParams, StrategySignals
+from lab.config import BreakoutConfig, RulesConfig, StrategyConfig
+from lab.strategies._inputs import aligned_probability, require_feature_columns
+from lab.strategies.base import P_HIGH_RANGE, Strategy, size_text
+from lab.features.strategy_sets import BREAKOUT_FEATURES, breakout_features
+
+__all__ = ["breakout_signals", "breakout_sides", "breakout_exits", "BREAKOUT_RULE_FEATURES", "breakout_confidence",
+           "Breakout", "BREAKOUT"]
 
 #: The feature columns the rule reads, in the order :func:`breakout_sides` takes them.
 BREAKOUT_RULE_FEATURES = ("consolidation_score", "range_position")
@@ -95,3 +99,33 @@ def breakout_signals(
         probability=vol.rename("probability"),
         exits=breakout_exits(config),
     )
+
+
+class Breakout(Strategy):
+    """The breakout strategy as one object (see the module docstring); settings ``[strategy.breakout]``."""
+
+    def exits(self, strategy: StrategyConfig, rules: RulesConfig) -> ExitParams:
+        return breakout_exits(strategy.breakout)
+
+    def confidence(self, probability):
+        return breakout_confidence(probability)
+
+    def sides(self, features: Sequence[np.ndarray], probability: np.ndarray, strategy: StrategyConfig,
+              rules: RulesConfig, long_only: bool = False) -> np.ndarray:
+        return breakout_sides(*features, probability, strategy.breakout)
+
+    def signals(self, bars: pd.DataFrame, probability: pd.Series, strategy: StrategyConfig, rules: RulesConfig | None,
+                *, features: pd.DataFrame | None = None, long_only: bool = False) -> StrategySignals:
+        return breakout_signals(bars, probability, strategy.breakout, features=features)
+
+    def entry_rule_text(self, strategy: StrategyConfig, rules: RulesConfig) -> str:
+        b = strategy.breakout
+        return (f"long when consolidation score >= {b.min_consolidation_score:g}, P(high range) >= "
+                f"{b.min_volatility_probability:g} and range position < {b.range_low:g}; short with range position > "
+                f"{b.range_high:g}; confidence P(high range): {size_text(rules)}")
+
+
+#: The breakout strategy: P(high range), the breakout feature set, exits of ``[strategy.breakout]``.
+BREAKOUT = Breakout(name="breakout", model_input=P_HIGH_RANGE,
+                    description="a consolidating market expected to turn volatile, entered from the edge of its range",
+                    feature_set="breakout", features=BREAKOUT_FEATURES, rule_features=BREAKOUT_RULE_FEATURES)

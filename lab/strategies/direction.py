@@ -14,11 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from typing import Sequence
+
 from lab.backtest.signals import (THRESHOLD_TOLERANCE, BacktestInputError, ExitParams, StrategySignals,
                                   reaches_entry_threshold)
-from lab.config import RulesConfig
+from lab.config import RulesConfig, StrategyConfig
+from lab.strategies.base import P_UP, Strategy, size_text
 
-__all__ = ["direction_signals", "direction_confidence", "long_only_for_target", "LONG_ONLY_TARGETS"]
+__all__ = ["direction_signals", "direction_sides", "direction_confidence", "long_only_for_target", "LONG_ONLY_TARGETS",
+           "Direction", "DIRECTION"]
 
 #: Targets whose models predict a long trade's outcome, not the direction: they trade long only.
 LONG_ONLY_TARGETS = ("target_trade",)
@@ -32,6 +36,18 @@ def long_only_for_target(target: str) -> bool:
 def direction_confidence(probability):
     """The signal's confidence (size tier, reversal): ``max(p, 1 - p)`` of P(up) (NaN stays NaN)."""
     return np.maximum(probability, 1.0 - probability)
+
+
+def direction_sides(probability: np.ndarray, rules: RulesConfig, long_only: bool = False) -> np.ndarray:
+    """The rule on plain arrays: +1 where P(up) >= ``entry_threshold``, -1 where P(up) <= 1 -
+    threshold (0 with ``long_only``), else 0 (int8; NaN gives 0)."""
+    values = np.asarray(probability, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        long_ = reaches_entry_threshold(values, rules)
+        short = values <= 1.0 - rules.entry_threshold + THRESHOLD_TOLERANCE
+    if long_only:
+        short = np.zeros_like(long_)
+    return np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
 
 
 def direction_signals(probability: pd.Series, rules: RulesConfig | None = None, *,
@@ -68,12 +84,7 @@ def direction_signals(probability: pd.Series, rules: RulesConfig | None = None, 
             f"probability must lie in [0, 1] (NaN = no signal); got {p[bad].iloc[0]!r} at {p[bad].index[0]}"
         )
     values = p.to_numpy()
-    with np.errstate(invalid="ignore"):
-        long_ = reaches_entry_threshold(values, rules)
-        short = values <= 1.0 - rules.entry_threshold + THRESHOLD_TOLERANCE
-    if long_only:
-        short = np.zeros_like(long_)
-    signal = np.where(long_, 1, np.where(short, -1, 0)).astype(np.int8)
+    signal = direction_sides(values, rules, long_only)
     confidence = direction_confidence(values)
     return StrategySignals(
         name="direction",
@@ -82,3 +93,45 @@ def direction_signals(probability: pd.Series, rules: RulesConfig | None = None, 
         probability=p.rename("probability"),
         exits=ExitParams.from_rules(rules),
     )
+
+
+class Direction(Strategy):
+    """The direction strategy as one object (see the module docstring); exits are the rules'."""
+
+    def exits(self, strategy: StrategyConfig, rules: RulesConfig) -> ExitParams:
+        return ExitParams.from_rules(rules)
+
+    def confidence(self, probability):
+        return direction_confidence(probability)
+
+    def sides(self, features: Sequence[np.ndarray], probability: np.ndarray, strategy: StrategyConfig,
+              rules: RulesConfig, long_only: bool = False) -> np.ndarray:
+        return direction_sides(probability, rules, long_only)
+
+    def signals(self, bars: pd.DataFrame, probability: pd.Series, strategy: StrategyConfig, rules: RulesConfig | None,
+                *, features: pd.DataFrame | None = None, long_only: bool = False) -> StrategySignals:
+        return direction_signals(probability, rules, long_only=long_only)
+
+    def entry_rule_text(self, strategy: StrategyConfig, rules: RulesConfig) -> str:
+        return (f"long at P >= {rules.entry_threshold:.2f}, short at P <= {1 - rules.entry_threshold:.2f}; "
+                f"{size_text(rules)}")
+
+    def bar_side(self, probability: float, values: Sequence[float], strategy: StrategyConfig, rules: RulesConfig,
+                 long_only: bool = False) -> tuple[int, str]:
+        """:func:`direction_sides` on one float (the live hot path; tests prove the two agree on every
+        probability); a flat bar names ``"warmup"``, ``"threshold"`` or ``"long_only"``."""
+        if probability != probability:
+            return 0, "warmup"
+        if probability >= rules.entry_threshold - THRESHOLD_TOLERANCE:
+            return 1, ""
+        if probability <= 1.0 - rules.entry_threshold + THRESHOLD_TOLERANCE:
+            return (0, "long_only") if long_only else (-1, "")
+        return 0, "threshold"
+
+    def bar_exit(self, probability: float, strategy: StrategyConfig) -> bool:
+        return False  # no market exit of its own (as exit_flags says, without building an array per bar)
+
+
+#: The direction strategy: P(up) of a direction model, the rules' exits, no features of its own.
+DIRECTION = Direction(name="direction", model_input=P_UP,
+                      description="trade the model's P(up) when it is confident enough, either side")

@@ -17,14 +17,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from typing import Sequence
+
 from lab.backtest.signals import ExitParams, StrategySignals
-from lab.config import MeanReversionConfig
+from lab.config import MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.strategies._inputs import aligned_probability, require_feature_columns
-from lab.features.strategy_sets import mean_reversion_features
+from lab.strategies.base import P_HIGH_RANGE, Strategy, size_text
+from lab.features.strategy_sets import MEAN_REVERSION_FEATURES, mean_reversion_features
 
 __all__ = ["mean_reversion_signals", "mean_reversion_sides", "high_volatility_exit", "mean_reversion_exits",
            "MEAN_REVERSION_RULE_FEATURES", "HIGH_VOLATILITY_PROBABILITY", "EXIT_SIGNAL_REASON",
-           "mean_reversion_confidence"]
+           "mean_reversion_confidence", "MeanReversion", "MEAN_REVERSION"]
 
 #: The feature columns the rule reads, in the order :func:`mean_reversion_sides` takes them.
 MEAN_REVERSION_RULE_FEATURES = ("mr_rsi_7", "mr_ema21_deviation_pct", "mr_is_midday")
@@ -120,3 +123,43 @@ def mean_reversion_signals(
         exit_signal=pd.Series(exit_flag, index=bars.index, name="exit_signal"),
         exit_signal_reason=EXIT_SIGNAL_REASON,
     )
+
+
+class MeanReversion(Strategy):
+    """The mean-reversion strategy as one object (see the module docstring); settings ``[strategy.mean_reversion]``."""
+
+    def exits(self, strategy: StrategyConfig, rules: RulesConfig) -> ExitParams:
+        return mean_reversion_exits(strategy.mean_reversion)
+
+    def confidence(self, probability):
+        return mean_reversion_confidence(probability)
+
+    def sides(self, features: Sequence[np.ndarray], probability: np.ndarray, strategy: StrategyConfig,
+              rules: RulesConfig, long_only: bool = False) -> np.ndarray:
+        return mean_reversion_sides(*features, probability, strategy.mean_reversion)
+
+    def exit_flags(self, probability: np.ndarray, strategy: StrategyConfig) -> np.ndarray:
+        return high_volatility_exit(probability, strategy.mean_reversion)
+
+    def signals(self, bars: pd.DataFrame, probability: pd.Series, strategy: StrategyConfig, rules: RulesConfig | None,
+                *, features: pd.DataFrame | None = None, long_only: bool = False) -> StrategySignals:
+        return mean_reversion_signals(bars, probability, strategy.mean_reversion, features=features)
+
+    def entry_rule_text(self, strategy: StrategyConfig, rules: RulesConfig) -> str:
+        m = strategy.mean_reversion
+        text = (f"long when P(high range) < {m.max_volatility_probability:g}, RSI(7) < {m.rsi_oversold:g} and the close "
+                f"{m.min_ema_deviation_pct:g} % or more below EMA(21); short on the mirror (RSI(7) > {m.rsi_overbought:g})")
+        if m.skip_first_and_last_hour:
+            text += ", not in the session's first or last hour"
+        if m.exit_on_high_volatility:
+            text += f"; market exit at the next open once P(high range) >= {HIGH_VOLATILITY_PROBABILITY:g}"
+        return text + f"; confidence 1 - P(high range): {size_text(rules)}"
+
+
+#: The mean-reversion strategy: P(high range), its feature set, exits of ``[strategy.mean_reversion]``
+#: and the high-volatility market exit.
+MEAN_REVERSION = MeanReversion(
+    name="mean_reversion", model_input=P_HIGH_RANGE,
+    description="RSI(7) extremes far from EMA(21) faded while a calm market is predicted",
+    feature_set="mean_reversion", features=MEAN_REVERSION_FEATURES, rule_features=MEAN_REVERSION_RULE_FEATURES,
+    exit_reason=EXIT_SIGNAL_REASON)
