@@ -220,6 +220,8 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: boo
     from lab.config import load_lab_config
     from lab.reports.data_check import check_file, summary_lines, write_pictures
     from lab.paths import find_minute_file
+    from lab.dataset.build import read_fingerprints
+    from registry.content import refuse_sealed_content
     from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
 
     config_file = locate_config(config)
@@ -227,6 +229,7 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: boo
     cfg = load_lab_config(config_file)
     sealed = sealed_ranges(cfg, str(find_minute_file(path)))
     result = check_file(path, cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed)
+    refuse_sealed_content(read_fingerprints(result.minute_file.minutes, cfg), "lab data check")  # before any figure
     if as_json:
         click.echo(json.dumps(result.report.as_json(), indent=1))
         for warning in result.instrument_warnings:

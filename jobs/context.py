@@ -16,6 +16,8 @@ from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.dataset.build import data_source, prepare_dataset
 from lab.market.identity import DataSource, market_id
+from registry.content import ensure_seal_prints, refuse_sealed_content
+from registry.provenance import trusted_source
 from registry.seals import enforce_seals
 
 __all__ = ["DataIdentity", "resolve_data", "open_dataset"]
@@ -38,6 +40,7 @@ class DataIdentity:
     source: DataSource
     market: str
     sealed: tuple[DateRange, ...]
+    stage: str = "a lab job"
 
     @property
     def path(self) -> str:
@@ -64,14 +67,23 @@ def resolve_data(config: LabConfig, *, stage: str, run_id: str | None) -> DataId
     registry.errors.SealedRangeError
         A train or validation window overlaps a sealed range (nothing is read).
     """
-    source = data_source(config)
+    source = trusted_source(data_source(config), config)  # synthetic only by the store's record
     market = market_id(config.data.instrument, source)
     sealed = enforce_seals(config, market, stage=stage, run_id=run_id)
     if run_id:
         tracking.set_tags({tag.MARKET: market}, run_id)
-    return DataIdentity(source, market, tuple(sealed))
+    ensure_seal_prints(config, source.path, market, run_id, sealed)  # the first run of a new seal fingerprints it
+    return DataIdentity(source, market, tuple(sealed), stage)
 
 
 def open_dataset(config: LabConfig, data: DataIdentity, force: bool = False):
-    """The featurized dataset of ``data``, its sealed ranges left unread (from the cache when possible)."""
-    return prepare_dataset(config, force=force, source=data.source, sealed=list(data.sealed))
+    """The featurized dataset of ``data``, its sealed ranges left unread (from the cache when possible).
+
+    Raises
+    ------
+    registry.errors.SealedRangeError
+        A session read has the content of a sealed session of any market (:mod:`registry.content`).
+    """
+    dataset = prepare_dataset(config, force=force, source=data.source, sealed=list(data.sealed))
+    refuse_sealed_content(dataset.session_prints, data.stage)
+    return dataset

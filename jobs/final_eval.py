@@ -129,10 +129,11 @@ def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "th
     """
     from lab.dataset.build import data_source
     from lab.market.identity import market_id
+    from registry.provenance import trusted_source
     from registry.seals import enforce_seals
 
     test = config.windows.test
-    source = data_source(config)
+    source = trusted_source(data_source(config), config)
     market = market_id(config.data.instrument, source)
     tracking.set_tags({tag.MARKET: market})
     check_unseen(config, champion, market)

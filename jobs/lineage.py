@@ -120,12 +120,14 @@ def dataset_digest_of(config: LabConfig) -> str:
     from lab.dataset.build import data_source, digest_for
     from lab.errors import DataError
     from lab.market.identity import market_id
+    from registry.provenance import trusted_source
     from registry.seals import list_seals
 
     try:
         source = data_source(config, progress=lambda message: None)
     except DataError as exc:
         raise LineageError(f"{exc} (config {config.source})") from None
+    source = trusted_source(source, config)
     sealed = [seal.window for seal in list_seals(market_id(config.data.instrument, source))]  # read around them, as featurize does
     return digest_for(config, source.sha256, sealed)
 

@@ -42,7 +42,9 @@ from jobs.orders import open_sink
 from jobs.trading import log_backtest, warn_if_costs_off
 from lab import tracking
 from lab.config import DateRange, LabConfig
-from lab.dataset.build import TEST_WARMUP_DAYS, data_source, resolve_data_path
+from lab.dataset.build import TEST_WARMUP_DAYS, data_source, read_fingerprints, resolve_data_path
+from registry.content import refuse_sealed_content
+from registry.provenance import trusted_source
 from lab.market.identity import market_id
 from lab.errors import LabError
 from lab.live.signal import LiveInputs
@@ -139,7 +141,8 @@ def champion_context(chosen: LabConfig, champion, given_config: str, given_data:
     if new_path and new_path != lineage.data_path:
         config = config.replace({"data.path": new_path, "data.instrument": chosen.data.instrument if given_config
                                  and not given_data else config.data.instrument})
-    own_source, source = data_source(lineage.config), data_source(config)
+    own_source = trusted_source(data_source(lineage.config), lineage.config)
+    source = trusted_source(data_source(config), config)
     own_market = tune_tags.get(tag.MARKET) or market_id(lineage.config.data.instrument, own_source)
     market = market_id(config.data.instrument, source)
     if market != own_market:
@@ -230,6 +233,7 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
     exclude = [(r.start, r.end) for r in sealed]
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm,
                                exclude=exclude)
+    refuse_sealed_content(read_fingerprints(minute_file.minutes, config), "paper")  # under any name or dates
     offset = Path(path).stat().st_size if follow else 0
     session.feed(minute_file.minutes)
     if follow and not _reaches_bound(Path(path), config, bound, exclude):

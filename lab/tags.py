@@ -76,6 +76,9 @@ SEAL_SEALED_AT = "lab.seal.sealed_at"  # UTC time the range was sealed
 SEAL_SEALED_BY = "lab.seal.sealed_by"  # user@host that sealed it
 SEAL_STAGE = "lab.seal.stage"  # the stage whose run sealed it
 SEAL_RUN_ID = "lab.seal.run_id"  # the run that sealed it
+SYNTHETIC_SHA256 = "lab.synthetic.sha256"  # on a synthetic-data record: the bytes the lab generated
+SYNTHETIC_SETTINGS = "lab.synthetic.settings"  # on a synthetic-data record: JSON of the generator settings
+SEAL_FINGERPRINTS = "lab.seal.fingerprints"  # run id and artifact path of the sealed sessions' content fingerprints
 SEAL_CONFIG_SOURCE = "lab.seal.config_source"  # the configuration file that named the test window
 
 TICKET_MARKET = "lab.ticket.market"  # the market of the test window the ticket spends

@@ -129,6 +129,18 @@ def entries(market: str, window: str) -> list[LedgerEntry]:
     return out
 
 
+def seen_ranges(market: str) -> dict[str, list[str]]:
+    """Every window of ``market`` the ledger holds evaluations on (``start..end`` -> the runs that looked)."""
+    from lab import tracking
+
+    seen: dict[str, list[str]] = {}
+    for run in tracking.find_runs(f"tags.`{MARKET_TAG}` = '{_quote(market)}'"):
+        tags = run.data.tags
+        if _trials(tags.get(TRIALS_TAG)) or tags.get(tag.STAGE) == "tune":
+            seen.setdefault(tags.get(WINDOW_TAG, ""), []).append(run.info.run_id)
+    return {window: runs for window, runs in seen.items() if window}
+
+
 def count_trials(market: str, window: str) -> int:
     """The ledger's count: evaluations on ``window`` of ``market``, summed over every recorded run."""
     return sum(entry.trials for entry in entries(market, window))

@@ -185,6 +185,7 @@ def enforce_seals(config: LabConfig, market: str, *, stage: str, run_id: str = "
     check_reads(market, seals, reads, stage)
     check_test_window(market, seals, test, stage)
     if not any(seal.window == test for seal in seals):
+        check_unseen(market, test, stage)
         seals.append(add_seal(market, test, stage=stage, run_id=run_id, config_source=config.source, client=client))
     return sorted({seal.window for seal in seals}, key=lambda r: (r.start, r.end))
 
@@ -195,7 +196,33 @@ def sealed_ranges(config: LabConfig, path: str, stage: str = "lab data check",
     from lab.dataset.build import source_of
     from lab.market.identity import market_id
 
-    return enforce_seals(config, market_id(config.data.instrument, source_of(path)), stage=stage, reads={}, client=client)
+    from registry.provenance import trusted_source  # imports the generator, needed only here
+
+    source = trusted_source(source_of(path), config, client)
+    return enforce_seals(config, market_id(config.data.instrument, source), stage=stage, reads={}, client=client)
+
+
+def check_unseen(market: str, test: DateRange, stage: str) -> None:
+    """Refuse, as a new test window, a range the trial ledger has evaluations on for ``market``.
+
+    Raises
+    ------
+    SealedRangeError
+        Naming the window looked at and the runs that looked.
+    """
+    from registry.ledger import seen_ranges
+
+    for window, runs in sorted(seen_ranges(market).items()):
+        try:
+            seen = parse_window(window)
+        except RegistryError:
+            continue
+        if test.start <= seen.end and seen.start <= test.end:
+            shown = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+            raise SealedRangeError(
+                f"{stage} refused: [windows] test {test} overlaps {seen}, which market {market} was already evaluated "
+                f"on as a validation window ({len(runs)} run(s): {shown}); a test window must be unseen. Choose test "
+                "dates after every range you tuned, validated, backtested or analysed on (`lab status` lists them).")
 
 
 def check_test_window(market: str, seals: list[Seal], test: DateRange, stage: str) -> None:

@@ -62,6 +62,7 @@ class LabStatus:
     run_status: dict[str, str] = field(default_factory=dict)
     unsealed_tickets: list[Ticket] = field(default_factory=list)
     ledger: tuple[str, str, dict[str, int]] = ("", "", {})  # market, validation window, evaluations per stage
+    seen: dict[str, list[str]] = field(default_factory=dict)  # windows of the market the ledger has looked at
 
 
 def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabStatus:
@@ -111,7 +112,7 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
     market, validation = ledger.market_key(config), ledger.window_key(config)
     counted = (market, validation, ledger.by_stage(ledger.entries(market, validation)))
     return LabStatus(name, client.tracking_uri, window, versions, seals, tickets, released, run_status, unsealed,
-                     counted)
+                     counted, ledger.seen_ranges(market))
 
 
 def format_status(status: LabStatus) -> str:
@@ -160,6 +161,9 @@ def format_status(status: LabStatus) -> str:
         detail = ", ".join(f"{stage} {count}" for stage, count in stages.items())
         lines.append(f"trial ledger, validation {validation} on {market}: {sum(stages.values())} evaluations"
                      + (f" ({detail})" if detail else ""))
+        if status.seen:
+            lines.append(f"already seen on {market} (never a test window): "
+                         + ", ".join(f"{window} ({len(runs)} run(s))" for window, runs in sorted(status.seen.items())))
     return "\n".join(lines)
 
 

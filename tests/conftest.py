@@ -203,3 +203,15 @@ def checkout_left_as_found(tmp_path_factory):
     after = _checkout_state()
     added = sorted(path for name in CHECKOUT_STATE for path in after[name] - before[name])
     assert not added, f"the test suite wrote into the checkout {PROJECT_ROOT}: {added}"
+
+
+def record_gate_promotion(client, model_name: str, version: str, alias: str = "champion") -> None:
+    """What ``lab promote`` records on a version it registered (for tests that build a champion by hand):
+    the gate record on the version and the alias on the registered model (registry.champion)."""
+    from registry.champion import alias_record_tag
+
+    for key, value in {"lab.gates": "[]", "lab.evidence_runs": "{}", "lab.promoted_at": "2024-01-01T00:00:00+00:00",
+                       "lab.promoted_by": "test", "lab.promoted_as": alias}.items():
+        client.set_model_version_tag(model_name, str(version), key, value)
+    client.set_registered_model_alias(model_name, alias, str(version))
+    client.set_registered_model_tag(model_name, alias_record_tag(alias), str(version))

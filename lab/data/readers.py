@@ -147,6 +147,8 @@ def read_minutes(
     frame = frame.drop(columns="time")
     frame.index = stamps
     frame.index.name = "time"
+    if frame.empty and outside and not bad.found:  # every row lies outside the bounds: nothing to check
+        return MinuteFile(minutes=frame.drop(columns="line"), rows_read=rows_read, rows_dropped={}, rows_outside=outside)
     frame, dropped = check_minutes(frame, bad, on_bad_rows)
     if unparsable_dropped:
         dropped = {"unparsable line": unparsable_dropped, **dropped}

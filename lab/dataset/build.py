@@ -41,6 +41,7 @@ from lab.data.readers import read_minutes, write_firstrate
 from lab.market.sessions import regular_sessions
 from lab.features.strategy_sets import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
 from lab.features.targets import compute_targets, target_horizon_bars
+from lab.data.fingerprints import SessionPrint, prints_from_table, prints_table, session_fingerprints
 from lab.dataset.code import pipeline_code_digest
 from lab.dataset.windows import split_windows
 
@@ -50,6 +51,7 @@ __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "bu
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
+PRINTS_TABLE = "session_prints"  # the content fingerprints of the sessions read, beside the tables
 
 Progress = Callable[[str], None]
 
@@ -70,6 +72,7 @@ class Dataset:
     cache_hit: bool
     folder: Path
     timings_s: dict[str, float] = field(default_factory=dict)
+    session_prints: list[SessionPrint] = field(default_factory=list)  # of every regular session read
 
     @property
     def feature_names(self) -> list[str]:
@@ -214,14 +217,21 @@ def _summaries(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
 
 
 def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) -> tuple[Path, bool]:
-    """The configured minute file, or the synthetic default (generated once, deterministically).
+    """The configured minute file, or the synthetic default (generated once, deterministically); and
+    whether it is the synthetic default."""
+    path, default, _ = _resolve(config, progress)
+    return path, default
+
+
+def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool]:
+    """The minute file, whether it is the synthetic default, whether it was generated just now.
 
     The synthetic default is (re)generated whenever its provenance record
     (:func:`lab.market.identity.record_path`) is missing or does not match its bytes, so the lab's default
     path always holds the lab's own data and is keyed as a synthetic market.
     """
     if config.data.path:
-        return require_minute_file(paths.find_minute_file(config.data.path)), False
+        return require_minute_file(paths.find_minute_file(config.data.path)), False, False
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
@@ -237,7 +247,8 @@ def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) 
         write_synthetic(minutes, path, data.instrument, data.synthetic_seed, data.synthetic_start, data.synthetic_end,
                         edge_auc=data.synthetic_edge_auc)
         progress(f"wrote {len(minutes):,} synthetic minutes in {time.perf_counter() - start:.1f} s")
-    return path, True
+        return path, True, True
+    return path, True, False
 
 
 def write_synthetic(minutes: pd.DataFrame, path: str | Path, instrument: str, seed: int, start: dt.date,
@@ -269,8 +280,9 @@ def data_source(config: LabConfig, progress: Progress = _stderr_progress) -> Dat
     DataError
         The configured path is missing or not a file (one line, no traceback).
     """
-    path, _ = resolve_data_path(config, progress)
-    return source_of(path)
+    path, _, generated = _resolve(config, progress)
+    source = source_of(path)
+    return dataclasses.replace(source, generated=generated and source.synthetic is not None)
 
 
 def source_of(path: str | Path) -> DataSource:
@@ -331,9 +343,11 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     if cache.has(digest) and not force:
         tick = time.perf_counter()
         tables = {name: cache.read(digest, name) for name in WINDOW_NAMES}
+        prints = prints_from_table(cache.read(digest, PRINTS_TABLE))
         timings["cache_read_s"] = time.perf_counter() - tick
         progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
-        return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest), timings)
+        return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest), timings,
+                       prints)
 
     cut = "".join(f", outside sealed {rng}" for rng in excluded)
     progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")
@@ -345,6 +359,9 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     progress(f"read {minute_file.rows_read:,} rows in {timings['read_s']:.2f} s; kept {len(minute_file.minutes):,}, "
              f"left {minute_file.rows_outside:,} held-out rows unread"
              + (f", dropped {dropped:,} bad rows {minute_file.rows_dropped}" if dropped else ""))
+    tick = time.perf_counter()
+    prints = read_fingerprints(minute_file.minutes, config)
+    timings["fingerprints_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
     minutes, findings, doctor = examine_for_featurize(minute_file.minutes, config, None if synthetic else path.name)
     timings["doctor_s"] = time.perf_counter() - tick
@@ -380,9 +397,18 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         **_summaries(tables),
     }
     tick = time.perf_counter()
-    folder = cache.write(digest, {**tables, "minutes_validation": minutes_val, "data_findings": findings}, manifest)
+    folder = cache.write(digest, {**tables, "minutes_validation": minutes_val, "data_findings": findings,
+                                  PRINTS_TABLE: prints_table(prints)}, manifest)
     timings["write_s"] = time.perf_counter() - tick
-    return Dataset(digest, str(path), raw_sha, tables, manifest, False, folder, timings)
+    return Dataset(digest, str(path), raw_sha, tables, manifest, False, folder, timings, prints)
+
+
+def read_fingerprints(minutes: pd.DataFrame, config: LabConfig) -> list[SessionPrint]:
+    """Content fingerprints of every regular session in ``minutes`` (:mod:`lab.data.fingerprints`)."""
+    if minutes.empty:
+        return []
+    first, last = minutes.index[0].date(), minutes.index[-1].date()
+    return session_fingerprints(minutes, regular_sessions(config.session.calendar, first, last))
 
 
 def feature_summary(table: pd.DataFrame, features: list[str]) -> pd.DataFrame:

@@ -59,6 +59,7 @@ class DataSource:
     path: Path
     sha256: str
     synthetic: Mapping[str, Any] | None = None
+    generated: bool = False  # the lab wrote the file in this process (no need to regenerate it to trust it)
 
 
 def instrument_family(symbol: str) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lab.data.readers import write_firstrate
-from tests.conftest import make_minutes
+from tests.conftest import make_minutes, record_gate_promotion
 
 START, END = "2023-02-27", "2023-03-10"
 
@@ -26,6 +26,7 @@ def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "", ext
     import lightgbm as lgb
     import mlflow
 
+    from lab.config import load_config
     from lab.features.core import FEATURE_NAMES
 
     data = write_firstrate(minutes, tmp_path / "mes.txt")
@@ -40,14 +41,15 @@ def _register_champion(tmp_path, minutes, target: str, extra_toml: str = "", ext
     booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
                         lgb.Dataset(X, y, feature_name=features), 15)
     client = mlflow.MlflowClient()
-    with mlflow.start_run(run_name="tune") as run:
-        mlflow.log_params({"target": target, "model.engine": "lightgbm"})
+    with mlflow.start_run(run_name="tune") as run:  # a tune run's lineage: its configuration and dataset digest
+        mlflow.log_params({**load_config(str(config)).flat(), "target": target, "model.engine": "lightgbm"})
+        mlflow.set_tags({"lab.dataset_digest": "0123456789abcdef"})
         info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
         mlflow.set_tags({"lab.stage": "tune", "lab.features": ",".join(features), "lab.model_uri": info.model_uri})
     client.create_registered_model("mes-test")
     version = client.create_model_version("mes-test", source=info.model_uri, run_id=run.info.run_id,
                                           model_id=info.model_id)
-    client.set_registered_model_alias("mes-test", "champion", version.version)
+    record_gate_promotion(client, "mes-test", version.version)
     return {"config": str(config), "data": data, "booster": booster, "features": features, "version": str(version.version),
             "client": client, "tmp": tmp_path}
 

@@ -70,12 +70,14 @@ def test_lab_config_flat_uses_dotted_keys():
     assert "source" not in flat
 
 
-def test_load_lab_config_absent_default_file_means_defaults_but_a_named_file_must_exist(tmp_path, monkeypatch):
+def test_load_lab_config_without_a_file_here_reads_the_projects_and_a_named_file_must_exist(tmp_path, monkeypatch):
     from lab.config import load_lab_config
+    from lab.paths import code_root
 
     monkeypatch.chdir(tmp_path)
-    assert load_lab_config() == LabConfig() and load_lab_config("lab.toml").source == "<defaults>"
-    with pytest.raises(ConfigError, match=r"configuration file 'other.toml' does not exist; pass --config"):
+    assert load_lab_config().source == str(code_root() / "lab.toml")  # none here: the project's
+    with pytest.raises(ConfigError, match=r"configuration file '.*other.toml' does not exist; pass --config"):
         load_lab_config("other.toml")
     (tmp_path / "lab.toml").write_text("[rules]\nstop_loss_ticks = 9\n")
+    assert load_lab_config().rules.stop_loss_ticks == 9.0  # ./lab.toml where the user stands wins
     assert load_lab_config("lab.toml").rules.stop_loss_ticks == 9.0
