@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from jobs.common import data_argument
-from lab.config.locate import CALLER_DIR_ENV, config_origin, locate_config
+from lab.config.locate import config_origin, locate_config
 from lab.errors import LabError
 
 __all__ = ["main"]
@@ -259,7 +259,6 @@ _mount()
 def main() -> None:
     """Console entry point: user errors print one clear line and exit 2, never a traceback."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ[CALLER_DIR_ENV] = os.getcwd()  # for the entry points it starts (they run in the project folder)
     try:
         cli(standalone_mode=True)
     except LabError as exc:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from lab.config.locate import CALLER_DIR_ENV
 from lab.errors import LabError
 from lab.tracking.core import configure
 
@@ -135,7 +136,8 @@ def run_entry_point(
     run_tags = {"mlflow.project.backend": "local", "mlflow.project.env": "local", **(tags or {}),
                 **({"mlflow.runName": run_name} if run_name else {})}
     client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in run_tags.items()])
-    env = {**os.environ, **project_utils.get_run_env_vars(run_id, experiment_id)}
+    env = {**os.environ, **project_utils.get_run_env_vars(run_id, experiment_id),
+           CALLER_DIR_ENV: os.getcwd()}  # the command runs in the project folder: where the caller stands
     process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True)
     stopped = False
     try:
