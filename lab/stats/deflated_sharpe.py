@@ -22,6 +22,7 @@ SR 2.5 and annualised variance of trial SRs 0.5 with 250 days a year, skewness -
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from lab.errors import LabError
 
 __all__ = ["EULER_GAMMA", "probabilistic_sharpe_ratio", "expected_max_sharpe", "deflated_sharpe_ratio",
-           "sharpe_moments", "null_sharpe_variance"]
+           "sharpe_moments", "null_sharpe_variance", "StudyDSR", "study_deflated_sharpe"]
 
 #: The Euler-Mascheroni constant.
 EULER_GAMMA = 0.5772156649015329
@@ -151,3 +152,86 @@ def null_sharpe_variance(periods: int) -> float:
     if periods < 2:
         raise LabError(f"periods = {periods}: a Sharpe ratio needs at least 2 returns")
     return 1.0 / (periods - 1)
+
+
+@dataclass(frozen=True)
+class StudyDSR:
+    """The deflated Sharpe of a study's best trial and its inputs (every Sharpe per period).
+
+    Attributes
+    ----------
+    probability : float
+        DSR = PSR(SR0); NaN when no trial has a Sharpe (every trial flat).
+    best : int
+        Column of the best trial (highest Sharpe); -1 when none.
+    sharpe : float
+        Its Sharpe ratio, per period.
+    variance : float
+        V: sample variance (ddof 1) of the trials' Sharpe ratios, per period squared; 0 with one.
+    periods : int
+        T: rows (sessions).
+    n_trials : int
+        N used in SR0.
+    skewness, kurtosis : float
+        Of the best trial's per-period P&L; kurtosis non-excess.
+    expected_max : float
+        SR0, per period.
+    sharpe_trials : int
+        Trials that have a Sharpe (not flat), the sample V is measured on.
+    """
+
+    probability: float
+    best: int
+    sharpe: float
+    variance: float
+    periods: int
+    n_trials: int
+    skewness: float
+    kurtosis: float
+    expected_max: float
+    sharpe_trials: int
+
+
+def study_deflated_sharpe(pnl: np.ndarray, n_trials: int | None = None) -> StudyDSR:
+    """Deflated Sharpe of the best column of a (periods x trials) P&L matrix (Bailey and Lopez de Prado 2014).
+
+    Parameters
+    ----------
+    pnl : array, shape (T, N)
+        Per-period P&L (e.g. USD per session, 0 on a day without trades) of each trial.
+    n_trials : int, optional
+        N, the trials evaluated on the same data (the trial ledger's count, which may exceed the
+        columns); default the number of columns.
+
+    Returns
+    -------
+    StudyDSR
+        The best trial is the one of highest Sharpe (the maximum SR0 deflates); V is the variance of
+        the Sharpe ratios of the trials that have one (a flat trial, no P&L, has none).
+
+    Raises
+    ------
+    LabError
+        Not a 2-D matrix of at least 2 periods, or a non-finite value.
+    """
+    x = np.asarray(pnl, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
+        raise LabError(f"the deflated Sharpe of a study needs a (periods x trials) matrix with at least 2 periods; "
+                       f"got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise LabError("deflated Sharpe: the P&L matrix holds NaN or inf; a day without trades is 0, not missing")
+    moments = sharpe_moments(x)
+    sharpes = np.atleast_1d(moments["sharpe"])
+    finite = np.isfinite(sharpes)
+    n = int(n_trials) if n_trials is not None else x.shape[1]
+    variance = float(np.var(sharpes[finite], ddof=1)) if finite.sum() > 1 else 0.0
+    expected = expected_max_sharpe(n, variance) if n >= 1 else math.nan
+    if not finite.any():
+        return StudyDSR(math.nan, -1, math.nan, variance, x.shape[0], n, math.nan, math.nan, expected, 0)
+    best = int(np.nanargmax(np.where(finite, sharpes, -np.inf)))
+    skewness = float(np.atleast_1d(moments["skewness"])[best])
+    kurtosis = float(np.atleast_1d(moments["kurtosis"])[best])
+    probability = deflated_sharpe_ratio(float(sharpes[best]), x.shape[0], n, variance, skewness=skewness,
+                                        kurtosis=kurtosis)
+    return StudyDSR(probability, best, float(sharpes[best]), variance, x.shape[0], n, skewness, kurtosis, expected,
+                    int(finite.sum()))

@@ -4,12 +4,20 @@ Bailey, Borwein, Lopez de Prado and Zhu (2015). Rows of a (periods x trials) per
 are cut into S equal blocks in time order; for every choice of S/2 blocks as the in-sample half
 (the other half out of sample) the trial that is best in sample is located in the out-of-sample
 ranking: ``w`` = its rank / (N + 1) (rank 1 = worst, ties averaged), ``logit = ln(w / (1 - w))``.
-PBO is the share of splits whose logit is < 0 (the in-sample winner did worse than the median
-out of sample), a split landing exactly on the median (logit 0, possible with an odd N) counting
-one half, so that trials of pure noise give 1/2 for any N. A trial that truly dominates gives PBO near 0; trials of pure noise near 0.5.
+PBO is the share of splits whose logit is <= 0, the published rule: the in-sample winner did no
+better than the median out of sample. A split landing exactly on the median (logit 0: an odd N,
+or ties) counts as overfit, so a study whose trials are all one model (every column equal) or
+all flat (no P&L) scores PBO = 1, never the 1/2 that would pass ``max_pbo = 0.5``. A trial that
+truly dominates gives PBO near 0; pure noise about 1/2 with an even N (a little more with an odd
+N, where the median rank itself counts).
 
-The lab uses it on the weekly validation AUC of a study's tune trials (``statistic = "mean"``)
-and, in the gate's calibration, on daily P&L (``statistic = "sharpe"``).
+Rows that do not fill the blocks: CSCV needs S blocks of equal length, so with T periods the
+earliest ``T mod S`` rows are dropped (at most S - 1 = 15 sessions of a year's 250 with S = 16;
+``PBOResult.periods_used`` says how many were kept). With fewer than S rows, S is lowered to the
+largest even number <= T.
+
+The gate's PBO is on the tune trials' daily P&L (``statistic = "sharpe"``, S = 16); the weekly
+validation AUC (``statistic = "mean"``) gives the secondary ``pbo_auc``.
 """
 
 from __future__ import annotations
@@ -32,13 +40,13 @@ class PBOResult:
     Attributes
     ----------
     pbo : float
-        Share of splits whose logit is < 0 (exactly 0 counts 1/2), in [0, 1].
+        Share of splits whose logit is <= 0 (Bailey et al. 2015), in [0, 1].
     logits : ndarray, shape (n_splits,)
         ``ln(w / (1 - w))`` per split.
     blocks : int
         S, the number of time blocks used.
     periods_used : int
-        Rows used (T rounded down to a multiple of S; the earliest rows are dropped).
+        Rows used (T rounded down to a multiple of S; the earliest ``T mod S`` rows are dropped).
     """
 
     pbo: float
@@ -93,7 +101,7 @@ def probability_of_backtest_overfitting(performance: np.ndarray, *, blocks: int 
     rank = (score_out < winner_out).sum(axis=1) + 0.5 * ((score_out == winner_out).sum(axis=1) - 1) + 1.0
     w = rank / (n + 1.0)
     logits = np.log(w / (1.0 - w))
-    return PBOResult(float(np.mean(logits < 0.0) + 0.5 * np.mean(logits == 0.0)), logits, s, used)
+    return PBOResult(float(np.mean(logits <= 0.0)), logits, s, used)
 
 
 @functools.lru_cache(maxsize=8)

@@ -10,7 +10,7 @@ from scipy.stats import norm, skew, kurtosis
 
 from lab.errors import LabError
 from lab.stats import (deflated_sharpe_ratio, expected_max_sharpe, null_sharpe_variance, probabilistic_sharpe_ratio,
-                       sharpe_moments)
+                       sharpe_moments, study_deflated_sharpe)
 
 
 def test_deflated_sharpe_ratio_matches_the_published_worked_example():
@@ -66,3 +66,30 @@ def test_sharpe_moments_agree_with_scipy_and_kurtosis_is_not_excess():
     np.testing.assert_allclose(moments["sharpe"], x.mean(axis=0) / x.std(axis=0, ddof=1))
     flat = sharpe_moments(np.zeros(10))
     assert math.isnan(flat["sharpe"]) and (flat["skewness"], flat["kurtosis"], flat["periods"]) == (0.0, 3.0, 10)
+
+
+def test_study_deflated_sharpe_takes_the_best_trial_and_the_variance_of_the_trials_sharpes():
+    rng = np.random.default_rng(9)
+    pnl = rng.standard_normal((250, 8)) * 100.0
+    pnl[:, 5] += 25.0  # the best by Sharpe
+    pnl[:, 2] = 0.0  # a trial that never traded has no Sharpe and stays out of V
+    study = study_deflated_sharpe(pnl, n_trials=40)
+    traded = np.delete(pnl, 2, axis=1)
+    kept = traded.mean(axis=0) / traded.std(axis=0, ddof=1)
+    sharpes = {k: s for k, s in zip([0, 1, 3, 4, 5, 6, 7], kept)}
+    assert study.best == 5 and study.sharpe == pytest.approx(sharpes[5])
+    assert study.variance == pytest.approx(np.var(kept, ddof=1)) and study.sharpe_trials == 7
+    assert (study.periods, study.n_trials) == (250, 40)
+    assert study.kurtosis == pytest.approx(kurtosis(pnl[:, 5], fisher=False))
+    assert study.probability == pytest.approx(deflated_sharpe_ratio(
+        sharpes[5], 250, 40, np.var(kept, ddof=1), skewness=skew(pnl[:, 5]), kurtosis=kurtosis(pnl[:, 5], fisher=False)))
+
+
+def test_study_deflated_sharpe_of_flat_trials_is_not_measured_and_identical_trials_are_not_deflated():
+    assert math.isnan(study_deflated_sharpe(np.zeros((100, 3)), 3).probability)
+    rng = np.random.default_rng(2)
+    same = np.repeat(rng.standard_normal((100, 1)) + 0.1, 4, axis=1)
+    study = study_deflated_sharpe(same, 4)
+    assert study.variance == pytest.approx(0.0, abs=1e-20) and study.expected_max == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(LabError, match="a day without trades is 0"):
+        study_deflated_sharpe(np.array([[1.0, np.nan], [0.0, 1.0]]))

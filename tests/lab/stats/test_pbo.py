@@ -30,11 +30,32 @@ def test_pbo_two_trials_that_swap_places_is_one_by_hand():
     assert result.logits == pytest.approx([math.log(0.5), math.log(0.5)])  # rank 1 of 2: w = 1/3
 
 
-def test_pbo_pure_noise_is_about_one_half_on_average():
+def test_pbo_pure_noise_is_about_one_half_on_average_with_an_even_number_of_trials():
     rng = np.random.default_rng(1)
     values = [probability_of_backtest_overfitting(rng.standard_normal((120, n)), blocks=8).pbo
-              for n in (3, 20) for _ in range(60)]
+              for n in (4, 20) for _ in range(60)]
     assert np.mean(values) == pytest.approx(0.5, abs=0.06)
+
+
+def test_pbo_constructed_case_by_hand_is_two_thirds():
+    # 4 blocks of one row, trial 1 flat at 0, trial 0 scores 4, 1, -2, -5 (score = mean). The 6 splits:
+    # IS {0,1} picks 0, OOS {2,3} sum -7: overfit; IS {0,2} picks 0, OOS -4: overfit; IS {0,3} (sum -1)
+    # picks 1, OOS {1,2} -1 < 0: trial 1 better, not overfit; IS {1,2} picks 1, OOS {0,3} -1: not overfit;
+    # IS {1,3} picks 1, OOS {0,2} +2: overfit; IS {2,3} picks 1, OOS {0,1} +5: overfit -> PBO 4/6
+    x = np.array([[4.0, 0.0], [1.0, 0.0], [-2.0, 0.0], [-5.0, 0.0]])
+    result = probability_of_backtest_overfitting(x, blocks=4, statistic="mean")
+    assert result.pbo == pytest.approx(4 / 6) and len(result.logits) == 6
+
+
+def test_pbo_identical_trials_and_flat_trials_are_overfit_not_one_half():
+    # logit 0 (the winner at the out-of-sample median) counts as overfit: a study of one model scores 1
+    rng = np.random.default_rng(6)
+    same = np.repeat(rng.standard_normal((250, 1)), 6, axis=1)
+    assert probability_of_backtest_overfitting(same).pbo == 1.0
+    assert probability_of_backtest_overfitting(np.zeros((250, 6))).pbo == 1.0
+    odd = rng.standard_normal((160, 3))  # an odd N: the median rank itself is overfit, so noise scores above 1/2
+    result = probability_of_backtest_overfitting(odd)
+    assert result.pbo == pytest.approx(np.mean(result.logits <= 0)) and (result.logits == 0).any()
 
 
 def test_pbo_drops_the_earliest_rows_to_make_equal_blocks_and_lowers_blocks_for_short_matrices():
