@@ -33,8 +33,10 @@ from lab.models.evaluation import classification_metrics, reliability_table
 from lab.models.boosters import TrainingData, feature_importance, predict_proba, train_classifier, with_params
 from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
 from lab.stats import week_starts
+from lab.study.trial_pnl import TrialTrader
 from lab.study.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
-                        recover_stale_trials, run_study, search_space, study_identity, study_progress, trials_table)
+                        recover_stale_trials, run_study, search_space, study_identity, study_progress, trial_pnl_matrix,
+                        trials_table)
 from registry import deflated, ledger
 from jobs.context import DataIdentity, resolve_data
 from jobs.hints import entry_point_command
@@ -90,7 +92,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     journal = journal_dir()
     tracking.run_record(parent_run_id)
     tracking.set_tags({tag.STUDY: name})
-    study, data, n_trials, weeks = _open_study(config, dataset, target, name, journal)
+    study, data, n_trials, weeks, trader = _open_study(config, dataset, target, name, journal)
     tracking.log_params({"study": name, "study_storage": config.tune.storage or f"journal file {journal}",
                          "worker_processes": workers, "train_rows": len(data.y_train), "validation_rows": len(data.y_val)})
     _recover(study, name, parent_run_id)
@@ -110,7 +112,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
                               journal)
                   for _ in range(extra)]
         ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, data_identity.market, progress,
-                                weeks)
+                                weeks, trader)
         worker_mlflow_s = 0.0
         for future in others:
             more, more_mlflow_s, _ = future.result()  # a worker's waits overlap this process's work
@@ -143,11 +145,14 @@ def tune(config, target: str, parent_run_id: str) -> None:
     metrics.update({"best_iteration": fitted.best_iteration, "trials_run_here": ran, "trials_completed": len(leaderboard),
                     "trials_same_model": copied,
                     "search_wall_s": search_s, "search_train_s": float(leaderboard.get("fit_seconds", pd.Series(dtype=float)).sum()),
+                    # every trial traded on validation (lab.study.trial_pnl): its share of the search
+                    "search_backtest_s": float(leaderboard.get("backtest_seconds", pd.Series(dtype=float)).sum()),
                     })
     importance = feature_importance(fitted.booster)
     reliability = reliability_table(data.y_val, probability)
-    deflated.log_study_statistics(period_auc_matrix(study), seed=config.model.seed)  # pbo, spa_pvalue
-    ledger.log_count(config, market=data_identity.market)  # trials_on_validation
+    counted = ledger.log_count(config, market=data_identity.market)  # trials_on_validation: N of the deflated Sharpe
+    deflated.log_study_statistics(trial_pnl_matrix(study), period_auc_matrix(study), counted,
+                                                seed=config.model.seed)  # pbo, spa_pvalue, deflated_sharpe_prob
     tracking.log_table(leaderboard, "leaderboard.csv")
     tracking.log_figure(leaderboard_figure(leaderboard), "leaderboard.png")
     tracking.log_table(importance, "feature_importance.csv")
@@ -230,14 +235,18 @@ def _open_study(config, dataset, target: str, name: str, journal):
     val_x, val_y = labelled(dataset.tables["validation"], dataset.feature_names, target)
     data = TrainingData.from_arrays(train_x, train_y, val_x, val_y)
     weeks = week_starts(val_x.index)
+    # every trial a strategy: its model trades every validation bar (labelled or not) under the rules
+    minutes = dataset.folder / "minutes_validation.parquet"
+    trader = TrialTrader(config, dataset.tables["validation"], pd.read_parquet(minutes) if minutes.exists() else None,
+                         list(dataset.feature_names), target)
     storage = open_storage(config.tune.storage, journal)
     study = create_study(name, storage, search_space(config.tune), seed=config.model.seed, sampler=config.tune.sampler,
                          fixed=fixed_model_settings(config))
-    return study, data, config.tune.trials or None, weeks
+    return study, data, config.tune.trials or None, weeks, trader
 
 
 def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, market: str, progress=None,
-                weeks=None) -> tuple[int, float, float]:
+                weeks=None, trader=None) -> tuple[int, float, float]:
     """This process's share of the study, each trial logged as a nested run on a background thread
     while the next trains. Returns (trials, MLflow seconds, of which the job waited for)."""
     before, before_blocking = tracking.seconds_in_mlflow(), tracking.seconds_in_mlflow(blocking=True)
@@ -251,7 +260,8 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
                                                       if isinstance(v, (int, float)) and k != tag.SAME_MODEL_AS}},
                           study.study_name, tags=_trial_run_tags(trial_tags, trial))
 
-        ran = run_study(study, make_objective(data, config.model, search_space(config.tune), periods=weeks), n_trials,
+        objective = make_objective(data, config.model, search_space(config.tune), periods=weeks, trader=trader)
+        ran = run_study(study, objective, n_trials,
                         callbacks=[log_trial], progress=progress)
     return (ran, tracking.seconds_in_mlflow() - before,
             tracking.seconds_in_mlflow(blocking=True) - before_blocking)
@@ -274,8 +284,8 @@ def study_worker(config, data: DataIdentity, target: str, parent_run_id: str, na
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tracking.set_tracking_uri(tracking_uri)
     dataset = prepare_dataset(config, progress=lambda message: None, source=data.source, sealed=list(data.sealed))
-    study, training, n_trials, weeks = _open_study(config, dataset, target, name, journal)
-    return _run_trials(study, training, config, target, parent_run_id, n_trials, data.market, weeks=weeks)
+    study, training, n_trials, weeks, trader = _open_study(config, dataset, target, name, journal)
+    return _run_trials(study, training, config, target, parent_run_id, n_trials, data.market, weeks=weeks, trader=trader)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def probability_of_backtest_overfitting(performance: np.ndarray, *, blocks: int 
     score_in = _score(sum_in, square_in, half, statistic)
     score_out = _score(sums.sum(axis=0) - sum_in, squares.sum(axis=0) - square_in, half, statistic)
     rows = np.arange(len(in_sample))
-    best = np.argmax(score_in, axis=1)  # NaN (a constant half) never wins: see _score
+    best = np.argmax(score_in, axis=1)  # ties: the first column
     winner_out = score_out[rows, best][:, None]
     rank = (score_out < winner_out).sum(axis=1) + 0.5 * ((score_out == winner_out).sum(axis=1) - 1) + 1.0
     w = rank / (n + 1.0)
@@ -114,14 +114,19 @@ def _splits(blocks: int) -> np.ndarray:
 
 
 def _score(sums: np.ndarray, squares: np.ndarray, rows: int, statistic: str) -> np.ndarray:
-    """Mean or Sharpe of each trial on a half; a half with no variance scores -inf (never the best, ranked last)."""
+    """Mean or Sharpe of each trial on a half.
+
+    A half with no variance (a trial that did not trade there: P&L 0 every day) scores 0, what it
+    earned: it ranks above a losing trial and ties with another flat one. A constant non-zero half
+    scores +inf or -inf by its sign.
+    """
     mean = sums / rows
     if statistic == "mean":
         return mean
     variance = (squares - rows * mean ** 2) / max(rows - 1, 1)
-    flat = variance <= 1e-300
+    flat = variance <= 1e-12 * np.maximum(squares / rows, 1e-300)
     score = mean / np.sqrt(np.where(flat, 1.0, variance))
-    score[flat] = -np.inf
+    score[flat] = np.where(mean[flat] > 0, np.inf, np.where(mean[flat] < 0, -np.inf, 0.0))
     return score
 
 

@@ -28,7 +28,11 @@ Scale-out. Any number of workers (processes or machines) may call :func:`create_
   plan's grid asks for 31 and 63 leaves at depth 4, where at most 16 fit) copies that trial's
   scores instead of training again (user attr ``lab.same_model_as``). It is still a trial: the
   ledger, PBO and SPA count it as before. On the default data this saves 9 of 81 fits, 11 % of
-  the target_vol tune.
+  the target_vol tune. Its validation P&L is copied with the scores (the same trees trade the same).
+* Every trial a strategy: with a ``trader`` (:class:`lab.study.trial_pnl.TrialTrader`) the
+  objective also trades the trial's model on the validation window; the daily P&L (user attr
+  ``validation_daily_pnl``, USD per session) makes :func:`trial_pnl_matrix`, on which the study's
+  PBO, SPA and deflated Sharpe are computed.
 
 Crash safety. Every trial records its worker (host, pid, process start) in the system attr
 ``lab.worker``. :func:`recover_stale_trials` (the tune job calls it before it starts workers)
@@ -62,6 +66,7 @@ from lab.processes import process_gone, this_process
 from lab.models.evaluation import classification_metrics, roc_auc
 from lab.models.boosters import TrainingData, grown_config, predict_proba, train_classifier, with_params
 from lab.stats.performance import period_auc
+from lab.study.trial_pnl import TrialOutcome
 from lab import tags as tag
 
 __all__ = [
@@ -80,6 +85,7 @@ __all__ = [
     "study_identity",
     "MAX_RETRIES",
     "period_auc_matrix",
+    "trial_pnl_matrix",
 ]
 
 #: The tuned hyperparameters, in grid order.
@@ -93,6 +99,7 @@ _ATTR_FIXED = tag.FIXED_PARAMS
 _ATTR_WORKER = tag.WORKER
 _ATTR_STALE = tag.STALE
 _ATTR_PERIOD_AUC = "validation_period_auc"
+_ATTR_DAILY_PNL = "validation_daily_pnl"
 _ATTR_SAME_MODEL = tag.SAME_MODEL_AS
 _CLAIMING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.WAITING)
 #: How many times a point whose worker died is re-queued before it counts as failed.
@@ -253,6 +260,7 @@ def make_objective(
     *,
     train_auc: bool = False,
     periods: np.ndarray | None = None,
+    trader: Callable[[Any], TrialOutcome] | None = None,
 ) -> Callable[[optuna.Trial], float]:
     """The objective: fit on the training window, early-stop on validation, return validation AUC.
 
@@ -270,7 +278,12 @@ def make_objective(
     periods : array, optional
         The period (e.g. week, :func:`lab.stats.week_starts`) of each validation row: also
         store the validation AUC per period (user attr ``validation_period_auc``, read by
-        :func:`period_auc_matrix` for the study's PBO and SPA).
+        :func:`period_auc_matrix` for the secondary ``pbo_auc``).
+    trader : callable, optional
+        ``trader(booster) -> TrialOutcome`` (:class:`lab.study.trial_pnl.TrialTrader`): trade the
+        trial's model on the validation window; user attrs ``validation_daily_pnl``
+        (``{session ISO date: USD}``, read by :func:`trial_pnl_matrix`), ``sharpe_daily`` (per
+        session, NaN when flat), ``total_pnl_usd``, ``trades`` and ``backtest_seconds``.
 
     Returns
     -------
@@ -292,10 +305,19 @@ def make_objective(
             for key, value in twin.user_attrs.items():
                 trial.set_user_attr(key, value)
             trial.set_user_attr("fit_seconds", 0.0)
+            if "backtest_seconds" in twin.user_attrs:
+                trial.set_user_attr("backtest_seconds", 0.0)  # its P&L is copied too, not traded again
             trial.set_user_attr(_ATTR_SAME_MODEL, twin.number)
             return float(twin.value)
         fitted = train_classifier(data, with_params(model, params))
-        probability = predict_proba(fitted.booster, data.X_val)
+        every_bar = None
+        if trader is not None and int(trader.labelled.sum()) == len(data.y_val):
+            began = time.perf_counter()
+            every_bar = trader.predict(fitted.booster)  # one prediction serves the AUC and the backtest
+            probability = every_bar[trader.labelled]
+            predict_s = time.perf_counter() - began
+        else:
+            probability = predict_proba(fitted.booster, data.X_val)
         metrics = classification_metrics(data.y_val, probability)
         if periods is not None:
             trial.set_user_attr(_ATTR_PERIOD_AUC, period_auc(data.y_val, probability, periods))
@@ -303,6 +325,16 @@ def make_objective(
         trial.set_user_attr("fit_seconds", fitted.fit_seconds)
         for key, value in metrics.items():
             trial.set_user_attr(f"validation_{key}", value)
+        if trader is not None:
+            outcome = trader(fitted.booster) if every_bar is None else trader.trade(every_bar)
+            trial.set_user_attr(_ATTR_DAILY_PNL, {day.date().isoformat(): round(float(value), 4)
+                                                  for day, value in outcome.daily_pnl.items()})
+            trial.set_user_attr("sharpe_daily", outcome.sharpe_daily)
+            trial.set_user_attr("total_pnl_usd", outcome.total_pnl_usd)
+            trial.set_user_attr("trades", outcome.trades)
+            # the backtest's own cost: the engine, and the prediction of the unlabelled bars beyond the AUC's
+            extra = predict_s * (1.0 - len(data.y_val) / len(trader.labelled)) if every_bar is not None else 0.0
+            trial.set_user_attr("backtest_seconds", outcome.seconds + extra)
         if train_auc:
             score = roc_auc(data.y_train, predict_proba(fitted.booster, data.X_train))
             trial.set_user_attr("train_auc", score)
@@ -445,7 +477,7 @@ def trials_table(study: optuna.Study, include_all: bool = False) -> pd.DataFrame
                 "state": t.state.name,
                 "auc": t.value if t.state == TrialState.COMPLETE else np.nan,
                 **t.params,
-                **{k: v for k, v in t.user_attrs.items() if k != _ATTR_PERIOD_AUC},
+                **{k: v for k, v in t.user_attrs.items() if k not in (_ATTR_PERIOD_AUC, _ATTR_DAILY_PNL)},
                 "duration_seconds": duration,
             }
         )
@@ -468,6 +500,22 @@ def period_auc_matrix(study: optuna.Study) -> pd.DataFrame:
                if t.state == TrialState.COMPLETE and isinstance(t.user_attrs.get(_ATTR_PERIOD_AUC), dict)}
     table = pd.DataFrame(columns, dtype=np.float64).sort_index()
     table.index.name = "period"
+    return table
+
+
+def trial_pnl_matrix(study: optuna.Study) -> pd.DataFrame:
+    """Validation P&L per session (USD) of every completed trial that was traded: the study's P&L matrix.
+
+    Rows: the validation sessions, sorted, index named ``date``; columns ``trial_<number>`` in
+    trial order. A session a trial did not record (none when every trial traded the same window)
+    is 0. Empty when no trial was traded (objective made without ``trader``).
+    """
+    traded = sorted((t for t in study.get_trials(deepcopy=False)
+                     if t.state == TrialState.COMPLETE and isinstance(t.user_attrs.get(_ATTR_DAILY_PNL), dict)),
+                    key=lambda t: t.number)
+    table = pd.DataFrame({f"trial_{t.number}": t.user_attrs[_ATTR_DAILY_PNL] for t in traded}, dtype=np.float64)
+    table = table.sort_index().fillna(0.0)
+    table.index = pd.DatetimeIndex(table.index, name="date") if len(table) else pd.DatetimeIndex([], name="date")
     return table
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab.tracking.core import (
+    active_run_tag,
     EXPERIMENT_DESCRIPTION,
     BackgroundLogger,
     STAGE_TAG,
@@ -69,6 +70,7 @@ from lab.tracking.runs import (
 )
 
 __all__ = [
+    "active_run_tag",
     "EXPERIMENT_DESCRIPTION",
     "configure",
     "stage_run",

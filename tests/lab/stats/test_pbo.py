@@ -79,3 +79,12 @@ def test_logit_histogram_figure_shows_pbo_in_its_title():
     result = probability_of_backtest_overfitting(rng.standard_normal((64, 6)), blocks=8)
     figure = logit_histogram_figure(result)
     assert f"PBO = {result.pbo:.3f}" in figure.axes[0].get_title()
+
+
+def test_pbo_a_trial_that_never_traded_scores_zero_not_last():
+    # a flat trial earned 0: it beats a steadily losing trial in and out of sample, so choosing it is not overfit
+    rng = np.random.default_rng(7)
+    losing = rng.standard_normal(160) - 1.0
+    assert probability_of_backtest_overfitting(np.column_stack([losing, np.zeros(160)])).pbo == 0.0
+    winning = rng.standard_normal(160) + 1.0
+    assert probability_of_backtest_overfitting(np.column_stack([np.zeros(160), winning])).pbo == 0.0

@@ -265,3 +265,53 @@ def test_create_study_refuses_to_resume_under_other_fixed_settings(tmp_path) -> 
     create_study("fixed", storage, TINY, seed=SEED, fixed={"feature_fraction": 0.8, "num_boost_round": 1000})
     with pytest.raises(LabError, match=r"already exists with lab.fixed_params = .*feature_fraction.*0.8"):
         create_study("fixed", storage, TINY, seed=SEED, fixed={"feature_fraction": 0.2, "num_boost_round": 3})
+
+
+def test_make_objective_with_a_trader_keeps_each_trials_daily_pnl_and_twins_copy_it(tmp_path) -> None:
+    import pandas as pd
+
+    from lab.config import LabConfig
+    from lab.models.boosters import predict_proba
+    from lab.models.evaluation import roc_auc
+    from lab.study.trial_pnl import TrialTrader
+    from lab.study.tuning import trial_pnl_matrix
+    from tests.lab.backtest.synthetic import year_of_data
+
+    bars, minutes = year_of_data(seed=5, start="2023-01-01", end="2023-02-28", step_ticks=2, jump_rate=0.01)
+    rng = np.random.default_rng(3)
+    features = ["f0", "f1"]
+    bars = bars.assign(f0=rng.standard_normal(len(bars)), f1=rng.standard_normal(len(bars)))
+    label = (bars["f0"] + rng.standard_normal(len(bars)) > 0).astype(float).where(rng.uniform(size=len(bars)) > 0.2)
+    bars = bars.assign(target_6bar=label)
+    train, validation = bars[bars.index < "2023-02-01"], bars[bars.index >= "2023-02-01"]
+    known_train, known_val = train["target_6bar"].notna(), validation["target_6bar"].notna()
+    data = TrainingData.from_arrays(train.loc[known_train, features], train.loc[known_train, "target_6bar"].to_numpy(),
+                                    validation.loc[known_val, features], validation.loc[known_val, "target_6bar"].to_numpy())
+    trader = TrialTrader(LabConfig(), validation, minutes, features, "target_6bar")
+    model = ModelConfig(num_boost_round=30, early_stopping_rounds=10, num_threads=1)
+    space = {"num_leaves": [4, 8], "max_depth": [2, 3], "learning_rate": [0.1], "min_data_in_leaf": [20]}
+    study = create_study("traded", open_storage("", tmp_path), space, seed=SEED)
+    run_study(study, make_objective(data, model, space, trader=trader))
+    trials = {(t.params["num_leaves"], t.params["max_depth"]): t for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    copy, twin = sorted((trials[(4, 2)], trials[(8, 2)]), key=lambda t: t.number, reverse=True)
+    assert copy.user_attrs["lab.same_model_as"] == twin.number
+    assert copy.user_attrs["validation_daily_pnl"] == twin.user_attrs["validation_daily_pnl"]
+    assert copy.user_attrs["total_pnl_usd"] == twin.user_attrs["total_pnl_usd"] and copy.user_attrs["backtest_seconds"] == 0
+    matrix = trial_pnl_matrix(study)
+    assert list(matrix.columns) == [f"trial_{n}" for n in sorted(t.number for t in trials.values())]
+    assert matrix.index.name == "date" and len(matrix) == validation["session"].nunique()
+    for t in trials.values():
+        daily = matrix[f"trial_{t.number}"]
+        assert daily.sum() == pytest.approx(t.user_attrs["total_pnl_usd"], abs=0.01)
+        assert t.user_attrs["trades"] >= 0 and "sharpe_daily" in t.user_attrs
+    assert matrix.abs().sum().gt(0).any()  # some trial traded
+    table = trials_table(study)
+    assert {"sharpe_daily", "total_pnl_usd", "trades"} <= set(table.columns)
+    assert "validation_daily_pnl" not in table.columns
+    # the shared prediction of every bar gives the AUC a separate prediction of the labelled rows gives
+    fitted = trials[(8, 3)]
+    from lab.models.boosters import train_classifier, with_params
+
+    booster = train_classifier(data, with_params(model, fitted.params)).booster
+    assert fitted.value == pytest.approx(roc_auc(data.y_val, predict_proba(booster, data.X_val)))
+    assert isinstance(matrix.index, pd.DatetimeIndex)
