@@ -17,11 +17,16 @@ module decides, :mod:`registry.promote` acts. The gates, in order:
     (a worst day that still made money is a loss of 0).
 ``min_deflated_sharpe_prob``
     the backtest's deflated Sharpe probability, recomputed now from the trial ledger (N = every
-    evaluation counted on that market's validation window), at or above the threshold.
+    evaluation counted on that market's validation window) and V = the candidate study's
+    ``trial_sharpe_variance`` (the variance of its trials' daily Sharpes), at or above the threshold.
 ``max_pbo``, ``max_spa_pvalue``
-    the candidate study's probability of backtest overfitting (CSCV) and Hansen's SPA p-value of
-    its best trial against AUC 0.5 (metrics ``pbo`` and ``spa_pvalue`` of the tune run), at or
-    below the threshold. See :mod:`registry.deflated` for what each is computed on.
+    the candidate study's probability of backtest overfitting (CSCV on its trials' daily P&L
+    Sharpe) and Hansen's SPA p-value of its trials' daily P&L against 0 (metrics ``pbo`` and
+    ``spa_pvalue`` of the tune run), at or below the threshold; each note names its inputs (T
+    sessions, trials, S blocks; bootstrap replications and mean block length). A study whose
+    trials earned one and the same daily P&L (all one model, or no trades) fails ``max_pbo``
+    with the sentence of :func:`registry.deflated.one_strategy_sentence`. See
+    :mod:`registry.deflated` for what each is computed on.
 
 When a backtest is neither required nor found, its four gates are not evaluated. A statistic
 gate whose threshold is trivial (``min_deflated_sharpe_prob = 0``, ``max_pbo = 1``,
@@ -35,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from lab.config import PromotionConfig
-from registry.deflated import LedgerFacts, backtest_dsr
+from registry.deflated import LedgerFacts, backtest_dsr, one_strategy_sentence
 from lab import tags as tag
 
 __all__ = ["RunFacts", "Evidence", "GateResult", "evaluate_gates", "statistic_gates", "format_gate_table",
@@ -199,17 +204,39 @@ def evaluate_gates(
         elif ledger is None:
             dsr, dsr_note = None, "the trial ledger was not read"
         else:
-            dsr, dsr_note = backtest_dsr(bt.run.metrics, ledger)
+            dsr, dsr_note = backtest_dsr(bt.run.metrics, ledger, candidate.metrics.get("trial_sharpe_variance"))
             dsr_note = f"backtest {bt.run.run_id}: {dsr_note}"
         gates.extend(statistic_gates(policy, deflated_sharpe_prob=dsr, notes={"min_deflated_sharpe_prob": dsr_note},
                                      only=("min_deflated_sharpe_prob",)))
     missing = (f"run {candidate.run_id} has no {{}} metric (tuned before the lab measured its study); "
                "re-run tune, or set [promotion] {} to turn the gate off")
     pbo, spa = candidate.metrics.get("pbo"), candidate.metrics.get("spa_pvalue")
-    gates.extend(statistic_gates(policy, pbo=pbo, spa_pvalue=spa, only=("max_pbo", "max_spa_pvalue"), notes={
-        "max_pbo": missing.format("pbo", "max_pbo = 1") if pbo is None else "",
-        "max_spa_pvalue": missing.format("spa_pvalue", "max_spa_pvalue = 1") if spa is None else ""}))
+    study_gates = statistic_gates(policy, pbo=pbo, spa_pvalue=spa, only=("max_pbo", "max_spa_pvalue"), notes={
+        "max_pbo": missing.format("pbo", "max_pbo = 1") if pbo is None else _study_inputs(candidate.metrics, "pbo"),
+        "max_spa_pvalue": (missing.format("spa_pvalue", "max_spa_pvalue = 1") if spa is None
+                           else _study_inputs(candidate.metrics, "spa"))})
+    sentence = one_strategy_sentence(candidate.metrics)
+    if sentence and policy.max_pbo != 1.0:  # one strategy measures nothing: it cannot pass, whatever PBO says
+        first = study_gates[0]
+        study_gates[0] = GateResult(first.name, False, first.measured, first.threshold, first.rule,
+                                    f"the study cannot pass: {sentence}")
+    gates.extend(study_gates)
     return gates
+
+
+def _study_inputs(metrics: Mapping[str, float], statistic: str) -> str:
+    """The inputs of a study statistic, from the tune run's metrics ("" when it logged none: an older run)."""
+    def number(key: str) -> str:
+        value = metrics.get(key)
+        return "?" if value is None or not math.isfinite(float(value)) else f"{float(value):g}"
+
+    if "study_sessions" not in metrics:
+        return ""
+    if statistic == "pbo":
+        return (f"CSCV on the daily P&L Sharpe of {number('study_trials')} trials, T={number('study_sessions')} "
+                f"sessions ({number('pbo_sessions_used')} used), S={number('pbo_blocks')} blocks")
+    return (f"Hansen's SPA of {number('study_trials')} trials' daily P&L against 0, T={number('study_sessions')} "
+            f"sessions, {number('spa_reps')} stationary-bootstrap reps, mean block {float(metrics.get('spa_block_length', math.nan)):.1f} sessions")
 
 
 def statistic_gates(

@@ -87,7 +87,12 @@ class TrialOutcome:
 
     @property
     def sharpe_daily(self) -> float:
-        return daily_sharpe(self.daily_pnl.to_numpy())
+        """Per-session Sharpe of the daily P&L; 0 for a trial that never traded (it earned nothing, surely).
+
+        The study's deflated Sharpe leaves such a trial out of V (it has no Sharpe estimate), and
+        CSCV scores its flat halves 0 (:mod:`lab.stats.pbo`).
+        """
+        return 0.0 if self.trades == 0 else daily_sharpe(self.daily_pnl.to_numpy())
 
 
 class TrialTrader:

@@ -283,7 +283,7 @@ def make_objective(
         ``trader(booster) -> TrialOutcome`` (:class:`lab.study.trial_pnl.TrialTrader`): trade the
         trial's model on the validation window; user attrs ``validation_daily_pnl``
         (``{session ISO date: USD}``, read by :func:`trial_pnl_matrix`), ``sharpe_daily`` (per
-        session, NaN when flat), ``total_pnl_usd``, ``trades`` and ``backtest_seconds``.
+        session, 0 for a trial that never traded), ``total_pnl_usd``, ``trades`` and ``backtest_seconds``.
 
     Returns
     -------

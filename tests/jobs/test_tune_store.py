@@ -157,3 +157,23 @@ def test_a_grid_point_that_grows_the_same_trees_is_logged_as_a_copy_of_its_twin(
     assert {int(copy.data.params["num_leaves"]), int(twin.data.params["num_leaves"])} == {15, 31}
     assert copy.data.metrics["val_auc"] == twin.data.metrics["val_auc"] and copy.data.metrics["fit_seconds"] == 0.0
     assert "lab.same_model_as" not in by_leaves[7].data.tags
+    # every trial traded on validation: its P&L on its run, the study's matrix on the tune run
+    for trial in trials:
+        assert {"sharpe_daily", "total_pnl_usd", "trades"} <= set(trial.data.metrics)
+    assert copy.data.metrics["total_pnl_usd"] == twin.data.metrics["total_pnl_usd"]
+    import pandas as pd
+
+    matrix = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
+                                                            artifact_path="study/trial_daily_pnl.csv"))
+    numbers = sorted(int(t.data.tags["lab.trial_number"]) for t in trials)
+    assert list(matrix.columns) == ["date"] + [f"trial_{n}" for n in numbers]
+    assert matrix["date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all() and len(matrix) == run.data.metrics["study_sessions"]
+    for trial in trials:
+        column = matrix[f"trial_{trial.data.tags['lab.trial_number']}"]
+        assert column.sum() == pytest.approx(trial.data.metrics["total_pnl_usd"], abs=0.01)
+    # (this tiny data teaches nothing: no trial trades, so no trial has a Sharpe and the deflated Sharpe is not logged)
+    assert "deflated_sharpe_prob" not in run.data.metrics and run.data.metrics["study_trading_trials"] == 0
+    for key in ("pbo", "spa_pvalue", "trial_sharpe_variance", "pbo_auc", "study_trials",
+                "study_distinct_trials", "pbo_blocks", "spa_reps", "spa_block_length", "deflated_sharpe_trials"):
+        assert key in run.data.metrics, key
+    assert run.data.metrics["study_trials"] == 3 and run.data.metrics["study_distinct_trials"] <= 2

@@ -146,3 +146,35 @@ def test_format_gate_table_shows_the_statistic_gates_with_their_values():
     table = format_gate_table(list(_gates().values()))
     row = next(line for line in table.splitlines() if line.startswith("max_pbo "))
     assert row.split()[:5] == ["max_pbo", "PASS", "0.2", "<=", "0.5"]
+
+
+STUDY = {"val_auc": 0.58, "pbo": 0.2, "spa_pvalue": 0.01, "trial_sharpe_variance": 0.002, "study_sessions": 250,
+         "study_trials": 12, "study_distinct_trials": 12, "study_trading_trials": 12, "pbo_blocks": 16,
+         "pbo_sessions_used": 240, "spa_reps": 1000, "spa_block_length": 250 ** (1 / 3)}
+
+
+def test_evaluate_gates_deflated_sharpe_takes_v_from_the_candidate_study_not_the_floor():
+    from scipy.stats import norm
+
+    gate = _gates(candidate=dataclasses.replace(CANDIDATE, metrics=STUDY))["min_deflated_sharpe_prob"]
+    sr, v, g = 5 / 252 ** 0.5, 0.002, 0.5772156649015329  # V as measured by the study, below the 1/249 floor
+    sr0 = v ** 0.5 * ((1 - g) * norm.ppf(1 - 1 / 85) + g * norm.ppf(1 - 1 / (85 * 2.718281828459045)))
+    assert gate.measured == pytest.approx(norm.cdf((sr - sr0) * 249 ** 0.5 / (1 + 2 / 4 * sr ** 2) ** 0.5))
+    assert "V=0.002 from the tune study's trials" in gate.note and "T=250 sessions" in gate.note
+
+
+def test_evaluate_gates_study_notes_name_the_inputs_of_pbo_and_spa():
+    gates = _gates(candidate=dataclasses.replace(CANDIDATE, metrics=STUDY))
+    assert gates["max_pbo"].passed and gates["max_pbo"].note == (
+        "CSCV on the daily P&L Sharpe of 12 trials, T=250 sessions (240 used), S=16 blocks")
+    assert gates["max_spa_pvalue"].note == ("Hansen's SPA of 12 trials' daily P&L against 0, T=250 sessions, "
+                                            "1000 stationary-bootstrap reps, mean block 6.3 sessions")
+
+
+@pytest.mark.parametrize(("distinct", "trading", "says"), [(1, 12, "earned the same daily P&L (one model)"),
+                                                           (1, 0, "none of the study's 12 trials traded")])
+def test_evaluate_gates_a_study_of_one_strategy_cannot_pass_and_says_why(distinct, trading, says):
+    metrics = {**STUDY, "pbo": 0.3, "study_distinct_trials": distinct, "study_trading_trials": trading}
+    gate = _gates(candidate=dataclasses.replace(CANDIDATE, metrics=metrics))["max_pbo"]
+    assert not gate.passed and gate.note.startswith("the study cannot pass: ") and says in gate.note
+    assert gate.note.count(". ") == 0  # one sentence
