@@ -10,6 +10,8 @@ to exit), the job's own wall time, the summed training time of the trials, and t
 MLflow calls inside the job (nested trial runs + the parent's model and artifacts) as a share of
 the wall time. Trials are logged on a background thread while the next trains, so the share
 that matters is the time the job *waited* for MLflow (main-thread calls and the final drain).
+Also the time the trials spent trading their models on validation (``search_backtest_s``: every
+trial a strategy, :mod:`lab.study.trial_pnl`) as a share of the job's wall time.
 """
 
 from __future__ import annotations
@@ -69,18 +71,21 @@ def main() -> None:
             m = run.data.metrics
             rows.append({"wall": wall, "job": m["tune_wall_s"], "search": m["search_wall_s"], "train": m["search_train_s"],
                          "mlflow": m["mlflow_s"], "blocking": m["mlflow_blocking_s"], "share": m["mlflow_blocking_s"] / wall,
-                         "auc": m["val_auc"], "trials": m["trials_completed"]})
+                         "auc": m["val_auc"], "trials": m["trials_completed"],
+                         "backtest": m.get("search_backtest_s", float("nan"))})
             r = rows[-1]
             print(f"run {number + 1}: {int(r['trials'])} trials; entry point wall {r['wall']:.1f} s (job {r['job']:.1f} s, "
                   f"search {r['search']:.1f} s); training summed over trials {r['train']:.1f} s; MLflow calls "
                   f"{r['mlflow']:.2f} s, of which the job waited {r['blocking']:.2f} s = {100 * r['share']:.1f} % of wall; "
-                  f"best validation AUC {r['auc']:.4f}", flush=True)
+                  f"best validation AUC {r['auc']:.4f}; trials' validation backtests {r['backtest']:.1f} s = "
+                  f"{100 * r['backtest'] / r['job']:.1f} % of the job", flush=True)
         finally:
             shutil.rmtree(home, ignore_errors=True)
     med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
     print(f"median of {len(rows)} ({args.engine}, {args.target}, workers={args.workers}, max_bin={args.max_bin or 'default'}{''.join(', ' + m for m in args.model)}): entry point wall {med('wall'):.1f} s, "
           f"search {med('search'):.1f} s, training {med('train'):.1f} s, MLflow calls {med('mlflow'):.2f} s, "
-          f"waited for {med('blocking'):.2f} s ({100 * med('share'):.1f} % of wall), best validation AUC {med('auc'):.4f}")
+          f"waited for {med('blocking'):.2f} s ({100 * med('share'):.1f} % of wall), best validation AUC {med('auc'):.4f}, "
+          f"trials' validation backtests {med('backtest'):.1f} s")
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                                    data_source=dataset.source, digest=dataset.digest, window=f"{start}..{end}")
             metrics, _ = backtest_window(config, bars, minutes, models, dataset.feature_names,
                                          f"Validation backtest {start}..{end}", header=header)
-            deflated.log_backtest_statistics(config, metrics, data.market)  # trials_on_validation, deflated_sharpe_prob
+            deflated.log_backtest_statistics(config, metrics, data.market, evidence)  # trials_on_validation, DSR
     except (LabError, ValueError) as exc:
         return refuse("backtest", exc)
     return 0

@@ -227,13 +227,20 @@ def one_strategy_sentence(metrics: Mapping[str, float]) -> str:
     return ""
 
 
-def log_backtest_statistics(config, metrics: Mapping[str, float], market: str) -> dict[str, float]:
-    """On the active backtest run: ``trials_on_validation`` and ``deflated_sharpe_prob`` (ledger as it stands)."""
+def log_backtest_statistics(config, metrics: Mapping[str, float], market: str,
+                            study_run_id: str = "") -> dict[str, float]:
+    """On the active backtest run: ``trials_on_validation`` and ``deflated_sharpe_prob`` (ledger as it stands).
+
+    ``study_run_id``: the tune run whose model was backtested; its ``trial_sharpe_variance`` is V
+    (as the gate takes it), when it logged one.
+    """
     from lab import tracking
     from registry.ledger import TRIALS_METRIC, window_key
 
     facts = ledger_facts(market, window_key(config))
-    value, note = backtest_dsr(metrics, facts)
+    study = tracking.lookup_run(study_run_id) if study_run_id else None
+    variance = study.data.metrics.get("trial_sharpe_variance") if study is not None else None
+    value, note = backtest_dsr(metrics, facts, variance)
     logged = {TRIALS_METRIC: float(facts.n_trials), "deflated_sharpe_prob": math.nan if value is None else value}
     tracking.log_metrics(logged)
     print(f"  trial ledger: {facts.n_trials} evaluations on {facts.market} {facts.window}; deflated Sharpe "
