@@ -152,7 +152,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
     reliability = reliability_table(data.y_val, probability)
     counted = ledger.log_count(config, market=data_identity.market)  # trials_on_validation: N of the deflated Sharpe
     deflated.log_study_statistics(trial_pnl_matrix(study), period_auc_matrix(study), counted,
-                                                seed=config.model.seed)  # pbo, spa_pvalue, deflated_sharpe_prob
+                                  seed=config.model.seed)  # pbo, spa_pvalue, deflated_sharpe_prob
     tracking.log_table(leaderboard, "leaderboard.csv")
     tracking.log_figure(leaderboard_figure(leaderboard), "leaderboard.png")
     tracking.log_table(importance, "feature_importance.csv")
@@ -261,8 +261,7 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
                           study.study_name, tags=_trial_run_tags(trial_tags, trial))
 
         objective = make_objective(data, config.model, search_space(config.tune), periods=weeks, trader=trader)
-        ran = run_study(study, objective, n_trials,
-                        callbacks=[log_trial], progress=progress)
+        ran = run_study(study, objective, n_trials, callbacks=[log_trial], progress=progress)
     return (ran, tracking.seconds_in_mlflow() - before,
             tracking.seconds_in_mlflow(blocking=True) - before_blocking)
 
