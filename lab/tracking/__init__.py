@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from lab.tracking.core import (
-    active_run_tag,
     EXPERIMENT_DESCRIPTION,
     BackgroundLogger,
     STAGE_TAG,
@@ -70,7 +69,6 @@ from lab.tracking.runs import (
 )
 
 __all__ = [
-    "active_run_tag",
     "EXPERIMENT_DESCRIPTION",
     "configure",
     "stage_run",
