@@ -10,6 +10,12 @@ those parameters, ready for ``lab promote --run-id <run>``. Re-running with the 
 resumes: finished grid points are not redone; several workers may share one study through
 ``-P storage=postgresql://...``.
 
+Every trial is a strategy: its model trades the validation window under the rules and costs
+(:mod:`lab.study.trial_pnl`); each trial run logs ``sharpe_daily``, ``total_pnl_usd`` and
+``trades``, and the parent logs the study's P&L matrix ``study/trial_daily_pnl.csv`` with the
+statistics the gate reads (``pbo``, ``spa_pvalue``, ``deflated_sharpe_prob``,
+``trial_sharpe_variance`` and their inputs; :mod:`registry.deflated`).
+
 The default study storage follows the tracking store: a journal file under
 ``.lab/optuna/<store key>/``, the key naming the tracking URI and the store's creation (see
 :func:`lab.tracking.store_key`), so a fresh store starts fresh studies and the same store resumes
