@@ -363,7 +363,7 @@ def test_lineage_refuses_a_config_with_another_digest_in_walk_forward_backtest_a
 
 def test_the_hint_tune_prints_works_verbatim(chain, capsys, monkeypatch):
     """The printed next: command, run as printed from the project folder (whose lab.toml is the synthetic
-    default), walks forward on the tune run's own data and settings."""
+    default), walks forward on the tune run's own data and settings in the store the tune used."""
     import shlex
 
     from jobs import tune, walk_forward
@@ -372,7 +372,9 @@ def test_the_hint_tune_prints_works_verbatim(chain, capsys, monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)
     hint = tune.next_command(runs["tune"].info.run_id, "target_6bar")
     words = shlex.split(hint)
-    assert words[:6] == ["mlflow", "run", ".", "-e", "walk-forward", "--env-manager"] and "--experiment-name" in words
+    store = f"MLFLOW_TRACKING_URI={mlflow.get_tracking_uri()}"  # the chain's own store, not the project's default
+    assert words[0] == store and words[1:7] == ["mlflow", "run", ".", "-e", "walk-forward", "--env-manager"]
+    assert "--experiment-name" in words
     argv = [arg for word in words if word.startswith(("params_from=", "target="))
             for arg in ("--" + word.split("=")[0].replace("_", "-"), word.split("=", 1)[1])]
     assert walk_forward.main(argv) == 0
