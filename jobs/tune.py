@@ -34,7 +34,8 @@ from lab.models.boosters import TrainingData, feature_importance, predict_proba,
 from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
 from lab.stats import week_starts
 from lab.study.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
-                        recover_stale_trials, run_study, search_space, study_identity, study_progress, trials_table)
+                        recover_stale_trials, run_study, search_space, study_identity, study_progress, trial_run_name,
+                        trials_table)
 from registry import deflated, ledger
 from jobs.context import DataIdentity, resolve_data
 from jobs.hints import entry_point_command
@@ -249,7 +250,8 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
                           {**trial.params, "target": target, "engine": config.model.engine},
                           {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items()
                                                       if isinstance(v, (int, float)) and k != tag.SAME_MODEL_AS}},
-                          study.study_name, tags=_trial_run_tags(trial_tags, trial))
+                          study.study_name, tags=_trial_run_tags(trial_tags, trial), run_name=trial_run_name(trial.params),
+                          started=trial.datetime_start, ended=trial.datetime_complete)
 
         ran = run_study(study, make_objective(data, config.model, search_space(config.tune), periods=weeks), n_trials,
                         callbacks=[log_trial], progress=progress)

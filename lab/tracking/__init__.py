@@ -18,6 +18,7 @@ from lab.tracking.core import (
     EXPERIMENT_DESCRIPTION,
     BackgroundLogger,
     STAGE_TAG,
+    active_run_tag,
     code_revision,
     configure,
     count_runs,
@@ -71,6 +72,7 @@ from lab.tracking.runs import (
 __all__ = [
     "EXPERIMENT_DESCRIPTION",
     "configure",
+    "active_run_tag",
     "stage_run",
     "log_params",
     "param_value",

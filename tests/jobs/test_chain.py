@@ -200,8 +200,8 @@ def test_chain_runs_are_counted_in_the_trial_ledger_and_log_the_deflated_statist
     tune, bt = runs["tune"], runs["backtest"]
     trials = mlflow.search_runs(search_all_experiments=True, output_format="list",
                                 filter_string=f"tags.`mlflow.parentRunId` = '{tune.info.run_id}'")
-    assert len(trials) == 2 and {t.data.tags["lab.ledger.trials"] for t in trials} == {"1"}
-    assert tune.data.tags["lab.ledger.trials"] == "0" and tune.data.metrics["trials_on_validation"] == 2
+    assert len(trials) == 2 and {t.data.tags["lab.ledger.trials_in_run"] for t in trials} == {"1"}
+    assert tune.data.tags["lab.ledger.trials_in_run"] == "0" and tune.data.metrics["trials_on_validation"] == 2
     assert 0.0 <= tune.data.metrics["pbo"] <= 1.0 and 0.0 <= tune.data.metrics["spa_pvalue"] <= 1.0
     assert {"pbo_logits.png", "validation_weekly_auc.csv"} <= _artifacts(tune)
     # two tune trials, the walk-forward and the backtest itself
