@@ -155,7 +155,7 @@ def report_header(
 # -- what every figure is called and means ------------------------------------------------------
 
 #: Units a figure is shown in: ``usd`` ($1,234.50), ``fraction`` (0.552 shown as 55.2 %), ``pct``
-#: (already in percent), ``count``, ``ratio`` (two decimals), ``ticks``, ``bars``, ``number``.
+#: (already in percent), ``count``, ``ratio`` (two decimals), ``score`` (three), ``ticks``, ``bars``, ``number``.
 _FIGURES: dict[str, tuple[str, str, str]] = {
     "total_pnl_usd": ("net P&L", "usd", "sum of every trade's P&L after commission and slippage"),
     "gross_profit_usd": ("gross profit", "usd", "sum of the winning trades' P&L"),
@@ -190,27 +190,28 @@ _FIGURES: dict[str, tuple[str, str, str]] = {
                              "probability the Sharpe ratio beats the best of that many tries by luck alone"),
     "bars": ("bars", "count", "5-minute bars the backtest walked"),
 }
-_ENGINE: dict[str, str] = {
-    "both_barriers_in_bar": "target and stop both inside one 5-minute bar",
-    "resolved_by_minutes_target": "of those, the 1-minute bars showed the target first",
-    "resolved_by_minutes_stop": "of those, the 1-minute bars showed the stop first (or a stop gap)",
-    "same_minute_stop": "of those, both inside one 1-minute bar: the stop was taken",
-    "unresolved_stop": "of those, no usable 1-minute bars: the stop was taken",
-    "refused_after_last_entry": "signals refused: the entry bar was after the last-entry time",
-    "refused_daily_loss_limit": "signals refused: the session's loss limit had been reached",
-    "refused_loss_pause": "signals refused: pause after consecutive losses",
-    "ignored_in_position": "signals ignored: a position was already open (no pyramiding)",
-    "gap_stop": "stops filled at a bar's open that gapped through the stop",
-    "daily_loss_limit_hits": "sessions on which the daily loss limit was reached",
-    "loss_pauses": "pauses started after consecutive losses",
-    "bars": "5-minute bars the backtest walked",
+_ENGINE: dict[str, tuple[str, str]] = {
+    "both_barriers_in_bar": ("target and stop in one bar", "target and stop both inside one 5-minute bar"),
+    "resolved_by_minutes_target": ("... target first by minutes", "of those, the 1-minute bars showed the target first"),
+    "resolved_by_minutes_stop": ("... stop first by minutes",
+                                 "of those, the 1-minute bars showed the stop first (or a stop gap)"),
+    "same_minute_stop": ("... both in one minute", "of those, both inside one 1-minute bar: the stop was taken"),
+    "unresolved_stop": ("... no 1-minute bars", "of those, no usable 1-minute bars: the stop was taken"),
+    "refused_after_last_entry": ("signals too late to enter", "signals refused: the entry bar was after the last-entry time"),
+    "refused_daily_loss_limit": ("signals after the loss limit", "signals refused: the session's loss limit had been reached"),
+    "refused_loss_pause": ("signals in a loss pause", "signals refused: pause after consecutive losses"),
+    "ignored_in_position": ("signals while in a position", "signals ignored: a position was already open (no pyramiding)"),
+    "gap_stop": ("stops filled on a gap", "stops filled at a bar's open that gapped through the stop"),
+    "daily_loss_limit_hits": ("days the loss limit was hit", "sessions on which the daily loss limit was reached"),
+    "loss_pauses": ("loss pauses", "pauses started after consecutive losses"),
+    "bars": ("bars", "5-minute bars the backtest walked"),
 }
 _MODEL: dict[str, tuple[str, str, str]] = {
-    "auc": ("AUC", "ratio", "probability a random positive is ranked above a random negative (0.5: no skill)"),
+    "auc": ("AUC", "score", "probability a random positive is ranked above a random negative (0.5: no skill)"),
     "accuracy": ("accuracy", "fraction", "share of labels predicted right at P = 0.5"),
-    "log_loss": ("log loss", "ratio", "mean negative log-likelihood of the labels (lower is better)"),
-    "brier_score": ("Brier score", "ratio", "mean squared error of the probabilities (lower is better)"),
-    "ece": ("calibration error", "ratio", "mean gap between predicted probability and observed rate over 10 bins"),
+    "log_loss": ("log loss", "score", "mean negative log-likelihood of the labels (lower is better)"),
+    "brier_score": ("Brier score", "score", "mean squared error of the probabilities (lower is better)"),
+    "ece": ("calibration error", "score", "mean gap between predicted probability and observed rate over 10 bins"),
 }
 _STATISTICS = {"total_pnl_usd": "net P&L", "profit_factor": "profit factor", "max_drawdown_usd": "max drawdown"}
 _GROUPS = {"full": "full size", "half": "half size", "first_hour": "first hour", "midday": "midday",
@@ -228,7 +229,7 @@ def figure_name(metric: str) -> tuple[str, str, str]:
     if metric in _FIGURES:
         return _FIGURES[metric]
     if metric.startswith("engine_") and metric[7:] in _ENGINE:
-        return (metric[7:].replace("_", " "), "count", _ENGINE[metric[7:]])
+        return (_ENGINE[metric[7:]][0], "count", _ENGINE[metric[7:]][1])
     if metric.startswith("exit_") and metric.endswith("_count"):
         reason = metric[5:-6]
         return (f"{reason} exits", "count", f"trades closed by the {reason} exit")
@@ -267,6 +268,8 @@ def _words_for(metric: str, value: float) -> str | None:
             return "not defined (fewer than 2 sessions, or no spread of daily P&L)"
         if metric.endswith("profitable_days_pct"):
             return "no day with a trade"
+        if metric.endswith(("trades_per_day", "worst_day_usd", "best_day_usd", "avg_daily_pnl_usd")):
+            return "no sessions"
         return "not measured"
     return None
 
@@ -303,9 +306,9 @@ def format_figure(value: object, metric: str) -> str:
         return f"{value:,.2f} ticks"
     if unit == "bars":
         return f"{value:,.2f} bars"
-    if unit == "ratio":
-        text = f"{value:,.2f}"
-        return "0" if text in ("-0.00", "0.00") else text
+    if unit in ("ratio", "score"):  # scores of a model: three decimals (AUC 0.512)
+        text = f"{value:,.2f}" if unit == "ratio" else f"{value:,.3f}"
+        return "0" if text.strip("-0.") == "" else text
     return _plain_number(value)
 
 
@@ -373,7 +376,8 @@ def _criteria_table(criteria: pd.DataFrame) -> str:
     for row in criteria.itertuples(index=False):
         plain, _, definition = figure_name(row.metric)
         css = "pass" if row.result == "PASS" else "fail"
-        rows.append([_cell(html.escape(str(row.level)), "th"), _cell(html.escape(str(row.criterion)), title=definition),
+        rows.append([_cell(html.escape(str(row.level)), "th"),
+                     _cell(html.escape(str(row.criterion)), title=definition, css="text"),
                      _cell(f"{html.escape(str(row.comparison))} {format_figure(row.threshold, row.metric)}"),
                      _cell(format_figure(row.value, row.metric), title=f"{plain}: {definition}"),
                      _cell(html.escape(str(row.result)), css=css)])
@@ -387,11 +391,18 @@ def drawdown_percent(trades: pd.DataFrame) -> float:
     ...                                "pnl_usd": [100.0, -25.0, 10.0]}))
     25.0
     """
+    return _drawdown_from_peak(trades)[0]
+
+
+def _drawdown_from_peak(trades: pd.DataFrame) -> tuple[float, float]:
+    """(percent, peak in USD) of the largest drawdown; the percent is NaN without a peak above $0."""
     equity = np.concatenate(([0.0], equity_curve(trades).to_numpy()))
     peak = np.maximum.accumulate(equity)
     fall = peak - equity
     worst = int(fall.argmax())
-    return float(fall[worst] / peak[worst] * 100.0) if fall[worst] > 0 and peak[worst] > 0 else math.nan
+    if fall[worst] > 0 and peak[worst] > 0:
+        return float(fall[worst] / peak[worst] * 100.0), float(peak[worst])
+    return math.nan, float(peak[worst])
 
 
 _HEADLINE = ("total_pnl_usd", "total_trades", "trades_per_day", "win_rate", "profit_factor", "avg_trade_pnl_usd",
@@ -403,8 +414,9 @@ def _headline(metrics: Mapping[str, float], trades: pd.DataFrame | None) -> str:
     table = _figures_table(metrics, names)
     rows = []
     if "max_drawdown_usd" in metrics and trades is not None:
-        pct = drawdown_percent(trades) if len(trades) else math.nan
-        text = f"{pct:.1f} %" if math.isfinite(pct) else "no peak above $0 to fall from"
+        pct, peak = _drawdown_from_peak(trades) if len(trades) else (math.nan, 0.0)
+        # the peak beside the percent: a fall from a small early peak is a large percent of little
+        text = f"{pct:,.1f} % of a {_money(peak)} peak" if math.isfinite(pct) else "no peak above $0 to fall from"
         rows.append([_cell("max drawdown, % of the peak", "th", "the max drawdown as a share of the peak it fell from"),
                      _cell(text), _cell("the max drawdown as a percent of the cumulative P&L peak it fell from",
                                         css="why")])
@@ -427,10 +439,10 @@ def _daily_limit_note(trades: pd.DataFrame, session_dates: object, limit: float)
     beyond = days[days < -limit - 1e-9]
     if not len(beyond):
         return ""
-    items = []
+    items, shown = [], 10
     ordered = trades.sort_values("exit_time", kind="stable")
     sessions = pd.DatetimeIndex(ordered["session"]).as_unit("ns")
-    for day, total in beyond.items():
+    for day, total in beyond.iloc[:shown].items():
         pnl = ordered.loc[sessions == day, "pnl_usd"].to_numpy(np.float64)
         running = np.cumsum(pnl)
         k = int(np.argmax(running <= -limit + 1e-9))
@@ -440,7 +452,9 @@ def _daily_limit_note(trades: pd.DataFrame, session_dates: object, limit: float)
     return (f"<p class='note'>The daily loss limit stops new entries once a session's realised loss reaches "
             f"{_money(limit)}; it does not close a trade already open, so the trade that crosses the limit runs to "
             f"its target, stop or time exit and its whole loss counts. {len(beyond)} session(s) went beyond "
-            f"{_money(-limit)}:</p><ul>" + "".join(items) + "</ul>")
+            f"{_money(-limit)}:</p><ul>" + "".join(items)
+            + (f"<li>and {len(beyond) - shown} more (the worst sessions are listed below)</li>" if len(beyond) > shown
+               else "") + "</ul>")
 
 
 _BREAKDOWN_TITLES = {"confidence_tier": "By confidence tier", "time_of_day": "By time of day",
@@ -484,15 +498,21 @@ def _trades_table(trades: pd.DataFrame) -> str:
     rows = []
     for t in trades.to_dict("records"):
         exit_minute = t.get("exit_minute")
-        if exit_minute is not None and not pd.isna(exit_minute):
-            inside = pd.Timestamp(exit_minute) != pd.Timestamp(t["exit_time"])
-            exit_text = _minute(exit_minute) + (f" (in the {pd.Timestamp(t['exit_time']):%H:%M} bar)" if inside else "")
-        else:
-            exit_text = _minute(t["exit_time"]) + (" bar (minute unknown)" if "exit_minute" in t else "")
-        cells = [_cell(_minute(t["entry_time"]), "th"), _cell(html.escape(exit_text))]
+        entry, bar = pd.Timestamp(t["entry_time"]), pd.Timestamp(t["exit_time"])
+        known = exit_minute is not None and not pd.isna(exit_minute)
+        stamp = pd.Timestamp(exit_minute) if known else bar
+        exit_text = f"{stamp:%H:%M}" if stamp.date() == entry.date() else _minute(stamp)  # the date once a row
+        if known and stamp != bar:
+            exit_text += f" (in the {bar:%H:%M} bar)"
+        elif not known and "exit_minute" in t:
+            exit_text += " bar (minute unknown)"
+        cells = [_cell(_minute(entry), "th"), _cell(html.escape(exit_text), css="text")]
         for column, _ in _TRADE_COLUMNS:
             if column in t:
-                cells.append(_cell(_money(t[column]) if column == "pnl_usd" else _format(t[column], column)))
+                value = t[column]
+                text = (_money(value) if column == "pnl_usd" else f"{value:.3f}" if column == "probability"
+                        else _format(value, column))
+                cells.append(_cell(text))
         rows.append(cells)
     head = ["entry (bar start)", "exit (minute of the fill)"] + [label for c, label in _TRADE_COLUMNS if c in trades.columns]
     return _rows_table(head, rows, css="trades")
@@ -509,10 +529,10 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:72em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f4f4f4;text-align:left}td.pass{background:#d8f5d8}td.fail{background:#f8d8d8}img{max-width:100%}
 td.about{text-align:left;font-family:ui-monospace,monospace;font-size:0.9em}
-td.why{text-align:left;color:#555;font-size:0.9em}th[title],td[title]{cursor:help}
+td.why{text-align:left;color:#555;font-size:0.9em}td.text{text-align:left}th[title],td[title]{cursor:help}
 p.verdict{font-size:1.3em;font-weight:bold;padding:0.4em 0.8em;margin:0.5em 0}
 p.verdict.pass{background:#d8f5d8}p.verdict.fail{background:#f8d8d8}p.note{max-width:60em}
-table.trades td,table.trades th{font-size:0.9em}
+table.trades td,table.trades th{font-size:0.9em;white-space:nowrap}
 """
 
 
@@ -625,9 +645,10 @@ def html_report(
     if trades is not None:
         head = trades.head(max_trade_rows)
         parts.append(f"<h2>Trades (first {len(head)} of {len(trades)})</h2><p class='note'>Times are New York time. "
-                     "The exit is the minute of the fill: a target or stop reached inside a 5-minute bar shows the "
-                     "1-minute bar that reached it (the bar it belongs to in brackets); a fill at a bar's open shows "
-                     "that open, a time stop the bar's close. P&amp;L is after commission and slippage.</p>"
+                     "The exit is the minute of the fill (its date only when it is not the entry's): a target or "
+                     "stop reached inside a 5-minute bar shows the 1-minute bar that reached it (the bar it belongs "
+                     "to in brackets); a fill at a bar's open shows that open, a time stop the bar's close. "
+                     "P&amp;L is after commission and slippage; model P is the model's probability at the signal.</p>"
                      + _trades_table(head))
     parts.append("</body></html>")
     return "".join(parts)

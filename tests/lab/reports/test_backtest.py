@@ -225,8 +225,8 @@ def test_report_writes_infinite_and_missing_values_as_words():
 def test_report_shows_times_to_the_minute_and_the_exit_minute_inside_the_entry_bar():
     cells = _parse(_page(_trades())).cells
     first = cells.index("2023-03-01 10:00")
-    assert cells[first + 1] == "2023-03-01 10:03 (in the 10:00 bar)"
-    assert cells[cells.index("2023-03-02 10:05") + 1] == "2023-03-02 10:05 bar (minute unknown)"
+    assert cells[first + 1] == "10:03 (in the 10:00 bar)"
+    assert cells[cells.index("2023-03-02 10:05") + 1] == "10:05 bar (minute unknown)"
     assert not any(":00-05:00" in c or "T10:" in c for c in cells)  # no ISO seconds and offsets
 
 
