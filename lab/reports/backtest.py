@@ -490,8 +490,8 @@ def _minute(stamp: object) -> str:
 
 _TRADE_COLUMNS = (("side", "side"), ("contracts", "contracts"), ("entry_price", "entry price"),
                   ("exit_price", "exit price"), ("exit_reason", "exit reason"), ("pnl_usd", "P&L"),
-                  ("probability", "model P"), ("confidence_tier", "size"), ("mfe_ticks", "best (ticks)"),
-                  ("mae_ticks", "worst (ticks)"), ("bars_held", "bars held"))
+                  ("probability", "model P"), ("confidence_tier", "size"), ("mfe_ticks", "best ticks"),
+                  ("mae_ticks", "worst ticks"), ("bars_held", "bars held"))
 
 
 def _trades_table(trades: pd.DataFrame) -> str:
@@ -532,7 +532,7 @@ td.about{text-align:left;font-family:ui-monospace,monospace;font-size:0.9em}
 td.why{text-align:left;color:#555;font-size:0.9em}td.text{text-align:left}th[title],td[title]{cursor:help}
 p.verdict{font-size:1.3em;font-weight:bold;padding:0.4em 0.8em;margin:0.5em 0}
 p.verdict.pass{background:#d8f5d8}p.verdict.fail{background:#f8d8d8}p.note{max-width:60em}
-table.trades td,table.trades th{font-size:0.9em;white-space:nowrap}
+table.trades td,table.trades th{font-size:0.85em}table.trades td,table.trades tr+tr th{white-space:nowrap}
 """
 
 
