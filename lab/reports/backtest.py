@@ -327,8 +327,15 @@ def _format(value: object, name: str = "") -> str:
         return f"{int(value):,d}"
     if isinstance(value, (float, np.floating)):
         words = _words_for(name, float(value))
-        return words if words is not None else _plain_number(float(value))
+        if words is not None:
+            return words
+        if float(value).is_integer() and name.lower().endswith(_COUNT_SUFFIXES):
+            return f"{int(value):,d}"
+        return _plain_number(float(value))
     return html.escape(str(value))
+
+
+_COUNT_SUFFIXES = ("trades", "sessions", "days", "contracts", "bars", "rows", "count", "trials", "held", "points")
 
 
 # -- HTML pieces ----------------------------------------------------------------------------------
@@ -465,7 +472,10 @@ _BREAKDOWN_COLUMNS = {"trades": ("trades", "total_trades"), "win_rate": ("win ra
 
 
 def _breakdown_table(frame: pd.DataFrame) -> str:
-    columns = [c for c in frame.columns if c in _BREAKDOWN_COLUMNS]
+    """A breakdown by :func:`lab.backtest.breakdown` with plain headers; any other table cell by cell."""
+    if not set(frame.columns) <= set(_BREAKDOWN_COLUMNS):
+        return _plain_table(frame)
+    columns = list(frame.columns)
     head = [str(frame.index.name or "").replace("_", " ")] + [_BREAKDOWN_COLUMNS[c][0] for c in columns]
     rows = []
     for group, row in frame.iterrows():
@@ -474,6 +484,14 @@ def _breakdown_table(frame: pd.DataFrame) -> str:
             metric = _BREAKDOWN_COLUMNS[c][1]
             cells.append(_cell(format_figure(row[c], metric), title=figure_name(metric)[2]))
         rows.append(cells)
+    return _rows_table(head, rows)
+
+
+def _plain_table(frame: pd.DataFrame) -> str:
+    """Any titled table: headers with spaces for underscores, each cell in the unit its column names."""
+    head = [str(frame.index.name or "").replace("_", " ")] + [str(c).replace("_", " ") for c in frame.columns]
+    rows = [[_cell(html.escape(str(key)), "th")] + [_cell(_format(v, str(c))) for c, v in row.items()]
+            for key, row in frame.iterrows()]
     return _rows_table(head, rows)
 
 
@@ -607,7 +625,9 @@ def html_report(
                      f"{html.escape(_verdict_text(verdict, criteria))}</p>")
     if criteria is not None:
         parts.append("<h2>Success criteria</h2>" + _criteria_table(criteria))
-    parts.append("<h2>Headline figures</h2>" + _headline(metrics, trades))
+    headline = [n for n in _HEADLINE if n in metrics]
+    if headline:
+        parts.append("<h2>Headline figures</h2>" + _headline(metrics, trades))
     if trades is not None and session_dates is not None and daily_loss_limit_usd and len(trades):
         parts.append(_daily_limit_note(trades, session_dates, float(daily_loss_limit_usd)))
     if header:
@@ -641,7 +661,7 @@ def html_report(
         shown |= {k for k in metrics if k.startswith(("tier_", "tod_")) or (k.startswith("exit_") and k.endswith("_count"))}
     others = [k for k in metrics if k not in shown]
     if others:
-        parts.append("<h2>Every other figure</h2>" + _figures_table(metrics, others))
+        parts.append(f"<h2>{'Every other figure' if headline else 'Figures'}</h2>" + _figures_table(metrics, others))
     if trades is not None:
         head = trades.head(max_trade_rows)
         parts.append(f"<h2>Trades (first {len(head)} of {len(trades)})</h2><p class='note'>Times are New York time. "

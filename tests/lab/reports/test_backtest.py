@@ -235,3 +235,13 @@ def test_drawdown_percent_is_measured_from_the_peak_the_fall_started_at():
                            "pnl_usd": [200.0, -50.0, 100.0, -150.0]})
     assert drawdown_percent(trades) == 60.0  # from the 250 peak down to 100
     assert np.isnan(drawdown_percent(trades.assign(pnl_usd=[-1.0, -2.0, 0.0, -1.0])))
+
+
+def test_report_of_other_tables_keeps_every_column_and_skips_an_empty_headline():
+    sweep = pd.DataFrame({"threshold": [0.55, 0.6], "trades": [120, 40], "total_pnl_usd": [-12.5, 30.0],
+                          "share_of_bars": [0.25, 0.125]})
+    page = html_report("Phase 4 analysis", {"sweep_points": 2.0}, breakdowns={"Threshold sweep": sweep.set_index("threshold")})
+    cells = _parse(page).cells
+    assert "Headline figures" not in page and "<h2>Figures</h2>" in page
+    row = cells.index("0.6")
+    assert cells[row + 1: row + 4] == ["40", "$30.00", "0.125"] and "share of bars" in cells
