@@ -18,7 +18,6 @@ from lab.tracking.core import (
     EXPERIMENT_DESCRIPTION,
     BackgroundLogger,
     STAGE_TAG,
-    active_run_tag,
     code_revision,
     configure,
     count_runs,
@@ -72,7 +71,6 @@ from lab.tracking.runs import (
 __all__ = [
     "EXPERIMENT_DESCRIPTION",
     "configure",
-    "active_run_tag",
     "stage_run",
     "log_params",
     "param_value",
