@@ -411,6 +411,19 @@ def on_bar_close(book, p, counters, trade, j, high, low, close, start_ns, last_i
     return False
 
 
+@_inline
+def _first_at_or_after(values, x, k):
+    """First index ``>= k`` of sorted ``values`` holding ``>= x``, given ``values[k - 1] < x``: a galloping
+    search from ``k`` (trades come in time order, so each search starts where the last one ended)."""
+    n = values.shape[0]
+    step, hi = 1, k
+    while hi < n and values[hi] < x:
+        k = hi + 1
+        hi = k + step
+        step *= 2
+    return k + np.searchsorted(values[k:min(hi, n)], x)
+
+
 @njit(cache=_CACHE)
 def fill_exit_minutes(trades, params, minute_ns, minute_open, minute_high, minute_low):
     """Set the ``exit_minute_ns`` of the trades filled inside a bar (those still at the least int64):
@@ -421,20 +434,25 @@ def fill_exit_minutes(trades, params, minute_ns, minute_open, minute_high, minut
     costs reference counting every bar): by :func:`lab.backtest.run_backtest` with every minute, by the
     paper trader with the exit bar's minutes. ``trades`` is an array of :data:`TRADE_DTYPE` records.
     """
+    k = 0
     for i in range(trades.shape[0]):
         trade = trades[i]
         if trade.exit_minute_ns != _MIN_NS:
             continue
         side = np.int64(trade.side)
         target, stop = _barriers(params, side, trade.entry_price)
-        first = np.searchsorted(minute_ns, trade.exit_ns)
-        last = np.searchsorted(minute_ns, trade.exit_ns + params.bar_ns)
-        for k in range(first, last):
-            hit_target, hit_stop = _barrier_touches(side, minute_high[k], minute_low[k], target, stop)
-            if (hit_target or hit_stop or _stop_gapped(side, minute_open[k], stop)
-                    or _target_gapped(side, minute_open[k], target)):
-                trade.exit_minute_ns = minute_ns[k]
+        if k > 0 and minute_ns[k - 1] >= trade.exit_ns:  # out of time order: search afresh
+            k = 0
+        k = _first_at_or_after(minute_ns, trade.exit_ns, k)
+        end_ns = trade.exit_ns + params.bar_ns
+        j = k
+        while j < minute_ns.shape[0] and minute_ns[j] < end_ns:
+            hit_target, hit_stop = _barrier_touches(side, minute_high[j], minute_low[j], target, stop)
+            if (hit_target or hit_stop or _stop_gapped(side, minute_open[j], stop)
+                    or _target_gapped(side, minute_open[j], target)):
+                trade.exit_minute_ns = minute_ns[j]
                 break
+            j += 1
 
 
 @njit(cache=_CACHE)
