@@ -94,8 +94,7 @@ def final_eval(config: LabConfig, champion, run_id: str, rules_source: str = "th
                                model=f"{name} version {champion.version} @champion",
                                window=str(test), ticket=f"{ticket.name} (market {market})")
         metrics, predictions = backtest_window(config, table, minutes, {role: model}, features,
-                                               f"Final evaluation, test window {test}", header=header,
-                                               with_verdict=True)
+                                               f"Final evaluation, test window {test}", header=header)
         tiers = tier_metrics(table[model.target].to_numpy(), predictions[role].to_numpy(), config)
         tracking.log_table(tiers, "evaluation_by_tier.csv")
         tracking.log_metrics({f"tier_{row.tier}_{k}": getattr(row, k) for row in tiers.itertuples()

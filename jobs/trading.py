@@ -28,8 +28,7 @@ __all__ = ["backtest_window", "log_backtest", "warn_if_costs_off"]
 
 
 def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: dict, features: list[str], title: str,
-                    prefix: str = "", *, header: Mapping[str, str] | None = None,
-                    with_verdict: bool = False) -> tuple[dict[str, float], dict[str, pd.Series]]:
+                    prefix: str = "", *, header: Mapping[str, str] | None = None) -> tuple[dict[str, float], dict[str, pd.Series]]:
     """Predict, simulate, measure and log one window (validation here, test in final-eval).
 
     ``models`` maps a role (:attr:`lab.strategies.ModelInput.role`) to its model; the configured
@@ -54,7 +53,7 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
     warn_if_costs_off(config)
     result = backtest_strategy(config, bars, minutes, **{wanted.argument: predictions.get(wanted.role)},
                                features=features_of_strategy, long_only=long_only)
-    metrics = log_backtest(config, result, title, prefix, metrics, header=header, with_verdict=with_verdict)
+    metrics = log_backtest(config, result, title, prefix, metrics, header=header)
     return metrics, predictions
 
 
@@ -68,14 +67,14 @@ def warn_if_costs_off(config) -> None:
 
 
 def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str, float] | None = None, *,
-                 header: Mapping[str, str] | None = None, with_verdict: bool = False) -> dict[str, float]:
+                 header: Mapping[str, str] | None = None) -> dict[str, float]:
     """Measure and log one simulated window in the active run (a backtest's or a paper run's artifacts).
 
     Logs the plan's metrics (``prefix`` + name, added to ``metrics``), the engine counters
     (``engine_*``), a Monte Carlo interval, ``trades.csv``, ``success_criteria.csv``, the
     breakdowns, ``monte_carlo.csv``, ``equity_drawdown.png`` and ``report.html`` (opening with
-    ``header``: what the page is about, see :func:`lab.backtest.report_header`; and, with
-    ``with_verdict``, the plan's verdict on its criteria); prints a summary. Returns all the metrics logged.
+    the plan's verdict on its criteria, then ``header``: what the page is about, see
+    :func:`lab.reports.backtest.report_header`); prints a summary. Returns all the metrics logged.
     """
     metrics = dict(metrics or {})
     trades = result.trades
@@ -100,8 +99,8 @@ def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str
     report = html_report(title, {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)},
                          criteria=criteria, monte_carlo=monte_carlo, breakdowns=breakdowns, trades=trades,
                          figures={"Equity and drawdown": png}, diagnostics=result.diagnostics,
-                         session_dates=result.session_dates, header=header,
-                         verdict=plan_verdict(criteria) if with_verdict else None)
+                         session_dates=result.session_dates, header=header, verdict=plan_verdict(criteria),
+                         daily_loss_limit_usd=config.rules.daily_loss_limit_usd)
     tracking.log_text(report, "report.html")
     _print_summary(title, metrics, criteria, prefix)
     return metrics

@@ -42,6 +42,7 @@ from lab.stats import week_starts
 from lab.study.trial_pnl import TrialTrader
 from lab.study.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
                         recover_stale_trials, run_study, search_space, study_identity, study_progress, trial_pnl_matrix,
+                        trial_run_name,
                         trials_table)
 from registry import deflated, ledger
 from jobs.context import DataIdentity, resolve_data
@@ -264,7 +265,8 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
                           {**trial.params, "target": target, "engine": config.model.engine},
                           {"val_auc": trial.value, **{k: v for k, v in trial.user_attrs.items()
                                                       if isinstance(v, (int, float)) and k != tag.SAME_MODEL_AS}},
-                          study.study_name, tags=_trial_run_tags(trial_tags, trial))
+                          study.study_name, tags=_trial_run_tags(trial_tags, trial), run_name=trial_run_name(trial.params),
+                          started=trial.datetime_start, ended=trial.datetime_complete)
 
         objective = make_objective(data, config.model, search_space(config.tune), periods=weeks, trader=trader)
         ran = run_study(study, objective, n_trials, callbacks=[log_trial], progress=progress)

@@ -110,7 +110,9 @@ LOCK_TAKEN_AT = "lab.lock.taken_at"  # Unix time the lock was taken, seconds
 # -- the trial ledger (registry.ledger) --------------------------------------------------------
 LEDGER_MARKET = "lab.ledger.market"  # the market whose validation window the run looked at
 LEDGER_WINDOW = "lab.ledger.window"  # the validation window looked at, start..end
-LEDGER_TRIALS = "lab.ledger.trials"  # how many trials (looks) the run counts for
+LEDGER_TRIALS = "lab.ledger.trials_in_run"  # evaluations this run itself adds to the ledger (the metric
+# trials_on_validation is the ledger's total, this run included): 1 a trial or backtest, 0 a tune parent run
+LEDGER_TRIALS_BEFORE_RENAME = "lab.ledger.trials"  # the same count as runs made before the rename tag it
 
 # -- the scheduler (jobs.scheduler) ------------------------------------------------------------
 SCHEDULE = "lab.schedule"  # the schedule job that started the run

@@ -9,11 +9,12 @@ its result). So the count survives new studies, new experiments and renamed mode
     The market key (:func:`market_key`): whose data was evaluated.
 ``lab.ledger.window``
     The validation window, ``YYYY-MM-DD..YYYY-MM-DD`` (``[windows] validation``).
-``lab.ledger.trials``
+``lab.ledger.trials_in_run``
     How many evaluations the run itself represents: 1 for a tune trial (a nested run), a
     walk-forward or a backtest (each strategy, threshold, rules or cost variant is its own run);
     the number of points for an analysis sweep; 0 for a tune parent run (its trials are its
-    nested runs, and its final refit re-scores the best trial's point).
+    nested runs, and its final refit re-scores the best trial's point). Runs made before it was
+    renamed carry the same count as ``lab.ledger.trials``, which is still read.
 
 Each tune, backtest and analysis run logs the metric ``trials_on_validation``: the count
 including itself. MLflow is reached only through :mod:`lab.tracking`.
@@ -49,7 +50,7 @@ class LedgerEntry:
     run_id, stage, status : str
         ``stage`` is the ``lab.stage`` tag (``tune-trial``, ``backtest`` ...).
     trials : int
-        Evaluations the run represents (``lab.ledger.trials``).
+        Evaluations the run represents (``lab.ledger.trials_in_run``).
     metrics : mapping of str to float
         Its latest metrics (backtests carry ``sharpe_ratio`` and ``sessions``).
     """
@@ -93,7 +94,7 @@ def window_key(config: LabConfig) -> str:
 def ledger_tags(market: str, window: str, trials: int) -> dict[str, str]:
     """The three tags that enter a run in the ledger.
 
-    >>> ledger_tags("ES", "2023-01-01..2023-12-31", 1)["lab.ledger.trials"]
+    >>> ledger_tags("ES", "2023-01-01..2023-12-31", 1)["lab.ledger.trials_in_run"]
     '1'
     """
     if trials < 0:
@@ -125,7 +126,8 @@ def entries(market: str, window: str) -> list[LedgerEntry]:
     for run in tracking.find_runs(filter_string):
         tags = run.data.tags
         out.append(LedgerEntry(run.info.run_id, tags.get(tag.STAGE, ""), run.info.status,
-                               _trials(tags.get(TRIALS_TAG)), dict(run.data.metrics)))
+                               _trials(tags.get(TRIALS_TAG, tags.get(tag.LEDGER_TRIALS_BEFORE_RENAME))),
+                               dict(run.data.metrics)))
     return out
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "on_bar_close",
     "new_book",
     "new_counters",
+    "fill_exit_minutes",
     "EngineParams",
     "BOOK_DTYPE",
     "COUNTER_DTYPE",
@@ -132,6 +133,9 @@ TRADE_DTYPE = np.dtype([
     ("entry_price", np.float64), ("exit_price", np.float64), ("reason", np.int8), ("pnl_usd", np.float64),
     ("mfe_ticks", np.float64), ("mae_ticks", np.float64), ("resolved", np.bool_), ("exit_ns", np.int64),
     ("bars_held", np.int64),
+    # the minute of the fill: the bar's start (a fill at the open) or end (at the close); for a fill inside
+    # the bar the least int64 until :func:`fill_exit_minutes` finds the minute
+    ("exit_minute_ns", np.int64),
 ])
 
 _CONF_EPS = 1e-12
@@ -248,6 +252,12 @@ def _resolve_with_minutes(book, p, counters, start_ns, minute_ns, minute_open, m
 
 
 @_inline
+def _barriers(p, side, fill):
+    """(target, stop) prices of a position of ``side`` filled at ``fill`` (points)."""
+    return fill + side * p.target_ticks * p.tick_size, fill - side * p.stop_ticks * p.tick_size
+
+
+@_inline
 def _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open, minute_high, minute_low):
     """Exit reason, fill and whether minutes decided it, from the bar's high and low; updates the excursions."""
     side, target, stop = book.side, book.target, book.stop
@@ -291,7 +301,7 @@ def _schedule_exit(book, p, signal, confidence, exit_signal):
 
 
 @_inline
-def _close_position(book, p, counters, trade, j, reason, price, exit_ns, held, resolved):
+def _close_position(book, p, counters, trade, j, reason, price, exit_ns, held, resolved, exit_minute_ns):
     """Book the trade into ``trade`` (a :data:`TRADE_DTYPE` record) and update the session's risk state."""
     side, qty = book.side, book.contracts
     pnl = (price - book.fill) * side / p.tick_size * p.tick_value * qty - p.commission * qty
@@ -308,6 +318,7 @@ def _close_position(book, p, counters, trade, j, reason, price, exit_ns, held, r
     trade.resolved = resolved
     trade.exit_ns = exit_ns
     trade.bars_held = held
+    trade.exit_minute_ns = exit_minute_ns
     book.side = 0
     book.realised += pnl
     if pnl < 0.0:
@@ -341,8 +352,7 @@ def _try_entry(book, p, counters, j, signal, contracts, open_price, start_ns, la
         book.contracts = contracts
         book.entry_bar = j
         book.fill = fill
-        book.target = fill + side * p.target_ticks * p.tick_size
-        book.stop = fill - side * p.stop_ticks * p.tick_size
+        book.target, book.stop = _barriers(p, side, fill)
         book.best = (open_price - fill) * side
         book.worst = -book.best
 
@@ -363,7 +373,7 @@ def on_bar_open(book, p, counters, trade, j, session, open_price, start_ns, last
         reason, price = _exit_at_open(book, p, counters, j, open_price, start_ns, flatten_ns)
         if reason != _NO_EXIT:
             _see_price(book, open_price)
-            _close_position(book, p, counters, trade, j, reason, price, start_ns, j - book.entry_bar, False)
+            _close_position(book, p, counters, trade, j, reason, price, start_ns, j - book.entry_bar, False, start_ns)
             closed = True
     book.pending = _NO_EXIT
     if previous_signal != 0 and previous_contracts > 0:
@@ -388,16 +398,61 @@ def on_bar_close(book, p, counters, trade, j, high, low, close, start_ns, last_i
         return False
     reason, price, resolved = _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open,
                                                minute_high, minute_low)
-    exit_ns = start_ns
+    exit_ns, exit_minute_ns = start_ns, _MIN_NS  # inside the bar: fill_exit_minutes finds the minute
     if reason == _NO_EXIT:
         reason, price = _exit_at_close(book, p, j, close, last_in_session)
-        exit_ns = start_ns + p.bar_ns
+        exit_ns = exit_minute_ns = start_ns + p.bar_ns
     if reason != _NO_EXIT:
-        _close_position(book, p, counters, trade, j, reason, price, exit_ns, j - book.entry_bar + 1, resolved)
+        _close_position(book, p, counters, trade, j, reason, price, exit_ns, j - book.entry_bar + 1, resolved,
+                        exit_minute_ns)
         return True
     if not last_in_session:
         _schedule_exit(book, p, signal, confidence, exit_signal)
     return False
+
+
+@_inline
+def _first_at_or_after(values, x, k):
+    """First index ``>= k`` of sorted ``values`` holding ``>= x``, given ``values[k - 1] < x``: a galloping
+    search from ``k`` (trades come in time order, so each search starts where the last one ended)."""
+    n = values.shape[0]
+    step, hi = 1, k
+    while hi < n and values[hi] < x:
+        k = hi + 1
+        hi = k + step
+        step *= 2
+    return k + np.searchsorted(values[k:min(hi, n)], x)
+
+
+@njit(cache=_CACHE)
+def fill_exit_minutes(trades, params, minute_ns, minute_open, minute_high, minute_low):
+    """Set the ``exit_minute_ns`` of the trades filled inside a bar (those still at the least int64):
+    the start of the first 1-minute bar of the exit bar that reached (or opened through) the target
+    or the stop, which is the minute that resolved the exit; left unknown when none did.
+
+    Called after the bars, not inside :func:`simulate`'s loop (a step reading the minute arrays there
+    costs reference counting every bar): by :func:`lab.backtest.run_backtest` with every minute, by the
+    paper trader with the exit bar's minutes. ``trades`` is an array of :data:`TRADE_DTYPE` records.
+    """
+    k = 0
+    for i in range(trades.shape[0]):
+        trade = trades[i]
+        if trade.exit_minute_ns != _MIN_NS:
+            continue
+        side = np.int64(trade.side)
+        target, stop = _barriers(params, side, trade.entry_price)
+        if k > 0 and minute_ns[k - 1] >= trade.exit_ns:  # out of time order: search afresh
+            k = 0
+        k = _first_at_or_after(minute_ns, trade.exit_ns, k)
+        end_ns = trade.exit_ns + params.bar_ns
+        j = k
+        while j < minute_ns.shape[0] and minute_ns[j] < end_ns:
+            hit_target, hit_stop = _barrier_touches(side, minute_high[j], minute_low[j], target, stop)
+            if (hit_target or hit_stop or _stop_gapped(side, minute_open[j], stop)
+                    or _target_gapped(side, minute_open[j], target)):
+                trade.exit_minute_ns = minute_ns[j]
+                break
+            j += 1
 
 
 @njit(cache=_CACHE)

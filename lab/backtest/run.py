@@ -52,7 +52,11 @@ Risk
     session and when a pause starts) no entry bar may start before ``exit_time + pause_minutes``.
 Times
     ``entry_time`` is the entry bar's start; ``exit_time`` is the exit bar's start for fills at
-    the open or inside the bar (target, stop), its end for fills at the close (time stop).
+    the open or inside the bar (target, stop), its end for fills at the close (time stop); the
+    rules (the loss pause) count from ``exit_time``. ``exit_minute`` is the minute of the fill:
+    ``exit_time`` for fills at an open or a close; for a fill inside a bar, the start of the first
+    1-minute bar of it whose range reached the target or the stop (the minute that resolved it),
+    ``NaT`` when no 1-minute bar did (no minutes given).
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ _BAR_COLUMNS = ("open", "high", "low", "close", "session", "session_open", "sess
 TRADE_COLUMNS = (
     "entry_time", "exit_time", "side", "contracts", "entry_price", "exit_price", "exit_reason",
     "pnl_usd", "probability", "confidence", "confidence_tier", "mfe_ticks", "mae_ticks",
-    "bars_held", "resolved_by_minutes", "session", "time_of_day",
+    "bars_held", "resolved_by_minutes", "session", "time_of_day", "exit_minute",
 )
 
 
@@ -214,6 +218,8 @@ def run_backtest(
     arrays = prepare_arrays(bars, signals, minutes, rules)
     params = engine_params(rules, costs, instrument, bar_minutes, exits, reversal_min_confidence)
     count, trade_records, counters = engine.simulate_into(*arrays.kernel_arrays(), params, _trades_buffer(len(bars) + 1))
+    engine.fill_exit_minutes(trade_records[:count], params, arrays.minute_ns, arrays.minute_open, arrays.minute_high,
+                             arrays.minute_low)
     trades = trades_frame(trade_records[:count], arrays, rules, signals.exit_signal_reason)
     diagnostics = {"bars": len(bars), **{name: int(counters[0][name]) for name in engine.COUNTER_NAMES}}
     settings = {
@@ -236,7 +242,8 @@ def run_backtest(
 def trades_to_csv(trades: pd.DataFrame) -> str:
     """The trades table as CSV text, times in ISO 8601 with their UTC offset.
 
-    ``entry_time`` and ``exit_time`` look like ``2023-03-01T10:05:00-05:00`` (America/New_York);
+    ``entry_time``, ``exit_time`` and ``exit_minute`` look like ``2023-03-01T10:05:00-05:00``
+    (America/New_York; ``exit_minute`` empty when unknown);
     ``session`` is written as ``YYYY-MM-DD``; ``pnl_usd`` to the cent. The caller writes the text
     wherever it wants (the core never takes a path).
 
@@ -255,8 +262,9 @@ def trades_to_csv(trades: pd.DataFrame) -> str:
             f"trades table lacks column(s) {', '.join(missing)}; pass BacktestResult.trades from run_backtest"
         )
     out = trades.copy()
-    for column in ("entry_time", "exit_time"):
-        out[column] = [t.isoformat() for t in pd.DatetimeIndex(out[column]).tz_convert(NY)]
+    for column in ("entry_time", "exit_time", "exit_minute"):
+        if column in out.columns:  # exit_minute: empty when unknown (NaT)
+            out[column] = ["" if pd.isna(t) else t.isoformat() for t in pd.DatetimeIndex(out[column]).tz_convert(NY)]
     if "session" in out.columns:
         out["session"] = pd.DatetimeIndex(out["session"]).strftime("%Y-%m-%d")
     out["pnl_usd"] = out["pnl_usd"].round(2)
@@ -434,6 +442,7 @@ def trades_frame(records: np.ndarray, arrays: _Arrays | None, rules, exit_signal
         "resolved_by_minutes": field["resolved"],
         "session": session.astype("datetime64[D]").astype("datetime64[ns]"),
         "time_of_day": _categorical(tod.astype(np.int64), ("first_hour", "midday", "last_hour")),
+        "exit_minute": _ny_times(field["exit_minute_ns"]),
     })
 
 

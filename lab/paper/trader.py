@@ -257,10 +257,14 @@ class PaperTrader:
         return out.signal, out.confidence, out.contracts, out.exit_signal
 
     def _close(self, j: int, bar: PaperBar, last: bool) -> bool:
-        return bool(engine.on_bar_close(
+        closed = bool(engine.on_bar_close(
             self._book[0], self.params, self._counters[0], self._trade[0], j, bar.high, bar.low, bar.close, bar.start_ns,
             last, self._signal[j], self._confidence[j] if self._signal[j] else 0.0, self._exit_signal[j],
             bar.minute_ns, bar.minute_open, bar.minute_high, bar.minute_low))
+        if closed:  # the minute of a fill inside the bar, as run_backtest finds it
+            engine.fill_exit_minutes(self._trade, self.params, bar.minute_ns, bar.minute_open, bar.minute_high,
+                                     bar.minute_low)
+        return closed
 
     def _reclose_as_last(self) -> list[Order]:
         """Redo the provisional bar's close step as its session's last bar, from the snapshot."""

@@ -86,6 +86,7 @@ __all__ = [
     "MAX_RETRIES",
     "period_auc_matrix",
     "trial_pnl_matrix",
+    "trial_run_name",
 ]
 
 #: The tuned hyperparameters, in grid order.
@@ -121,6 +122,20 @@ def search_space(tune: TuneConfig) -> dict[str, list[int | float]]:
     81
     """
     return {name: list(getattr(tune, name)) for name in GRID_PARAMS}
+
+
+_SHORT_NAMES = {"num_leaves": "nl", "max_depth": "d", "learning_rate": "lr", "min_data_in_leaf": "md"}
+
+
+def trial_run_name(params: Mapping[str, Any]) -> str:
+    """A trial's name from its parameters, grid order first: ``nl15-d4-lr0.05-md200``.
+
+    >>> trial_run_name({"num_leaves": 15, "max_depth": 4, "learning_rate": 0.05, "min_data_in_leaf": 200})
+    'nl15-d4-lr0.05-md200'
+    """
+    ordered = [k for k in GRID_PARAMS if k in params] + sorted(k for k in params if k not in GRID_PARAMS)
+    return "-".join(f"{_SHORT_NAMES.get(k, k)}{params[k]:g}" if isinstance(params[k], (int, float))
+                    else f"{_SHORT_NAMES.get(k, k)}{params[k]}" for k in ordered)
 
 
 def grid_points(space: Mapping[str, Sequence[Any]]) -> int:

@@ -191,23 +191,43 @@ def stage_run(
 
 EXPERIMENT_DESCRIPTION = (
     "Runs of the MES 5-minute lab. Each run is one stage, tagged `lab.stage` (featurize, tune, "
-    "walk-forward, backtest, final-eval, schedule): filter with `tags.lab.stage = 'backtest'`. "
-    "Tune trials are nested under their tune run. Every run logs its configuration (`config/lab.toml`), "
-    "its dataset digest (Datasets column) and its code revision (`lab.code_revision`). "
-    "Promotion evidence for a tune run R: a walk-forward and a whole-window validation backtest tagged "
-    "`lab.evidence_for = R`. The registered model's champion version describes its gates and verdict."
+    "walk-forward, backtest, final-eval, paper, schedule): filter with `tags.lab.stage = 'backtest'`. "
+    "Tune trials are nested under their tune run and named by their parameters (`nl15-d4-lr0.05-md200`: "
+    "num_leaves 15, max_depth 4, learning_rate 0.05, min_data_in_leaf 200); a trial's duration is its "
+    "training time. Every run logs its configuration (`config/lab.toml`), its dataset digest (Datasets column) "
+    "and its code revision. Promotion evidence for a tune run R: a walk-forward and a whole-window validation "
+    "backtest tagged `lab.evidence_for = R`. The registered model's champion version describes its gates and "
+    "verdict. A backtest's `report.html` opens with its verdict on the plan's criteria.\n\n"
+    "Tags you will see:\n"
+    "- `lab.stage`: the stage of the run; `lab.window`: which dates it covers (validation, paper ...).\n"
+    "- `lab.code_revision`, `lab.code_dirty`: the git commit of the code, and `true` when it had "
+    "uncommitted changes (their diff is the artifact `code/uncommitted.diff`).\n"
+    "- `lab.command`, `lab.config_source`: the command line and the configuration file.\n"
+    "- `lab.dataset_digest`, `lab.market`: the featurized dataset and the market of the data file.\n"
+    "- `lab.ledger.market`, `lab.ledger.window`, `lab.ledger.trials_in_run`: the trial ledger. The run "
+    "looked at that market's validation window and adds `trials_in_run` evaluations to it (1 a trial or "
+    "backtest, 0 a tune parent whose trials are its nested runs); the metric `trials_on_validation` is the "
+    "ledger's total at the run's end, this run included (what the deflated Sharpe ratio deflates by).\n"
+    "- `lab.study`, `lab.trial_number`, `lab.same_model_as`: the Optuna study and trial; a trial that grows "
+    "the same trees as an earlier one copies its scores.\n"
+    "- `lab.evidence_for`, `lab.strategy`, `lab.costs_off`: the tune run a run is evidence for, the "
+    "strategy traded, and `true` when commission or slippage was zero.\n"
+    "- `lab.verdict`, `lab.ticket`: a final evaluation's verdict and the one-time ticket it spent.\n"
+    "- `lab.error`: why a run failed or refused."
 )
 
 
 def describe_experiment(experiment_id: str) -> None:
-    """Give an experiment the lab's description (the UI's *Description*) unless it has one, and mark it
-    a model-training experiment, so the MLflow UI opens on its runs rather than on GenAI traces."""
+    """Give an experiment the lab's description (the UI's *Description*) unless it has one of its own (an
+    older lab description is brought up to date), and mark it a model-training experiment, so the MLflow UI
+    opens on its runs rather than on GenAI traces."""
     import mlflow
 
     client = mlflow.MlflowClient()
     experiment = client.get_experiment(experiment_id)
     present = experiment.tags or {}
-    if not present.get("mlflow.note.content"):
+    note = present.get("mlflow.note.content", "")
+    if not note or (note.startswith(EXPERIMENT_DESCRIPTION[:40]) and note != EXPERIMENT_DESCRIPTION):
         client.set_experiment_tag(experiment_id, "mlflow.note.content", EXPERIMENT_DESCRIPTION)
     if not present.get("mlflow.experimentKind"):
         client.set_experiment_tag(experiment_id, "mlflow.experimentKind", "custom_model_development")
@@ -338,11 +358,15 @@ def log_text(text: str, artifact_file: str) -> None:
 
 @_timed
 def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], metrics: Mapping[str, float],
-                  study: str = "", tags: Mapping[str, str] | None = None) -> str:
+                  study: str = "", tags: Mapping[str, str] | None = None, *, run_name: str = "",
+                  started: Any = None, ended: Any = None) -> str:
     """One tuning trial as a nested run of ``parent_run_id``, in four calls (create, batch, end).
 
     ``study`` is tagged ``lab.study`` (a resumed study checks its trial runs are in this store);
-    ``tags`` are added to the run (the trial ledger's).
+    ``tags`` are added to the run (the trial ledger's). ``run_name`` names it in the UI (default
+    ``trial-<number>``). The run is created after the trial: ``started`` and ``ended`` (datetimes,
+    e.g. Optuna's ``datetime_start`` / ``datetime_complete``; naive ones are local time) make its
+    start, end and duration the trial's own instead of the few milliseconds of logging.
     """
     import mlflow
     from mlflow.entities import Metric, Param
@@ -353,15 +377,23 @@ def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], me
                 tag.DATASET_DIGEST: digest, **(tags or {})}
     if study:
         run_tags[tag.STUDY] = study
-    run = client.create_run(experiment_id, run_name=f"trial-{number}", tags=run_tags)
-    now = int(pd.Timestamp.now().timestamp() * 1000)
+    start_ms, end_ms = _epoch_ms(started), _epoch_ms(ended)
+    run = client.create_run(experiment_id, start_time=start_ms, run_name=run_name or f"trial-{number}", tags=run_tags)
+    now = end_ms if end_ms is not None else int(pd.Timestamp.now().timestamp() * 1000)
     client.log_batch(
         run.info.run_id,
         metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None and math.isfinite(float(v))],
         params=[Param(k, str(v)) for k, v in params.items()],
     )
-    client.set_terminated(run.info.run_id)
+    client.set_terminated(run.info.run_id, end_time=end_ms)
     return run.info.run_id
+
+
+def _epoch_ms(moment: Any) -> int | None:
+    """Milliseconds since the epoch of a datetime (naive: local time, as Optuna records it), or None."""
+    if moment is None:
+        return None
+    return int(moment.timestamp() * 1000)
 
 
 def store_key() -> tuple[str, str]:

@@ -153,16 +153,18 @@ def test_backtest_logs_trades_metrics_criteria_and_report(chain):
 
 
 def _report_cells(run) -> tuple[dict[str, str], str]:
-    """The header rows (label -> value) and the verdict line of a run's report.html."""
+    """The rows of the "about" table (label -> value) and the verdict banner of a run's report.html."""
     from html.parser import HTMLParser
 
     class Cells(HTMLParser):
         def __init__(self):
             super().__init__()
-            self.cells, self.verdict, self._in = [], "", None
+            self.cells, self.verdict, self._in, self._about = [], "", None, False
 
         def handle_starttag(self, tag, attrs):
-            if tag in ("th", "td"):
+            if tag == "table":
+                self._about = "about" in (dict(attrs).get("class") or "")
+            elif tag in ("th", "td") and self._about:
                 self._in, self.cells = tag, self.cells + [""]
             elif tag == "p" and "verdict" in (dict(attrs).get("class") or ""):
                 self._in = "verdict"
@@ -181,18 +183,18 @@ def _report_cells(run) -> tuple[dict[str, str], str]:
     return dict(zip(parser.cells[0::2], parser.cells[1::2])), parser.verdict
 
 
-def test_reports_open_with_what_they_are_about_and_final_eval_with_its_verdict(chain):
+def test_reports_open_with_their_verdict_and_say_what_they_are_about(chain):
     runs, _ = chain
     tune, bt, final = runs["tune"], runs["backtest"], runs["final-eval"]
     header, verdict = _report_cells(bt)
     assert header["tune run"] == tune.info.run_id and header["backtest run"] == bt.info.run_id
     assert header["dataset digest"] == tune.data.tags["lab.dataset_digest"] and "raw.txt" in header["data"]
     assert "target 6 ticks, stop 8 ticks" in header["rules"] and "$0.84 per contract" in header["costs"]
-    assert verdict == ""  # a validation backtest has no verdict
+    assert verdict.startswith("Verdict on the plan's criteria: ")  # shown on the validation report too
     header, verdict = _report_cells(final)
     assert header["model"].startswith("chain-test version") and header["final-eval run"] == final.info.run_id
     assert header["validation backtest run"] == bt.info.run_id and header["ticket"].startswith("lab-ticket-")
-    assert verdict == f"Verdict: {final.data.tags['lab.verdict']}"
+    assert verdict.startswith(f"Verdict on the plan's criteria: {final.data.tags['lab.verdict']}: ")
 
 
 def test_chain_runs_are_counted_in_the_trial_ledger_and_log_the_deflated_statistics(chain):
@@ -200,8 +202,8 @@ def test_chain_runs_are_counted_in_the_trial_ledger_and_log_the_deflated_statist
     tune, bt = runs["tune"], runs["backtest"]
     trials = mlflow.search_runs(search_all_experiments=True, output_format="list",
                                 filter_string=f"tags.`mlflow.parentRunId` = '{tune.info.run_id}'")
-    assert len(trials) == 2 and {t.data.tags["lab.ledger.trials"] for t in trials} == {"1"}
-    assert tune.data.tags["lab.ledger.trials"] == "0" and tune.data.metrics["trials_on_validation"] == 2
+    assert len(trials) == 2 and {t.data.tags["lab.ledger.trials_in_run"] for t in trials} == {"1"}
+    assert tune.data.tags["lab.ledger.trials_in_run"] == "0" and tune.data.metrics["trials_on_validation"] == 2
     assert 0.0 <= tune.data.metrics["pbo"] <= 1.0 and 0.0 <= tune.data.metrics["spa_pvalue"] <= 1.0
     assert {"pbo_logits.png", "validation_weekly_auc.csv"} <= _artifacts(tune)
     # two tune trials, the walk-forward and the backtest itself

@@ -15,7 +15,7 @@ GOOD_BACKTEST = {"total_trades": 900.0, "win_rate": 0.57, "profit_factor": 1.4, 
 #: What a tune run of a study that did not overfit logs (registry.deflated).
 GOOD_STUDY = {"pbo": 0.1, "spa_pvalue": 0.01}
 #: The trial-ledger tags of a backtest on the default market and validation window (registry.ledger).
-LEDGER_TAGS = {"lab.ledger.market": "ES", "lab.ledger.window": "2023-01-01..2023-12-31", "lab.ledger.trials": "1"}
+LEDGER_TAGS = {"lab.ledger.market": "ES", "lab.ledger.window": "2023-01-01..2023-12-31", "lab.ledger.trials_in_run": "1"}
 GOOD_WALK_FORWARD = {"wf_auc_mean": 0.56, "wf_auc_std": 0.01, "wf_auc_gap_mean": 0.02, "wf_ece_mean": 0.03,
                      "wf_folds": 12.0}
 

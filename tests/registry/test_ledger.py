@@ -55,6 +55,20 @@ def test_count_trials_sums_across_experiments_studies_and_deleted_runs(tracking_
     assert stages == {"analyze": 26, "tune-trial": 3, "backtest": 1}
 
 
+def test_count_trials_reads_the_count_of_runs_tagged_before_the_rename(tracking_store):
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("lab-test").experiment_id
+    _run(client, experiment, trials=2)
+    old = client.create_run(experiment, tags={"lab.stage": "analyze", "lab.ledger.market": "ES",
+                                              "lab.ledger.window": "2023-01-01..2023-12-31", "lab.ledger.trials": "26"})
+    client.set_terminated(old.info.run_id)
+    assert ledger.ledger_tags("ES", "w", 0) == {"lab.ledger.market": "ES", "lab.ledger.window": "w",
+                                                "lab.ledger.trials_in_run": "0"}
+    assert ledger.count_trials("ES", "2023-01-01..2023-12-31") == 2 + 26
+
+
 def test_enter_and_log_count_include_the_run_itself(tracking_store):
     import mlflow
 

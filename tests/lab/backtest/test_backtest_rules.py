@@ -242,3 +242,38 @@ def test_engine_cache_is_keyed_to_the_shared_rules_module():
 
     assert engine.rules_source_sha256() == engine.RULES_SOURCE_SHA256, (
         f"lab/rules.py changed: set RULES_SOURCE_SHA256 = {engine.rules_source_sha256()!r} in lab/backtest/engine.py")
+
+
+def test_exit_minute_is_the_minute_that_reached_the_barrier_inside_the_exit_bar():
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", 4000.0, 4002.0, 3999.5, 4001.5)])
+    minutes = set_minutes(minutes, at(DAY, "10:05"), [
+        (4000.0, 4000.5, 3999.5, 4000.5), (4000.5, 4001.0, 4000.5, 4001.0), (4001.0, 4001.0, 4000.5, 4000.5),
+        (4000.5, 4002.0, 4000.5, 4001.5), (4001.5, 4001.5, 4001.5, 4001.5),
+    ])
+    result = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65}))
+    (trade,) = result.trades.itertuples()
+    assert trade.exit_reason == "target" and trade.exit_time == at(DAY, "10:05")  # the rules count from the bar
+    assert trade.exit_minute == at(DAY, "10:08")  # the fourth minute reached the 4001.75 target
+
+
+def test_exit_minute_of_a_bar_resolved_by_minutes_is_the_resolving_minute():
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", *QUIET), ("10:10", 4000.0, 4002.0, 3998.0, 4001.0)])
+    minutes = set_minutes(minutes, at(DAY, "10:10"), [
+        (4000.0, 4000.5, 4000.0, 4000.5), (4000.5, 4002.0, 4000.5, 4001.5), (4001.5, 4001.5, 3998.0, 3998.5),
+        (3998.5, 4001.0, 3998.5, 4001.0), (4001.0, 4001.0, 4001.0, 4001.0),
+    ])
+    (trade,) = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65})).trades.itertuples()
+    assert trade.exit_reason == "target" and trade.resolved_by_minutes and trade.exit_minute == at(DAY, "10:11")
+
+
+def test_exit_minute_equals_exit_time_at_an_open_or_a_close_and_is_unknown_without_minutes():
+    gap, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", *QUIET), ("10:10", 3996.0, 3997.0, 3995.0, 3996.5)])
+    (trade,) = backtest(gap, minutes, probabilities(gap, {"10:00": 0.65})).trades.itertuples()
+    assert trade.exit_minute == trade.exit_time == at(DAY, "10:10")
+    timed, minutes = scenario(DAY, [("10:00", *QUIET)] + [(f"10:{m:02d}", 4000.0, 4000.5, 3999.5, 4000.5)
+                                                         for m in range(5, 35, 5)])
+    (trade,) = backtest(timed, minutes, probabilities(timed, {"10:00": 0.65})).trades.itertuples()
+    assert trade.exit_reason == "time" and trade.exit_minute == trade.exit_time == at(DAY, "10:35")
+    inside, _ = scenario(DAY, [("10:00", *QUIET), ("10:05", 4000.0, 4002.0, 3999.5, 4001.5)])
+    (trade,) = backtest(inside, None, probabilities(inside, {"10:00": 0.65})).trades.itertuples()
+    assert trade.exit_reason == "target" and pd.isna(trade.exit_minute)

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.backtest import TRADE_COLUMNS, BacktestInputError, ExitParams, empty_trades, run_backtest, trades_to_csv
+from lab.backtest import TRADE_COLUMNS, BacktestInputError, ExitParams, empty_trades, engine, run_backtest, trades_to_csv
+from lab.backtest.run import engine_params, prepare_arrays
+from lab.config import CostsConfig, RulesConfig
+from lab.market.instruments import get_instrument
 from lab.errors import LabError
 from lab.strategies import direction_signals
 from tests.lab.backtest.helpers import random_probability
@@ -122,3 +125,23 @@ def test_run_backtest_results_stay_intact_when_a_later_call_reuses_the_trades_bu
     second = run_backtest(june, direction_signals(random_probability(june, 4)), minutes)
     assert len(first.trades) > 1 and len(second.trades) > 1
     pd.testing.assert_frame_equal(first.trades, kept)
+
+
+def test_exit_minutes_are_found_in_any_order_of_the_trades_and_lie_inside_the_exit_bar(month):
+    bars, minutes = month
+    rules = RulesConfig()
+    signals = direction_signals(random_probability(bars, 1))
+    arrays = prepare_arrays(bars, signals, minutes, rules)
+    params = engine_params(rules, CostsConfig(), get_instrument("MES"), 5, signals.exits)
+    count, records, _ = engine.simulate(*arrays.kernel_arrays(), params)
+    minute_arrays = (arrays.minute_ns, arrays.minute_open, arrays.minute_high, arrays.minute_low)
+    in_order, reversed_order = records[:count].copy(), records[:count][::-1].copy()
+    engine.fill_exit_minutes(in_order, params, *minute_arrays)
+    engine.fill_exit_minutes(reversed_order, params, *minute_arrays)
+    assert np.array_equal(in_order["exit_minute_ns"], reversed_order["exit_minute_ns"][::-1])
+    inside = records[:count]["exit_minute_ns"] == np.iinfo(np.int64).min  # fills inside a bar, before the search
+    found = in_order["exit_minute_ns"][inside]
+    assert inside.sum() > 10 and (found >= in_order["exit_ns"][inside]).all()
+    assert (found < in_order["exit_ns"][inside] + params.bar_ns).all()
+    trades = run_backtest(bars, signals, minutes).trades
+    assert (pd.DatetimeIndex(trades["exit_minute"]).asi8 == in_order["exit_minute_ns"]).all()

@@ -27,6 +27,7 @@ from lab.study.tuning import (
     run_study,
     search_space,
     study_progress,
+    trial_run_name,
     trials_table,
 )
 
@@ -62,6 +63,13 @@ def test_search_space_is_the_plan_grid_of_81_points() -> None:
     }
     assert grid_points(space) == 81
     assert default_study_name("target_6bar", "lightgbm", "0123456789abcdef") == "tune-target_6bar-lightgbm-0123456789ab"
+
+
+def test_trial_run_name_lists_the_grid_parameters_in_grid_order() -> None:
+    params = {"min_data_in_leaf": 200, "learning_rate": 0.05, "max_depth": 4, "num_leaves": 15}
+    assert trial_run_name(params) == "nl15-d4-lr0.05-md200"
+    assert trial_run_name({"num_leaves": 31, "max_depth": 6, "learning_rate": 0.1, "min_data_in_leaf": 50,
+                           "lambda_l2": 1.5}) == "nl31-d6-lr0.1-md50-lambda_l21.5"
 
 
 def test_run_study_grid_covers_every_point_once_with_progress(tmp_path) -> None:
