@@ -30,7 +30,7 @@ class ChampionError(RegistryError):
 
 def alias_record_tag(alias: str) -> str:
     """The registered-model tag holding the version ``lab promote`` moved ``alias`` to."""
-    return f"{tag.ALIAS_RECORD_PREFIX}{alias}"
+    return f"{tag.ALIAS_RECORD}.{alias}"
 
 
 def gate_version(model_name: str, alias: str = "champion", client: "MlflowClient | None" = None) -> Any:

@@ -69,6 +69,6 @@ def test_featurize_missing_or_folder_data_path_is_one_line(tmp_path, tracking_st
     config.write_text(CONFIG.format(path=tmp_path / "raw.txt"))
     assert main(["--config", str(config), "--data", str(data)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith("featurize: error: minute file ")
+    assert err.count("\n") == 2 and "Traceback" not in err  # which configuration, then the one line
+    assert err.startswith(f"config: {config}\nfeaturize: error: minute file ")
     assert ("does not exist" if kind == "missing" else "is a folder, not a minute file") in err

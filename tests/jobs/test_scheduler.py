@@ -260,7 +260,8 @@ def test_fire_job_champion_placeholder_without_a_champion_fails_clearly(store, t
                    {"walk-forward": {"params_from": "{champion.run_id}"}})
     outcome = fire_job(spec, recording_runner)
     assert not outcome.ok and CALLS == []
-    assert "model 'mes-none' has no champion yet; promote one with `lab promote" in outcome.error
+    assert "model 'mes-none' has no champion in " in outcome.error
+    assert "promote one first with `lab promote --run-id <tune run>` (or remove the {champion...} job" in outcome.error
 
 
 def test_fire_job_champion_placeholder_resolves_run_and_target(store, tmp_path):
