@@ -20,6 +20,7 @@ from lab.config.parsing import DateRange, build, flatten, read_toml
 from lab.config.locate import caller_dir, locate_config
 from lab.errors import ConfigError
 from lab.market.instruments import Instrument, get_instrument
+from lab.rules import LIMIT_FILLS
 
 __all__ = [
     "DataConfig",
@@ -182,6 +183,10 @@ class RulesConfig:
     daily_loss_limit_usd: float = 100.0
     pause_after_consecutive_losses: int = 3
     pause_minutes: int = 30
+    # How the resting profit-target limit fills: "through" (a price must trade limit_through_ticks
+    # ticks beyond it; a touch may leave the order in the queue) or "touch" (a price at it fills).
+    limit_fill: str = "through"
+    limit_through_ticks: int = 1
 
     def validate(self) -> None:
         if not 0.5 < self.entry_threshold <= 1.0:
@@ -207,6 +212,12 @@ class RulesConfig:
             )
         _check_positive("rules.pause_after_consecutive_losses", self.pause_after_consecutive_losses, allow_zero=True)
         _check_positive("rules.pause_minutes", self.pause_minutes, allow_zero=True)
+        _check_choice("rules.limit_fill", self.limit_fill, LIMIT_FILLS)
+        if isinstance(self.limit_through_ticks, bool) or not isinstance(self.limit_through_ticks, int) \
+                or self.limit_through_ticks < 1:
+            raise ConfigError(
+                f"[rules] limit_through_ticks = {self.limit_through_ticks!r} must be a whole number of ticks >= 1 "
+                "(1: any trade beyond the target fills it); for fills on a touch set limit_fill = \"touch\"")
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ class Dataset:
 
 #: The [rules] keys the target_trade label reads (lab.targets, lab.rules): the dataset's only rules.
 LABEL_RULES = ("profit_target_ticks", "stop_loss_ticks", "time_stop_bars", "last_entry_minutes_before_close",
-               "flatten_minutes_before_close")
+               "flatten_minutes_before_close", "limit_fill", "limit_through_ticks")
 
 
 def featurize_settings(config: LabConfig) -> dict[str, Any]:
