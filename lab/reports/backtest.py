@@ -236,6 +236,7 @@ def html_report(
     max_trade_rows: int = 200,
     header: Mapping[str, str] | None = None,
     verdict: str | None = None,
+    fill_line: str | None = None,
 ) -> str:
     """A self-contained HTML page: metrics, criteria, Monte Carlo, breakdowns, figures, trades.
 
@@ -266,6 +267,8 @@ def html_report(
         :func:`report_header`).
     verdict : str, optional
         The final evaluation's verdict, shown above everything (``PASS ...`` or ``FAIL ...``).
+    fill_line : str, optional
+        The fill rule and what the other one makes (:meth:`lab.backtest.FillSensitivity.line`).
 
     Returns
     -------
@@ -274,7 +277,7 @@ def html_report(
     """
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
-             _header(header or {}, verdict)]
+             _header(header or {}, verdict)] + ([f"<p>{html.escape(fill_line)}</p>"] if fill_line else [])
     if diagnostics is not None:
         parts.append(f"<p>{html.escape(barrier_sentence(diagnostics))}</p>")
     if criteria is not None:

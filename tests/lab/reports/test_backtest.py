@@ -114,3 +114,10 @@ def test_report_header_states_the_entry_rule_and_exits_of_the_strategy_traded():
     assert "market exit at the next open once P(high range) >= 0.5" in rules
     direction = report_header(LabConfig(), runs={}, data_source="x", digest="d")["rules"]
     assert direction.startswith("long at P >= 0.60, short at P <= 0.40; 2 contracts at confidence >= 0.70, else 1")
+
+
+def test_html_report_states_the_fill_rule_line_after_the_header():
+    line = "Fill rule: through (1 tick); under touch: 412 trades, $1,234.50, profit factor 1.31"
+    page = html_report("Validation backtest", {"total_trades": 12.0}, header={"strategy": "direction"}, fill_line=line)
+    assert f"<p>{line}</p>" in page and page.index(line) < page.index("Metrics")
+    assert "Fill rule" not in html_report("Validation backtest", {"total_trades": 12.0})
