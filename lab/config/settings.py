@@ -58,6 +58,7 @@ class DataConfig:
     timezone: str = "America/New_York"  # how naive stamps in the file are read
     instrument: str = "MES"
     on_bad_rows: str = "error"  # "error" or "drop"
+    max_bad_share: float = 0.01  # "drop" refuses to drop more than this share of the rows (a misread file)
     on_bad_sessions: str = "warn"  # sessions the data doctor flags: "warn" (keep) or "drop"
     synthetic_seed: int = 20190501
     synthetic_start: dt.date = dt.date(2019, 5, 1)
@@ -67,6 +68,9 @@ class DataConfig:
     def validate(self) -> None:
         get_instrument(self.instrument)
         _check_choice("data.on_bad_rows", self.on_bad_rows, ("error", "drop"))
+        if not 0.0 <= self.max_bad_share <= 1.0:
+            raise ConfigError(f"[data] max_bad_share = {self.max_bad_share} must lie in [0, 1] (a share of the rows; "
+                              "0.01 drops at most 1 % of them)")
         _check_choice("data.on_bad_sessions", self.on_bad_sessions, ("warn", "drop"))
         _check_timezone("data.timezone", self.timezone)
         if self.synthetic_end <= self.synthetic_start:
