@@ -84,3 +84,9 @@ def test_load_lab_config_without_a_file_here_reads_the_projects_and_a_named_file
     (tmp_path / "lab.toml").write_text("[rules]\nstop_loss_ticks = 9\n")
     assert load_lab_config().rules.stop_loss_ticks == 9.0  # ./lab.toml where the user stands wins
     assert load_lab_config("lab.toml").rules.stop_loss_ticks == 9.0
+
+
+def test_load_config_ignores_a_byte_order_mark(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_bytes(b"\xef\xbb\xbf[rules]\nlimit_fill = \"touch\"\n")
+    assert load_config(path).rules.limit_fill == "touch"
