@@ -41,6 +41,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -613,8 +614,6 @@ def _stamps_from_text(text: pa.Array) -> pa.Array:
     :data:`_DATE_FORMATS` and :data:`_CLOCK_FORMATS` (date, a space, time of day), else strings:
     ISO 8601 where that layout parsed, the original text elsewhere (reported as a bad row).
     """
-    import pyarrow.compute as pc  # only for vendor layouts: the FirstRate path never needs it
-
     text = pc.utf8_trim_whitespace(text)
     valid = text.drop_null()
     if len(valid) == 0:
@@ -640,8 +639,6 @@ def _stamps_from_text(text: pa.Array) -> pa.Array:
 
 def _standard_columns(columns: dict[str, pa.ChunkedArray]) -> pa.Table:
     """The reader's table (time, open, high, low, close, volume) from the columns by role."""
-    import pyarrow.compute as pc  # only for vendor layouts: the FirstRate path never needs it
-
     if "date" in columns:
         joined = pc.binary_join_element_wise(pc.utf8_trim_whitespace(columns["date"]),
                                              pc.utf8_trim_whitespace(columns["clock"]), " ")
