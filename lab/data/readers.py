@@ -631,7 +631,7 @@ def _stamps_from_text(text: pa.Array) -> pa.Array:
             best, best_nulls = parsed, parsed.null_count
         if best_nulls == text.null_count:
             break
-    if best_nulls == text.null_count:
+    if best_nulls == 0:
         return best
     iso = pc.strftime(best, format="%Y-%m-%dT%H:%M:%S")
     return pc.if_else(pc.is_null(best), text, iso)

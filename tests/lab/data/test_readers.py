@@ -381,3 +381,10 @@ def test_read_minutes_drop_refusal_names_repeated_stamps_as_the_likely_cause(tmp
     with pytest.raises(DataError, match=r"most break rule 'duplicate time \(same instant twice\)' .* stamps repeat: "
                                         r"is the date or the time of day in a column of its own"):
         read_minutes(_write(tmp_path, text), on_bad_rows="drop")
+
+
+def test_read_minutes_date_and_time_columns_name_a_row_without_a_date(tmp_path):
+    text = ("Date;Time;Open;High;Low;Close;Volume\n03/01/2023;09:30;10;11;9;10;1\n;09:31;10;11;9;10;1\n"
+            "03/01/2023;09:32;10;11;9;10;1\n")
+    with pytest.raises(DataError, match=r"line 3: .*09:31 breaks rule 'time is not a date-time'"):
+        read_minutes(_write(tmp_path, text, "m.csv"))
