@@ -98,7 +98,7 @@ def fresh_process_seconds(repeat: int) -> tuple[float, float]:
         "import numpy as np\n"
         "from lab.backtest import engine\n"
         "f = np.zeros(3); i = np.zeros(3, np.int64)\n"
-        "p = engine.EngineParams(0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 1800000000000, np.inf, 300000000000)\n"
+        "p = engine.EngineParams(0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 1800000000000, np.inf, 300000000000, 0.25)\n"
         "engine.simulate(f, f, f, f, i, i, i, i, np.zeros(3, np.int8), f, i, np.zeros(3, np.bool_),"
         " np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), p)\n"
         "print(time.perf_counter() - t)\n"
@@ -173,7 +173,7 @@ def main() -> None:
     first_call = time.perf_counter() - start
     arrays = prepare_arrays(bars, signals, minutes, rules)
     params = engine.EngineParams(0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 30 * _NS_PER_MINUTE, np.inf,
-                                 5 * _NS_PER_MINUTE)
+                                 5 * _NS_PER_MINUTE, 0.25)
     kernel, kernel_fastest = median_seconds(lambda: engine.simulate(*arrays.kernel_arrays(), params), args.repeat)
     full, full_fastest = median_seconds(lambda: run_backtest(bars, signals, minutes, rules=rules, costs=costs),
                                         args.repeat)

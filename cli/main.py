@@ -68,11 +68,12 @@ def cli() -> None:
 @click.option("--config", default="", help=CONFIG_HELP)
 @click.option("--data", default="", help="minute file; overrides [data] path (empty: configuration, else synthetic)")
 @click.option("--on-bad-rows", type=click.Choice(["", "error", "drop"]), default="", help="overrides [data] on_bad_rows")
+@click.option("--max-bad-share", default="", help="overrides [data] max_bad_share: the share of rows drop may drop (0.01)")
 @click.option("--experiment", default=None, help="MLflow experiment name (default: MLflow's default experiment)")
-def featurize(config: str, data: str, on_bad_rows: str, experiment: str | None) -> None:
+def featurize(config: str, data: str, on_bad_rows: str, max_bad_share: str, experiment: str | None) -> None:
     """Run the featurize entry point (same as `mlflow run . -e featurize --env-manager local`)."""
-    _run_entry_point("featurize", {"config": _config_path(config), "data": _data_path(data), "on_bad_rows": on_bad_rows},
-                     experiment)
+    _run_entry_point("featurize", {"config": _config_path(config), "data": _data_path(data), "on_bad_rows": on_bad_rows,
+                                   "max_bad_share": max_bad_share}, experiment)
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": False})
@@ -206,9 +207,12 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 @click.option("--config", default="", help=CONFIG_HELP + " ([windows] test is not read)")
 @click.option("--tz", default=None, help="time zone of naive stamps (default: [data] timezone)")
 @click.option("--on-bad-rows", type=click.Choice(["error", "drop"]), default="error", show_default=True)
+@click.option("--max-bad-share", type=click.FloatRange(0.0, 1.0), default=None,
+              help="share of rows --on-bad-rows drop may drop (default: [data] max_bad_share, 0.01)")
 @click.option("--json", "as_json", is_flag=True, help="print the findings as JSON: a list of {session, kind, detail}")
 @click.option("--plots", type=click.Path(file_okay=False), default=None, help="write a PNG per finding kind into this folder")
-def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: bool, plots: str | None) -> None:
+def check(path: str, config: str, tz: str | None, on_bad_rows: str, max_bad_share: float | None, as_json: bool,
+          plots: str | None) -> None:
     """Read and check a minute file (FirstRate .txt/.csv, .zip or .gz of one, CSV with header, Parquet;
     a bare name is looked up in data/raw/): statistics, and the data doctor's findings per session.
 
@@ -228,7 +232,7 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: boo
     click.echo(config_origin(config_file), err=True)
     cfg = load_lab_config(config_file)
     sealed = sealed_ranges(cfg, str(find_minute_file(path)))
-    result = check_file(path, cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed)
+    result = check_file(path, cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed, max_bad_share=max_bad_share)
     refuse_sealed_content(read_fingerprints(result.minute_file.minutes, cfg), "lab data check")  # before any figure
     if as_json:
         click.echo(json.dumps(result.report.as_json(), indent=1))

@@ -31,10 +31,11 @@ from lab import tags as tag
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--on-bad-rows", default="", choices=["", "error", "drop"], help="overrides [data] on_bad_rows")
+    parser.add_argument("--max-bad-share", default="", help="overrides [data] max_bad_share (share of rows drop may drop)")
     parser.add_argument("--force", action="store_true", help="rebuild the tables even when the cache has them")
     args = parser.parse_args(argv)
     try:
-        config = config_from_args(args, **{"data.on_bad_rows": args.on_bad_rows})
+        config = config_from_args(args, **{"data.on_bad_rows": args.on_bad_rows, "data.max_bad_share": args.max_bad_share})
         with tracking.stage_run("featurize", config, target="all") as run:
             started = time.perf_counter()
             data = resolve_data(config, stage="featurize", run_id=run.info.run_id)

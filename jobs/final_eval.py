@@ -142,6 +142,7 @@ def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "th
     warmup_start = test.start - dt.timedelta(days=TEST_WARMUP_DAYS)
     try:
         minute_file = read_minutes(source.path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                                   max_bad_share=config.data.max_bad_share,
                                    since=warmup_start, until=test.end + dt.timedelta(days=1))
     except DataError as exc:
         if "on-bad-rows" not in str(exc):

@@ -217,6 +217,7 @@ def _dataset_settings(config: LabConfig) -> dict[str, Any]:
     settings = {k: v for k, v in featurize_settings(config).items() if k != "pipeline_code"}
     settings["source"] = dataclasses.asdict(config.data)
     settings["source"].pop("on_bad_rows", None)
+    settings["source"].pop("max_bad_share", None)  # like on_bad_rows: whether a read may drop, not what it keeps
     return settings
 
 

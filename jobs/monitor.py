@@ -107,6 +107,7 @@ def window_reader(config: LabConfig) -> Callable[[dt.date, dt.date], pd.DataFram
         if any(first <= r.end and r.start <= last for r in sealed):
             return pd.DataFrame()
         minutes = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                               max_bad_share=config.data.max_bad_share,
                                since=first - dt.timedelta(days=TEST_WARMUP_DAYS), until=last + dt.timedelta(days=1),
                                exclude=[(r.start, r.end) for r in sealed]).minutes
         try:

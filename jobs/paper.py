@@ -232,7 +232,7 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
     session = _Session(config, model, sessions, start, end, sink)
     exclude = [(r.start, r.end) for r in sealed]
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm,
-                               exclude=exclude)
+                               exclude=exclude, max_bad_share=config.data.max_bad_share)
     refuse_sealed_content(read_fingerprints(minute_file.minutes, config), "paper")  # under any name or dates
     offset = Path(path).stat().st_size if follow else 0
     session.feed(minute_file.minutes)
@@ -325,7 +325,7 @@ def _read_lines(path: Path, lines: bytes, config: LabConfig, bound: dt.date,
         part = Path(folder) / f"lines{path.suffix}"
         part.write_bytes(_header_of(path) + lines)
         return read_minutes(part, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound,
-                            exclude=exclude)
+                            exclude=exclude, max_bad_share=config.data.max_bad_share)
 
 
 def _reaches_bound(path: Path, config: LabConfig, bound: dt.date, exclude: Sequence[tuple[dt.date, dt.date]]) -> bool:

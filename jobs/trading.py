@@ -21,7 +21,8 @@ from lab.backtest.metrics import daily_pnl
 from lab.backtest.metrics import verdict as plan_verdict
 from lab.models.evaluation import classification_metrics
 from lab.reports.backtest import equity_figure, figure_png, html_report
-from lab.strategies import backtest_strategy, get_strategy, long_only_for_target
+from lab.backtest.fills import FillSensitivity
+from lab.strategies import backtest_strategy, get_strategy, long_only_for_target, strategy_fill_sensitivity
 from registry.deflated import daily_moments
 
 __all__ = ["backtest_window", "log_backtest", "warn_if_costs_off"]
@@ -51,9 +52,10 @@ def backtest_window(config, bars: pd.DataFrame, minutes: pd.DataFrame, models: d
     # The strategy's own features come from the table, formed with the history before the window.
     features_of_strategy = bars[list(strategy.features)] if strategy.features else None
     warn_if_costs_off(config)
-    result = backtest_strategy(config, bars, minutes, **{wanted.argument: predictions.get(wanted.role)},
-                               features=features_of_strategy, long_only=long_only)
-    metrics = log_backtest(config, result, title, prefix, metrics, header=header)
+    inputs = {wanted.argument: predictions.get(wanted.role), "features": features_of_strategy, "long_only": long_only}
+    result = backtest_strategy(config, bars, minutes, **inputs)
+    fills = strategy_fill_sensitivity(config, bars, minutes, result, **inputs)  # the other fill rule, for the record
+    metrics = log_backtest(config, result, title, prefix, metrics, header=header, fills=fills)
     return metrics, predictions
 
 
@@ -67,14 +69,16 @@ def warn_if_costs_off(config) -> None:
 
 
 def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str, float] | None = None, *,
-                 header: Mapping[str, str] | None = None) -> dict[str, float]:
+                 header: Mapping[str, str] | None = None, fills: FillSensitivity | None = None) -> dict[str, float]:
     """Measure and log one simulated window in the active run (a backtest's or a paper run's artifacts).
 
     Logs the plan's metrics (``prefix`` + name, added to ``metrics``), the engine counters
     (``engine_*``), a Monte Carlo interval, ``trades.csv``, ``success_criteria.csv``, the
     breakdowns, ``monte_carlo.csv``, ``equity_drawdown.png`` and ``report.html`` (opening with
     the plan's verdict on its criteria, then ``header``: what the page is about, see
-    :func:`lab.reports.backtest.report_header`); prints a summary. Returns all the metrics logged.
+    :func:`lab.reports.backtest.report_header`); prints a summary. With ``fills`` (the same
+    signals under both limit-fill rules) also ``fill_<rule>_trades`` / ``_pnl_usd`` / ``_profit_factor``
+    / ``_targets`` and the report's fill-rule line. Returns all the metrics logged.
     """
     metrics = dict(metrics or {})
     trades = result.trades
@@ -85,6 +89,8 @@ def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str
     if monte_carlo is not None:
         metrics.update({f"{prefix}{k}": v for k, v in monte_carlo_metrics(monte_carlo).items()})
     metrics.update({f"{prefix}engine_{k}": v for k, v in result.diagnostics.items()})
+    if fills is not None:
+        metrics.update(fills.metrics(prefix))
     tracking.log_metrics(metrics)
     tracking.log_text(trades_to_csv(trades), "trades.csv")
     tracking.log_table(criteria, "success_criteria.csv")
@@ -100,9 +106,12 @@ def log_backtest(config, result, title: str, prefix: str = "", metrics: dict[str
                          criteria=criteria, monte_carlo=monte_carlo, breakdowns=breakdowns, trades=trades,
                          figures={"Equity and drawdown": png}, diagnostics=result.diagnostics,
                          session_dates=result.session_dates, header=header, verdict=plan_verdict(criteria),
-                         daily_loss_limit_usd=config.rules.daily_loss_limit_usd)
+                         daily_loss_limit_usd=config.rules.daily_loss_limit_usd,
+                         fill_line=fills.line() if fills is not None else None)
     tracking.log_text(report, "report.html")
     _print_summary(title, metrics, criteria, prefix)
+    if fills is not None:
+        print(f"  {fills.line()}")
     return metrics
 
 

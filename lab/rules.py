@@ -17,6 +17,8 @@ __all__ = [
     "entry_cutoffs_ns",
     "entry_time_allowed",
     "is_flatten_bar",
+    "LIMIT_FILLS",
+    "target_beyond_points",
     "barrier_touches",
     "stop_gapped",
     "target_gapped",
@@ -61,14 +63,48 @@ def is_flatten_bar(start_ns, flatten_ns):
     return start_ns >= flatten_ns
 
 
-def barrier_touches(side, high, low, target, stop):
-    """(target touched, stop touched) by a bar or minute with this high/low, for a long (side > 0) or short.
+#: How a resting profit-target limit fills (``[rules] limit_fill``): ``"through"`` when a price
+#: trades at least ``limit_through_ticks`` beyond it, ``"touch"`` when a price reaches it.
+LIMIT_FILLS = ("through", "touch")
 
-    ``side`` is a scalar; ``high``, ``low``, ``target`` and ``stop`` may be arrays.
+
+def target_beyond_points(limit_fill: str, limit_through_ticks: int, tick_size: float) -> float:
+    """How far beyond the profit target a price must trade for the resting limit to fill, points.
+
+    Parameters
+    ----------
+    limit_fill : str
+        ``"through"`` (the limit fills only when a price trades ``limit_through_ticks`` ticks beyond
+        it: a touch may leave the order unfilled in the queue) or ``"touch"`` (a price at the limit
+        fills it).
+    limit_through_ticks : int
+        Ticks beyond the limit that ``"through"`` demands (1: any trade beyond it, which a
+        price-time queue cannot leave unfilled).
+    tick_size : float
+        Points per tick.
+
+    Returns
+    -------
+    float
+        ``limit_through_ticks * tick_size`` under ``"through"``, 0.0 under ``"touch"``.
+    """
+    if limit_fill == "touch":
+        return 0.0
+    if limit_fill != "through":
+        raise ValueError(f"limit_fill = {limit_fill!r}; use one of {', '.join(LIMIT_FILLS)}")
+    return float(limit_through_ticks) * float(tick_size)
+
+
+def barrier_touches(side, high, low, target, stop, target_beyond):
+    """(target filled, stop touched) by a bar or minute with this high/low, for a long (side > 0) or short.
+
+    The target (a resting limit) fills when the high (long) / low (short) reaches ``target_beyond``
+    points beyond it (:func:`target_beyond_points`: 0 for a touch); the stop (a stop order) is
+    touched at its price. ``side`` is a scalar; ``high``, ``low``, ``target`` and ``stop`` may be arrays.
     """
     if side > 0:
-        return high >= target - PRICE_EPS, low <= stop + PRICE_EPS
-    return low <= target + PRICE_EPS, high >= stop - PRICE_EPS
+        return high >= target + target_beyond - PRICE_EPS, low <= stop + PRICE_EPS
+    return low <= target - target_beyond + PRICE_EPS, high >= stop - PRICE_EPS
 
 
 def stop_gapped(side, open_price, stop):
@@ -76,6 +112,7 @@ def stop_gapped(side, open_price, stop):
     return (open_price - stop) * side <= PRICE_EPS
 
 
-def target_gapped(side, open_price, target):
-    """Whether a bar (or minute) opens at or through the target: the resting limit fills at the target."""
-    return (open_price - target) * side >= -PRICE_EPS
+def target_gapped(side, open_price, target, target_beyond):
+    """Whether a bar (or minute) opens ``target_beyond`` points or more beyond the target: the resting
+    limit fills at the target (never better: the conservative reading of a gap)."""
+    return (open_price - target) * side >= target_beyond - PRICE_EPS

@@ -16,6 +16,7 @@ Typical use::
 from __future__ import annotations
 
 from lab.backtest.engine import COUNTER_NAMES
+from lab.backtest.fills import FillOutcome, FillSensitivity, fill_sensitivity
 from lab.backtest.metrics import (
     EXIT_REASONS,
     breakdown,
@@ -38,6 +39,8 @@ __all__ = [
     "COUNTER_NAMES",
     "EXIT_REASONS",
     "ExitParams",
+    "FillOutcome",
+    "FillSensitivity",
     "StrategySignals",
     "TRADE_COLUMNS",
     "bootstrap_trades",
@@ -48,6 +51,7 @@ __all__ = [
     "empty_trades",
     "equity_curve",
     "evaluate_criteria",
+    "fill_sensitivity",
     "is_full_size",
     "max_drawdown_usd",
     "monte_carlo_metrics",

@@ -29,6 +29,10 @@ Rules implemented here (prices in index points, times in int64 ns since the epoc
   slippage), or a flatten at the close of a session's last bar if its flatten bar is missing;
 * at the close, an opposite signal with confidence >= ``reversal_min_confidence`` (or the
   strategy's exit signal) schedules a market exit at the next open.
+
+"Reaches the target" means trades ``target_beyond`` points beyond it (``[rules] limit_fill``:
+``through`` demands ``limit_through_ticks`` ticks, ``touch`` none), at a bar's or minute's open
+(a gap) and inside it alike; the stop is a stop order, touched at its price.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class EngineParams(NamedTuple):
     pause_ns: int  #: pause length, ns
     reversal_min_confidence: float  #: opposite signals at or above this exit (> 1: never)
     bar_ns: int  #: bar length, ns
+    target_beyond: float  #: points a price must trade beyond the target to fill it (0: a touch fills)
 
 
 #: The book: the open position and the session's risk state (one record, mutated by the steps).
@@ -143,7 +148,7 @@ _MIN_NS = np.iinfo(np.int64).min
 
 # numba's disk cache tracks this file only; the rules it inlines from lab/rules.py are keyed here.
 # After editing lab/rules.py, set this to the first 16 hex digits of its SHA-256 (a test says so).
-RULES_SOURCE_SHA256 = "a11e2a532026429a"
+RULES_SOURCE_SHA256 = "eb80dfa13613f80f"
 
 
 def rules_source_sha256() -> str:
@@ -217,7 +222,7 @@ def _exit_at_open(book, p, counters, j, open_price, start_ns, flatten_ns):
     if j > book.entry_bar and _stop_gapped(side, open_price, book.stop):
         counters.gap_stop += 1
         return REASON_STOP, open_price - side * slip
-    if j > book.entry_bar and _target_gapped(side, open_price, book.target):
+    if j > book.entry_bar and _target_gapped(side, open_price, book.target, p.target_beyond):
         return REASON_TARGET, book.target
     return _NO_EXIT, 0.0
 
@@ -235,10 +240,10 @@ def _resolve_with_minutes(book, p, counters, start_ns, minute_ns, minute_open, m
         if _stop_gapped(side, mo, stop):
             counters.resolved_by_minutes_stop += 1
             return REASON_STOP, mo - side * slip, True
-        if _target_gapped(side, mo, target):
+        if _target_gapped(side, mo, target, p.target_beyond):
             counters.resolved_by_minutes_target += 1
             return REASON_TARGET, target, True
-        hit_target, hit_stop = _barrier_touches(side, minute_high[k], minute_low[k], target, stop)
+        hit_target, hit_stop = _barrier_touches(side, minute_high[k], minute_low[k], target, stop, p.target_beyond)
         if hit_stop:
             if hit_target:
                 counters.same_minute_stop += 1
@@ -261,7 +266,7 @@ def _barriers(p, side, fill):
 def _exit_inside_bar(book, p, counters, high, low, start_ns, minute_ns, minute_open, minute_high, minute_low):
     """Exit reason, fill and whether minutes decided it, from the bar's high and low; updates the excursions."""
     side, target, stop = book.side, book.target, book.stop
-    hit_target, hit_stop = _barrier_touches(side, high, low, target, stop)
+    hit_target, hit_stop = _barrier_touches(side, high, low, target, stop, p.target_beyond)
     reason, price, resolved = _NO_EXIT, 0.0, False
     if hit_target and hit_stop:
         reason, price, resolved = _resolve_with_minutes(book, p, counters, start_ns, minute_ns, minute_open,

@@ -18,8 +18,10 @@ Entry bar
     target or the stop (the whole bar after its open is assumed to follow the fill).
 Profit target
     A limit ``profit_target_ticks`` from the entry fill, filled at exactly its price (no
-    slippage) when a bar's high (long) / low (short) touches it; a bar that opens beyond it also
-    fills at the target price (a resting limit is never skipped).
+    slippage). ``limit_fill = "through"`` (the default): only when a bar's high (long) / low
+    (short) trades at least ``limit_through_ticks`` ticks beyond it (a touch may leave the order
+    in the queue); ``"touch"``: when the high / low reaches it. A bar that opens that far beyond
+    it also fills at the target price (never better).
 Stop
     ``stop_loss_ticks`` from the entry fill, touched by the low (long) / high (short); fill = stop
     price less ``exit_slippage_ticks``. A bar after the entry bar that OPENS through the stop (a
@@ -72,7 +74,7 @@ from lab.backtest import engine
 from lab.backtest.signals import BacktestInputError, ExitParams, StrategySignals, is_full_size, position_contracts
 from lab.config import CostsConfig, RulesConfig
 from lab.market.instruments import Instrument, get_instrument
-from lab.rules import entry_cutoffs_ns
+from lab.rules import entry_cutoffs_ns, target_beyond_points
 
 __all__ = ["BacktestResult", "run_backtest", "trades_to_csv", "TRADE_COLUMNS", "empty_trades"]
 
@@ -142,6 +144,7 @@ def engine_params(rules: RulesConfig, costs: CostsConfig, instrument: Instrument
         daily_loss_limit=float(rules.daily_loss_limit_usd), pause_after_losses=int(rules.pause_after_consecutive_losses),
         pause_ns=int(rules.pause_minutes) * _NS_PER_MINUTE, reversal_min_confidence=reversal,
         bar_ns=bar_minutes * _NS_PER_MINUTE,
+        target_beyond=target_beyond_points(rules.limit_fill, rules.limit_through_ticks, instrument.tick_size),
     )
 
 
@@ -229,6 +232,8 @@ def run_backtest(
         "stop_loss_ticks": exits.stop_loss_ticks,
         "time_stop_bars": exits.time_stop_bars,
         "reversal_min_confidence": reversal_min_confidence,
+        "limit_fill": rules.limit_fill,
+        "limit_through_ticks": rules.limit_through_ticks,
         "bar_minutes": bar_minutes,
         "minutes_given": minutes is not None,
     }

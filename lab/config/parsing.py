@@ -43,7 +43,7 @@ def read_toml(path: str | Path, missing: str) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(missing.format(path=repr(str(path))))
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows editors) ignored
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 

@@ -20,6 +20,7 @@ from lab.config.parsing import DateRange, build, flatten, read_toml
 from lab.config.locate import caller_dir, locate_config
 from lab.errors import ConfigError
 from lab.market.instruments import Instrument, get_instrument
+from lab.rules import LIMIT_FILLS
 
 __all__ = [
     "DataConfig",
@@ -57,6 +58,7 @@ class DataConfig:
     timezone: str = "America/New_York"  # how naive stamps in the file are read
     instrument: str = "MES"
     on_bad_rows: str = "error"  # "error" or "drop"
+    max_bad_share: float = 0.01  # "drop" refuses to drop more than this share of the rows (a misread file)
     on_bad_sessions: str = "warn"  # sessions the data doctor flags: "warn" (keep) or "drop"
     synthetic_seed: int = 20190501
     synthetic_start: dt.date = dt.date(2019, 5, 1)
@@ -66,6 +68,9 @@ class DataConfig:
     def validate(self) -> None:
         get_instrument(self.instrument)
         _check_choice("data.on_bad_rows", self.on_bad_rows, ("error", "drop"))
+        if not 0.0 <= self.max_bad_share <= 1.0:
+            raise ConfigError(f"[data] max_bad_share = {self.max_bad_share} must lie in [0, 1] (a share of the rows; "
+                              "0.01 drops at most 1 % of them)")
         _check_choice("data.on_bad_sessions", self.on_bad_sessions, ("warn", "drop"))
         _check_timezone("data.timezone", self.timezone)
         if self.synthetic_end <= self.synthetic_start:
@@ -182,6 +187,10 @@ class RulesConfig:
     daily_loss_limit_usd: float = 100.0
     pause_after_consecutive_losses: int = 3
     pause_minutes: int = 30
+    # How the resting profit-target limit fills: "through" (a price must trade limit_through_ticks
+    # ticks beyond it; a touch may leave the order in the queue) or "touch" (a price at it fills).
+    limit_fill: str = "through"
+    limit_through_ticks: int = 1
 
     def validate(self) -> None:
         if not 0.5 < self.entry_threshold <= 1.0:
@@ -207,6 +216,12 @@ class RulesConfig:
             )
         _check_positive("rules.pause_after_consecutive_losses", self.pause_after_consecutive_losses, allow_zero=True)
         _check_positive("rules.pause_minutes", self.pause_minutes, allow_zero=True)
+        _check_choice("rules.limit_fill", self.limit_fill, LIMIT_FILLS)
+        if isinstance(self.limit_through_ticks, bool) or not isinstance(self.limit_through_ticks, int) \
+                or self.limit_through_ticks < 1:
+            raise ConfigError(
+                f"[rules] limit_through_ticks = {self.limit_through_ticks!r} must be a whole number of ticks >= 1 "
+                "(1: any trade beyond the target fills it); for fills on a touch set limit_fill = \"touch\"")
 
 
 @dataclass(frozen=True)

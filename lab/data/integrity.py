@@ -9,11 +9,15 @@ Rules (each row must satisfy all):
 * ``volume`` is a whole number >= 0;
 * no two rows share one instant (the repeated autumn hour is *not* a duplicate: it is two instants).
 
-Rows out of time order are sorted (a warning says how many), not rejected.
+Rows out of time order are sorted (a warning says how many), not rejected. Dropping bad rows
+(``on_bad_rows="drop"``) is refused when they are more than ``max_bad_share`` of the rows (1 % by
+default): that many bad rows mean a misread file, and the refusal names the count and the likely
+cause (high and low swapped, stamps repeated, not minute bars ...).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,9 +27,12 @@ import pandas as pd
 
 from lab.errors import DataError
 
-__all__ = ["BadRows", "check_minutes"]
+__all__ = ["BadRows", "check_minutes", "DEFAULT_MAX_BAD_SHARE"]
 
 _SHOWN = 3
+#: Share of a file's rows ``on_bad_rows="drop"`` may drop before it refuses (``[data] max_bad_share``).
+DEFAULT_MAX_BAD_SHARE = 0.01
+_HIGH, _LOW = "high < max(open, close)", "low > min(open, close)"
 
 
 @dataclass
@@ -42,7 +49,8 @@ class BadRows:
         self.found[rule].append((int(line), str(value)))
 
 
-def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str) -> tuple[pd.DataFrame, dict[str, int]]:
+def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str, max_bad_share: float = DEFAULT_MAX_BAD_SHARE,
+                  unparsable_dropped: int = 0) -> tuple[pd.DataFrame, dict[str, int]]:
     """Apply the integrity rules to a parsed minute frame.
 
     Parameters
@@ -53,6 +61,10 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str) -> tuple[
     bad : BadRows
         Rows the parser already rejected (their index is NaT).
     on_bad_rows : {"error", "drop"}
+    max_bad_share : float, default 0.01
+        With ``"drop"``: the largest share of rows (bad rows / rows, in [0, 1]) that may be dropped.
+    unparsable_dropped : int, default 0
+        Lines the parser already dropped (not in ``frame``): counted as bad rows of the file.
 
     Returns
     -------
@@ -62,7 +74,8 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str) -> tuple[
     Raises
     ------
     DataError
-        With ``on_bad_rows="error"``: the first offending lines, their values and rules, and counts.
+        With ``on_bad_rows="error"``: the first offending lines, their values and rules, and counts;
+        with ``"drop"``: more than ``max_bad_share`` of the rows are bad (the count and the likely cause).
     """
     lines = frame["line"].to_numpy()
     masks: dict[str, np.ndarray] = {}
@@ -83,8 +96,9 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str) -> tuple[
         masks["price <= 0"] = nonpositive
         top = np.maximum(prices["open"], prices["close"])
         bottom = np.minimum(prices["open"], prices["close"])
-        masks["high < max(open, close)"] = prices["high"] < top
-        masks["low > min(open, close)"] = prices["low"] > bottom
+        masks[_HIGH] = prices["high"] < top
+        masks[_LOW] = prices["low"] > bottom
+        inverted = prices["high"] < prices["low"]
         masks["volume is negative or fractional"] = (volume < 0) | (volume % 1 != 0)
     duplicate = np.zeros(len(frame), dtype=bool)
     if len(stamps) > 1 and not nat.any() and bool((stamps[1:] >= stamps[:-1]).all()):
@@ -104,9 +118,23 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str) -> tuple[
         if mask.any():
             counts[rule] = counts.get(rule, 0) + int(mask.sum())
             any_bad |= mask
-    if any_bad.any() or bad.found:
+    if any_bad.any() or bad.found or unparsable_dropped:
+        hint = _swapped_hint(masks, inverted & ~nat)
+        rows = len(frame) + unparsable_dropped
+        dropped = int(any_bad.sum()) + unparsable_dropped
+        too_many = bool(rows) and dropped / rows > max_bad_share + 1e-12
         if on_bad_rows == "error":
-            raise DataError(_message(bad, masks, frame, lines, nat))
+            cause = hint
+            if too_many:
+                cause = (f" {dropped / rows:.1%} of the rows are bad, more than --on-bad-rows drop drops "
+                         f"({max_bad_share:.0%}, --max-bad-share): {_likely_cause(counts, hint, 0)}")
+            raise DataError(_message(bad, masks, frame, lines, nat, dropped, suggest_drop=not too_many) + cause)
+        if too_many:
+            raise DataError(
+                f"{bad.path}: {dropped:,} of {rows:,} rows ({dropped / rows:.1%}) are bad, more than the "
+                f"{max_bad_share:.0%} --on-bad-rows drop may drop ([data] max_bad_share): "
+                f"{_likely_cause(counts, hint, unparsable_dropped)} Fix the file or its header; to drop them anyway "
+                f"pass --max-bad-share {min(1.0, math.ceil(dropped / rows * 100) / 100):g} (or set [data] max_bad_share).")
         frame = frame.loc[~any_bad]
     if len(frame) == 0:
         raise DataError(f"{bad.path}: no valid minute rows remain; check the file's format and date range")
@@ -119,7 +147,8 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str) -> tuple[
     return frame, counts
 
 
-def _message(bad: BadRows, masks: dict[str, np.ndarray], frame: pd.DataFrame, lines: np.ndarray, nat: np.ndarray) -> str:
+def _message(bad: BadRows, masks: dict[str, np.ndarray], frame: pd.DataFrame, lines: np.ndarray, nat: np.ndarray,
+             rows_bad: int, suggest_drop: bool = True) -> str:
     offenders: list[tuple[int, str, str]] = [(line, rule, value) for rule, rows in bad.found.items() for line, value in rows]
     for rule, mask in masks.items():
         for pos in np.flatnonzero(mask & ~nat)[:_SHOWN]:
@@ -132,10 +161,9 @@ def _message(bad: BadRows, masks: dict[str, np.ndarray], frame: pd.DataFrame, li
             counts[rule] = counts.get(rule, 0) + n
     shown = "; ".join(f"line {line}: {value} breaks rule '{rule}'" for line, rule, value in offenders[:_SHOWN])
     summary = ", ".join(f"{rule}: {n}" for rule, n in counts.items())
-    return (
-        f"{bad.path}: {sum(counts.values())} bad row(s). {shown}. Rows per rule: {summary}. "
-        "Fix the file, or rerun with --on-bad-rows drop (mlflow run: -P on_bad_rows=drop) to drop them and report the count."
-    )
+    fix = ("Fix the file, or rerun with --on-bad-rows drop (mlflow run: -P on_bad_rows=drop) to drop them and report "
+           "the count." if suggest_drop else "Fix the file.")
+    return f"{bad.path}: {rows_bad} bad row(s). {shown}. Rows per rule: {summary}. {fix}"
 
 
 def _row_text(frame: pd.DataFrame, pos: int) -> str:
@@ -145,3 +173,34 @@ def _row_text(frame: pd.DataFrame, pos: int) -> str:
         f"{stamp.isoformat()} open={row['open']:g} high={row['high']:g} low={row['low']:g} "
         f"close={row['close']:g} volume={row['volume']:g}"
     )
+
+
+def _swapped_hint(masks: dict[str, np.ndarray], inverted: np.ndarray) -> str:
+    """A sentence when most rows breaking a high/low rule have high < low (the columns look swapped)."""
+    broken = masks[_HIGH] | masks[_LOW]
+    n_broken = int(broken.sum())
+    n_inverted = int((broken & inverted).sum())
+    if n_broken == 0 or n_inverted * 2 <= n_broken:
+        return ""
+    return (f" In {n_inverted:,} of the {n_broken:,} rows breaking a high/low rule high < low: the high and low "
+            "columns look swapped (check the header names, or the column order of a headerless file: "
+            "time,open,high,low,close,volume).")
+
+
+def _likely_cause(counts: dict[str, int], hint: str, unparsable: int) -> str:
+    """The likely cause of many bad rows, from the rule most of them break."""
+    if hint:
+        return hint.strip()
+    if unparsable and unparsable >= max(counts.values(), default=0):
+        return (f"{unparsable:,} lines do not parse (wrong separator, a second header, or text in a number "
+                "column?).")
+    rule, n = max(counts.items(), key=lambda item: item[1])
+    causes = {
+        "duplicate time (same instant twice)": "stamps repeat: is the date or the time of day in a column of its "
+        "own that was not read, or does the file hold several contracts or sub-minute bars?",
+        "time is not a date-time": "the stamps are in a layout the reader does not know; give ISO 8601 "
+        "(2023-01-03 09:30:00) or a Date and a Time column.",
+        "time is not on a whole minute": "the stamps carry seconds: this is not a file of 1-minute bars.",
+        "price <= 0": "prices at or below zero: a back-adjusted series that went negative? Use an unadjusted file.",
+    }
+    return f"most break rule '{rule}' ({n:,} rows): " + causes.get(rule, "check the file's columns and units.")

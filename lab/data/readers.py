@@ -4,9 +4,14 @@ Formats
 -------
 * FirstRate Data ``.txt``/``.csv``: headerless ``YYYY-MM-DD HH:MM:SS,open,high,low,close,volume``,
   naive US/Eastern stamps at the *start* of each minute.
-* Any CSV with named columns in any order (``time``/``timestamp``/``datetime``/``date`` plus
-  ``open, high, low, close, volume``, case-insensitive); stamps naive (read in ``tz``) or carrying
-  an offset / ``Z`` (converted).
+* Any CSV with named columns in any order and any case, separated by commas, semicolons or tabs,
+  a UTF-8 byte-order mark ignored: a stamp column (``time``/``timestamp``/``datetime``/``date``)
+  or a date and a time-of-day column (``Date,Time,...``), ``open, high, low, close`` (or
+  ``last``) and ``volume`` (or TradeStation's ``Up``/``Down`` split, summed); stamps naive (read
+  in ``tz``) or carrying an offset / ``Z`` (converted). Stamps that are not ISO 8601
+  (``11/19/2023 18:00``, ``20231119 180000``, ...) are read in the vendor layout that parses the
+  most of them (:data:`_DATE_FORMATS` x :data:`_CLOCK_FORMATS`; month first before day first).
+  Held-out ranges of such files are parsed, then cut by instant before any check looks at them.
 * Parquet with the same columns (or a datetime index).
 * Any of the text files compressed: a ``.gz`` file, or a ``.zip`` archive holding one ``.txt``/``.csv``
   (as FirstRate ships them); recognised by their first bytes, whatever the file's name.
@@ -36,18 +41,18 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lab.errors import DataError
-from lab.data.integrity import BadRows, check_minutes
+from lab.data.integrity import DEFAULT_MAX_BAD_SHARE, BadRows, check_minutes
 
 __all__ = ["MinuteFile", "read_minutes", "sniff_format", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
 
 MARKET_TZ = "America/New_York"
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = (*PRICE_COLUMNS, "volume")
-_TIME_ALIASES = ("time", "timestamp", "datetime", "date", "date_time", "ts")
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ def read_minutes(
     until: dt.date | None = None,
     since: dt.date | None = None,
     exclude: Sequence[tuple[dt.date, dt.date]] = (),
+    max_bad_share: float = DEFAULT_MAX_BAD_SHARE,
 ) -> MinuteFile:
     """Read a 1-minute OHLCV file into the minute-frame contract.
 
@@ -101,6 +107,9 @@ def read_minutes(
         lines are skipped unparsed wherever the stamp's own text settles it; lines within a day
         of a boundary whose stamps carry an offset (or are read in a zone other than ET) are
         parsed and then cut by their *instant* in exchange time, before any check looks at them.
+    max_bad_share : float, default 0.01
+        With ``on_bad_rows="drop"``: the largest share of the rows read that may be dropped;
+        more is refused with the count and the likely cause (a misread file, not a few bad rows).
 
     Raises
     ------
@@ -120,7 +129,7 @@ def read_minutes(
     if kind in ("zip", "gzip"):
         with _decompressed(path, kind) as (plain, shown):
             try:
-                return read_minutes(plain, tz, on_bad_rows, until, since, exclude)
+                return read_minutes(plain, tz, on_bad_rows, until, since, exclude, max_bad_share)
             except DataError as exc:
                 raise DataError(str(exc).replace(str(plain), shown)) from None
     if kind == "parquet" and path.suffix.lower() not in (".parquet", ".pq"):
@@ -149,7 +158,7 @@ def read_minutes(
     frame.index.name = "time"
     if frame.empty and outside and not bad.found:  # every row lies outside the bounds: nothing to check
         return MinuteFile(minutes=frame.drop(columns="line"), rows_read=rows_read, rows_dropped={}, rows_outside=outside)
-    frame, dropped = check_minutes(frame, bad, on_bad_rows)
+    frame, dropped = check_minutes(frame, bad, on_bad_rows, max_bad_share, unparsable_dropped)
     if unparsable_dropped:
         dropped = {"unparsable line": unparsable_dropped, **dropped}
     return MinuteFile(minutes=frame, rows_read=rows_read, rows_dropped=dropped, rows_outside=outside)
@@ -385,12 +394,16 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
     """Parse the lines outside ``cuts``; returns the table, its first line number, the lines skipped
     unread and, when lines were skipped, the file line number of every parsed row."""
     with path.open("rb") as handle:
-        head = handle.readline().decode("utf-8", errors="replace").strip()
+        raw_head = handle.readline()
+    bom = len(_BOM) if raw_head.startswith(_BOM) else 0  # a UTF-8 byte-order mark (Excel writes one): ignored
+    head = raw_head[bom:].decode("utf-8", errors="replace").strip()
     if not head:
         raise DataError(f"{path}: the file is empty; expected lines like '2023-01-03 09:30:00,3850.25,3851,3849.5,3850.75,1234'")
     has_header = not head[:1].isdigit()
+    delimiter = ","
     if has_header:
-        names = [c.strip().strip('"').lower() for c in head.split(",")]
+        delimiter = _delimiter(head)
+        names = _header_names(head, delimiter)
         mapping = _column_mapping(names, path)
         read_options = pacsv.ReadOptions(skip_rows=1, column_names=names)
         first_line = 2
@@ -405,15 +418,17 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
         mapping = {n: n for n in names}
         read_options = pacsv.ReadOptions(column_names=names)
         first_line = 1
-    types = {src: (pa.float64() if dst in PRICE_COLUMNS else pa.int64()) for src, dst in mapping.items() if dst != "time"}
-    time_src = next(src for src, dst in mapping.items() if dst == "time")
+    types = {src: (pa.float64() if dst in PRICE_COLUMNS else pa.int64() if dst in _VOLUME_ROLES else pa.string())
+             for src, dst in mapping.items() if dst != "time"}
+    time_src = next(src for src, dst in mapping.items() if dst in ("time", "date"))
+    parse_options = pacsv.ParseOptions(delimiter=delimiter)
     table = None
     skipped, line_numbers = 0, None
     # Fast path: naive stamps parsed by pyarrow (ns, one resolution everywhere); then stamps
     # with offsets as text for pandas; then a line-by-line read that names the bad line.
     with path.open("rb") as handle:
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            body_start = data.find(b"\n") + 1 if has_header else 0
+            body_start = data.find(b"\n") + 1 if has_header else bom
             skips = None
             if cuts and time_src == names[0] and body_start < len(data):
                 skips = _sorted_skips(data, body_start, cuts, exact_zone)
@@ -442,27 +457,29 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
             else:
                 content = data[:]
     prefix = pa.py_buffer(content)
-    for time_type in (pa.timestamp("ns"), pa.string()):
+    time_types = (pa.timestamp("ns"), pa.string()) if mapping[time_src] == "time" else (pa.string(),)
+    for time_type in time_types:
         convert = pacsv.ConvertOptions(column_types={**types, time_src: time_type}, include_columns=list(mapping))
         try:
-            table = pacsv.read_csv(pa.BufferReader(prefix), read_options=read_options, convert_options=convert)
+            table = pacsv.read_csv(pa.BufferReader(prefix), read_options=read_options, parse_options=parse_options,
+                                   convert_options=convert)
             break
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
     if table is None:
-        lenient = _read_text_lenient(path, content, names, mapping, has_header, on_bad_rows, line_numbers)
+        lenient = _read_text_lenient(path, content, names, mapping, has_header, on_bad_rows, line_numbers, delimiter)
         return lenient, first_line, skipped, None
-    table = table.rename_columns([mapping[c] for c in table.column_names])
-    return table.select(["time", *COLUMNS]), first_line, skipped, line_numbers
+    table = _standard_columns({mapping[c]: table.column(c) for c in table.column_names})
+    return table, first_line, skipped, line_numbers
 
 
 def _read_text_lenient(path: Path, content: bytes, names: list[str], mapping: dict[str, str], has_header: bool,
-                       on_bad_rows: str, line_numbers: np.ndarray | None = None) -> pd.DataFrame:
+                       on_bad_rows: str, line_numbers: np.ndarray | None = None, delimiter: str = ",") -> pd.DataFrame:
     """Read ``content`` (the file, or its lines outside the held-out ranges) as strings, then name the
     first unparsable line (or drop such lines). ``line_numbers`` gives the file line of each non-blank
     line of ``content`` when lines were cut out of it."""
     first_line = 2 if has_header else 1
-    lines = content.decode("utf-8", errors="replace").splitlines()[first_line - 1 :]
+    lines = content.decode("utf-8-sig", errors="replace").splitlines()[first_line - 1 :]
     numbers = list(range(first_line, first_line + len(lines)))
     if line_numbers is not None:
         lines = [line for line in lines if line.strip()]
@@ -473,18 +490,25 @@ def _read_text_lenient(path: Path, content: bytes, names: list[str], mapping: di
         if not text.strip():
             bad.append((number, text, "blank line"))
             continue
-        parts = text.split(",")
+        parts = text.split(delimiter)
         if len(parts) != width:
             bad.append((number, text, f"{len(parts)} fields instead of {width}"))
             continue
         rows.append(parts)
         line_numbers.append(number)
     frame = pd.DataFrame(rows, columns=names)[list(mapping)].rename(columns=mapping)
-    for column in COLUMNS:
+    for column in [c for c in (*PRICE_COLUMNS, *_VOLUME_ROLES) if c in frame.columns]:
         values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
         for pos in np.flatnonzero(values.isna().to_numpy()):
-            bad.append((line_numbers[pos], ",".join(rows[pos]), f"{column} {frame[column].iat[pos]!r} is not a number"))
+            bad.append((line_numbers[pos], delimiter.join(rows[pos]), f"{column} {frame[column].iat[pos]!r} is not a number"))
         frame[column] = values
+    if "date" in frame.columns:
+        stamps = frame["date"].str.strip() + " " + frame["clock"].str.strip()
+        frame["time"] = _stamps_from_text(pa.array(stamps, pa.string())).to_pandas()
+    elif not _looks_iso(frame["time"]):
+        frame["time"] = _stamps_from_text(pa.array(frame["time"].str.strip(), pa.string())).to_pandas()
+    if "volume" not in frame.columns:
+        frame["volume"] = frame["up"] + frame["down"]
     if bad:
         bad.sort()
         if on_bad_rows == "error":
@@ -506,20 +530,126 @@ def _read_text_lenient(path: Path, content: bytes, names: list[str], mapping: di
     return frame[["time", *COLUMNS]]
 
 
+_BOM = b"\xef\xbb\xbf"
+_VOLUME_ROLES = ("volume", "up", "down")
+#: Header names (lower case, without spaces, underscores, dots, dashes, quotes or <>) -> role.
+_HEADER_ROLES = {
+    **dict.fromkeys(("timestamp", "datetime", "ts", "gmttime", "localtime", "barstart", "timeet"), "time"),
+    "date": "date", "day": "date", "tradedate": "date",
+    "time": "clock", "clock": "clock",
+    **dict.fromkeys(("open", "o", "openprice", "first"), "open"),
+    **dict.fromkeys(("high", "h", "highprice", "max"), "high"),
+    **dict.fromkeys(("low", "l", "lowprice", "min"), "low"),
+    **dict.fromkeys(("close", "c", "last", "closeprice", "lastprice"), "close"),
+    **dict.fromkeys(("volume", "vol", "v", "totalvolume", "totalvol"), "volume"),
+    **dict.fromkeys(("up", "upvolume", "upvol"), "up"),
+    **dict.fromkeys(("down", "downvolume", "downvol"), "down"),
+}
+#: Date and time-of-day layouts vendors write, tried on a sample of the stamps (first match wins a tie).
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y", "%Y.%m.%d", "%m/%d/%y",
+                 "%m-%d-%Y", "%d-%m-%Y")
+_CLOCK_FORMATS = ("%H:%M:%S", "%H:%M", "%H%M%S", "%H%M", "%H:%M:%S.%f")
+
+
+def _delimiter(head: str) -> str:
+    """The header line's separator: comma, semicolon or tab, whichever it holds most of."""
+    counts = {sep: head.count(sep) for sep in (",", ";", "\t")}
+    return max(counts, key=lambda sep: (counts[sep], sep == ","))
+
+
+def _header_names(head: str, delimiter: str) -> list[str]:
+    """Normalised, unique column names of a header line (an empty or repeated name gets ``_<k>``)."""
+    names: list[str] = []
+    for k, raw in enumerate(head.split(delimiter)):
+        name = raw.strip().strip('"').strip("'").strip().lower()
+        name = name.strip("<>")
+        name = "".join(ch for ch in name if ch not in " _.-<>")
+        names.append(name if name and name not in names else f"_{k}")
+    return names
+
+
 def _column_mapping(names: list[str], path: Path) -> dict[str, str]:
+    """``column name -> role`` (time, or date and clock; open, high, low, close; volume, or up and down)."""
     mapping: dict[str, str] = {}
     for name in names:
-        if name in COLUMNS:
-            mapping[name] = name
-        elif name in _TIME_ALIASES and "time" not in mapping.values():
-            mapping[name] = "time"
-    missing = [c for c in ("time", *COLUMNS) if c not in mapping.values()]
+        role = _HEADER_ROLES.get(name)
+        if role is not None and role not in mapping.values():
+            mapping[name] = role
+    roles = set(mapping.values())
+    if "time" not in roles and ("date" in roles) != ("clock" in roles):
+        # one stamp column named date or time holds the whole stamp
+        only = next(name for name, role in mapping.items() if role in ("date", "clock"))
+        mapping[only] = "time"
+    elif "time" in roles:
+        mapping = {name: role for name, role in mapping.items() if role not in ("date", "clock")}
+    if "volume" in roles:
+        mapping = {name: role for name, role in mapping.items() if role not in ("up", "down")}
+    elif {"up", "down"} <= roles:
+        pass  # TradeStation's split: volume = up + down
+    roles = set(mapping.values())
+    missing = [c for c in PRICE_COLUMNS if c not in roles]
+    if "time" not in roles and not {"date", "clock"} <= roles:
+        missing.insert(0, "time")
+    if "volume" not in roles and not {"up", "down"} <= roles:
+        missing.append("volume")
     if missing:
         raise DataError(
-            f"{path} line 1: header {names} lacks column(s) {missing}; expected time (or timestamp/datetime), "
-            "open, high, low, close, volume in any order"
+            f"{path} line 1: header {names} lacks column(s) {missing}; expected a time stamp (time, timestamp, "
+            "datetime, or date and time in two columns), open, high, low, close (or last), volume (or up and "
+            "down, summed) in any order and any case, separated by commas, semicolons or tabs"
         )
     return mapping
+
+
+def _looks_iso(text: pd.Series) -> bool:
+    """Whether the first stamp starts like ``YYYY-MM-DD`` (the ISO 8601 parser's business)."""
+    first = text.dropna()
+    return first.empty or bool(pd.Series(first.iloc[:1]).str.match(r"\s*\d{4}-\d\d-\d\d").iloc[0])
+
+
+def _stamps_from_text(text: pa.Array) -> pa.Array:
+    """Naive stamps from text in the vendor layout that parses the most of them.
+
+    Returns a ``timestamp[ns]`` array when every stamp parses with one layout of
+    :data:`_DATE_FORMATS` and :data:`_CLOCK_FORMATS` (date, a space, time of day), else strings:
+    ISO 8601 where that layout parsed, the original text elsewhere (reported as a bad row).
+    """
+    text = pc.utf8_trim_whitespace(text)
+    valid = text.drop_null()
+    if len(valid) == 0:
+        return text
+    sample = valid.take(np.linspace(0, len(valid) - 1, min(len(valid), 2000)).astype(np.int64))
+    layouts = [f"{d} {c}" for d in _DATE_FORMATS for c in _CLOCK_FORMATS]
+    misses = {f: pc.strptime(sample, format=f, unit="ns", error_is_null=True).null_count for f in layouts}
+    fewest = min(misses.values())
+    if fewest == len(sample):
+        return text
+    best, best_nulls = None, None
+    for layout in (f for f in layouts if misses[f] == fewest):  # a tie on the sample (e.g. m/d and d/m): whole column
+        parsed = pc.strptime(text, format=layout, unit="ns", error_is_null=True)
+        if best is None or parsed.null_count < best_nulls:
+            best, best_nulls = parsed, parsed.null_count
+        if best_nulls == text.null_count:
+            break
+    if best_nulls == 0:
+        return best
+    iso = pc.strftime(best, format="%Y-%m-%dT%H:%M:%S")
+    return pc.if_else(pc.is_null(best), text, iso)
+
+
+def _standard_columns(columns: dict[str, pa.ChunkedArray]) -> pa.Table:
+    """The reader's table (time, open, high, low, close, volume) from the columns by role."""
+    if "date" in columns:
+        joined = pc.binary_join_element_wise(pc.utf8_trim_whitespace(columns["date"]),
+                                             pc.utf8_trim_whitespace(columns["clock"]), " ")
+        columns["time"] = _stamps_from_text(joined.combine_chunks())
+    elif pa.types.is_string(columns["time"].type):
+        sample = columns["time"].slice(0, 1).to_pandas()
+        if not _looks_iso(sample):
+            columns["time"] = _stamps_from_text(columns["time"].combine_chunks())
+    if "volume" not in columns:
+        columns["volume"] = pc.add(columns["up"], columns["down"])
+    return pa.table({name: columns[name] for name in ("time", *COLUMNS)})
 
 
 # -- parquet --------------------------------------------------------------------------------
@@ -532,12 +662,17 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     if isinstance(frame.index, pd.DatetimeIndex):
         frame = frame.reset_index()
-    frame.columns = [str(c).lower() for c in frame.columns]
+    frame.columns = _header_names(",".join(str(c).replace(",", " ") for c in frame.columns), ",")
     mapping = _column_mapping(list(frame.columns), path)
     frame = frame[list(mapping)].rename(columns=mapping)
-    for column in PRICE_COLUMNS:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    frame["volume"] = pd.to_numeric(frame["volume"], errors="coerce").astype("float64")
+    for column in (*PRICE_COLUMNS, *_VOLUME_ROLES):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    if "date" in frame.columns:
+        stamps = frame["date"].astype("string").str.strip() + " " + frame["clock"].astype("string").str.strip()
+        frame["time"] = _stamps_from_text(pa.array(stamps.astype(object), pa.string())).to_pandas()
+    if "volume" not in frame.columns:
+        frame["volume"] = frame["up"] + frame["down"]
     return frame[["time", *COLUMNS]]
 
 

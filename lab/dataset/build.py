@@ -81,7 +81,7 @@ class Dataset:
 
 #: The [rules] keys the target_trade label reads (lab.targets, lab.rules): the dataset's only rules.
 LABEL_RULES = ("profit_target_ticks", "stop_loss_ticks", "time_stop_bars", "last_entry_minutes_before_close",
-               "flatten_minutes_before_close")
+               "flatten_minutes_before_close", "limit_fill", "limit_through_ticks")
 
 
 def featurize_settings(config: LabConfig) -> dict[str, Any]:
@@ -353,7 +353,7 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")
     tick = time.perf_counter()
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
-                               until=config.windows.test.start, exclude=[(r.start, r.end) for r in excluded])
+                               max_bad_share=config.data.max_bad_share, until=config.windows.test.start, exclude=[(r.start, r.end) for r in excluded])
     timings["read_s"] = time.perf_counter() - tick
     dropped = sum(minute_file.rows_dropped.values())
     progress(f"read {minute_file.rows_read:,} rows in {timings['read_s']:.2f} s; kept {len(minute_file.minutes):,}, "

@@ -12,9 +12,10 @@
 ``target_trade``
     The trade's own outcome under the backtest's rules for a *long* entry signalled at ``t``:
     entry at the open of ``t+1`` plus entry slippage; profit target and stop measured from the
-    fill; exit on the target (limit), the stop (minus exit slippage; a bar opening through the
-    stop fills at its open), the time stop at the close of the ``time_stop_bars``-th bar, or the
-    flatten bar's open. 1.0 when the trade's P&L after commission is > 0, else 0.0; NaN when the
+    fill; exit on the target (a resting limit: under ``rules.limit_fill = "through"`` a bar must
+    trade ``limit_through_ticks`` ticks beyond it, under ``"touch"`` reach it), the stop (minus exit
+    slippage; a bar opening through the stop fills at its open), the time stop at the close of the
+    ``time_stop_bars``-th bar, or the flatten bar's open. 1.0 when the trade's P&L after commission is > 0, else 0.0; NaN when the
     rules forbid the entry (after the last entry time). When target and stop both lie inside one
     5-minute bar the label takes the stop (the backtest resolves the order with 1-minute bars;
     the label is the conservative reading).
@@ -28,7 +29,8 @@ import pandas as pd
 from lab.config import TARGET_NAMES, CostsConfig, RulesConfig, TargetsConfig
 from lab.errors import ConfigError
 from lab.market.instruments import Instrument
-from lab.rules import barrier_touches, entry_cutoffs_ns, entry_time_allowed, is_flatten_bar, stop_gapped, target_gapped
+from lab.rules import (barrier_touches, entry_cutoffs_ns, entry_time_allowed, is_flatten_bar, stop_gapped,
+                       target_beyond_points, target_gapped)
 from lab.market.sessions import epoch_ns
 
 __all__ = ["compute_targets", "direction_target", "volatility_target", "trade_target", "target_horizon_bars"]
@@ -145,6 +147,7 @@ def trade_target(bars: pd.DataFrame, rules: RulesConfig, costs: CostsConfig, ins
     fill = open_[candidates + 1] + costs.entry_slippage_ticks * tick
     target_price = fill + rules.profit_target_ticks * tick
     stop_price = fill - rules.stop_loss_ticks * tick
+    beyond = target_beyond_points(rules.limit_fill, rules.limit_through_ticks, tick)
     exit_price = np.full(len(candidates), np.nan)
     for k in range(rules.time_stop_bars):
         pos = candidates + 1 + k
@@ -160,10 +163,11 @@ def trade_target(bars: pd.DataFrame, rules: RulesConfig, costs: CostsConfig, ins
         gap_stop = alive & (k > 0) & stop_gapped(1, open_[pos_c], stop_price)
         exit_price[gap_stop] = open_[pos_c][gap_stop] - costs.exit_slippage_ticks * tick
         alive &= ~gap_stop
-        gap_target = alive & (k > 0) & target_gapped(1, open_[pos_c], target_price)
+        gap_target = alive & (k > 0) & target_gapped(1, open_[pos_c], target_price, beyond)
         exit_price[gap_target] = target_price[gap_target]
         alive &= ~gap_target
-        touched_target, touched_stop = barrier_touches(1, high[pos_c], low[pos_c], target_price, stop_price)
+        touched_target, touched_stop = barrier_touches(1, high[pos_c], low[pos_c], target_price, stop_price,
+                                                       beyond)
         hit_stop = alive & touched_stop  # both inside the bar: the stop (the conservative reading)
         exit_price[hit_stop] = stop_price[hit_stop] - costs.exit_slippage_ticks * tick
         alive &= ~hit_stop

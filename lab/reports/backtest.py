@@ -569,6 +569,7 @@ def html_report(
     header: Mapping[str, str] | None = None,
     verdict: str | None = None,
     daily_loss_limit_usd: float | None = None,
+    fill_line: str | None = None,
 ) -> str:
     """A self-contained HTML page a trader reads top down (no network: images are embedded).
 
@@ -610,6 +611,8 @@ def html_report(
         first as a banner with the criteria that decided it.
     daily_loss_limit_usd : float, optional
         The rules' daily loss limit (USD): sessions that lost more are explained.
+    fill_line : str, optional
+        The fill rule and what the other one makes (:meth:`lab.backtest.FillSensitivity.line`).
 
     Returns
     -------
@@ -623,6 +626,8 @@ def html_report(
         css = "pass" if verdict.upper().startswith("PASS") else "fail"
         parts.append(f"<p class='verdict {css}'>Verdict on the plan's criteria: "
                      f"{html.escape(_verdict_text(verdict, criteria))}</p>")
+    if fill_line:
+        parts.append(f"<p class='fill-rule'>{html.escape(fill_line)}</p>")
     if criteria is not None:
         parts.append("<h2>Success criteria</h2>" + _criteria_table(criteria))
     headline = [n for n in _HEADLINE if n in metrics]

@@ -33,13 +33,15 @@ class CheckResult:
 
 
 def check_file(name: str, config: LabConfig, tz: str | None = None, on_bad_rows: str = "error",
-               exclude: Sequence[DateRange] = ()) -> CheckResult:
+               exclude: Sequence[DateRange] = (), max_bad_share: float | None = None) -> CheckResult:
     """Read ``name`` (a path, or a bare file name in ``data/raw/``; .txt/.csv/.zip/.gz/.parquet)
     before the test window and outside ``exclude`` (the market's sealed ranges), and diagnose it
-    against ``[session] calendar``."""
+    against ``[session] calendar``. ``max_bad_share`` (default ``[data] max_bad_share``): the share of
+    rows ``on_bad_rows="drop"`` may drop."""
     path = find_minute_file(name)
     began = time.perf_counter()
-    minute_file = read_minutes(path, tz=tz or config.data.timezone, on_bad_rows=on_bad_rows,
+    share = config.data.max_bad_share if max_bad_share is None else max_bad_share
+    minute_file = read_minutes(path, tz=tz or config.data.timezone, on_bad_rows=on_bad_rows, max_bad_share=share,
                                until=config.windows.test.start, exclude=[(r.start, r.end) for r in exclude])
     read_s = time.perf_counter() - began
     minutes = minute_file.minutes

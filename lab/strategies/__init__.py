@@ -23,7 +23,7 @@ from lab.strategies.direction import DIRECTION, LONG_ONLY_TARGETS, direction_sig
 from lab.strategies.mean_reversion import MEAN_REVERSION, mean_reversion_signals
 from lab.strategies.registry import (STRATEGIES, STRATEGY_NAMES, entry_rule_text, get_strategy, strategy_exits,
                                      targets_for)
-from lab.strategies.run import backtest_strategy, build_signals
+from lab.strategies.run import backtest_strategy, build_signals, strategy_fill_sensitivity
 
 __all__ = [
     "Strategy",
@@ -42,6 +42,7 @@ __all__ = [
     "entry_rule_text",
     "build_signals",
     "backtest_strategy",
+    "strategy_fill_sensitivity",
     "direction_signals",
     "long_only_for_target",
     "LONG_ONLY_TARGETS",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lab.backtest.fills import FillSensitivity, fill_sensitivity
 from lab.backtest.run import BacktestResult, run_backtest
 from lab.backtest.signals import BacktestInputError, StrategySignals
 from lab.config import LabConfig, RulesConfig, StrategyConfig
 from lab.strategies.registry import get_strategy
 
-__all__ = ["build_signals", "backtest_strategy"]
+__all__ = ["build_signals", "backtest_strategy", "strategy_fill_sensitivity"]
 
 
 def build_signals(
@@ -88,3 +89,35 @@ def backtest_strategy(
         bars, signals, minutes, rules=config.rules, costs=config.costs, instrument=config.instrument,
         bar_minutes=config.session.bar_minutes,
     )
+
+
+def strategy_fill_sensitivity(
+    config: LabConfig,
+    bars: pd.DataFrame,
+    minutes: pd.DataFrame | None = None,
+    result: BacktestResult | None = None,
+    *,
+    probability: pd.Series | None = None,
+    volatility_probability: pd.Series | None = None,
+    features: pd.DataFrame | None = None,
+    long_only: bool = False,
+) -> FillSensitivity:
+    """The configured strategy's backtest under both limit-fill rules (:func:`lab.backtest.fill_sensitivity`).
+
+    Parameters
+    ----------
+    config, bars, minutes, probability, volatility_probability, features, long_only
+        As in :func:`backtest_strategy`.
+    result : BacktestResult, optional
+        :func:`backtest_strategy`'s result on the same inputs (not run again).
+
+    Returns
+    -------
+    FillSensitivity
+    """
+    signals = build_signals(
+        config.strategy, bars, probability=probability, volatility_probability=volatility_probability,
+        rules=config.rules, features=features, long_only=long_only,
+    )
+    return fill_sensitivity(bars, signals, minutes, result, rules=config.rules, costs=config.costs,
+                            instrument=config.instrument, bar_minutes=config.session.bar_minutes)

@@ -42,6 +42,19 @@ def test_cli_data_check_bad_file_exits_2_with_one_line(tmp_path):
     assert "price <= 0" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_cli_data_check_drop_refuses_many_bad_rows_unless_max_bad_share_allows(tmp_path):
+    minutes = make_minutes("2023-03-01", "2023-03-01")
+    minutes = minutes[minutes["high"] > minutes["low"]]
+    bad = minutes.copy()
+    bad.iloc[:20, [1, 2]] = bad.iloc[:20, [2, 1]].to_numpy()  # high and low swapped on 20 of 390 rows
+    path = write_firstrate(bad, tmp_path / "m.txt")
+    refused = CliRunner().invoke(cli, ["data", "check", str(path), "--on-bad-rows", "drop"])
+    assert refused.exit_code != 0 and "more than the 1% --on-bad-rows drop may drop" in str(refused.exception)
+    allowed = CliRunner().invoke(cli, ["data", "check", str(path), "--on-bad-rows", "drop", "--max-bad-share", "0.06"])
+    assert allowed.exit_code == 0, allowed.output
+    assert f"{len(minutes) - 20} valid" in allowed.output
+
+
 def test_cli_data_synth_writes_a_readable_file(tmp_path):
     out = tmp_path / "s.txt"
     result = CliRunner().invoke(cli, ["data", "synth", "--start", "2023-03-01", "--end", "2023-03-03", "--seed", "1",

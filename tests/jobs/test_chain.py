@@ -144,6 +144,12 @@ def test_backtest_logs_trades_metrics_criteria_and_report(chain):
         assert key in bt.data.metrics, key
     assert bt.data.metrics["total_trades"] > 0
     assert {"trades.csv", "report.html", "equity_drawdown.png", "success_criteria.csv"} <= _artifacts(bt)
+    # the fill sensitivity: the configured rule (through) is the backtest's own figures; touch fills more targets
+    m = bt.data.metrics
+    assert m["fill_through_trades"] == m["total_trades"] and m["fill_through_pnl_usd"] == round(m["total_pnl_usd"], 2)
+    assert m["fill_touch_targets"] >= m["fill_through_targets"] and "fill_touch_profit_factor" in m
+    report = mlflow.artifacts.load_text(f"runs:/{bt.info.run_id}/report.html")
+    assert f"Fill rule: through (1 tick); under touch: {int(m['fill_touch_trades'])} trades" in report
     path = mlflow.artifacts.download_artifacts(run_id=bt.info.run_id, artifact_path="trades.csv", dst_path=str(tmp))
     header = open(path).readline().strip().split(",")
     assert header[:8] == ["entry_time", "exit_time", "side", "contracts", "entry_price", "exit_price", "exit_reason", "pnl_usd"]

@@ -48,6 +48,7 @@ def reference_trades(bars, minutes, signals: StrategySignals, rules=None, costs=
         reversal_min_confidence=level,
         exit_signal=None if signals.exit_signal is None else signals.exit_signal.fillna(False).astype(bool).tolist(),
         exit_signal_reason=signals.exit_signal_reason,
+        limit_through_ticks=rules.limit_through_ticks if rules.limit_fill == "through" else 0,
     )
     return pd.DataFrame(trades)
 

@@ -57,6 +57,7 @@ def reference_backtest(
     reversal_min_confidence: float | None,
     exit_signal: list[bool] | None = None,
     exit_signal_reason: str = "signal",
+    limit_through_ticks: int = 0,
 ) -> list[dict]:
     """Trades as dicts: entry_time, exit_time, side, contracts, entry_price, exit_price,
     exit_reason, pnl_usd, probability, mfe_ticks, mae_ticks, bars_held, resolved_by_minutes."""
@@ -79,6 +80,7 @@ def reference_backtest(
         return list(zip(rows["open"].tolist(), rows["high"].tolist(), rows["low"].tolist()))
     entry_slip = entry_slippage_ticks * tick_size
     exit_slip = exit_slippage_ticks * tick_size
+    beyond = limit_through_ticks * tick_size  # a target fills only this far beyond it (0: on a touch)
     trades: list[dict] = []
     pos: Position | None = None
     pending: str | None = None
@@ -130,7 +132,7 @@ def reference_backtest(
                 reason, price = pending, o - pos.side * exit_slip
             elif i > pos.entry_bar and favourable(o) <= favourable(pos.stop) + EPS:
                 reason, price = "stop", o - pos.side * exit_slip
-            elif i > pos.entry_bar and favourable(o) >= favourable(pos.target) - EPS:
+            elif i > pos.entry_bar and favourable(o) >= favourable(pos.target) + beyond - EPS:
                 reason, price = "target", pos.target
             if reason is not None:
                 pos.best = max(pos.best, favourable(o))
@@ -158,10 +160,10 @@ def reference_backtest(
         # inside the bar
         if pos is not None:
             if pos.side > 0:
-                touch_target, touch_stop = highs[i] >= pos.target - EPS, lows[i] <= pos.stop + EPS
+                touch_target, touch_stop = highs[i] >= pos.target + beyond - EPS, lows[i] <= pos.stop + EPS
                 best_price, worst_price = min(highs[i], pos.target), max(lows[i], pos.stop)
             else:
-                touch_target, touch_stop = lows[i] <= pos.target + EPS, highs[i] >= pos.stop - EPS
+                touch_target, touch_stop = lows[i] <= pos.target - beyond + EPS, highs[i] >= pos.stop - EPS
                 best_price, worst_price = max(lows[i], pos.target), min(highs[i], pos.stop)
             pos.best = max(pos.best, favourable(best_price))
             pos.worst = max(pos.worst, -favourable(worst_price))
@@ -172,12 +174,12 @@ def reference_backtest(
                     if favourable(mo) <= favourable(pos.stop) + EPS:
                         reason, price, resolved = "stop", mo - pos.side * exit_slip, True
                         break
-                    if favourable(mo) >= favourable(pos.target) - EPS:
+                    if favourable(mo) >= favourable(pos.target) + beyond - EPS:
                         reason, price, resolved = "target", pos.target, True
                         break
                     hi_fav, lo_fav = favourable(mh), favourable(ml)
                     up, down = max(hi_fav, lo_fav), min(hi_fav, lo_fav)
-                    reach_target = up >= favourable(pos.target) - EPS
+                    reach_target = up >= favourable(pos.target) + beyond - EPS
                     reach_stop = down <= favourable(pos.stop) + EPS
                     if reach_stop:  # alone, or together with the target: the stop
                         resolved = True

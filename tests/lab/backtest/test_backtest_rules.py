@@ -58,7 +58,7 @@ def test_entry_bar_stop_fills_at_stop_less_slippage_full_size():
 
 
 def test_short_entry_slippage_and_commission_to_the_cent():
-    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", 4000.0, 4000.0, 3998.0, 3998.5)])
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", 4000.0, 4000.0, 3997.75, 3998.5)])
     costs = CostsConfig(commission_per_contract_usd=1.10, entry_slippage_ticks=2.0, exit_slippage_ticks=1.0)
     result = backtest(bars, minutes, probabilities(bars, {"10:00": 0.38}), costs=costs)
     (trade,) = result.trades.itertuples()
@@ -234,6 +234,60 @@ def test_reversal_is_off_by_default():
     bars, minutes = scenario(DAY, rows)
     result = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65, "10:05": 0.1}))
     assert result.trades["exit_reason"].tolist() == ["time"]
+
+
+TOUCH = RulesConfig(limit_fill="touch")
+THROUGH_TWO = RulesConfig(limit_fill="through", limit_through_ticks=2)
+
+
+@pytest.mark.parametrize("rules, fills", [(RulesConfig(), False), (TOUCH, True)])
+def test_target_only_touched_fills_under_touch_and_not_under_through(rules, fills):
+    # target 4001.75; the 10:05 bar's high touches it, no minute trades above it
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", 4000.0, 4001.75, 3999.5, 4001.5)])
+    result = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65}), rules=rules)
+    (trade,) = result.trades.itertuples()
+    assert (trade.exit_reason == "target") is fills
+    assert trade.mfe_ticks == 6.0  # the touch is seen either way
+
+
+@pytest.mark.parametrize("high, rules, fills", [(4002.0, RulesConfig(), True), (4002.0, THROUGH_TWO, False),
+                                                (4002.25, THROUGH_TWO, True)])
+def test_through_fills_at_the_target_when_a_price_trades_the_ticks_beyond_it(high, rules, fills):
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", 4000.0, high, 3999.5, 4001.5)])
+    result = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65}), rules=rules)
+    (trade,) = result.trades.itertuples()
+    assert (trade.exit_reason == "target") is fills
+    if fills:
+        assert trade.exit_price == 4001.75  # the limit's price, never the better one traded through
+
+
+@pytest.mark.parametrize("open_, rules, fills", [(4001.75, RulesConfig(), False), (4001.75, TOUCH, True),
+                                                 (4002.0, RulesConfig(), True)])
+def test_target_gap_needs_an_open_beyond_the_target_under_through(open_, rules, fills):
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", *QUIET), ("10:10", open_, open_, open_ - 0.5, open_)])
+    result = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65}), rules=rules)
+    (trade,) = result.trades.itertuples()
+    assert (trade.exit_reason == "target" and trade.exit_time == at(DAY, "10:10")) is fills
+
+
+def test_minute_touching_the_target_before_the_stop_is_no_fill_under_through():
+    # the bar trades through the target (4002.0 > 4001.75), but only after the stop; the first minute only touches
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", *QUIET), ("10:10", 4000.0, 4002.0, 3998.0, 4001.0)])
+    minutes = set_minutes(minutes, at(DAY, "10:10"), [
+        (4000.0, 4001.75, 4000.0, 4001.5), (4001.5, 4001.5, 3998.0, 3998.5), (3998.5, 4002.0, 3998.5, 4001.0),
+        (4001.0, 4001.0, 4001.0, 4001.0), (4001.0, 4001.0, 4001.0, 4001.0),
+    ])
+    through = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65}))
+    touch = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65}), rules=TOUCH)
+    assert through.trades["exit_reason"].tolist() == ["stop"] and touch.trades["exit_reason"].tolist() == ["target"]
+    assert through.trades["resolved_by_minutes"].all() and touch.trades["resolved_by_minutes"].all()
+
+
+def test_stops_are_stop_orders_under_either_fill_rule():
+    bars, minutes = scenario(DAY, [("10:00", *QUIET), ("10:05", 4000.0, 4000.5, 3998.25, 3998.5)])
+    for rules in (RulesConfig(), TOUCH):
+        (trade,) = backtest(bars, minutes, probabilities(bars, {"10:00": 0.65}), rules=rules).trades.itertuples()
+        assert trade.exit_reason == "stop" and trade.exit_price == 3998.0  # touched at 3998.25, less 1 tick
 
 
 def test_engine_cache_is_keyed_to_the_shared_rules_module():

@@ -20,7 +20,7 @@ def _kernel_arguments(n: int = 3, m: int = 2) -> tuple:
     f, i = np.zeros(n), np.zeros(n, np.int64)
     minutes = (np.zeros(m, np.int64), np.zeros(m), np.zeros(m), np.zeros(m))
     params = engine.EngineParams(0.25, 1.25, 6.0, 8.0, 6, 1.0, 1.0, 0.84, 100.0, 3, 30 * 60 * 10**9, np.inf,
-                                 5 * 60 * 10**9)
+                                 5 * 60 * 10**9, 0.25)
     return (f, f, f, f, i, i, i, i, np.zeros(n, np.int8), f, i, np.zeros(n, np.bool_), *minutes, params)
 
 

@@ -30,6 +30,34 @@ def test_engine_matches_reference_on_a_wild_year(wild_year, run_both, seed):
     assert result.trades["resolved_by_minutes"].sum() == d["both_barriers_in_bar"] - d["unresolved_stop"]
 
 
+@pytest.mark.parametrize("limit_fill, through_ticks", [("touch", 1), ("through", 2)])
+def test_engine_matches_reference_under_the_other_fill_rules(wild_year, run_both, limit_fill, through_ticks):
+    bars, minutes = wild_year
+    rules = RulesConfig(limit_fill=limit_fill, limit_through_ticks=through_ticks)
+    signals = direction_signals(random_probability(bars, 1), rules)
+    result, reference = run_both(bars, minutes, signals, rules=rules)
+    assert_same_trades(result.trades, reference)
+    default = run_both(bars, minutes, signals)[0].trades
+    targets = (result.trades["exit_reason"] == "target").sum()
+    default_targets = (default["exit_reason"] == "target").sum()
+    # touch fills every target one tick through fills, and more; two ticks through fills fewer
+    assert targets > default_targets if limit_fill == "touch" else targets < default_targets
+
+
+def test_through_books_no_target_without_a_minute_a_tick_beyond_it(wild_year):
+    from lab.backtest import run_backtest
+
+    bars, minutes = wild_year
+    trades = run_backtest(bars, direction_signals(random_probability(bars, 2), RulesConfig()), minutes).trades
+    hits = trades[trades["exit_reason"] == "target"]
+    assert len(hits) > 500
+    for trade in hits.itertuples():
+        bar = minutes.loc[trade.exit_time:trade.exit_time + pd.Timedelta(seconds=299)]
+        beyond = bar["high"] if trade.side == "long" else -bar["low"]
+        target = trade.exit_price if trade.side == "long" else -trade.exit_price
+        assert (beyond >= target + 0.25 - 1e-9).any(), f"target booked at {trade.exit_time} without a tick beyond it"
+
+
 def test_engine_matches_reference_on_a_calm_year_with_reversals(calm_year, run_both):
     bars, minutes = calm_year
     rules = RulesConfig(exit_on_opposite_signal=True, pause_minutes=45, daily_loss_limit_usd=60.0)

@@ -26,6 +26,9 @@ def test_load_config_project_lab_toml_equals_built_in_defaults():
         ("[windows]\ntrain = ['2019-05-01']\n", r"windows.train = \['2019-05-01'\] must be a pair of dates"),
         ("[rules]\nentry_threshold = 0.45\n", r"\[rules\] entry_threshold = 0.45 must lie in \(0.5, 1\]"),
         ("[rules]\ntime_stop_bars = 2.5\n", r"rules.time_stop_bars = 2.5 must be a whole number"),
+        ("[rules]\nlimit_fill = 'queue'\n", r"\[rules\] limit_fill = 'queue' is not one of through, touch"),
+        ("[rules]\nlimit_through_ticks = 0\n",
+         r"\[rules\] limit_through_ticks = 0 must be a whole number of ticks >= 1 .* set limit_fill = \"touch\""),
         ("[costs]\ncommission_per_contract_usd = -1\n", r"commission_per_contract_usd = -1.0 must be >= 0"),
         ("[model]\nengine = 'catboost'\n", r"\[model\] engine = 'catboost' is not one of lightgbm, xgboost"),
         ("[data\n", r"not valid TOML"),
@@ -81,3 +84,9 @@ def test_load_lab_config_without_a_file_here_reads_the_projects_and_a_named_file
     (tmp_path / "lab.toml").write_text("[rules]\nstop_loss_ticks = 9\n")
     assert load_lab_config().rules.stop_loss_ticks == 9.0  # ./lab.toml where the user stands wins
     assert load_lab_config("lab.toml").rules.stop_loss_ticks == 9.0
+
+
+def test_load_config_ignores_a_byte_order_mark(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_bytes(b"\xef\xbb\xbf[rules]\nlimit_fill = \"touch\"\n")
+    assert load_config(path).rules.limit_fill == "touch"

@@ -73,7 +73,7 @@ def test_read_minutes_spring_gap_stamp_is_reported(tmp_path):
     text = "2023-03-12 01:59:00,10,11,9,10,1\n2023-03-12 02:30:00,10,11,9,10,1\n2023-03-12 03:00:00,10,11,9,10,1\n"
     with pytest.raises(DataError, match=r"line 2: .*skipped by the spring DST change"):
         read_minutes(_write(tmp_path, text))
-    kept = read_minutes(_write(tmp_path, text), on_bad_rows="drop")
+    kept = read_minutes(_write(tmp_path, text), on_bad_rows="drop", max_bad_share=0.5)
     assert len(kept.minutes) == 2 and sum(kept.rows_dropped.values()) == 1
 
 
@@ -110,13 +110,14 @@ def test_read_minutes_missing_file_says_what_to_do(tmp_path):
 
 def test_read_minutes_drop_mode_counts_rows_per_rule(tmp_path):
     text = GOOD + "2023-03-01 09:32:00,4000,4000.5,3999,4001,5\n2023-03-01 09:33:00,-1,1,-2,1,5\n2023-03-01 09:34:00,4000,4001,3999,4000,5\n"
-    result = read_minutes(_write(tmp_path, text), on_bad_rows="drop")
+    result = read_minutes(_write(tmp_path, text), on_bad_rows="drop", max_bad_share=0.5)
     assert len(result.minutes) == 3
     assert result.rows_dropped == {"price <= 0": 1, "high < max(open, close)": 1}
 
 
 def test_read_minutes_drop_mode_skips_unparsable_lines(tmp_path):
-    result = read_minutes(_write(tmp_path, GOOD + "garbage\n2023-03-01 09:33:00,4000,4001,3999,4000,5\n"), on_bad_rows="drop")
+    result = read_minutes(_write(tmp_path, GOOD + "garbage\n2023-03-01 09:33:00,4000,4001,3999,4000,5\n"), on_bad_rows="drop",
+                          max_bad_share=0.25)
     assert len(result.minutes) == 3
     assert result.rows_dropped == {"unparsable line": 1}
 
@@ -261,3 +262,129 @@ def test_find_minute_file_looks_up_a_bare_name_in_data_raw(tmp_path, monkeypatch
     assert find_minute_file("sub/ES_1min.txt") == Path("sub/ES_1min.txt")  # a path with a folder is taken as given
     with pytest.raises(DataError, match=r"'nope\.txt' does not exist \(nor in data/raw/\)"):
         read_minutes(find_minute_file("nope.txt"))
+
+
+# -- what vendors ship: separate date and time, other names, separators, Up/Down, BOM ----------
+
+
+def _vendor_text(minutes, header, date_format, clock_format, sep=",", volume=("volume",)):
+    """The minutes as a vendor writes them: a header line, a date and a time-of-day column."""
+    local = minutes.index.tz_convert("America/New_York").tz_localize(None)
+    rows = []
+    for stamp, row in zip(local, minutes.itertuples(index=False)):
+        volumes = [str(row.volume)] if len(volume) == 1 else [str(row.volume - row.volume // 3), str(row.volume // 3)]
+        rows.append(sep.join([stamp.strftime(date_format), stamp.strftime(clock_format),
+                              *(f"{getattr(row, c):.2f}" for c in ("open", "high", "low", "close")), *volumes]))
+    return header + "\n" + "\n".join(rows) + "\n"
+
+
+def test_read_minutes_date_and_time_columns_read_with_no_bad_row(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-02", overnight=True)
+    text = _vendor_text(minutes, "Date,Time,Open,High,Low,Close,Volume", "%Y-%m-%d", "%H:%M:%S")
+    result = read_minutes(_write(tmp_path, text, "nq.csv"))
+    _assert_contract(result.minutes)
+    pd.testing.assert_frame_equal(result.minutes, minutes, check_freq=False)
+    assert result.rows_read == len(minutes) and result.rows_dropped == {}
+
+
+@pytest.mark.parametrize("header, sep, date_format, clock_format, volume", [
+    ("DATE;TIME;OPEN;HIGH;LOW;LAST;UP;DOWN", ";", "%m/%d/%Y", "%H:%M", ("up", "down")),  # TradeStation-like
+    ("<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<VOL>", "\t", "%Y%m%d", "%H%M%S", ("volume",)),  # MetaTrader-like
+    ("date;time;open;high;low;close;volume", ";", "%d.%m.%Y", "%H:%M:%S", ("volume",)),
+    (" Date, Time, Open, High, Low, Last, Volume", ",", "%Y/%m/%d", "%H:%M:%S", ("volume",)),  # Sierra Chart-like
+])
+def test_read_minutes_vendor_headers_separators_and_volume_split(tmp_path, minutes_factory, header, sep, date_format,
+                                                                 clock_format, volume):
+    minutes = minutes_factory("2023-03-13", "2023-03-14", overnight=True)  # days above 12: no day/month tie
+    result = read_minutes(_write(tmp_path, _vendor_text(minutes, header, date_format, clock_format, sep, volume)))
+    pd.testing.assert_frame_equal(result.minutes, minutes, check_freq=False)  # Up + Down = the volume
+
+
+def test_read_minutes_day_first_dates_are_read_day_first(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-13", "2023-03-14", overnight=True)
+    text = _vendor_text(minutes, "Date,Time,Open,High,Low,Close,Volume", "%d/%m/%Y", "%H:%M")
+    pd.testing.assert_frame_equal(read_minutes(_write(tmp_path, text)).minutes, minutes, check_freq=False)
+
+
+def test_read_minutes_ignores_a_byte_order_mark(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-01")
+    headerless = write_firstrate(minutes, tmp_path / "m.txt")
+    for path in (headerless, write_csv(minutes, tmp_path / "m.csv")):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        pd.testing.assert_frame_equal(read_minutes(path).minutes, minutes, check_freq=False)
+    garbled = tmp_path / "bad.txt"
+    garbled.write_bytes(b"\xef\xbb\xbf" + (GOOD + "2023-03-01 09:32:00,x,1,1,1,1\n").encode())
+    with pytest.raises(DataError, match=r"line 3: open 'x' is not a number"):
+        read_minutes(garbled)
+
+
+def test_read_minutes_date_and_time_columns_name_an_unparsable_stamp(tmp_path):
+    text = ("Date,Time,Open,High,Low,Close,Volume\n2023-03-01,09:30:00,10,11,9,10,1\n"
+            "2023-03-01,9h31,10,11,9,10,1\n2023-03-01,09:32:00,10,11,9,10,1\n")
+    with pytest.raises(DataError, match=r"line 3: 2023-03-01 9h31 breaks rule 'time is not a date-time'"):
+        read_minutes(_write(tmp_path, text, "m.csv"))
+
+
+def test_read_minutes_date_and_time_columns_honour_the_held_out_window(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-03")
+    text = _vendor_text(minutes, "Date,Time,Open,High,Low,Close,Volume", "%m/%d/%Y", "%H:%M:%S")
+    result = read_minutes(_write(tmp_path, text, "m.csv"), until=dt.date(2023, 3, 3))
+    assert result.minutes.index.max().date() == dt.date(2023, 3, 2) and result.rows_outside > 0
+
+
+def test_read_minutes_header_without_prices_names_what_is_accepted(tmp_path):
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['close'\]; expected a time stamp .* up and down"):
+        read_minutes(_write(tmp_path, "Date;Time;Open;High;Low;Volume\n2023-03-01;09:30;1;2;0.5;3\n", "m.csv"))
+
+
+# -- swapped columns and how much --on-bad-rows drop may drop --------------------------------------
+
+
+def _swapped(minutes, tmp_path, rows=None):
+    """The minutes with high and low exchanged on ``rows`` (default all)."""
+    bad = minutes.copy()
+    chosen = bad.index if rows is None else bad.index[rows]
+    bad.loc[chosen, ["high", "low"]] = bad.loc[chosen, ["low", "high"]].to_numpy()
+    return write_firstrate(bad, tmp_path / "swapped.txt")
+
+
+def test_read_minutes_swapped_high_and_low_are_said_to_look_swapped(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-01")
+    minutes = minutes[minutes["high"] > minutes["low"]]
+    path = _swapped(minutes, tmp_path)
+    with pytest.raises(DataError, match=rf"{len(minutes)} bad row\(s\).* high < low: the high and low columns look "
+                                        r"swapped"):
+        read_minutes(path)
+    with pytest.raises(DataError, match=rf"{len(minutes):,} of {len(minutes):,} rows \(100.0%\) are bad, more than the "
+                                        r"1% --on-bad-rows drop may drop .* look swapped .* --max-bad-share 1 "):
+        read_minutes(path, on_bad_rows="drop")
+
+
+def test_read_minutes_drop_refuses_more_than_the_bad_share_and_allows_it_when_asked(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-01", overnight=True)
+    minutes = minutes[minutes["high"] > minutes["low"]]
+    share = 0.015
+    rows = np.arange(0, int(len(minutes) * share) + 1)
+    path = _swapped(minutes, tmp_path, rows)
+    with pytest.raises(DataError, match=rf"{len(rows)} of {len(minutes):,} rows .* --max-bad-share 0.02 "):
+        read_minutes(path, on_bad_rows="drop")
+    kept = read_minutes(path, on_bad_rows="drop", max_bad_share=0.02)
+    assert len(kept.minutes) == len(minutes) - len(rows)
+    few = _swapped(minutes, tmp_path, np.arange(3))  # well under 1 %: dropped and counted
+    assert len(read_minutes(few, on_bad_rows="drop").minutes) == len(minutes) - 3
+
+
+def test_read_minutes_drop_refusal_names_repeated_stamps_as_the_likely_cause(tmp_path, minutes_factory):
+    minutes = minutes_factory("2023-03-01", "2023-03-01")
+    text = "".join(f"2023-03-01 09:30:00,{r.open},{r.high},{r.low},{r.close},{r.volume}\n"
+                   for r in minutes.itertuples())
+    with pytest.raises(DataError, match=r"most break rule 'duplicate time \(same instant twice\)' .* stamps repeat: "
+                                        r"is the date or the time of day in a column of its own"):
+        read_minutes(_write(tmp_path, text), on_bad_rows="drop")
+
+
+def test_read_minutes_date_and_time_columns_name_a_row_without_a_date(tmp_path):
+    text = ("Date;Time;Open;High;Low;Close;Volume\n03/01/2023;09:30;10;11;9;10;1\n;09:31;10;11;9;10;1\n"
+            "03/01/2023;09:32;10;11;9;10;1\n")
+    with pytest.raises(DataError, match=r"line 3: .*09:31 breaks rule 'time is not a date-time'"):
+        read_minutes(_write(tmp_path, text, "m.csv"))

@@ -151,15 +151,21 @@ def jumpy_bars():
     return bars
 
 
+#: The limit-fill rules: the default (one tick through), touch, and two ticks through.
+FILL_RULES = {"through": {}, "touch": {"limit_fill": "touch"},
+              "through_2": {"limit_fill": "through", "limit_through_ticks": 2}}
+
+
+@pytest.mark.parametrize("fill", sorted(FILL_RULES))
 @pytest.mark.parametrize("variant", sorted(LABEL_VARIANTS))
-def test_trade_target_agrees_with_the_backtest_engine(bars, jumpy_bars, variant):
+def test_trade_target_agrees_with_the_backtest_engine(bars, jumpy_bars, variant, fill):
     """target_trade and the engine implement one set of rules: isolated long signals, same outcome,
-    and the same entries refused, for every rules variant the label can express."""
+    and the same entries refused, for every rules variant the label can express, under each fill rule."""
     from lab.backtest import run_backtest
     from lab.strategies import direction_signals
 
     base, costs, symbol = LABEL_VARIANTS[variant]
-    rules = dataclasses.replace(base, daily_loss_limit_usd=1e9, pause_after_consecutive_losses=0)
+    rules = dataclasses.replace(base, daily_loss_limit_usd=1e9, pause_after_consecutive_losses=0, **FILL_RULES[fill])
     rules.validate()
     instrument = get_instrument(symbol)
     spacing = rules.time_stop_bars + 3  # each trade is over before the next signal

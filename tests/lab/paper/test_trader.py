@@ -70,6 +70,8 @@ VARIANTS = {
     "reversals": {"exit_on_opposite_signal": True, "full_size_threshold": 0.65},
     "wide barriers and long holds": {"profit_target_ticks": 14, "stop_loss_ticks": 12, "time_stop_bars": 20},
     "early cut-offs": {"last_entry_minutes_before_close": 40, "flatten_minutes_before_close": 20},
+    "targets fill on a touch": {"limit_fill": "touch"},
+    "targets fill two ticks through": {"limit_fill": "through", "limit_through_ticks": 2},
 }
 
 

@@ -245,3 +245,10 @@ def test_report_of_other_tables_keeps_every_column_and_skips_an_empty_headline()
     assert "Headline figures" not in page and "<h2>Figures</h2>" in page
     row = cells.index("0.6")
     assert cells[row + 1: row + 4] == ["40", "$30.00", "0.125"] and "share of bars" in cells
+
+
+def test_html_report_states_the_fill_rule_line():
+    line = "Fill rule: through (1 tick); under touch: 412 trades, $1,234.50, profit factor 1.31"
+    page = html_report("Validation backtest", {"total_trades": 12.0}, header={"strategy": "direction"}, fill_line=line)
+    assert f"<p class='fill-rule'>{line}</p>" in page
+    assert "Fill rule" not in html_report("Validation backtest", {"total_trades": 12.0})
