@@ -162,5 +162,5 @@ def test_data_check_reads_no_sealed_row(harness):
     from cli.main import cli
 
     _, config, raw = harness
-    result = CliRunner().invoke(cli, ["data", "check", raw, "--config", config])
+    result = CliRunner().invoke(cli, ["data", "check", str(raw), "--config", config])
     assert result.exit_code == 0, result.output
