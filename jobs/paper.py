@@ -42,6 +42,7 @@ from jobs.orders import open_sink
 from jobs.trading import log_backtest, warn_if_costs_off
 from lab import tracking
 from lab.config import DateRange, LabConfig
+from lab.config.parsing import parse_date_param, parse_number_param
 from lab.dataset.build import TEST_WARMUP_DAYS, data_source, read_fingerprints, resolve_data_path
 from registry.content import refuse_sealed_content
 from registry.provenance import trusted_source
@@ -79,12 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     follow, live = _flag(args.follow), _flag(args.live)
     try:
+        first = parse_date_param("--from", args.start) if args.start else None  # refused before anything is read
+        last = parse_date_param("--to", args.end) if args.end else None
+        idle_s = parse_number_param("--idle-seconds", args.idle_seconds or "0", "600")
+        poll_s = parse_number_param("--poll-seconds", args.poll_seconds or "2", "2")
         chosen = config_from_args(args)  # names the registered model; the champion's run gives the rest
         champion = champion_version(chosen)
         config, lineage_params = champion_context(chosen, champion, args.config, args.data)
         config, rules_source = promoted_rules(config, champion)
-        start = dt.date.fromisoformat(args.start) if args.start else config.windows.validation.start
-        end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
+        start = first or config.windows.validation.start
+        end = last or config.windows.validation.end
         if end < start:
             raise LabError(f"--to {end} is before --from {start}; give a range of trading dates")
         guard_range(config.windows, start, end, "paper")  # before any file is made or read
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             sink = open_sink(args.sink) if live else None
             try:
                 trader, orders = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=sealed,
-                                             poll_seconds=float(args.poll_seconds), idle_seconds=float(args.idle_seconds))
+                                             poll_seconds=poll_s, idle_seconds=idle_s)
             finally:
                 if sink is not None:
                     sink.close()

@@ -28,7 +28,9 @@ import time
 import pandas as pd
 
 from lab import paths, tracking
-from lab.errors import LabError
+from lab.config import TuneConfig
+from lab.config.parsing import parse_number_param
+from lab.errors import ConfigError, LabError
 from lab.models.evaluation import classification_metrics, reliability_table
 from lab.models.boosters import TrainingData, feature_importance, predict_proba, train_classifier, with_params
 from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
@@ -57,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar and the summary say it all
     try:
-        grid = {f"tune.{k}": [float(v) if k == "learning_rate" else int(v) for v in getattr(args, k).split(",")]
-                for k in ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf") if getattr(args, k)}
+        grid = grid_overrides(args)
         config = config_from_args(args, **model_overrides(args), **grid, **{
             "tune.sampler": args.sampler, "tune.trials": args.trials, "tune.storage": args.storage,
             "tune.study_name": args.study_name, "tune.workers": args.workers})
@@ -166,6 +167,39 @@ def tune(config, target: str, parent_run_id: str) -> None:
     print(f"tune: {len(leaderboard)} trials ({ran} run now{same}) in {search_s:.1f} s; best validation AUC "
           f"{metrics['val_auc']:.4f} with {best_params}; model {model_id}")
     print(f"  next: {next_command(parent_run_id, target)}")
+
+
+GRID_KEYS = ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf")
+
+
+def grid_overrides(args) -> dict[str, list[int | float]]:
+    """The ``-P num_leaves=15,31,63``-style grids as ``tune.<key>`` overrides, each value checked.
+
+    Raises
+    ------
+    ConfigError
+        A value that is not a number of the setting's type, or outside the range of its ``[model]``
+        setting: one line naming the parameter, the value and the fix.
+    """
+    from lab.config.settings import MODEL_BOUNDS, check_model_value
+
+    grid: dict[str, list[int | float]] = {}
+    for key in GRID_KEYS:
+        text = getattr(args, key, "")
+        if not text:
+            continue
+        example = f"-P {key}=" + ",".join(map(str, getattr(TuneConfig(), key)))
+        values: list[int | float] = []
+        for item in text.split(","):
+            number = parse_number_param(f"-P {key}", item, example)
+            if isinstance(MODEL_BOUNDS[key][0], int):
+                if number != int(number):
+                    raise ConfigError(f"-P {key} = {item.strip()!r} must be a whole number; write e.g. {example}")
+                number = int(number)
+            check_model_value(key, number, f"-P {key}")
+            values.append(number)
+        grid[f"tune.{key}"] = values
+    return grid
 
 
 class _NoPool:
