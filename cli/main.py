@@ -264,6 +264,14 @@ def main() -> None:
     except LabError as exc:
         click.echo(f"lab: error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:
+        from lab.tracking.faults import store_fault  # a full or read-only disk, a damaged mlflow.db
+
+        fault = store_fault(exc)
+        if fault is None:
+            raise
+        click.echo(f"lab: error: {fault}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from lab.config import LabConfig, load_config
 from lab.config.locate import caller_dir, config_origin, locate_config
 from lab import tags as tag
 
-__all__ = ["base_parser", "config_from_args"]
+__all__ = ["base_parser", "config_from_args", "refuse", "store_faults_refused"]
 
 
 #: What MLproject passes for a parameter left unset. MLflow logs an entry point's parameters as it
@@ -163,6 +163,32 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
     booster = tracking.load_native_model(uri, engine)
     features = tuple(run.data.tags.get(tag.FEATURES, "").split(","))
     return RunModel(run_id, run.data.params.get("target", ""), engine, uri, features, booster)
+
+
+def store_faults_refused(stage: str):
+    """Decorate an entry point's ``main``: a store fault anywhere (a full or read-only disk, a damaged
+    ``mlflow.db``; before or inside its run) ends as one line naming the file and the fix, exit 2.
+
+    Faults inside :func:`lab.tracking.stage_run` have already marked the run FAILED with the reason.
+    """
+    import functools
+
+    def decorate(main):
+        @functools.wraps(main)
+        def guarded(argv: list[str] | None = None) -> int:
+            try:
+                return main(argv)
+            except Exception as exc:
+                from lab.tracking.faults import store_fault
+
+                fault = store_fault(exc)
+                if fault is None:
+                    raise
+                return refuse(stage, fault, verb="refused" if stage in ("final-eval", "paper") else "error")
+
+        return guarded
+
+    return decorate
 
 
 def refuse(stage: str, exc: BaseException, verb: str = "error") -> int:

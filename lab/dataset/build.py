@@ -343,12 +343,21 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     timings["digest_s"] = time.perf_counter() - tick
     if cache.has(digest) and not force:
         tick = time.perf_counter()
-        tables = {name: cache.read(digest, name) for name in WINDOW_NAMES}
-        prints = prints_from_table(cache.read(digest, PRINTS_TABLE))
-        timings["cache_read_s"] = time.perf_counter() - tick
-        progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
-        return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest), timings,
-                       prints)
+        try:
+            if damage := cache.damage(digest):
+                raise DataError(damage)
+            tables = {name: cache.read(digest, name) for name in WINDOW_NAMES}
+            prints = prints_from_table(cache.read(digest, PRINTS_TABLE))
+        except DataError as exc:  # a truncated write, a full disk: rebuild rather than fail
+            message = f"{exc}; rebuilding it from the minute file (nothing to do)"
+            warnings.warn(message, stacklevel=2)
+            progress(message)
+            cache.discard(digest)
+        else:
+            timings["cache_read_s"] = time.perf_counter() - tick
+            progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
+            return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest),
+                           timings, prints)
 
     cut = "".join(f", outside sealed {rng}" for rng in excluded)
     progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")

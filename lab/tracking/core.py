@@ -21,6 +21,7 @@ import pandas as pd
 
 from lab.config import LabConfig
 from lab.errors import LabError
+from lab.tracking.faults import store_fault, store_faults
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover - the registry's handle, named for annotations (`tracking.client()`)
@@ -179,10 +180,20 @@ def stage_run(
             log_text(diff, "code/uncommitted.diff")
         yield run
     except BaseException as exc:
+        # A full or read-only disk, a damaged database: one sentence naming the file and the fix.
+        fault = store_fault(exc) if isinstance(exc, Exception) else None
+        reason = fault or exc
         with contextlib.suppress(Exception):
-            mlflow.set_tag(tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
+            mlflow.set_tag(tag.ERROR, f"{type(reason).__name__}: {reason}"[:5000])
         if active is None:
-            mlflow.end_run(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            if fault is None:
+                mlflow.end_run(status=status)
+            else:
+                with contextlib.suppress(Exception):  # the store itself may be what failed
+                    mlflow.end_run(status=status)
+        if fault is not None and fault is not exc:
+            raise fault from None
         raise
     else:
         if active is None:
@@ -301,7 +312,8 @@ def log_table(table: pd.DataFrame, artifact_file: str, index: bool = False) -> N
             table[column] = iso8601(table[column])
     buffer = io.StringIO()
     table.to_csv(buffer, index=index)
-    mlflow.log_text(buffer.getvalue(), artifact_file)
+    with store_faults(artifact_file):
+        mlflow.log_text(buffer.getvalue(), artifact_file)
 
 
 @_timed
@@ -310,8 +322,11 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     import matplotlib.pyplot as plt
     import mlflow
 
-    mlflow.log_figure(figure, artifact_file)
-    plt.close(figure)
+    try:
+        with store_faults(artifact_file):
+            mlflow.log_figure(figure, artifact_file)
+    finally:
+        plt.close(figure)
 
 
 @_timed
@@ -319,21 +334,24 @@ def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
     """An existing file as an artifact."""
     import mlflow
 
-    mlflow.log_artifact(str(path), artifact_path)
+    with store_faults(f"{artifact_path}/{Path(path).name}" if artifact_path else Path(path).name):
+        mlflow.log_artifact(str(path), artifact_path)
 
 
 @_timed
 def log_json(obj: Any, artifact_file: str) -> None:
     import mlflow
 
-    mlflow.log_text(json.dumps(obj, indent=2, sort_keys=True, default=str), artifact_file)
+    with store_faults(artifact_file):
+        mlflow.log_text(json.dumps(obj, indent=2, sort_keys=True, default=str), artifact_file)
 
 
 @_timed
 def log_text(text: str, artifact_file: str) -> None:
     import mlflow
 
-    mlflow.log_text(text, artifact_file)
+    with store_faults(artifact_file):
+        mlflow.log_text(text, artifact_file)
 
 
 @_timed
