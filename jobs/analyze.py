@@ -34,13 +34,13 @@ from lab.strategies import DIRECTION_TARGETS, backtest_strategy, long_only_for_t
 from registry import ledger
 from registry.evidence import find_evidence, run_facts
 from jobs.context import resolve_data
-from jobs.common import base_parser, load_run_model, prepare, refuse, store_faults_refused
+from jobs.common import base_parser, load_run_model, prepare, refuse, job_main
 from jobs.lineage import config_for
 from lab import tags as tag
 
 
 
-@store_faults_refused("analyze")
+@job_main("analyze")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--run-id", default="", help="tune run whose model is analysed (a direction target)")

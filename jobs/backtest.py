@@ -25,7 +25,7 @@ from lab.dataset.windows import guard_range
 from lab.reports.backtest import report_header
 from registry import deflated, ledger
 from jobs.context import resolve_data
-from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, store_faults_refused
+from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, job_main
 from lab.config.parsing import parse_date_param
 from jobs.lineage import config_for, require_same_dataset
 from jobs.trading import backtest_window
@@ -35,7 +35,7 @@ from lab import tags as tag
 RUN_OPTIONS = {"direction": "run_id", "volatility": "volatility_run_id"}
 
 
-@store_faults_refused("backtest")
+@job_main("backtest")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--run-id", default="", help="tune run whose model gives P(up) (direction strategy)")

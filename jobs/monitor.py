@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.context import resolve_data
-from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, store_faults_refused
+from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, job_main
 from jobs.lineage import config_for
 from lab import tracking
 from lab.config import LabConfig
@@ -166,7 +166,7 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
     return alerts
 
 
-@store_faults_refused("monitor")
+@job_main("monitor")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser("Champion monitor: feature drift (PSI), calibration (ECE), P&L against its bands")
     parser.add_argument("--recent-days", default="30", help="without a paper run of the champion: calendar days at "

@@ -36,7 +36,7 @@ import pandas as pd
 
 from lab.reports.backtest import report_header
 from jobs.champion import champion_version, check_strategy_model, promoted_rules
-from jobs.common import base_parser, config_from_args, data_argument, load_run_model, refuse, store_faults_refused
+from jobs.common import base_parser, config_from_args, data_argument, load_run_model, refuse, job_main
 from jobs.lineage import LineageError, lineage_of
 from jobs.orders import open_sink
 from jobs.trading import log_backtest, warn_if_costs_off
@@ -67,7 +67,7 @@ NY = "America/New_York"
 _NS_PER_MINUTE = 60_000_000_000
 
 
-@store_faults_refused("paper")
+@job_main("paper")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--from", dest="start", default="", help="first trading date (default: validation start)")

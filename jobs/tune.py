@@ -40,11 +40,11 @@ from lab.study.tuning import (create_study, default_study_name, make_objective, 
 from registry import deflated, ledger
 from jobs.context import DataIdentity, resolve_data
 from jobs.hints import entry_point_command
-from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse, store_faults_refused
+from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse, job_main
 from lab import tags as tag
 
 
-@store_faults_refused("tune")
+@job_main("tune")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     add_model_options(parser)

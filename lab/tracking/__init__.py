@@ -17,6 +17,7 @@ from typing import Any
 from lab.tracking.core import (
     EXPERIMENT_DESCRIPTION,
     BackgroundLogger,
+    active_run_tag,
     STAGE_TAG,
     code_revision,
     configure,
@@ -34,6 +35,7 @@ from lab.tracking.core import (
     log_text,
     log_trial_run,
     mark_abandoned_runs,
+    mark_run_killed,
     param_value,
     record_refusal,
     run_record,
@@ -71,6 +73,8 @@ from lab.tracking.runs import (
 
 __all__ = [
     "EXPERIMENT_DESCRIPTION",
+    "active_run_tag",
+    "mark_run_killed",
     "configure",
     "StoreError",
     "store_fault",

@@ -21,6 +21,7 @@ import pandas as pd
 
 from lab.config import LabConfig
 from lab.errors import LabError
+from lab.processes import this_process
 from lab.tracking.faults import store_fault, store_faults
 from lab import tags as tag
 
@@ -162,6 +163,7 @@ def stage_run(
         tag.CODE_DIRTY: str(dirty).lower(),
         tag.COMMAND: " ".join(sys.argv),
         tag.CONFIG_SOURCE: config.source,
+        tag.PROCESS: json.dumps(this_process()),  # a run whose process is gone is marked KILLED later
         **(tags or {}),
     }
     active = mlflow.active_run()
@@ -183,6 +185,8 @@ def stage_run(
         # A full or read-only disk, a damaged database: one sentence naming the file and the fix.
         fault = store_fault(exc) if isinstance(exc, Exception) else None
         reason = fault or exc
+        with contextlib.suppress(Exception):
+            exc.run_id = run.info.run_id  # type: ignore[attr-defined]  # the run it ended, for the job's last line
         with contextlib.suppress(Exception):
             mlflow.set_tag(tag.ERROR, f"{type(reason).__name__}: {reason}"[:5000])
         if active is None:
@@ -429,6 +433,28 @@ def run_record(run_id: str | None = None) -> None:
 
     run_id = run_id or mlflow.active_run().info.run_id
     mlflow.MlflowClient().set_tag(run_id, tag.PROCESS, json.dumps(this_process()))
+
+
+def mark_run_killed(reason: str, run_id: str = "") -> str:
+    """Mark the run this process works in (the active run, else ``run_id``, else ``MLFLOW_RUN_ID``)
+    KILLED with ``reason`` unless it already ended; its id, or ``""`` without one. Never raises."""
+    import mlflow
+
+    run = mlflow.active_run()
+    run_id = run.info.run_id if run else run_id or os.environ.get("MLFLOW_RUN_ID", "")
+    if not run_id:
+        return ""
+    with contextlib.suppress(Exception):
+        client = mlflow.MlflowClient()
+        current = client.get_run(run_id)
+        if current.info.status in ("RUNNING", "SCHEDULED"):
+            if tag.ERROR not in current.data.tags:
+                client.set_tag(run_id, tag.ERROR, reason[:5000])
+            client.set_terminated(run_id, status="KILLED")
+    with contextlib.suppress(Exception):
+        if run is not None:
+            mlflow.end_run(status="KILLED")
+    return run_id
 
 
 def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
