@@ -165,6 +165,8 @@ def run_entry_point(
         _stop_group(process, grace_s)
         _end_run(client, run_id, "KILLED")
         raise
+    with contextlib.suppress(ProcessLookupError):  # what it left behind (workers of a SIGKILLed tune)
+        os.killpg(process.pid, signal.SIGKILL)
     # A command killed by a signal (code < 0) was stopped, not failed on its own.
     status = "KILLED" if stopped or code < 0 else "FINISHED" if code == 0 else "FAILED"
     status = _end_run(client, run_id, status)

@@ -130,3 +130,13 @@ def test_lab_status_marks_and_shows_a_run_whose_process_was_killed(tracking_stor
     assert client.get_run(alive.info.run_id).info.status == "RUNNING"
     assert format_status(status).splitlines()[-1] == (
         f"abandoned runs (RUNNING, their process gone: killed or crashed), marked KILLED now: {dead.info.run_id}")
+
+
+def test_an_entry_point_killed_by_a_signal_ends_killed_not_failed(sleepy_project):
+    runner = _start_lab(sleepy_project)
+    job, child = (int((sleepy_project / name).read_text()) for name in ("job.pid", "child.pid"))
+    os.kill(job, signal.SIGKILL)
+    stdout, _ = runner.communicate(timeout=60)
+    assert stdout.split() == ["KILLED", str(128 + signal.SIGKILL)]
+    assert _the_run().info.status == "KILLED"
+    assert not _alive(child)  # what the killed command left in its process group goes with it
