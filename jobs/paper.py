@@ -237,10 +237,12 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
     sessions = regular_sessions(config.session.calendar, warm - dt.timedelta(days=1), end)
     session = _Session(config, model, sessions, start, end, sink)
     exclude = [(r.start, r.end) for r in sealed]
+    # Where following starts is taken before the file is read: lines appended while it is read are read
+    # again by the follower rather than skipped (the session skips the minutes it was already fed).
+    offset = _last_line_end(Path(path)) if follow else 0
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm,
                                exclude=exclude)
     refuse_sealed_content(read_fingerprints(minute_file.minutes, config), "paper")  # under any name or dates
-    offset = Path(path).stat().st_size if follow else 0
     session.feed(minute_file.minutes)
     if follow and not _reaches_bound(Path(path), config, bound, exclude):
         _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude)
@@ -349,6 +351,16 @@ def _reaches_bound(path: Path, config: LabConfig, bound: dt.date, exclude: Seque
     if not tail.strip() or tail == _header_of(path):
         return False
     return _read_lines(path, tail, config, bound, exclude).rows_outside > 0
+
+
+def _last_line_end(path: Path) -> int:
+    """The byte offset just after the file's last complete line (a line being written is left out)."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        start = max(0, size - 65536)
+        handle.seek(start)
+        tail = handle.read(size - start)
+    return start + tail.rfind(b"\n") + 1
 
 
 def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session: _Session, poll_seconds: float,
