@@ -17,7 +17,6 @@ from typing import Any
 from lab.tracking.core import (
     EXPERIMENT_DESCRIPTION,
     BackgroundLogger,
-    active_run_tag,
     STAGE_TAG,
     code_revision,
     configure,
@@ -73,7 +72,6 @@ from lab.tracking.runs import (
 
 __all__ = [
     "EXPERIMENT_DESCRIPTION",
-    "active_run_tag",
     "mark_run_killed",
     "configure",
     "StoreError",

