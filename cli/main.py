@@ -12,6 +12,7 @@ import click
 from jobs.common import data_argument
 from lab.config.locate import config_origin, locate_config
 from lab.errors import LabError
+from lab.tracking.faults import store_fault
 
 __all__ = ["main"]
 
@@ -264,9 +265,7 @@ def main() -> None:
     except LabError as exc:
         click.echo(f"lab: error: {exc}", err=True)
         sys.exit(2)
-    except Exception as exc:
-        from lab.tracking.faults import store_fault  # a full or read-only disk, a damaged mlflow.db
-
+    except Exception as exc:  # a full or read-only disk, a damaged mlflow.db: one line
         fault = store_fault(exc)
         if fault is None:
             raise

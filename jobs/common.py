@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
+import json
+import multiprocessing
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from jobs.context import DataIdentity, open_dataset
 from lab.config import LabConfig, load_config
 from lab.config.locate import caller_dir, config_origin, locate_config
+from lab import tracking
+from lab.processes import process_gone
 from lab.tracking.entry_points import PARENT_ENV  # the `lab` process (host, pid, start) the job ends with
+from lab.tracking.faults import store_fault
 from lab import tags as tag
 
 __all__ = ["base_parser", "config_from_args", "refuse", "job_main"]
@@ -183,22 +192,14 @@ PARENT_POLL_S = 0.5
 
 
 def _stop_on_signal(signum: int, frame: Any) -> None:
-    import multiprocessing
-    import signal
-
     signal.signal(signum, signal.SIG_IGN)  # one stop: the second SIGTERM of the runner changes nothing
     for child in multiprocessing.active_children():  # tune's worker processes stop with their job
         child.terminate()
     raise Terminated(f"stopped by {signal.Signals(signum).name}", signum)
 
 
-def _watch_parent(record: dict, stopped: "threading.Event") -> None:
+def _watch_parent(record: dict, stopped: threading.Event) -> None:
     """SIGTERM to this process when the recorded parent process is gone (killed with SIGKILL, say)."""
-    import os
-    import signal
-
-    from lab.processes import process_gone
-
     while not stopped.wait(PARENT_POLL_S):
         if process_gone(record):
             os.kill(os.getpid(), signal.SIGTERM)
@@ -208,12 +209,6 @@ def _watch_parent(record: dict, stopped: "threading.Event") -> None:
 def _terminable():
     """While the job runs: SIGTERM and SIGHUP raise :class:`Terminated`; when started by
     :func:`lab.tracking.run_entry_point` (``LAB_PARENT_PROCESS``), the death of that process too."""
-    import contextlib
-    import json
-    import os
-    import signal
-    import threading
-
     @contextlib.contextmanager
     def scope():
         if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
@@ -247,27 +242,18 @@ def job_main(stage: str):
       its run) ends as one line naming the file and the fix, exit 2; inside
       :func:`lab.tracking.stage_run` the run is already marked FAILED with the reason.
     """
-    import functools
-
     def decorate(main):
         @functools.wraps(main)
         def guarded(argv: list[str] | None = None) -> int:
-            import os
-            import sys
-
             given = os.environ.get("MLFLOW_RUN_ID", "")  # the run `mlflow run` / the lab's runner made
             try:
                 with _terminable():
                     return main(argv)
             except Terminated as exc:
-                from lab import tracking
-
                 run_id = tracking.mark_run_killed(f"Terminated: {exc.why}", getattr(exc, "run_id", "") or given)
                 print(f"{stage}: {exc.why}; run {run_id or '(none yet)'} marked KILLED", file=sys.stderr)
                 return 128 + exc.signum
             except Exception as exc:
-                from lab.tracking.faults import store_fault
-
                 fault = store_fault(exc)
                 if fault is None:
                     raise

@@ -29,6 +29,7 @@ import pandas as pd
 
 from lab import paths, tracking
 from lab.config import TuneConfig
+from lab.config.settings import MODEL_BOUNDS, check_model_value
 from lab.config.parsing import parse_number_param
 from lab.errors import ConfigError, LabError
 from lab.models.evaluation import classification_metrics, reliability_table
@@ -182,8 +183,6 @@ def grid_overrides(args) -> dict[str, list[int | float]]:
         A value that is not a number of the setting's type, or outside the range of its ``[model]``
         setting: one line naming the parameter, the value and the fix.
     """
-    from lab.config.settings import MODEL_BOUNDS, check_model_value
-
     grid: dict[str, list[int | float]] = {}
     for key in GRID_KEYS:
         text = getattr(args, key, "")

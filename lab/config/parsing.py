@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 import tomllib
 import types
 import typing
@@ -136,8 +137,6 @@ def _check_finite(key: str, value: Any, number: float) -> None:
 
 def _not_a_date(value: object, exc: ValueError) -> str:
     """Why ``value`` is no date, and the fix: ``is not a calendar date (day is out of range for month); ...``."""
-    import re
-
     shaped = re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value).strip()) is not None
     why = f"is not a calendar date ({exc})" if shaped else "is not a date"
     return f"{why}; write an existing date as YYYY-MM-DD, e.g. 2019-02-28"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from lab.errors import DataError
 
@@ -103,8 +104,6 @@ class FeatureCache:
     def damage(self, digest: str) -> str:
         """Why the cached dataset ``digest`` cannot be trusted, or ``""``: a manifest that is not JSON, or a
         Parquet file whose footer is missing (a truncated write, a full disk). Reads footers only."""
-        import pyarrow.parquet as pq
-
         folder = self.folder(digest)
         try:
             json.loads((folder / "manifest.json").read_text())

@@ -438,7 +438,7 @@ def run_record(run_id: str | None = None) -> None:
 def mark_run_killed(reason: str, run_id: str = "") -> str:
     """Mark the run this process works in (the active run, else ``run_id``, else ``MLFLOW_RUN_ID``)
     KILLED with ``reason`` unless it already ended; its id, or ``""`` without one. Never raises."""
-    import mlflow
+    import mlflow  # heavy: imported where a run is touched, as everywhere in this module
 
     run = mlflow.active_run()
     run_id = run.info.run_id if run else run_id or os.environ.get("MLFLOW_RUN_ID", "")

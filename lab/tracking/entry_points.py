@@ -6,10 +6,12 @@ Re-exported by :mod:`lab.tracking`: call ``tracking.run_entry_point``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,8 +188,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child b
     """In the child, before exec: Linux sends it SIGTERM when the thread that started it dies
     (``prctl(PR_SET_PDEATHSIG)``), so a SIGKILLed ``lab`` does not leave its entry point running."""
     with contextlib.suppress(Exception):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 
 
@@ -200,8 +200,6 @@ def _signals_stop(entry_point: str, run_id: str):
 
     def stop(signum: int, frame: Any) -> None:
         signal.signal(signum, signal.SIG_IGN)
-        import sys
-
         print(f"lab: stopped by {signal.Signals(signum).name}: stopping {entry_point} (run {run_id}) and marking it "
               "KILLED", file=sys.stderr)
         raise Stopped(128 + signum)

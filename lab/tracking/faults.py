@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 from typing import Iterator
+from urllib.parse import unquote, urlparse
 
 from lab.errors import LabError
 
@@ -119,8 +120,6 @@ def artifact_location(artifact_file: str) -> str:
 
         uri = mlflow.get_artifact_uri(artifact_file)
         if uri.startswith("file://"):
-            from urllib.parse import unquote, urlparse
-
             return unquote(urlparse(uri).path)
         return uri
     return artifact_file
