@@ -262,8 +262,8 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         cli(standalone_mode=True)
-    except LabError as exc:
-        click.echo(f"lab: error: {exc}", err=True)
+    except LabError as exc:  # one wrapping a store fault (the runner's "cannot run entry point") says the fault
+        click.echo(f"lab: error: {store_fault(exc) or exc}", err=True)
         sys.exit(2)
     except Exception as exc:  # a full or read-only disk, a damaged mlflow.db: one line
         fault = store_fault(exc)
