@@ -12,6 +12,7 @@ import click
 from jobs.common import data_argument
 from lab.config.locate import config_origin, locate_config
 from lab.errors import LabError
+from lab.tracking.faults import store_fault
 
 __all__ = ["main"]
 
@@ -265,8 +266,14 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         cli(standalone_mode=True)
-    except LabError as exc:
-        click.echo(f"lab: error: {exc}", err=True)
+    except LabError as exc:  # one wrapping a store fault (the runner's "cannot run entry point") says the fault
+        click.echo(f"lab: error: {store_fault(exc) or exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # a full or read-only disk, a damaged mlflow.db: one line
+        fault = store_fault(exc)
+        if fault is None:
+            raise
+        click.echo(f"lab: error: {fault}", err=True)
         sys.exit(2)
 
 

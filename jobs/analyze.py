@@ -25,6 +25,7 @@ from lab.study.analysis import (SWEEP_THRESHOLDS, analysis_summary, auc_overfitt
                           feature_correlations, threshold_sweep, winners_and_losers)
 from lab.reports.backtest import figure_png, html_report
 from lab.config import LabConfig
+from lab.config.parsing import parse_number_param
 from lab.errors import LabError
 from lab.models.evaluation import roc_auc
 from lab.models.boosters import feature_importance
@@ -33,12 +34,13 @@ from lab.strategies import DIRECTION_TARGETS, backtest_strategy, long_only_for_t
 from registry import ledger
 from registry.evidence import find_evidence, run_facts
 from jobs.context import resolve_data
-from jobs.common import base_parser, load_run_model, prepare, refuse
+from jobs.common import base_parser, load_run_model, prepare, refuse, job_main
 from jobs.lineage import config_for
 from lab import tags as tag
 
 
 
+@job_main("analyze")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--run-id", default="", help="tune run whose model is analysed (a direction target)")
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         "(default: [rules] entry_threshold)")
     args = parser.parse_args(argv)
     try:
+        given = parse_number_param("-P threshold", args.threshold, "0.6") if args.threshold else None
         if not args.run_id:
             raise LabError("analyze needs -P run_id=<tune run> (the run whose model to analyse)")
         config = config_for(args, args.run_id, "analyze")  # the tune run's own data and settings
@@ -53,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         if model.target not in DIRECTION_TARGETS:
             raise LabError(f"run {args.run_id} predicts {model.target}; analyze sweeps a direction model's entry "
                            f"threshold, so it needs one of {', '.join(DIRECTION_TARGETS)}")
-        threshold = float(args.threshold) if args.threshold else config.rules.entry_threshold
+        threshold = config.rules.entry_threshold if given is None else given
         if not 0.5 < threshold <= 1.0:
-            raise LabError(f"-P threshold={args.threshold} must lie in (0.5, 1.0]")
+            raise LabError(f"-P threshold = {args.threshold!r} must lie in (0.5, 1] (an entry probability); "
+                           "write e.g. 0.6")
         with tracking.stage_run("analyze", config, target=model.target,
                                 params={"robustness_threshold": threshold},
                                 tags={tag.EVIDENCE_FOR: args.run_id, tag.WINDOW: "validation"}):

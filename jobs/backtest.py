@@ -25,7 +25,8 @@ from lab.dataset.windows import guard_range
 from lab.reports.backtest import report_header
 from registry import deflated, ledger
 from jobs.context import resolve_data
-from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
+from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, job_main
+from lab.config.parsing import parse_date_param
 from jobs.lineage import config_for, require_same_dataset
 from jobs.trading import backtest_window
 from lab import tags as tag
@@ -34,6 +35,7 @@ from lab import tags as tag
 RUN_OPTIONS = {"direction": "run_id", "volatility": "volatility_run_id"}
 
 
+@job_main("backtest")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--run-id", default="", help="tune run whose model gives P(up) (direction strategy)")
@@ -44,14 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", default="", help="last date (YYYY-MM-DD) inside the validation window")
     args = parser.parse_args(argv)
     try:
+        first = parse_date_param("-P start", args.start) if args.start else None  # refused before anything is read
+        last = parse_date_param("-P end", args.end) if args.end else None
         # Lineage: the model's own data and settings (a config or data giving another digest is refused).
         built_on = [run for run in (args.run_id, args.volatility_run_id) if run]
         config = (config_for(args, built_on[0], "backtest", **{"strategy.name": args.strategy}) if built_on
                   else config_from_args(args, **{"strategy.name": args.strategy}))
         for other in built_on[1:]:
             require_same_dataset(built_on[0], other, "backtest")
-        start = dt.date.fromisoformat(args.start) if args.start else config.windows.validation.start
-        end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
+        start = first or config.windows.validation.start
+        end = last or config.windows.validation.end
         guard_range(config.windows, start, end, "backtest")
         models = _models(config.strategy.name, args.run_id, args.volatility_run_id)
         (target,) = (model.target for model in models.values())

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
+import json
+import multiprocessing
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from jobs.context import DataIdentity, open_dataset
 from lab.config import LabConfig, load_config
 from lab.config.locate import caller_dir, config_origin, locate_config
+from lab import tracking
+from lab.processes import process_gone
+from lab.tracking.entry_points import PARENT_ENV  # the `lab` process (host, pid, start) the job ends with
+from lab.tracking.faults import store_fault
 from lab import tags as tag
 
-__all__ = ["base_parser", "config_from_args"]
+__all__ = ["base_parser", "config_from_args", "refuse", "job_main"]
 
 
 #: What MLproject passes for a parameter left unset. MLflow logs an entry point's parameters as it
@@ -163,6 +173,95 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
     booster = tracking.load_native_model(uri, engine)
     features = tuple(run.data.tags.get(tag.FEATURES, "").split(","))
     return RunModel(run_id, run.data.params.get("target", ""), engine, uri, features, booster)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached the job, or the ``lab`` process that started it died.
+
+    A KeyboardInterrupt, so :func:`lab.tracking.stage_run` marks the run KILLED and a tune trial
+    in progress has its grid point re-queued (:func:`lab.study.tuning.run_study`).
+    """
+
+    def __init__(self, why: str, signum: int) -> None:
+        super().__init__(why)
+        self.why, self.signum = why, signum
+
+
+#: Seconds between two looks at the parent process (the ``lab`` command that started the job).
+PARENT_POLL_S = 0.5
+
+
+def _stop_on_signal(signum: int, frame: Any) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # one stop: the second SIGTERM of the runner changes nothing
+    for child in multiprocessing.active_children():  # tune's worker processes stop with their job
+        child.terminate()
+    raise Terminated(f"stopped by {signal.Signals(signum).name}", signum)
+
+
+def _watch_parent(record: dict, stopped: threading.Event) -> None:
+    """SIGTERM to this process when the recorded parent process is gone (killed with SIGKILL, say)."""
+    while not stopped.wait(PARENT_POLL_S):
+        if process_gone(record):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def _terminable():
+    """While the job runs: SIGTERM and SIGHUP raise :class:`Terminated`; when started by
+    :func:`lab.tracking.run_entry_point` (``LAB_PARENT_PROCESS``), the death of that process too."""
+    @contextlib.contextmanager
+    def scope():
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield
+            return
+        previous = {signum: signal.signal(signum, _stop_on_signal) for signum in (signal.SIGTERM, signal.SIGHUP)}
+        stopped = threading.Event()
+        try:
+            record = json.loads(os.environ.get(PARENT_ENV, "") or "null")
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            threading.Thread(target=_watch_parent, args=(record, stopped), name="lab-parent-watch", daemon=True).start()
+        try:
+            yield
+        finally:
+            stopped.set()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    return scope()
+
+
+def job_main(stage: str):
+    """Decorate an entry point's ``main`` (the process's life, not the job's logic):
+
+    * SIGTERM, SIGHUP and the death of the ``lab`` process that started it stop the job: its
+      worker processes end, its run is marked KILLED, a tune trial's point is re-queued; one
+      line says so and the exit code is 128 + the signal's number;
+    * a store fault anywhere (a full or read-only disk, a damaged ``mlflow.db``; before or inside
+      its run) ends as one line naming the file and the fix, exit 2; inside
+      :func:`lab.tracking.stage_run` the run is already marked FAILED with the reason.
+    """
+    def decorate(main):
+        @functools.wraps(main)
+        def guarded(argv: list[str] | None = None) -> int:
+            given = os.environ.get("MLFLOW_RUN_ID", "")  # the run `mlflow run` / the lab's runner made
+            try:
+                with _terminable():
+                    return main(argv)
+            except Terminated as exc:
+                run_id = tracking.mark_run_killed(f"Terminated: {exc.why}", getattr(exc, "run_id", "") or given)
+                print(f"{stage}: {exc.why}; run {run_id or '(none yet)'} marked KILLED", file=sys.stderr)
+                return 128 + exc.signum
+            except Exception as exc:
+                fault = store_fault(exc)
+                if fault is None:
+                    raise
+                return refuse(stage, fault, verb="refused" if stage in ("final-eval", "paper") else "error")
+
+        return guarded
+
+    return decorate
 
 
 def refuse(stage: str, exc: BaseException, verb: str = "error") -> int:

@@ -23,11 +23,12 @@ from lab.data.doctor import findings_warning
 from lab.plots.doctor import findings_timeline_figure
 from lab.errors import LabError
 from lab.plots.data import class_balance_figure, feature_distribution_figure
-from jobs.common import base_parser, config_from_args, refuse
+from jobs.common import base_parser, config_from_args, refuse, job_main
 from jobs.context import open_dataset, resolve_data
 from lab import tags as tag
 
 
+@job_main("featurize")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--on-bad-rows", default="", choices=["", "error", "drop"], help="overrides [data] on_bad_rows")

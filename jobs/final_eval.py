@@ -37,12 +37,13 @@ from lab.reports.backtest import report_header
 from lab.strategies import get_strategy
 from registry.description import with_verdict
 from jobs.champion import champion_version, check_strategy_model, promoted_rules
-from jobs.common import base_parser, config_from_args, load_run_model, refuse
+from jobs.common import base_parser, config_from_args, load_run_model, refuse, job_main
 from jobs.lineage import config_for
 from jobs.trading import backtest_window
 from lab import tags as tag
 
 
+@job_main("final-eval")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--on-bad-rows", default="", choices=["", "error", "drop"],

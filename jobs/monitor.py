@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 
 from jobs.context import resolve_data
-from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse
+from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, job_main
 from jobs.lineage import config_for
 from lab import tracking
 from lab.config import LabConfig
+from lab.config.parsing import parse_number_param
 from lab.errors import LabError
 from lab.models.evaluation import expected_calibration_error
 from lab.live.monitor import monitor_alerts, pnl_bands, psi_table
@@ -166,6 +167,7 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
     return alerts
 
 
+@job_main("monitor")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser("Champion monitor: feature drift (PSI), calibration (ECE), P&L against its bands")
     parser.add_argument("--recent-days", default="30", help="without a paper run of the champion: calendar days at "
@@ -179,11 +181,21 @@ def main(argv: list[str] | None = None) -> int:
         # Everything else is the champion's own (its tune run's data and settings): --config only names the model.
         own = argparse.Namespace(config="", data=args.data)
         config = config_for(own, version.run_id, "monitor", **{"promotion.model_name": config.promotion.model_name})
-        alerts = run_monitor(config, int(args.recent_days or 30), args.trades_run)
+        alerts = run_monitor(config, recent_days_param(args.recent_days), args.trades_run)
     except LabError as exc:
         return refuse("monitor", exc)
     print("monitor: " + ("ALERT: " + "; ".join(alerts) if alerts else "no alert"))
     return 0
+
+
+def recent_days_param(text: str) -> int:
+    """``-P recent_days`` as a whole number of calendar days >= 1 (default 30), refused naming the parameter."""
+    if not text:
+        return 30
+    days = parse_number_param("-P recent_days", text, "30")
+    if days < 1 or days != int(days):
+        raise LabError(f"-P recent_days = {text!r} must be a whole number of days >= 1; write e.g. 30")
+    return int(days)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,13 @@ import pandas as pd
 
 from lab.reports.backtest import report_header
 from jobs.champion import champion_version, check_strategy_model, promoted_rules
-from jobs.common import base_parser, config_from_args, data_argument, load_run_model, refuse
+from jobs.common import base_parser, config_from_args, data_argument, load_run_model, refuse, job_main
 from jobs.lineage import LineageError, lineage_of
 from jobs.orders import open_sink
 from jobs.trading import log_backtest, warn_if_costs_off
 from lab import tracking
 from lab.config import DateRange, LabConfig
+from lab.config.parsing import parse_date_param, parse_number_param
 from lab.dataset.build import TEST_WARMUP_DAYS, data_source, read_fingerprints, resolve_data_path
 from registry.content import refuse_sealed_content
 from registry.provenance import trusted_source
@@ -66,6 +67,7 @@ NY = "America/New_York"
 _NS_PER_MINUTE = 60_000_000_000
 
 
+@job_main("paper")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--from", dest="start", default="", help="first trading date (default: validation start)")
@@ -79,12 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     follow, live = _flag(args.follow), _flag(args.live)
     try:
+        first = parse_date_param("--from", args.start) if args.start else None  # refused before anything is read
+        last = parse_date_param("--to", args.end) if args.end else None
+        idle_s = parse_number_param("--idle-seconds", args.idle_seconds or "0", "600")
+        poll_s = parse_number_param("--poll-seconds", args.poll_seconds or "2", "2")
         chosen = config_from_args(args)  # names the registered model; the champion's run gives the rest
         champion = champion_version(chosen)
         config, lineage_params = champion_context(chosen, champion, args.config, args.data)
         config, rules_source = promoted_rules(config, champion)
-        start = dt.date.fromisoformat(args.start) if args.start else config.windows.validation.start
-        end = dt.date.fromisoformat(args.end) if args.end else config.windows.validation.end
+        start = first or config.windows.validation.start
+        end = last or config.windows.validation.end
         if end < start:
             raise LabError(f"--to {end} is before --from {start}; give a range of trading dates")
         guard_range(config.windows, start, end, "paper")  # before any file is made or read
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             sink = open_sink(args.sink) if live else None
             try:
                 trader, orders = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=sealed,
-                                             poll_seconds=float(args.poll_seconds), idle_seconds=float(args.idle_seconds))
+                                             poll_seconds=poll_s, idle_seconds=idle_s)
             finally:
                 if sink is not None:
                     sink.close()
@@ -231,10 +237,12 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
     sessions = regular_sessions(config.session.calendar, warm - dt.timedelta(days=1), end)
     session = _Session(config, model, sessions, start, end, sink)
     exclude = [(r.start, r.end) for r in sealed]
+    # Where following starts is taken before the file is read: lines appended while it is read are read
+    # again by the follower rather than skipped (the session skips the minutes it was already fed).
+    offset = _last_line_end(Path(path)) if follow else 0
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm,
                                exclude=exclude, max_bad_share=config.data.max_bad_share)
     refuse_sealed_content(read_fingerprints(minute_file.minutes, config), "paper")  # under any name or dates
-    offset = Path(path).stat().st_size if follow else 0
     session.feed(minute_file.minutes)
     if follow and not _reaches_bound(Path(path), config, bound, exclude):
         _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude)
@@ -343,6 +351,16 @@ def _reaches_bound(path: Path, config: LabConfig, bound: dt.date, exclude: Seque
     if not tail.strip() or tail == _header_of(path):
         return False
     return _read_lines(path, tail, config, bound, exclude).rows_outside > 0
+
+
+def _last_line_end(path: Path) -> int:
+    """The byte offset just after the file's last complete line (a line being written is left out)."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        start = max(0, size - 65536)
+        handle.seek(start)
+        tail = handle.read(size - start)
+    return start + tail.rfind(b"\n") + 1
 
 
 def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session: _Session, poll_seconds: float,

@@ -34,7 +34,10 @@ import time
 import pandas as pd
 
 from lab import paths, tracking
-from lab.errors import LabError
+from lab.config import TuneConfig
+from lab.config.settings import MODEL_BOUNDS, check_model_value
+from lab.config.parsing import parse_number_param
+from lab.errors import ConfigError, LabError
 from lab.models.evaluation import classification_metrics, reliability_table
 from lab.models.boosters import TrainingData, feature_importance, predict_proba, train_classifier, with_params
 from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
@@ -47,10 +50,11 @@ from lab.study.tuning import (create_study, default_study_name, make_objective, 
 from registry import deflated, ledger
 from jobs.context import DataIdentity, resolve_data
 from jobs.hints import entry_point_command
-from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse
+from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse, job_main
 from lab import tags as tag
 
 
+@job_main("tune")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     add_model_options(parser)
@@ -66,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar and the summary say it all
     try:
-        grid = {f"tune.{k}": [float(v) if k == "learning_rate" else int(v) for v in getattr(args, k).split(",")]
-                for k in ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf") if getattr(args, k)}
+        grid = grid_overrides(args)
         config = config_from_args(args, **model_overrides(args), **grid, **{
             "tune.sampler": args.sampler, "tune.trials": args.trials, "tune.storage": args.storage,
             "tune.study_name": args.study_name, "tune.workers": args.workers})
@@ -178,6 +181,37 @@ def tune(config, target: str, parent_run_id: str) -> None:
     print(f"tune: {len(leaderboard)} trials ({ran} run now{same}) in {search_s:.1f} s; best validation AUC "
           f"{metrics['val_auc']:.4f} with {best_params}; model {model_id}")
     print(f"  next: {next_command(parent_run_id, target)}")
+
+
+GRID_KEYS = ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf")
+
+
+def grid_overrides(args) -> dict[str, list[int | float]]:
+    """The ``-P num_leaves=15,31,63``-style grids as ``tune.<key>`` overrides, each value checked.
+
+    Raises
+    ------
+    ConfigError
+        A value that is not a number of the setting's type, or outside the range of its ``[model]``
+        setting: one line naming the parameter, the value and the fix.
+    """
+    grid: dict[str, list[int | float]] = {}
+    for key in GRID_KEYS:
+        text = getattr(args, key, "")
+        if not text:
+            continue
+        example = f"-P {key}=" + ",".join(map(str, getattr(TuneConfig(), key)))
+        values: list[int | float] = []
+        for item in text.split(","):
+            number = parse_number_param(f"-P {key}", item, example)
+            if isinstance(MODEL_BOUNDS[key][0], int):
+                if number != int(number):
+                    raise ConfigError(f"-P {key} = {item.strip()!r} must be a whole number; write e.g. {example}")
+                number = int(number)
+            check_model_value(key, number, f"-P {key}")
+            values.append(number)
+        grid[f"tune.{key}"] = values
+    return grid
 
 
 class _NoPool:

@@ -26,12 +26,13 @@ from lab.features.targets import target_horizon_bars
 from lab.study.walk_forward import run_walk_forward
 from registry import ledger
 from jobs.context import DataIdentity, resolve_data
-from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse
+from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse, job_main
 from jobs.lineage import config_for
 
 SUMMARY = ("auc", "accuracy", "log_loss", "brier_score", "ece", "auc_gap", "best_iteration")
 
 
+@job_main("walk-forward")
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     add_model_options(parser)

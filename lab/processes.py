@@ -11,12 +11,17 @@ import socket
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["this_process", "process_gone"]
+__all__ = ["this_process", "process_record", "process_gone"]
 
 
 def this_process() -> dict[str, Any]:
     """``{"host", "pid", "started"}`` of the calling process (``started``: kernel ticks since boot, or None)."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _start_ticks(os.getpid())}
+    return process_record(os.getpid())
+
+
+def process_record(pid: int) -> dict[str, Any]:
+    """``{"host", "pid", "started"}`` of process ``pid`` of this host (e.g. a child just started)."""
+    return {"host": socket.gethostname(), "pid": pid, "started": _start_ticks(pid)}
 
 
 def process_gone(record: Mapping[str, Any]) -> bool:

@@ -63,6 +63,7 @@ class LabStatus:
     unsealed_tickets: list[Ticket] = field(default_factory=list)
     ledger: tuple[str, str, dict[str, int]] = ("", "", {})  # market, validation window, evaluations per stage
     seen: dict[str, list[str]] = field(default_factory=dict)  # windows of the market the ledger has looked at
+    abandoned: list[str] = field(default_factory=list)  # RUNNING runs whose process was gone: marked KILLED now
 
 
 def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabStatus:
@@ -111,8 +112,10 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
 
     market, validation = ledger.market_key(config), ledger.window_key(config)
     counted = (market, validation, ledger.by_stage(ledger.entries(market, validation)))
+    # a run whose process died without a word (SIGKILL, a crash) would stay RUNNING for ever
+    abandoned = tracking.mark_abandoned_runs("attributes.status = 'RUNNING'")
     return LabStatus(name, client.tracking_uri, window, versions, seals, tickets, released, run_status, unsealed,
-                     counted, ledger.seen_ranges(market))
+                     counted, ledger.seen_ranges(market), abandoned)
 
 
 def format_status(status: LabStatus) -> str:
@@ -164,6 +167,9 @@ def format_status(status: LabStatus) -> str:
         if status.seen:
             lines.append(f"already seen on {market} (never a test window): "
                          + ", ".join(f"{window} ({len(runs)} run(s))" for window, runs in sorted(status.seen.items())))
+    if status.abandoned:
+        lines.append(f"abandoned runs (RUNNING, their process gone: killed or crashed), marked KILLED now: "
+                     f"{', '.join(status.abandoned)}")
     return "\n".join(lines)
 
 

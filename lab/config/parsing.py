@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 import tomllib
 import types
 import typing
@@ -18,7 +19,7 @@ from typing import Any, Mapping
 
 from lab.errors import ConfigError
 
-__all__ = ["DateRange", "read_toml", "build", "as_date", "flatten"]
+__all__ = ["DateRange", "read_toml", "build", "as_date", "flatten", "parse_date_param", "parse_number_param"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is dt.date:
         try:
             return as_date(value)
-        except ValueError:
-            raise ConfigError(f"{key} = {value!r} is not a date; write YYYY-MM-DD") from None
+        except ValueError as exc:
+            raise ConfigError(f"{key} = {value!r} {_not_a_date(value, exc)}") from None
     origin = typing.get_origin(hint)
     if origin is tuple:
         (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
@@ -132,6 +133,38 @@ def _check_finite(key: str, value: Any, number: float) -> None:
     if not math.isfinite(number):
         raise ConfigError(f"{key} = {value!r} must be a finite number (nan and inf are not allowed); "
                           "write a plain number, e.g. 1.0")
+
+
+def _not_a_date(value: object, exc: ValueError) -> str:
+    """Why ``value`` is no date, and the fix: ``is not a calendar date (day is out of range for month); ...``."""
+    shaped = re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value).strip()) is not None
+    why = f"is not a calendar date ({exc})" if shaped else "is not a date"
+    return f"{why}; write an existing date as YYYY-MM-DD, e.g. 2019-02-28"
+
+
+def parse_date_param(option: str, text: str) -> dt.date:
+    """The date of a job's parameter (``-P start=``, ``--from``), refused naming the parameter.
+
+    Raises
+    ------
+    ConfigError
+        ``option = 'text' is not a calendar date (month must be in 1..12); write ...``.
+    """
+    try:
+        return as_date(str(text).strip())
+    except ValueError as exc:
+        raise ConfigError(f"{option} = {text!r} {_not_a_date(text, exc)}") from None
+
+
+def parse_number_param(option: str, text: str, example: str) -> float:
+    """A finite number from a job's parameter (``-P threshold=``), refused naming the parameter."""
+    try:
+        number = float(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{option} = {text!r} is not a number; write e.g. {example}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{option} = {text!r} must be a finite number; write e.g. {example}")
+    return number
 
 
 def as_date(value: object) -> dt.date:

@@ -235,6 +235,10 @@ class BreakoutConfig:
     time_stop_bars: int = 6
 
     def validate(self) -> None:
+        _check_fraction("strategy.breakout.min_consolidation_score", self.min_consolidation_score)
+        _check_fraction("strategy.breakout.min_volatility_probability", self.min_volatility_probability)
+        for key in ("profit_target_ticks", "stop_loss_ticks", "time_stop_bars"):
+            _check_positive(f"strategy.breakout.{key}", getattr(self, key))
         if not 0.0 <= self.range_low < self.range_high <= 1.0:
             raise ConfigError(
                 f"[strategy.breakout] need 0 <= range_low < range_high <= 1; got {self.range_low}, {self.range_high}"
@@ -254,6 +258,10 @@ class MeanReversionConfig:
     time_stop_bars: int = 3
 
     def validate(self) -> None:
+        _check_fraction("strategy.mean_reversion.max_volatility_probability", self.max_volatility_probability)
+        _check_positive("strategy.mean_reversion.min_ema_deviation_pct", self.min_ema_deviation_pct, allow_zero=True)
+        for key in ("profit_target_ticks", "stop_loss_ticks", "time_stop_bars"):
+            _check_positive(f"strategy.mean_reversion.{key}", getattr(self, key))
         if not 0.0 < self.rsi_oversold < self.rsi_overbought < 100.0:
             raise ConfigError(
                 "[strategy.mean_reversion] need 0 < rsi_oversold < rsi_overbought < 100; "
@@ -292,12 +300,9 @@ class ModelConfig:
         _check_choice("model.engine", self.engine, ("lightgbm", "xgboost"))
         if not 2 <= self.max_bin <= 1024:
             raise ConfigError(f"[model] max_bin = {self.max_bin} must lie in [2, 1024] (255 is the engines' default)")
-        for key in ("num_leaves", "max_depth", "min_data_in_leaf", "num_boost_round", "early_stopping_rounds"):
-            _check_positive(f"model.{key}", getattr(self, key))
-        for key in ("learning_rate", "feature_fraction", "bagging_fraction"):
-            value = getattr(self, key)
-            if not 0.0 < value <= 1.0:
-                raise ConfigError(f"[model] {key} = {value} must lie in (0, 1]")
+        for key in ("num_leaves", "max_depth", "min_data_in_leaf", "num_boost_round", "early_stopping_rounds",
+                    "learning_rate", "feature_fraction", "bagging_fraction"):
+            check_model_value(key, getattr(self, key), f"[model] {key}")
 
 
 @dataclass(frozen=True)
@@ -319,6 +324,8 @@ class TuneConfig:
         for key in ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf"):
             if not getattr(self, key):
                 raise ConfigError(f"[tune] {key} must list at least one value")
+            for value in getattr(self, key):
+                check_model_value(key, value, f"[tune] {key} value")
 
 
 @dataclass(frozen=True)
@@ -357,6 +364,13 @@ class PromotionConfig:
         for key in ("min_deflated_sharpe_prob", "max_pbo", "max_spa_pvalue"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"[promotion] {key} = {getattr(self, key)} must lie in [0, 1] (a probability)")
+        for key in ("min_validation_auc", "min_walk_forward_auc"):
+            value = getattr(self, key)
+            if not 0.5 <= value <= 1.0:
+                raise ConfigError(f"[promotion] {key} = {value} must lie in [0.5, 1] (an AUC floor: 0.5 is a coin, "
+                                  "1 is perfect); write e.g. 0.55")
+        for key in ("min_profit_factor", "min_trades_per_day", "max_worst_day_loss_usd"):
+            _check_positive(f"promotion.{key}", getattr(self, key), allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -373,7 +387,11 @@ class CriteriaConfig:
     target_profitable_days: float = 0.60
 
     def validate(self) -> None:
-        pass
+        for key in ("min_win_rate", "target_win_rate", "target_profitable_days"):
+            _check_fraction(f"criteria.{key}", getattr(self, key), "a rate")
+        for key in ("min_profit_factor", "min_trades_per_day", "max_daily_loss_usd", "target_profit_factor",
+                    "target_trades_per_day"):
+            _check_positive(f"criteria.{key}", getattr(self, key), allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -480,6 +498,49 @@ def check_custom_entry(entry: Any) -> None:
     if not isinstance(entry, str) or not _CUSTOM_ENTRY.match(entry):
         raise ConfigError(f"[features] custom entry {entry!r} is not of the form \"package.module:function\"; "
                           f"{CUSTOM_ENTRY_HOW}")
+
+
+#: The bounds of the [model] settings a [tune] grid may vary: (lowest, highest or None, lowest
+#: allowed?, example). LightGBM needs 2 <= num_leaves <= 131072.
+MODEL_BOUNDS: dict[str, tuple[float, float | None, bool, str]] = {
+    "num_leaves": (2, 131072, True, "31"),
+    "max_depth": (1, None, True, "6"),
+    "min_data_in_leaf": (1, None, True, "100"),
+    "num_boost_round": (1, None, True, "1000"),
+    "early_stopping_rounds": (1, None, True, "25"),
+    "learning_rate": (0.0, 1.0, False, "0.05"),
+    "feature_fraction": (0.0, 1.0, False, "0.8"),
+    "bagging_fraction": (0.0, 1.0, False, "0.8"),
+}
+
+
+def model_bounds_text(key: str) -> str:
+    """The allowed range of a [model] setting, e.g. ``(0, 1]`` or ``[2, 131072]``."""
+    low, high, closed, _ = MODEL_BOUNDS[key]
+    if high is None:
+        return f">= {low}"
+    fmt = (lambda v: f"{v:g}") if isinstance(low, float) else str
+    return f"{'[' if closed else '('}{fmt(low)}, {fmt(high)}]"
+
+
+def check_model_value(key: str, value: float, where: str) -> None:
+    """Refuse a [model] setting (or a [tune] grid value of it) outside the engines' range.
+
+    ``where`` names the setting in the message, e.g. ``"[model] num_leaves"`` or ``"-P num_leaves"``.
+    """
+    low, high, closed, example = MODEL_BOUNDS[key]
+    if not ((low <= value if closed else low < value) and (high is None or value <= high)):
+        verb = "be" if high is None else "lie in"
+        raise ConfigError(f"{where} = {value!r} must {verb} {model_bounds_text(key)} (the range of [model] {key}); "
+                          f"write e.g. {example}")
+
+
+def _check_fraction(key: str, value: float, what: str = "a probability") -> None:
+    """Refuse a rate or probability outside [0, 1] (a win rate of 1.5 can never be met)."""
+    if not 0.0 <= value <= 1.0:
+        section, _, name = key.rpartition(".")
+        raise ConfigError(f"[{section}] {name} = {value!r} must lie in [0, 1] ({what}, as a fraction); "
+                          f"write e.g. 0.55 for 55 %")
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -189,6 +189,7 @@ def build_tables(minutes: pd.DataFrame, config: LabConfig, audit: dict[str, Any]
                 f"(its minutes before the test window span {span}, less the {config.session.warmup_bars}-bar warm-up); "
                 "set [windows] in lab.toml to dates the file covers"
             )
+        refuse_frozen_prices(part, name, getattr(config.windows, name))
         for target in TARGET_NAMES:
             if part[target].notna().sum() == 0:
                 warnings.warn(f"{target} has no labelled row in the {name} window ({len(part)} bars); "
@@ -342,12 +343,21 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     timings["digest_s"] = time.perf_counter() - tick
     if cache.has(digest) and not force:
         tick = time.perf_counter()
-        tables = {name: cache.read(digest, name) for name in WINDOW_NAMES}
-        prints = prints_from_table(cache.read(digest, PRINTS_TABLE))
-        timings["cache_read_s"] = time.perf_counter() - tick
-        progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
-        return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest), timings,
-                       prints)
+        try:
+            if damage := cache.damage(digest):
+                raise DataError(damage)
+            tables = {name: cache.read(digest, name) for name in WINDOW_NAMES}
+            prints = prints_from_table(cache.read(digest, PRINTS_TABLE))
+        except DataError as exc:  # a truncated write, a full disk: rebuild rather than fail
+            message = f"{exc}; rebuilding it from the minute file (nothing to do)"
+            warnings.warn(message, stacklevel=2)
+            progress(message)
+            cache.discard(digest)
+        else:
+            timings["cache_read_s"] = time.perf_counter() - tick
+            progress(f"cache hit {digest}: {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())}")
+            return Dataset(digest, str(path), raw_sha, tables, cache.manifest(digest), True, cache.folder(digest),
+                           timings, prints)
 
     cut = "".join(f", outside sealed {rng}" for rng in excluded)
     progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")
@@ -417,6 +427,22 @@ def feature_summary(table: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     summary = values.describe(percentiles=[0.5]).T.rename(columns={"50%": "median"})
     summary.insert(1, "nan_count", values.isna().sum())
     return summary.reset_index(names="feature")
+
+
+def refuse_frozen_prices(bars: pd.DataFrame, name: str, window: object) -> None:
+    """Refuse a window whose bars never move: the file is at fault, not the window.
+
+    Raises
+    ------
+    DataError
+        Every open, high, low and close of the window's bars is one price (a frozen feed, a
+        placeholder file): nothing could be labelled or learned, and no longer window would help.
+    """
+    prices = bars[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
+    if len(prices) and np.nanmin(prices) == np.nanmax(prices):
+        raise DataError(f"the minute file's prices never move in the {name} window {window}: every open, high, low "
+                        f"and close of its {len(bars)} bars is {prices[0, 0]:g}, so no bar can be labelled; check the "
+                        "file (a frozen feed, a placeholder, or a wrong column) - another window will not help")
 
 
 def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -17,10 +17,19 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from lab.errors import DataError
 
-__all__ = ["file_sha256", "dataset_digest", "FeatureCache"]
+__all__ = ["file_sha256", "dataset_digest", "FeatureCache", "CacheDamagedError"]
+
+
+class CacheDamagedError(DataError):
+    """A cached feature table cannot be read (truncated, not Parquet); the cache entry is rebuilt."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(f"the cached table {path} is truncated or damaged ({cause})")
+        self.path = path
 
 
 def require_minute_file(path: str | Path) -> Path:
@@ -79,8 +88,37 @@ class FeatureCache:
         return json.loads((self.folder(digest) / "manifest.json").read_text())
 
     def read(self, digest: str, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """One cached table.
+
+        Raises
+        ------
+        CacheDamagedError
+            The file is missing, truncated or not Parquet (naming the file).
+        """
         path = self.folder(digest) / f"{name}.parquet"
-        return pd.read_parquet(path, columns=columns)
+        try:
+            return pd.read_parquet(path, columns=columns)
+        except Exception as exc:  # pyarrow's ArrowInvalid, OSError, ...: the cached bytes are not a table
+            raise CacheDamagedError(path, exc) from None
+
+    def damage(self, digest: str) -> str:
+        """Why the cached dataset ``digest`` cannot be trusted, or ``""``: a manifest that is not JSON, or a
+        Parquet file whose footer is missing (a truncated write, a full disk). Reads footers only."""
+        folder = self.folder(digest)
+        try:
+            json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError) as exc:
+            return f"{folder / 'manifest.json'} is unreadable ({exc})"
+        for path in sorted(folder.glob("*.parquet")):
+            try:
+                pq.read_metadata(path)
+            except Exception as exc:  # pyarrow's ArrowInvalid for a truncated file
+                return f"{path} is truncated or damaged ({exc})"
+        return ""
+
+    def discard(self, digest: str) -> None:
+        """Remove the cached dataset ``digest`` (it is rebuilt by the next featurize)."""
+        shutil.rmtree(self.folder(digest), ignore_errors=True)
 
     def write(self, digest: str, tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any]) -> Path:
         """Write tables and the manifest into a temporary folder, then rename it into place."""

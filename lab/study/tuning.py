@@ -45,9 +45,14 @@ point. A trial whose objective *raised* is not retried (the same error would com
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import importlib.util
 import json
 import math
+import os
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -162,6 +167,80 @@ def default_study_name(target: str, engine: str, dataset_digest: str) -> str:
     return f"tune-{target}-{engine}-{dataset_digest[:12]}"
 
 
+class KernelFileLock:
+    """The journal's write lock as a kernel ``flock`` on ``path``: released the moment its holder dies.
+
+    Optuna's default lock is a symlink that a killed writer leaves behind; the next writer then
+    waits out a 30 s grace period before breaking it. A ``flock`` dies with its process. Threads of
+    one process take turns through a thread lock first (one ``flock`` per open file).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self._threads.acquire()
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        finally:
+            self._threads.release()
+
+
+def _workers_file(study: optuna.Study) -> str | None:
+    """The file whose shared ``flock`` each live worker of a journal study holds (None: not a journal)."""
+    backend = getattr(study._storage, "_backend", None)  # noqa: SLF001
+    journal = getattr(backend, "_file_path", None)
+    if not isinstance(journal, str):
+        return None
+    key = hashlib.sha256(study.study_name.encode()).hexdigest()[:16]
+    return f"{journal}.{key}.workers"
+
+
+@contextlib.contextmanager
+def _as_worker(study: optuna.Study):
+    """Hold a shared ``flock`` while this process draws and runs trials of a journal study."""
+    path = _workers_file(study)
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _no_live_worker(study: optuna.Study) -> bool:
+    """True when no live process on this machine works on this journal study (nobody is drawing a trial)."""
+    path = _workers_file(study)
+    if path is None:
+        return False
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def open_storage(storage: str, directory: str | Path | None = None) -> BaseStorage:
     """Open an Optuna storage from ``tune.storage``.
 
@@ -191,7 +270,8 @@ def open_storage(storage: str, directory: str | Path | None = None) -> BaseStora
             raise LabError("tune.storage is empty (a local journal file): pass the directory that should hold it")
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path / JOURNAL_FILE_NAME)))
+        journal = str(path / JOURNAL_FILE_NAME)
+        return JournalStorage(JournalFileBackend(journal, lock_obj=KernelFileLock(journal + ".flock")))
     if storage.startswith("sqlite:///"):
         return RDBStorage(storage, **_heartbeat())
     if storage.startswith(("postgresql://", "postgresql+psycopg2://", "mysql://", "mysql+pymysql://")):
@@ -431,6 +511,14 @@ def run_study(
     grid = _is_grid(study)
 
     def guarded(trial: optuna.Trial) -> float:
+        try:
+            return _guarded(trial)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (jobs.common): the point is not lost, it is re-queued
+            study._storage.set_trial_system_attr(trial._trial_id, _ATTR_STALE, True)  # noqa: SLF001
+            _requeue(study, study._storage.get_trial(trial._trial_id))  # noqa: SLF001
+            raise
+
+    def _guarded(trial: optuna.Trial) -> float:
         study._storage.set_trial_system_attr(trial._trial_id, _ATTR_WORKER, this_process())  # noqa: SLF001
         attrs = study._storage.get_trial_system_attrs(trial._trial_id)  # noqa: SLF001
         if grid and "grid_id" not in attrs and "fixed_params" in attrs:
@@ -459,7 +547,8 @@ def run_study(
 
     # n_trials is only this worker's ceiling (room left for two skipped duplicates):
     # ``after`` stops it at the study-wide target.
-    study.optimize(guarded, n_trials=remaining + 2, callbacks=[after])
+    with _as_worker(study):
+        study.optimize(guarded, n_trials=remaining + 2, callbacks=[after])
     _warn_failed_points(study)
     return ran
 
@@ -577,8 +666,11 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     """Fail the ``RUNNING`` trials whose worker on this host is gone, and re-queue their points.
 
     A worker is gone when its process no longer exists, is a zombie, or its pid now belongs to a
-    process started at another time. Trials of workers on other hosts are left to Optuna's
-    heartbeat (RDB storages); a journal file serves one machine only.
+    process started at another time. A trial killed while it was being drawn (created, its grid
+    point chosen, its worker not yet recorded) is stale when no live process of this machine
+    works on the journal study (each holds a shared ``flock`` while it runs trials). Trials of
+    workers on other hosts are left to Optuna's heartbeat (RDB storages); a journal file serves
+    one machine only.
 
     Returns
     -------
@@ -586,10 +678,16 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
         Numbers of the trials failed now.
     """
     failed = []
+    alone = None  # asked once, only when a trial without a worker record is found
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.system_attrs.get(_ATTR_WORKER)
-        if not isinstance(worker, Mapping) or not process_gone(worker):
-            continue
+        if isinstance(worker, Mapping):
+            if not process_gone(worker):
+                continue
+        else:
+            alone = _no_live_worker(study) if alone is None else alone
+            if not alone:
+                continue
         study._storage.set_trial_system_attr(trial._trial_id, _ATTR_STALE, True)  # noqa: SLF001
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
         failed.append(trial.number)

@@ -34,6 +34,7 @@ from lab.tracking.core import (
     log_text,
     log_trial_run,
     mark_abandoned_runs,
+    mark_run_killed,
     param_value,
     record_refusal,
     run_record,
@@ -42,6 +43,7 @@ from lab.tracking.core import (
     stage_run,
     store_key,
 )
+from lab.tracking.faults import StoreError, store_fault, store_faults
 from lab.tracking.models import load_native_model, log_model, log_signal_model
 from lab.tracking.entry_points import EntryPointFailed, EntryPointRun, resolve_experiment_id, run_entry_point
 from lab.tracking.model_registry import (
@@ -70,7 +72,11 @@ from lab.tracking.runs import (
 
 __all__ = [
     "EXPERIMENT_DESCRIPTION",
+    "mark_run_killed",
     "configure",
+    "StoreError",
+    "store_fault",
+    "store_faults",
     "stage_run",
     "log_params",
     "param_value",

@@ -21,6 +21,8 @@ import pandas as pd
 
 from lab.config import LabConfig
 from lab.errors import LabError
+from lab.processes import this_process
+from lab.tracking.faults import store_fault, store_faults
 from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover - the registry's handle, named for annotations (`tracking.client()`)
@@ -161,6 +163,7 @@ def stage_run(
         tag.CODE_DIRTY: str(dirty).lower(),
         tag.COMMAND: " ".join(sys.argv),
         tag.CONFIG_SOURCE: config.source,
+        tag.PROCESS: json.dumps(this_process()),  # a run whose process is gone is marked KILLED later
         **(tags or {}),
     }
     active = mlflow.active_run()
@@ -179,10 +182,22 @@ def stage_run(
             log_text(diff, "code/uncommitted.diff")
         yield run
     except BaseException as exc:
+        # A full or read-only disk, a damaged database: one sentence naming the file and the fix.
+        fault = store_fault(exc) if isinstance(exc, Exception) else None
+        reason = fault or exc
         with contextlib.suppress(Exception):
-            mlflow.set_tag(tag.ERROR, f"{type(exc).__name__}: {exc}"[:5000])
+            exc.run_id = run.info.run_id  # type: ignore[attr-defined]  # the run it ended, for the job's last line
+        with contextlib.suppress(Exception):
+            mlflow.set_tag(tag.ERROR, f"{type(reason).__name__}: {reason}"[:5000])
         if active is None:
-            mlflow.end_run(status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            if fault is None:
+                mlflow.end_run(status=status)
+            else:
+                with contextlib.suppress(Exception):  # the store itself may be what failed
+                    mlflow.end_run(status=status)
+        if fault is not None and fault is not exc:
+            raise fault from None
         raise
     else:
         if active is None:
@@ -321,7 +336,8 @@ def log_table(table: pd.DataFrame, artifact_file: str, index: bool = False) -> N
             table[column] = iso8601(table[column])
     buffer = io.StringIO()
     table.to_csv(buffer, index=index)
-    mlflow.log_text(buffer.getvalue(), artifact_file)
+    with store_faults(artifact_file):
+        mlflow.log_text(buffer.getvalue(), artifact_file)
 
 
 @_timed
@@ -330,8 +346,11 @@ def log_figure(figure: Any, artifact_file: str) -> None:
     import matplotlib.pyplot as plt
     import mlflow
 
-    mlflow.log_figure(figure, artifact_file)
-    plt.close(figure)
+    try:
+        with store_faults(artifact_file):
+            mlflow.log_figure(figure, artifact_file)
+    finally:
+        plt.close(figure)
 
 
 @_timed
@@ -339,21 +358,24 @@ def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
     """An existing file as an artifact."""
     import mlflow
 
-    mlflow.log_artifact(str(path), artifact_path)
+    with store_faults(f"{artifact_path}/{Path(path).name}" if artifact_path else Path(path).name):
+        mlflow.log_artifact(str(path), artifact_path)
 
 
 @_timed
 def log_json(obj: Any, artifact_file: str) -> None:
     import mlflow
 
-    mlflow.log_text(json.dumps(obj, indent=2, sort_keys=True, default=str), artifact_file)
+    with store_faults(artifact_file):
+        mlflow.log_text(json.dumps(obj, indent=2, sort_keys=True, default=str), artifact_file)
 
 
 @_timed
 def log_text(text: str, artifact_file: str) -> None:
     import mlflow
 
-    mlflow.log_text(text, artifact_file)
+    with store_faults(artifact_file):
+        mlflow.log_text(text, artifact_file)
 
 
 @_timed
@@ -443,6 +465,28 @@ def run_record(run_id: str | None = None) -> None:
 
     run_id = run_id or mlflow.active_run().info.run_id
     mlflow.MlflowClient().set_tag(run_id, tag.PROCESS, json.dumps(this_process()))
+
+
+def mark_run_killed(reason: str, run_id: str = "") -> str:
+    """Mark the run this process works in (the active run, else ``run_id``, else ``MLFLOW_RUN_ID``)
+    KILLED with ``reason`` unless it already ended; its id, or ``""`` without one. Never raises."""
+    import mlflow  # heavy: imported where a run is touched, as everywhere in this module
+
+    run = mlflow.active_run()
+    run_id = run.info.run_id if run else run_id or os.environ.get("MLFLOW_RUN_ID", "")
+    if not run_id:
+        return ""
+    with contextlib.suppress(Exception):
+        client = mlflow.MlflowClient()
+        current = client.get_run(run_id)
+        if current.info.status in ("RUNNING", "SCHEDULED"):
+            if tag.ERROR not in current.data.tags:
+                client.set_tag(run_id, tag.ERROR, reason[:5000])
+            client.set_terminated(run_id, status="KILLED")
+    with contextlib.suppress(Exception):
+        if run is not None:
+            mlflow.end_run(status="KILLED")
+    return run_id
 
 
 def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:

@@ -6,19 +6,24 @@ Re-exported by :mod:`lab.tracking`: call ``tracking.run_entry_point``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from lab import tags as tag
 from lab.config.locate import CALLER_DIR_ENV
 from lab.errors import LabError
+from lab.processes import process_record, this_process
 from lab.tracking.core import configure
 
-__all__ = ["EntryPointFailed", "EntryPointRun", "resolve_experiment_id", "run_entry_point"]
+__all__ = ["EntryPointFailed", "EntryPointRun", "PARENT_ENV", "Stopped", "resolve_experiment_id", "run_entry_point"]
 
 
 class EntryPointFailed(LabError):
@@ -82,7 +87,11 @@ def run_entry_point(
     same MLflow project functions (validation of the parameters, the run with MLflow's project tags
     and parameters, the command line, the run's environment), with the one difference the lab
     needs: the command runs in a process group of its own, so the lab knows its exit code and can
-    stop it and everything it started (tune workers) when asked, marking its run KILLED.
+    stop it and everything it started (tune workers) when asked, marking its run KILLED. The
+    command ends with this process: SIGTERM or SIGHUP here stop it (then :class:`Stopped` is
+    raised), and should this process die without a word (SIGKILL) the command gets SIGTERM from
+    the kernel (``PR_SET_PDEATHSIG``) and from its own watch of ``LAB_PARENT_PROCESS``
+    (:func:`jobs.common.job_main`).
 
     Parameters
     ----------
@@ -137,25 +146,70 @@ def run_entry_point(
                 **({"mlflow.runName": run_name} if run_name else {})}
     client.log_batch(run_id, tags=[RunTag(key, str(value)) for key, value in run_tags.items()])
     env = {**os.environ, **project_utils.get_run_env_vars(run_id, experiment_id),
-           CALLER_DIR_ENV: os.getcwd()}  # the command runs in the project folder: where the caller stands
-    process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True)
+           CALLER_DIR_ENV: os.getcwd(),  # the command runs in the project folder: where the caller stands
+           PARENT_ENV: json.dumps(this_process())}  # the job watches this process and ends with it
+    process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True,
+                               preexec_fn=_die_with_parent)
+    with contextlib.suppress(Exception):  # until the job records itself: `lab status` can tell a dead one
+        client.set_tag(run_id, tag.PROCESS, json.dumps(process_record(process.pid)))
     stopped = False
     try:
-        while True:
-            try:
-                code = process.wait(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                if stop is not None and stop.is_set():
-                    code, stopped = _stop_group(process, grace_s), True
+        with _signals_stop(entry_point, run_id):
+            while True:
+                try:
+                    code = process.wait(timeout=0.2)
                     break
-    except BaseException:  # Ctrl-C, or SystemExit from a signal handler: never leave the command behind
+                except subprocess.TimeoutExpired:
+                    if stop is not None and stop.is_set():
+                        code, stopped = _stop_group(process, grace_s), True
+                        break
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP (_signals_stop): never leave the command behind
         _stop_group(process, grace_s)
         _end_run(client, run_id, "KILLED")
         raise
-    status = "KILLED" if stopped else "FINISHED" if code == 0 else "FAILED"
+    with contextlib.suppress(ProcessLookupError):  # what it left behind (workers of a SIGKILLed tune)
+        os.killpg(process.pid, signal.SIGKILL)
+    # A command killed by a signal (code < 0) was stopped, not failed on its own.
+    status = "KILLED" if stopped or code < 0 else "FINISHED" if code == 0 else "FAILED"
     status = _end_run(client, run_id, status)
     return EntryPointRun(entry_point, run_id, status, code if code >= 0 else 128 - code)
+
+
+#: The environment variable naming the process (host, pid, start) an entry point ends with.
+PARENT_ENV = "LAB_PARENT_PROCESS"
+
+
+class Stopped(SystemExit):
+    """SIGTERM or SIGHUP reached the process running an entry point: the command was stopped and
+    its run marked KILLED; exits with 128 + the signal's number."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child before exec
+    """In the child, before exec: Linux sends it SIGTERM when the thread that started it dies
+    (``prctl(PR_SET_PDEATHSIG)``), so a SIGKILLed ``lab`` does not leave its entry point running."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def _signals_stop(entry_point: str, run_id: str):
+    """In the main thread: SIGTERM and SIGHUP raise :class:`Stopped` (the caller stops the command)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signum, signal.SIG_IGN)
+        print(f"lab: stopped by {signal.Signals(signum).name}: stopping {entry_point} (run {run_id}) and marking it "
+              "KILLED", file=sys.stderr)
+        raise Stopped(128 + signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _stop_group(process: subprocess.Popen, grace_s: float) -> int:

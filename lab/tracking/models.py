@@ -12,6 +12,7 @@ import pandas as pd
 
 from lab.errors import LabError
 from lab.tracking.core import _timed
+from lab.tracking.faults import store_faults
 
 __all__ = ["log_model", "log_signal_model", "load_native_model"]
 
@@ -32,7 +33,7 @@ def log_model(trained: Any, example: pd.DataFrame) -> str:
 
     sample = example.head(5)
     signature = infer_signature(sample, predict_proba(trained.booster, sample))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), store_faults("model"):
         warnings.simplefilter("ignore", UserWarning)
         if trained.engine == "lightgbm":
             import lightgbm

@@ -409,3 +409,49 @@ def test_monitor_reads_the_dates_of_a_paper_run_after_the_validation_window_from
     sealed = config.replace({"windows.test": ["2023-03-09", "2023-12-31"]})
     rows, window, source = recent_rows(validation, paper, 30, window_reader(sealed))
     assert source == "last 30 days of the validation window"
+
+
+@pytest.mark.parametrize("signum", [15, 9])  # SIGTERM, SIGKILL
+def test_lab_paper_follow_killed_stops_the_follower_and_leaves_no_running_run(paper_setup, minutes, tmp_path, signum):
+    """`lab paper --follow` (idle forever) killed: the follower ends with it and its run is KILLED."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.conftest import PROJECT_ROOT
+
+    growing = write_firstrate(minutes.loc[:"2023-03-03"], tmp_path / "growing.txt")
+    lab = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()", "paper", "--config",
+                            paper_setup["config"], "--data", str(growing), "--from", START, "--to", END, "--follow",
+                            "--experiment", "lab-test"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except FileNotFoundError:
+            return False
+
+    def wait(condition, timeout: float = 90.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return condition()
+
+    try:
+        assert wait(lambda: bool(_paper_runs()) or lab.poll() is not None), lab.communicate()
+        (run,) = _paper_runs()
+        follower = json.loads(run.data.tags["lab.process"])["pid"]
+        lab.send_signal(signum)
+        lab.communicate(timeout=60)
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+    assert wait(lambda: not alive(follower)), "the follower outlived `lab paper`"
+    assert wait(lambda: _paper_runs()[0].info.status != "RUNNING")
+    (run,) = _paper_runs()
+    assert run.info.status == "KILLED" and run.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
+    assert lab.returncode == (128 + signum if signum == signal.SIGTERM else -signal.SIGKILL)

@@ -539,6 +539,64 @@ def test_schedule_run_sigterm_stops_the_running_job_and_marks_its_run_killed(sto
     assert "ended KILLED" in run.data.tags["lab.error"] and "step featurize FAILED" in stderr
 
 
+#: A lab job in miniature (jobs.common.job_main around a stage run) that publishes its pid and sleeps.
+LAB_JOB = """import os, pathlib, sys, time
+from jobs.common import job_main
+from lab import tracking
+from lab.config import LabConfig
+
+
+@job_main("featurize")
+def main(argv=None):
+    with tracking.stage_run("featurize", LabConfig()):
+        pathlib.Path("job.pid.tmp").write_text(str(os.getpid()))
+        os.replace("job.pid.tmp", "job.pid")
+        time.sleep(300)
+    return 0
+
+
+sys.exit(main())
+"""
+
+
+def test_schedule_run_sigkill_ends_the_running_job_which_marks_its_run_killed(store, tmp_path):
+    """SIGKILL of `lab schedule run` leaves no orphan: its entry point ends and marks its run KILLED."""
+    from mlflow import MlflowClient
+
+    from jobs.scheduler import DEFAULT_RUNNER
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text("name: slow\nentry_points:\n  featurize:\n    command: \"python job.py\"\n")
+    (project / "job.py").write_text(LAB_JOB)
+    path = _write(tmp_path, f'[scheduler]\ntimezone = "UTC"\njobstore = "sqlite:///{tmp_path / "jobs.db"}"\n'
+                            'misfire_grace_time_s = 345600\n\n[jobs.daily]\ncron = "0 6 * * *"\nsteps = ["featurize"]\n')
+    plan = load_schedule(path, project_dir=project)
+    earlier = build_scheduler(plan, blocking=False)
+    earlier.start(paused=True)
+    sync_jobs(earlier, plan, runner=DEFAULT_RUNNER, project_dir=str(project))
+    earlier.modify_job("daily", next_run_time=dt.datetime.now(UTC) - dt.timedelta(hours=1))  # due now
+    earlier.shutdown(wait=False)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen(_lab("schedule", "run", "--schedule", str(path)), cwd=project, env=env,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait(lambda: (project / "job.pid").exists(), timeout=60)
+        job_pid = int((project / "job.pid").read_text())
+        process.kill()
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _wait(lambda: not _alive(job_pid), timeout=30), "the scheduler's entry point outlived it"
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("lab-test").experiment_id
+    assert _wait(lambda: client.search_runs([experiment], "tags.`lab.schedule` = 'daily'")[0].info.status != "RUNNING",
+                 timeout=30)
+    (run,) = client.search_runs([experiment], "tags.`lab.schedule` = 'daily'")
+    assert run.info.status == "KILLED" and run.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
+
+
 def test_schedule_run_once_cannot_overlap_the_same_job_in_another_process(store, tmp_path):
     """Two `lab schedule run-once` of one job: the second is refused while the first runs; a killed
     holder leaves no stale lock."""

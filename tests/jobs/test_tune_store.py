@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -48,22 +49,54 @@ def _tune_runs():
                               filter_string="tags.`lab.stage` = 'tune'")
 
 
-def test_a_killed_tune_resumed_with_the_same_command_completes_the_grid(tiny, tmp_path):
+def _tune_hanging_at(point: str, argv: list[str], tmp_path) -> subprocess.Popen:
+    """A real tune process (tests/jobs/tune_kill_worker.py) once it hangs at ``point`` of trial 1."""
+    marker = tmp_path / "hanging"
+    env = {**os.environ, "LAB_TEST_HANG_MARKER": str(marker), "LAB_TEST_KILL_POINT": point,
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("MLFLOW_RUN_ID", None)
+    worker = subprocess.Popen([sys.executable, "-m", "tests.jobs.tune_kill_worker", *argv], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not marker.exists():  # trial 0 done, trial 1 at the kill point
+        assert worker.poll() is None, worker.communicate()
+        time.sleep(0.1)
+    return worker
+
+
+def _journal_trials():
+    """The trials of the one study in the test's journal file (read without the tune job)."""
+    import optuna
+
+    from lab.study.tuning import open_storage
+
+    (journal,) = Path(os.environ["LAB_HOME"]).rglob("optuna-journal.log")
+    storage = open_storage("", journal.parent)
+    (summary,) = optuna.get_all_study_summaries(storage)
+    return optuna.load_study(study_name=summary.study_name, storage=storage).get_trials(deepcopy=False)
+
+
+@pytest.mark.parametrize("point", ["trial", "draw", "journal"])
+def test_a_killed_tune_resumed_with_the_same_command_completes_the_grid(tiny, tmp_path, point):
+    """SIGKILL inside a trial, just after a trial drew its grid point (no worker recorded yet), or while
+    holding the journal's write lock: the same command completes the grid, no point lost, no wait."""
+    import fcntl
+
     from jobs import tune
 
     config = tiny("lab.toml")
     argv = ["--config", config, "--workers", "1"]
-    marker = tmp_path / "hanging"
-    env = {**os.environ, "LAB_TEST_HANG_MARKER": str(marker), "PYTHONPATH": str(PROJECT_ROOT)}
-    worker = subprocess.Popen([sys.executable, "-m", "tests.jobs.tune_kill_worker", *argv], cwd=PROJECT_ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while not marker.exists():  # trial 0 done, trial 1 running: kill the worker mid-trial
-        assert worker.poll() is None, worker.communicate()
-        time.sleep(0.1)
+    worker = _tune_hanging_at(point, argv, tmp_path)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     (killed,) = _tune_runs()
     assert killed.info.status == "RUNNING"
+    (lock,) = Path(os.environ["LAB_HOME"]).rglob("optuna-journal.log.flock")
+    with open(lock) as handle:  # the killed writer's lock died with it: nobody waits for it
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    running = [t for t in _journal_trials() if t.state.name == "RUNNING"]
+    assert [t.number for t in running] == [1]
+    assert ("lab.worker" in running[0].system_attrs) == (point != "draw")
+    assert "grid_id" in running[0].system_attrs
 
     assert tune.main(argv) == 0  # the same command
     killed, resumed = _tune_runs()
@@ -74,12 +107,41 @@ def test_a_killed_tune_resumed_with_the_same_command_completes_the_grid(tiny, tm
     assert "lab.incomplete_grid" not in resumed.data.tags
 
 
-def test_a_grid_left_incomplete_is_tagged_and_warned(tiny, capsys):
+def test_a_tune_stopped_by_sigterm_marks_its_run_killed_and_the_rerun_completes_the_grid(tiny, tmp_path):
+    from jobs import tune
+
+    argv = ["--config", tiny("lab.toml"), "--workers", "1"]
+    worker = _tune_hanging_at("trial", argv, tmp_path)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 128 + signal.SIGTERM
+    (stopped,) = _tune_runs()
+    assert f"tune: stopped by SIGTERM; run {stopped.info.run_id} marked KILLED" in stderr.splitlines()
+    assert stopped.info.status == "KILLED" and stopped.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
+    trial_1 = next(t for t in _journal_trials() if t.number == 1)
+    assert trial_1.state.name == "FAIL" and trial_1.system_attrs["lab.stale"]  # its point was re-queued
+
+    assert tune.main(argv) == 0
+    _, resumed = _tune_runs()
+    assert resumed.data.metrics["trials_completed"] == 3 and resumed.data.metrics["trials_run_here"] == 2
+    assert "lab.incomplete_grid" not in resumed.data.tags
+
+
+def test_a_grid_left_incomplete_is_tagged_and_warned(tiny, capsys, monkeypatch):
     """A point that failed for good (its objective raised) leaves the grid incomplete: the best of the
     rest is still logged, tagged lab.incomplete_grid and announced."""
     from jobs import tune
+    from lab.study import tuning
 
-    config = tiny("lab.toml", leaves="7, 15, 1")  # num_leaves = 1 is refused by LightGBM: that trial fails
+    real = tuning.train_classifier
+
+    def refusing(data, model):  # the engine refuses one point: that trial fails
+        if model.num_leaves == 4:
+            raise ValueError("the engine refuses num_leaves = 4")
+        return real(data, model)
+
+    monkeypatch.setattr(tuning, "train_classifier", refusing)
+    config = tiny("lab.toml", leaves="2, 4, 7")  # three different trees at depth 3
     argv = ["--config", config, "--workers", "1"]
     try:
         tune.main(argv)  # stops at the failing point (wherever the shuffled grid puts it)

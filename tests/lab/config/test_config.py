@@ -90,3 +90,67 @@ def test_load_config_ignores_a_byte_order_mark(tmp_path):
     path = tmp_path / "lab.toml"
     path.write_bytes(b"\xef\xbb\xbf[rules]\nlimit_fill = \"touch\"\n")
     assert load_config(path).rules.limit_fill == "touch"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[criteria]\nmin_win_rate = 1.5\n",
+         r"^\[criteria\] min_win_rate = 1.5 must lie in \[0, 1\] \(a rate, as a fraction\); write e.g. 0.55 for 55 %$"),
+        ("[criteria]\ntarget_profitable_days = 60\n", r"^\[criteria\] target_profitable_days = 60.0 must lie in \[0, 1\]"),
+        ("[criteria]\nmin_trades_per_day = -1\n", r"^\[criteria\] min_trades_per_day = -1.0 must be >= 0$"),
+        ("[promotion]\nmin_validation_auc = 1.5\n",
+         r"^\[promotion\] min_validation_auc = 1.5 must lie in \[0.5, 1\] \(an AUC floor: 0.5 is a coin, 1 is perfect\); "
+         r"write e.g. 0.55$"),
+        ("[promotion]\nmin_walk_forward_auc = 0.3\n", r"^\[promotion\] min_walk_forward_auc = 0.3 must lie in \[0.5, 1\]"),
+        ("[strategy.breakout]\nmin_volatility_probability = 2\n",
+         r"^\[strategy.breakout\] min_volatility_probability = 2.0 must lie in \[0, 1\] \(a probability, as a fraction\)"),
+        ("[tune]\nlearning_rate = [0.05, 5]\n",
+         r"^\[tune\] learning_rate value = 5.0 must lie in \(0, 1\] \(the range of \[model\] learning_rate\); "
+         r"write e.g. 0.05$"),
+        ("[tune]\nnum_leaves = [15, -31]\n",
+         r"^\[tune\] num_leaves value = -31 must lie in \[2, 131072\] \(the range of \[model\] num_leaves\); write e.g. 31$"),
+        ("[tune]\nnum_leaves = ['fast']\n", r"^tune.num_leaves\[0\] = 'fast' must be a whole number$"),
+        ("[tune]\nmax_depth = [0]\n", r"^\[tune\] max_depth value = 0 must be >= 1"),
+        ("[model]\nnum_leaves = 1\n", r"^\[model\] num_leaves = 1 must lie in \[2, 131072\]"),
+        ("[windows]\ntrain = ['2019-13-45', '2022-12-31']\n",
+         r"^windows.train = '2019-13-45' is not a calendar date \(month must be in 1..12\); write an existing date as "
+         r"YYYY-MM-DD, e.g. 2019-02-28$"),
+        ("[windows]\nvalidation = ['2023-01-01', '2019-02-30']\n",
+         r"^windows.validation = '2019-02-30' is not a calendar date \(day is out of range for month\)"),
+        ("[data]\nsynthetic_start = 'soon'\n",
+         r"^data.synthetic_start = 'soon' is not a date; write an existing date as YYYY-MM-DD"),
+    ],
+)
+def test_load_config_refuses_out_of_range_rates_floors_grids_and_dates(tmp_path, text, message):
+    path = tmp_path / "lab.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "option, text, message",
+    [
+        ("-P start", "2019-13-45", r"^-P start = '2019-13-45' is not a calendar date \(month must be in 1..12\); "
+                                   r"write an existing date as YYYY-MM-DD, e.g. 2019-02-28$"),
+        ("--from", "2019-02-30", r"^--from = '2019-02-30' is not a calendar date \(day is out of range for month\)"),
+        ("--to", "next week", r"^--to = 'next week' is not a date; write an existing date as YYYY-MM-DD"),
+    ],
+)
+def test_parse_date_param_names_the_parameter_value_and_fix(option, text, message):
+    from lab.config.parsing import parse_date_param
+
+    with pytest.raises(ConfigError, match=message):
+        parse_date_param(option, text)
+    assert parse_date_param(option, "2019-02-28") == dt.date(2019, 2, 28)
+
+
+def test_parse_number_param_names_the_parameter_value_and_fix():
+    from lab.config.parsing import parse_number_param
+
+    with pytest.raises(ConfigError, match=r"^-P threshold = 'high' is not a number; write e.g. 0.6$"):
+        parse_number_param("-P threshold", "high", "0.6")
+    with pytest.raises(ConfigError, match=r"^-P threshold = 'nan' must be a finite number; write e.g. 0.6$"):
+        parse_number_param("-P threshold", "nan", "0.6")
+    assert parse_number_param("-P threshold", " 0.65 ", "0.6") == 0.65

@@ -140,3 +140,17 @@ def test_prepare_dataset_warns_about_flagged_sessions_and_drops_them_on_request(
     assert "2023-10-02" not in set(dropped.tables["train"]["session"].dt.strftime("%Y-%m-%d"))
     findings = FeatureCache(tmp_path / "data" / "features").read(dropped.digest, "data_findings")
     assert findings[["session", "kind"]].values.tolist() == [["2023-10-02", "zero_volume"]]
+
+
+def test_prepare_dataset_says_a_file_whose_prices_never_move_is_at_fault(tmp_path, monkeypatch):
+    from lab.errors import DataError
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    minutes = make_minutes("2023-08-01", "2023-12-29", seed=11, overnight=True)
+    minutes[["open", "high", "low", "close"]] = 4000.0
+    path = write_firstrate(minutes, tmp_path / "frozen.txt")
+    with pytest.warns(UserWarning, match="stale_prices"), pytest.raises(
+            DataError, match=r"^the minute file's prices never move in the train window 2023-09-01..2023-10-31: every "
+                             r"open, high, low and close of its 3276 bars is 4000, so no bar can be labelled; check the "
+                             r"file \(a frozen feed, a placeholder, or a wrong column\) - another window will not help$"):
+        prepare_dataset(_config(path), progress=lambda m: None)
