@@ -433,7 +433,7 @@ def _first_at_or_after(values, x, k):
 def fill_exit_minutes(trades, params, minute_ns, minute_open, minute_high, minute_low):
     """Set the ``exit_minute_ns`` of the trades filled inside a bar (those still at the least int64):
     the start of the first 1-minute bar of the exit bar that reached (or opened through) the target
-    or the stop, which is the minute that resolved the exit; left unknown when none did.
+    under the fill rule, or the stop, which is the minute that resolved the exit; left unknown when none did.
 
     Called after the bars, not inside :func:`simulate`'s loop (a step reading the minute arrays there
     costs reference counting every bar): by :func:`lab.backtest.run_backtest` with every minute, by the
@@ -452,9 +452,10 @@ def fill_exit_minutes(trades, params, minute_ns, minute_open, minute_high, minut
         end_ns = trade.exit_ns + params.bar_ns
         j = k
         while j < minute_ns.shape[0] and minute_ns[j] < end_ns:
-            hit_target, hit_stop = _barrier_touches(side, minute_high[j], minute_low[j], target, stop)
+            hit_target, hit_stop = _barrier_touches(side, minute_high[j], minute_low[j], target, stop,
+                                                    params.target_beyond)
             if (hit_target or hit_stop or _stop_gapped(side, minute_open[j], stop)
-                    or _target_gapped(side, minute_open[j], target)):
+                    or _target_gapped(side, minute_open[j], target, params.target_beyond)):
                 trade.exit_minute_ns = minute_ns[j]
                 break
             j += 1
