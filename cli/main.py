@@ -48,6 +48,7 @@ def cli() -> None:
 
     \b
     Typical session:
+      lab init FILE                 # a lab.toml fitted to your minute file
       lab featurize                 # minutes -> 5-min RTH bars -> features/targets (MLflow run)
       lab run tune -P target=target_vol
       lab run walk-forward -P params_from=<tune run> -P target=target_vol
@@ -73,6 +74,43 @@ def featurize(config: str, data: str, on_bad_rows: str, experiment: str | None) 
     """Run the featurize entry point (same as `mlflow run . -e featurize --env-manager local`)."""
     _run_entry_point("featurize", {"config": _config_path(config), "data": _data_path(data), "on_bad_rows": on_bad_rows},
                      experiment)
+
+
+@cli.command("init")
+@click.argument("path", type=click.Path())
+@click.option("--force", is_flag=True, help="overwrite an existing lab.toml in this folder")
+@click.option("--target", default="target_6bar", show_default=True, help="target of the printed commands")
+def init(path: str, force: bool, target: str) -> None:
+    """Write a commented lab.toml for a minute file into the current folder (instrument, timezone,
+    windows, walk-forward months and model name fitted to the file) and print the five commands
+    that take it to a champion. A file too short for the warm-up and three windows is refused."""
+    from lab.config import load_lab_config
+    from lab.data.contracts import is_contract_set, stitch_source
+    from lab.data.profile import config_text, next_commands, plan_windows, profile_minutes
+    from lab.data.readers import read_minutes
+    from lab.errors import ConfigError
+    from lab.paths import find_minute_file, raw_dir
+
+    out = Path("lab.toml")
+    if out.exists() and not force:
+        raise ConfigError(f"{out.resolve()} exists; pass --force to overwrite it (or run `lab init` in another folder)")
+    given = find_minute_file(path)
+    readable = stitch_source(given, raw_dir())[0] if is_contract_set(given) else given
+    minutes = read_minutes(readable, tz="UTC").minutes  # naive stamps as written: the zone is inferred from them
+    profile = profile_minutes(given.name, minutes)
+    plan = plan_windows(profile)
+    text = config_text(profile, plan, str(given.resolve()))  # entry points run in the project folder
+    out.write_text(text)
+    load_lab_config(str(out))  # the file written must load: a broken one is the lab's bug, said here
+    click.echo(f"wrote {out.resolve()} for {given.name}: {profile.instrument} ({profile.instrument_reason}); "
+               f"timezone {profile.timezone}; {len(profile.sessions)} sessions {profile.sessions[0]}..{profile.sessions[-1]}")
+    click.echo(f"  windows: train {plan.train[0]}..{plan.train[1]} ({plan.sessions['train']} sessions after a "
+               f"{plan.sessions['warmup']}-session warm-up), validation {plan.validation[0]}..{plan.validation[1]} "
+               f"({plan.sessions['validation']}), test {plan.test[0]}..{plan.test[1]} ({plan.sessions['test']}: "
+               "looked at once, by final-eval)")
+    click.echo("next, from this folder (each prints the run id the next one takes):")
+    for i, command in enumerate(next_commands(target), 1):
+        click.echo(f"  {i}. {command}")
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": False})
@@ -202,7 +240,7 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 
 
 @data.command("check")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @click.option("--config", default="", help=CONFIG_HELP + " ([windows] test is not read)")
 @click.option("--tz", default=None, help="time zone of naive stamps (default: [data] timezone)")
 @click.option("--on-bad-rows", type=click.Choice(["error", "drop"]), default="error", show_default=True)
@@ -210,7 +248,8 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 @click.option("--plots", type=click.Path(file_okay=False), default=None, help="write a PNG per finding kind into this folder")
 def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: bool, plots: str | None) -> None:
     """Read and check a minute file (FirstRate .txt/.csv, .zip or .gz of one, CSV with header, Parquet;
-    a bare name is looked up in data/raw/): statistics, and the data doctor's findings per session.
+    a bare name is looked up in data/raw/; a folder or zip of per-contract files, MESH24.txt ..., is
+    stitched first): statistics, and the data doctor's findings per session, contract rolls included.
 
     Only the rows before the configured test window are read: the held-out window is looked at by
     final-eval alone.

@@ -19,12 +19,14 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+from lab.stats.requirements import study_statistics_cause
 from lab.stats import (deflated_sharpe_ratio, expected_max_sharpe, logit_histogram_figure, null_sharpe_variance,
                        probability_of_backtest_overfitting, spa_pvalue)
 
@@ -168,4 +170,8 @@ def log_study_statistics(weekly_auc: pd.DataFrame, seed: int = 0) -> dict[str, f
     tracking.log_metrics(logged)
     print(f"  study: PBO {logged['pbo']:.3f}, SPA p-value {logged['spa_pvalue']:.3f} over {int(logged['study_trials'])} "
           f"trials x {int(logged['study_weeks'])} weeks of validation AUC")
+    for name in ("spa_pvalue", "pbo"):  # one line each on why a statistic is missing: the gate will refuse
+        if not math.isfinite(logged[name]):
+            cause = study_statistics_cause(name, logged["study_weeks"], logged["study_trials"])
+            print(f"tune: WARNING: {name} not measured: {cause}", file=sys.stderr)
     return logged

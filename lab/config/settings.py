@@ -58,6 +58,12 @@ class DataConfig:
     instrument: str = "MES"
     on_bad_rows: str = "error"  # "error" or "drop"
     on_bad_sessions: str = "warn"  # sessions the data doctor flags: "warn" (keep) or "drop"
+    # contract switches of a continuous file: "back" shifts every minute before each switch by its
+    # gap (backward difference adjustment), "none" keeps the jump (lab/data/rolls.py)
+    roll_adjust: str = "back"
+    # a folder (or zip) of per-contract files switches "schedule" (the instrument's roll date) or
+    # "volume" (the first session the next contract trades more) (lab/data/contracts.py)
+    roll_rule: str = "schedule"
     synthetic_seed: int = 20190501
     synthetic_start: dt.date = dt.date(2019, 5, 1)
     synthetic_end: dt.date = dt.date(2025, 12, 31)
@@ -67,6 +73,8 @@ class DataConfig:
         get_instrument(self.instrument)
         _check_choice("data.on_bad_rows", self.on_bad_rows, ("error", "drop"))
         _check_choice("data.on_bad_sessions", self.on_bad_sessions, ("warn", "drop"))
+        _check_choice("data.roll_adjust", self.roll_adjust, ("none", "back"))
+        _check_choice("data.roll_rule", self.roll_rule, ("schedule", "volume"))
         _check_timezone("data.timezone", self.timezone)
         if self.synthetic_end <= self.synthetic_start:
             raise ConfigError(

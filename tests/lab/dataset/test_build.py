@@ -25,9 +25,8 @@ def test_prepare_dataset_builds_train_and_validation_only(minute_file):
         assert table[list(FEATURE_NAMES)].notna().all().all()
     assert dataset.manifest["rows_held_out"] > 0
     folder_files = sorted(p.name for p in dataset.folder.iterdir())
-    assert folder_files == ["data_findings.parquet", "manifest.json", "minutes_validation.parquet", "session_prints.parquet",
-                            "train.parquet",
-                            "validation.parquet"]
+    assert folder_files == ["data_findings.parquet", "manifest.json", "minutes_validation.parquet", "rolls.parquet",
+                            "session_prints.parquet", "train.parquet", "validation.parquet"]
 
 
 def test_prepare_dataset_drops_the_warm_up_bars(minute_file):
