@@ -257,8 +257,9 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: boo
     import json
 
     from lab.config import load_lab_config
+    from lab.data.contracts import is_contract_set, stitch_source
     from lab.reports.data_check import check_file, summary_lines, write_pictures
-    from lab.paths import find_minute_file
+    from lab.paths import find_minute_file, raw_dir
     from lab.dataset.build import read_fingerprints
     from registry.content import refuse_sealed_content
     from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
@@ -266,8 +267,14 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, as_json: boo
     config_file = locate_config(config)
     click.echo(config_origin(config_file), err=True)
     cfg = load_lab_config(config_file)
-    sealed = sealed_ranges(cfg, str(find_minute_file(path)))
-    result = check_file(path, cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed)
+    found = find_minute_file(path)
+    if is_contract_set(found):  # per-contract files: the stitched series is what featurize reads
+        found, _ = stitch_source(found, raw_dir(), tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows,
+                                 rule=cfg.data.roll_rule, calendar=cfg.session.calendar,
+                                 tick_size=cfg.instrument.tick_size)
+        click.echo(f"stitched the contract files of {path} into {found}", err=True)
+    sealed = sealed_ranges(cfg, str(found))
+    result = check_file(str(found), cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed)
     refuse_sealed_content(read_fingerprints(result.minute_file.minutes, cfg), "lab data check")  # before any figure
     if as_json:
         click.echo(json.dumps(result.report.as_json(), indent=1))

@@ -107,16 +107,17 @@ def infer_timezone(wall_clock: pd.DatetimeIndex) -> tuple[str, str]:
 
     Returns ``(zone, reason)``; America/New_York when nothing decides.
     """
-    weekday = wall_clock[wall_clock.dayofweek < 5]
+    weekday = wall_clock[wall_clock.day_of_week < 5]
     if len(weekday) == 0:
         return MARKET_TZ, "no weekday minute: assumed US/Eastern"
     counts = np.bincount(weekday.hour, minlength=24)
     if (counts > 0).sum() >= 20:  # around the clock: the daily maintenance break is the emptiest hour
-        empty = int(np.argmin(counts))
-        zone = {17: MARKET_TZ, 16: "America/Chicago", 21: "UTC", 22: "UTC"}.get(empty)
-        if zone is not None:
+        candidates = (17, 16, 22, 21)  # the break's hour in ET, Chicago, UTC (winter, summer); ties: ET
+        empty = candidates[int(np.argmin(counts[list(candidates)]))]
+        if counts[empty] <= 0.05 * counts.max():
+            zone = {17: MARKET_TZ, 16: "America/Chicago", 21: "UTC", 22: "UTC"}[empty]
             return zone, f"the daily trading break is at {empty}:00 in the file's stamps (17:00 ET)"
-        return MARKET_TZ, f"the emptiest hour is {empty}:00, not a known maintenance break: assumed US/Eastern"
+        return MARKET_TZ, "no empty hour where a maintenance break would be: assumed US/Eastern"
     first = pd.Series(weekday.hour * 60 + weekday.minute).groupby(weekday.normalize()).min()
     opening = int(first.mode().iloc[0])
     zone = {570: MARKET_TZ, 510: "America/Chicago", 810: "UTC", 870: "UTC"}.get(opening)

@@ -59,7 +59,7 @@ def study_statistics_cause(name: str, weeks: float | None, trials: float | None)
     metrics; None when those were not logged either (a run older than the study statistics).
 
     >>> study_statistics_cause("spa_pvalue", 1, 27)
-    'the study had 1 week of validation AUC and 27 trials; SPA needs at least 3 weeks: lengthen [windows] validation and re-run tune'
+    'the study had 1 week of validation AUC and 27 trials; SPA needs at least 3 weeks: lengthen [windows] validation'
     >>> study_statistics_cause("pbo", 20, 1)
     'the study had 20 weeks of validation AUC and 1 trial; PBO needs at least 2 weeks and 2 trials: tune a grid of at least 2 points'
     """
@@ -70,11 +70,11 @@ def study_statistics_cause(name: str, weeks: float | None, trials: float | None)
            f"trial{'s' if trials != 1 else ''}")
     if name == "spa_pvalue":
         if weeks < MIN_SPA_WEEKS:
-            return f"{had}; SPA needs at least {MIN_SPA_WEEKS} weeks: lengthen [windows] validation and re-run tune"
+            return f"{had}; SPA needs at least {MIN_SPA_WEEKS} weeks: lengthen [windows] validation"
         return f"{had}; SPA could not be computed (a week without both classes in every trial?)"
     if weeks < MIN_PBO_WEEKS:
         return (f"{had}; PBO needs at least {MIN_PBO_WEEKS} weeks and {MIN_STUDY_TRIALS} trials: lengthen "
-                "[windows] validation and re-run tune")
+                "[windows] validation")
     if trials < MIN_STUDY_TRIALS:
         return (f"{had}; PBO needs at least {MIN_PBO_WEEKS} weeks and {MIN_STUDY_TRIALS} trials: tune a grid of at "
                 f"least {MIN_STUDY_TRIALS} points")

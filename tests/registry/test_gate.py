@@ -146,3 +146,27 @@ def test_format_gate_table_shows_the_statistic_gates_with_their_values():
     table = format_gate_table(list(_gates().values()))
     row = next(line for line in table.splitlines() if line.startswith("max_pbo "))
     assert row.split()[:5] == ["max_pbo", "PASS", "0.2", "<=", "0.5"]
+
+
+def test_evaluate_gates_nan_study_statistics_name_the_missing_weeks_not_a_rerun():
+    short = dataclasses.replace(CANDIDATE, metrics={"val_auc": 0.58, "pbo": float("nan"), "spa_pvalue": float("nan"),
+                                                    "study_weeks": 1.0, "study_trials": 27.0})
+    gates = _gates(candidate=short)
+    for name in ("max_pbo", "max_spa_pvalue"):
+        assert not gates[name].passed and "re-run tune" not in gates[name].note
+        assert "tuned before" not in gates[name].note
+    assert gates["max_spa_pvalue"].note.startswith("the study had 1 week of validation AUC and 27 trials; SPA needs "
+                                                   "at least 3 weeks: lengthen [windows] validation")
+    assert "PBO needs at least 2 weeks and 2 trials" in gates["max_pbo"].note
+
+
+def test_evaluate_gates_runs_without_study_metrics_are_told_to_re_run_tune():
+    old = dataclasses.replace(CANDIDATE, metrics={"val_auc": 0.58})
+    assert "(tuned before the lab measured its study); re-run tune" in _gates(candidate=old)["max_pbo"].note
+
+
+def test_evaluate_gates_a_constant_model_fails_validation_auc_with_its_cause():
+    constant = dataclasses.replace(CANDIDATE, metrics={**CANDIDATE.metrics, "val_auc": 0.5, "val_prediction_spread": 0.0})
+    gate = _gates(candidate=constant)["min_validation_auc"]
+    assert not gate.passed and gate.note == ("0.5 is not >= 0.55: the model predicts one value for every validation "
+                                             "row (a constant model learned nothing)")
