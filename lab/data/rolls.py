@@ -9,7 +9,8 @@ the Bollinger width would carry that step for days.
   (:func:`lab.market.instruments.scheduled_rolls`) as the largest price jump across a trading break
   (the 17:00-18:00 ET maintenance break of a Globex-hours file, the night of a regular-hours one,
   a weekend) between a week before the roll date and the expiry, when that jump stands out from
-  the file's ordinary break jumps. The measured gap includes whatever the market moved across that
+  the file's ordinary break jumps (a hole over regular-session minutes, missing data, is never a
+  candidate). The measured gap includes whatever the market moved across that
   break (a regular-hours file: the whole night); per-contract files measure it exactly
   (:mod:`lab.data.contracts`).
 * :func:`back_adjust` (``[data] roll_adjust = "back"``) adds each switch's gap to every minute
@@ -32,7 +33,7 @@ import pandas as pd
 
 from lab.errors import DataError
 from lab.market.instruments import ROLL_SCHEDULES, scheduled_rolls
-from lab.market.sessions import epoch_ns
+from lab.market.sessions import epoch_ns, regular_sessions
 
 __all__ = ["ROLL_COLUMNS", "ROLL_ADJUST_METHODS", "empty_roll_table", "detect_rolls", "back_adjust", "adjust_rolls",
            "roll_table_path", "read_roll_table", "write_roll_table", "roll_findings_text"]
@@ -107,7 +108,7 @@ def detect_rolls(minutes: pd.DataFrame, root: str, calendar: str = "XNYS", tick_
 
     Examples
     --------
-    >>> idx = pd.date_range("2024-03-05 09:30", periods=3, freq="min", tz="America/New_York")
+    >>> idx = pd.date_range("2024-03-05 15:57", periods=3, freq="min", tz="America/New_York")
     >>> idx = idx.append(pd.date_range("2024-03-06 09:30", periods=3, freq="min", tz="America/New_York"))
     >>> m = pd.DataFrame({"open": [5000.0, 5000, 5000, 5020, 5020, 5020], "volume": 1}, index=idx)
     >>> m["high"] = m["low"] = m["close"] = m["open"]
@@ -119,8 +120,16 @@ def detect_rolls(minutes: pd.DataFrame, root: str, calendar: str = "XNYS", tick_
     after, jump, hours = _break_jumps(minutes)
     if len(after) == 0:
         return empty_roll_table()
+    # A break that swallows regular-session minutes is missing data, not a break: its jump holds
+    # hours of trading and says nothing of a switch (the doctor reports the missing minutes instead).
+    sessions = regular_sessions(calendar, minutes.index[0].date(), minutes.index[-1].date())
+    opens, closes = epoch_ns(sessions["session_open"]), epoch_ns(sessions["session_close"])
+    stamps = epoch_ns(minutes.index)
+    first = np.searchsorted(closes, stamps[after - 1] + _NS_MIN, side="right")  # first session ending after the break starts
+    ordinary = (first >= len(opens)) | (opens[np.minimum(first, len(opens) - 1)] >= stamps[after])
     per_hour = jump / np.sqrt(hours) / _local_scale(minutes["close"].to_numpy(), after)
-    scale = 1.4826 * float(np.median(np.abs(per_hour - np.median(per_hour))))
+    usual = per_hour[ordinary] if ordinary.any() else per_hour
+    scale = 1.4826 * float(np.median(np.abs(usual - np.median(usual))))
     score = np.abs(per_hour) / max(scale, 1e-12)
     local = epoch_ns(minutes.index.tz_localize(None))
     first, last = minutes.index[0].date(), minutes.index[-1].date()
@@ -128,7 +137,7 @@ def detect_rolls(minutes: pd.DataFrame, root: str, calendar: str = "XNYS", tick_
     for roll in scheduled_rolls(root, first, last + dt.timedelta(days=SEARCH_DAYS_BEFORE), calendar):
         lo = epoch_ns(pd.DatetimeIndex([pd.Timestamp(roll.date - dt.timedelta(days=SEARCH_DAYS_BEFORE))]))[0]
         hi = epoch_ns(pd.DatetimeIndex([pd.Timestamp(roll.expiry + dt.timedelta(days=1))]))[0]
-        inside = np.flatnonzero((local[after] >= lo) & (local[after] < hi))
+        inside = np.flatnonzero((local[after] >= lo) & (local[after] < hi) & ordinary)
         if inside.size == 0:
             continue
         best = inside[np.argmax(score[inside])]

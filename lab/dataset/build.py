@@ -191,7 +191,7 @@ def build_tables(minutes: pd.DataFrame, config: LabConfig, audit: dict[str, Any]
     bars_per_session = max(1, round(6.5 * 60 / config.session.bar_minutes))
     train_end = pd.Timestamp(config.windows.train.end + dt.timedelta(days=1)).tz_localize(table.index.tz)
     before_train_end = int((table.index < train_end).sum())
-    if before_train_end <= warmup:
+    if 0 < before_train_end <= warmup:  # none at all: the window lies outside the file (said below)
         raise DataError(
             f"the file holds {before_train_end:,} regular-session bars up to the end of the train window "
             f"{config.windows.train} (about {before_train_end // bars_per_session} sessions): the {warmup:,}-bar "

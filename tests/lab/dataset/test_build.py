@@ -139,3 +139,25 @@ def test_prepare_dataset_warns_about_flagged_sessions_and_drops_them_on_request(
     assert "2023-10-02" not in set(dropped.tables["train"]["session"].dt.strftime("%Y-%m-%d"))
     findings = FeatureCache(tmp_path / "data" / "features").read(dropped.digest, "data_findings")
     assert findings[["session", "kind"]].values.tolist() == [["2023-10-02", "zero_volume"]]
+
+
+def test_prepare_dataset_back_adjusts_a_planted_roll_and_keeps_its_table(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    base = make_minutes("2023-08-01", "2023-12-29", seed=11, overnight=True)
+    prices = ["open", "high", "low", "close"]
+    rolled, shifted = base.copy(), base.copy()
+    rolled.loc[rolled.index >= pd.Timestamp("2023-09-06 18:00", tz=rolled.index.tz), prices] += 30.0  # MESU23 -> MESZ23
+    shifted[prices] += 30.0  # the series as the new contract would have traded all along
+    back = prepare_dataset(_config(write_firstrate(rolled, tmp_path / "rolled.txt")), progress=lambda m: None)
+    clean = prepare_dataset(_config(write_firstrate(shifted, tmp_path / "shifted.txt")), progress=lambda m: None)
+    pd.testing.assert_frame_equal(back.tables["train"], clean.tables["train"])
+    rolls = pd.read_parquet(back.folder / "rolls.parquet")
+    assert rolls[["date", "gap", "method", "front", "next", "adjust"]].to_dict("records") == [
+        {"date": "2023-09-07", "gap": 30.0, "method": "detected", "front": "MESU23", "next": "MESZ23", "adjust": "back"}]
+    assert back.manifest["data_doctor"]["rolls"] == 1 and back.manifest["data_doctor"]["sessions_flagged"] == 0
+    kept = prepare_dataset(_config(tmp_path / "rolled.txt", **{"data.roll_adjust": "none"}), progress=lambda m: None)
+    assert kept.digest != back.digest  # the setting is part of the digest
+    jump = (kept.tables["train"]["return_24bar"] - clean.tables["train"]["return_24bar"]).abs().max()
+    assert jump > 0.005  # unadjusted, the roll is in the features
