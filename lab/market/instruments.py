@@ -3,7 +3,9 @@ that a minute file is of the configured instrument (its file name's symbol, its 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -152,10 +154,16 @@ def third_friday(year: int, month: int) -> dt.date:
     return first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
 
 
+@functools.lru_cache(maxsize=64)
+def _sessions_of_year(calendar: str, year: int) -> tuple[dt.date, ...]:
+    """The sessions of a year and of the last weeks before it (one calendar build per year)."""
+    return tuple(d.date() for d in regular_sessions(calendar, dt.date(year - 1, 12, 1), dt.date(year, 12, 31)).index)
+
+
 def _session_on_or_before(day: dt.date, calendar: str) -> dt.date:
     """``day`` when it is a session of ``calendar``, else the latest session before it."""
-    sessions = regular_sessions(calendar, day - dt.timedelta(days=10), day)
-    return sessions.index[-1].date()
+    sessions = _sessions_of_year(calendar, day.year)
+    return sessions[bisect.bisect_right(sessions, day) - 1]
 
 
 def _equity_index_expiry(year: int, month: int, calendar: str) -> dt.date:

@@ -161,3 +161,19 @@ def test_prepare_dataset_back_adjusts_a_planted_roll_and_keeps_its_table(tmp_pat
     assert kept.digest != back.digest  # the setting is part of the digest
     jump = (kept.tables["train"]["return_24bar"] - clean.tables["train"]["return_24bar"]).abs().max()
     assert jump > 0.005  # unadjusted, the roll is in the features
+
+
+def test_prepare_dataset_warns_once_when_the_warm_up_is_shorter_than_ema_200s(minute_file):
+    with pytest.warns(UserWarning, match=r"warmup_bars = 200 is shorter than the slowest indicator's warm-up: "
+                                         r"EMA 200 needs 1,383 bars"):
+        prepare_dataset(_config(minute_file, **{"session.warmup_bars": 200}), progress=lambda m: None)
+
+
+def test_prepare_dataset_says_when_the_warm_up_eats_the_train_window(minute_file):
+    from lab.errors import DataError
+
+    config = _config(minute_file, **{"windows.train": ["2023-08-01", "2023-08-20"]})
+    with pytest.raises(DataError, match=r"the file holds 1,092 regular-session bars up to the end of the train window "
+                                        r"2023-08-01..2023-08-20 \(about 14 sessions\): the 1,400-bar warm-up alone "
+                                        r"takes about 18 sessions"):
+        prepare_dataset(config, progress=lambda m: None)
