@@ -131,13 +131,13 @@ def detect_rolls(minutes: pd.DataFrame, root: str, calendar: str = "XNYS", tick_
     usual = per_hour[ordinary] if ordinary.any() else per_hour
     scale = 1.4826 * float(np.median(np.abs(usual - np.median(usual))))
     score = np.abs(per_hour) / max(scale, 1e-12)
-    local = epoch_ns(minutes.index.tz_localize(None))
+    local = epoch_ns(minutes.index[after].tz_localize(None))  # ET wall clock of the candidates only
     first, last = minutes.index[0].date(), minutes.index[-1].date()
     rows = []
     for roll in scheduled_rolls(root, first, last + dt.timedelta(days=SEARCH_DAYS_BEFORE), calendar):
         lo = epoch_ns(pd.DatetimeIndex([pd.Timestamp(roll.date - dt.timedelta(days=SEARCH_DAYS_BEFORE))]))[0]
         hi = epoch_ns(pd.DatetimeIndex([pd.Timestamp(roll.expiry + dt.timedelta(days=1))]))[0]
-        inside = np.flatnonzero((local[after] >= lo) & (local[after] < hi) & ordinary)
+        inside = np.flatnonzero((local >= lo) & (local < hi) & ordinary)
         if inside.size == 0:
             continue
         best = inside[np.argmax(score[inside])]

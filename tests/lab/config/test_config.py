@@ -81,3 +81,11 @@ def test_load_lab_config_without_a_file_here_reads_the_projects_and_a_named_file
     (tmp_path / "lab.toml").write_text("[rules]\nstop_loss_ticks = 9\n")
     assert load_lab_config().rules.stop_loss_ticks == 9.0  # ./lab.toml where the user stands wins
     assert load_lab_config("lab.toml").rules.stop_loss_ticks == 9.0
+
+
+def test_data_roll_settings_are_validated_and_back_by_default():
+    assert (LabConfig().data.roll_adjust, LabConfig().data.roll_rule) == ("back", "schedule")
+    with pytest.raises(ConfigError, match=r"\[data\] roll_adjust = 'forward' is not one of none, back"):
+        LabConfig().replace({"data.roll_adjust": "forward"})
+    with pytest.raises(ConfigError, match=r"\[data\] roll_rule = 'open_interest' is not one of schedule, volume"):
+        LabConfig().replace({"data.roll_rule": "open_interest"})
