@@ -90,7 +90,7 @@ def is_contract_set(path: str | Path) -> bool:
     """Whether ``path`` is a folder, or a zip holding more than one file, of per-contract minute files."""
     path = Path(path)
     if path.is_dir():
-        return True
+        return any(parse_contract_name(p.name) for p in path.iterdir() if p.is_file())
     if path.is_file() and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if not n.endswith("/")]
