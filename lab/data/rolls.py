@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from lab.errors import DataError
-from lab.market.instruments import ROLL_SCHEDULES, scheduled_rolls
+from lab.market.instruments import ROLL_SCHEDULES, SessionDays, scheduled_rolls
 from lab.market.sessions import epoch_ns, regular_sessions
 
 __all__ = ["ROLL_COLUMNS", "ROLL_ADJUST_METHODS", "empty_roll_table", "detect_rolls", "back_adjust", "adjust_rolls",
@@ -134,7 +134,8 @@ def detect_rolls(minutes: pd.DataFrame, root: str, calendar: str = "XNYS", tick_
     local = epoch_ns(minutes.index[after].tz_localize(None))  # ET wall clock of the candidates only
     first, last = minutes.index[0].date(), minutes.index[-1].date()
     rows = []
-    for roll in scheduled_rolls(root, first, last + dt.timedelta(days=SEARCH_DAYS_BEFORE), calendar):
+    known = SessionDays(tuple(d.date() for d in sessions.index))  # the file's sessions: no second calendar build
+    for roll in scheduled_rolls(root, first, last + dt.timedelta(days=SEARCH_DAYS_BEFORE), known):
         lo = epoch_ns(pd.DatetimeIndex([pd.Timestamp(roll.date - dt.timedelta(days=SEARCH_DAYS_BEFORE))]))[0]
         hi = epoch_ns(pd.DatetimeIndex([pd.Timestamp(roll.expiry + dt.timedelta(days=1))]))[0]
         inside = np.flatnonzero((local >= lo) & (local < hi) & ordinary)

@@ -15,7 +15,7 @@ from lab.market.sessions import regular_sessions
 
 __all__ = ["Instrument", "INSTRUMENTS", "get_instrument", "symbol_in_filename", "price_level_mismatch",
            "instrument_warnings", "RollSchedule", "ROLL_SCHEDULES", "MONTH_CODES", "roll_schedule", "third_friday",
-           "expiry_date", "roll_date", "ScheduledRoll", "scheduled_rolls", "contract_name", "parse_contract_name"]
+           "expiry_date", "roll_date", "ScheduledRoll", "SessionDays", "scheduled_rolls", "contract_name", "parse_contract_name"]
 
 
 @dataclass(frozen=True)
@@ -163,19 +163,43 @@ def _sessions_of_decade(calendar: str, decade: int) -> tuple[dt.date, ...]:
     return tuple(d.date() for d in sessions.index)
 
 
-def _session_on_or_before(day: dt.date, calendar: str) -> dt.date:
+@dataclass(frozen=True)
+class SessionDays:
+    """Known session dates of a calendar (sorted); outside them, Monday..Friday stand in.
+
+    A caller that already holds a file's sessions passes them here (no calendar is built again);
+    roll dates past the file's end then use weekdays, which only matters where there is no data.
+    """
+
+    dates: tuple[dt.date, ...]
+
+    def on_or_before(self, day: dt.date) -> dt.date:
+        """``day`` when it is a session, else the latest session before it."""
+        if self.dates and self.dates[0] <= day <= self.dates[-1]:
+            return self.dates[bisect.bisect_right(self.dates, day) - 1]
+        while day.weekday() >= 5:
+            day -= dt.timedelta(days=1)
+        return day
+
+
+def _session_days(calendar: "str | SessionDays", year: int) -> SessionDays:
+    if isinstance(calendar, SessionDays):
+        return calendar
+    return SessionDays(_sessions_of_decade(calendar, year // 10))
+
+
+def _session_on_or_before(day: dt.date, calendar: "str | SessionDays") -> dt.date:
     """``day`` when it is a session of ``calendar``, else the latest session before it."""
-    sessions = _sessions_of_decade(calendar, day.year // 10)
-    return sessions[bisect.bisect_right(sessions, day) - 1]
+    return _session_days(calendar, day.year).on_or_before(day)
 
 
-def _equity_index_expiry(year: int, month: int, calendar: str) -> dt.date:
+def _equity_index_expiry(year: int, month: int, calendar: "str | SessionDays") -> dt.date:
     """CME equity index futures: the third Friday, or the session before it when that Friday is an
     exchange holiday (Good Friday 2008-03-21: the March 2008 contracts expired Thursday the 20th)."""
     return _session_on_or_before(third_friday(year, month), calendar)
 
 
-def _equity_index_roll(year: int, month: int, calendar: str) -> dt.date:
+def _equity_index_roll(year: int, month: int, calendar: "str | SessionDays") -> dt.date:
     """CME equity index roll: the Thursday eight days before the third Friday (the session before
     when that Thursday is a holiday)."""
     return _session_on_or_before(third_friday(year, month) - dt.timedelta(days=8), calendar)
@@ -190,15 +214,16 @@ class RollSchedule:
     months : str
         Contract month codes listed (:data:`MONTH_CODES` letters), e.g. ``"HMUZ"``.
     expiry : callable
-        ``expiry(year, month, calendar) -> date``: the last trading day of a contract.
+        ``expiry(year, month, calendar) -> date`` (``calendar``: an exchange_calendars name or
+        :class:`SessionDays`): the last trading day of a contract.
     roll : callable
         ``roll(year, month, calendar) -> date``: the session on which volume moves from this
         contract to the next listed one (the continuous series switches there).
     """
 
     months: str
-    expiry: Callable[[int, int, str], dt.date]
-    roll: Callable[[int, int, str], dt.date]
+    expiry: Callable[[int, int, "str | SessionDays"], dt.date]
+    roll: Callable[[int, int, "str | SessionDays"], dt.date]
 
 
 #: CME equity index: quarterly H/M/U/Z, expiry the third Friday, roll the Thursday eight days before.
@@ -217,7 +242,7 @@ def roll_schedule(root: str) -> RollSchedule:
                           "(add one to ROLL_SCHEDULES in lab/market/instruments.py)") from None
 
 
-def expiry_date(root: str, year: int, month: int, calendar: str = "XNYS") -> dt.date:
+def expiry_date(root: str, year: int, month: int, calendar: "str | SessionDays" = "XNYS") -> dt.date:
     """The last trading day of ``root``'s contract of ``year``-``month``.
 
     >>> expiry_date("MES", 2024, 3)
@@ -228,7 +253,7 @@ def expiry_date(root: str, year: int, month: int, calendar: str = "XNYS") -> dt.
     return roll_schedule(root).expiry(year, month, calendar)
 
 
-def roll_date(root: str, year: int, month: int, calendar: str = "XNYS") -> dt.date:
+def roll_date(root: str, year: int, month: int, calendar: "str | SessionDays" = "XNYS") -> dt.date:
     """The session on which ``root`` rolls out of its ``year``-``month`` contract into the next.
 
     >>> roll_date("MES", 2024, 3)  # Thursday, eight days before Friday 2024-03-15
@@ -294,7 +319,8 @@ def parse_contract_name(name: str) -> tuple[str, int, int] | None:
     return None
 
 
-def scheduled_rolls(root: str, start: dt.date, end: dt.date, calendar: str = "XNYS") -> list[ScheduledRoll]:
+def scheduled_rolls(root: str, start: dt.date, end: dt.date, calendar: "str | SessionDays" = "XNYS"
+                    ) -> list[ScheduledRoll]:
     """Every roll of ``root`` whose roll date lies in ``start..end`` (inclusive), oldest first.
 
     >>> [(r.date.isoformat(), r.front, r.next) for r in scheduled_rolls("MES", dt.date(2024, 1, 1), dt.date(2024, 7, 1))]
