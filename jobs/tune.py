@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -83,8 +84,6 @@ def tune(config, target: str, parent_run_id: str) -> None:
     data_identity = resolve_data(config, stage="tune", run_id=parent_run_id)
     dataset = prepare(config, data_identity)
     if (short := study_window_warning(*window_span(dataset.tables["validation"]))) is not None:
-        import warnings
-
         warnings.warn(short, stacklevel=2)
         print(f"tune: WARNING: {short}", file=sys.stderr)
     ledger.enter(config, trials=0, market=data_identity.market)  # the trial ledger: each nested trial run counts 1
@@ -132,8 +131,6 @@ def tune(config, target: str, parent_run_id: str) -> None:
     if done < total:
         message = (f"the grid is incomplete: {done} of {total} points finished (see the failed trials in the "
                    "Optuna storage); the best model below is the best of those only")
-        import warnings
-
         warnings.warn(message, stacklevel=2)
         print(f"tune: WARNING: {message}", file=sys.stderr)
         tracking.set_tags({tag.INCOMPLETE_GRID: f"{done}/{total}"})
@@ -148,8 +145,6 @@ def tune(config, target: str, parent_run_id: str) -> None:
     metrics = {f"val_{k}": v for k, v in classification_metrics(data.y_val, probability).items()}
     metrics["val_prediction_spread"] = float(np.ptp(probability)) if len(probability) else float("nan")
     if (constant := constant_predictions_warning(probability)) is not None:
-        import warnings
-
         warnings.warn(constant, stacklevel=2)
         print(f"tune: WARNING: {constant}", file=sys.stderr)
     copied = int(leaderboard[tag.SAME_MODEL_AS].notna().sum()) if tag.SAME_MODEL_AS in leaderboard else 0
