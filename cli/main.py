@@ -49,6 +49,7 @@ def cli() -> None:
 
     \b
     Typical session:
+      lab init FILE                 # a lab.toml fitted to your minute file
       lab featurize                 # minutes -> 5-min RTH bars -> features/targets (MLflow run)
       lab run tune -P target=target_vol
       lab run walk-forward -P params_from=<tune run> -P target=target_vol
@@ -75,6 +76,43 @@ def featurize(config: str, data: str, on_bad_rows: str, max_bad_share: str, expe
     """Run the featurize entry point (same as `mlflow run . -e featurize --env-manager local`)."""
     _run_entry_point("featurize", {"config": _config_path(config), "data": _data_path(data), "on_bad_rows": on_bad_rows,
                                    "max_bad_share": max_bad_share}, experiment)
+
+
+@cli.command("init")
+@click.argument("path", type=click.Path())
+@click.option("--force", is_flag=True, help="overwrite an existing lab.toml in this folder")
+@click.option("--target", default="target_6bar", show_default=True, help="target of the printed commands")
+def init(path: str, force: bool, target: str) -> None:
+    """Write a commented lab.toml for a minute file into the current folder (instrument, timezone,
+    windows, walk-forward months and model name fitted to the file) and print the five commands
+    that take it to a champion. A file too short for the warm-up and three windows is refused."""
+    from lab.config import load_lab_config
+    from lab.data.contracts import is_contract_set, stitch_source
+    from lab.data.profile import config_text, next_commands, plan_windows, profile_minutes
+    from lab.data.readers import read_minutes
+    from lab.errors import ConfigError
+    from lab.paths import find_minute_file, raw_dir
+
+    out = Path("lab.toml")
+    if out.exists() and not force:
+        raise ConfigError(f"{out.resolve()} exists; pass --force to overwrite it (or run `lab init` in another folder)")
+    given = find_minute_file(path)
+    readable = stitch_source(given, raw_dir())[0] if is_contract_set(given) else given
+    minutes = read_minutes(readable, tz="UTC").minutes  # naive stamps as written: the zone is inferred from them
+    profile = profile_minutes(given.name, minutes)
+    plan = plan_windows(profile)
+    text = config_text(profile, plan, str(given.resolve()))  # entry points run in the project folder
+    out.write_text(text)
+    load_lab_config(str(out))  # the file written must load: a broken one is the lab's bug, said here
+    click.echo(f"wrote {out.resolve()} for {given.name}: {profile.instrument} ({profile.instrument_reason}); "
+               f"timezone {profile.timezone}; {len(profile.sessions)} sessions {profile.sessions[0]}..{profile.sessions[-1]}")
+    click.echo(f"  windows: train {plan.train[0]}..{plan.train[1]} ({plan.sessions['train']} sessions after a "
+               f"{plan.sessions['warmup']}-session warm-up), validation {plan.validation[0]}..{plan.validation[1]} "
+               f"({plan.sessions['validation']}), test {plan.test[0]}..{plan.test[1]} ({plan.sessions['test']}: "
+               "looked at once, by final-eval)")
+    click.echo("next, from this folder (each prints the run id the next one takes):")
+    for i, command in enumerate(next_commands(target), 1):
+        click.echo(f"  {i}. {command}")
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": False})
@@ -204,7 +242,7 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 
 
 @data.command("check")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @click.option("--config", default="", help=CONFIG_HELP + " ([windows] test is not read)")
 @click.option("--tz", default=None, help="time zone of naive stamps (default: [data] timezone)")
 @click.option("--on-bad-rows", type=click.Choice(["error", "drop"]), default="error", show_default=True)
@@ -215,7 +253,8 @@ def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed:
 def check(path: str, config: str, tz: str | None, on_bad_rows: str, max_bad_share: float | None, as_json: bool,
           plots: str | None) -> None:
     """Read and check a minute file (FirstRate .txt/.csv, .zip or .gz of one, CSV with header, Parquet;
-    a bare name is looked up in data/raw/): statistics, and the data doctor's findings per session.
+    a bare name is looked up in data/raw/; a folder or zip of per-contract files, MESH24.txt ..., is
+    stitched first): statistics, and the data doctor's findings per session, contract rolls included.
 
     Only the rows before the configured test window are read: the held-out window is looked at by
     final-eval alone.
@@ -223,8 +262,9 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, max_bad_shar
     import json
 
     from lab.config import load_lab_config
+    from lab.data.contracts import is_contract_set, stitch_source
     from lab.reports.data_check import check_file, summary_lines, write_pictures
-    from lab.paths import find_minute_file
+    from lab.paths import find_minute_file, raw_dir
     from lab.dataset.build import read_fingerprints
     from registry.content import refuse_sealed_content
     from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
@@ -232,8 +272,14 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, max_bad_shar
     config_file = locate_config(config)
     click.echo(config_origin(config_file), err=True)
     cfg = load_lab_config(config_file)
-    sealed = sealed_ranges(cfg, str(find_minute_file(path)))
-    result = check_file(path, cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed, max_bad_share=max_bad_share)
+    found = find_minute_file(path)
+    if is_contract_set(found):  # per-contract files: the stitched series is what featurize reads
+        found, _ = stitch_source(found, raw_dir(), tz=tz or cfg.data.timezone, on_bad_rows=on_bad_rows,
+                                 rule=cfg.data.roll_rule, calendar=cfg.session.calendar,
+                                 tick_size=cfg.instrument.tick_size)
+        click.echo(f"stitched the contract files of {path} into {found}", err=True)
+    sealed = sealed_ranges(cfg, str(found))
+    result = check_file(str(found), cfg, tz=tz, on_bad_rows=on_bad_rows, exclude=sealed, max_bad_share=max_bad_share)
     refuse_sealed_content(read_fingerprints(result.minute_file.minutes, cfg), "lab data check")  # before any figure
     if as_json:
         click.echo(json.dumps(result.report.as_json(), indent=1))

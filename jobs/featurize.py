@@ -4,6 +4,7 @@
 
 One MLflow run: parameters, the dataset inputs with their digest, rows per window, class balance
 per target, a feature summary, the data doctor's findings (data_findings.csv and a count per kind),
+the contract roll table (rolls.csv: date, minute, gap, method, adjust),
 and the cached Parquet tables under ``data/features/<digest>/`` (reused when the file and the
 settings are unchanged).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -21,6 +23,7 @@ from lab.config import TARGET_NAMES
 from lab.dataset.build import class_balance, feature_summary
 from lab.data.doctor import findings_warning
 from lab.plots.doctor import findings_timeline_figure
+from lab.stats.requirements import study_window_warning, window_span
 from lab.errors import LabError
 from lab.plots.data import class_balance_figure, feature_distribution_figure
 from jobs.common import base_parser, config_from_args, refuse, job_main
@@ -67,7 +70,7 @@ def log_featurize(dataset, wall_s: float) -> None:
     metrics.update({f"time_{k}": v for k, v in dataset.timings_s.items()})
     doctor = manifest.get("data_doctor", {})
     metrics.update({f"data_findings_{kind}": n for kind, n in doctor.get("findings_per_kind", {}).items()})
-    metrics.update({key: doctor[key] for key in ("sessions_flagged", "sessions_dropped") if key in doctor})
+    metrics.update({key: doctor[key] for key in ("sessions_flagged", "sessions_dropped", "rolls") if key in doctor})
     tracking.log_metrics(metrics)
     summary = feature_summary(dataset.tables["train"], dataset.feature_names)
     tracking.log_table(balance, "class_balance.csv")
@@ -76,6 +79,10 @@ def log_featurize(dataset, wall_s: float) -> None:
     findings_path = dataset.folder / "data_findings.parquet"
     findings = pd.read_parquet(findings_path) if findings_path.is_file() else pd.DataFrame(columns=["session", "kind", "detail"])
     tracking.log_table(findings, "data_findings.csv")
+    rolls_path = dataset.folder / "rolls.parquet"  # the roll table: date, minute, gap, method, adjust
+    rolls = (pd.read_parquet(rolls_path) if rolls_path.is_file() else
+             pd.DataFrame(columns=["date", "minute", "gap", "method", "front", "next", "adjust"]))
+    tracking.log_table(rolls, "rolls.csv")
     # Pictures of the data depend only on the dataset: drawn once per digest, kept beside its tables.
     for name, draw in (("class_balance.png", lambda: class_balance_figure(balance)),
                        ("feature_distributions.png",
@@ -100,6 +107,15 @@ def log_featurize(dataset, wall_s: float) -> None:
         tr = balance[(balance.window == "train") & (balance.target == target)].share_of_ones.iloc[0]
         va = balance[(balance.window == "validation") & (balance.target == target)].share_of_ones.iloc[0]
         print(f"    {target:<13} {tr:6.3f} / {va:6.3f}")
+    sessions, weeks = window_span(dataset.tables["validation"])
+    if (short := study_window_warning(sessions, weeks)) is not None:
+        warnings.warn(short, stacklevel=2)
+        print(f"  WARNING: {short}")
+    if len(rolls):
+        adjust = doctor.get("roll_adjust", "back")
+        print(f"  contract rolls: {len(rolls)} (gaps {', '.join(f'{g:+g}' for g in rolls['gap'])} points); "
+              + ("back-adjusted" if adjust == "back" else "left in the prices ([data] roll_adjust = \"none\")")
+              + "; rolls.csv of the run")
     if doctor:
         message = findings_warning(doctor, dataset.manifest["settings"]["data"].get("on_bad_sessions", "warn"))
         print(f"  data doctor: {message}" if message else

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 
+import numpy as np
 import pandas as pd
 
 from lab import paths, tracking
@@ -43,6 +45,7 @@ from lab.models.boosters import TrainingData, feature_importance, predict_proba,
 from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
 from lab.stats import week_starts
 from lab.study.trial_pnl import TrialTrader
+from lab.stats.requirements import constant_predictions_warning, study_window_warning, window_span
 from lab.study.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
                         recover_stale_trials, run_study, search_space, study_identity, study_progress, trial_pnl_matrix,
                         trial_run_name,
@@ -92,6 +95,9 @@ def tune(config, target: str, parent_run_id: str) -> None:
     started = time.perf_counter()
     data_identity = resolve_data(config, stage="tune", run_id=parent_run_id)
     dataset = prepare(config, data_identity)
+    if (short := study_window_warning(*window_span(dataset.tables["validation"]))) is not None:
+        warnings.warn(short, stacklevel=2)
+        print(f"tune: WARNING: {short}", file=sys.stderr)
     ledger.enter(config, trials=0, market=data_identity.market)  # the trial ledger: each nested trial run counts 1
     workers = config.tune.workers or os.cpu_count() or 1
     if workers > 1 and config.model.num_threads == 0:
@@ -137,8 +143,6 @@ def tune(config, target: str, parent_run_id: str) -> None:
     if done < total:
         message = (f"the grid is incomplete: {done} of {total} points finished (see the failed trials in the "
                    "Optuna storage); the best model below is the best of those only")
-        import warnings
-
         warnings.warn(message, stacklevel=2)
         print(f"tune: WARNING: {message}", file=sys.stderr)
         tracking.set_tags({tag.INCOMPLETE_GRID: f"{done}/{total}"})
@@ -151,6 +155,10 @@ def tune(config, target: str, parent_run_id: str) -> None:
                        tag.MODEL_ID: model_id, tag.MODEL_URI: f"models:/{model_id}", tag.STUDY: name})
     tracking.log_params({f"best.{k}": v for k, v in best_params.items()})
     metrics = {f"val_{k}": v for k, v in classification_metrics(data.y_val, probability).items()}
+    metrics["val_prediction_spread"] = float(np.ptp(probability)) if len(probability) else float("nan")
+    if (constant := constant_predictions_warning(probability)) is not None:
+        warnings.warn(constant, stacklevel=2)
+        print(f"tune: WARNING: {constant}", file=sys.stderr)
     copied = int(leaderboard[tag.SAME_MODEL_AS].notna().sum()) if tag.SAME_MODEL_AS in leaderboard else 0
     metrics.update({"best_iteration": fitted.best_iteration, "trials_run_here": ran, "trials_completed": len(leaderboard),
                     "trials_same_model": copied,

@@ -34,12 +34,14 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+from lab.stats.requirements import study_statistics_cause
 from lab.stats import (default_block_size, deflated_sharpe_ratio, expected_max_sharpe, logit_histogram_figure,
                        null_sharpe_variance, probability_of_backtest_overfitting, spa_pvalue, study_deflated_sharpe)
 
@@ -282,4 +284,8 @@ def log_study_statistics(pnl: pd.DataFrame, weekly_auc: pd.DataFrame, n_trials: 
     sentence = one_strategy_sentence(logged)
     if sentence:
         print(f"  study: WARNING: {sentence}")
+    for name in ("spa_pvalue", "pbo"):  # one line each on why a statistic is missing: the gate will refuse
+        if not math.isfinite(logged[name]):
+            cause = study_statistics_cause(name, logged["study_sessions"], logged["study_trials"])
+            print(f"tune: WARNING: {name} not measured: {cause}", file=sys.stderr)
     return logged

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from lab.config import PromotionConfig
+from lab.stats.requirements import study_statistics_cause
 from registry.deflated import LedgerFacts, backtest_dsr, one_strategy_sentence
 from lab import tags as tag
 
@@ -181,6 +182,11 @@ def evaluate_gates(
 
     gates.append(_threshold_gate("min_validation_auc", candidate.metrics.get("val_auc"), policy.min_validation_auc,
                                  ">=", f"run {candidate.run_id} has no val_auc metric"))
+    if candidate.metrics.get("val_prediction_spread") == 0.0 and not gates[-1].passed:
+        last = gates[-1]  # the true cause, not just a low number
+        gates[-1] = GateResult(last.name, False, last.measured, last.threshold, last.rule,
+                               f"{last.note}: the model predicts one value for every validation row (a constant "
+                               "model learned nothing)".lstrip(": "))
     if wf.run is not None or policy.require_walk_forward:
         # The honest one: validation AUC chose the model and stopped its training; walk-forward
         # folds early-stop inside their training months and score months no choice has seen.
@@ -208,13 +214,11 @@ def evaluate_gates(
             dsr_note = f"backtest {bt.run.run_id}: {dsr_note}"
         gates.extend(statistic_gates(policy, deflated_sharpe_prob=dsr, notes={"min_deflated_sharpe_prob": dsr_note},
                                      only=("min_deflated_sharpe_prob",)))
-    missing = (f"run {candidate.run_id} has no {{}} metric (tuned before the lab measured its study); "
-               "re-run tune, or set [promotion] {} to turn the gate off")
     pbo, spa = candidate.metrics.get("pbo"), candidate.metrics.get("spa_pvalue")
     study_gates = statistic_gates(policy, pbo=pbo, spa_pvalue=spa, only=("max_pbo", "max_spa_pvalue"), notes={
-        "max_pbo": missing.format("pbo", "max_pbo = 1") if pbo is None else _study_inputs(candidate.metrics, "pbo"),
-        "max_spa_pvalue": (missing.format("spa_pvalue", "max_spa_pvalue = 1") if spa is None
-                           else _study_inputs(candidate.metrics, "spa"))})
+        "max_pbo": (_study_statistic_note(candidate, "pbo", "max_pbo = 1") or _study_inputs(candidate.metrics, "pbo")),
+        "max_spa_pvalue": (_study_statistic_note(candidate, "spa_pvalue", "max_spa_pvalue = 1")
+                           or _study_inputs(candidate.metrics, "spa"))})
     sentence = one_strategy_sentence(candidate.metrics)
     if sentence and policy.max_pbo != 1.0:  # one strategy measures nothing: it cannot pass, whatever PBO says
         first = study_gates[0]
@@ -237,6 +241,20 @@ def _study_inputs(metrics: Mapping[str, float], statistic: str) -> str:
                 f"sessions ({number('pbo_sessions_used')} used), S={number('pbo_blocks')} blocks")
     return (f"Hansen's SPA of {number('study_trials')} trials' daily P&L against 0, T={number('study_sessions')} "
             f"sessions, {number('spa_reps')} stationary-bootstrap reps, mean block {float(metrics.get('spa_block_length', math.nan)):.1f} sessions")
+
+
+def _study_statistic_note(candidate: Any, name: str, off: str) -> str:
+    """Why a tune run's study statistic is missing or NaN: the true cause (too few sessions or trials,
+    from its ``study_sessions``/``study_trials``), or, for a run that never logged those, that it was
+    tuned before the lab measured its study. Empty when the value is there."""
+    value = candidate.metrics.get(name)
+    if value is not None and math.isfinite(float(value)):
+        return ""
+    cause = study_statistics_cause(name, candidate.metrics.get("study_sessions"), candidate.metrics.get("study_trials"))
+    if cause is not None:
+        return f"{cause}; or set [promotion] {off} to turn the gate off"
+    return (f"run {candidate.run_id} has no {name} metric (tuned before the lab measured its study); "
+            f"re-run tune, or set [promotion] {off} to turn the gate off")
 
 
 def statistic_gates(

@@ -60,6 +60,12 @@ class DataConfig:
     on_bad_rows: str = "error"  # "error" or "drop"
     max_bad_share: float = 0.01  # "drop" refuses to drop more than this share of the rows (a misread file)
     on_bad_sessions: str = "warn"  # sessions the data doctor flags: "warn" (keep) or "drop"
+    # contract switches of a continuous file: "back" shifts every minute before each switch by its
+    # gap (backward difference adjustment), "none" keeps the jump (lab/data/rolls.py)
+    roll_adjust: str = "back"
+    # a folder (or zip) of per-contract files switches "schedule" (the instrument's roll date) or
+    # "volume" (the first session the next contract trades more) (lab/data/contracts.py)
+    roll_rule: str = "schedule"
     synthetic_seed: int = 20190501
     synthetic_start: dt.date = dt.date(2019, 5, 1)
     synthetic_end: dt.date = dt.date(2025, 12, 31)
@@ -72,6 +78,8 @@ class DataConfig:
             raise ConfigError(f"[data] max_bad_share = {self.max_bad_share} must lie in [0, 1] (a share of the rows; "
                               "0.01 drops at most 1 % of them)")
         _check_choice("data.on_bad_sessions", self.on_bad_sessions, ("warn", "drop"))
+        _check_choice("data.roll_adjust", self.roll_adjust, ("none", "back"))
+        _check_choice("data.roll_rule", self.roll_rule, ("schedule", "volume"))
         _check_timezone("data.timezone", self.timezone)
         if self.synthetic_end <= self.synthetic_start:
             raise ConfigError(

@@ -27,6 +27,10 @@ Finding kinds (one :class:`Finding` per session and kind):
     A 5-minute bar whose close jumps by more than ``spike_sigmas`` local standard deviations and
     comes back the next bar, or whose high/low wick reaches that far from its body: a bad print,
     not a move; the finding names the minute. Checked at all hours (Globex included).
+``roll``
+    A contract switch of an unadjusted continuous file near a scheduled roll (the instrument's
+    roll schedule), with its gap in points (:mod:`lab.data.rolls`). Information, not a defect:
+    a roll session is never counted as flagged nor dropped; ``[data] roll_adjust`` handles it.
 
 Sessions are named by their regular-session date (``YYYY-MM-DD``); Globex minutes from 18:00 ET
 belong to the next session.
@@ -41,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lab.data.rolls import adjust_rolls, detect_rolls, empty_roll_table, roll_findings_text
 from lab.market.sessions import epoch_ns
 
 __all__ = ["Finding", "DoctorSettings", "DataReport", "FINDING_KINDS", "diagnose", "data_statistics",
@@ -48,7 +53,9 @@ __all__ = ["Finding", "DoctorSettings", "DataReport", "FINDING_KINDS", "diagnose
            "examine_for_featurize", "findings_warning", "yearly_median_close"]
 
 FINDING_KINDS = ("missing_minutes", "missing_slots", "shifted_hours", "zero_volume", "constant_volume",
-                 "stale_prices", "price_spike")
+                 "stale_prices", "price_spike", "roll")
+#: Kinds that describe the file without flagging its session (never counted as flagged, never dropped).
+INFORMATION_KINDS = ("roll",)
 
 _NS_MIN = 60_000_000_000
 _NS_DAY = 86_400_000_000_000
@@ -109,6 +116,7 @@ class DataReport:
     sessions: pd.DataFrame
     statistics: dict[str, float]
     clock_profile: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rolls: pd.DataFrame = field(default_factory=empty_roll_table)
 
     def counts(self) -> dict[str, int]:
         """Findings per kind (every kind present, zeros included)."""
@@ -181,7 +189,8 @@ def _five_minute_bars(minutes: pd.DataFrame) -> _Bars:
 
 def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSettings = DoctorSettings(),
              tick_size: float = 0.25, profit_target_ticks: float = 6.0, stop_loss_ticks: float = 8.0,
-             entry_slippage_ticks: float = 1.0) -> DataReport:
+             entry_slippage_ticks: float = 1.0, instrument: str | None = None, calendar: str = "XNYS",
+             rolls: pd.DataFrame | None = None) -> DataReport:
     """Check a minute frame session by session against the calendar.
 
     The minutes are aggregated once into 5-minute bars with their minute counts; every check reads
@@ -197,6 +206,12 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
     tick_size, profit_target_ticks, stop_loss_ticks, entry_slippage_ticks : float
         Instrument tick (index points) and the plan's barriers (ticks), for the statistic
         ``entry_bar_exit_share``.
+    instrument : str, optional
+        Root symbol whose roll schedule the contract switches are looked for near
+        (:func:`lab.data.rolls.detect_rolls` on ``calendar``); None: no roll check.
+    rolls : DataFrame, optional
+        A known roll table (a stitched file's, measured from both contracts): reported as is
+        instead of detected.
 
     Returns
     -------
@@ -286,6 +301,12 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
         i = where["trading"][pos]
         if i < n_sessions:
             findings.append(Finding(names[i], "price_spike", text))
+    if rolls is None:
+        rolls = detect_rolls(minutes, instrument, calendar, tick_size) if instrument else empty_roll_table()
+    for _, row in rolls.iterrows():
+        local = row["minute"].tz_convert("America/New_York")
+        session = (local + pd.Timedelta(hours=6)).strftime("%Y-%m-%d")  # Globex evenings: the next session
+        findings.append(Finding(session, "roll", roll_findings_text(row, tick_size)))
     findings.sort(key=lambda f: (f.session, FINDING_KINDS.index(f.kind)))
 
     table = pd.DataFrame(
@@ -298,8 +319,8 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
     stats = data_statistics(minutes, bars, in_rth, rth_session, tick_size, profit_target_ticks, stop_loss_ticks,
                             entry_slippage_ticks)
     stats["sessions_checked"] = int(covered.sum())
-    stats["sessions_flagged"] = len({f.session for f in findings})
-    return DataReport(findings, table, stats, profile)
+    stats["sessions_flagged"] = len({f.session for f in findings if f.kind not in INFORMATION_KINDS})
+    return DataReport(findings, table, stats, profile, rolls)
 
 
 def _shift_scores(count30: np.ndarray, vol30: np.ndarray, mean_range: np.ndarray, open_slot: np.ndarray,
@@ -463,8 +484,11 @@ def findings_table(report: DataReport) -> pd.DataFrame:
 
 
 def flagged_sessions(findings: pd.DataFrame) -> list[str]:
-    """Sorted unique session dates (``YYYY-MM-DD``) with at least one finding."""
-    return sorted(set(findings["session"])) if len(findings) else []
+    """Sorted unique session dates (``YYYY-MM-DD``) with at least one finding that flags a session
+    (not the information kinds, :data:`INFORMATION_KINDS`)."""
+    if not len(findings):
+        return []
+    return sorted(set(findings.loc[~findings["kind"].isin(INFORMATION_KINDS), "session"]))
 
 
 def drop_sessions(minutes: pd.DataFrame, sessions: pd.DataFrame, dates: list[str]) -> pd.DataFrame:
@@ -494,9 +518,10 @@ def yearly_median_close(minutes: pd.DataFrame, every: int = 60) -> dict[int, flo
     return {int(year): float(value) for year, value in medians.items()}
 
 
-def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str | None = None
-                          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """What featurize does with the doctor: diagnose, then keep or drop the flagged sessions.
+def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str | None = None,
+                          known_rolls: pd.DataFrame | None = None
+                          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """What featurize does with the doctor: diagnose, keep or drop the flagged sessions, adjust rolls.
 
     Parameters
     ----------
@@ -504,17 +529,21 @@ def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str |
         The minute frame featurize read (before the test window).
     config : LabConfig
         ``[data] on_bad_sessions`` ("warn" keeps flagged sessions, "drop" removes their minutes),
+        ``[data] roll_adjust`` ("back" shifts the minutes before each contract switch by its gap),
         ``[session] calendar``, the instrument and ``[rules]``/``[costs]`` for the statistics.
     source_name : str, optional
         The file's name, checked against ``[data] instrument`` (its symbol and its price level);
         None skips the check (the synthetic default is made for the instrument).
+    known_rolls : DataFrame, optional
+        The roll table of a stitched file (measured from both contracts); None: detected.
 
     Returns
     -------
-    (DataFrame, DataFrame, dict)
-        The minutes to featurize, the findings table (session, kind, detail) and a summary for
-        the manifest: ``findings_per_kind``, ``sessions_checked``, ``sessions_flagged``,
-        ``sessions_dropped``, ``minutes_dropped``, ``instrument_warnings`` and the statistics.
+    (DataFrame, DataFrame, dict, DataFrame)
+        The minutes to featurize (roll-adjusted as configured), the findings table (session,
+        kind, detail), a summary for the manifest (``findings_per_kind``, ``sessions_checked``,
+        ``sessions_flagged``, ``sessions_dropped``, ``minutes_dropped``, ``rolls``,
+        ``roll_adjust``, ``instrument_warnings`` and the statistics) and the roll table.
     """
     from lab.market.instruments import instrument_warnings
 
@@ -523,18 +552,21 @@ def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str |
     sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
     report = diagnose(minutes, sessions, tick_size=config.instrument.tick_size,
                       profit_target_ticks=config.rules.profit_target_ticks, stop_loss_ticks=config.rules.stop_loss_ticks,
-                      entry_slippage_ticks=config.costs.entry_slippage_ticks)
+                      entry_slippage_ticks=config.costs.entry_slippage_ticks, instrument=config.data.instrument,
+                      calendar=config.session.calendar, rolls=known_rolls)
     findings = findings_table(report)
     flagged = flagged_sessions(findings)
     kept = drop_sessions(minutes, sessions, flagged) if config.data.on_bad_sessions == "drop" else minutes
+    kept = adjust_rolls(kept, report.rolls, config.data.roll_adjust)
     summary = {"findings_per_kind": report.counts(), "sessions_checked": report.statistics["sessions_checked"],
                "sessions_flagged": len(flagged),
                "sessions_dropped": len(flagged) if config.data.on_bad_sessions == "drop" else 0,
                "minutes_dropped": int(len(minutes) - len(kept)),
+               "rolls": int(len(report.rolls)), "roll_adjust": config.data.roll_adjust,
                "instrument_warnings": ([] if source_name is None else
                                        instrument_warnings(source_name, config.data.instrument, yearly_median_close(minutes))),
                "statistics": {k: v for k, v in report.statistics.items() if not k.startswith("sessions_")}}
-    return kept, findings, summary
+    return kept, findings, summary, report.rolls
 
 
 def findings_warning(summary: dict[str, Any], on_bad_sessions: str) -> str | None:

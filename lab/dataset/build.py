@@ -14,6 +14,7 @@ Table layout (one row per regular-session 5-minute bar, index ``time`` in ET): t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import functools
 import datetime as dt
 import sys
@@ -32,8 +33,11 @@ from lab.dataset.cache import FeatureCache, dataset_digest, file_sha256, require
 from lab.config import TARGET_NAMES, DateRange, LabConfig
 from lab.features.custom import CustomFeature, compute_custom_features, custom_sources_digest, load_custom_features
 from lab.data.doctor import examine_for_featurize, findings_warning
+from lab.data.contracts import is_contract_set, stitch_source
+from lab.data.rolls import adjust_rolls, detect_rolls, read_roll_table, roll_table_path
 from lab.errors import DataError
 from lab.features.core import FEATURE_NAMES, compute_features
+from lab.features.spec import WARMUP_TOLERANCE, warmup_needed_bars
 from lab.features.leak_audit import audit_look_ahead
 from lab.market import identity as market
 from lab.market.identity import DataSource, record_matches, synthetic_record
@@ -47,7 +51,7 @@ from lab.dataset.windows import split_windows
 
 __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
            "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
-           "feature_columns", "custom_columns", "model_features"]
+           "feature_columns", "custom_columns", "model_features", "known_rolls"]
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
@@ -89,7 +93,7 @@ def featurize_settings(config: LabConfig) -> dict[str, Any]:
     return {
         "pipeline_code": pipeline_code_digest(),
         "data": {"timezone": config.data.timezone, "instrument": config.data.instrument, "on_bad_rows": config.data.on_bad_rows,
-                 "on_bad_sessions": config.data.on_bad_sessions},
+                 "on_bad_sessions": config.data.on_bad_sessions, "roll_adjust": config.data.roll_adjust},
         "windows": dataclasses.asdict(config.windows),
         "session": dataclasses.asdict(config.session),
         "features": dataclasses.asdict(config.features),
@@ -179,7 +183,21 @@ def build_tables(minutes: pd.DataFrame, config: LabConfig, audit: dict[str, Any]
         validation window (the backtest resolves intra-bar order with them).
     """
     table, sessions = featurized_bars(minutes, config, audit={} if audit is None else audit)
-    table = table.iloc[config.session.warmup_bars :]
+    warmup, needed = config.session.warmup_bars, warmup_needed_bars()
+    if warmup < needed:
+        warnings.warn(f"[session] warmup_bars = {warmup} is shorter than the slowest indicator's warm-up: EMA 200 "
+                      f"needs {needed:,} bars to keep less than {WARMUP_TOLERANCE:g} of its start value; the first "
+                      f"rows' features still depend on where the file starts: set warmup_bars >= {needed}", stacklevel=2)
+    bars_per_session = max(1, round(6.5 * 60 / config.session.bar_minutes))
+    train_end = pd.Timestamp(config.windows.train.end + dt.timedelta(days=1)).tz_localize(table.index.tz)
+    before_train_end = int((table.index < train_end).sum())
+    if 0 < before_train_end <= warmup:  # none at all: the window lies outside the file (said below)
+        raise DataError(
+            f"the file holds {before_train_end:,} regular-session bars up to the end of the train window "
+            f"{config.windows.train} (about {before_train_end // bars_per_session} sessions): the {warmup:,}-bar "
+            f"warm-up alone takes about {-(-warmup // bars_per_session)} sessions; the train window must end later, "
+            "or the file start earlier (`lab init FILE` writes windows that fit a file)")
+    table = table.iloc[warmup:]
     windows = split_windows(table, config.windows, horizons(config), WINDOW_NAMES)
     span = f"{minutes.index[0]:%Y-%m-%d}..{minutes.index[-1]:%Y-%m-%d}"
     for name, part in windows.items():
@@ -232,7 +250,16 @@ def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool]:
     path always holds the lab's own data and is keyed as a synthetic market.
     """
     if config.data.path:
-        return require_minute_file(paths.find_minute_file(config.data.path)), False, False
+        given = paths.find_minute_file(config.data.path)
+        if is_contract_set(given):  # per-contract files: their stitched series (and roll table) is the input
+            out, written = stitch_source(given, paths.raw_dir(), tz=config.data.timezone,
+                                         on_bad_rows=config.data.on_bad_rows, rule=config.data.roll_rule,
+                                         calendar=config.session.calendar, tick_size=config.instrument.tick_size)
+            if written:
+                progress(f"stitched the contract files of {given} ([data] roll_rule = {config.data.roll_rule!r}) "
+                         f"into {out}, its roll table in {roll_table_path(out).name}")
+            return out, False, False
+        return require_minute_file(given), False, False
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
@@ -287,10 +314,24 @@ def data_source(config: LabConfig, progress: Progress = _stderr_progress) -> Dat
 
 
 def source_of(path: str | Path) -> DataSource:
-    """A given minute file as a :class:`DataSource` (synthetic only with a matching provenance record)."""
+    """A given minute file as a :class:`DataSource` (synthetic only with a matching provenance record).
+
+    A stitched file's roll table (``<file>.rolls.csv``, :mod:`lab.data.contracts`) is part of its
+    input: its SHA-256 is then that of the file's and the table's digests together, so editing the
+    table changes the dataset digest.
+    """
     path = require_minute_file(path)
     sha = file_sha256(path)
+    table = roll_table_path(path)
+    if table.is_file():
+        return DataSource(path, hashlib.sha256(f"{sha}:{file_sha256(table)}".encode()).hexdigest(), None)
     return DataSource(path, sha, _synthetic_record(path, sha))
+
+
+def known_rolls(path: str | Path) -> pd.DataFrame | None:
+    """The measured roll table beside a stitched minute file, or None (the doctor then detects)."""
+    table = roll_table_path(path)
+    return read_roll_table(table) if table.is_file() else None
 
 
 def digest_settings(config: LabConfig, sealed: Sequence[DateRange] = ()) -> dict[str, Any]:
@@ -373,7 +414,8 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     prints = read_fingerprints(minute_file.minutes, config)
     timings["fingerprints_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    minutes, findings, doctor = examine_for_featurize(minute_file.minutes, config, None if synthetic else path.name)
+    minutes, findings, doctor, rolls = examine_for_featurize(minute_file.minutes, config,
+                                                             None if synthetic else path.name, known_rolls(path))
     timings["doctor_s"] = time.perf_counter() - tick
     for message in doctor["instrument_warnings"]:
         warnings.warn(message, stacklevel=2)
@@ -407,8 +449,15 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         **_summaries(tables),
     }
     tick = time.perf_counter()
+    if len(rolls):
+        progress(f"{len(rolls)} contract roll(s) in the file; [data] roll_adjust = {config.data.roll_adjust!r}"
+                 + (": minutes before each switch shifted by its gap" if config.data.roll_adjust == "back" else
+                    ": the jumps are left in the prices (and the features)"))
+    # the roll table as logged: how each switch was found (method) and what featurize did with it (adjust)
+    roll_table = rolls.assign(minute=rolls["minute"].astype(str), date=rolls["date"].astype(str),
+                              adjust=config.data.roll_adjust)
     folder = cache.write(digest, {**tables, "minutes_validation": minutes_val, "data_findings": findings,
-                                  PRINTS_TABLE: prints_table(prints)}, manifest)
+                                  PRINTS_TABLE: prints_table(prints), "rolls": roll_table}, manifest)
     timings["write_s"] = time.perf_counter() - tick
     return Dataset(digest, str(path), raw_sha, tables, manifest, False, folder, timings, prints)
 
@@ -461,14 +510,20 @@ def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 TEST_WARMUP_DAYS = 90
 
 
-def build_window_table(minutes: pd.DataFrame, config: LabConfig, start: dt.date, end: dt.date
-                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_window_table(minutes: pd.DataFrame, config: LabConfig, start: dt.date, end: dt.date,
+                       rolls: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features and targets of the bars dated ``start..end`` (ET), computed with the preceding history.
 
     ``minutes`` should begin at least :data:`TEST_WARMUP_DAYS` before ``start`` so every
     indicator is formed; rows before ``start`` feed the indicators only and are dropped. Final-eval
     uses this for the test window. Returns the table and the regular-session minutes of the window.
+    With ``[data] roll_adjust = "back"`` the minutes are first adjusted across the contract
+    switches of ``rolls`` (a stitched file's table), else of those detected in them, as featurize does.
     """
+    if config.data.roll_adjust == "back":
+        if rolls is None:
+            rolls = detect_rolls(minutes, config.data.instrument, config.session.calendar, config.instrument.tick_size)
+        minutes = adjust_rolls(minutes, rolls, "back")
     table, sessions = featurized_bars(minutes, config)
     if len(table.loc[: pd.Timestamp(start).tz_localize(table.index.tz)]) < config.session.warmup_bars:
         raise DataError(f"fewer than {config.session.warmup_bars} regular-session bars before {start}: the "

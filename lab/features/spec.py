@@ -18,8 +18,10 @@ __all__ = [
     "ema_com", "wilder_com", "smoothing_alpha", "rsi_from_averages",
     "BREAKOUT_ATR_SLOW_BARS", "KELTNER_BARS", "KELTNER_ATRS", "ATR_RANK_BARS", "RANGE_BARS", "RANGE_MEAN_BARS",
     "EXTREMES_BARS", "SCORE_MEAN_BARS", "DIVERGENCE_LAG_BARS", "OPENING_RANGE_MINUTES", "PRE_CLOSE_MINUTES",
-    "MIDDAY_MARGIN_MINUTES", "MR_EMA_BARS",
+    "MIDDAY_MARGIN_MINUTES", "MR_EMA_BARS", "WARMUP_TOLERANCE", "warmup_needed_bars",
 ]
+
+import math
 
 RETURN_LAGS_BARS: tuple[int, ...] = (1, 3, 6, 12, 24)
 EMA_SPANS_BARS: tuple[int, ...] = (8, 21, 50, 200)
@@ -70,3 +72,18 @@ def rsi_from_averages(gain: float, loss: float) -> float:
     if loss == 0.0:
         return 50.0 if gain == 0.0 else 100.0
     return 100.0 - 100.0 / (1.0 + gain / loss)
+
+
+#: Share of an indicator's start value allowed to remain after the warm-up ([session] warmup_bars).
+WARMUP_TOLERANCE = 1e-6
+
+
+def warmup_needed_bars(tolerance: float = WARMUP_TOLERANCE) -> int:
+    """Bars until the slowest indicator (EMA 200) keeps less than ``tolerance`` of its start value:
+    the start bar plus ``n`` decays with ``(1 - 2/201) ** n < tolerance``.
+
+    >>> warmup_needed_bars()
+    1383
+    """
+    span = max(EMA_SPANS_BARS)
+    return math.ceil(math.log(tolerance) / math.log(1.0 - 2.0 / (span + 1))) + 1

@@ -14,8 +14,10 @@ from typing import Sequence
 from lab.config import DateRange, LabConfig
 from lab.data.doctor import DataReport, diagnose, yearly_median_close
 from lab.market.instruments import instrument_warnings
-from lab.paths import find_minute_file
+from lab.paths import find_minute_file, raw_dir
+from lab.data.contracts import is_contract_set, stitch_source
 from lab.data.readers import MinuteFile, read_minutes
+from lab.data.rolls import read_roll_table, roll_table_path
 from lab.market.sessions import regular_sessions
 
 __all__ = ["CheckResult", "check_file", "summary_lines", "write_pictures"]
@@ -34,11 +36,16 @@ class CheckResult:
 
 def check_file(name: str, config: LabConfig, tz: str | None = None, on_bad_rows: str = "error",
                exclude: Sequence[DateRange] = (), max_bad_share: float | None = None) -> CheckResult:
-    """Read ``name`` (a path, or a bare file name in ``data/raw/``; .txt/.csv/.zip/.gz/.parquet)
+    """Read ``name`` (a path, or a bare file name in ``data/raw/``; .txt/.csv/.zip/.gz/.parquet; a
+    folder or zip of per-contract files is stitched first, :mod:`lab.data.contracts`)
     before the test window and outside ``exclude`` (the market's sealed ranges), and diagnose it
     against ``[session] calendar``. ``max_bad_share`` (default ``[data] max_bad_share``): the share of
     rows ``on_bad_rows="drop"`` may drop."""
     path = find_minute_file(name)
+    if is_contract_set(path):  # per-contract files: check their stitched series, as featurize reads it
+        path, _ = stitch_source(path, raw_dir(), tz=tz or config.data.timezone, on_bad_rows=on_bad_rows,
+                                rule=config.data.roll_rule, calendar=config.session.calendar,
+                                tick_size=config.instrument.tick_size)
     began = time.perf_counter()
     share = config.data.max_bad_share if max_bad_share is None else max_bad_share
     minute_file = read_minutes(path, tz=tz or config.data.timezone, on_bad_rows=on_bad_rows, max_bad_share=share,
@@ -49,10 +56,17 @@ def check_file(name: str, config: LabConfig, tz: str | None = None, on_bad_rows:
     began = time.perf_counter()
     report = diagnose(minutes, sessions, tick_size=config.instrument.tick_size,
                       profit_target_ticks=config.rules.profit_target_ticks, stop_loss_ticks=config.rules.stop_loss_ticks,
-                      entry_slippage_ticks=config.costs.entry_slippage_ticks)
+                      entry_slippage_ticks=config.costs.entry_slippage_ticks, instrument=config.data.instrument,
+                      calendar=config.session.calendar, rolls=known_rolls(path))
     warnings = instrument_warnings(path.name, config.data.instrument, yearly_median_close(minutes))
     return CheckResult(path, minute_file, report, warnings,
                        {"read_s": read_s, "doctor_s": time.perf_counter() - began})
+
+
+def known_rolls(path: Path):
+    """The measured roll table beside a stitched file (``<file>.rolls.csv``), or None: detect."""
+    table = roll_table_path(path)
+    return read_roll_table(table) if table.is_file() else None
 
 
 def summary_lines(result: CheckResult, config: LabConfig, shown_per_kind: int = 5) -> list[str]:
@@ -81,7 +95,7 @@ def summary_lines(result: CheckResult, config: LabConfig, shown_per_kind: int = 
     flagged = stats["sessions_flagged"]
     lines.append(f"  data doctor ({config.session.calendar} calendar, {stats['sessions_checked']:,} sessions checked, "
                  f"{result.timings_s['doctor_s']:.2f} s): "
-                 + (f"{flagged:,} session(s) flagged" if flagged else "no finding"))
+                 + (f"{flagged:,} session(s) flagged" if flagged else "no session flagged"))
     for kind, n in counts.items():
         if not n:
             continue

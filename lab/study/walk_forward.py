@@ -152,6 +152,10 @@ def describe_folds(index: pd.DatetimeIndex, config: WalkForwardConfig, horizon_b
     return pd.DataFrame(rows)
 
 
+#: Training months a fold needs under ``early_stopping="inner"``: one to fit, the last to stop on.
+INNER_MIN_TRAIN_MONTHS = 2
+
+
 def run_walk_forward(
     table: pd.DataFrame,
     target: str,
@@ -216,6 +220,16 @@ def run_walk_forward(
     """
     if early_stopping not in ("inner", "validation"):
         raise LabError(f"early_stopping = {early_stopping!r} is not one of inner, validation")
+    shortest = min(walk_forward.min_train_months,
+                   walk_forward.rolling_train_months if walk_forward.mode == "rolling" else walk_forward.min_train_months)
+    if early_stopping == "inner" and shortest < INNER_MIN_TRAIN_MONTHS:
+        need = INNER_MIN_TRAIN_MONTHS + walk_forward.validation_months
+        raise LabError(
+            f"early_stopping='inner' stops each fold on its last training month, so a fold needs at least "
+            f"{INNER_MIN_TRAIN_MONTHS} training months: set walk_forward.min_train_months"
+            + (" and rolling_train_months" if walk_forward.mode == "rolling" else "")
+            + f" >= {INNER_MIN_TRAIN_MONTHS}; walk-forward then needs at least {INNER_MIN_TRAIN_MONTHS} + "
+            f"{walk_forward.validation_months} = {need} months of bars")
     if target not in table.columns:
         raise LabError(f"target {target!r} is not a column of the feature table; columns: {list(table.columns)}")
     features = list(features) if features is not None else list(FEATURE_NAMES)

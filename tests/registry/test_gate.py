@@ -178,3 +178,26 @@ def test_evaluate_gates_a_study_of_one_strategy_cannot_pass_and_says_why(distinc
     gate = _gates(candidate=dataclasses.replace(CANDIDATE, metrics=metrics))["max_pbo"]
     assert not gate.passed and gate.note.startswith("the study cannot pass: ") and says in gate.note
     assert gate.note.count(". ") == 0  # one sentence
+
+
+def test_evaluate_gates_nan_study_statistics_name_the_missing_sessions_not_a_rerun():
+    short = dataclasses.replace(CANDIDATE, metrics={"val_auc": 0.58, "pbo": float("nan"), "spa_pvalue": float("nan"),
+                                                    "study_sessions": 2.0, "study_trials": 27.0})
+    gates = _gates(candidate=short)
+    for name in ("max_pbo", "max_spa_pvalue"):
+        assert not gates[name].passed and "re-run tune" not in gates[name].note
+        assert "tuned before" not in gates[name].note
+    assert gates["max_spa_pvalue"].note.startswith("the study had 2 sessions of validation P&L and 27 trials; SPA "
+                                                   "needs at least 3 sessions: lengthen [windows] validation")
+
+
+def test_evaluate_gates_runs_without_study_metrics_are_told_to_re_run_tune():
+    old = dataclasses.replace(CANDIDATE, metrics={"val_auc": 0.58})
+    assert "(tuned before the lab measured its study); re-run tune" in _gates(candidate=old)["max_pbo"].note
+
+
+def test_evaluate_gates_a_constant_model_fails_validation_auc_with_its_cause():
+    constant = dataclasses.replace(CANDIDATE, metrics={**CANDIDATE.metrics, "val_auc": 0.5, "val_prediction_spread": 0.0})
+    gate = _gates(candidate=constant)["min_validation_auc"]
+    assert not gate.passed and gate.note == ("0.5 is not >= 0.55: the model predicts one value for every validation "
+                                             "row (a constant model learned nothing)")

@@ -154,3 +154,9 @@ def test_parse_number_param_names_the_parameter_value_and_fix():
     with pytest.raises(ConfigError, match=r"^-P threshold = 'nan' must be a finite number; write e.g. 0.6$"):
         parse_number_param("-P threshold", "nan", "0.6")
     assert parse_number_param("-P threshold", " 0.65 ", "0.6") == 0.65
+def test_data_roll_settings_are_validated_and_back_by_default():
+    assert (LabConfig().data.roll_adjust, LabConfig().data.roll_rule) == ("back", "schedule")
+    with pytest.raises(ConfigError, match=r"\[data\] roll_adjust = 'forward' is not one of none, back"):
+        LabConfig().replace({"data.roll_adjust": "forward"})
+    with pytest.raises(ConfigError, match=r"\[data\] roll_rule = 'open_interest' is not one of schedule, volume"):
+        LabConfig().replace({"data.roll_rule": "open_interest"})

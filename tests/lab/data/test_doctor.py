@@ -141,10 +141,10 @@ def test_examine_for_featurize_drops_flagged_sessions_with_their_evening(clean):
     day = minutes.index.tz_localize(None).normalize()
     minutes.loc[(day == pd.Timestamp("2023-03-20")) & (clock >= 570) & (clock < 960), "volume"] = 0
     warn = LabConfig()
-    kept, findings, summary = examine_for_featurize(minutes, warn)
+    kept, findings, summary, _ = examine_for_featurize(minutes, warn)
     assert kept is minutes and summary["sessions_flagged"] == 1 and summary["sessions_dropped"] == 0
     drop = warn.replace({"data.on_bad_sessions": "drop"})
-    kept, findings, summary = examine_for_featurize(minutes, drop)
+    kept, findings, summary, _ = examine_for_featurize(minutes, drop)
     assert list(findings["session"]) == ["2023-03-20"]
     assert summary["sessions_dropped"] == 1 and summary["findings_per_kind"]["zero_volume"] == 1
     # 18:00 on Sunday 19 March .. 17:00 on Monday 20 March: the whole Globex session is gone

@@ -25,9 +25,8 @@ def test_prepare_dataset_builds_train_and_validation_only(minute_file):
         assert table[list(FEATURE_NAMES)].notna().all().all()
     assert dataset.manifest["rows_held_out"] > 0
     folder_files = sorted(p.name for p in dataset.folder.iterdir())
-    assert folder_files == ["data_findings.parquet", "manifest.json", "minutes_validation.parquet", "session_prints.parquet",
-                            "train.parquet",
-                            "validation.parquet"]
+    assert folder_files == ["data_findings.parquet", "manifest.json", "minutes_validation.parquet", "rolls.parquet",
+                            "session_prints.parquet", "train.parquet", "validation.parquet"]
 
 
 def test_prepare_dataset_drops_the_warm_up_bars(minute_file):
@@ -154,3 +153,41 @@ def test_prepare_dataset_says_a_file_whose_prices_never_move_is_at_fault(tmp_pat
                              r"open, high, low and close of its 3276 bars is 4000, so no bar can be labelled; check the "
                              r"file \(a frozen feed, a placeholder, or a wrong column\) - another window will not help$"):
         prepare_dataset(_config(path), progress=lambda m: None)
+
+
+def test_prepare_dataset_back_adjusts_a_planted_roll_and_keeps_its_table(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    base = make_minutes("2023-08-01", "2023-12-29", seed=11, overnight=True)
+    prices = ["open", "high", "low", "close"]
+    rolled, shifted = base.copy(), base.copy()
+    rolled.loc[rolled.index >= pd.Timestamp("2023-09-06 18:00", tz=rolled.index.tz), prices] += 30.0  # MESU23 -> MESZ23
+    shifted[prices] += 30.0  # the series as the new contract would have traded all along
+    back = prepare_dataset(_config(write_firstrate(rolled, tmp_path / "rolled.txt")), progress=lambda m: None)
+    clean = prepare_dataset(_config(write_firstrate(shifted, tmp_path / "shifted.txt")), progress=lambda m: None)
+    pd.testing.assert_frame_equal(back.tables["train"], clean.tables["train"])
+    rolls = pd.read_parquet(back.folder / "rolls.parquet")
+    assert rolls[["date", "gap", "method", "front", "next", "adjust"]].to_dict("records") == [
+        {"date": "2023-09-07", "gap": 30.0, "method": "detected", "front": "MESU23", "next": "MESZ23", "adjust": "back"}]
+    assert back.manifest["data_doctor"]["rolls"] == 1 and back.manifest["data_doctor"]["sessions_flagged"] == 0
+    kept = prepare_dataset(_config(tmp_path / "rolled.txt", **{"data.roll_adjust": "none"}), progress=lambda m: None)
+    assert kept.digest != back.digest  # the setting is part of the digest
+    jump = (kept.tables["train"]["return_24bar"] - clean.tables["train"]["return_24bar"]).abs().max()
+    assert jump > 0.005  # unadjusted, the roll is in the features
+
+
+def test_prepare_dataset_warns_once_when_the_warm_up_is_shorter_than_ema_200s(minute_file):
+    with pytest.warns(UserWarning, match=r"warmup_bars = 200 is shorter than the slowest indicator's warm-up: "
+                                         r"EMA 200 needs 1,383 bars"):
+        prepare_dataset(_config(minute_file, **{"session.warmup_bars": 200}), progress=lambda m: None)
+
+
+def test_prepare_dataset_says_when_the_warm_up_eats_the_train_window(minute_file):
+    from lab.errors import DataError
+
+    config = _config(minute_file, **{"windows.train": ["2023-08-01", "2023-08-20"]})
+    with pytest.raises(DataError, match=r"the file holds 1,092 regular-session bars up to the end of the train window "
+                                        r"2023-08-01..2023-08-20 \(about 14 sessions\): the 1,400-bar warm-up alone "
+                                        r"takes about 18 sessions"):
+        prepare_dataset(config, progress=lambda m: None)

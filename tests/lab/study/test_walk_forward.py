@@ -173,8 +173,18 @@ def test_walk_forward_splits_unsorted_index_raises() -> None:
 def test_run_walk_forward_inner_needs_two_training_months() -> None:
     table = _table(_index("2022-01-03", "2022-03-31"))
     cfg = WalkForwardConfig(min_train_months=1, mode="rolling", rolling_train_months=1)
-    with pytest.raises(LabError, match="early_stopping='inner' needs at least two training months"):
+    with pytest.raises(LabError, match=r"at least 2 training months: set walk_forward.min_train_months and "
+                                       r"rolling_train_months >= 2; walk-forward then needs at least 2 \+ 1 = 3 months"):
         run_walk_forward(table, "target_6bar", MODEL, cfg, features=FEATURES)
+
+
+def test_run_walk_forward_month_messages_agree_at_the_inner_minimum() -> None:
+    # 1 + 1 = 2 months used to pass the month count and then fail on the inner early stop: both now say 3
+    table = _table(_index("2022-01-03", "2022-02-28"))
+    with pytest.raises(LabError, match=r"needs at least 2 \+ 1 = 3 months"):
+        run_walk_forward(table, "target_6bar", MODEL, WalkForwardConfig(min_train_months=1), features=FEATURES)
+    with pytest.raises(LabError, match=r"min_train_months \+ validation_months = 2 \+ 1 = 3 months of bars; the table holds 2"):
+        run_walk_forward(table, "target_6bar", MODEL, WalkForwardConfig(min_train_months=2), features=FEATURES)
 
 
 def test_run_walk_forward_default_features_must_be_present() -> None:
