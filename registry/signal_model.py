@@ -26,16 +26,8 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from registry.evidence import Candidate, get_client
 from lab import tags as tag
-from lab import tracking
-from lab.config import load_config
-from lab.errors import LabError
-from lab.features.custom import custom_sources_digest
-from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
-from lab.live.serving import SignalSpec
-from lab.strategies import targets_for
-from lab.tracking import MlflowException
-from registry.evidence import Candidate, get_client, with_trading_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
@@ -59,6 +51,16 @@ class SignalModelRef:
 
 def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = None) -> SignalModelRef:
     """Log the candidate's booster as the signal pyfunc; ``model_id`` empty (and ``why``) when it cannot be."""
+    from lab import tracking
+    from lab.tracking import MlflowException
+    from lab.config import load_config
+    from lab.errors import LabError
+    from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
+    from lab.live.serving import SignalSpec
+    from lab.features.custom import custom_sources_digest
+    from lab.strategies import targets_for
+    from registry.evidence import with_trading_settings
+
     client = get_client(client)
     run = candidate.run
     engine = run.params.get("model.engine", "lightgbm")
