@@ -43,15 +43,17 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
 from lab.config import ModelConfig
 from lab.errors import LabError
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only: the engines load when a model is trained
+    import lightgbm as lgb
+    import xgboost as xgb
 
 __all__ = [
     "ENGINES",
@@ -161,6 +163,8 @@ class TrainingData:
 
     def lightgbm_datasets(self, num_threads: int = 0, max_bin: int = 255) -> tuple[lgb.Dataset, lgb.Dataset]:
         """The cached, constructed LightGBM ``(train, validation)`` Datasets (``max_bin`` bins per feature)."""
+        import lightgbm as lgb  # heavy: the boosting library
+
         key = ("lightgbm", max_bin)
         if key not in self._cache:
             params = dict(_LGB_DATASET_PARAMS, num_threads=num_threads, max_bin=max_bin)
@@ -175,6 +179,8 @@ class TrainingData:
 
     def xgboost_matrices(self, num_threads: int = 0, max_bin: int = 256) -> tuple[xgb.DMatrix, xgb.DMatrix]:
         """The cached XGBoost ``(train, validation)`` quantile matrices (``max_bin`` bins per feature)."""
+        import xgboost as xgb  # heavy: the boosting library
+
         key = ("xgboost", max_bin)
         if key not in self._cache:
             nthread = num_threads or (os.cpu_count() or 1)
@@ -313,6 +319,8 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
     params = native_params(config)
     start = time.perf_counter()
     if config.engine == "lightgbm":
+        import lightgbm as lgb  # heavy: the boosting library
+
         train_set, val_set = data.lightgbm_datasets(config.num_threads, config.max_bin)
         start = time.perf_counter()
         booster = lgb.train(
@@ -327,6 +335,8 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
         booster.best_iteration = best
         best_auc = float(booster.best_score["validation"]["auc"])
     else:
+        import xgboost as xgb  # heavy: the boosting library
+
         dtrain, dval = data.xgboost_matrices(config.num_threads, config.max_bin)
         start = time.perf_counter()
         full = xgb.train(
@@ -368,16 +378,27 @@ def predict_proba(booster: lgb.Booster | xgb.Booster, X: pd.DataFrame | np.ndarr
         Probabilities in (0, 1).
     """
     X_arr = np.asarray(X, dtype=np.float64)
-    if isinstance(booster, lgb.Booster):
+    engine = _engine_of(booster)
+    if engine == "lightgbm":
         best = booster.best_iteration if booster.best_iteration > 0 else None
         return np.asarray(booster.predict(X_arr, num_iteration=best), dtype=np.float64)
-    if isinstance(booster, xgb.Booster):
+    if engine == "xgboost":
+        import xgboost as xgb  # heavy: the boosting library
+
         rounds = booster.num_boosted_rounds()
         attr = booster.attr("best_iteration")
         end = min(int(attr) + 1, rounds) if attr is not None else rounds
         matrix = xgb.DMatrix(X_arr, feature_names=booster.feature_names)
         return np.asarray(booster.predict(matrix, iteration_range=(0, end)), dtype=np.float64)
     raise LabError(f"predict_proba needs a lightgbm.Booster or xgboost.Booster, got {type(booster).__name__}")
+
+
+def _engine_of(booster: Any) -> str:
+    """``lightgbm`` or ``xgboost`` for their ``Booster`` (without importing the other library), else ``""``."""
+    kind = type(booster)
+    if kind.__name__ == "Booster" and kind.__module__.split(".")[0] in ENGINES:
+        return kind.__module__.split(".")[0]
+    return ""
 
 
 def feature_importance(booster: lgb.Booster | xgb.Booster) -> pd.DataFrame:
@@ -390,12 +411,13 @@ def feature_importance(booster: lgb.Booster | xgb.Booster) -> pd.DataFrame:
         iteration's trees), ``split`` (int, times the feature was used to split). Features
         never used appear with 0.
     """
-    if isinstance(booster, lgb.Booster):
+    engine = _engine_of(booster)
+    if engine == "lightgbm":
         names = booster.feature_name()
         best = booster.best_iteration if booster.best_iteration > 0 else None
         gain = booster.feature_importance("gain", iteration=best)
         split = booster.feature_importance("split", iteration=best)
-    elif isinstance(booster, xgb.Booster):
+    elif engine == "xgboost":
         names = list(booster.feature_names or [f"f{i}" for i in range(booster.num_features())])
         total_gain = booster.get_score(importance_type="total_gain")
         weight = booster.get_score(importance_type="weight")

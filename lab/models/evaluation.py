@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from lab.errors import LabError
 
@@ -58,6 +57,8 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
         raise LabError(
             f"AUC is undefined: all {y.size} labels are {int(y[0])}; evaluate on a window holding both classes"
         )
+    from sklearn.metrics import roc_auc_score  # heavy: scikit-learn
+
     return float(roc_auc_score(y, p))
 
 
