@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
+from cli.registry import promote_command, status_command, ticket_command
 from jobs.common import data_argument
+from jobs.demo import prepare_demo_home, run_demo
+from jobs.scheduler import schedule
+from lab import paths
+from lab.config import load_lab_config
 from lab.config.locate import config_origin, locate_config
-from lab.errors import LabError
+from lab.data.contracts import is_contract_set, stitch_source
+from lab.data.profile import config_text, next_commands, plan_windows, profile_minutes
+from lab.data.readers import read_minutes
+from lab.data.synth import generate_minutes
+from lab.dataset.build import read_fingerprints, write_synthetic
+from lab.errors import ConfigError, LabError
+from lab.paths import code_root, find_minute_file, raw_dir
+from lab.reports.data_check import check_file, summary_lines, write_pictures
+from lab.tracking import run_entry_point
 from lab.tracking.faults import store_fault
+from registry.content import refuse_sealed_content
+from registry.seals import sealed_ranges
 
 __all__ = ["main"]
 
@@ -35,8 +52,6 @@ def _run_entry_point(entry: str, params: dict[str, str], experiment: str | None)
 
     A refusal ends with the entry point's own one line (on stderr) and its exit code.
     """
-    from lab.tracking import run_entry_point
-
     result = run_entry_point(entry, params, experiment_name=experiment)
     if not result.ok:
         raise SystemExit(result.exit_code or 1)
@@ -86,13 +101,6 @@ def init(path: str, force: bool, target: str) -> None:
     """Write a commented lab.toml for a minute file into the current folder (instrument, timezone,
     windows, walk-forward months and model name fitted to the file) and print the five commands
     that take it to a champion. A file too short for the warm-up and three windows is refused."""
-    from lab.config import load_lab_config
-    from lab.data.contracts import is_contract_set, stitch_source
-    from lab.data.profile import config_text, next_commands, plan_windows, profile_minutes
-    from lab.data.readers import read_minutes
-    from lab.errors import ConfigError
-    from lab.paths import find_minute_file, raw_dir
-
     out = Path("lab.toml")
     if out.exists() and not force:
         raise ConfigError(f"{out.resolve()} exists; pass --force to overwrite it (or run `lab init` in another folder)")
@@ -158,9 +166,6 @@ def demo(config: str, experiment: str, no_edge: bool) -> None:
     """The whole chain on synthetic MES data with a planted edge: featurize, tune, walk-forward,
     backtest, promote (the gate passes unforced) and the one final-eval. With --no-edge, the null:
     the gate refuses and the demo stops there. Runs in its own store under demo/ (rebuilt each time)."""
-    from jobs.demo import prepare_demo_home, run_demo
-    from lab.paths import code_root
-
     if not Path(config).exists() and config == "demo.toml":
         config = str(code_root() / "demo.toml")
     run_demo(prepare_demo_home(config, experiment, no_edge=no_edge), experiment, echo=click.echo)
@@ -219,13 +224,6 @@ def data() -> None:
 def synth(config: str, start: dt.datetime | None, end: dt.datetime | None, seed: int | None, out: str | None,
           edge_auc: float | None) -> None:
     """Generate seeded synthetic 1-minute bars (Globex hours, holidays absent) in FirstRate layout."""
-    import time
-
-    from lab import paths
-    from lab.config import load_lab_config
-    from lab.dataset.build import write_synthetic  # with its provenance record: keyed as a synthetic market
-    from lab.data.synth import generate_minutes
-
     path = locate_config(config)
     click.echo(config_origin(path), err=True)
     cfg = load_lab_config(path)
@@ -259,16 +257,6 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, max_bad_shar
     Only the rows before the configured test window are read: the held-out window is looked at by
     final-eval alone.
     """
-    import json
-
-    from lab.config import load_lab_config
-    from lab.data.contracts import is_contract_set, stitch_source
-    from lab.reports.data_check import check_file, summary_lines, write_pictures
-    from lab.paths import find_minute_file, raw_dir
-    from lab.dataset.build import read_fingerprints
-    from registry.content import refuse_sealed_content
-    from registry.seals import sealed_ranges  # the market's sealed ranges are never read either
-
     config_file = locate_config(config)
     click.echo(config_origin(config_file), err=True)
     cfg = load_lab_config(config_file)
@@ -295,9 +283,6 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, max_bad_shar
 
 def _mount() -> None:
     """Commands that live beside the core: the registry gate and the scheduler."""
-    from jobs.scheduler import schedule
-    from cli.registry import promote_command, status_command, ticket_command
-
     cli.add_command(promote_command)
     cli.add_command(status_command)
     cli.add_command(ticket_command)

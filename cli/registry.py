@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import click
 
-from lab.config import load_lab_config  # re-exported: the one "no lab.toml -> defaults" rule
-from registry.errors import RegistryError
-from registry.gate import format_gate_table
+from jobs.lineage import promotion_config
 from lab import tags as tag
+from lab.config import load_lab_config  # re-exported: the one "no lab.toml -> defaults" rule
 from lab.config.locate import config_origin, locate_config
+from lab.dataset.build import data_source
+from lab.errors import LabError
+from lab.market.identity import market_id
+from registry.errors import RegistryError
 from registry.evidence import get_client
+from registry.gate import format_gate_table
 from registry.promote import ALIASES, already_promoted, check_candidate, promote
 from registry.status import format_status, lab_status
+from registry.ticket import release_ticket
 
 __all__ = ["promote_command", "status_command", "ticket_command", "load_lab_config"]
 
@@ -44,8 +49,6 @@ def promote_command(run_id: str, config: str, force: bool, reason: str, alias: s
         raise click.UsageError('--force needs --reason "...": say why this model should be promoted anyway')
     if reason.strip() and not force:
         raise click.UsageError("--reason is only used with --force; drop it or add --force")
-    from jobs.lineage import promotion_config
-    from lab.errors import LabError
 
     try:
         cfg = promotion_config(run_id, config)  # lineage: the run's own configuration, or one agreeing with it
@@ -120,17 +123,12 @@ def release_command(reason: str, config: str, market: str, window: str) -> None:
     released), or while the final-eval holding it is alive. The release stays on record and in
     `lab status`. Exit status 1 when refused.
     """
-    from registry.ticket import release_ticket
-
     if not reason.strip():
         raise click.UsageError('--reason "..." must say why the window may be opened again')
     path = locate_config(config)
     click.echo(config_origin(path), err=True)
     cfg = load_lab_config(path)
     if not market:
-        from lab.dataset.build import data_source
-        from lab.market.identity import market_id
-
         market = market_id(cfg.data.instrument, data_source(cfg))
     try:
         released = release_ticket(market, window or cfg.windows.test, reason)

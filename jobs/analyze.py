@@ -17,27 +17,35 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import tempfile
 
 import pandas as pd
 
+from jobs.common import base_parser, job_main, load_run_model, prepare, refuse
+from jobs.context import resolve_data
+from jobs.lineage import config_for
+from lab import tags as tag
 from lab import tracking
-from lab.study.analysis import (SWEEP_THRESHOLDS, analysis_summary, auc_overfitting, by_month, by_volatility_regime,
-                          feature_correlations, threshold_sweep, winners_and_losers)
-from lab.reports.backtest import figure_png, html_report
 from lab.config import LabConfig
 from lab.config.parsing import parse_number_param
 from lab.errors import LabError
-from lab.models.evaluation import roc_auc
 from lab.models.boosters import feature_importance
+from lab.models.evaluation import roc_auc
 from lab.plots.analysis import group_pnl_figure, threshold_sweep_figure
+from lab.reports.backtest import figure_png, html_report
 from lab.strategies import DIRECTION_TARGETS, backtest_strategy, long_only_for_target
+from lab.study.analysis import (
+    SWEEP_THRESHOLDS,
+    analysis_summary,
+    auc_overfitting,
+    by_month,
+    by_volatility_regime,
+    feature_correlations,
+    threshold_sweep,
+    winners_and_losers,
+)
 from registry import ledger
 from registry.evidence import find_evidence, run_facts
-from jobs.context import resolve_data
-from jobs.common import base_parser, load_run_model, prepare, refuse, job_main
-from jobs.lineage import config_for
-from lab import tags as tag
-
 
 
 @job_main("analyze")
@@ -159,8 +167,6 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
 
 def _walk_forward_folds(candidate) -> pd.DataFrame | None:
     """The fold table of the walk-forward the gate would count for this tune run (same digest), if any."""
-    import tempfile
-
     evidence = find_evidence(candidate, "walk-forward")
     if evidence.run is None:
         return None

@@ -15,14 +15,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from jobs.context import DataIdentity, open_dataset
-from lab.config import LabConfig, load_config
-from lab.config.locate import caller_dir, config_origin, locate_config
+from lab import tags as tag
 from lab import tracking
+from lab.config import TARGET_NAMES, LabConfig, load_config
+from lab.config.locate import caller_dir, config_origin, locate_config
+from lab.errors import LabError
+from lab.models.boosters import predict_proba
 from lab.processes import process_gone
+from lab.tracking import param_value
 from lab.tracking.entry_points import PARENT_ENV  # the `lab` process (host, pid, start) the job ends with
 from lab.tracking.faults import store_fault
-from lab import tags as tag
 
 __all__ = ["base_parser", "config_from_args", "refuse", "job_main"]
 
@@ -37,8 +42,6 @@ class _EntryPointParser(argparse.ArgumentParser):
     """An ArgumentParser that reads an option value of ``-`` (:data:`UNSET`) as not given ("")."""
 
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]
-        import sys
-
         given = list(sys.argv[1:] if args is None else args)
         return super().parse_args(["" if value == UNSET else value for value in given], namespace)
 
@@ -75,8 +78,6 @@ def data_argument(given: str) -> str:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """``--target`` and ``--model``, the options of every modelling entry point."""
-    from lab.config import TARGET_NAMES
-
     parser.add_argument("--target", default="target_6bar", choices=list(TARGET_NAMES), help="what the model predicts")
     parser.add_argument("--model", default="", choices=["", "lightgbm", "xgboost"], help="overrides [model] engine")
 
@@ -87,8 +88,6 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def prepare(config: LabConfig, data: DataIdentity):
     """The featurized dataset of ``data`` (from the cache when possible), recorded as this run's inputs."""
-    from lab import tracking
-
     dataset = open_dataset(config, data)
     tracking.set_tags({tag.DATASET_DIGEST: dataset.digest})
     tracking.log_params({"dataset_digest": dataset.digest})
@@ -99,8 +98,6 @@ def prepare(config: LabConfig, data: DataIdentity):
 
 def labelled(table, features: list[str], target: str):
     """Feature frame and 0/1 labels of the rows where ``target`` is labelled."""
-    import numpy as np
-
     rows = table[target].notna().to_numpy()
     return table.loc[rows, features], table.loc[rows, target].to_numpy(dtype=np.float64)
 
@@ -114,9 +111,6 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     LabError
         The run does not exist, is not a finished tune run, or was tuned for another target.
     """
-    from lab import tracking
-    from lab.errors import LabError
-
     run = tracking.lookup_run(run_id)
     if run is None:
         raise LabError(f"run {run_id!r} does not exist in {tracking.tracking_uri()}; pass a tune run id "
@@ -127,7 +121,6 @@ def tune_run_params(run_id: str, target: str) -> tuple[dict[str, Any], str, dict
     tuned_for = run.data.params.get("target")
     if tuned_for != target:
         raise LabError(f"run {run_id} was tuned for {tuned_for}, not {target}; pass -P target={tuned_for}")
-    from lab.tracking import param_value
 
     params = {key[len("best."):]: param_value(value) for key, value in run.data.params.items() if key.startswith("best.")}
     return params, run.data.params.get("model.engine", ""), {tag.EVIDENCE_FOR: run_id}
@@ -146,8 +139,6 @@ class RunModel:
 
     def predict(self, frame) -> Any:
         """P(label 1) per row of ``frame`` (columns in the model's feature order)."""
-        from lab.models.boosters import predict_proba
-
         return predict_proba(self.booster, frame[list(self.features)])
 
 
@@ -159,9 +150,6 @@ def load_run_model(run_id: str, model_uri: str | None = None) -> RunModel:
     LabError
         The run does not exist or holds no model.
     """
-    from lab import tracking
-    from lab.errors import LabError
-
     run = tracking.lookup_run(run_id)
     if run is None:
         raise LabError(f"run {run_id!r} does not exist in {tracking.tracking_uri()}")
@@ -266,10 +254,6 @@ def job_main(stage: str):
 
 def refuse(stage: str, exc: BaseException, verb: str = "error") -> int:
     """How an entry point ends on a user error: the reason on its run, one line on stderr, exit 2."""
-    import sys
-
-    from lab import tracking
-
     tracking.record_refusal(exc)
     print(f"{stage}: {verb}: {exc}", file=sys.stderr)
     return 2

@@ -19,9 +19,13 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from lab.config import load_config
 from lab import tags as tag
 from lab import tracking
+from lab.config import load_config
+from lab.paths import project_root
+from lab.tracking import EntryPointFailed, configure, run_entry_point
+from registry.gate import format_gate_table
+from registry.promote import check_candidate, promote
 
 __all__ = ["run_demo", "demo_home", "prepare_demo_home"]
 
@@ -29,16 +33,12 @@ DEMO_TARGET = "target_6bar"
 
 
 def _entry(entry: str, params: dict[str, str], experiment: str, echo: Callable[[str], None]) -> str:
-    from lab.tracking import run_entry_point
-
     echo(f"\n=== {entry} ===")
     return run_entry_point(entry, params, experiment_name=experiment).raise_for_status().run_id
 
 
 def demo_home() -> Path:
     """``demo/`` under the project root: the demo's tracking store (``mlflow.db``, ``mlruns/``) and data."""
-    from lab.paths import project_root
-
     return project_root() / "demo"
 
 
@@ -48,8 +48,6 @@ def prepare_demo_home(config_path: str, experiment: str, no_edge: bool = False, 
 
     With ``no_edge`` the configuration's ``[data] synthetic_edge_auc`` is set to 0 (the honest null).
     """
-    from lab import tracking
-
     home = (home or demo_home()).resolve()
     text = Path(config_path).read_text()
     if home.exists():
@@ -79,10 +77,6 @@ def run_demo(config_path: str, experiment: str, echo: Callable[[str], None] = pr
     ``force_when_refused`` (used by the tests of the run contract on data with no edge), which
     promotes with ``--force`` and a reason and goes on to final-eval.
     """
-    from lab.tracking import EntryPointFailed, configure
-    from registry.gate import format_gate_table
-    from registry.promote import check_candidate, promote
-
     configure()
     config = load_config(config_path)
     common = {"config": config_path}
@@ -128,8 +122,6 @@ def run_demo(config_path: str, experiment: str, echo: Callable[[str], None] = pr
 
 
 def _echo_verdict(run_id: str, echo: Callable[[str], None]) -> None:
-    from lab import tracking
-
     run = tracking.get_run(run_id)
     metrics = run.data.metrics
     shown = ", ".join(f"{key} {metrics[key]:.3f}" for key in ("direction_auc", "win_rate", "profit_factor",

@@ -23,24 +23,37 @@ import sys
 import numpy as np
 import pandas as pd
 
+from jobs.champion import champion_version, check_strategy_model, promoted_rules
+from jobs.common import base_parser, config_from_args, job_main, load_run_model, refuse
+from jobs.lineage import config_for
+from jobs.trading import backtest_window
+from lab import tags as tag
 from lab import tracking
 from lab.backtest import evaluate_criteria, is_full_size, reaches_entry_threshold
 from lab.backtest.metrics import verdict as plan_verdict
 from lab.config import LabConfig
-from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table
-from lab.errors import DataError, LabError
-from lab.models.evaluation import classification_metrics
 from lab.data.readers import read_minutes
-from lab.market.sessions import regular_sessions
+from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table, data_source
 from lab.dataset.windows import FINAL_EVAL
+from lab.errors import DataError, LabError
+from lab.market.identity import market_id
+from lab.market.sessions import regular_sessions
+from lab.models.evaluation import classification_metrics
 from lab.reports.backtest import report_header
 from lab.strategies import get_strategy
 from registry.description import with_verdict
-from jobs.champion import champion_version, check_strategy_model, promoted_rules
-from jobs.common import base_parser, config_from_args, load_run_model, refuse, job_main
-from jobs.lineage import config_for
-from jobs.trading import backtest_window
-from lab import tags as tag
+from registry.provenance import trusted_source
+from registry.seals import enforce_seals
+from registry.ticket import (
+    DATA_READ,
+    PREDICTED,
+    heartbeat,
+    list_tickets,
+    normalize_window,
+    record_result,
+    set_stage,
+    take_ticket,
+)
 
 
 @job_main("final-eval")
@@ -71,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def final_eval(config: LabConfig, champion, run_id: str, rules_source: str = "the configuration") -> None:
     """Check everything that can fail without revealing a result, then take the ticket, predict and judge."""
-    from registry.ticket import DATA_READ, PREDICTED, heartbeat, record_result, set_stage, take_ticket
-
     name = config.promotion.model_name
     test = config.windows.test
     try:
@@ -127,11 +138,6 @@ def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "th
     -------
     (market, model, table, minutes)
     """
-    from lab.dataset.build import data_source
-    from lab.market.identity import market_id
-    from registry.provenance import trusted_source
-    from registry.seals import enforce_seals
-
     test = config.windows.test
     source = trusted_source(data_source(config), config)
     market = market_id(config.data.instrument, source)
@@ -175,8 +181,6 @@ def check_unseen(config: LabConfig, champion, market: str) -> None:
     logged ``windows.*``), and no earlier final-eval on this market, of any model, may have looked
     at any of its days: moving the window by a day is not a new, unseen window.
     """
-    from registry.ticket import list_tickets, normalize_window
-
     test = config.windows.test
     params = tracking.get_run(champion.run_id).data.params
     for name in ("windows.train", "windows.validation"):

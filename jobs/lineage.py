@@ -23,11 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from lab.config import LabConfig, load_config
 from jobs.common import data_argument
-from lab.config.locate import config_origin, locate_config
-from lab.errors import LabError
 from lab import tags as tag
+from lab import tracking
+from lab.config import LabConfig, load_config
+from lab.config.locate import config_origin, locate_config
+from lab.dataset.build import data_source, digest_for, featurize_settings
+from lab.errors import DataError, LabError
+from lab.market.identity import market_id
+from registry.provenance import trusted_source
+from registry.seals import list_seals
 
 __all__ = ["Lineage", "LineageError", "lineage_of", "config_of_run", "dataset_digest_of", "config_for", "require_same_dataset", "promotion_config",
 ]
@@ -94,8 +99,6 @@ def lineage_of(run_id: str) -> Lineage:
     LineageError
         No such run, or it recorded no dataset digest.
     """
-    from lab import tracking
-
     run = tracking.get_run_data(run_id)
     if run is None:
         raise LineageError(f"run {run_id!r} does not exist in the tracking store; check the id "
@@ -117,12 +120,6 @@ def dataset_digest_of(config: LabConfig) -> str:
     LineageError
         The data file is missing or not a file.
     """
-    from lab.dataset.build import data_source, digest_for
-    from lab.errors import DataError
-    from lab.market.identity import market_id
-    from registry.provenance import trusted_source
-    from registry.seals import list_seals
-
     try:
         source = data_source(config, progress=lambda message: None)
     except DataError as exc:
@@ -202,8 +199,6 @@ def promotion_config(run_id: str, config_path: str) -> LabConfig:
     A run without a dataset digest (not a lab tune run) gets ``config_path`` (or ``lab.toml``, or
     the defaults) unchecked: the registry's candidate check refuses it with its own reason.
     """
-    from lab import tracking
-
     run = tracking.get_run_data(run_id.strip()) if run_id and run_id.strip() else None
     if run is None or not run[1].get(tag.DATASET_DIGEST):
         return load_config(locate_config(config_path))
@@ -212,8 +207,6 @@ def promotion_config(run_id: str, config_path: str) -> LabConfig:
 
 def _dataset_settings(config: LabConfig) -> dict[str, Any]:
     """What decides the dataset besides the file's bytes and the pipeline code."""
-    from lab.dataset.build import featurize_settings
-
     settings = {k: v for k, v in featurize_settings(config).items() if k != "pipeline_code"}
     settings["source"] = dataclasses.asdict(config.data)
     settings["source"].pop("on_bad_rows", None)

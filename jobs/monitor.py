@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-
+import json
 import sys
 import tempfile
 from typing import Callable
@@ -25,17 +25,20 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from jobs.common import base_parser, config_from_args, job_main, load_run_model, prepare, refuse
 from jobs.context import resolve_data
-from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, job_main
 from jobs.lineage import config_for
+from lab import tags as tag
 from lab import tracking
 from lab.config import LabConfig
 from lab.config.parsing import parse_number_param
+from lab.data.readers import read_minutes
+from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
 from lab.errors import LabError
-from lab.models.evaluation import expected_calibration_error
 from lab.live.monitor import monitor_alerts, pnl_bands, psi_table
-from lab import tags as tag
+from lab.models.evaluation import expected_calibration_error
 from registry.champion import gate_version
+from registry.seals import sealed_ranges
 
 __all__ = ["run_monitor", "main"]
 
@@ -98,10 +101,6 @@ def window_reader(config: LabConfig) -> Callable[[dt.date, dt.date], pd.DataFram
     """``read(first, last)``: the featurized bars of ``first..last`` from the configured data file, the
     indicators formed on the days before; empty when the dates touch a sealed range of the market
     (never read) or the file holds none of them."""
-    from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
-    from lab.data.readers import read_minutes
-    from registry.seals import sealed_ranges
-
     def read(first: dt.date, last: dt.date) -> pd.DataFrame:
         path, _ = resolve_data_path(config)
         sealed = sealed_ranges(config, str(path), stage="monitor")
@@ -124,8 +123,6 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
 
     ``trades_run`` empty: the champion's newest paper run (none: no P&L comparison).
     """
-    import json
-
     version = _champion(config)
     model = load_run_model(version.run_id, version.source)
     name = f"{config.promotion.model_name}/{version.version}"

@@ -34,28 +34,30 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from lab.reports.backtest import report_header
 from jobs.champion import champion_version, check_strategy_model, promoted_rules
-from jobs.common import base_parser, config_from_args, data_argument, load_run_model, refuse, job_main
+from jobs.common import base_parser, config_from_args, data_argument, job_main, load_run_model, refuse
 from jobs.lineage import LineageError, lineage_of
 from jobs.orders import open_sink
 from jobs.trading import log_backtest, warn_if_costs_off
+from lab import tags as tag
 from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.config.parsing import parse_date_param, parse_number_param
-from lab.dataset.build import TEST_WARMUP_DAYS, data_source, read_fingerprints, resolve_data_path
-from registry.content import refuse_sealed_content
-from registry.provenance import trusted_source
-from lab.market.identity import market_id
-from lab.errors import LabError
-from lab.live.signal import LiveInputs
-from lab.live.serving import single_row_predictor
-from lab.paper import Order, OrderSink, PaperBar, PaperTrader
 from lab.data.readers import read_minutes
-from lab.market.sessions import regular_sessions
-from lab.strategies import long_only_for_target
+from lab.dataset.build import TEST_WARMUP_DAYS, data_source, read_fingerprints, resolve_data_path
 from lab.dataset.windows import guard_range
-from lab import tags as tag
+from lab.errors import LabError
+from lab.live.serving import single_row_predictor
+from lab.live.signal import LiveInputs
+from lab.market.identity import market_id
+from lab.market.sessions import regular_sessions
+from lab.paper import Order, OrderSink, PaperBar, PaperTrader
+from lab.reports.backtest import report_header
+from lab.strategies import long_only_for_target
+from registry.content import refuse_sealed_content
+from registry.errors import SealedRangeError
+from registry.provenance import trusted_source
+from registry.seals import sealed_ranges
 
 __all__ = ["main", "paper_trade", "check_paper_range", "check_strategy_model", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
 
@@ -179,9 +181,6 @@ def check_paper_range(config: LabConfig, start: dt.date, end: dt.date, path: str
     SealedRangeError
         ``start..end`` overlaps another sealed range of the market.
     """
-    from registry.errors import SealedRangeError
-    from registry.seals import sealed_ranges
-
     guard_range(config.windows, start, end, "paper")
     sealed = sealed_ranges(config, str(path), stage="paper")
     for window in sealed:

@@ -28,33 +28,60 @@ KILLED); a best model chosen from an incomplete grid is tagged ``lab.incomplete_
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
+import optuna
 import pandas as pd
 
-from lab import paths, tracking
-from lab.config import TuneConfig
-from lab.config.settings import MODEL_BOUNDS, check_model_value
-from lab.config.parsing import parse_number_param
-from lab.errors import ConfigError, LabError
-from lab.models.evaluation import classification_metrics, reliability_table
-from lab.models.boosters import TrainingData, feature_importance, predict_proba, train_classifier, with_params
-from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
-from lab.stats import week_starts
-from lab.study.trial_pnl import TrialTrader
-from lab.stats.requirements import constant_predictions_warning, study_window_warning, window_span
-from lab.study.tuning import (create_study, default_study_name, make_objective, open_storage, period_auc_matrix,
-                        recover_stale_trials, run_study, search_space, study_identity, study_progress, trial_pnl_matrix,
-                        trial_run_name,
-                        trials_table)
-from registry import deflated, ledger
+from jobs.common import (
+    add_model_options,
+    base_parser,
+    config_from_args,
+    job_main,
+    labelled,
+    model_overrides,
+    prepare,
+    refuse,
+)
 from jobs.context import DataIdentity, resolve_data
 from jobs.hints import entry_point_command
-from jobs.common import add_model_options, base_parser, config_from_args, labelled, model_overrides, prepare, refuse, job_main
+from lab import paths
 from lab import tags as tag
+from lab import tracking
+from lab.config import TuneConfig
+from lab.config.parsing import parse_number_param
+from lab.config.settings import MODEL_BOUNDS, check_model_value
+from lab.dataset.build import prepare_dataset
+from lab.errors import ConfigError, LabError
+from lab.models.boosters import TrainingData, feature_importance, predict_proba, train_classifier, with_params
+from lab.models.evaluation import classification_metrics, reliability_table
+from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
+from lab.stats import week_starts
+from lab.stats.requirements import constant_predictions_warning, study_window_warning, window_span
+from lab.study.trial_pnl import TrialTrader
+from lab.study.tuning import (
+    create_study,
+    default_study_name,
+    make_objective,
+    open_storage,
+    period_auc_matrix,
+    recover_stale_trials,
+    run_study,
+    search_space,
+    study_identity,
+    study_progress,
+    trial_pnl_matrix,
+    trial_run_name,
+    trials_table,
+)
+from registry import deflated, ledger
 
 
 @job_main("tune")
@@ -69,8 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf"):
         parser.add_argument(f"--{key.replace('_', '-')}", default="", help=f"comma-separated grid values; overrides [tune] {key}")
     args = parser.parse_args(argv)
-    import optuna
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar and the summary say it all
     try:
         grid = grid_overrides(args)
@@ -86,11 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def tune(config, target: str, parent_run_id: str) -> None:
     """Run (or resume) the study, log every trial, then log the best model on the parent run."""
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from tqdm import tqdm
+    from tqdm import tqdm  # optional: progress bars only
 
     started = time.perf_counter()
     data_identity = resolve_data(config, stage="tune", run_id=parent_run_id)
@@ -239,8 +260,6 @@ def dataset_frame(dataset, window: str, target: str) -> pd.DataFrame:
 
 def fixed_model_settings(config) -> dict:
     """The [model] settings every trial shares (not tuned, not threads): part of a study's identity."""
-    import dataclasses
-
     tuned = set(search_space(config.tune))
     return {k: v for k, v in dataclasses.asdict(config.model).items() if k not in tuned and k != "num_threads"}
 
@@ -326,9 +345,6 @@ def study_worker(config, data: DataIdentity, target: str, parent_run_id: str, na
                  journal) -> tuple[int, float]:
     """A second process on the same study (spawned by :func:`tune`): the parent's data identity (file,
     market, sealed ranges left unread), so the same tables from the cache; one thread."""
-    import optuna
-
-    from lab.dataset.build import prepare_dataset
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tracking.set_tracking_uri(tracking_uri)

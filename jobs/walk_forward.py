@@ -18,16 +18,25 @@ import sys
 
 import pandas as pd
 
+from jobs.common import (
+    add_model_options,
+    base_parser,
+    config_from_args,
+    job_main,
+    model_overrides,
+    prepare,
+    refuse,
+    tune_run_params,
+)
+from jobs.context import DataIdentity, resolve_data
+from jobs.lineage import config_for
 from lab import tracking
 from lab.errors import LabError
+from lab.features.targets import target_horizon_bars
 from lab.models.evaluation import reliability_table
 from lab.plots.models import fold_auc_figure, reliability_figure
-from lab.features.targets import target_horizon_bars
 from lab.study.walk_forward import run_walk_forward
 from registry import ledger
-from jobs.context import DataIdentity, resolve_data
-from jobs.common import add_model_options, base_parser, config_from_args, model_overrides, prepare, tune_run_params, refuse, job_main
-from jobs.lineage import config_for
 
 SUMMARY = ("auc", "accuracy", "log_loss", "brier_score", "ece", "auc_gap", "best_iteration")
 
@@ -65,7 +74,7 @@ def walk_forward(config, target: str, params: dict, data: DataIdentity) -> None:
     print(f"walk-forward: {config.walk_forward.mode} monthly folds over the train window, target {target}, "
           f"engine {config.model.engine}, purge {horizon} bars", file=sys.stderr)
     out_of_fold: list = []
-    from tqdm import tqdm
+    from tqdm import tqdm  # optional: progress bars only
 
     with tqdm(desc="walk-forward folds", unit="fold", file=sys.stderr) as bar:
 

@@ -41,9 +41,20 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from lab import tracking
+from lab.stats import (
+    default_block_size,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    logit_histogram_figure,
+    null_sharpe_variance,
+    probability_of_backtest_overfitting,
+    sharpe_moments,
+    spa_pvalue,
+    study_deflated_sharpe,
+)
 from lab.stats.requirements import study_statistics_cause
-from lab.stats import (default_block_size, deflated_sharpe_ratio, expected_max_sharpe, logit_histogram_figure,
-                       null_sharpe_variance, probability_of_backtest_overfitting, spa_pvalue, study_deflated_sharpe)
+from registry.ledger import MARKET_TAG, TRIALS_METRIC, WINDOW_TAG, entries, window_key
 
 __all__ = ["LedgerFacts", "ledger_facts", "ledger_facts_of_run", "backtest_dsr", "daily_moments",
            "study_statistics", "auc_pbo", "one_strategy_sentence", "log_backtest_statistics", "log_study_statistics",
@@ -79,8 +90,6 @@ class LedgerFacts:
 
 def ledger_facts(market: str, window: str) -> LedgerFacts:
     """Read the ledger for ``market`` and ``window`` (every experiment of the store)."""
-    from registry.ledger import entries
-
     records = entries(market, window)
     sharpes = tuple(float(e.metrics["sharpe_ratio"]) / math.sqrt(TRADING_DAYS_PER_YEAR) for e in records
                     if math.isfinite(float(e.metrics.get("sharpe_ratio", math.nan))))
@@ -89,8 +98,6 @@ def ledger_facts(market: str, window: str) -> LedgerFacts:
 
 def ledger_facts_of_run(run_id: str, tags: Mapping[str, str]) -> LedgerFacts:
     """The ledger facts for the market and window a run is recorded under (its ``lab.ledger.*`` tags)."""
-    from registry.ledger import MARKET_TAG, WINDOW_TAG
-
     market, window = tags.get(MARKET_TAG, ""), tags.get(WINDOW_TAG, "")
     if not market or not window:
         return LedgerFacts(market, window, 0, (), f"run {run_id} carries no {MARKET_TAG}/{WINDOW_TAG} tags (made "
@@ -103,7 +110,6 @@ def daily_moments(daily: pd.Series | np.ndarray) -> dict[str, float]:
     values = np.asarray(daily, dtype=np.float64)
     if len(values) < 2:
         return {"daily_pnl_skewness": math.nan, "daily_pnl_kurtosis": math.nan}
-    from lab.stats import sharpe_moments
 
     moments = sharpe_moments(values)
     return {"daily_pnl_skewness": moments["skewness"], "daily_pnl_kurtosis": moments["kurtosis"]}
@@ -236,9 +242,6 @@ def log_backtest_statistics(config, metrics: Mapping[str, float], market: str,
     ``study_run_id``: the tune run whose model was backtested; its ``trial_sharpe_variance`` is V
     (as the gate takes it), when it logged one.
     """
-    from lab import tracking
-    from registry.ledger import TRIALS_METRIC, window_key
-
     facts = ledger_facts(market, window_key(config))
     study = tracking.lookup_run(study_run_id) if study_run_id else None
     variance = study.data.metrics.get("trial_sharpe_variance") if study is not None else None
@@ -258,8 +261,6 @@ def log_study_statistics(pnl: pd.DataFrame, weekly_auc: pd.DataFrame, n_trials: 
     of :data:`STUDY_METRICS` and ``pbo_auc``, ``pbo_logits.png`` (CSCV on daily P&L) and
     ``pbo_auc_logits.png`` with ``validation_weekly_auc.csv`` (the secondary AUC figure).
     """
-    from lab import tracking
-
     stats = study_statistics(pnl, n_trials, seed=seed)
     table = pnl.copy()
     table.index = pd.DatetimeIndex(table.index).strftime("%Y-%m-%d")

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from lab import tags as tag
+from lab.tracking import param_value
 from registry.errors import CandidateError
 from registry.gate import Evidence, GateResult, RunFacts
-from lab import tags as tag
 from registry.records import get_client  # noqa: F401 (the registry's one client helper, used here and re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,7 +62,7 @@ def run_facts(run_id: str, client: "MlflowClient | None" = None) -> RunFacts:
     CandidateError
         No run has this id in the current tracking store.
     """
-    from lab.tracking import MlflowException
+    from lab.tracking import MlflowException  # heavy: loads mlflow
 
     client = get_client(client)
     if not run_id or not run_id.strip():
@@ -102,7 +103,7 @@ def find_model(candidate: RunFacts, client: "MlflowClient | None" = None) -> Mod
         The run names no model, its ``lab.model_id`` points at a missing model, or it holds
         several models and names none of them.
     """
-    from lab.tracking import MlflowException
+    from lab.tracking import MlflowException  # heavy: loads mlflow
 
     client = get_client(client)
     model_id = candidate.tags.get(tag.MODEL_ID, "").strip()
@@ -196,8 +197,6 @@ def with_trading_settings(config: Any, backtest_params: "Mapping[str, str]") -> 
 
     Final-eval, paper trading and the servable signal model all trade a champion this way.
     """
-    from lab.tracking import param_value
-
     return config.replace({k: param_value(v) for k, v in backtest_params.items() if k.startswith(TRADING_SECTIONS)})
 
 

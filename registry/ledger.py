@@ -27,8 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lab.config import LabConfig
 from lab import tags as tag
+from lab import tracking
+from lab.config import LabConfig
+from lab.dataset.build import source_of
+from lab.errors import DataError
+from lab.market.identity import DataSource, instrument_family, market_id
 
 __all__ = ["MARKET_TAG", "WINDOW_TAG", "TRIALS_TAG", "TRIALS_METRIC", "LedgerEntry", "market_key", "window_key",
            "ledger_tags", "enter", "entries", "count_trials", "log_count", "by_stage"]
@@ -70,11 +74,6 @@ def market_key(config: LabConfig) -> str:
     calling this. Here the file is keyed as the data layer keys it; the synthetic default is keyed
     from its generator settings without generating it (``lab status`` reads no data).
     """
-    from lab import tracking
-    from lab.dataset.build import source_of
-    from lab.errors import DataError
-    from lab.market.identity import DataSource, instrument_family, market_id
-
     data = config.data
     if not data.path:
         settings = {"instrument": data.instrument, "seed": data.synthetic_seed, "start": data.synthetic_start,
@@ -110,8 +109,6 @@ def enter(config: LabConfig, trials: int, run_id: str | None = None, *, market: 
     Call it when the run starts, before it looks at validation results. ``market``: the job's
     (:class:`jobs.context.DataIdentity`); keyed from the config when not given. Returns the tags set.
     """
-    from lab import tracking
-
     tags = ledger_tags(market or market_key(config), window_key(config), trials)
     tracking.set_tags(tags, run_id)
     return tags
@@ -119,8 +116,6 @@ def enter(config: LabConfig, trials: int, run_id: str | None = None, *, market: 
 
 def entries(market: str, window: str) -> list[LedgerEntry]:
     """Every run of the store recorded for ``market`` and ``window``, any experiment, any status."""
-    from lab import tracking
-
     filter_string = f"tags.`{MARKET_TAG}` = '{_quote(market)}' and tags.`{WINDOW_TAG}` = '{_quote(window)}'"
     out = []
     for run in tracking.find_runs(filter_string):
@@ -133,8 +128,6 @@ def entries(market: str, window: str) -> list[LedgerEntry]:
 
 def seen_ranges(market: str) -> dict[str, list[str]]:
     """Every window of ``market`` the ledger holds evaluations on (``start..end`` -> the runs that looked)."""
-    from lab import tracking
-
     seen: dict[str, list[str]] = {}
     for run in tracking.find_runs(f"tags.`{MARKET_TAG}` = '{_quote(market)}'"):
         tags = run.data.tags
@@ -150,8 +143,6 @@ def count_trials(market: str, window: str) -> int:
 
 def log_count(config: LabConfig, run_id: str | None = None, *, market: str | None = None) -> int:
     """Log ``trials_on_validation`` (the count including this run) on the active run; returns it."""
-    from lab import tracking
-
     count = count_trials(market or market_key(config), window_key(config))
     tracking.log_metrics({TRIALS_METRIC: count}, run_id=run_id)
     return count

@@ -29,18 +29,21 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lab.config import PromotionConfig
+from lab import tags as tag
 from lab import tracking
+from lab.config import PromotionConfig
+from lab.processes import process_gone, this_process
 from lab.tracking import param_value
 from registry.champion import ChampionError, alias_record_tag, gate_version
 from registry.deflated import ledger_facts_of_run
+from registry.description import version_description
 from registry.errors import PromotionRefusedError, RegistryError
 from registry.evidence import Candidate, ModelRef, find_evidence, find_model, get_client, run_facts
 from registry.gate import evaluate_gates, gates_to_json_ready
 from registry.records import current_user
 from registry.seals import SEAL_PREFIX
+from registry.signal_model import build_signal_model, warn_no_signal_model
 from registry.ticket import RELEASED_PREFIX, TICKET_PREFIX
-from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
@@ -181,8 +184,6 @@ def register(
     tracking.create_registered_model_if_absent(model_name, description="MES 5-minute models promoted by `lab promote`.",
                                                client=client)
     tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
-    from registry.description import version_description
-    from registry.signal_model import build_signal_model, warn_no_signal_model
 
     signal = build_signal_model(candidate, client)  # the servable pyfunc around the same booster (lab.live)
     source, model_id = (signal.model_uri, signal.model_id) if signal.model_id else (candidate.model.model_uri,
@@ -265,8 +266,7 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
     RegistryError
         Another promotion held the lock for longer than ``wait_s`` seconds and is still alive.
     """
-    from lab.processes import process_gone, this_process
-    from lab.tracking import MlflowException
+    from lab.tracking import MlflowException  # heavy: loads mlflow
 
     client = get_client(client)
     name = f"{LOCK_PREFIX}promote-{model_name}"
@@ -303,7 +303,7 @@ def promotion_lock(model_name: str, client: "MlflowClient | None" = None, wait_s
 
 
 def _lock_holder(client: "MlflowClient", name: str) -> dict[str, str] | None:
-    from lab.tracking import MlflowException
+    from lab.tracking import MlflowException  # heavy: loads mlflow
 
     try:
         return dict(client.get_registered_model(name).tags)

@@ -26,10 +26,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from lab.config import DateRange, LabConfig
-from registry.errors import RegistryError, SealedRangeError
-from registry.records import create_record, get_client, get_record, now, search_records, set_tags, who
 from lab import tags as tag
+from lab.config import DateRange, LabConfig
+from lab.dataset.build import source_of
+from lab.market.identity import market_id
+from registry.errors import RegistryError, SealedRangeError
+from registry.ledger import seen_ranges
+from registry.provenance import trusted_source
+from registry.records import create_record, get_client, get_record, now, search_records, set_tags, who
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
@@ -193,11 +197,6 @@ def enforce_seals(config: LabConfig, market: str, *, stage: str, run_id: str = "
 def sealed_ranges(config: LabConfig, path: str, stage: str = "lab data check",
                   client: "MlflowClient | None" = None) -> list[DateRange]:
     """Seal ``config``'s test window on the market of the file at ``path``; every sealed range of that market."""
-    from lab.dataset.build import source_of
-    from lab.market.identity import market_id
-
-    from registry.provenance import trusted_source  # imports the generator, needed only here
-
     source = trusted_source(source_of(path), config, client)
     return enforce_seals(config, market_id(config.data.instrument, source), stage=stage, reads={}, client=client)
 
@@ -210,8 +209,6 @@ def check_unseen(market: str, test: DateRange, stage: str) -> None:
     SealedRangeError
         Naming the window looked at and the runs that looked.
     """
-    from registry.ledger import seen_ranges
-
     for window, runs in sorted(seen_ranges(market).items()):
         try:
             seen = parse_window(window)

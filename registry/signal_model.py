@@ -26,8 +26,13 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry.evidence import Candidate, get_client
 from lab import tags as tag
+from lab import tracking
+from lab.config import load_config
+from lab.errors import LabError
+from lab.features.custom import custom_sources_digest
+from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
+from registry.evidence import Candidate, get_client, with_trading_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
@@ -51,15 +56,9 @@ class SignalModelRef:
 
 def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = None) -> SignalModelRef:
     """Log the candidate's booster as the signal pyfunc; ``model_id`` empty (and ``why``) when it cannot be."""
-    from lab import tracking
-    from lab.tracking import MlflowException
-    from lab.config import load_config
-    from lab.errors import LabError
-    from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
-    from lab.live.serving import SignalSpec
-    from lab.features.custom import custom_sources_digest
-    from lab.strategies import targets_for
-    from registry.evidence import with_trading_settings
+    from lab.live.serving import SignalSpec  # heavy: loads numba
+    from lab.strategies import targets_for  # heavy: loads numba
+    from lab.tracking import MlflowException  # heavy: loads mlflow
 
     client = get_client(client)
     run = candidate.run

@@ -11,12 +11,14 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lab import tags as tag
+from lab import tracking
 from lab.config import LabConfig
+from registry import ledger
 from registry.champion import ChampionError, gate_version
 from registry.records import get_client
 from registry.seals import Seal, list_seals
 from registry.ticket import Ticket, list_released, list_tickets, liveness
-from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
@@ -75,8 +77,7 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
         Gives the model name and the current test window.
     client : MlflowClient, optional
     """
-    from lab import tracking
-    from lab.tracking import MlflowException
+    from lab.tracking import MlflowException  # heavy: loads mlflow
 
     client = get_client(client)
     name = config.promotion.model_name
@@ -108,7 +109,6 @@ def lab_status(config: LabConfig, client: "MlflowClient | None" = None) -> LabSt
                 run_status[ticket.run_id] = "DELETED"
     sealed = {key(s.market, s.window) for s in seals}
     unsealed = [t for k, t in tickets.items() if k not in sealed]  # tickets of stores older than seals
-    from registry import ledger
 
     market, validation = ledger.market_key(config), ledger.window_key(config)
     counted = (market, validation, ledger.by_stage(ledger.entries(market, validation)))

@@ -34,11 +34,11 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
+from lab import tags as tag
 from lab.config import DateRange
 from registry.errors import RegistryError, TicketError, TicketSpentError
 from registry.records import create_record, get_client, get_record, now, search_records, set_tags, who
 from registry.seals import check_market, mark_seal_state, parse_window
-from lab import tags as tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
@@ -371,7 +371,7 @@ def release_ticket(market: str, window: DateRange | str, reason: str,
         raise TicketError(f"ticket {ticket.name} is held by a final-eval that is {state}; stop it (or wait "
                           f"{STALE_S:.0f} s after it stopped) before releasing")
     released = f"{RELEASED_PREFIX}{market}-{ticket.window.replace('..', '_')}-{ticket.claim[:8] or uuid.uuid4().hex[:8]}"
-    from lab.tracking import MlflowException
+    from lab.tracking import MlflowException  # heavy: loads mlflow
 
     try:
         client.rename_registered_model(ticket.name, released)  # the atomic step: one release wins

@@ -33,7 +33,15 @@ from jobs.scheduler.firing import (
     mlflow_runner,
 )
 from jobs.scheduler.service import build_scheduler, run_scheduler, sync_jobs
-from jobs.scheduler.spec import DEFAULT_SCHEDULE, STEPS, JobSpec, Schedule, ScheduleError, load_schedule, next_fire_times
+from jobs.scheduler.spec import (
+    DEFAULT_SCHEDULE,
+    STEPS,
+    JobSpec,
+    Schedule,
+    ScheduleError,
+    load_schedule,
+    next_fire_times,
+)
 
 __all__ = ["ScheduleError", "StepFailedError", "JobSpec", "Schedule", "StepResult", "JobOutcome", "Runner",
            "load_schedule", "next_fire_times", "fire_job", "fire_stored_job", "mlflow_runner", "build_scheduler",
@@ -85,7 +93,7 @@ def run_command(schedule_path: str, jobstore: str, runner: str) -> None:
 @_runner_option
 def run_once_command(name: str, schedule_path: str, runner: str) -> None:
     """Run one job now, in the foreground; exit status 1 when a step fails."""
-    from apscheduler.util import ref_to_obj
+    from apscheduler.util import ref_to_obj  # heavy: apscheduler, the scheduler only
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     plan = load_schedule(schedule_path)

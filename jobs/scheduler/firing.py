@@ -17,9 +17,14 @@ from typing import Any, Callable, Mapping
 
 from jobs.scheduler.lock import JobRunningError, job_lock
 from jobs.scheduler.spec import PLACEHOLDER, JobSpec
-from lab.errors import LabError
 from lab import tags as tag
+from lab import tracking
+from lab.config import load_lab_config
+from lab.errors import LabError
+from lab.tracking import run_entry_point, set_tags
 from registry.champion import ChampionError, gate_version
+from registry.errors import PromotionRefusedError
+from registry.promote import promote
 
 __all__ = ["StepFailedError", "StepResult", "JobOutcome", "Runner", "fire_job", "fire_stored_job", "mlflow_runner",
            "DEFAULT_RUNNER", "STOP"]
@@ -141,15 +146,11 @@ def _resolve(params: Mapping[str, str], done: Mapping[str, StepResult], project_
 
 def _lab_config(config: str, project_dir: str | Path) -> Any:
     """The step's ``config`` parameter, read relative to the project (defaults if lab.toml is absent)."""
-    from lab.config import load_lab_config
-
     path = Path(config) if Path(config).is_absolute() else Path(project_dir) / config
     return load_lab_config(str(path) if path.exists() else config)
 
 
 def _champion(config: str, project_dir: str | Path) -> dict[str, str]:
-    from lab import tracking
-
     name = _lab_config(config, project_dir).promotion.model_name
     try:
         version = gate_version(name, "champion")
@@ -160,10 +161,6 @@ def _champion(config: str, project_dir: str | Path) -> dict[str, str]:
 
 def _promote_step(params: Mapping[str, str], job: str, project_dir: str | Path) -> StepResult:
     """``promote``: the registry gate in-process; a refusal is an outcome, not a failure."""
-    from lab import tracking
-    from registry.errors import PromotionRefusedError
-    from registry.promote import promote
-
     run_id = params["run_id"]
     config = _lab_config(params.get("config", "lab.toml"), project_dir)
     client = tracking.client()
@@ -182,8 +179,6 @@ def _promote_step(params: Mapping[str, str], job: str, project_dir: str | Path) 
 def _record_failure(tags: Mapping[str, str], experiment: str | None, exc: BaseException) -> str | None:
     """A FAILED run for a step that failed before it had one, so the failure shows in the UI."""
     try:
-        from lab import tracking
-
         return tracking.create_terminated_run(tracking.resolve_experiment_id(experiment),
                                               {**tags, tag.ERROR: f"{type(exc).__name__}: {exc}"[:5000]},
                                               run_name=f"{tags[tag.SCHEDULE]}:{tags[tag.SCHEDULE_STEP]}", status="FAILED")
@@ -204,14 +199,11 @@ def mlflow_runner(entry_point: str, parameters: Mapping[str, str], tags: Mapping
     StepFailedError
         The entry point failed; its run is FAILED (or KILLED) and tagged ``lab.error``.
     """
-    from lab.tracking import run_entry_point
-
     result = run_entry_point(entry_point, {k: v for k, v in parameters.items() if v != ""}, project_uri=project_uri,
                              experiment_name=experiment, tags=tags, run_name=f"{tags[tag.SCHEDULE]}:{entry_point}",
                              stop=STOP)
     if not result.ok:
         message = f"{entry_point} failed: run {result.run_id} ended {result.status} (exit code {result.exit_code})"
-        from lab.tracking import set_tags
 
         set_tags({tag.ERROR: message[:5000]}, result.run_id)
         raise StepFailedError(message, result.run_id)
@@ -221,6 +213,6 @@ def mlflow_runner(entry_point: str, parameters: Mapping[str, str], tags: Mapping
 def fire_stored_job(spec: Mapping[str, Any], runner: str = DEFAULT_RUNNER, experiment: str | None = None,
                     project_dir: str = ".", fingerprint: str = "") -> None:
     """What the job store calls (by reference, so the store holds only plain data)."""
-    from apscheduler.util import ref_to_obj
+    from apscheduler.util import ref_to_obj  # heavy: apscheduler, the scheduler only
 
     fire_job(JobSpec.from_dict(spec), ref_to_obj(runner), experiment=experiment, project_dir=project_dir)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from lab.errors import LabError
+from lab.paths import project_root
 
 __all__ = ["JobRunningError", "job_lock", "lock_path"]
 
@@ -30,8 +31,6 @@ class JobRunningError(LabError):
 
 def lock_path(name: str) -> Path:
     """``.lab/locks/schedule-<name>.lock`` under the project root (``$LAB_HOME`` or the working directory)."""
-    from lab.paths import project_root
-
     return project_root() / ".lab" / "locks" / f"schedule-{name}.lock"
 
 

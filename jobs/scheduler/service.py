@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,15 @@ STORED_JOB_FUNCTION = "jobs.scheduler:fire_stored_job"
 
 def build_scheduler(schedule: Schedule, *, blocking: bool = True, jobstore_url: str | None = None) -> Any:
     """An APScheduler scheduler on the persistent job store, with the lab's job defaults."""
-    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
-    from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.events import (  # heavy: apscheduler, the scheduler only
+        EVENT_JOB_ERROR,
+        EVENT_JOB_MAX_INSTANCES,
+        EVENT_JOB_MISSED,
+    )
+    from apscheduler.executors.pool import ThreadPoolExecutor  # heavy: apscheduler, the scheduler only
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # heavy: apscheduler, the scheduler only
+    from apscheduler.schedulers.background import BackgroundScheduler  # heavy: apscheduler, the scheduler only
+    from apscheduler.schedulers.blocking import BlockingScheduler  # heavy: apscheduler, the scheduler only
 
     scheduler = _stops_cleanly(BlockingScheduler if blocking else BackgroundScheduler)(
         jobstores={"default": SQLAlchemyJobStore(url=jobstore_url or schedule.jobstore_url(), tablename="lab_jobs")},
@@ -49,7 +54,7 @@ def _stops_cleanly(cls: type) -> type:
     already closed: the firing is logged as an error and its next run time advanced, so a job due
     at that moment (or missed while the scheduler was down) would be lost.
     """
-    from apscheduler.schedulers.base import STATE_STOPPED
+    from apscheduler.schedulers.base import STATE_STOPPED  # heavy: apscheduler, the scheduler only
 
     class Scheduler(cls):  # type: ignore[misc, valid-type]
         def _process_jobs(self) -> float | None:
@@ -102,9 +107,7 @@ def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir:
     Stopping ends the running firing too: its entry point's process group gets SIGTERM (SIGKILL
     5 s later), its run is marked KILLED and no later step starts; the process then exits.
     """
-    import signal
-
-    from apscheduler.events import EVENT_SCHEDULER_STARTED
+    from apscheduler.events import EVENT_SCHEDULER_STARTED  # heavy: apscheduler, the scheduler only
 
     scheduler = build_scheduler(schedule, blocking=True, jobstore_url=jobstore_url)
     problems: list[BaseException] = []

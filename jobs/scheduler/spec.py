@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from lab.config.parsing import build, read_toml
 from lab.errors import ConfigError, LabError
+from lab.paths import project_root
 
 __all__ = ["ScheduleError", "JobSpec", "Schedule", "load_schedule", "next_fire_times", "DEFAULT_SCHEDULE", "STEPS",
            "PLACEHOLDER"]
@@ -51,7 +52,7 @@ class JobSpec:
 
     def trigger(self) -> Any:
         """The APScheduler ``CronTrigger`` of ``cron`` in ``timezone``."""
-        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.cron import CronTrigger  # heavy: apscheduler, the scheduler only
 
         return CronTrigger.from_crontab(self.cron, timezone=self.timezone)
 
@@ -94,7 +95,6 @@ class Schedule:
         """``jobstore``, or a sqlite file ``.lab/schedule.db`` under the project root (created)."""
         if self.jobstore:
             return self.jobstore
-        from lab.paths import project_root
 
         folder = project_root() / ".lab"
         folder.mkdir(parents=True, exist_ok=True)
@@ -204,7 +204,7 @@ def _declared_parameters(project_dir: Path) -> dict[str, set[str]]:
     mlproject = project_dir / "MLproject"
     if not mlproject.is_file():
         return {}
-    import yaml
+    import yaml  # optional: MLmodel files only
 
     entries = (yaml.safe_load(mlproject.read_text()) or {}).get("entry_points", {})
     return {name: set((entry or {}).get("parameters", {}) or {}) for name, entry in entries.items()}

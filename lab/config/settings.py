@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lab.config.parsing import DateRange, build, flatten, read_toml
 from lab.config.locate import caller_dir, locate_config
+from lab.config.parsing import DateRange, build, flatten, read_toml
 from lab.errors import ConfigError
 from lab.market.instruments import Instrument, get_instrument
 from lab.rules import LIMIT_FILLS
@@ -565,8 +566,6 @@ def _check_positive(key: str, value: float, allow_zero: bool = False) -> None:
 
 
 def _check_timezone(key: str, name: str) -> None:
-    import zoneinfo
-
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

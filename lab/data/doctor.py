@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 
 from lab.data.rolls import adjust_rolls, detect_rolls, empty_roll_table, roll_findings_text
-from lab.market.sessions import epoch_ns
+from lab.market.instruments import instrument_warnings
+from lab.market.sessions import epoch_ns, regular_sessions
 
 __all__ = ["Finding", "DoctorSettings", "DataReport", "FINDING_KINDS", "diagnose", "data_statistics",
            "findings_table", "flagged_sessions", "drop_sessions", "report_summary",
@@ -545,10 +546,6 @@ def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str |
         ``sessions_flagged``, ``sessions_dropped``, ``minutes_dropped``, ``rolls``,
         ``roll_adjust``, ``instrument_warnings`` and the statistics) and the roll table.
     """
-    from lab.market.instruments import instrument_warnings
-
-    from lab.market.sessions import regular_sessions
-
     sessions = regular_sessions(config.session.calendar, minutes.index[0].date(), minutes.index[-1].date())
     report = diagnose(minutes, sessions, tick_size=config.instrument.tick_size,
                       profit_target_ticks=config.rules.profit_target_ticks, stop_loss_ticks=config.rules.stop_loss_ticks,

@@ -14,9 +14,10 @@ Table layout (one row per regular-session 5-minute bar, index ``time`` in ET): t
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import functools
 import datetime as dt
+import functools
+import hashlib
+import json
 import sys
 import time
 import warnings
@@ -28,26 +29,32 @@ import numpy as np
 import pandas as pd
 
 from lab import paths
-from lab.data.bars import regular_session_bars, resample_bars, session_minutes
-from lab.dataset.cache import FeatureCache, dataset_digest, file_sha256, require_minute_file
 from lab.config import TARGET_NAMES, DateRange, LabConfig
-from lab.features.custom import CustomFeature, compute_custom_features, custom_sources_digest, load_custom_features
-from lab.data.doctor import examine_for_featurize, findings_warning
+from lab.data.bars import regular_session_bars, resample_bars, session_minutes
 from lab.data.contracts import is_contract_set, stitch_source
-from lab.data.rolls import adjust_rolls, detect_rolls, read_roll_table, roll_table_path
-from lab.errors import DataError
-from lab.features.core import FEATURE_NAMES, compute_features
-from lab.features.spec import WARMUP_TOLERANCE, warmup_needed_bars
-from lab.features.leak_audit import audit_look_ahead
-from lab.market import identity as market
-from lab.market.identity import DataSource, record_matches, synthetic_record
-from lab.data.readers import read_minutes, write_firstrate
-from lab.market.sessions import regular_sessions
-from lab.features.strategy_sets import BREAKOUT_FEATURES, MEAN_REVERSION_FEATURES, breakout_features, mean_reversion_features
-from lab.features.targets import compute_targets, target_horizon_bars
+from lab.data.doctor import examine_for_featurize, findings_warning
 from lab.data.fingerprints import SessionPrint, prints_from_table, prints_table, session_fingerprints
+from lab.data.readers import read_minutes, write_firstrate
+from lab.data.rolls import adjust_rolls, detect_rolls, read_roll_table, roll_table_path
+from lab.data.synth import generate_minutes
+from lab.dataset.cache import FeatureCache, dataset_digest, file_sha256, require_minute_file
 from lab.dataset.code import pipeline_code_digest
 from lab.dataset.windows import split_windows
+from lab.errors import DataError
+from lab.features.core import FEATURE_NAMES, compute_features
+from lab.features.custom import CustomFeature, compute_custom_features, custom_sources_digest, load_custom_features
+from lab.features.leak_audit import audit_look_ahead
+from lab.features.spec import WARMUP_TOLERANCE, warmup_needed_bars
+from lab.features.strategy_sets import (
+    BREAKOUT_FEATURES,
+    MEAN_REVERSION_FEATURES,
+    breakout_features,
+    mean_reversion_features,
+)
+from lab.features.targets import compute_targets, target_horizon_bars
+from lab.market import identity as market
+from lab.market.identity import DataSource, record_matches, synthetic_record
+from lab.market.sessions import regular_sessions
 
 __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
            "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
@@ -264,8 +271,6 @@ def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool]:
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
     if not path.is_file() or _synthetic_record(path, file_sha256(path)) is None:
-        from lab.data.synth import generate_minutes  # the generator is only needed without a file
-
         progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
                  f"{data.synthetic_start}..{data.synthetic_end} (seed {data.synthetic_seed}"
                  + (f", planted edge AUC {data.synthetic_edge_auc:g}" if data.synthetic_edge_auc else "") + f") into {path}")
@@ -282,8 +287,6 @@ def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool]:
 def write_synthetic(minutes: pd.DataFrame, path: str | Path, instrument: str, seed: int, start: dt.date,
                     end: dt.date, edge_auc: float = 0.0) -> Path:
     """Write generated minutes (FirstRate layout) and the provenance record that marks them the lab's own."""
-    import json
-
     path = write_firstrate(minutes, path)
     record = synthetic_record(instrument, seed, start, end, file_sha256(path), edge_auc=edge_auc)
     market.record_path(path).write_text(json.dumps(record, indent=2) + "\n")
@@ -291,8 +294,6 @@ def write_synthetic(minutes: pd.DataFrame, path: str | Path, instrument: str, se
 
 
 def _synthetic_record(path: Path, sha256: str) -> dict[str, Any] | None:
-    import json
-
     try:
         record = json.loads(market.record_path(path).read_text())
     except (OSError, ValueError):

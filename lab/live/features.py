@@ -25,6 +25,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from lab.errors import ConfigError, DataError
 from lab.features.spec import (
     ATR_PERIOD_BARS,
     BOLLINGER_BARS,
@@ -45,6 +46,7 @@ from lab.features.spec import (
 )
 from lab.live._optional import BREAKOUT_NAMES, MEAN_REVERSION_NAMES, OptionalFeatures
 from lab.live._recursions import NAN, Ewm, KahanSum, Ring, RollingMoments, ratio
+from lab.market.sessions import epoch_ns
 
 __all__ = ["LiveFeatures", "LiveBar", "SessionTable", "CORE_NAMES", "OPTIONAL_SET_NAMES"]
 
@@ -85,8 +87,6 @@ class SessionTable:
     """
 
     def __init__(self, sessions) -> None:  # pandas only here, once
-        from lab.market.sessions import epoch_ns
-
         self.open_ns = [int(x) for x in epoch_ns(sessions["session_open"])]
         self.close_ns = [int(x) for x in epoch_ns(sessions["session_close"])]
         local = sessions["session_open"].dt
@@ -126,8 +126,6 @@ class LiveFeatures:
     def __init__(self, sessions, bar_minutes: int = 5, optional_sets: Sequence[str] = ("breakout", "mean_reversion")):
         unknown = [name for name in optional_sets if name not in OPTIONAL_SET_NAMES]
         if unknown:
-            from lab.errors import ConfigError
-
             raise ConfigError(f"optional feature set(s) {unknown} unknown; choose from {sorted(OPTIONAL_SET_NAMES)}")
         self.sessions = SessionTable(sessions)
         self.bar_ns = bar_minutes * NS_PER_MINUTE
@@ -159,8 +157,6 @@ class LiveFeatures:
         """Positions of ``names`` in :attr:`names` (int64), or a :class:`lab.errors.DataError` that says
         which features the live state does not compute and why (an optional set not enabled, or a
         custom feature of ``[features] custom``, which only featurize computes)."""
-        from lab.errors import DataError
-
         missing = [f for f in names if f not in self.names]
         if missing:
             optional = {n: s for s, members in OPTIONAL_SET_NAMES.items() for n in members}
@@ -192,8 +188,6 @@ class LiveFeatures:
         """
         last = self._last_minute_ns
         if last is not None and time_ns <= last:
-            from lab.errors import DataError
-
             raise DataError(f"minute stamped {time_ns} ns arrives after {last} ns; feed minutes in time order, once each")
         self._last_minute_ns = time_ns
         out: list[LiveBar] = []

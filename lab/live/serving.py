@@ -28,8 +28,10 @@ import pandas as pd
 
 from lab.config import BreakoutConfig, MeanReversionConfig, RulesConfig, StrategyConfig
 from lab.errors import DataError
+from lab.features.custom import custom_sources_digest
 from lab.live.features import LiveBar
 from lab.live.signal import BarRule, Decision, LiveInputs
+from lab.market.sessions import regular_sessions
 from lab.strategies.direction import long_only_for_target
 from lab.strategies.registry import get_strategy
 
@@ -89,10 +91,10 @@ class SignalSpec:
 def load_booster(engine: str, path: str | Path) -> Any:
     """A native booster from its own file format (LightGBM text, XGBoost JSON)."""
     if engine == "lightgbm":
-        import lightgbm
+        import lightgbm  # heavy: the boosting library
 
         return lightgbm.Booster(model_file=str(path))
-    import xgboost
+    import xgboost  # heavy: the boosting library
 
     booster = xgboost.Booster()
     booster.load_model(str(path))
@@ -118,8 +120,6 @@ class LiveSignaler:
                             f"which needs a model of {', '.join(wanted)}")
         self.rule = BarRule(strategy, spec.rules_config, spec.bar_minutes, long_only_for_target(spec.target))
         if spec.custom:
-            from lab.features.custom import custom_sources_digest
-
             now = custom_sources_digest(spec.custom)
             changed = [entry for entry, digest in spec.custom_sources.items() if now.get(entry) != digest]
             if changed:
@@ -154,7 +154,7 @@ def single_row_predictor(booster: Any):
     """A function ``row (n_features,) -> P(class 1)`` with the booster's best iteration, as
     :func:`lab.models.boosters.predict_proba` computes it, on one thread: one row gains nothing from a
     thread pool, and on a loaded machine waking one costs tens of milliseconds."""
-    import lightgbm as lgb
+    import lightgbm as lgb  # heavy: the boosting library
 
     if isinstance(booster, lgb.Booster):
         best = booster.best_iteration if booster.best_iteration > 0 else None
@@ -190,7 +190,6 @@ def signals_from_minutes(minutes: pd.DataFrame, booster: Any, spec: SignalSpec) 
         stamps = pd.DatetimeIndex(pd.to_datetime(minutes["time"], utc=True)).as_unit("ns")
     except (ValueError, TypeError) as exc:
         raise DataError(f"signal model input column 'time' must be ISO 8601 with an offset: {exc}") from None
-    from lab.market.sessions import regular_sessions
 
     local = stamps.tz_convert(NY)
     sessions = regular_sessions(spec.calendar, local[0].date() - dt.timedelta(days=1), local[-1].date())

@@ -35,6 +35,8 @@ import numpy as np
 
 from lab.backtest.signals import THRESHOLD_TOLERANCE, ExitParams
 from lab.config import RulesConfig, StrategyConfig
+from lab.live.custom import LiveCustomFeatures
+from lab.live.features import CORE_NAMES, OPTIONAL_SET_NAMES, LiveFeatures
 from lab.rules import NS_PER_MINUTE, entry_cutoffs_ns, entry_time_allowed
 from lab.strategies.registry import get_strategy
 
@@ -184,9 +186,6 @@ class LiveInputs:
     def __init__(self, rule: BarRule, sessions, bar_minutes: int, optional_sets: Sequence[str],
                  model_features: Sequence[str], custom: Sequence[str] = (), window_bars: int = 1400,
                  who: str = "the model") -> None:
-        from lab.live.custom import LiveCustomFeatures
-        from lab.live.features import CORE_NAMES, OPTIONAL_SET_NAMES, LiveFeatures
-
         built_in = set(CORE_NAMES).union(*OPTIONAL_SET_NAMES.values())
         custom_names = [f for f in model_features if f not in built_in] if custom else []
         sets = [*optional_sets, *([rule.feature_set] if rule.feature_set else [])]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lab.backtest.metrics import TRADING_DAYS_PER_YEAR, daily_pnl, equity_curve
+from lab.strategies import entry_rule_text, strategy_exits
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (it costs 0.25 s to import)
     from matplotlib.figure import Figure
@@ -42,8 +43,8 @@ def equity_figure(trades: pd.DataFrame, title: str = "Equity and drawdown") -> F
     matplotlib.figure.Figure
         Attached to an Agg canvas; render it with :func:`figure_png`.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: matplotlib, only to draw
+    from matplotlib.figure import Figure  # heavy: matplotlib, only to draw
 
     fig = Figure(figsize=(10, 6), dpi=100)
     FigureCanvasAgg(fig)
@@ -70,7 +71,7 @@ def equity_figure(trades: pd.DataFrame, title: str = "Equity and drawdown") -> F
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """Render a figure to PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: matplotlib, only to draw
 
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
@@ -131,7 +132,6 @@ def report_header(
         out["window of this report"] = window
     out["windows"] = f"train {windows.train}, validation {windows.validation}, test {windows.test} (held out)"
     out["strategy"] = config.strategy.name
-    from lab.strategies import entry_rule_text, strategy_exits  # lazy: lab.strategies imports lab.backtest
 
     exits = strategy_exits(config.strategy, rules)
     out["rules"] = (

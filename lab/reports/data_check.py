@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Sequence
 
 from lab.config import DateRange, LabConfig
-from lab.data.doctor import DataReport, diagnose, yearly_median_close
-from lab.market.instruments import instrument_warnings
-from lab.paths import find_minute_file, raw_dir
 from lab.data.contracts import is_contract_set, stitch_source
+from lab.data.doctor import DataReport, diagnose, yearly_median_close
 from lab.data.readers import MinuteFile, read_minutes
 from lab.data.rolls import read_roll_table, roll_table_path
+from lab.market.instruments import instrument_warnings
 from lab.market.sessions import regular_sessions
+from lab.paths import find_minute_file, raw_dir
 
 __all__ = ["CheckResult", "check_file", "summary_lines", "write_pictures"]
 
@@ -109,9 +109,9 @@ def summary_lines(result: CheckResult, config: LabConfig, shown_per_kind: int = 
 
 def write_pictures(result: CheckResult, folder: str | Path) -> list[Path]:
     """One PNG per finding kind found, ``doctor_<kind>.png`` in ``folder``; returns the paths."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib, only to draw
 
-    from lab.plots.doctor import finding_figures
+    from lab.plots.doctor import finding_figures  # heavy: loads matplotlib
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -132,8 +132,8 @@ def _score(sums: np.ndarray, squares: np.ndarray, rows: int, statistic: str) -> 
 
 def logit_histogram_figure(result: PBOResult, title: str = "CSCV: out-of-sample rank of the in-sample best"):
     """The histogram of the logits with PBO (the mass at or left of 0) shaded; a matplotlib Figure (Agg)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: matplotlib, only to draw
+    from matplotlib.figure import Figure  # heavy: matplotlib, only to draw
 
     figure = Figure(figsize=(7, 4))
     FigureCanvasAgg(figure)

@@ -33,7 +33,7 @@ def period_auc(labels: np.ndarray, probability: np.ndarray, periods: np.ndarray)
     dict
         AUC per period; a period whose labels hold one class only has NaN (AUC undefined).
     """
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # heavy: scikit-learn
 
     frame = pd.DataFrame({"y": np.asarray(labels, dtype=np.float64), "p": np.asarray(probability, dtype=np.float64),
                           "period": np.asarray(periods).astype(str)})

@@ -110,7 +110,7 @@ def spa_pvalue(performance: np.ndarray, benchmark: float | np.ndarray = 0.0, *, 
     LabError
         Fewer than 3 periods or no variant, a non-finite value, or an unknown method.
     """
-    from arch.bootstrap import SPA, StationaryBootstrap
+    from arch.bootstrap import SPA, StationaryBootstrap  # heavy: arch, the SPA bootstrap only
 
     x = np.asarray(performance, dtype=np.float64)
     if x.ndim == 1:

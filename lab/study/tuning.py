@@ -65,14 +65,14 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from lab import tags as tag
 from lab.config import ModelConfig, TuneConfig
 from lab.errors import LabError
-from lab.processes import process_gone, this_process
-from lab.models.evaluation import classification_metrics, roc_auc
 from lab.models.boosters import TrainingData, grown_config, predict_proba, train_classifier, with_params
+from lab.models.evaluation import classification_metrics, roc_auc
+from lab.processes import process_gone, this_process
 from lab.stats.performance import period_auc
 from lab.study.trial_pnl import TrialOutcome
-from lab import tags as tag
 
 __all__ = [
     "GRID_PARAMS",
@@ -155,8 +155,6 @@ def study_identity(space: Mapping[str, Sequence[Any]], sampler: str, fixed: Mapp
     meets another grid (``lab demo``'s reduced grid and the full grid on the same data no
     longer collide).
     """
-    import hashlib
-
     blob = json.dumps({"space": {k: list(v) for k, v in space.items()}, "sampler": sampler, "fixed": dict(fixed)},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:6]
@@ -785,7 +783,7 @@ def _rdb_url(url: str) -> str:
 def _open_rdb_with_retry(url: str, attempts: int = 5) -> RDBStorage:
     # Workers opening a fresh database at once race to create Optuna's tables; the loser of
     # the race fails on a duplicate table or type. Retrying finds the tables made.
-    import sqlalchemy.exc
+    import sqlalchemy.exc  # heavy: sqlalchemy, database stores only
 
     for attempt in range(attempts):
         try:

@@ -16,8 +16,8 @@ from typing import Any
 
 from lab.tracking.core import (
     EXPERIMENT_DESCRIPTION,
-    BackgroundLogger,
     STAGE_TAG,
+    BackgroundLogger,
     code_revision,
     configure,
     count_runs,
@@ -43,9 +43,8 @@ from lab.tracking.core import (
     stage_run,
     store_key,
 )
-from lab.tracking.faults import StoreError, store_fault, store_faults
-from lab.tracking.models import load_native_model, log_model, log_signal_model
 from lab.tracking.entry_points import EntryPointFailed, EntryPointRun, resolve_experiment_id, run_entry_point
+from lab.tracking.faults import StoreError, store_fault, store_faults
 from lab.tracking.model_registry import (
     create_registered_model_if_absent,
     delete_version_tag,
@@ -56,6 +55,7 @@ from lab.tracking.model_registry import (
     set_version_tags,
     version_by_alias,
 )
+from lab.tracking.models import load_native_model, log_model, log_signal_model
 from lab.tracking.runs import (
     active_run_id,
     child_run,
@@ -136,7 +136,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """``tracking.MlflowException``: MLflow's error, for callers that catch it (imported on first use)."""
     if name == "MlflowException":
-        from mlflow.exceptions import MlflowException
+        from mlflow.exceptions import MlflowException  # heavy: mlflow, 1.4 s to import
 
         return MlflowException
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,23 +7,28 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
 import json
 import math
 import os
+import queue
 import subprocess
 import sys
 import threading
+import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import pandas as pd
 
-from lab.config import LabConfig
-from lab.errors import LabError
-from lab.processes import this_process
-from lab.tracking.faults import store_fault, store_faults
 from lab import tags as tag
+from lab.config import LabConfig
+from lab.data.readers import iso8601
+from lab.errors import LabError
+from lab.processes import process_gone, this_process
+from lab.tracking.faults import store_fault, store_faults
 
 if TYPE_CHECKING:  # pragma: no cover - the registry's handle, named for annotations (`tracking.client()`)
     from mlflow import MlflowClient  # noqa: F401 (re-exported for annotations)
@@ -46,8 +51,6 @@ def seconds_in_mlflow(blocking: bool = False) -> float:
 
 def _timed(function):
     """Count the time a logging function takes (benchmarks report MLflow's share of a job's wall time)."""
-    import time
-
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         began = time.perf_counter()
@@ -71,8 +74,6 @@ class BackgroundLogger:
     """
 
     def __init__(self) -> None:
-        import queue
-
         self._queue: "queue.Queue[tuple | None]" = queue.Queue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="lab-mlflow-logger", daemon=True)
@@ -94,8 +95,6 @@ class BackgroundLogger:
                     self._error = exc
 
     def __exit__(self, *exc_info) -> None:
-        import time
-
         began = time.perf_counter()
         self._queue.put(None)
         self._thread.join()
@@ -153,7 +152,7 @@ def stage_run(
     params, tags : mapping, optional
         Extra parameters and tags.
     """
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     configure()
     revision, dirty, diff = code_revision()
@@ -236,7 +235,7 @@ def describe_experiment(experiment_id: str) -> None:
     """Give an experiment the lab's description (the UI's *Description*) unless it has one of its own (an
     older lab description is brought up to date), and mark it a model-training experiment, so the MLflow UI
     opens on its runs rather than on GenAI traces."""
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     client = mlflow.MlflowClient()
     experiment = client.get_experiment(experiment_id)
@@ -267,8 +266,8 @@ def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
     ``mlflow run`` logs the entry point's parameters itself; re-logging one with another value
     is an error MLflow refuses, so that case raises a clear :class:`LabError`.
     """
-    import mlflow
-    from mlflow.entities import Param
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.entities import Param  # heavy: mlflow, 1.4 s to import
 
     client = mlflow.MlflowClient()
     run_id = run_id or mlflow.active_run().info.run_id
@@ -291,8 +290,8 @@ def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
 @_timed
 def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: str | None = None) -> None:
     """Log many metrics in one call; non-finite values are skipped (MLflow cannot chart them)."""
-    import mlflow
-    from mlflow.entities import Metric
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.entities import Metric  # heavy: mlflow, 1.4 s to import
 
     run_id = run_id or mlflow.active_run().info.run_id
     now = int(pd.Timestamp.now().timestamp() * 1000)
@@ -309,9 +308,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: s
 @_timed
 def log_dataset(table: pd.DataFrame, name: str, digest: str, source: str, context: str, targets: str | None = None) -> None:
     """Record a dataset input (name, our digest, source file) without copying its rows."""
-    import warnings
-
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     schema_sample = table.head(0).reset_index()
     for column in schema_sample.columns:  # MLflow's schema inference cannot map tz-aware datetimes
@@ -326,9 +323,8 @@ def log_dataset(table: pd.DataFrame, name: str, digest: str, source: str, contex
 @_timed
 def log_table(table: pd.DataFrame, artifact_file: str, index: bool = False) -> None:
     """A table as a CSV artifact (times in ISO 8601 with offset)."""
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
-    from lab.data.readers import iso8601
 
     table = table.copy()
     for column in table.columns:
@@ -343,8 +339,8 @@ def log_table(table: pd.DataFrame, artifact_file: str, index: bool = False) -> N
 @_timed
 def log_figure(figure: Any, artifact_file: str) -> None:
     """A matplotlib figure as a PNG artifact; the figure is closed afterwards."""
-    import matplotlib.pyplot as plt
-    import mlflow
+    import matplotlib.pyplot as plt  # heavy: matplotlib, only to draw
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     try:
         with store_faults(artifact_file):
@@ -356,7 +352,7 @@ def log_figure(figure: Any, artifact_file: str) -> None:
 @_timed
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
     """An existing file as an artifact."""
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     with store_faults(f"{artifact_path}/{Path(path).name}" if artifact_path else Path(path).name):
         mlflow.log_artifact(str(path), artifact_path)
@@ -364,7 +360,7 @@ def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
 
 @_timed
 def log_json(obj: Any, artifact_file: str) -> None:
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     with store_faults(artifact_file):
         mlflow.log_text(json.dumps(obj, indent=2, sort_keys=True, default=str), artifact_file)
@@ -372,7 +368,7 @@ def log_json(obj: Any, artifact_file: str) -> None:
 
 @_timed
 def log_text(text: str, artifact_file: str) -> None:
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     with store_faults(artifact_file):
         mlflow.log_text(text, artifact_file)
@@ -390,8 +386,8 @@ def log_trial_run(parent_run_id: str, number: int, params: Mapping[str, Any], me
     e.g. Optuna's ``datetime_start`` / ``datetime_complete``; naive ones are local time) make its
     start, end and duration the trial's own instead of the few milliseconds of logging.
     """
-    import mlflow
-    from mlflow.entities import Metric, Param
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.entities import Metric, Param  # heavy: mlflow, 1.4 s to import
 
     client = mlflow.MlflowClient()
     experiment_id, digest = _parent_facts(parent_run_id)
@@ -424,10 +420,8 @@ def store_key() -> tuple[str, str]:
     It hashes the URI (a relative sqlite path made absolute) with the creation time of the store's
     first experiment, so a deleted and re-created ``mlflow.db`` at the same path is another store.
     """
-    import hashlib
-
-    import mlflow
-    from mlflow.entities import ViewType
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.entities import ViewType  # heavy: mlflow, 1.4 s to import
 
     uri = mlflow.get_tracking_uri()
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
@@ -443,8 +437,8 @@ def store_key() -> tuple[str, str]:
 
 def count_runs(filter_string: str) -> int:
     """How many active (not deleted) runs of any experiment match ``filter_string`` (MLflow search syntax)."""
-    import mlflow
-    from mlflow.entities import ViewType
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.entities import ViewType  # heavy: mlflow, 1.4 s to import
 
     client = mlflow.MlflowClient()
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
@@ -459,9 +453,8 @@ def count_runs(filter_string: str) -> int:
 
 def run_record(run_id: str | None = None) -> None:
     """Tag the run (default: the active one) with the process running it: ``lab.process`` (host, pid, start)."""
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
-    from lab.processes import this_process
 
     run_id = run_id or mlflow.active_run().info.run_id
     mlflow.MlflowClient().set_tag(run_id, tag.PROCESS, json.dumps(this_process()))
@@ -495,9 +488,8 @@ def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
     Runs without a ``lab.process`` tag, or whose process runs on another host, are left alone.
     Returns the ids of the runs marked.
     """
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
-    from lab.processes import process_gone
 
     client = mlflow.MlflowClient()
     experiments = [e.experiment_id for e in client.search_experiments()]
@@ -519,8 +511,8 @@ def mark_abandoned_runs(filter_string: str, keep: str = "") -> list[str]:
 
 def get_run_data(run_id: str) -> tuple[dict[str, str], dict[str, str]] | None:
     """``(params, tags)`` of a run, or None when the store has no such run."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.exceptions import MlflowException  # heavy: mlflow, 1.4 s to import
 
     try:
         run = mlflow.MlflowClient().get_run(run_id)
@@ -531,7 +523,7 @@ def get_run_data(run_id: str) -> tuple[dict[str, str], dict[str, str]] | None:
 
 def experiment_name(run_id: str) -> str:
     """The name of the experiment holding ``run_id``."""
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     client = mlflow.MlflowClient()
     return client.get_experiment(client.get_run(run_id).info.experiment_id).name
@@ -540,7 +532,7 @@ def experiment_name(run_id: str) -> str:
 @functools.lru_cache(maxsize=8)
 def _parent_facts(parent_run_id: str) -> tuple[str, str]:
     """Experiment id and dataset digest of a parent run (read once, not once per trial)."""
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     parent = mlflow.MlflowClient().get_run(parent_run_id)
     return parent.info.experiment_id, parent.data.tags.get(tag.DATASET_DIGEST, "")
@@ -555,7 +547,7 @@ def record_refusal(exc: BaseException) -> None:
     run_id = os.environ.get("MLFLOW_RUN_ID")
     if not run_id:
         return
-    import mlflow
+    import mlflow  # heavy: mlflow, 1.4 s to import
 
     with contextlib.suppress(Exception):
         client = mlflow.MlflowClient()
@@ -566,8 +558,8 @@ def record_refusal(exc: BaseException) -> None:
 @_timed
 def set_tags(tags: Mapping[str, str], run_id: str | None = None) -> None:
     """Set tags on ``run_id`` (default: the active run, as ``mlflow.set_tags`` does) in one call."""
-    import mlflow
-    from mlflow.entities import RunTag
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.entities import RunTag  # heavy: mlflow, 1.4 s to import
 
     if run_id is None:
         mlflow.set_tags(dict(tags))
@@ -582,8 +574,8 @@ def find_runs(filter_string: str, include_deleted: bool = True) -> list[Any]:
     ``include_deleted`` also searches deleted runs and experiments: the trial ledger counts what
     was evaluated, and deleting a run does not undo having looked at its result.
     """
-    import mlflow
-    from mlflow.entities import ViewType
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.entities import ViewType  # heavy: mlflow, 1.4 s to import
 
     view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
     client = mlflow.MlflowClient()

@@ -5,12 +5,16 @@ Re-exported by :mod:`lab.tracking` (``tracking.log_model``, ``tracking.load_nati
 
 from __future__ import annotations
 
+import tempfile
+import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from lab.errors import LabError
+from lab.models.boosters import predict_proba
 from lab.tracking.core import _timed
 from lab.tracking.faults import store_faults
 
@@ -24,24 +28,21 @@ def log_model(trained: Any, example: pd.DataFrame) -> str:
     ``trained`` is a :class:`lab.models.boosters.TrainedModel`. Requirements are given explicitly, which
     skips MLflow's slow inference of them.
     """
-    import warnings
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.models import infer_signature  # heavy: mlflow, 1.4 s to import
 
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from lab.models.boosters import predict_proba
 
     sample = example.head(5)
     signature = infer_signature(sample, predict_proba(trained.booster, sample))
     with warnings.catch_warnings(), store_faults("model"):
         warnings.simplefilter("ignore", UserWarning)
         if trained.engine == "lightgbm":
-            import lightgbm
+            import lightgbm  # heavy: the boosting library
 
             info = mlflow.lightgbm.log_model(trained.booster, name="model", signature=signature, input_example=sample,
                                              pip_requirements=[f"lightgbm=={lightgbm.__version__}", f"pandas=={pd.__version__}"])
         else:
-            import xgboost
+            import xgboost  # heavy: the boosting library
 
             info = mlflow.xgboost.log_model(trained.booster, name="model", signature=signature, input_example=sample,
                                             pip_requirements=[f"xgboost=={xgboost.__version__}", f"pandas=={pd.__version__}"])
@@ -57,14 +58,11 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model") -> str
     travels as code, so ``mlflow models serve --env-manager local`` needs only the pip requirements.
     Returns the logged model's id.
     """
-    import tempfile
-    import warnings
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.models import infer_signature  # heavy: mlflow, 1.4 s to import
 
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from lab.live.serving import BOOSTER_FILES, example_minutes, signals_from_minutes
-    from lab.tracking.pyfunc import SignalModel
+    from lab.live.serving import BOOSTER_FILES, example_minutes, signals_from_minutes  # heavy: loads numba
+    from lab.tracking.pyfunc import SignalModel  # heavy: loads mlflow, numba
 
     example = example_minutes()
     signature = infer_signature(example, signals_from_minutes(example, booster, spec))
@@ -86,8 +84,6 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model") -> str
 
 
 def _installed(*names: str) -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     out = []
     for name in names:
         try:
@@ -103,8 +99,8 @@ def load_native_model(model_uri: str, engine: str) -> Any:
     A native LightGBM/XGBoost model loads with its flavor; the champion's signal pyfunc
     (:class:`lab.tracking.pyfunc.SignalModel`) hands over the booster it carries.
     """
-    import mlflow
-    from mlflow.models import get_model_info
+    import mlflow  # heavy: mlflow, 1.4 s to import
+    from mlflow.models import get_model_info  # heavy: mlflow, 1.4 s to import
 
     if engine not in get_model_info(model_uri).flavors:
         wrapped = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
