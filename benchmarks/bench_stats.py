@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+import _common  # this checkout first on the import path
 from lab.stats import probability_of_backtest_overfitting, spa_pvalue  # noqa: E402
 from registry.deflated import LedgerFacts, backtest_dsr, study_statistics  # noqa: E402
 
@@ -47,6 +44,7 @@ def main() -> None:
     daily = rng.standard_normal((250, 81))
     metrics = {"sharpe_ratio": 2.0, "sessions": 250, "daily_pnl_skewness": -0.2, "daily_pnl_kurtosis": 4.0}
     facts = LedgerFacts("ES", "2023-01-01..2023-12-31", 85, tuple(rng.standard_normal(4) * 0.05))
+    load_before = _common.load()
     rows = [
         ("study statistics (PBO + SPA), 52 weeks x 81 trials", lambda: study_statistics(weekly)),
         ("  PBO, CSCV 16 blocks, 52 x 81", lambda: probability_of_backtest_overfitting(weekly.to_numpy(), statistic="mean")),
@@ -55,10 +53,11 @@ def main() -> None:
         ("SPA, 1000 replications, 250 days x 81", lambda: spa_pvalue(daily)),
         ("deflated Sharpe of a backtest (N = 85)", lambda: backtest_dsr(metrics, facts)),
     ]
-    print(f"median of {args.repeats} run(s)")
+    print(f"median wall time of {args.repeats} run(s) after one untimed warm-up run")
     for name, function in rows:
         function()  # warm-up (imports, cached splits)
         print(f"{name:<55} {_median(function, args.repeats) * 1000:9.1f} ms")
+    print(_common.machine(load_before))
 
 
 if __name__ == "__main__":

@@ -251,14 +251,6 @@ def test_run_study_two_workers_on_postgresql_cover_grid_once_and_resume(postgres
         storage.engine.dispose()
 
 
-def test_tuning_docstring_examples_run() -> None:
-    import doctest
-
-    import lab.study.tuning
-
-    assert doctest.testmod(lab.study.tuning, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
-
-
 def test_create_study_refuses_to_resume_under_other_fixed_settings(tmp_path) -> None:
     storage = open_storage("", tmp_path)
     create_study("fixed", storage, TINY, seed=SEED, fixed={"feature_fraction": 0.8, "num_boost_round": 1000})
