@@ -32,6 +32,8 @@ from lab.stats import probability_of_backtest_overfitting, sharpe_moments, spa_p
 from registry.deflated import LedgerFacts, backtest_dsr
 from registry.gate import statistic_gates
 
+pytestmark = pytest.mark.slow
+
 DAYS = 250
 EDGE_DAILY_SHARPE = 0.40
 SPA_REPS = 200  # p-value resolution 0.005, enough to decide against 0.05

@@ -151,6 +151,7 @@ def jumpy_bars():
     return bars
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(LABEL_VARIANTS))
 def test_trade_target_agrees_with_the_backtest_engine(bars, jumpy_bars, variant):
     """target_trade and the engine implement one set of rules: isolated long signals, same outcome,
