@@ -3,8 +3,9 @@
 The whole chain as `lab demo` drives it (featurize -> tune -> walk-forward -> backtest -> promote ->
 final-eval, each through `mlflow run`) on a small random-walk file with no edge, in its own store.
 Two minutes of the test window are poison (unparsable, negative prices): every stage but final-eval
-runs without touching them, the first final-eval stops on them before taking the ticket, and a
-final-eval with ``on_bad_rows=drop`` then makes the one look. tests/jobs/test_chain.py checks the run
+runs without using them (the job that seals the window reads it only for the sessions' fingerprints,
+bad rows dropped), the first final-eval stops on them before taking the ticket, and a final-eval
+with ``on_bad_rows=drop`` then makes the one look. tests/jobs/test_chain.py checks the run
 contract, tests/jobs/test_test_window_lock.py the lock, tests/jobs/test_demo_edge.py the demo's stop
 at the gate's refusal.
 """

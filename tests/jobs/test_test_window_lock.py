@@ -1,6 +1,7 @@
 """No path but final-eval reads the test window: the shared chain (tests/jobs/conftest.py) runs every
-entry point and `lab data check` on a file whose test window holds poison (any reader that touched
-it would fail), and refuses dates inside the window. final-eval is the one that reads them, and fails
+entry point and `lab data check` on a file whose test window holds poison (any reader that parsed
+it as data would fail; the sealing job's fingerprint read drops bad rows), and refuses dates inside
+the window. final-eval is the one that reads them, and fails
 on the poison before it takes the ticket, so the window stays open until it is told to drop them."""
 
 import pytest
