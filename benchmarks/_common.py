@@ -28,7 +28,7 @@ DATA = ROOT / "benchmarks" / "out" / "synthetic_MES_2019-05-01_2025-12-31_1min.t
 
 
 def default_data_file() -> Path:
-    """The default-size synthetic minute file, generated on first use (about 10 s, 110 MB)."""
+    """The default-size synthetic minute file, generated on first use (`lab data synth`)."""
     import subprocess
 
     if not DATA.is_file():

@@ -5,7 +5,7 @@ the whole `mlflow run . -e featurize` wall time, and the look-ahead audit's shar
     python benchmarks/bench_featurize.py [--runs 5] [--mlflow-runs 3]
 
 The 2.3-million-row input is the lab's own synthetic MES file (2019-05-01..2025-12-31), written
-once into benchmarks/out/ (about 10 s). Each cold run is a fresh process (so its peak RSS is its own) with an
+once into benchmarks/out/. Each cold run is a fresh process (so its peak RSS is its own) with an
 empty feature cache; warm runs reuse that cache.
 """
 
