@@ -314,7 +314,8 @@ def test_the_hint_tune_prints_works_verbatim(chain, capsys, monkeypatch):
     runs, tmp = chain
     monkeypatch.chdir(PROJECT_ROOT)
     hint = tune.next_command(runs["tune"].info.run_id, "target_6bar")
-    words = shlex.split(hint)
+    store, *words = shlex.split(hint)  # the chain's store is not the one a bare mlflow opens: the hint names it
+    assert store == f"MLFLOW_TRACKING_URI=sqlite:///{(tmp / 'mlflow.db').resolve()}"
     assert words[:6] == ["mlflow", "run", ".", "-e", "walk-forward", "--env-manager"] and "--experiment-name" in words
     argv = [arg for word in words if word.startswith(("params_from=", "target="))
             for arg in ("--" + word.split("=")[0].replace("_", "-"), word.split("=", 1)[1])]
