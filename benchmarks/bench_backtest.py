@@ -23,13 +23,13 @@ import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _common  # this checkout first on the import path
+from _common import ROOT
+
 os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar
 
 from lab.backtest import engine, run_backtest  # noqa: E402
@@ -103,7 +103,7 @@ def fresh_process_seconds(repeat: int) -> tuple[float, float]:
         " np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), p)\n"
         "print(time.perf_counter() - t)\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = _common.child_env()
     inside, whole = [], []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -159,6 +159,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--no-backtesting-py", action="store_true")
     args = parser.parse_args()
+    load_before = _common.load()
 
     bars, minutes = synthetic(args.bars)
     n = len(bars)
@@ -187,17 +188,24 @@ def main() -> None:
     print(f"numba kernel, per 36 K bars, after compilation:           {kernel * 1e3:9.3f} ms (fastest {kernel_fastest * 1e3:.3f})")
     print(f"run_backtest end to end, per 36 K bars:                    {full * 1e3:9.3f} ms (fastest {full_fastest * 1e3:.3f})")
     print(f"fresh process: import lab.backtest + first call (warm cache): {fresh * 1e3:6.0f} ms "
-          f"(whole process incl. interpreter start: {fresh_whole * 1e3:.0f} ms)")
-    if args.no_backtesting_py:
-        return
+          f"(whole process incl. interpreter start: {fresh_whole * 1e3:.0f} ms; median of {max(3, args.repeat // 4)} processes)")
+    if not args.no_backtesting_py:
+        _backtesting_py(bars, signals, kernel, full, scale, max(3, args.repeat // 7))
+    print(_common.machine(load_before))
+
+
+def _backtesting_py(bars: pd.DataFrame, signals: pd.DataFrame, kernel: float, full: float, scale: float,
+                    repeat: int) -> None:
+    """Print backtesting.py's time on the same simple rules and its ratio to the lab's engine."""
     signal = signals.signal.to_numpy().astype(float)
-    measured = backtesting_py_seconds(bars, signal, max(3, args.repeat // 7))
+    measured = backtesting_py_seconds(bars, signal, repeat)
     if measured is None:
         print("backtesting.py: not installed (pip install backtesting) - skipped")
         return
     seconds, trades = measured
     seconds *= scale
-    print(f"backtesting.py, same simple rules, per 36 K bars:         {seconds * 1e3:9.1f} ms ({trades:,} trades)")
+    print(f"backtesting.py, same simple rules, per 36 K bars:         {seconds * 1e3:9.1f} ms ({trades:,} trades; "
+          f"median of {repeat} runs)")
     print(f"ratio backtesting.py / numba kernel:                       {seconds / kernel:9.0f} x")
     print(f"ratio backtesting.py / run_backtest end to end:            {seconds / full:9.0f} x")
 

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import _common
+from _common import ROOT
 
 
 def main() -> None:
@@ -27,9 +27,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     times = []
+    load_before = _common.load()
     for i in range(args.runs):
         with tempfile.TemporaryDirectory() as home:
-            env = {**os.environ, "LAB_HOME": home, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true"}
+            env = _common.child_env(LAB_HOME=home)
             command = [sys.executable, "-m", "cli.main", "demo", "--config", str(ROOT / "demo.toml")]
             command += ["--no-edge"] if args.no_edge else []
             load = os.getloadavg()[0]
@@ -41,7 +42,8 @@ def main() -> None:
             times.append(elapsed)
             print(f"run {i + 1}: {elapsed:.1f} s (load average before: {load:.2f})")
     print(f"lab demo{' --no-edge' if args.no_edge else ''}, fresh folder, first run: median {statistics.median(times):.1f} s "
-          f"over {len(times)} run(s) on {os.cpu_count()} cores")
+          f"over {len(times)} run(s)")
+    print(_common.machine(load_before))
 
 
 if __name__ == "__main__":

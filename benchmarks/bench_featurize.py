@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -22,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
+import _common
+from _common import ROOT
 
 CHILD = r"""
 import json, resource, sys, time
@@ -40,16 +39,8 @@ print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_mb, "cache_hit": dataset.c
 """
 
 
-def _input_file() -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "synthetic_MES_2019-05-01_2025-12-31_1min.txt"
-    if not path.is_file():
-        subprocess.run([sys.executable, "-m", "cli.main", "data", "synth", "--out", str(path)], check=True, cwd=ROOT)
-    return path
-
-
 def _child(path: Path, mode: str, lab_home: str) -> dict:
-    env = {**os.environ, "LAB_HOME": lab_home}
+    env = _common.child_env(LAB_HOME=lab_home)
     proc = subprocess.run([sys.executable, "-c", CHILD, str(path), mode], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -59,7 +50,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--mlflow-runs", type=int, default=3)
     args = parser.parse_args()
-    path = _input_file()
+    path = _common.default_data_file()
+    load_before = _common.load()
     size_mb = path.stat().st_size / 1e6
     home = tempfile.mkdtemp(prefix="bench-featurize-")
     try:
@@ -82,18 +74,18 @@ def main() -> None:
             walls = []
             config = Path(home) / "lab.toml"
             config.write_text(f'[data]\npath = "{path}"\n')
-            env = {**os.environ, "LAB_HOME": home, "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-                   "MLFLOW_DISABLE_TELEMETRY": "true"}
+            env = _common.child_env(LAB_HOME=home, MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db")
             subprocess.run([sys.executable, "-c", "import mlflow; mlflow.create_experiment('bench', artifact_location="
                             f"'{Path(home, 'artifacts').as_uri()}')"], env=env, check=True, capture_output=True)
             env["MLFLOW_EXPERIMENT_NAME"] = "bench"
             for _ in range(args.mlflow_runs):
                 start = time.perf_counter()
-                subprocess.run(["mlflow", "run", ".", "-e", "featurize", "--env-manager", "local", "-P", f"config={config}"],
+                subprocess.run([sys.executable, "-m", "mlflow", "run", ".", "-e", "featurize", "--env-manager", "local", "-P", f"config={config}"],
                                cwd=ROOT, env=env, check=True, capture_output=True)
                 walls.append(time.perf_counter() - start)
             print(f"`mlflow run . -e featurize` wall time (cache warm, logging included), median of "
                   f"{args.mlflow_runs}: {statistics.median(walls):.2f} s (runs: {', '.join(f'{w:.2f}' for w in walls)})")
+        print(_common.machine(load_before))
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

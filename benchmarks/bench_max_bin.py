@@ -14,14 +14,10 @@ import argparse
 import dataclasses
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / "out" / "synthetic_MES_2019-05-01_2025-12-31_1min.txt"
+import _common
 
 
 def main() -> None:
@@ -31,17 +27,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--engine", default="lightgbm", choices=["lightgbm", "xgboost"])
     args = parser.parse_args()
-    if not DATA.is_file():
-        subprocess.run([sys.executable, "-m", "lab.cli", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
+    data_file = _common.default_data_file()
     os.environ["LAB_HOME"] = tempfile.mkdtemp(prefix="bench-max-bin-")
     from jobs.common import labelled
     from lab.config import load_config
     from lab.dataset.build import prepare_dataset
     from lab.models.boosters import TrainingData, train_classifier
 
-    config = load_config(None, {"data.path": str(DATA), "model.engine": args.engine})
+    config = load_config(None, {"data.path": str(data_file), "model.engine": args.engine})
     dataset = prepare_dataset(config, progress=lambda message: None)
-    print(f"load average before: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
+    load_before = _common.load()
+    print(f"median of {args.repeat} fits per setting")
     for target in args.targets:
         X_train, y_train = labelled(dataset.tables["train"], dataset.feature_names, target)
         X_val, y_val = labelled(dataset.tables["validation"], dataset.feature_names, target)
@@ -57,7 +53,7 @@ def main() -> None:
             print(f"{target:<12} max_bin {bins:>4}: validation AUC {result.best_validation_auc:.4f}, "
                   f"{result.best_iteration} trees; median fit {statistics.median(walls):.2f} s wall, "
                   f"{statistics.median(cpus):.2f} s CPU (dataset construction included in the first)", flush=True)
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print(_common.machine(load_before))
 
 
 if __name__ == "__main__":

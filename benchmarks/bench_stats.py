@@ -23,15 +23,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+import _common  # this checkout first on the import path
 from lab.config import PromotionConfig  # noqa: E402
 from lab.stats import probability_of_backtest_overfitting, spa_pvalue, study_deflated_sharpe  # noqa: E402
 from registry.deflated import LedgerFacts, auc_pbo, backtest_dsr, study_statistics  # noqa: E402
@@ -63,6 +60,7 @@ def main() -> None:
                          index=pd.bdate_range("2023-01-02", periods=250, name="date"))
     metrics = {"sharpe_ratio": 2.0, "sessions": 250, "daily_pnl_skewness": -0.2, "daily_pnl_kurtosis": 4.0}
     facts = LedgerFacts("ES", "2023-01-01..2023-12-31", 85, tuple(rng.standard_normal(4) * 0.05))
+    load_before = _common.load()
     rows = [
         ("study statistics (PBO + SPA + DSR), 250 days x 81 trials", lambda: study_statistics(daily, 85)),
         ("  PBO, CSCV 16 blocks, 250 x 81", lambda: probability_of_backtest_overfitting(daily.to_numpy())),
@@ -71,10 +69,11 @@ def main() -> None:
         ("secondary PBO on weekly AUC, 52 x 81", lambda: auc_pbo(weekly)),
         ("deflated Sharpe of a backtest (N = 85)", lambda: backtest_dsr(metrics, facts, 0.004)),
     ]
-    print(f"median of {args.repeats} run(s)")
+    print(f"median wall time of {args.repeats} run(s) after one untimed warm-up run")
     for name, function in rows:
         function()  # warm-up (imports, cached splits)
         print(f"{name:<60} {_median(function, args.repeats) * 1000:9.1f} ms")
+    print(_common.machine(load_before))
 
 
 def calibration(noise: int, edge: int) -> None:

@@ -23,15 +23,12 @@ import argparse
 import itertools
 import multiprocessing as mp
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+import _common  # this checkout first on the import path
 from lab.config import ModelConfig, TuneConfig  # noqa: E402
 from lab.models.boosters import TrainingData, train_classifier, with_params  # noqa: E402
 from lab.study.tuning import search_space  # noqa: E402
@@ -142,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     n_train, n_val = (20_000, 5_000) if args.quick else (70_000, 18_000)
     repeats = args.repeats or (1 if args.quick else 3)
     points = grid(args.quick)
+    load_before = _common.load()
     print(f"{args.engine}: {len(points)} grid points, {n_train} x 24 train, {n_val} validation, {repeats} repeat(s)")
     probe = train_classifier(make_data(n_train, n_val), ModelConfig(engine=args.engine, num_threads=2))
     auc, trees = probe.best_validation_auc, probe.best_iteration
@@ -167,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     print("trial times: threads/rebuild include Dataset reuse or rebuild; processes: fit only (1 thread);")
     print("journal: Optuna trial duration (fit + predict + metrics). Grid wall time is what to compare.")
+    print(f"grid median: median wall time of {repeats} run(s) of the whole grid per mode")
+    print(_common.machine(load_before))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
                                     [--model bagging_fraction=0.8 ...]
 
 Each run is a fresh study (81-point grid of lab.toml) in a temporary tracking store on the
-2.3-million-row synthetic MES file (benchmarks/out/, made by bench_featurize.py or here).
+2.3-million-row synthetic MES file (benchmarks/out/, made on first use).
 Printed per run and as medians: the entry point's wall time as the user sees it (process start
 to exit), the job's own wall time, the summed training time of the trials, and the time spent in
 MLflow calls inside the job (nested trial runs + the parent's model and artifacts) as a share of
@@ -17,7 +17,6 @@ trial a strategy, :mod:`lab.study.trial_pnl`) as a share of the job's wall time.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -26,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "benchmarks" / "out" / "synthetic_MES_2019-05-01_2025-12-31_1min.txt"
+import _common
+from _common import ROOT
 
 
 def main() -> None:
@@ -41,8 +40,8 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
                         help="another [model] setting for the run (repeatable), e.g. bagging_fraction=0.8")
     args = parser.parse_args()
-    if not DATA.is_file():
-        subprocess.run([sys.executable, "-m", "cli.main", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
+    data = _common.default_data_file()
+    load_before = _common.load()
     rows = []
     for number in range(args.runs):
         home = Path(tempfile.mkdtemp(prefix="bench-tune-"))
@@ -50,16 +49,16 @@ def main() -> None:
             settings = ([f"max_bin = {args.max_bin}"] if args.max_bin else []) + [
                 " = ".join(part.strip() for part in item.split("=", 1)) for item in args.model]
             model = "\n[model]\n" + "\n".join(settings) + "\n" if settings else ""
-            (home / "lab.toml").write_text(f'[data]\npath = "{DATA}"\n{model}')
-            env = {**os.environ, "LAB_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-                   "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_EXPERIMENT_NAME": "bench"}
+            (home / "lab.toml").write_text(f'[data]\npath = "{data}"\n{model}')
+            env = _common.child_env(LAB_HOME=str(home), MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db",
+                                    MLFLOW_EXPERIMENT_NAME="bench")
             subprocess.run([sys.executable, "-c", "import mlflow; mlflow.create_experiment('bench', artifact_location="
                             f"'{(home / 'artifacts').as_uri()}')"], env=env, check=True, capture_output=True)
             # featurize first, so the tune figure is about tuning (its cache is then warm)
-            subprocess.run(["mlflow", "run", ".", "-e", "featurize", "--env-manager", "local", "-P",
+            subprocess.run([sys.executable, "-m", "mlflow", "run", ".", "-e", "featurize", "--env-manager", "local", "-P",
                             f"config={home / 'lab.toml'}"], cwd=ROOT, env=env, check=True, capture_output=True)
             began = time.perf_counter()
-            subprocess.run(["mlflow", "run", ".", "-e", "tune", "--env-manager", "local", "-P", f"config={home / 'lab.toml'}",
+            subprocess.run([sys.executable, "-m", "mlflow", "run", ".", "-e", "tune", "--env-manager", "local", "-P", f"config={home / 'lab.toml'}",
                             "-P", f"workers={args.workers}", "-P", f"model={args.engine}", "-P", f"target={args.target}"],
                            cwd=ROOT, env=env, check=True, capture_output=True)
             wall = time.perf_counter() - began
@@ -86,6 +85,7 @@ def main() -> None:
           f"search {med('search'):.1f} s, training {med('train'):.1f} s, MLflow calls {med('mlflow'):.2f} s, "
           f"waited for {med('blocking'):.2f} s ({100 * med('share'):.1f} % of wall), best validation AUC {med('auc'):.4f}, "
           f"trials' validation backtests {med('backtest'):.1f} s")
+    print(_common.machine(load_before))
 
 
 if __name__ == "__main__":

@@ -136,10 +136,10 @@ def generate_minutes(
 
     Examples
     --------
-    >>> from lab.instruments import get_instrument
+    >>> from lab.market.instruments import get_instrument
     >>> frame = generate_minutes(dt.date(2023, 3, 6), dt.date(2023, 3, 10), 7, get_instrument("MES"))
-    >>> len(frame), str(frame.index[0]), str(frame.index[-1])
-    (6900, '2023-03-05 18:00:00-05:00', '2023-03-10 16:59:00-05:00')
+    >>> len(frame), str(frame.index[0]), str(frame.index[-1])  # 5 x 23 h x 60 = 6,900 less one quiet minute
+    (6899, '2023-03-05 18:00:00-05:00', '2023-03-10 16:59:00-05:00')
     """
     start, end = _as_date(start, "start"), _as_date(end, "end")
     if end <= start:

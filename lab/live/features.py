@@ -119,8 +119,15 @@ class LiveFeatures:
 
     Examples
     --------
-    >>> state = LiveFeatures(sessions)                                 # doctest: +SKIP
-    >>> for bar in state.update(time_ns, o, h, l, c, v): use(bar.features)   # doctest: +SKIP
+    >>> import datetime as dt
+    >>> from lab.market.sessions import regular_sessions
+    >>> sessions = regular_sessions("XNYS", dt.date(2023, 3, 6), dt.date(2023, 3, 6))
+    >>> state = LiveFeatures(sessions)
+    >>> first = sessions.session_open.iloc[0].value  # 09:30 ET, ns since the epoch
+    >>> bars = [bar for k in range(10)  # ten minutes of 10 contracts each
+    ...         for bar in state.update(first + k * 60_000_000_000, 4000.0, 4000.5, 3999.75, 4000.25, 10)]
+    >>> len(bars), bars[0].volume, len(bars[0].features) == len(state.names)  # two 5-minute bars closed
+    (2, 50.0, True)
     """
 
     def __init__(self, sessions, bar_minutes: int = 5, optional_sets: Sequence[str] = ("breakout", "mean_reversion")):

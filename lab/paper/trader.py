@@ -106,9 +106,17 @@ class PaperTrader:
 
     Examples
     --------
-    >>> trader = PaperTrader(RulesConfig(), CostsConfig())                      # doctest: +SKIP
-    >>> orders = trader.on_bar(PaperBar(start, o, h, l, c, open_ns, close_ns), p_up)   # doctest: +SKIP
-    >>> result = trader.result()   # a BacktestResult, as run_backtest returns   # doctest: +SKIP
+    >>> from lab.market.sessions import regular_sessions
+    >>> day = regular_sessions("XNYS", dt.date(2023, 3, 6), dt.date(2023, 3, 6)).iloc[0]
+    >>> open_ns, close_ns, five = day.session_open.value, day.session_close.value, 5 * 60_000_000_000
+    >>> trader = PaperTrader(RulesConfig(), CostsConfig())
+    >>> trader.on_bar(PaperBar(open_ns, 4000.0, 4000.5, 3999.5, 4000.0, open_ns, close_ns), 0.65)  # P(up) 0.65
+    []
+    >>> orders = trader.on_bar(PaperBar(open_ns + five, 4000.0, 4002.0, 3999.75, 4001.5, open_ns, close_ns), 0.5)
+    >>> [(order.action, order.price, order.reason) for order in orders]  # long at the open + 1 tick, 6-tick target
+    [('entry', 4000.25, 'signal'), ('exit', 4001.75, 'target')]
+    >>> trader.result().trades["pnl_usd"].tolist()  # a BacktestResult, as run_backtest returns: 6 x $1.25 - $0.84
+    [6.66]
     """
 
     def __init__(self, rules: RulesConfig, costs: CostsConfig, instrument: Instrument | None = None,

@@ -1,3 +1,4 @@
+import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -65,6 +66,7 @@ def test_cli_data_synth_writes_a_readable_file(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_cli_run_refusal_ends_with_its_line_and_exit_code(tracking_store, tmp_path):
     """`lab run ...`: the entry point's one line last, its exit code, no traceback, the run FAILED."""
     import subprocess
@@ -82,6 +84,7 @@ def test_cli_run_refusal_ends_with_its_line_and_exit_code(tracking_store, tmp_pa
     assert run.info.status == "FAILED" and "does not exist" in run.data.tags["lab.error"]
 
 
+@pytest.mark.slow
 def test_cli_featurize_refusal_exits_with_the_entry_points_code(tracking_store, capfd, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["featurize", "--config", "absent.toml"])

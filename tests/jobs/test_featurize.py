@@ -26,6 +26,7 @@ def small_project(tmp_path, tracking_store):
     return config
 
 
+@pytest.mark.slow
 def test_featurize_entry_point_logs_a_complete_run(small_project, tmp_path):
     submitted = mlflow.projects.run(str(PROJECT_ROOT), entry_point="featurize", parameters={"config": str(small_project)},
                                     env_manager="local", synchronous=True)

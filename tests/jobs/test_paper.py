@@ -119,6 +119,7 @@ def _backtest_csv(setup, start: str, end: str, volatility: bool = False) -> str:
     return trades_to_csv(backtest_strategy(config, table, window_minutes, probability=probability).trades)
 
 
+@pytest.mark.slow
 def test_paper_run_trades_equal_the_backtests_to_the_cent(paper_setup):
     from jobs.paper import main
 
@@ -149,6 +150,7 @@ def test_paper_run_of_a_volatility_champion_trades_its_strategy_like_the_backtes
     assert ",setup" in signals
 
 
+@pytest.mark.slow
 def test_paper_run_of_a_champion_with_a_custom_feature_equals_the_backtest(tracking_store, tmp_path, minutes):
     """A champion whose inputs include a [features] custom column: computed live from the window of recent
     bars, the trades equal the backtest's on the batch table."""
@@ -197,6 +199,7 @@ def _follow_run(setup, growing, appended: bytes) -> int:
         timer.join()
 
 
+@pytest.mark.slow
 def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
     rest = write_firstrate(minutes.loc["2023-03-04":], tmp_path / "rest.txt").read_bytes()
     growing = write_firstrate(minutes.loc[:"2023-03-03"], tmp_path / "growing.txt")
@@ -207,6 +210,7 @@ def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
     assert _artifact(run, "signals.csv").splitlines()[-1].startswith("2023-03-10T15:55:00")
 
 
+@pytest.mark.slow
 def test_paper_follow_picks_up_appended_minutes_of_a_file_with_history_before_the_warm_up(paper_setup, minutes,
                                                                                         tmp_path, monkeypatch):
     """Rows before the warm-up are not read; that must not be taken for "the file already reached the end"."""
@@ -220,6 +224,7 @@ def test_paper_follow_picks_up_appended_minutes_of_a_file_with_history_before_th
     assert _artifact(run, "signals.csv").splitlines()[-1].startswith("2023-03-10T15:55:00")
 
 
+@pytest.mark.slow
 def test_paper_follow_of_a_file_that_already_holds_the_end_does_not_wait(paper_setup):
     """A named-column CSV whose last rows are after --to: nothing to follow, so the run ends at once."""
     import time
@@ -241,6 +246,7 @@ def test_paper_follow_of_a_file_that_already_holds_the_end_does_not_wait(paper_s
     assert pd.Timestamp("2023-03-09") > pd.Timestamp(_artifact(_paper_runs()[0], "signals.csv").splitlines()[-1][:10])
 
 
+@pytest.mark.slow
 def test_paper_refuses_trading_dates_in_a_sealed_range_of_the_market_and_skips_one_in_the_warm_up(paper_setup,
                                                                                                    capsys, monkeypatch):
     """A seal of the file's market other than the configured test window: trading dates in it are refused;
@@ -309,6 +315,7 @@ def test_live_with_a_pass_verdict_writes_every_order_to_the_file_sink(paper_setu
     assert sum(o["action"] == "exit" for o in orders) == sum(o["action"] == "entry" for o in orders) == trades
 
 
+@pytest.mark.slow
 def test_live_override_is_recorded_on_the_run(paper_setup, tmp_path):
     from jobs.paper import main
 
@@ -388,6 +395,7 @@ def test_monitor_takes_recent_data_and_trades_from_the_champions_newest_paper_ru
         assert window == "2023-03-21..2023-03-31" and source == "last 10 days of the validation window"
 
 
+@pytest.mark.slow
 def test_monitor_reads_the_dates_of_a_paper_run_after_the_validation_window_from_the_data_file(paper_setup):
     """A paper run on dates after the validation table: the monitor featurizes them from the file (with the days
     before as warm-up); dates in a sealed range give nothing, and the monitor falls back to the validation days."""

@@ -498,6 +498,7 @@ def _lab(*args: str) -> list[str]:
     return [sys.executable, "-c", "from cli.main import main; main()", *args]
 
 
+@pytest.mark.slow
 def test_schedule_run_sigterm_stops_the_running_job_and_marks_its_run_killed(store, tmp_path):
     """A real `lab schedule run` with a slow entry point (which starts a process of its own): SIGTERM
     ends the scheduler, the entry point and its child; the step's run is KILLED."""

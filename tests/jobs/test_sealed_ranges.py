@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from lab.data.readers import write_firstrate
 from tests.conftest import SMALL_CHAIN_SETTINGS, make_minutes
 
+pytestmark = pytest.mark.slow  # its fixtures run a chain (featurize, tune, promote, final-eval) each
+
 CONFIG = """
 [data]
 path = "{path}"

@@ -13,6 +13,8 @@ import pytest
 from lab.data.readers import write_firstrate
 from tests.conftest import PROJECT_ROOT, make_minutes
 
+pytestmark = pytest.mark.slow
+
 CONFIG = """
 [data]
 path = "{path}"

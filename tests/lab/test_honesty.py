@@ -4,6 +4,8 @@ A leak (a feature computed with the future, a label that sees its own inputs, a 
 overlaps) shows up here as a direction AUC far from 0.5.
 """
 
+import dataclasses
+
 import pytest
 
 from lab.config import load_config
@@ -11,6 +13,8 @@ from lab.dataset.build import prepare_dataset
 from lab.models.evaluation import roc_auc
 from lab.models.boosters import TrainingData, predict_proba, train_classifier
 from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +33,12 @@ def default_dataset(tmp_path_factory):
             os.environ["LAB_HOME"] = previous
 
 
+#: Training rows: the last 25,000 of the train window (about 14 months before validation), at learning
+#: rate 0.2. A leak shows on any stretch: these give validation AUC 0.503 (direction) and 0.816
+#: (volatility); the whole span (70 K rows) at lab.toml's 0.05 gives 0.506 and 0.821 in several times the time.
+TRAIN_ROWS = 25_000
+
+
 def _validation_auc(dataset, target):
     config = load_config(PROJECT_ROOT / "lab.toml")
     parts = {}
@@ -36,8 +46,9 @@ def _validation_auc(dataset, target):
         table = dataset.tables[name]
         rows = table[target].notna()
         parts[name] = (table.loc[rows, dataset.feature_names], table.loc[rows, target].to_numpy())
-    data = TrainingData.from_arrays(*parts["train"], *parts["validation"])
-    fitted = train_classifier(data, config.model)
+    X_train, y_train = parts["train"]
+    data = TrainingData.from_arrays(X_train.iloc[-TRAIN_ROWS:], y_train[-TRAIN_ROWS:], *parts["validation"])
+    fitted = train_classifier(data, dataclasses.replace(config.model, learning_rate=0.2, num_boost_round=150))
     return roc_auc(parts["validation"][1], predict_proba(fitted.booster, parts["validation"][0]))
 
 

@@ -27,6 +27,8 @@ from lab.stats import probability_of_backtest_overfitting, spa_pvalue, study_def
 from registry.deflated import PBO_BLOCKS
 from registry.gate import statistic_gates
 
+pytestmark = pytest.mark.slow
+
 DAYS = 250
 EDGE_DAILY_SHARPE = 0.40
 

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from registry.promote import promotion_lock
 from tests.conftest import PROJECT_ROOT
 
@@ -13,6 +15,7 @@ PROMOTE = ("import sys; from mlflow import MlflowClient; from cli.registry impor
            "promote_command.main(sys.argv[1:], prog_name='lab promote')")
 
 
+@pytest.mark.slow
 def test_two_promotes_at_once_leave_the_aliases_each_printed(lab_runs, write_config, tracking_store):
     from mlflow import MlflowClient
 

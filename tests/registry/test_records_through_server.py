@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow
+
 CLIENT = """
 import sys
 from lab.config import load_config

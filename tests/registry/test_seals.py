@@ -132,6 +132,7 @@ def test_release_is_refused_while_the_holder_is_alive(tracking_store):
         release_ticket("ES", WINDOW, "impatient")
 
 
+@pytest.mark.slow
 def test_ticket_release_command_needs_a_reason_and_reports(tracking_store, tmp_path):
     from cli.registry import ticket_command
 

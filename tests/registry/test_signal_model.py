@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, make_minutes
 
+pytestmark = pytest.mark.slow
+
 
 def _train_small_model(features: list[str]):
     import lightgbm as lgb

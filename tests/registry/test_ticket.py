@@ -158,6 +158,7 @@ def _check_race(results: list[list[dict]]) -> None:
         assert "in progress since" in loser["message"] and f"run {winner_run}" in loser["message"]
 
 
+@pytest.mark.slow
 def test_take_ticket_two_processes_at_once_on_sqlite_exactly_one_wins(tracking_store, racers):
     _check_race(_race(racers, tracking_store, rounds=10))
     assert len(list_tickets("mes-race")) == 10
@@ -168,6 +169,7 @@ def postgres_uri(postgres_database: str) -> str:
     return postgres_database
 
 
+@pytest.mark.slow
 def test_take_ticket_two_processes_at_once_on_postgresql_exactly_one_wins(tracking_store, postgres_uri, racers):
     from mlflow import MlflowClient
 

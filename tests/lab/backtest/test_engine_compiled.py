@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from numba import njit
 
 from lab.backtest import engine
@@ -33,6 +34,7 @@ def _llvm_function_body(ir: str, name: str) -> str:
     return "\n".join(lines[start:end + 1])
 
 
+@pytest.mark.slow  # compiles the kernel afresh (the disk cache cannot show its code)
 def test_simulate_increments_reference_counts_only_for_its_own_array_arguments():
     arguments = _kernel_arguments()
     fresh = njit(cache=False)(engine.simulate.py_func)  # the disk-cached kernel cannot show its code

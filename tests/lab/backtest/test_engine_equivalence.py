@@ -14,6 +14,8 @@ from lab.market.instruments import get_instrument
 from lab.strategies import direction_signals
 from tests.lab.backtest.helpers import assert_same_trades, random_probability
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_engine_matches_reference_on_a_wild_year(wild_year, run_both, seed):

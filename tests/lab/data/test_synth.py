@@ -261,6 +261,7 @@ def test_generate_minutes_ranges_look_like_mes(year: pd.DataFrame) -> None:
     assert 75.0 <= day <= 105.0  # ~80-100 bp a session
 
 
+@pytest.mark.slow  # generates the whole default span (2.3 M minutes)
 def test_generate_minutes_price_stays_in_the_range_mes_traded() -> None:
     frame = _generate("2019-05-01", "2025-12-31")
     assert 2_100 < frame["low"].min() and frame["high"].max() < 7_400  # MES: ~2,200 (2020-03) .. ~7,000 (2025)

@@ -83,6 +83,7 @@ def test_audit_cost_does_not_grow_with_the_file(bars):
     assert report.bars_recomputed <= 5 * (300 + AUDIT_SPAN_BARS)
 
 
+@pytest.mark.slow
 def test_featurize_refuses_a_leaky_custom_feature_and_writes_no_tables(tmp_path, monkeypatch):
     from lab import paths
 

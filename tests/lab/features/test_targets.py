@@ -157,6 +157,7 @@ FILL_RULES = {"through": {}, "touch": {"limit_fill": "touch"},
 
 
 @pytest.mark.parametrize("fill", sorted(FILL_RULES))
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(LABEL_VARIANTS))
 def test_trade_target_agrees_with_the_backtest_engine(bars, jumpy_bars, variant, fill):
     """target_trade and the engine implement one set of rules: isolated long signals, same outcome,

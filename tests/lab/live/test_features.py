@@ -63,6 +63,7 @@ def test_live_feature_names_are_the_batch_names():
         assert OPTIONAL_SET_NAMES[name] == tuple(names)
 
 
+@pytest.mark.slow
 def test_live_features_emit_the_batch_bars_on_calendar_quirks(replayed):
     batch, live = replayed
     assert live.index.equals(batch.index)
@@ -123,6 +124,7 @@ def test_columns_of_names_the_missing_features_and_why():
     assert "optional_sets = ['breakout']" in text and "['my_momentum'] are not built-in features" in text
 
 
+@pytest.mark.slow
 def test_live_inputs_compute_custom_features_equal_to_the_batch_table():
     """[features] custom on the live path: the user's batch functions on the last window of bars give the batch
     table's values (functions that look back less than the window), in the model's column order."""

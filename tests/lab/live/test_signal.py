@@ -60,6 +60,7 @@ def test_single_row_predictor_equals_the_batch_prediction(engine):
 
 @pytest.mark.parametrize("name,whole_session", [("breakout", True), ("mean_reversion", False),
                                                 ("mean_reversion", True)])
+@pytest.mark.slow
 def test_bar_rule_of_a_volatility_strategy_agrees_with_its_backtest_signals(name, whole_session):
     """Random feature rows and probabilities, NaNs included: the per-bar rule gives the batch rule's
     signal, confidence, size and exit flag, and names why a bar does not trade."""

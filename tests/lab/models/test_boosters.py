@@ -185,14 +185,6 @@ def test_feature_importance_figure_draws_bars(data: TrainingData, tmp_path) -> N
     assert (tmp_path / "importance.png").stat().st_size > 0
 
 
-def test_models_docstring_examples_run() -> None:
-    import doctest
-
-    import lab.models.boosters
-
-    assert doctest.testmod(lab.models, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
-
-
 @pytest.mark.parametrize("engine", ["lightgbm", "xgboost"])
 def test_max_bin_limits_the_split_points_of_both_engines(data: TrainingData, engine: str) -> None:
     config = ModelConfig(engine=engine, max_bin=3, num_boost_round=20, min_data_in_leaf=5, num_threads=1)

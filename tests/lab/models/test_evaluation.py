@@ -104,10 +104,3 @@ def test_reliability_figure_draws_diagram(sample, tmp_path) -> None:
     fig.savefig(tmp_path / "reliability.png")
     assert (tmp_path / "reliability.png").stat().st_size > 0
 
-
-def test_evaluation_docstring_examples_run() -> None:
-    import doctest
-
-    import lab.models.evaluation
-
-    assert doctest.testmod(lab.models.evaluation, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

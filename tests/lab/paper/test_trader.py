@@ -75,6 +75,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_paper_trader_books_the_backtests_trades_to_the_cent(quarter, variant):
     bars, minutes = quarter
@@ -175,6 +176,7 @@ STRATEGY_RULES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule_variant", list(STRATEGY_RULES))
 @pytest.mark.parametrize("variant", list(STRATEGY_VARIANTS))
 def test_paper_trader_books_a_volatility_strategys_trades_to_the_cent(quarter, variant, rule_variant):

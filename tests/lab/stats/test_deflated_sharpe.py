@@ -49,6 +49,7 @@ def test_deflated_sharpe_ratio_falls_as_trials_grow():
     assert values == sorted(values, reverse=True) and values[0] > 0.98 > values[-1]
 
 
+@pytest.mark.slow
 def test_expected_max_sharpe_approximates_the_simulated_maximum_of_noise():
     rng = np.random.default_rng(3)
     t, n = 250, 100

@@ -126,6 +126,7 @@ def test_create_study_other_grid_under_same_name_raises(tmp_path) -> None:
         create_study("mixed", storage, TINY, seed=SEED, sampler="tpe")
 
 
+@pytest.mark.slow
 def test_run_study_tpe_stops_at_study_wide_budget(tmp_path) -> None:
     storage = open_storage("sqlite:///" + str(tmp_path / "optuna.db"))
     study = create_study("tpe", storage, TINY, seed=SEED, sampler="tpe")
@@ -234,6 +235,7 @@ def _assert_grid_done_once(study: optuna.Study, ran: list[int]) -> None:
     assert not study.get_trials(states=(TrialState.FAIL, TrialState.RUNNING))
 
 
+@pytest.mark.slow
 def test_run_study_two_local_workers_share_journal_file(tmp_path) -> None:
     storage = open_storage("", tmp_path)
     create_study("parallel", storage, TINY, seed=SEED)
@@ -246,6 +248,7 @@ def postgres_url(postgres_database: str) -> str:
     return postgres_database
 
 
+@pytest.mark.slow
 def test_run_study_two_workers_on_postgresql_cover_grid_once_and_resume(postgres_url: str) -> None:
     # No study is made beforehand: both workers create the schema and the study at once.
     ran = _run_workers(postgres_url, "", "scale-out")
@@ -257,14 +260,6 @@ def test_run_study_two_workers_on_postgresql_cover_grid_once_and_resume(postgres
         assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 8
     finally:
         storage.engine.dispose()
-
-
-def test_tuning_docstring_examples_run() -> None:
-    import doctest
-
-    import lab.study.tuning
-
-    assert doctest.testmod(lab.study.tuning, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
 
 
 def test_create_study_refuses_to_resume_under_other_fixed_settings(tmp_path) -> None:

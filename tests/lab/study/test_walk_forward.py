@@ -213,14 +213,6 @@ def test_fold_auc_figure_draws_one_bar_per_fold(tmp_path) -> None:
     fig.savefig(tmp_path / "folds.png")
 
 
-def test_walk_forward_docstring_examples_run() -> None:
-    import doctest
-
-    import lab.study.walk_forward
-
-    assert doctest.testmod(lab.study.walk_forward, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
-
-
 def test_run_walk_forward_returns_out_of_fold_predictions_on_request():
     from lab.config import ModelConfig, WalkForwardConfig
     from lab.study.walk_forward import run_walk_forward

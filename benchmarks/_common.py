@@ -1,0 +1,101 @@
+"""What the benchmarks share: this checkout first on the import path, synthetic minutes, medians and
+the line that says how and where a figure was measured.
+
+Each benchmark runs from the repository root as ``python benchmarks/bench_<name>.py``; Python then puts
+``benchmarks/`` on the path (so ``import _common`` works), and importing this module puts the
+repository root before any installed copy of the lab. Nothing here imports from ``tests/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: The default-size synthetic MES file (2019-05-01..2025-12-31, 2.3 M rows) of the benchmarks that need
+#: full-size data; written once by :func:`default_data_file`.
+DATA = ROOT / "benchmarks" / "out" / "synthetic_MES_2019-05-01_2025-12-31_1min.txt"
+
+
+def default_data_file() -> Path:
+    """The default-size synthetic minute file, generated on first use (`lab data synth`)."""
+    import subprocess
+
+    if not DATA.is_file():
+        DATA.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "cli.main", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return DATA
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a benchmark's child process: this checkout on the path, MLflow telemetry off."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true", **extra}
+
+
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages, e.g. ``"1.92/2.31/2.05"``."""
+    return "/".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def machine(load_before: str | None = None) -> str:
+    """``machine: 2 cores, load average 1.92/2.31/2.05 before, 2.10/2.30/2.06 after; Python 3.11.7, Linux``.
+
+    Other work on the machine inflates wall times (the load average counts runnable processes; on
+    2 cores a load above 2 means the benchmark waited for a core): quote the load with a figure.
+    """
+    now = load()
+    span = f"{load_before} before, {now} after" if load_before else now
+    return (f"machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), load average {span}; "
+            f"Python {platform.python_version()}, {platform.system()}")
+
+
+def median(values) -> float:
+    """The median of a non-empty sequence of numbers."""
+    return statistics.median(list(values))
+
+
+def make_minutes(start: str, end: str, seed: int = 0, overnight: bool = False, tick: float = 0.25) -> pd.DataFrame:
+    """A random walk on ticks for every XNYS session between two dates (inclusive), in points.
+
+    Regular-session minutes only, unless ``overnight`` adds 18:00 (previous evening) .. 09:29 ET.
+    """
+    from lab.market.sessions import regular_sessions
+
+    rng = np.random.default_rng(seed)
+    sessions = regular_sessions("XNYS", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    stamps = []
+    for _, row in sessions.iterrows():
+        first = row.session_open - pd.Timedelta(hours=15, minutes=30) if overnight else row.session_open
+        stamps.append(pd.date_range(first, row.session_close - pd.Timedelta(minutes=1), freq="min"))
+    index = pd.DatetimeIndex(stamps[0].append(stamps[1:]), name="time").as_unit("ns")
+    n = len(index)
+    close = 4000.0 + np.cumsum(rng.integers(-2, 3, n)) * tick
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) + rng.integers(0, 3, n) * tick
+    low = np.minimum(open_, close) - rng.integers(0, 3, n) * tick
+    volume = rng.integers(1, 500, n).astype("int64")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+
+
+def session_aware(bars: pd.DataFrame) -> pd.DataFrame:
+    """A custom feature function (``[features] custom = ["_common:session_aware"]``) for the live
+    benchmark: reads the bar start, session fields, volume, a core and an optional-set feature."""
+    minutes_in = (bars.index.to_series() - bars["session_open"]).dt.total_seconds() / 60.0
+    volume_share = bars["volume"] / bars.groupby("session")["volume"].cumsum()
+    return pd.DataFrame({
+        "minutes_into_session": minutes_in,
+        "session_volume_share": volume_share,
+        "range_rsi": bars["range_position"] * bars["rsi_7"],
+        "close_vs_mean_12": bars["close"] / bars["close"].rolling(12).mean() - 1.0,
+    }, index=bars.index)
