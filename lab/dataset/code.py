@@ -4,9 +4,10 @@ One list serves three readers: the dataset digest (:func:`pipeline_code_digest`)
 contract that keeps numba out of featurize (``pyproject.toml``, checked by ``tests/test_layers.py``)
 and the tests. The list is not kept by hand: it is every ``lab`` module that
 :mod:`lab.dataset.build` imports, directly or through other ``lab`` modules (the rules and the
-instruments' tick sizes included, since the labels use them). The digest hashes the modules'
-*content*, sorted, so moving or renaming a module without editing it keeps every digest, and an
-edit to any of them (``lab/market/instruments.py`` included) changes it.
+instruments' tick sizes included, since the labels use them). The digest hashes each module's
+*code* without its import statements, sorted, and without the modules' names: moving or renaming a
+module (which edits only import lines) keeps every digest; an edit to the code of any of them
+(``lab/market/instruments.py`` included) changes it.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from pathlib import Path
 
 import exchange_calendars
 
-__all__ = ["PIPELINE_ROOT", "pipeline_modules", "pipeline_code_digest"]
+__all__ = ["PIPELINE_ROOT", "pipeline_modules", "pipeline_code_digest", "module_code_hash"]
 
 #: The module whose imports define the pipeline.
 PIPELINE_ROOT = "lab.dataset.build"
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # lab/
 
 
-def _module_file(name: str) -> Path | None:
+def _module_file(name: str, package_dir: Path) -> Path | None:
     """The source file of ``lab...`` module ``name`` (a package's ``__init__.py``), or None."""
     parts = name.split(".")[1:]
-    base = _PACKAGE_DIR.joinpath(*parts)
+    base = package_dir.joinpath(*parts)
     if base.with_suffix(".py").is_file():
         return base.with_suffix(".py")
     if (base / "__init__.py").is_file():
@@ -36,7 +37,7 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def _imported_lab_modules(name: str, source: str) -> set[str]:
+def _imported_lab_modules(source: str, package_dir: Path) -> set[str]:
     """The ``lab`` modules one module's source imports at any depth of its body."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
@@ -48,14 +49,13 @@ def _imported_lab_modules(name: str, source: str) -> set[str]:
             found.add(node.module)
             # `from lab.data import readers` names a submodule
             found.update(f"{node.module}.{alias.name}" for alias in node.names
-                         if _module_file(f"{node.module}.{alias.name}") is not None)
+                         if _module_file(f"{node.module}.{alias.name}", package_dir) is not None)
     # importing lab.a.b runs lab/__init__ and lab/a/__init__ too
     parents = {".".join(m.split(".")[:i]) for m in found for i in range(1, m.count(".") + 1)}
-    return {m for m in found | parents if _module_file(m) is not None}
+    return {m for m in found | parents if _module_file(m, package_dir) is not None}
 
 
-@functools.lru_cache(maxsize=1)
-def pipeline_modules() -> tuple[str, ...]:
+def pipeline_modules(package_dir: Path = _PACKAGE_DIR) -> tuple[str, ...]:
     """Every ``lab`` module the featurize pipeline imports (transitively), sorted by name.
 
     >>> "lab.market.instruments" in pipeline_modules() and "lab.rules" in pipeline_modules()
@@ -63,6 +63,11 @@ def pipeline_modules() -> tuple[str, ...]:
     >>> any(m.startswith(("lab.backtest", "lab.strategies", "lab.tracking")) for m in pipeline_modules())
     False
     """
+    return _pipeline_modules(Path(package_dir).resolve())
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline_modules(package_dir: Path) -> tuple[str, ...]:
     seen: set[str] = set()
     pending = [PIPELINE_ROOT]
     while pending:
@@ -70,16 +75,38 @@ def pipeline_modules() -> tuple[str, ...]:
         if name in seen:
             continue
         seen.add(name)
-        path = _module_file(name)
+        path = _module_file(name, package_dir)
         if path is not None:
-            pending.extend(_imported_lab_modules(name, path.read_text(encoding="utf-8")) - seen)
+            pending.extend(_imported_lab_modules(path.read_text(encoding="utf-8"), package_dir) - seen)
     return tuple(sorted(seen))
 
 
-@functools.lru_cache(maxsize=1)
-def pipeline_code_digest() -> str:
-    """SHA-256 (16 hex) of the pipeline modules' content (sorted, names left out) and the calendar's version."""
-    contents = sorted(hashlib.sha256(_module_file(name).read_bytes()).hexdigest() for name in pipeline_modules())
+def module_code_hash(source: str) -> str:
+    """SHA-256 of a module's code with its import statements left out (what a move of the module edits).
+
+    >>> module_code_hash("import a\\nX = 1\\n") == module_code_hash("from b.c import a\\n\\nX = 1\\n")
+    True
+    >>> module_code_hash("X = 1\\n") == module_code_hash("X = 2\\n")
+    False
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            node.body = [child for child in body if not isinstance(child, (ast.Import, ast.ImportFrom))] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
+def pipeline_code_digest(package_dir: Path = _PACKAGE_DIR) -> str:
+    """SHA-256 (16 hex) of the pipeline modules' code (sorted, names and import lines left out) and the
+    exchange calendar's version."""
+    return _pipeline_code_digest(Path(package_dir).resolve())
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline_code_digest(package_dir: Path) -> str:
+    contents = sorted(module_code_hash(_module_file(name, package_dir).read_text(encoding="utf-8"))
+                      for name in _pipeline_modules(package_dir))
     digest = hashlib.sha256(exchange_calendars.__version__.encode())
     for content in contents:
         digest.update(content.encode())
