@@ -215,3 +215,17 @@ def record_gate_promotion(client, model_name: str, version: str, alias: str = "c
         client.set_model_version_tag(model_name, str(version), key, value)
     client.set_registered_model_alias(model_name, alias, str(version))
     client.set_registered_model_tag(model_name, alias_record_tag(alias), str(version))
+
+
+def use_store(patch: pytest.MonkeyPatch, folder: Path, experiment: str, uri: str | None = None) -> str:
+    """Point MLflow and the lab at a store of their own for a module's chain: ``uri`` (default a sqlite
+    file in ``folder``), ``folder`` as the lab's home, and a new experiment with its artifacts there."""
+    import mlflow
+
+    uri = uri or f"sqlite:///{folder / 'mlflow.db'}"
+    for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true", "LAB_HOME": str(folder),
+                       "MLFLOW_EXPERIMENT_NAME": experiment}.items():
+        patch.setenv(key, value)
+    mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment(experiment, artifact_location=(folder / "artifacts").as_uri())
+    return uri

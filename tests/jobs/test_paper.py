@@ -419,6 +419,7 @@ def test_monitor_reads_the_dates_of_a_paper_run_after_the_validation_window_from
     assert source == "last 30 days of the validation window"
 
 
+@pytest.mark.slow  # processes killed and watched: seconds each
 @pytest.mark.parametrize("signum", [15, 9])  # SIGTERM, SIGKILL
 def test_lab_paper_follow_killed_stops_the_follower_and_leaves_no_running_run(paper_setup, minutes, tmp_path, signum):
     """`lab paper --follow` (idle forever) killed: the follower ends with it and its run is KILLED."""

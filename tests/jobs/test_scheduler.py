@@ -560,6 +560,7 @@ sys.exit(main())
 """
 
 
+@pytest.mark.slow  # processes killed and watched: seconds each
 def test_schedule_run_sigkill_ends_the_running_job_which_marks_its_run_killed(store, tmp_path):
     """SIGKILL of `lab schedule run` leaves no orphan: its entry point ends and marks its run KILLED."""
     from mlflow import MlflowClient

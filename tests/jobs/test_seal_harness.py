@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from lab.data.readers import write_firstrate
-from tests.conftest import make_minutes
+from tests.conftest import make_minutes, use_store
 
 pytestmark = pytest.mark.slow
 
@@ -70,12 +70,7 @@ def harness(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("harness")
     with pytest.MonkeyPatch.context() as patch:
-        uri = f"sqlite:///{tmp / 'mlflow.db'}"
-        for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true", "LAB_HOME": str(tmp),
-                           "MLFLOW_EXPERIMENT_NAME": "harness"}.items():
-            patch.setenv(key, value)
-        mlflow.set_tracking_uri(uri)
-        mlflow.create_experiment("harness", artifact_location=(tmp / "artifacts").as_uri())
+        use_store(patch, tmp, "harness")
         raw = write_firstrate(make_minutes("2022-05-01", "2023-08-31", seed=21), tmp / "raw.txt")
         earlier = tmp / "earlier.toml"
         earlier.write_text(CONFIG.format(path=raw, test=("2023-04-01", "2023-04-30")).replace(

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lab.data.readers import write_firstrate
-from tests.conftest import SMALL_CHAIN_SETTINGS, make_minutes
+from tests.conftest import SMALL_CHAIN_SETTINGS, make_minutes, use_store
 
 pytestmark = pytest.mark.slow  # its fixtures run a chain (featurize, tune, promote, final-eval) each
 
@@ -40,11 +40,7 @@ def write(folder, name, path="", instrument="MES", validation=("2023-05-01", "20
 
 
 def _store(patch, tmp, uri: str) -> None:
-    for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true", "LAB_HOME": str(tmp),
-                       "MLFLOW_EXPERIMENT_NAME": "seals"}.items():
-        patch.setenv(key, value)
-    mlflow.set_tracking_uri(uri)
-    mlflow.create_experiment("seals", artifact_location=(tmp / "artifacts").as_uri())
+    use_store(patch, tmp, "seals", uri)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from lab.data.readers import write_firstrate
-from tests.conftest import make_minutes
+from tests.conftest import make_minutes, use_store
 
 CONFIG = """
 [data]
@@ -45,12 +45,7 @@ def sealed(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("content")
     with pytest.MonkeyPatch.context() as patch:
-        uri = f"sqlite:///{tmp / 'mlflow.db'}"
-        for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true", "LAB_HOME": str(tmp),
-                           "MLFLOW_EXPERIMENT_NAME": "content"}.items():
-            patch.setenv(key, value)
-        mlflow.set_tracking_uri(uri)
-        mlflow.create_experiment("content", artifact_location=(tmp / "artifacts").as_uri())
+        use_store(patch, tmp, "content")
         minutes = make_minutes("2022-05-01", "2023-08-31", seed=31)
         raw = write_firstrate(minutes, tmp / "es.txt")
         assert featurize.main(["--config", _config(tmp, "lab.toml", raw)]) == 0

@@ -83,6 +83,7 @@ def _the_run():
     return run
 
 
+@pytest.mark.slow  # processes killed and watched: seconds each
 def test_sigterm_of_lab_stops_its_entry_point_and_marks_the_run_killed(sleepy_project):
     runner = _start_lab(sleepy_project)
     job, child = (int((sleepy_project / name).read_text()) for name in ("job.pid", "child.pid"))
@@ -99,6 +100,7 @@ def test_sigterm_of_lab_stops_its_entry_point_and_marks_the_run_killed(sleepy_pr
     assert run.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
 
 
+@pytest.mark.slow  # processes killed and watched: seconds each
 def test_sigkill_of_lab_ends_its_entry_point_which_marks_its_run_killed(sleepy_project):
     runner = _start_lab(sleepy_project)
     job = int((sleepy_project / "job.pid").read_text())
@@ -132,6 +134,7 @@ def test_lab_status_marks_and_shows_a_run_whose_process_was_killed(tracking_stor
         f"abandoned runs (RUNNING, their process gone: killed or crashed), marked KILLED now: {dead.info.run_id}")
 
 
+@pytest.mark.slow  # processes killed and watched: seconds each
 def test_an_entry_point_killed_by_a_signal_ends_killed_not_failed(sleepy_project):
     runner = _start_lab(sleepy_project)
     job, child = (int((sleepy_project / name).read_text()) for name in ("job.pid", "child.pid"))
