@@ -504,23 +504,7 @@ def test_schedule_run_sigterm_stops_the_running_job_and_marks_its_run_killed(sto
     ends the scheduler, the entry point and its child; the step's run is KILLED."""
     from mlflow import MlflowClient
 
-    from jobs.scheduler import DEFAULT_RUNNER
-
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "MLproject").write_text("name: slow\nentry_points:\n  featurize:\n    command: \"python job.py\"\n")
-    (project / "job.py").write_text(SLOW_JOB)
-    path = _write(tmp_path, f'[scheduler]\ntimezone = "UTC"\njobstore = "sqlite:///{tmp_path / "jobs.db"}"\n'
-                            'misfire_grace_time_s = 345600\n\n[jobs.daily]\ncron = "0 6 * * *"\nsteps = ["featurize"]\n')
-    plan = load_schedule(path, project_dir=project)
-    earlier = build_scheduler(plan, blocking=False)
-    earlier.start(paused=True)
-    sync_jobs(earlier, plan, runner=DEFAULT_RUNNER, project_dir=str(project))
-    earlier.modify_job("daily", next_run_time=dt.datetime.now(UTC) - dt.timedelta(hours=1))  # due now
-    earlier.shutdown(wait=False)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    process = subprocess.Popen(_lab("schedule", "run", "--schedule", str(path)), cwd=project, env=env,
-                               stderr=subprocess.PIPE, text=True)
+    project, path, process = _schedule_run_with_a_due_job(tmp_path, SLOW_JOB)
     try:
         assert _wait(lambda: (project / "sleeper.pid").exists() and (project / "job.pid").exists(), timeout=60)
         job_pid = int((project / "job.pid").read_text())
@@ -565,23 +549,7 @@ def test_schedule_run_sigkill_ends_the_running_job_which_marks_its_run_killed(st
     """SIGKILL of `lab schedule run` leaves no orphan: its entry point ends and marks its run KILLED."""
     from mlflow import MlflowClient
 
-    from jobs.scheduler import DEFAULT_RUNNER
-
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "MLproject").write_text("name: slow\nentry_points:\n  featurize:\n    command: \"python job.py\"\n")
-    (project / "job.py").write_text(LAB_JOB)
-    path = _write(tmp_path, f'[scheduler]\ntimezone = "UTC"\njobstore = "sqlite:///{tmp_path / "jobs.db"}"\n'
-                            'misfire_grace_time_s = 345600\n\n[jobs.daily]\ncron = "0 6 * * *"\nsteps = ["featurize"]\n')
-    plan = load_schedule(path, project_dir=project)
-    earlier = build_scheduler(plan, blocking=False)
-    earlier.start(paused=True)
-    sync_jobs(earlier, plan, runner=DEFAULT_RUNNER, project_dir=str(project))
-    earlier.modify_job("daily", next_run_time=dt.datetime.now(UTC) - dt.timedelta(hours=1))  # due now
-    earlier.shutdown(wait=False)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    process = subprocess.Popen(_lab("schedule", "run", "--schedule", str(path)), cwd=project, env=env,
-                               stderr=subprocess.PIPE, text=True)
+    project, path, process = _schedule_run_with_a_due_job(tmp_path, LAB_JOB)
     try:
         assert _wait(lambda: (project / "job.pid").exists(), timeout=60)
         job_pid = int((project / "job.pid").read_text())
@@ -643,3 +611,26 @@ def test_load_schedule_scheduler_table_is_read_like_lab_toml(tmp_path, text, mes
 def test_load_schedule_missing_file_says_which_option(tmp_path):
     with pytest.raises(ScheduleError, match=r"schedule file '.*absent.toml' does not exist; pass --schedule"):
         load_schedule(tmp_path / "absent.toml")
+
+
+def _schedule_run_with_a_due_job(tmp_path, job_source: str):
+    """A project whose one entry point runs ``job_source``, a schedule whose daily job is due now (a
+    scheduler that was stopped), and ``lab schedule run`` started on it: (project, schedule, process)."""
+    from jobs.scheduler import DEFAULT_RUNNER
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text("name: slow\nentry_points:\n  featurize:\n    command: \"python job.py\"\n")
+    (project / "job.py").write_text(job_source)
+    path = _write(tmp_path, f'[scheduler]\ntimezone = "UTC"\njobstore = "sqlite:///{tmp_path / "jobs.db"}"\n'
+                            'misfire_grace_time_s = 345600\n\n[jobs.daily]\ncron = "0 6 * * *"\nsteps = ["featurize"]\n')
+    plan = load_schedule(path, project_dir=project)
+    earlier = build_scheduler(plan, blocking=False)
+    earlier.start(paused=True)
+    sync_jobs(earlier, plan, runner=DEFAULT_RUNNER, project_dir=str(project))
+    earlier.modify_job("daily", next_run_time=dt.datetime.now(UTC) - dt.timedelta(hours=1))  # due now
+    earlier.shutdown(wait=False)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen(_lab("schedule", "run", "--schedule", str(path)), cwd=project, env=env,
+                               stderr=subprocess.PIPE, text=True)
+    return project, path, process
