@@ -13,7 +13,6 @@ configuration and data are those of the model's tune run (see :mod:`jobs.lineage
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 
 import pandas as pd

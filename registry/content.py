@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable

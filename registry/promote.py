@@ -26,7 +26,7 @@ import json
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lab import tags as tag
@@ -38,7 +38,7 @@ from registry.champion import ChampionError, alias_record_tag, gate_version
 from registry.deflated import ledger_facts_of_run
 from registry.description import version_description
 from registry.errors import PromotionRefusedError, RegistryError
-from registry.evidence import Candidate, ModelRef, find_evidence, find_model, get_client, run_facts
+from registry.evidence import Candidate, find_evidence, find_model, get_client, run_facts
 from registry.gate import evaluate_gates, gates_to_json_ready
 from registry.records import current_user
 from registry.seals import SEAL_PREFIX

@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
