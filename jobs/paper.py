@@ -44,7 +44,8 @@ from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.config.parsing import parse_date_param, parse_number_param
 from lab.data.readers import read_minutes
-from lab.dataset.build import TEST_WARMUP_DAYS, data_source, read_fingerprints, resolve_data_path
+from lab.dataset.build import (TEST_WARMUP_DAYS, adjusted_for_rolls, data_source, known_rolls, read_fingerprints,
+                               resolve_data_path)
 from lab.dataset.windows import guard_range
 from lab.errors import LabError
 from lab.live.serving import single_row_predictor
@@ -242,7 +243,9 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm,
                                exclude=exclude, max_bad_share=config.data.max_bad_share)
     refuse_sealed_content(read_fingerprints(minute_file.minutes, config), "paper")  # under any name or dates
-    session.feed(minute_file.minutes)
+    # the prices featurize and the backtest saw: back-adjusted across contract rolls (minutes followed
+    # after this read are fed as they come)
+    session.feed(adjusted_for_rolls(minute_file.minutes, config, known_rolls(path)))
     if follow and not _reaches_bound(Path(path), config, bound, exclude):
         _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude)
     session.finish()

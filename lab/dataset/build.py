@@ -57,7 +57,8 @@ from lab.market.sessions import regular_sessions
 
 __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
            "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
-           "feature_columns", "custom_columns", "model_features", "known_rolls"]
+           "feature_columns", "custom_columns", "model_features", "known_rolls",
+           "adjusted_for_rolls"]
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume", "session", "session_open", "session_close")
 WINDOW_NAMES = ("train", "validation")
@@ -510,6 +511,19 @@ def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 TEST_WARMUP_DAYS = 90
 
 
+def adjusted_for_rolls(minutes: pd.DataFrame, config: LabConfig, rolls: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The minutes as featurize uses them: with ``[data] roll_adjust = "back"``, shifted across the contract
+    switches of ``rolls`` (a stitched file's table), else of those detected in them; unchanged otherwise.
+
+    The one rule for final-eval's test window and paper's replay, so both see the prices featurize saw.
+    """
+    if config.data.roll_adjust != "back" or minutes.empty:
+        return minutes
+    if rolls is None:
+        rolls = detect_rolls(minutes, config.data.instrument, config.session.calendar, config.instrument.tick_size)
+    return adjust_rolls(minutes, rolls, "back")
+
+
 def build_window_table(minutes: pd.DataFrame, config: LabConfig, start: dt.date, end: dt.date,
                        rolls: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features and targets of the bars dated ``start..end`` (ET), computed with the preceding history.
@@ -520,10 +534,7 @@ def build_window_table(minutes: pd.DataFrame, config: LabConfig, start: dt.date,
     With ``[data] roll_adjust = "back"`` the minutes are first adjusted across the contract
     switches of ``rolls`` (a stitched file's table), else of those detected in them, as featurize does.
     """
-    if config.data.roll_adjust == "back":
-        if rolls is None:
-            rolls = detect_rolls(minutes, config.data.instrument, config.session.calendar, config.instrument.tick_size)
-        minutes = adjust_rolls(minutes, rolls, "back")
+    minutes = adjusted_for_rolls(minutes, config, rolls)
     table, sessions = featurized_bars(minutes, config)
     if len(table.loc[: pd.Timestamp(start).tz_localize(table.index.tz)]) < config.session.warmup_bars:
         raise DataError(f"fewer than {config.session.warmup_bars} regular-session bars before {start}: the "

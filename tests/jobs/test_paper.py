@@ -120,6 +120,25 @@ def _backtest_csv(setup, start: str, end: str, volatility: bool = False) -> str:
 
 
 @pytest.mark.slow
+def test_paper_across_a_contract_roll_trades_the_back_adjusted_prices_like_the_backtest(tracking_store, tmp_path,
+                                                                                         minutes):
+    """MESH23 -> MESM23 rolls on 2023-03-09: from the next session on the file trades 30 points higher. Paper
+    replays the prices featurize and the backtest see (back-adjusted), so its trades equal the backtest's."""
+    import pandas as pd
+
+    from jobs.paper import main
+
+    rolled = minutes.copy()
+    after = rolled.index >= pd.Timestamp("2023-03-10 09:30", tz=rolled.index.tz)
+    rolled.loc[after, ["open", "high", "low", "close"]] += 30.0
+    setup = _register_champion(tmp_path, rolled, "target_6bar")
+    assert main(["--config", setup["config"], "--from", START, "--to", END]) == 0
+    (run,) = _paper_runs()
+    paper_csv = _artifact(run, "trades.csv")
+    assert paper_csv == _backtest_csv(setup, START, END) and paper_csv.count("\n") > 10
+
+
+@pytest.mark.slow
 def test_paper_run_trades_equal_the_backtests_to_the_cent(paper_setup):
     from jobs.paper import main
 
