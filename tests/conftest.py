@@ -229,3 +229,24 @@ def use_store(patch: pytest.MonkeyPatch, folder: Path, experiment: str, uri: str
     mlflow.set_tracking_uri(uri)
     mlflow.create_experiment(experiment, artifact_location=(folder / "artifacts").as_uri())
     return uri
+
+
+def process_alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (Linux /proc)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_until(condition, timeout: float = 5.0, poll: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; its last answer."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(poll)
+    return condition()

@@ -32,6 +32,7 @@ from jobs.scheduler import (
     schedule,
     sync_jobs,
 )
+from tests.conftest import process_alive, wait_until
 from tests.registry.conftest import GOOD_BACKTEST, GOOD_STUDY, GOOD_WALK_FORWARD, LEDGER_TAGS, _create_run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -119,15 +120,6 @@ def store(tracking_store) -> str:
 
 def _plan(tmp_path, *specs: JobSpec, grace: int = 3600, workers: int = 1) -> Schedule:
     return Schedule(tmp_path / "schedule.toml", tuple(specs), "UTC", f"sqlite:///{tmp_path / 'jobs.db'}", grace, workers)
-
-
-def _wait(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def _write(tmp_path, text: str) -> Path:
@@ -339,9 +331,9 @@ def test_scheduler_skips_a_firing_while_the_previous_one_runs(tmp_path):
     scheduler.resume()
     try:
         scheduler.modify_job("daily", next_run_time=dt.datetime.now(UTC))
-        assert _wait(lambda: len(CALLS) == 1)
+        assert wait_until(lambda: len(CALLS) == 1)
         scheduler.modify_job("daily", next_run_time=dt.datetime.now(UTC))
-        assert _wait(lambda: skipped == ["daily"])
+        assert wait_until(lambda: skipped == ["daily"])
     finally:
         RELEASE.set()
         scheduler.shutdown(wait=True)
@@ -361,7 +353,7 @@ def test_scheduler_keeps_going_after_a_failing_job(store, tmp_path):
     try:
         for expected in (1, 2):
             scheduler.modify_job("daily", next_run_time=dt.datetime.now(UTC))
-            assert _wait(lambda: len(finished) == expected)
+            assert wait_until(lambda: len(finished) == expected)
         assert len(CALLS) == 2 and scheduler.running
         client = MlflowClient()
         runs = client.search_runs([client.get_experiment_by_name("lab-test").experiment_id],
@@ -383,7 +375,7 @@ def test_scheduler_restart_runs_missed_firings_once(tmp_path):
     assert actions == {"daily": "kept"}
     second.resume()
     try:
-        assert _wait(lambda: len(CALLS) == 1)
+        assert wait_until(lambda: len(CALLS) == 1)
         time.sleep(0.3)
         assert len(CALLS) == 1  # three missed firings, coalesced into one
         assert second.get_job("daily").next_run_time > dt.datetime.now(UTC)
@@ -401,7 +393,7 @@ def test_scheduler_skips_a_firing_missed_beyond_the_grace_time(tmp_path):
     scheduler.modify_job("daily", next_run_time=dt.datetime.now(UTC) - dt.timedelta(hours=2))
     scheduler.resume()
     try:
-        assert _wait(lambda: missed == ["daily"])
+        assert wait_until(lambda: missed == ["daily"])
         assert CALLS == []
     finally:
         scheduler.shutdown(wait=True)
@@ -462,7 +454,7 @@ def test_schedule_run_catches_up_after_a_restart_and_stops_on_sigterm(tmp_path):
         [sys.executable, "-c", "from jobs.scheduler import schedule; schedule()", "run", "--schedule", str(path),
          "--runner", f"{HERE}:file_runner"], cwd=PROJECT_ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait(lambda: runs.exists(), timeout=30)
+        assert wait_until(lambda: runs.exists(), timeout=30)
         time.sleep(0.5)  # let it log the step
     finally:
         process.terminate()
@@ -485,15 +477,6 @@ time.sleep(300)
 """
 
 
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
-
-
 def _lab(*args: str) -> list[str]:
     return [sys.executable, "-c", "from cli.main import main; main()", *args]
 
@@ -506,17 +489,17 @@ def test_schedule_run_sigterm_stops_the_running_job_and_marks_its_run_killed(sto
 
     project, path, process = _schedule_run_with_a_due_job(tmp_path, SLOW_JOB)
     try:
-        assert _wait(lambda: (project / "sleeper.pid").exists() and (project / "job.pid").exists(), timeout=60)
+        assert wait_until(lambda: (project / "sleeper.pid").exists() and (project / "job.pid").exists(), timeout=60)
         job_pid = int((project / "job.pid").read_text())
         sleeper_pid = int((project / "sleeper.pid").read_text())
-        assert _alive(job_pid) and _alive(sleeper_pid)
+        assert process_alive(job_pid) and process_alive(sleeper_pid)
         process.terminate()
         _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr
-    assert not _alive(job_pid) and not _alive(sleeper_pid)  # nothing left behind
+    assert not process_alive(job_pid) and not process_alive(sleeper_pid)  # nothing left behind
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("lab-test").experiment_id],
                                 "tags.`lab.schedule` = 'daily'")
@@ -551,17 +534,17 @@ def test_schedule_run_sigkill_ends_the_running_job_which_marks_its_run_killed(st
 
     project, path, process = _schedule_run_with_a_due_job(tmp_path, LAB_JOB)
     try:
-        assert _wait(lambda: (project / "job.pid").exists(), timeout=60)
+        assert wait_until(lambda: (project / "job.pid").exists(), timeout=60)
         job_pid = int((project / "job.pid").read_text())
         process.kill()
         process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert _wait(lambda: not _alive(job_pid), timeout=30), "the scheduler's entry point outlived it"
+    assert wait_until(lambda: not process_alive(job_pid), timeout=30), "the scheduler's entry point outlived it"
     client = MlflowClient()
     experiment = client.get_experiment_by_name("lab-test").experiment_id
-    assert _wait(lambda: client.search_runs([experiment], "tags.`lab.schedule` = 'daily'")[0].info.status != "RUNNING",
+    assert wait_until(lambda: client.search_runs([experiment], "tags.`lab.schedule` = 'daily'")[0].info.status != "RUNNING",
                  timeout=30)
     (run,) = client.search_runs([experiment], "tags.`lab.schedule` = 'daily'")
     assert run.info.status == "KILLED" and run.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
@@ -576,7 +559,7 @@ def test_schedule_run_once_cannot_overlap_the_same_job_in_another_process(store,
     first = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     try:
-        assert _wait(lambda: (tmp_path / "started").exists(), timeout=60)
+        assert wait_until(lambda: (tmp_path / "started").exists(), timeout=60)
         second = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
         assert f"slow: failed: job 'slow' is already running (pid {first.pid} on " in second.stderr

@@ -5,13 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, process_alive, wait_until
 
 #: A lab job in miniature: job_main around a stage run that publishes its pid, starts a child and sleeps.
 SLEEPY_JOB = """import os, pathlib, subprocess, sys, time
@@ -51,28 +50,12 @@ def sleepy_project(tmp_path, tracking_store) -> Path:
     return project
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
-
-
-def _wait(condition, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
 
 def _start_lab(project: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(project)], cwd=project, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if not _wait(lambda: (project / "job.pid").exists() or runner.poll() is not None):
+    if not wait_until(lambda: (project / "job.pid").exists() or runner.poll() is not None, timeout=60):
         runner.kill()
     assert (project / "job.pid").exists(), runner.communicate()
     return runner
@@ -94,7 +77,7 @@ def test_sigterm_of_lab_stops_its_entry_point_and_marks_the_run_killed(sleepy_pr
     lines = stderr.strip().splitlines()
     assert f"lab: stopped by SIGTERM: stopping sleepy (run {run.info.run_id}) and marking it KILLED" in lines
     assert f"sleepy: stopped by SIGTERM; run {run.info.run_id} marked KILLED" in lines
-    assert _wait(lambda: not _alive(job) and not _alive(child))
+    assert wait_until(lambda: not process_alive(job) and not process_alive(child), timeout=60)
     run = _the_run()
     assert run.info.status == "KILLED"
     assert run.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
@@ -106,8 +89,8 @@ def test_sigkill_of_lab_ends_its_entry_point_which_marks_its_run_killed(sleepy_p
     job = int((sleepy_project / "job.pid").read_text())
     runner.kill()
     runner.wait()
-    assert _wait(lambda: not _alive(job)), "the entry point outlived the lab process that started it"
-    assert _wait(lambda: _the_run().info.status != "RUNNING")
+    assert wait_until(lambda: not process_alive(job), timeout=60), "the entry point outlived the lab process that started it"
+    assert wait_until(lambda: _the_run().info.status != "RUNNING", timeout=60)
     run = _the_run()
     assert run.info.status == "KILLED" and run.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
     assert json.loads(run.data.tags["lab.process"])["pid"] == job
@@ -142,4 +125,4 @@ def test_an_entry_point_killed_by_a_signal_ends_killed_not_failed(sleepy_project
     stdout, _ = runner.communicate(timeout=60)
     assert stdout.split() == ["KILLED", str(128 + signal.SIGKILL)]
     assert _the_run().info.status == "KILLED"
-    assert not _alive(child)  # what the killed command left in its process group goes with it
+    assert not process_alive(child)  # what the killed command left in its process group goes with it
