@@ -4,7 +4,8 @@
 ``lab.alias.<alias>``) and, on the version, the gate's record (gates, evidence, who promoted it and
 when, the override if forced). An alias moved any other way (the MLflow UI's "Promote model", the
 client API) points at a version without that record, or at another version than the record names:
-final-eval, paper and monitor refuse it, naming the fix.
+final-eval, paper, monitor and the served signal model (:func:`admit_served`, called where
+``mlflow models serve`` loads it) refuse it, naming the fix.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from lab import tracking
 from registry.errors import RegistryError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lab.live.serving import SignalSpec
     from lab.tracking import MlflowClient
 
-__all__ = ["ChampionError", "gate_version", "alias_record_tag", "GATE_RECORD_TAGS"]
+__all__ = ["ChampionError", "gate_version", "admit_served", "alias_record_tag", "GATE_RECORD_TAGS"]
 
 #: The tags `lab promote` writes on every version it registers: without them no gate judged it.
 GATE_RECORD_TAGS = (tag.GATES, tag.EVIDENCE_RUNS, tag.PROMOTED_AT, tag.PROMOTED_BY)
@@ -58,3 +60,42 @@ def gate_version(model_name: str, alias: str = "champion", client: "MlflowClient
             f"an alias moved in the MLflow UI or through the client API is not trusted): promote through the gate "
             f"with `lab promote --run-id {run_id}`")
     return version
+
+
+def admit_served(spec: "SignalSpec") -> None:
+    """Let a loaded signal model answer only when the gate put it where it is served from.
+
+    Called by :class:`lab.tracking.pyfunc.SignalModel` at load (``mlflow models serve -m
+    models:/<name>@champion``, ``mlflow.pyfunc.load_model``), in the serving process: the tune run
+    the model was built from must be the run of a version that an alias of ``spec.model_name``
+    points at *and* that ``lab promote`` moved it to (:func:`gate_version`). A version registered or
+    aliased another way, or one the gate has since replaced, is refused.
+
+    Raises
+    ------
+    ChampionError
+        The spec names no model (built outside ``lab promote``), or no alias the gate recorded
+        points at a version of this run.
+    """
+    if not spec.model_name or not spec.run_id:
+        raise ChampionError("this signal model names no registered model or run: it was not built by `lab promote`, "
+                            "and only a version the promotion gate registered is served; promote its tune run "
+                            "with `lab promote --run-id <tune run>`")
+    registered = tracking.registered_model_or_none(spec.model_name)
+    prefix = f"{tag.ALIAS_RECORD}."
+    aliases = sorted(key[len(prefix):] for key in ((registered.tags or {}) if registered is not None else {})
+                     if key.startswith(prefix))
+    why = []
+    for alias in aliases:
+        try:
+            version = gate_version(spec.model_name, alias)
+        except ChampionError as exc:
+            why.append(str(exc))
+            continue
+        if version.run_id == spec.run_id:
+            return
+        why.append(f"the gate's {alias} of {spec.model_name!r} is version {version.version}, run {version.run_id}")
+    raise ChampionError(
+        f"refusing to serve the signal model of run {spec.run_id}: no alias the promotion gate recorded on "
+        f"{spec.model_name!r} in {tracking.tracking_uri()} points at it ({'; '.join(why) or 'no alias was ever promoted'}); "
+        f"serve `models:/{spec.model_name}@champion`, or promote this run with `lab promote --run-id {spec.run_id}`")

@@ -185,7 +185,7 @@ def register(
                                                client=client)
     tags = version_tags(candidate, alias=alias, forced=forced, reason=reason)
 
-    signal = build_signal_model(candidate, client)  # the servable pyfunc around the same booster (lab.live)
+    signal = build_signal_model(candidate, model_name, client)  # the servable pyfunc around the same booster (lab.live)
     source, model_id = (signal.model_uri, signal.model_id) if signal.model_id else (candidate.model.model_uri,
                                                                                     candidate.model.model_id)
     tags.update({tag.NATIVE_MODEL_URI: candidate.model.model_uri,

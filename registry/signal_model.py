@@ -1,6 +1,6 @@
 """The champion is servable: at promotion its booster is wrapped as the signal pyfunc and registered.
 
-    signal = build_signal_model(candidate)   # called by registry.promote.register, before the version
+    signal = build_signal_model(candidate, model_name)  # called by registry.promote.register, before the version
 
 :class:`lab.tracking.pyfunc.SignalModel` takes minutes and returns, per completed 5-minute bar,
 the probability, the side, the contracts and the rule that stopped it. It carries the tune run's
@@ -32,6 +32,7 @@ from lab.config import load_config
 from lab.errors import LabError
 from lab.features.custom import custom_sources_digest
 from lab.live import CORE_NAMES, OPTIONAL_SET_NAMES
+from registry.champion import admit_served
 from registry.evidence import Candidate, get_client, with_trading_settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,8 +55,10 @@ class SignalModelRef:
         return f"models:/{self.model_id}"
 
 
-def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = None) -> SignalModelRef:
-    """Log the candidate's booster as the signal pyfunc; ``model_id`` empty (and ``why``) when it cannot be."""
+def build_signal_model(candidate: "Candidate", model_name: str, client: "MlflowClient | None" = None) -> SignalModelRef:
+    """Log the candidate's booster as the signal pyfunc of ``model_name``; ``model_id`` empty (and ``why``) when it
+    cannot be. Wherever it is loaded it answers only while the gate's record points at it
+    (:func:`registry.champion.admit_served`)."""
     from lab.live.serving import SignalSpec  # heavy: loads numba
     from lab.strategies import targets_for  # heavy: loads numba
     from lab.tracking import MlflowException  # heavy: loads mlflow
@@ -89,11 +92,12 @@ def build_signal_model(candidate: "Candidate", client: "MlflowClient | None" = N
                       bar_minutes=config.session.bar_minutes, warmup_bars=config.session.warmup_bars,
                       optional_sets=tuple(config.features.optional_sets),
                       rules=dataclasses.asdict(config.rules), strategy=dataclasses.asdict(config.strategy),
-                      custom=tuple(custom_sources), custom_sources=custom_sources)
+                      custom=tuple(custom_sources), custom_sources=custom_sources, model_name=model_name,
+                      run_id=run.run_id)
     experiment_id = client.get_run(run.run_id).info.experiment_id
     with tracking.child_run(experiment_id, "signal-model",
                             {tracking.STAGE_TAG: "signal-model", tag.EVIDENCE_FOR: run.run_id}) as signal_run:
-        model_id = tracking.log_signal_model(booster, spec)
+        model_id = tracking.log_signal_model(booster, spec, admit=admit_served)
     return SignalModelRef(model_id, signal_run.info.run_id)
 
 

@@ -62,6 +62,10 @@ class SignalSpec:
     custom: tuple[str, ...] = ()
     #: Their modules' source digests at promotion (:func:`lab.features.custom.custom_sources_digest`).
     custom_sources: dict[str, str] = field(default_factory=dict)
+    #: The registered model ``lab promote`` registered it under and the tune run the gate judged: where it is
+    #: loaded, the gate's record is asked whether this run is what an alias of that model was promoted to.
+    model_name: str = ""
+    run_id: str = ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -50,13 +50,14 @@ def log_model(trained: Any, example: pd.DataFrame) -> str:
 
 
 @_timed
-def log_signal_model(booster: Any, spec: Any, name: str = "signal_model") -> str:
+def log_signal_model(booster: Any, spec: Any, name: str = "signal_model", admit: Any = None) -> str:
     """Log the champion as a signal pyfunc (:class:`lab.tracking.pyfunc.SignalModel`) in the active run.
 
     The native booster is saved in its own format (LightGBM text, XGBoost JSON) and handed to
     MLflow as an artifact with the :class:`lab.live.serving.SignalSpec` JSON; the ``lab`` package
     travels as code, so ``mlflow models serve --env-manager local`` needs only the pip requirements.
-    Returns the logged model's id.
+    ``admit`` (a module-level function, pickled by reference) is asked at every load whether the model may
+    answer (:class:`lab.tracking.pyfunc.SignalModel`). Returns the logged model's id.
     """
     import mlflow  # heavy: mlflow, 1.4 s to import
     from mlflow.models import infer_signature  # heavy: mlflow, 1.4 s to import
@@ -77,7 +78,7 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model") -> str
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             info = mlflow.pyfunc.log_model(
-                name=name, python_model=SignalModel(), artifacts={"booster": str(booster_path), "signal_spec": str(spec_path)},
+                name=name, python_model=SignalModel(admit), artifacts={"booster": str(booster_path), "signal_spec": str(spec_path)},
                 code_paths=[str(Path(__file__).resolve().parent)], signature=signature, input_example=example,
                 pip_requirements=requirements)
     return info.model_id

@@ -7,7 +7,7 @@ computes is :func:`lab.live.serving.signals_from_minutes` (pure, no MLflow).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from mlflow.pyfunc import PythonModel
@@ -18,10 +18,22 @@ __all__ = ["SignalModel"]
 
 
 class SignalModel(PythonModel):
-    """MLflow pyfunc: minutes in, the champion's decisions per completed bar out (see lab.live.serving)."""
+    """MLflow pyfunc: minutes in, the champion's decisions per completed bar out (see lab.live.serving).
+
+    ``admit`` is called with the model's :class:`SignalSpec` wherever the model is loaded (``mlflow
+    models serve``, ``mlflow.pyfunc.load_model``) before it answers anything, and raises to refuse it:
+    the registry hands in its rule that only a version ``lab promote`` recorded is served
+    (:func:`registry.champion.admit_served`). It travels in the pickled model by reference.
+    """
+
+    def __init__(self, admit: Callable[[SignalSpec], None] | None = None) -> None:
+        self._admit = admit
 
     def load_context(self, context) -> None:
         spec = SignalSpec.from_json(Path(context.artifacts["signal_spec"]).read_text())
+        admit = getattr(self, "_admit", None)
+        if admit is not None:
+            admit(spec)
         self._spec = spec
         self._booster = load_booster(spec.engine, context.artifacts["booster"])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.champion import ChampionError, gate_version
+from lab.live.serving import SignalSpec
+from registry.champion import ChampionError, admit_served, gate_version
 from registry.promote import promote
 from registry.status import format_status, lab_status
 
@@ -59,3 +60,22 @@ def test_status_shows_the_champions_verdict_and_an_untrusted_alias(lab_runs, pol
     lab_runs.client.set_registered_model_alias("mes-test", "champion", first.version)
     text = format_status(lab_status(config))
     assert "NOT TRUSTED: the champion of 'mes-test'" in text
+
+
+def test_a_served_model_is_admitted_only_while_the_gates_record_points_at_its_run(lab_runs, policy):
+    first = promote(lab_runs.candidate(), policy)
+    first_run = first.candidate.run.run_id
+    spec = SignalSpec(engine="lightgbm", features=("ret_1",), model_name="mes-test", run_id=first_run)
+    admit_served(spec)  # the gate's champion: served
+    second = promote(lab_runs.candidate(), policy)
+    with pytest.raises(ChampionError, match=rf"refusing to serve the signal model of run {first_run}: .*the gate's "
+                                            rf"champion of 'mes-test' is version {second.version}"):
+        admit_served(spec)  # replaced by the gate since
+    lab_runs.client.set_registered_model_alias("mes-test", "champion", first.version)  # as the MLflow UI would
+    with pytest.raises(ChampionError, match=r"promotion gate did not put it there .*lab promote --run-id"):
+        admit_served(spec)
+
+
+def test_a_signal_model_built_outside_lab_promote_is_not_served(tracking_store):
+    with pytest.raises(ChampionError, match=r"names no registered model or run: it was not built by `lab promote`"):
+        admit_served(SignalSpec(engine="lightgbm", features=("ret_1",)))

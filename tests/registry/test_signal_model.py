@@ -70,6 +70,19 @@ def test_the_champion_version_is_the_signal_pyfunc_and_still_hands_over_its_boos
     assert ((trades["side"] != "flat") & (trades["contracts"] > 0)).all()
 
 
+def test_a_champion_alias_moved_with_the_client_is_not_loaded_for_serving(promoted_signal_model, lab_runs):
+    import mlflow
+
+    promotion, _ = promoted_signal_model
+    version = lab_runs.client.get_model_version("mes-test", promotion.version)
+    bare = lab_runs.client.create_model_version("mes-test", source=version.source, run_id=version.run_id,
+                                                model_id=version.model_id)
+    lab_runs.client.set_registered_model_alias("mes-test", "champion", bare.version)  # as the MLflow UI would
+    with pytest.raises(Exception, match=r"refusing to serve the signal model of run .*promotion gate did not put it "
+                                        r"there .*lab promote --run-id"):
+        mlflow.pyfunc.load_model("models:/mes-test@champion")
+
+
 def test_signal_model_answers_over_http_on_loopback(promoted_signal_model, tracking_store, tmp_path):
     import requests
 
