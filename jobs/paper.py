@@ -19,6 +19,9 @@ refused unless the champion's final-eval verdict (model version tag ``lab.final_
 is a PASS, as the plan's go/no-go demands. ``--override-reason "..."`` overrides the refusal and
 is recorded on the run (tag ``lab.live_override``). Dates in the held-out test window are refused
 and so are the sealed ranges of the file's market; the warm-up skips their rows (:func:`check_paper_range`).
+Sessions whose content is that of a sealed session of any market are refused (:mod:`registry.content`):
+those read at the start before anything trades; followed ones a session at a time, as soon as the
+session's close is in the file (:class:`SealWatch`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from lab import tags as tag
 from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.config.parsing import parse_date_param, parse_number_param
+from lab.data.fingerprints import session_fingerprints
 from lab.data.readers import read_minutes
 from lab.dataset.build import (TEST_WARMUP_DAYS, adjusted_for_rolls, data_source, known_rolls, read_fingerprints,
                                resolve_data_path)
@@ -60,7 +64,7 @@ from registry.errors import SealedRangeError
 from registry.provenance import trusted_source
 from registry.seals import sealed_ranges
 
-__all__ = ["main", "paper_trade", "check_paper_range", "check_strategy_model", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
+__all__ = ["main", "paper_trade", "SealWatch", "check_paper_range", "check_strategy_model", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
 
 #: The model-version tag final-eval sets (``PASS-target``, ``PASS-minimum`` or ``FAIL``).
 VERDICT_TAG = tag.FINAL_EVAL_VERDICT
@@ -247,9 +251,59 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
     # after this read are fed as they come)
     session.feed(adjusted_for_rolls(minute_file.minutes, config, known_rolls(path)))
     if follow and not _reaches_bound(Path(path), config, bound, exclude):
-        _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude)
+        watch = SealWatch(config)
+        _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude, watch)
+        watch.finish()
     session.finish()
     return session.trader, session.orders
+
+
+class SealWatch:
+    """Followed minutes checked against every seal by content, one regular session at a time.
+
+    A session is fingerprinted (:func:`lab.data.fingerprints.session_fingerprints`) as soon as its
+    close is in the file and compared with the sealed sessions of every market
+    (:func:`registry.content.refuse_sealed_content`). :meth:`check` runs before a chunk is fed, so a
+    chunk that holds a whole sealed session is refused before any of it trades; a sealed session
+    appended minute by minute is refused at its close (its bars traded on paper until then; the run
+    then fails with the refusal). :meth:`finish` checks the unfinished session left at the end.
+    """
+
+    STAGE = "paper --follow"
+
+    def __init__(self, config: LabConfig) -> None:
+        self.calendar = config.session.calendar
+        self.pending = pd.DataFrame()
+
+    def check(self, minutes: pd.DataFrame) -> None:
+        """Add followed ``minutes`` (ET, time order) and check every session whose close they reach.
+
+        Raises
+        ------
+        registry.errors.SealedRangeError
+            A completed session has the content of a sealed session.
+        """
+        if minutes.empty:
+            return
+        self.pending = minutes if self.pending.empty else pd.concat([self.pending, minutes])
+        stamps = self.pending.index
+        sessions = regular_sessions(self.calendar, stamps[0].date(), stamps[-1].date())
+        # the minute stamped a minute before the close is the session's last (bars stamped at their start)
+        done = sessions[pd.DatetimeIndex(sessions["session_close"]) <= stamps[-1] + pd.Timedelta(minutes=1)]
+        if done.empty:
+            return
+        cut = pd.Timestamp(done["session_close"].iloc[-1])
+        finished = self.pending[stamps < cut]
+        self.pending = self.pending[stamps >= cut]
+        refuse_sealed_content(session_fingerprints(finished, done), self.STAGE)
+
+    def finish(self) -> None:
+        """Check the session the follower stopped inside (its minutes so far)."""
+        if not self.pending.empty:
+            stamps = self.pending.index
+            sessions = regular_sessions(self.calendar, stamps[0].date(), stamps[-1].date())
+            refuse_sealed_content(session_fingerprints(self.pending, sessions), self.STAGE)
+            self.pending = pd.DataFrame()
 
 
 class _Session:
@@ -366,8 +420,10 @@ def _last_line_end(path: Path) -> int:
 
 
 def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session: _Session, poll_seconds: float,
-            idle_seconds: float, sleep: Callable[[float], None], exclude: Sequence[tuple[dt.date, dt.date]] = ()) -> None:
-    """Read lines appended after ``offset`` until the read bound is reached or the file stays idle."""
+            idle_seconds: float, sleep: Callable[[float], None], exclude: Sequence[tuple[dt.date, dt.date]] = (),
+            watch: SealWatch | None = None) -> None:
+    """Read lines appended after ``offset`` until the read bound is reached or the file stays idle; each
+    chunk is shown to ``watch`` (the seals by content) before it is fed."""
     idle_since = time.monotonic()
     while True:
         size = path.stat().st_size
@@ -382,6 +438,8 @@ def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session:
         if chunk.strip():
             idle_since = time.monotonic()
             read = _read_lines(path, chunk, config, bound, exclude)
+            if watch is not None:
+                watch.check(read.minutes)
             session.feed(read.minutes)
             if read.rows_outside:
                 return  # the next minute is dated at or after the read bound (the end, or a sealed range)

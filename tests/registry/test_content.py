@@ -107,3 +107,38 @@ def test_a_window_the_ledger_has_looked_at_is_refused_as_a_test_window(sealed):
     assert featurize.main(["--config", config]) == 2
     assert (f"[windows] test 2023-05-01..2023-06-30 overlaps 2023-05-01..2023-06-30, which market ES was already "
             f"evaluated on as a validation window (1 run(s): {looked}); a test window must be unseen") in _error("featurize")
+
+
+def _restamped(minutes: pd.DataFrame, days: int) -> pd.DataFrame:
+    moved = minutes.copy()
+    moved.index = moved.index + pd.Timedelta(days=days)
+    return moved
+
+
+def test_paper_follow_refuses_a_sealed_session_appended_whole_before_feeding_it(sealed):
+    from jobs.paper import SealWatch
+    from lab.config import load_config
+    from registry.errors import SealedRangeError
+
+    tmp, minutes = sealed
+    watch = SealWatch(load_config(str(tmp / "lab.toml")))
+    july = _restamped(minutes.loc["2023-07-10":"2023-07-12"], 364)  # Monday..Wednesday, a year later
+    watch.check(minutes.loc["2023-08-01":"2023-08-01"])  # an unsealed session passes
+    with pytest.raises(SealedRangeError, match=r"paper --follow refused: the session dated 2024-07-08 in this data "
+                                               r"has the content of session 2023-07-10 of the sealed test range"):
+        watch.check(july)
+
+
+def test_paper_follow_refuses_a_sealed_session_fed_minute_by_minute_at_its_close(sealed):
+    from jobs.paper import SealWatch
+    from lab.config import load_config
+    from registry.errors import SealedRangeError
+
+    tmp, minutes = sealed
+    watch = SealWatch(load_config(str(tmp / "lab.toml")))
+    day = _restamped(minutes.loc["2023-07-11":"2023-07-11"], 364)
+    before_close = day.index < pd.Timestamp("2024-07-09 15:59", tz="America/New_York")
+    for start in range(0, int(before_close.sum()), 60):  # an hour at a time: not yet a whole session
+        watch.check(day[before_close].iloc[start:start + 60])
+    with pytest.raises(SealedRangeError, match=r"the session dated 2024-07-09 .* session 2023-07-11 of the sealed"):
+        watch.check(day[~before_close])  # the close arrives
