@@ -51,6 +51,7 @@ from lab.data.readers import read_minutes
 from lab.dataset.build import (TEST_WARMUP_DAYS, adjusted_for_rolls, data_source, known_rolls, read_fingerprints,
                                resolve_data_path)
 from lab.dataset.windows import guard_range
+from lab.backtest.fills import FillSensitivity, other_fill_rules, sensitivity_of
 from lab.errors import LabError
 from lab.live.serving import single_row_predictor
 from lab.live.signal import LiveInputs
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             warn_if_costs_off(config)
             sink = open_sink(args.sink) if live else None
             try:
-                trader, orders = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=sealed,
+                trader, orders, fills = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=sealed,
                                              poll_seconds=poll_s, idle_seconds=idle_s)
             finally:
                 if sink is not None:
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                                    data_source=str(path), digest=champion.tags.get(tag.DATASET_DIGEST, ""),
                                    model=f"{name} version {champion.version} @champion", window=f"{start}..{end}")
             log_backtest(config, trader.result(), f"Paper trading {start}..{end} ({name} version {champion.version})",
-                         header=header)
+                         header=header, fills=fills)
     except (LabError, ValueError) as exc:
         return refuse("paper", exc, verb="refused")
     return 0
@@ -227,12 +228,13 @@ def live_permission(champion: Any, model_name: str, live: bool, override_reason:
 def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date, end: dt.date, *, follow: bool = False,
                 sink: OrderSink | None = None, poll_seconds: float = 2.0, idle_seconds: float = 0.0,
                 sleep: Callable[[float], None] = time.sleep, sealed: Sequence[DateRange] = ()
-                ) -> tuple[PaperTrader, list[Order]]:
+                ) -> tuple[PaperTrader, list[Order], FillSensitivity]:
     """Replay (or follow) the minute file through features, the model and the paper trader; rows of
     ``sealed`` ranges are skipped unread (see :func:`check_paper_range`).
 
-    Returns the trader (its :meth:`~lab.paper.PaperTrader.result` is a backtest result) and every
-    order it made; each order also goes to ``sink`` when one is given.
+    Returns the trader (its :meth:`~lab.paper.PaperTrader.result` is a backtest result), every
+    order it made (each also goes to ``sink`` when one is given) and the fill sensitivity: the
+    same decisions under both limit-fill rules (a shadow trader under the other rule; no orders).
     """
     if follow and Path(path).suffix.lower() not in (".txt", ".csv"):
         raise LabError(f"--follow reads lines appended to a plain text file; {path} is not one (use a .txt or .csv file)")
@@ -255,7 +257,7 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
         _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude, watch)
         watch.finish()
     session.finish()
-    return session.trader, session.orders
+    return session.trader, session.orders, session.fills()
 
 
 class SealWatch:
@@ -313,6 +315,10 @@ class _Session:
                  sink: OrderSink | None) -> None:
         self.trader = PaperTrader(config.rules, config.costs, config.instrument, config.session.bar_minutes,
                                   long_only=long_only_for_target(model.target), strategy=config.strategy)
+        # the same bars and decisions under the other limit-fill rule: the report's fill-sensitivity line
+        self.shadow = PaperTrader(other_fill_rules(config.rules), config.costs, config.instrument,
+                                  config.session.bar_minutes, long_only=long_only_for_target(model.target),
+                                  strategy=config.strategy)
         # The model's inputs and the strategy's own features (breakout, mean reversion) come from one live state.
         self.inputs = LiveInputs(self.trader.rule, sessions, config.session.bar_minutes, config.features.optional_sets,
                                  model.features, config.features.custom, config.session.warmup_bars, "the champion")
@@ -346,11 +352,17 @@ class _Session:
             self.bar(bar, row)
         if trading:
             self._send(self.trader.on_time(ns))
+            self.shadow.on_time(ns)
 
     def finish(self) -> None:
         for bar, row in self.inputs.flush():
             self.bar(bar, row)
         self._send(self.trader.finish())
+        self.shadow.finish()
+
+    def fills(self) -> FillSensitivity:
+        """What the session's decisions made under both limit-fill rules (the trader's and its shadow's)."""
+        return sensitivity_of(self.trader.rules, self.trader.result(), self.shadow.result())
 
     def bar(self, bar, row: np.ndarray) -> None:
         if not self.first_ns <= bar.start_ns < self.after_ns:
@@ -365,7 +377,9 @@ class _Session:
                              bar.session_close_ns, np.array([r[0] for r in rows], dtype=np.int64),
                              np.ascontiguousarray(minute[:, 1]), np.ascontiguousarray(minute[:, 2]),
                              np.ascontiguousarray(minute[:, 3]))
-        self._send(self.trader.on_bar(paper_bar, probability, tuple(row[self.inputs.strategy_columns].tolist())))
+        values = tuple(row[self.inputs.strategy_columns].tolist())
+        self._send(self.trader.on_bar(paper_bar, probability, values))
+        self.shadow.on_bar(paper_bar, probability, values)
 
     def _send(self, orders: list[Order]) -> None:
         self.orders.extend(orders)

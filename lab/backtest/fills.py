@@ -22,7 +22,7 @@ from lab.config import CostsConfig, RulesConfig
 from lab.market.instruments import Instrument
 from lab.rules import LIMIT_FILLS
 
-__all__ = ["FillOutcome", "FillSensitivity", "fill_outcome", "fill_sensitivity", "other_fill_rules"]
+__all__ = ["FillOutcome", "FillSensitivity", "fill_outcome", "fill_sensitivity", "other_fill_rules", "sensitivity_of"]
 
 
 @dataclass(frozen=True)
@@ -146,9 +146,13 @@ def fill_sensitivity(
         return run_backtest(bars, signals, minutes, rules=with_rules, costs=costs, instrument=instrument,
                             bar_minutes=bar_minutes, reversal_min_confidence=reversal_min_confidence)
 
-    own = fill_outcome(result if result is not None else run(rules))
-    other_rules = other_fill_rules(rules)
-    other = fill_outcome(run(other_rules))
-    by_rule = {rules.limit_fill: own, other_rules.limit_fill: other}
+    own = result if result is not None else run(rules)
+    return sensitivity_of(rules, own, run(other_fill_rules(rules)))
+
+
+def sensitivity_of(rules: RulesConfig, own: BacktestResult, other: BacktestResult) -> FillSensitivity:
+    """The fill sensitivity of two runs of the same signals: ``own`` under ``rules``, ``other`` under
+    :func:`other_fill_rules` of them (the backtest's two engine runs, or the paper trader and its shadow)."""
+    by_rule = {rules.limit_fill: fill_outcome(own), other_fill_rules(rules).limit_fill: fill_outcome(other)}
     return FillSensitivity(rules.limit_fill, rules.limit_through_ticks, through=by_rule["through"],
                            touch=by_rule["touch"])

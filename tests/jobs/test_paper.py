@@ -151,6 +151,24 @@ def test_paper_run_trades_equal_the_backtests_to_the_cent(paper_setup):
     for name in ("report.html", "success_criteria.csv", "equity_drawdown.png", "signals.csv", "orders.jsonl"):
         assert name in {a.path for a in paper_setup["client"].list_artifacts(run.info.run_id)}
     assert run.data.metrics["total_trades"] == paper_csv.count("\n") - 1
+    # the fill-sensitivity line: the paper trader's shadow under the other limit-fill rule books what the
+    # batch engine books under it
+    fills = _backtest_fills(paper_setup, START, END)
+    assert {k: run.data.metrics[k] for k in fills} == fills
+    assert fills["fill_touch_targets"] >= fills["fill_through_targets"]
+    assert "<p class='fill-rule'>" in _artifact(run, "report.html")
+
+
+def _backtest_fills(setup, start: str, end: str) -> dict[str, float]:
+    """The batch backtest's ``fill_*`` metrics (both limit-fill rules) on the setup's window."""
+    from lab.config import load_config
+    from lab.models.boosters import predict_proba
+    from lab.strategies import strategy_fill_sensitivity
+
+    config = load_config(setup["config"])
+    table, window_minutes = _window_table(setup, start, end)
+    probability = table[[]].assign(p=predict_proba(setup["booster"], table[setup["features"]]))["p"]
+    return strategy_fill_sensitivity(config, table, window_minutes, probability=probability).metrics()
 
 
 def test_paper_run_of_a_volatility_champion_trades_its_strategy_like_the_backtest(tracking_store, tmp_path, minutes):
