@@ -63,7 +63,7 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model", admit:
     from mlflow.models import infer_signature  # heavy: mlflow, 1.4 s to import
 
     from lab.live.serving import BOOSTER_FILES, example_minutes, signals_from_minutes  # heavy: loads numba
-    from lab.tracking.pyfunc import SignalModel  # heavy: loads mlflow, numba
+    from lab.tracking.pyfunc import BEING_LOGGED, SignalModel  # heavy: loads mlflow, numba
 
     example = example_minutes()
     signature = infer_signature(example, signals_from_minutes(example, booster, spec))
@@ -75,12 +75,17 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model", admit:
         booster.save_model(str(booster_path))
         spec_path = Path(folder) / "signal_spec.json"
         spec_path.write_text(spec.to_json())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            info = mlflow.pyfunc.log_model(
-                name=name, python_model=SignalModel(admit), artifacts={"booster": str(booster_path), "signal_spec": str(spec_path)},
-                code_paths=[str(Path(__file__).resolve().parent)], signature=signature, input_example=example,
-                pip_requirements=requirements)
+        logging = BEING_LOGGED.set(True)  # MLflow's input-example check loads it before it is registered
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                info = mlflow.pyfunc.log_model(
+                    name=name, python_model=SignalModel(admit),
+                    artifacts={"booster": str(booster_path), "signal_spec": str(spec_path)},
+                    code_paths=[str(Path(__file__).resolve().parent)], signature=signature, input_example=example,
+                    pip_requirements=requirements)
+        finally:
+            BEING_LOGGED.reset(logging)
     return info.model_id
 
 

@@ -6,6 +6,7 @@ computes is :func:`lab.live.serving.signals_from_minutes` (pure, no MLflow).
 
 from __future__ import annotations
 
+import contextvars
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,7 +15,11 @@ from mlflow.pyfunc import PythonModel
 
 from lab.live.serving import SignalSpec, load_booster, signals_from_minutes
 
-__all__ = ["SignalModel"]
+__all__ = ["SignalModel", "BEING_LOGGED"]
+
+#: True while :func:`lab.tracking.models.log_signal_model` logs the model: MLflow then loads it in this
+#: process to check its input example, before any registered version exists that could be admitted.
+BEING_LOGGED: contextvars.ContextVar[bool] = contextvars.ContextVar("lab_signal_model_being_logged", default=False)
 
 
 class SignalModel(PythonModel):
@@ -32,7 +37,7 @@ class SignalModel(PythonModel):
     def load_context(self, context) -> None:
         spec = SignalSpec.from_json(Path(context.artifacts["signal_spec"]).read_text())
         admit = getattr(self, "_admit", None)
-        if admit is not None:
+        if admit is not None and not BEING_LOGGED.get():
             admit(spec)
         self._spec = spec
         self._booster = load_booster(spec.engine, context.artifacts["booster"])

@@ -6,7 +6,9 @@ made unparsable (close = ``x``), so any read of a sealed row fails the job. The 
 the configuration whose train and validation windows sit around the April seal: featurize, tune with
 two worker processes and again on resume, walk-forward, a backtest of part of the validation window,
 analyze, promote, paper (with and without ``--follow``), monitor and ``lab data check``. Every job
-must finish.
+must finish. ``lab demo --config`` on such a file, its test month spoiled right after its featurize
+sealed it: every stage finishes but final-eval, the one job allowed to read the test window, which
+fails on the spoiled rows.
 """
 
 from __future__ import annotations
@@ -159,3 +161,43 @@ def test_data_check_reads_no_sealed_row(harness):
     _, config, raw = harness
     result = CliRunner().invoke(cli, ["data", "check", str(raw), "--config", config])
     assert result.exit_code == 0, result.output
+
+
+def test_lab_demo_on_a_file_reads_its_sealed_test_window_in_final_eval_only(tmp_path, monkeypatch):
+    """``lab demo --config`` on a user's file: its featurize seals the test month, which is then spoiled;
+    every stage finishes but final-eval, the one job allowed to read it, which fails on the spoiled rows."""
+    from jobs import demo
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))  # prepare_demo_home points both here; restored after
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'unused.db'}")
+    raw = write_firstrate(make_minutes("2022-05-01", "2023-08-31", seed=22), tmp_path / "raw.txt")
+    source = tmp_path / "demo.toml"
+    source.write_text(CONFIG.format(path=raw, test=("2023-07-01", "2023-07-31")).replace('"harness"', '"harness-demo"')
+                      .replace("num_leaves = [7, 15, 31]", "num_leaves = [7, 15]"))
+    config = demo.prepare_demo_home(str(source), "harness-demo", home=tmp_path / "demo")
+    spoiled = []
+    entry = demo._entry
+
+    def entry_then_spoil(name, params, experiment, echo):
+        run_id = entry(name, params, experiment, echo)
+        if name == "featurize":  # the test month is sealed now: make its rows unreadable
+            lines = raw.read_text().splitlines(keepends=True)
+            for i, line in enumerate(lines):
+                if line.startswith("2023-07"):
+                    stamp, o, h, l, _, v = line.rstrip("\n").split(",")
+                    lines[i] = f"{stamp},{o},{h},{l},x,{v}\n"
+                    spoiled.append(i)
+            raw.write_text("".join(lines))
+        return run_id
+
+    monkeypatch.setattr(demo, "_entry", entry_then_spoil)
+    try:
+        echoed: list[str] = []
+        runs = demo.run_demo(config, "harness-demo", echo=echoed.append, force_when_refused=True)
+        assert len(spoiled) > 5_000
+        assert {"featurize", "tune", "walk-forward", "backtest", "model_version"} <= set(runs), "\n".join(echoed)
+        assert "final-eval" not in runs and any("final-eval refused or failed" in line for line in echoed)
+        (final,) = _runs("final-eval")
+        assert final.info.status == "FAILED" and "'x' is not a number" in final.data.tags.get("lab.error", "")
+    finally:
+        mlflow.set_tracking_uri(None)
