@@ -1,12 +1,24 @@
 """Featurize on a full-size minute file: cold (CSV -> tables written), warm (cache hit), peak memory,
-the whole `mlflow run . -e featurize` wall time, and the look-ahead audit's share of a cold featurize
-(lab.leak_audit; its budget is 30 %). Prints medians of several runs.
+the whole `mlflow run . -e featurize` wall time, the look-ahead audit's share of a cold featurize
+(lab.leak_audit; its budget is 30 %), and the whole process of a cold featurize against the peer
+script a user would write with pandas alone. Prints medians of several runs.
 
-    python benchmarks/bench_featurize.py [--runs 5] [--mlflow-runs 3]
+    python benchmarks/bench_featurize.py [--runs 5] [--mlflow-runs 3] [--peer-runs 3] [--peer PATH]
 
 The 2.3-million-row input is the lab's own synthetic MES file (2019-05-01..2025-12-31), written
 once into benchmarks/out/. Each cold run is a fresh process (so its peak RSS is its own) with an
 empty feature cache; warm runs reuse that cache.
+
+Against the peer (``shared/bench/peer_featurize.py`` beside the checkout, or ``--peer``): both are
+timed as whole processes (interpreter start and imports included), alternated lab, peer, lab,
+peer, ..., and the medians compared. The lab's process loads lab.toml and runs
+:func:`lab.dataset.build.prepare_dataset` cold: the data work of ``lab featurize`` (read and
+validate, data doctor, content fingerprints, bars, features, targets, look-ahead audit, tables
+written, digests) without the MLflow run around it. Like for like: the peer is given
+``--until`` = the test window's first day of lab.toml, the date before which the lab reads. The
+lab's pipeline-code digest (:mod:`lab.dataset.code`) is kept in ``.lab/pipeline_code.json`` while
+the lab's code is unchanged, as after an edit of lab.toml; ``--code-edited`` removes it before every
+lab run, as after an edit of the lab's code.
 """
 
 from __future__ import annotations
@@ -39,6 +51,14 @@ print(json.dumps({"wall_s": wall, "peak_rss_mb": peak_mb, "cache_hit": dataset.c
 """
 
 
+WHOLE = r"""
+import sys
+from lab.config import load_config
+from lab.dataset.build import prepare_dataset
+prepare_dataset(load_config(None, {"data.path": sys.argv[1]}), progress=lambda m: None, force=True)
+"""
+
+
 def _child(path: Path, mode: str, lab_home: str) -> dict:
     env = _common.child_env(LAB_HOME=lab_home)
     proc = subprocess.run([sys.executable, "-c", CHILD, str(path), mode], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
@@ -49,12 +69,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--mlflow-runs", type=int, default=3)
+    parser.add_argument("--peer-runs", type=int, default=3, help="whole processes of each, alternated (0: skip)")
+    parser.add_argument("--peer", type=Path, default=None, help="the peer script (default: shared/bench/peer_featurize.py "
+                        "beside the checkout)")
+    parser.add_argument("--code-edited", action="store_true", help="remove the pipeline-code digest's memo before "
+                        "every lab run (a cold featurize after an edit of the lab's code)")
+    parser.add_argument("--only-peer", action="store_true", help="only the comparison with the peer")
     args = parser.parse_args()
     path = _common.default_data_file()
     load_before = _common.load()
     size_mb = path.stat().st_size / 1e6
     home = tempfile.mkdtemp(prefix="bench-featurize-")
     try:
+        if args.only_peer:
+            _against_peer(path, args, home)
+            print(_common.machine(load_before))
+            return
         cold = [_child(path, "cold", home) for _ in range(args.runs)]
         warm = [_child(path, "warm", home) for _ in range(args.runs)]
         total = cold[0]["rows_read"] + cold[0]["rows_held_out"]
@@ -85,9 +115,55 @@ def main() -> None:
                 walls.append(time.perf_counter() - start)
             print(f"`mlflow run . -e featurize` wall time (cache warm, logging included), median of "
                   f"{args.mlflow_runs}: {statistics.median(walls):.2f} s (runs: {', '.join(f'{w:.2f}' for w in walls)})")
+        if args.peer_runs:
+            _against_peer(path, args, home)
         print(_common.machine(load_before))
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _peer_script(given: Path | None) -> Path:
+    if given is not None:
+        return given
+    for folder in (ROOT.parent, *ROOT.parents[1:3]):
+        candidate = folder / "shared" / "bench" / "peer_featurize.py"
+        if candidate.is_file():
+            return candidate
+    raise SystemExit("no shared/bench/peer_featurize.py beside the checkout: pass --peer PATH or --peer-runs 0")
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    return time.perf_counter() - start, proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+
+
+def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
+    """The whole process of the lab's cold featurize and of the peer script, alternated; medians and ratio."""
+    sys.path.insert(0, str(ROOT))
+    from lab.config import load_config
+
+    until = load_config(None, {"data.path": str(path)}).windows.test.start
+    peer = _peer_script(args.peer)
+    env = _common.child_env(LAB_HOME=home)
+    memo = Path(home) / ".lab" / "pipeline_code.json"
+    subprocess.run([sys.executable, "-c", WHOLE, str(path)], env=env, cwd=ROOT, check=True, capture_output=True)
+    lab, other, line = [], [], ""
+    for _ in range(args.peer_runs):
+        if args.code_edited:
+            memo.unlink(missing_ok=True)
+        lab.append(_timed([sys.executable, "-c", WHOLE, str(path)], env)[0])
+        wall, line = _timed([sys.executable, str(peer), str(path), "--until", until.isoformat()], env)
+        other.append(wall)
+    ours, theirs = statistics.median(lab), statistics.median(other)
+    memo_state = "removed before each run (after a code edit)" if args.code_edited else "kept (after a lab.toml edit)"
+    print(f"whole process, cold featurize of the lab (read and validate, data doctor, fingerprints, features, "
+          f"targets, look-ahead audit, write, digests; pipeline-code memo {memo_state}) against the peer "
+          f"{peer.name} --until {until}, alternated, median of {args.peer_runs}: lab {ours:.2f} s "
+          f"(runs {', '.join(f'{w:.2f}' for w in lab)}), peer {theirs:.2f} s (runs {', '.join(f'{w:.2f}' for w in other)}); "
+          f"ratio lab / peer {ours / theirs:.2f}x")
+    print(f"  both read the minutes before {until}; the lab leaves the later ones unparsed, the peer parses the "
+          f"whole file and filters. Peer's own line: {line}")
 
 
 if __name__ == "__main__":

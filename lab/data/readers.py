@@ -165,6 +165,7 @@ def read_minutes(
 
 
 _FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
+_NS_DAY = 86_400 * 10**9
 
 
 def _cut_ranges(until: dt.date | None, since: dt.date | None,
@@ -183,8 +184,9 @@ def _outside_cuts(stamps: pd.DatetimeIndex, cuts: list[tuple[dt.date, dt.date]])
     keep = np.ones(len(stamps), dtype=bool)
     if not cuts or not len(stamps):
         return keep
-    day = np.asarray(stamps.tz_convert(MARKET_TZ).tz_localize(None).normalize().asi8)
     known = np.asarray(stamps.notna())
+    local = np.asarray(stamps.tz_convert(MARKET_TZ).tz_localize(None).asi8)
+    day = np.where(known, local // _NS_DAY * _NS_DAY, 0)  # midnight of the ET date (normalize() at 1/40 the cost)
     for start, end in cuts:
         lo = pd.Timestamp(max(start, dt.date(1677, 9, 22))).value
         hi = pd.Timestamp(min(end, dt.date(2262, 4, 10))).value
@@ -436,7 +438,14 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
                     starts, ends, keep = _line_plan(data, body_start, cuts, exact_zone)
                     change = np.flatnonzero(np.diff(np.r_[1, keep.astype(np.int8), 1]))
                     skips = [(int(starts[a]), int(ends[b - 1])) for a, b in change.reshape(-1, 2)]
-            if skips:
+            content: bytes | pa.Buffer | None = None  # None: the whole file
+            if skips and len(skips) == 1 and skips[0][1] == len(data):
+                # One held-out range to the end (the usual test window): the lines before it, unsplit and uncopied.
+                content = pa.memory_map(str(path)).read_buffer(skips[0][0])
+                gap = np.frombuffer(data, dtype=np.uint8, offset=skips[0][0])
+                skipped = int(np.count_nonzero(gap == 10)) + (1 if len(gap) and gap[-1] != 10 else 0)
+                del gap
+            elif skips:
                 numbered = len(skips) > 1 or skips[0][1] < len(data)  # a gap with lines after it
                 pieces, numbers, line, at = [data[:body_start]], [], first_line, body_start
                 for a, b in skips + [(len(data), len(data))]:
@@ -454,9 +463,8 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
                     at = b
                 content = b"".join(pieces)
                 line_numbers = np.concatenate(numbers) if numbered else None
-            else:
-                content = data[:]
-    prefix = pa.py_buffer(content)
+    prefix = (pa.memory_map(str(path)).read_buffer() if content is None else
+              content if isinstance(content, pa.Buffer) else pa.py_buffer(content))
     time_types = (pa.timestamp("ns"), pa.string()) if mapping[time_src] == "time" else (pa.string(),)
     for time_type in time_types:
         convert = pacsv.ConvertOptions(column_types={**types, time_src: time_type}, include_columns=list(mapping))
@@ -467,7 +475,8 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
     if table is None:
-        lenient = _read_text_lenient(path, content, names, mapping, has_header, on_bad_rows, line_numbers, delimiter)
+        lenient = _read_text_lenient(path, prefix.to_pybytes(), names, mapping, has_header, on_bad_rows, line_numbers,
+                                     delimiter)
         return lenient, first_line, skipped, None
     table = _standard_columns({mapping[c]: table.column(c) for c in table.column_names})
     return table, first_line, skipped, line_numbers
