@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import threading
 import warnings
 
 import exchange_calendars as xcals
@@ -25,14 +25,25 @@ def epoch_ns(stamps: "pd.DatetimeIndex | pd.Series") -> "np.ndarray":
     return stamps.as_unit("ns").asi8
 
 
-@functools.lru_cache(maxsize=8)
+#: Calendars built so far, per name: ``(first day, last day, calendar)``, the newest last.
+_BUILT: dict[str, list[tuple[str, str, xcals.ExchangeCalendar]]] = {}
+_BUILDING = threading.Lock()  # one build at a time: a request waits for a build that will serve it
+
+
 def _calendar(name: str, start: str, end: str) -> xcals.ExchangeCalendar:
-    try:
-        with warnings.catch_warnings():  # pandas 3 deprecations inside exchange_calendars, not ours
-            warnings.simplefilter("ignore")
-            return xcals.get_calendar(name, start=start, end=end)
-    except xcals.errors.InvalidCalendarName:
-        raise ConfigError(f"[session] calendar = {name!r} is not an exchange_calendars name; use e.g. 'XNYS'") from None
+    """A calendar covering ``start..end`` (ISO dates): one already built when it covers them, else a new one."""
+    with _BUILDING:
+        for first, last, calendar in reversed(_BUILT.get(name, [])):
+            if first <= start and end <= last:
+                return calendar
+        try:
+            with warnings.catch_warnings():  # pandas 3 deprecations inside exchange_calendars, not ours
+                warnings.simplefilter("ignore")
+                calendar = xcals.get_calendar(name, start=start, end=end)
+        except xcals.errors.InvalidCalendarName:
+            raise ConfigError(f"[session] calendar = {name!r} is not an exchange_calendars name; use e.g. 'XNYS'") from None
+        _BUILT[name] = [*_BUILT.get(name, [])[-7:], (start, end, calendar)]
+        return calendar
 
 
 def regular_sessions(calendar_name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
