@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 from lab.errors import DataError
 from lab.data.integrity import DEFAULT_MAX_BAD_SHARE, BadRows, check_minutes
 
-__all__ = ["MinuteFile", "read_minutes", "first_date", "sniff_format", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
+__all__ = ["MinuteFile", "read_minutes", "sniff_format", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
 
 MARKET_TZ = "America/New_York"
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -192,23 +192,6 @@ def _outside_cuts(stamps: pd.DatetimeIndex, cuts: list[tuple[dt.date, dt.date]])
         hi = pd.Timestamp(min(end, dt.date(2262, 4, 10))).value
         keep &= ~(known & (day >= lo) & (day <= hi))
     return keep
-
-
-def first_date(path: str | Path) -> dt.date | None:
-    """The date written at the start of a text minute file's first data line (``YYYY-MM-DD``, the
-    stamp's own wall clock), from its first 4 KB; None for any other file or layout. A hint for work
-    that can start before the file is read (e.g. building the exchange calendar), never a check."""
-    try:
-        with Path(path).open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return None
-    lines = head.removeprefix(_BOM).split(b"\n")[:2]
-    line = next((text for text in lines if text[:1].isdigit()), b"")
-    try:
-        return dt.date.fromisoformat(line[:10].decode("ascii")) if line[4:5] == b"-" else None
-    except ValueError:
-        return None
 
 
 # -- compressed and unknown files -------------------------------------------------------------

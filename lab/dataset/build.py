@@ -20,7 +20,6 @@ import json
 import sys
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,7 +33,7 @@ from lab.data.bars import regular_session_bars, resample_bars, session_minutes
 from lab.data.contracts import is_contract_set, stitch_source
 from lab.data.doctor import examine_for_featurize, findings_warning
 from lab.data.fingerprints import SessionPrint, prints_from_table, prints_table, session_fingerprints
-from lab.data.readers import first_date, read_minutes, write_firstrate
+from lab.data.readers import read_minutes, write_firstrate
 from lab.data.rolls import adjust_rolls, detect_rolls, read_roll_table, roll_table_path
 from lab.data.synth import generate_minutes
 from lab.dataset.cache import FeatureCache, dataset_digest, file_sha256, require_minute_file
@@ -405,14 +404,9 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     cut = "".join(f", outside sealed {rng}" for rng in excluded)
     progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")
     tick = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # The exchange calendar (~0.1 s of Python) is built while pyarrow parses the file (without the GIL).
-        if (first := first_date(path)) is not None:
-            pool.submit(regular_sessions, config.session.calendar, first - dt.timedelta(days=1),
-                        config.windows.test.start)
-        minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
-                                   max_bad_share=config.data.max_bad_share, until=config.windows.test.start,
-                                   exclude=[(r.start, r.end) for r in excluded])
+    minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+                               max_bad_share=config.data.max_bad_share, until=config.windows.test.start,
+                               exclude=[(r.start, r.end) for r in excluded])
     timings["read_s"] = time.perf_counter() - tick
     dropped = sum(minute_file.rows_dropped.values())
     progress(f"read {minute_file.rows_read:,} rows in {timings['read_s']:.2f} s; kept {len(minute_file.minutes):,}, "

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from lab import paths
 from lab.errors import ConfigError
 
 __all__ = ["regular_sessions", "epoch_ns"]
@@ -25,25 +28,62 @@ def epoch_ns(stamps: "pd.DatetimeIndex | pd.Series") -> "np.ndarray":
     return stamps.as_unit("ns").asi8
 
 
-#: Calendars built so far, per name: ``(first day, last day, calendar)``, the newest last.
-_BUILT: dict[str, list[tuple[str, str, xcals.ExchangeCalendar]]] = {}
-_BUILDING = threading.Lock()  # one build at a time: a request waits for a build that will serve it
+#: Schedules in memory, per calendar name: ``(first day, last day, schedule)``, the newest last.
+_SCHEDULES: dict[str, list[tuple[dt.date, dt.date, pd.DataFrame]]] = {}
 
 
-def _calendar(name: str, start: str, end: str) -> xcals.ExchangeCalendar:
-    """A calendar covering ``start..end`` (ISO dates): one already built when it covers them, else a new one."""
-    with _BUILDING:
-        for first, last, calendar in reversed(_BUILT.get(name, [])):
-            if first <= start and end <= last:
-                return calendar
+def _schedule(name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The calendar's schedule (index: session dates; ``open``, ``close`` in UTC) covering ``start..end``.
+
+    Building an ``exchange_calendars`` calendar costs ~0.1 s per decade of holiday rules, a tenth of a
+    cold featurize; its schedule depends only on the library's version and the years it spans. So a
+    schedule is built for whole calendar years and kept under the project root
+    (``.lab/calendars/<name>_<version>_<first>_<last>.parquet``); any later request inside those years
+    reads it back (~5 ms). A file that cannot be read or written only costs a build.
+    """
+    for first, last, schedule in reversed(_SCHEDULES.get(name, [])):
+        if first <= start and end <= last:
+            return schedule
+    folder = paths.project_root() / ".lab" / "calendars"
+    stem = f"{name}_{xcals.__version__}_"
+    for path in sorted(folder.glob(f"{stem}*.parquet")) if folder.is_dir() else ():
         try:
-            with warnings.catch_warnings():  # pandas 3 deprecations inside exchange_calendars, not ours
-                warnings.simplefilter("ignore")
-                calendar = xcals.get_calendar(name, start=start, end=end)
-        except xcals.errors.InvalidCalendarName:
-            raise ConfigError(f"[session] calendar = {name!r} is not an exchange_calendars name; use e.g. 'XNYS'") from None
-        _BUILT[name] = [*_BUILT.get(name, [])[-7:], (start, end, calendar)]
-        return calendar
+            first, last = (dt.date.fromisoformat(part) for part in path.stem[len(stem):].split("_"))
+        except ValueError:
+            continue
+        if first <= start and end <= last:
+            try:
+                schedule = pd.read_parquet(path)
+            except Exception:  # a truncated or foreign file: rebuilt below
+                continue
+            _SCHEDULES[name] = [*_SCHEDULES.get(name, [])[-7:], (first, last, schedule)]
+            return schedule
+    first, last = dt.date(start.year, 1, 1), dt.date(end.year, 12, 31)
+    try:
+        with warnings.catch_warnings():  # pandas 3 deprecations inside exchange_calendars, not ours
+            warnings.simplefilter("ignore")
+            calendar = xcals.get_calendar(name, start=first.isoformat(), end=last.isoformat())
+    except xcals.errors.InvalidCalendarName:
+        raise ConfigError(f"[session] calendar = {name!r} is not an exchange_calendars name; use e.g. 'XNYS'") from None
+    schedule = calendar.schedule[["open", "close"]]
+    _SCHEDULES[name] = [*_SCHEDULES.get(name, [])[-7:], (first, last, schedule)]
+    _keep(schedule, folder / f"{stem}{first}_{last}.parquet")
+    return schedule
+
+
+def _keep(schedule: pd.DataFrame, path: Path) -> None:
+    """Write ``schedule`` to ``path`` atomically; a folder that cannot be written is left alone."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+    except OSError:
+        return
+    try:
+        schedule.to_parquet(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def regular_sessions(calendar_name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -62,10 +102,7 @@ def regular_sessions(calendar_name: str, start: dt.date, end: dt.date) -> pd.Dat
         Index ``session`` (naive midnight, datetime64[ns]); columns ``session_open`` and
         ``session_close`` (tz-aware America/New_York).
     """
-    # Calendar bounds padded by a week: building one costs ~0.1 s per decade of holidays.
-    lo = (start - dt.timedelta(days=7)).isoformat()
-    hi = (end + dt.timedelta(days=7)).isoformat()
-    schedule = _calendar(calendar_name, lo, hi).schedule
+    schedule = _schedule(calendar_name, start - dt.timedelta(days=7), end + dt.timedelta(days=7))
     schedule = schedule.loc[pd.Timestamp(start) : pd.Timestamp(end)]
     out = pd.DataFrame(
         {
