@@ -24,9 +24,8 @@ import os
 import tempfile
 from pathlib import Path
 
-import exchange_calendars
-
 from lab import paths
+from lab.market.sessions import CALENDARS_VERSION
 
 __all__ = ["PIPELINE_ROOT", "pipeline_modules", "pipeline_code_digest", "module_code_hash"]
 
@@ -121,7 +120,7 @@ def _sources_key(package_dir: Path, modules) -> str:
     """SHA-256 of what the parse reads: the bytes of ``modules``, the set of module files of the package
     (a new file can turn ``from lab.x import y`` into a module import) and the calendar's version.
     Equal keys mean :func:`_parse_pipeline` would return the same (~3 ms against ~0.15 s)."""
-    key = hashlib.sha256(f"{package_dir}\n{exchange_calendars.__version__}\n".encode())
+    key = hashlib.sha256(f"{package_dir}\n{CALENDARS_VERSION}\n".encode())
     key.update("\n".join(sorted(str(p.relative_to(package_dir)) for p in package_dir.rglob("*.py"))).encode())
     for name in modules:
         path = _module_file(name, package_dir)
@@ -171,7 +170,7 @@ def _parse_pipeline(package_dir: Path) -> tuple[tuple[str, ...], str]:
             tree = ast.parse(path.read_text(encoding="utf-8"))
             pending.extend(_imported_lab_modules(tree, package_dir) - seen)
             hashes.append(_tree_code_hash(tree))  # after the imports were read: this removes them
-    digest = hashlib.sha256(exchange_calendars.__version__.encode())
+    digest = hashlib.sha256(CALENDARS_VERSION.encode())
     for content in sorted(hashes):
         digest.update(content.encode())
     return tuple(sorted(seen)), digest.hexdigest()[:16]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import os
 import tempfile
 import warnings
 from pathlib import Path
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
@@ -18,6 +18,8 @@ from lab.errors import ConfigError
 __all__ = ["regular_sessions", "epoch_ns"]
 
 MARKET_TZ = "America/New_York"
+#: The installed exchange_calendars, read without importing it (which loads every exchange's calendar).
+CALENDARS_VERSION = importlib.metadata.version("exchange_calendars")
 
 
 def epoch_ns(stamps: "pd.DatetimeIndex | pd.Series") -> "np.ndarray":
@@ -45,7 +47,7 @@ def _schedule(name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         if first <= start and end <= last:
             return schedule
     folder = paths.project_root() / ".lab" / "calendars"
-    stem = f"{name}_{xcals.__version__}_"
+    stem = f"{name}_{CALENDARS_VERSION}_"
     for path in sorted(folder.glob(f"{stem}*.parquet")) if folder.is_dir() else ():
         try:
             first, last = (dt.date.fromisoformat(part) for part in path.stem[len(stem):].split("_"))
@@ -58,6 +60,8 @@ def _schedule(name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
                 continue
             _SCHEDULES[name] = [*_SCHEDULES.get(name, [])[-7:], (first, last, schedule)]
             return schedule
+    import exchange_calendars as xcals  # ~75 ms: only when a schedule is built, not when it is read back
+
     first, last = dt.date(start.year, 1, 1), dt.date(end.year, 12, 31)
     try:
         with warnings.catch_warnings():  # pandas 3 deprecations inside exchange_calendars, not ours
