@@ -146,6 +146,9 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
     until = load_config(None, {"data.path": str(path)}).windows.test.start
     peer = _peer_script(args.peer)
     env = _common.child_env(LAB_HOME=home)
+    # As Python runs by default: modules' bytecode cached in __pycache__ (a shell with
+    # PYTHONDONTWRITEBYTECODE=1 compiles every edited project module again in every process, ~0.06 s).
+    bytecode = "cached" if env.pop("PYTHONDONTWRITEBYTECODE", None) is None else "cached (PYTHONDONTWRITEBYTECODE unset)"
     memo = Path(home) / ".lab" / "pipeline_code.json"
     subprocess.run([sys.executable, "-c", WHOLE, str(path)], env=env, cwd=ROOT, check=True, capture_output=True)
     lab, other, line = [], [], ""
@@ -163,7 +166,8 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
           f"(runs {', '.join(f'{w:.2f}' for w in lab)}), peer {theirs:.2f} s (runs {', '.join(f'{w:.2f}' for w in other)}); "
           f"ratio lab / peer {ours / theirs:.2f}x")
     print(f"  both read the minutes before {until}; the lab leaves the later ones unparsed, the peer parses the "
-          f"whole file and filters. Peer's own line: {line}")
+          f"whole file and filters; bytecode {bytecode}; the exchange calendar's schedule kept in .lab/calendars "
+          f"(from the warm-up run). Peer's own line: {line}")
 
 
 if __name__ == "__main__":
