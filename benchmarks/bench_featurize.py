@@ -11,11 +11,12 @@ empty feature cache; warm runs reuse that cache.
 
 Against the peer (``shared/bench/peer_featurize.py`` beside the checkout, or ``--peer``): both are
 timed as whole processes (interpreter start and imports included), alternated lab, peer, lab,
-peer, ..., and the medians compared. The lab's process loads lab.toml and runs
-:func:`lab.dataset.build.prepare_dataset` cold: the data work of ``lab featurize`` (read and
-validate, data doctor, content fingerprints, bars, features, targets, look-ahead audit, tables
-written, digests) without the MLflow run around it. Like for like: the peer is given
-``--until`` = the test window's first day of lab.toml, the date before which the lab reads. The
+peer, ..., and the medians compared. The lab's process loads the default configuration (the values
+of lab.toml) and runs :func:`lab.dataset.build.prepare_dataset` cold: the data work of ``lab
+featurize`` (read and validate, data doctor, content fingerprints, bars, features, targets,
+look-ahead audit, tables written, digests) without the MLflow run around it. Like for like: the
+peer is given ``--until`` = the test window's first day (2024-01-01), the date before which the
+lab reads; the lab parses only those lines, the peer parses the whole file and filters. The
 lab's pipeline-code digest (:mod:`lab.dataset.code`) is kept in ``.lab/pipeline_code.json`` while
 the lab's code is unchanged, as after an edit of lab.toml; ``--code-edited`` removes it before every
 lab run, as after an edit of the lab's code.
