@@ -4,6 +4,7 @@ the whole `mlflow run . -e featurize` wall time, the look-ahead audit's share of
 script a user would write with pandas alone. Prints medians of several runs.
 
     python benchmarks/bench_featurize.py [--runs 5] [--mlflow-runs 3] [--peer-runs 3] [--peer PATH]
+        [--before CHECKOUT] [--code-edited] [--only-peer]
 
 The 2.3-million-row input is the lab's own synthetic MES file (2019-05-01..2025-12-31), written
 once into benchmarks/out/. Each cold run is a fresh process (so its peak RSS is its own) with an
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--code-edited", action="store_true", help="remove the pipeline-code digest's memo before "
                         "every lab run (a cold featurize after an edit of the lab's code)")
     parser.add_argument("--only-peer", action="store_true", help="only the comparison with the peer")
+    parser.add_argument("--before", type=Path, default=None, help="a checkout of the code before (e.g. a git "
+                        "worktree of an older commit): its cold featurize joins the alternation")
     args = parser.parse_args()
     path = _common.default_data_file()
     load_before = _common.load()
@@ -133,42 +137,66 @@ def _peer_script(given: Path | None) -> Path:
     raise SystemExit("no shared/bench/peer_featurize.py beside the checkout: pass --peer PATH or --peer-runs 0")
 
 
-def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _timed(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system, threads included) of one child process, and its last line."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True)
-    return time.perf_counter() - start, proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
 
 
 def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
-    """The whole process of the lab's cold featurize and of the peer script, alternated; medians and ratio."""
+    """The whole process of the lab's cold featurize and of the peer script (and of the lab in the
+    ``--before`` checkout), alternated; medians of wall and CPU time, and the ratios to the peer."""
     sys.path.insert(0, str(ROOT))
     from lab.config import load_config
 
     until = load_config(None, {"data.path": str(path)}).windows.test.start
     peer = _peer_script(args.peer)
-    env = _common.child_env(LAB_HOME=home)
     # As Python runs by default: modules' bytecode cached in __pycache__ (a shell with
     # PYTHONDONTWRITEBYTECODE=1 compiles every edited project module again in every process, ~0.06 s).
-    bytecode = "cached" if env.pop("PYTHONDONTWRITEBYTECODE", None) is None else "cached (PYTHONDONTWRITEBYTECODE unset)"
-    memo = Path(home) / ".lab" / "pipeline_code.json"
-    subprocess.run([sys.executable, "-c", WHOLE, str(path)], env=env, cwd=ROOT, check=True, capture_output=True)
-    lab, other, line = [], [], ""
+    base = _common.child_env()
+    bytecode = "cached" if base.pop("PYTHONDONTWRITEBYTECODE", None) is None else "cached (PYTHONDONTWRITEBYTECODE unset)"
+    contenders = {"lab": (ROOT, {**base, "LAB_HOME": home})}
+    if args.before is not None:
+        before_home = Path(home) / "before"  # removed with the benchmark's home
+        before_home.mkdir(exist_ok=True)
+        contenders["lab before"] = (args.before.resolve(), {**base, "LAB_HOME": str(before_home),
+                                                            "PYTHONPATH": str(args.before.resolve())})
+    commands = {name: ([sys.executable, "-c", WHOLE, str(path)], folder, env) for name, (folder, env) in contenders.items()}
+    commands["peer"] = ([sys.executable, str(peer), str(path), "--until", until.isoformat()], ROOT, base)
+    for name in contenders:  # a first run each: bytecode, the calendar's schedule, the code digest's memo
+        _timed(*commands[name][:1], commands[name][2], commands[name][1])
+    walls = {name: [] for name in commands}
+    cpus = {name: [] for name in commands}
+    line = ""
     for _ in range(args.peer_runs):
-        if args.code_edited:
-            memo.unlink(missing_ok=True)
-        lab.append(_timed([sys.executable, "-c", WHOLE, str(path)], env)[0])
-        wall, line = _timed([sys.executable, str(peer), str(path), "--until", until.isoformat()], env)
-        other.append(wall)
-    ours, theirs = statistics.median(lab), statistics.median(other)
+        for name, (command, folder, env) in commands.items():
+            if args.code_edited and name != "peer":
+                (Path(env["LAB_HOME"]) / ".lab" / "pipeline_code.json").unlink(missing_ok=True)
+            wall, cpu, last = _timed(command, env, folder)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+            line = last if name == "peer" else line
+    med = {name: (statistics.median(walls[name]), statistics.median(cpus[name])) for name in commands}
     memo_state = "removed before each run (after a code edit)" if args.code_edited else "kept (after a lab.toml edit)"
-    print(f"whole process, cold featurize of the lab (read and validate, data doctor, fingerprints, features, "
-          f"targets, look-ahead audit, write, digests; pipeline-code memo {memo_state}) against the peer "
-          f"{peer.name} --until {until}, alternated, median of {args.peer_runs}: lab {ours:.2f} s "
-          f"(runs {', '.join(f'{w:.2f}' for w in lab)}), peer {theirs:.2f} s (runs {', '.join(f'{w:.2f}' for w in other)}); "
-          f"ratio lab / peer {ours / theirs:.2f}x")
+    print(f"whole process, cold featurize (read and validate, data doctor, fingerprints, features, targets, look-ahead "
+          f"audit, write, digests; pipeline-code memo {memo_state}) against the peer {peer.name} --until {until}, "
+          f"alternated, median of {args.peer_runs}:")
+    for name in commands:
+        wall, cpu = med[name]
+        ratio = "" if name == "peer" else f"; ratio to the peer {wall / med['peer'][0]:.2f}x wall, {cpu / med['peer'][1]:.2f}x CPU"
+        print(f"  {name:<10} {wall:.2f} s wall (runs {', '.join(f'{w:.2f}' for w in walls[name])}), "
+              f"{cpu:.2f} s CPU{ratio}")
+    if "lab before" in med:
+        print(f"  lab / lab before ({args.before}): {med['lab'][0] / med['lab before'][0]:.2f}x wall, "
+              f"{med['lab'][1] / med['lab before'][1]:.2f}x CPU")
     print(f"  both read the minutes before {until}; the lab leaves the later ones unparsed, the peer parses the "
           f"whole file and filters; bytecode {bytecode}; the exchange calendar's schedule kept in .lab/calendars "
-          f"(from the warm-up run). Peer's own line: {line}")
+          f"(from the first run). Peer's own line: {line}")
 
 
 if __name__ == "__main__":
