@@ -12,7 +12,8 @@ from tests.conftest import PROJECT_ROOT
 PACKAGES = ("lab", "jobs", "registry", "cli")
 #: Libraries worth importing only where they are used (each costs start-up time or is optional).
 HEAVY = {"mlflow", "optuna", "matplotlib", "apscheduler", "lightgbm", "xgboost", "arch", "sklearn", "sqlalchemy",
-         "tqdm", "scipy", "yaml", "numba", "psycopg2", "grimp"}
+         "tqdm", "scipy", "yaml", "numba", "psycopg2", "grimp",
+         "exchange_calendars"}  # ~75 ms: it loads every exchange's calendar; featurize reads a kept schedule
 
 
 def _file(name: str) -> Path | None:

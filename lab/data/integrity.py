@@ -84,9 +84,11 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str, max_bad_s
     stamps = index.as_unit("ns").asi8
     masks["time is not on a whole minute"] = ~nat & (stamps % 60_000_000_000 != 0)
     prices = {c: frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close")}
-    volume = frame["volume"].to_numpy(dtype="float64")
+    volume = frame["volume"].to_numpy()
+    whole = volume.dtype.kind in "iu"  # parsed as integers: neither missing nor fractional
+    volume = volume if whole else volume.astype("float64")
     missing = np.zeros(len(frame), dtype=bool)
-    for column, values in (*prices.items(), ("volume", volume)):
+    for values in (*prices.values(), *(() if whole else (volume,))):
         missing |= np.isnan(values)
     masks["a price or the volume is missing"] = missing
     with np.errstate(invalid="ignore"):
@@ -99,7 +101,7 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str, max_bad_s
         masks[_HIGH] = prices["high"] < top
         masks[_LOW] = prices["low"] > bottom
         inverted = prices["high"] < prices["low"]
-        masks["volume is negative or fractional"] = (volume < 0) | (volume % 1 != 0)
+        masks["volume is negative or fractional"] = (volume < 0) if whole else (volume < 0) | (volume % 1 != 0)
     duplicate = np.zeros(len(frame), dtype=bool)
     if len(stamps) > 1 and not nat.any() and bool((stamps[1:] >= stamps[:-1]).all()):
         duplicate[1:] = stamps[1:] == stamps[:-1]  # in time order (the usual case): no sort needed

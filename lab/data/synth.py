@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
@@ -223,6 +222,8 @@ def _as_date(value: dt.date, name: str) -> dt.date:
 
 def _globex_days(start: dt.date, end: dt.date, calendar_name: str) -> dict[str, np.ndarray]:
     """One row per trade date: UTC start (ns), minute count, RTH open/close k, hours shut before."""
+    import exchange_calendars as xcals  # ~75 ms (every exchange's calendar): only featurize's reads skip it
+
     try:
         with warnings.catch_warnings():  # exchange_calendars 4.13 reads Series.values (pandas 3.1)
             warnings.filterwarnings("ignore", message="Series.values returning", category=DeprecationWarning)

@@ -405,7 +405,8 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
     progress(f"reading {path} (rows before the test window {config.windows.test.start} only{cut})")
     tick = time.perf_counter()
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
-                               max_bad_share=config.data.max_bad_share, until=config.windows.test.start, exclude=[(r.start, r.end) for r in excluded])
+                               max_bad_share=config.data.max_bad_share, until=config.windows.test.start,
+                               exclude=[(r.start, r.end) for r in excluded])
     timings["read_s"] = time.perf_counter() - tick
     dropped = sum(minute_file.rows_dropped.values())
     progress(f"read {minute_file.rows_read:,} rows in {timings['read_s']:.2f} s; kept {len(minute_file.minutes):,}, "

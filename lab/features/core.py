@@ -36,7 +36,7 @@ from lab.errors import DataError
 from lab.features.spec import (ATR_PERIOD_BARS, BOLLINGER_BARS, BOLLINGER_STDS, EMA_SPANS_BARS, FIRST_HOUR_MINUTES,
                               LAST_HOUR_MINUTES, MACD_FAST_BARS, MACD_SIGNAL_BARS, MACD_SLOW_BARS, RETURN_LAGS_BARS,
                               RSI_PERIODS_BARS, VOLUME_LONG_BARS, VOLUME_SHORT_BARS)
-from lab.features.indicators import atr, ema, rsi
+from lab.features.indicators import atr, ema, feature_frame, rsi
 
 __all__ = ["FEATURE_NAMES", "compute_features", "session_vwap", "rsi"]
 
@@ -124,5 +124,4 @@ def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
     out["minutes_since_open"] = pd.Series(np.asarray(since_open), index=stamp)
     out["is_first_hour"] = pd.Series((np.asarray(since_open) < FIRST_HOUR_MINUTES).astype("float64"), index=stamp)
     out["is_last_hour"] = pd.Series((np.asarray(to_close) <= LAST_HOUR_MINUTES).astype("float64"), index=stamp)
-    frame = pd.DataFrame(out, index=bars.index)
-    return frame[list(FEATURE_NAMES)].astype("float64").replace([np.inf, -np.inf], np.nan)
+    return feature_frame(out, FEATURE_NAMES, bars.index)

@@ -50,7 +50,7 @@ import pandas as pd
 
 from lab.features import spec as spec
 from lab.errors import DataError
-from lab.features.indicators import atr, ema, rsi
+from lab.features.indicators import atr, ema, feature_frame, rsi
 
 __all__ = [
     "BREAKOUT_FEATURES",
@@ -158,7 +158,7 @@ def breakout_features(bars: pd.DataFrame) -> pd.DataFrame:
     slope = (2 * close - 2 * close.shift(4) + close.shift(1) - close.shift(3)) / 10.0
     safe_atr = atr14.where(atr14 > 0)
     since_open, to_close = _clock_minutes(bars)
-    out = pd.DataFrame(
+    return feature_frame(
         {
             "bb_squeeze": squeeze.astype("float64").where(deviation.notna()),
             "consolidation_score": score,
@@ -175,9 +175,9 @@ def breakout_features(bars: pd.DataFrame) -> pd.DataFrame:
             "is_opening_range": (since_open < spec.OPENING_RANGE_MINUTES).astype("float64"),
             "is_pre_close": (to_close <= spec.PRE_CLOSE_MINUTES).astype("float64"),
         },
-        index=bars.index,
+        BREAKOUT_FEATURES,
+        bars.index,
     )
-    return out[list(BREAKOUT_FEATURES)].astype("float64").replace([np.inf, -np.inf], np.nan)
 
 
 def mean_reversion_features(bars: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +204,7 @@ def mean_reversion_features(bars: pd.DataFrame) -> pd.DataFrame:
     deviation = close.rolling(spec.BOLLINGER_BARS).std(ddof=0)
     band = 4.0 * deviation
     since_open, to_close = _clock_minutes(bars)
-    out = pd.DataFrame(
+    return feature_frame(
         {
             "mr_rsi_7": rsi(close, spec.RSI_PERIODS_BARS[0]),
             "mr_ema21_deviation_pct": (close / ema(close, spec.MR_EMA_BARS) - 1.0) * 100.0,
@@ -212,6 +212,6 @@ def mean_reversion_features(bars: pd.DataFrame) -> pd.DataFrame:
             "mr_zscore_20": (close - middle) / deviation.where(deviation > 0),
             "mr_is_midday": ((since_open >= spec.MIDDAY_MARGIN_MINUTES) & (to_close > spec.MIDDAY_MARGIN_MINUTES)).astype("float64"),
         },
-        index=bars.index,
+        MEAN_REVERSION_FEATURES,
+        bars.index,
     )
-    return out[list(MEAN_REVERSION_FEATURES)].astype("float64").replace([np.inf, -np.inf], np.nan)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import importlib.metadata
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from lab import paths
 from lab.errors import ConfigError
 
 __all__ = ["regular_sessions", "epoch_ns"]
 
 MARKET_TZ = "America/New_York"
+#: The installed exchange_calendars, read without importing it (which loads every exchange's calendar).
+CALENDARS_VERSION = importlib.metadata.version("exchange_calendars")
 
 
 def epoch_ns(stamps: "pd.DatetimeIndex | pd.Series") -> "np.ndarray":
@@ -25,14 +30,64 @@ def epoch_ns(stamps: "pd.DatetimeIndex | pd.Series") -> "np.ndarray":
     return stamps.as_unit("ns").asi8
 
 
-@functools.lru_cache(maxsize=8)
-def _calendar(name: str, start: str, end: str) -> xcals.ExchangeCalendar:
+#: Schedules in memory, per calendar name: ``(first day, last day, schedule)``, the newest last.
+_SCHEDULES: dict[str, list[tuple[dt.date, dt.date, pd.DataFrame]]] = {}
+
+
+def _schedule(name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The calendar's schedule (index: session dates; ``open``, ``close`` in UTC) covering ``start..end``.
+
+    Building an ``exchange_calendars`` calendar costs ~0.1 s per decade of holiday rules, a tenth of a
+    cold featurize; its schedule depends only on the library's version and the years it spans. So a
+    schedule is built for whole calendar years and kept under the project root
+    (``.lab/calendars/<name>_<version>_<first>_<last>.parquet``); any later request inside those years
+    reads it back (~5 ms). A file that cannot be read or written only costs a build.
+    """
+    for first, last, schedule in reversed(_SCHEDULES.get(name, [])):
+        if first <= start and end <= last:
+            return schedule
+    folder = paths.project_root() / ".lab" / "calendars"
+    stem = f"{name}_{CALENDARS_VERSION}_"
+    for path in sorted(folder.glob(f"{stem}*.parquet")) if folder.is_dir() else ():
+        try:
+            first, last = (dt.date.fromisoformat(part) for part in path.stem[len(stem):].split("_"))
+        except ValueError:
+            continue
+        if first <= start and end <= last:
+            try:
+                schedule = pd.read_parquet(path)
+            except Exception:  # a truncated or foreign file: rebuilt below
+                continue
+            _SCHEDULES[name] = [*_SCHEDULES.get(name, [])[-7:], (first, last, schedule)]
+            return schedule
+    import exchange_calendars as xcals  # ~75 ms: only when a schedule is built, not when it is read back
+
+    first, last = dt.date(start.year, 1, 1), dt.date(end.year, 12, 31)
     try:
         with warnings.catch_warnings():  # pandas 3 deprecations inside exchange_calendars, not ours
             warnings.simplefilter("ignore")
-            return xcals.get_calendar(name, start=start, end=end)
+            calendar = xcals.get_calendar(name, start=first.isoformat(), end=last.isoformat())
     except xcals.errors.InvalidCalendarName:
         raise ConfigError(f"[session] calendar = {name!r} is not an exchange_calendars name; use e.g. 'XNYS'") from None
+    schedule = calendar.schedule[["open", "close"]]
+    _SCHEDULES[name] = [*_SCHEDULES.get(name, [])[-7:], (first, last, schedule)]
+    _keep(schedule, folder / f"{stem}{first}_{last}.parquet")
+    return schedule
+
+
+def _keep(schedule: pd.DataFrame, path: Path) -> None:
+    """Write ``schedule`` to ``path`` atomically; a folder that cannot be written is left alone."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+    except OSError:
+        return
+    try:
+        schedule.to_parquet(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def regular_sessions(calendar_name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -51,10 +106,7 @@ def regular_sessions(calendar_name: str, start: dt.date, end: dt.date) -> pd.Dat
         Index ``session`` (naive midnight, datetime64[ns]); columns ``session_open`` and
         ``session_close`` (tz-aware America/New_York).
     """
-    # Calendar bounds padded by a week: building one costs ~0.1 s per decade of holidays.
-    lo = (start - dt.timedelta(days=7)).isoformat()
-    hi = (end + dt.timedelta(days=7)).isoformat()
-    schedule = _calendar(calendar_name, lo, hi).schedule
+    schedule = _schedule(calendar_name, start - dt.timedelta(days=7), end + dt.timedelta(days=7))
     schedule = schedule.loc[pd.Timestamp(start) : pd.Timestamp(end)]
     out = pd.DataFrame(
         {

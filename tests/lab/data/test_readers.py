@@ -1,11 +1,13 @@
 import datetime as dt
+import mmap
+import random
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from lab.errors import DataError
-from lab.data.readers import iso8601, read_minutes, write_csv, write_firstrate, write_parquet
+from lab.data.readers import _block_dates, _inside, iso8601, read_minutes, write_csv, write_firstrate, write_parquet
 
 GOOD = "2023-03-01 09:30:00,4000.25,4001.00,3999.75,4000.50,120\n2023-03-01 09:31:00,4000.50,4000.75,4000.00,4000.25,80\n"
 
@@ -388,3 +390,59 @@ def test_read_minutes_date_and_time_columns_name_a_row_without_a_date(tmp_path):
             "03/01/2023;09:32;10;11;9;10;1\n")
     with pytest.raises(DataError, match=r"line 3: .*09:31 breaks rule 'time is not a date-time'"):
         read_minutes(_write(tmp_path, text, "m.csv"))
+
+
+# -- the fast paths against plain references ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_read_minutes_until_gives_the_rows_a_full_read_keeps(tmp_path, minutes_factory, final_newline):
+    """The lines before the test window go to the parser uncopied (one held-out range to the end of the
+    file): the frame is the full read's rows before the cut, and the held-out lines are counted."""
+    minutes = minutes_factory("2023-12-20", "2024-01-05", overnight=True)
+    path = write_firstrate(minutes, tmp_path / "m.txt")
+    if not final_newline:
+        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    cut = read_minutes(path, until=dt.date(2024, 1, 2))
+    whole = read_minutes(path).minutes
+    kept = whole.loc[whole.index < pd.Timestamp("2024-01-02", tz="America/New_York")]
+    pd.testing.assert_frame_equal(cut.minutes, kept, check_freq=False)
+    assert cut.rows_read == len(kept) and cut.rows_outside == len(whole) - len(kept)
+
+
+def test_held_out_lines_are_dated_as_a_byte_by_byte_reading_dates_them(tmp_path):
+    """The word-wise date check of the lines to skip (lab.data.readers._block_dates) against a plain
+    reading of each line's first ten bytes, on lines damaged at random."""
+    rng = random.Random(7)
+    lines = []
+    for _ in range(3000):
+        text = f"{dt.date(2023, 12, 20) + dt.timedelta(days=rng.randint(0, 30))} 09:30:00,1,2,3,4,5"
+        roll = rng.random()
+        if roll < 0.1:
+            text = text[: rng.randint(0, 25)]
+        elif roll < 0.3:
+            at = rng.randint(0, 11)
+            text = text[:at] + rng.choice("x/:-9 +Z,\t0/") + text[at + 1:]
+        elif roll < 0.35:
+            text = text[:19] + "-05:00" + text[19:]
+        lines.append(text)
+    path = tmp_path / "lines.txt"
+    path.write_text("\n".join(lines))  # no final newline
+    lo, hi = dt.date(2024, 1, 1), dt.date(2024, 1, 10)
+
+    text = "\n".join(lines)
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+
+    def plain(start: int) -> tuple[bool, bool, bool]:
+        """From the line's first byte on (a short line's bytes 10-19 are the next line's: only a cue)."""
+        head = text[start:start + 10]
+        dated = (start + 19 < len(text) and head[4:5] == "-" and head[7:8] == "-"
+                 and all(c in "0123456789" for c in head[:4] + head[5:7] + head[8:10]))
+        return dated, dated and lo.isoformat() <= head <= hi.isoformat(), dated and text[start + 19] != ","
+
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        dated, head, day, offset = _block_dates(data, 0, len(data))
+        inside = dated & _inside(head, day, lo, hi)
+        got = list(zip(dated.tolist(), inside.tolist(), offset.tolist()))
+        del dated, head, day, offset, inside
+    assert got == [plain(start) for start in starts]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
-from lab.dataset.code import pipeline_code_digest, pipeline_modules
+from lab.dataset.code import MEMO_NAME, _pipeline, pipeline_code_digest, pipeline_modules
 from tests.conftest import PROJECT_ROOT
 
 
@@ -38,3 +39,26 @@ def test_editing_the_instruments_changes_the_dataset_digest(tmp_path):
     assert "0.25" in text
     specs.write_text(text.replace("0.25", "0.5", 1))  # a tick size: the labels follow it
     assert pipeline_code_digest(lab) != before
+
+
+def test_the_memo_serves_the_digest_only_while_the_sources_are_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
+    lab = _copy_of_lab(tmp_path / "copy")
+    parsed = pipeline_code_digest(lab)
+    memo = tmp_path / "home" / ".lab" / MEMO_NAME
+    record = json.loads(memo.read_text())
+    assert record["digest"] == parsed and "lab.market.instruments" in record["modules"]
+    memo.write_text(json.dumps({**record, "digest": "read from the memo"}))
+    _pipeline.cache_clear()
+    assert pipeline_code_digest(lab) == "read from the memo"  # same bytes: not parsed again
+    (lab / "market" / "new_module.py").write_text("X = 1\n")  # a new file may turn an import into a module's
+    _pipeline.cache_clear()
+    assert pipeline_code_digest(lab) == parsed
+    specs = lab / "market" / "instruments.py"
+    specs.write_text(specs.read_text().replace("0.25", "0.5", 1))
+    _pipeline.cache_clear()
+    assert pipeline_code_digest(lab) not in (parsed, "read from the memo")
+    memo.write_text("{not json")
+    _pipeline.cache_clear()
+    edited = pipeline_code_digest(lab)
+    assert edited not in (parsed, "read from the memo") and json.loads(memo.read_text())["digest"] == edited

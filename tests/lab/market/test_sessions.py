@@ -1,0 +1,47 @@
+"""Regular sessions: the schedule kept under .lab/calendars gives what a fresh exchange calendar gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from lab.market import sessions
+from lab.market.sessions import regular_sessions
+
+
+def _fresh(start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The sessions straight from exchange_calendars (no schedule kept), in regular_sessions' layout."""
+    schedule = xcals.get_calendar("XNYS", start=(start - dt.timedelta(days=7)).isoformat(),
+                                  end=(end + dt.timedelta(days=7)).isoformat()).schedule
+    schedule = schedule.loc[pd.Timestamp(start): pd.Timestamp(end)]
+    return pd.DataFrame({"session_open": schedule["open"].dt.tz_convert("America/New_York").dt.as_unit("ns"),
+                         "session_close": schedule["close"].dt.tz_convert("America/New_York").dt.as_unit("ns")},
+                        index=pd.DatetimeIndex(schedule.index, name="session").as_unit("ns"))
+
+
+def test_kept_schedule_serves_requests_inside_its_years_and_equals_a_fresh_calendar(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    monkeypatch.setattr(sessions, "_SCHEDULES", {})
+    spans = [(dt.date(2019, 4, 30), dt.date(2023, 12, 29)), (dt.date(2020, 3, 1), dt.date(2020, 3, 31)),
+             (dt.date(2023, 11, 20), dt.date(2023, 11, 28))]  # Thanksgiving and its early close
+    first = regular_sessions("XNYS", *spans[0])
+    kept = sorted((tmp_path / ".lab" / "calendars").glob("XNYS_*.parquet"))
+    assert [p.name for p in kept] == [f"XNYS_{sessions.CALENDARS_VERSION}_2019-01-01_2024-12-31.parquet"]
+    monkeypatch.setattr(sessions, "_SCHEDULES", {})  # a new process: only the file remains
+    for start, end in spans:
+        assert regular_sessions("XNYS", start, end).equals(_fresh(start, end))
+    assert len(list((tmp_path / ".lab" / "calendars").glob("*.parquet"))) == 1  # all served by the kept years
+    assert first.equals(_fresh(*spans[0]))
+
+
+def test_a_damaged_kept_schedule_is_built_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    monkeypatch.setattr(sessions, "_SCHEDULES", {})
+    folder = tmp_path / ".lab" / "calendars"
+    folder.mkdir(parents=True)
+    (folder / f"XNYS_{sessions.CALENDARS_VERSION}_2015-01-01_2030-12-31.parquet").write_bytes(b"not parquet")
+    span = (dt.date(2022, 1, 3), dt.date(2022, 2, 1))
+    assert regular_sessions("XNYS", *span).equals(_fresh(*span))
+    assert (folder / f"XNYS_{sessions.CALENDARS_VERSION}_2021-01-01_2022-12-31.parquet").is_file()
