@@ -40,6 +40,16 @@ _SECONDS = {"all": 0.0, "blocking": 0.0}
 _SECONDS_LOCK = threading.Lock()
 
 
+def _new_process_counts() -> None:
+    """A forked child (a job run by :mod:`lab.tracking.forked`) counts its own time in MLflow from zero."""
+    global _SECONDS_LOCK
+    _SECONDS.update({"all": 0.0, "blocking": 0.0})
+    _SECONDS_LOCK = threading.Lock()  # a lock held by another thread at the fork stays held in the copy
+
+
+os.register_at_fork(after_in_child=_new_process_counts)
+
+
 def seconds_in_mlflow(blocking: bool = False) -> float:
     """Wall seconds this process has spent inside this module's logging functions.
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
-from lab.dataset.code import pipeline_code_digest, pipeline_modules
+from lab.dataset import code
+from lab.dataset.code import package_source_key, pipeline_code_digest, pipeline_modules
 from tests.conftest import PROJECT_ROOT
 
 
@@ -38,3 +40,19 @@ def test_editing_the_instruments_changes_the_dataset_digest(tmp_path):
     assert "0.25" in text
     specs.write_text(text.replace("0.25", "0.5", 1))  # a tick size: the labels follow it
     assert pipeline_code_digest(lab) != before
+
+
+def test_the_digest_is_remembered_by_the_bytes_of_the_package_and_computed_again_when_one_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
+    lab = _copy_of_lab(tmp_path / "code")
+    computed = code._computed_code_digest(lab)
+    assert pipeline_code_digest(lab) == computed
+    store = tmp_path / "home" / ".lab" / "pipeline_code.json"
+    assert json.loads(store.read_text()) == {package_source_key(lab): computed}
+    store.write_text(json.dumps({package_source_key(lab): "remembered"}))  # what a later process reads
+    code._pipeline_code_digest.cache_clear()
+    assert pipeline_code_digest(lab) == "remembered"
+    rules = lab / "rules.py"
+    rules.write_text(rules.read_text() + "\n# a comment: other bytes, the same code\n")
+    code._pipeline_code_digest.cache_clear()
+    assert pipeline_code_digest(lab) == computed
