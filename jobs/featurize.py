@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
@@ -69,9 +70,8 @@ def log_featurize(dataset, wall_s: float) -> None:
     metrics.update({f"data_findings_{kind}": n for kind, n in doctor.get("findings_per_kind", {}).items()})
     metrics.update({key: doctor[key] for key in ("sessions_flagged", "sessions_dropped", "rolls") if key in doctor})
     tracking.log_metrics(metrics)
-    summary = feature_summary(dataset.tables["train"], dataset.feature_names)
     tracking.log_table(balance, "class_balance.csv")
-    tracking.log_table(summary, "feature_summary.csv")
+    tracking.log_artifact(summary_file(dataset))
     tracking.log_json(manifest, "manifest.json")
     findings_path = dataset.folder / "data_findings.parquet"
     findings = pd.read_parquet(findings_path) if findings_path.is_file() else pd.DataFrame(columns=["session", "kind", "detail"])
@@ -108,6 +108,17 @@ def log_featurize(dataset, wall_s: float) -> None:
         message = findings_warning(doctor, dataset.manifest["settings"]["data"].get("on_bad_sessions", "warn"))
         print(f"  data doctor: {message}" if message else
               f"  data doctor: no finding in {doctor['sessions_checked']:,} sessions")
+
+
+def summary_file(dataset) -> Path:
+    """``feature_summary.csv`` of the dataset's folder: its training features' statistics, computed once per digest."""
+    path = dataset.folder / "feature_summary.csv"
+    if not path.is_file():
+        summary = feature_summary(dataset.tables["train"], dataset.feature_names)
+        partial = path.with_suffix(".partial.csv")
+        partial.write_text(tracking.table_csv(summary))
+        partial.replace(path)
+    return path
 
 
 PICTURES = ("class_balance.png", "feature_distributions.png", "data_findings.png")

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -208,6 +209,9 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str], at_exit: Callab
     os.environ.update(env)
     sys.path.insert(0, command.path_entry)
     sys.argv = ["-m" if command.module else command.script, *command.args]
+    # runpy's note that this process imported the module under its own name too (a test session may have):
+    # a new interpreter would not print it, and the job runs as __main__ either way.
+    warnings.filterwarnings("ignore", message=".* found in sys.modules after import of package", category=RuntimeWarning)
     interrupted = False
     try:
         if command.module:
