@@ -14,18 +14,16 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from lab import tracking
 from lab.config import TARGET_NAMES
 from lab.dataset.build import class_balance, feature_summary
 from lab.data.doctor import findings_warning
-from lab.plots.doctor import findings_timeline_figure
 from lab.stats.requirements import study_window_warning, window_span
 from lab.errors import LabError
-from lab.plots.data import class_balance_figure, feature_distribution_figure
 from jobs.common import base_parser, config_from_args, refuse, job_main
 from jobs.context import open_dataset, resolve_data
 from lab import tags as tag
@@ -72,9 +70,8 @@ def log_featurize(dataset, wall_s: float) -> None:
     metrics.update({f"data_findings_{kind}": n for kind, n in doctor.get("findings_per_kind", {}).items()})
     metrics.update({key: doctor[key] for key in ("sessions_flagged", "sessions_dropped", "rolls") if key in doctor})
     tracking.log_metrics(metrics)
-    summary = feature_summary(dataset.tables["train"], dataset.feature_names)
     tracking.log_table(balance, "class_balance.csv")
-    tracking.log_table(summary, "feature_summary.csv")
+    tracking.log_artifact(summary_file(dataset))
     tracking.log_json(manifest, "manifest.json")
     findings_path = dataset.folder / "data_findings.parquet"
     findings = pd.read_parquet(findings_path) if findings_path.is_file() else pd.DataFrame(columns=["session", "kind", "detail"])
@@ -83,18 +80,9 @@ def log_featurize(dataset, wall_s: float) -> None:
     rolls = (pd.read_parquet(rolls_path) if rolls_path.is_file() else
              pd.DataFrame(columns=["date", "minute", "gap", "method", "front", "next", "adjust"]))
     tracking.log_table(rolls, "rolls.csv")
-    # Pictures of the data depend only on the dataset: drawn once per digest, kept beside its tables.
-    for name, draw in (("class_balance.png", lambda: class_balance_figure(balance)),
-                       ("feature_distributions.png",
-                        lambda: feature_distribution_figure(dataset.tables["train"], dataset.feature_names,
-                                                            compare={"validation": dataset.tables["validation"]})),
-                       ("data_findings.png", lambda: findings_timeline_figure(findings))):
-        picture = dataset.folder / name
-        if not picture.is_file():
-            figure = draw()
-            figure.savefig(picture.with_suffix(".partial.png"), dpi=80)
-            plt.close(figure)
-            picture.with_suffix(".partial.png").replace(picture)
+    # Pictures of the data depend only on the dataset: drawn once per digest, kept beside its tables
+    # (a warm featurize draws none and loads no plotting library).
+    for picture in data_pictures(dataset, balance, findings):
         tracking.log_artifact(picture)
     rows = ", ".join(f"{n} {len(t):,}" for n, t in dataset.tables.items())
     print(f"featurize: dataset {dataset.digest} ({'cache hit' if dataset.cache_hit else 'built'}) from {dataset.source}")
@@ -120,6 +108,43 @@ def log_featurize(dataset, wall_s: float) -> None:
         message = findings_warning(doctor, dataset.manifest["settings"]["data"].get("on_bad_sessions", "warn"))
         print(f"  data doctor: {message}" if message else
               f"  data doctor: no finding in {doctor['sessions_checked']:,} sessions")
+
+
+def summary_file(dataset) -> Path:
+    """``feature_summary.csv`` of the dataset's folder: its training features' statistics, computed once per digest."""
+    path = dataset.folder / "feature_summary.csv"
+    if not path.is_file():
+        summary = feature_summary(dataset.tables["train"], dataset.feature_names)
+        partial = path.with_suffix(".partial.csv")
+        partial.write_text(tracking.table_csv(summary))
+        partial.replace(path)
+    return path
+
+
+PICTURES = ("class_balance.png", "feature_distributions.png", "data_findings.png")
+
+
+def data_pictures(dataset, balance: pd.DataFrame, findings: pd.DataFrame) -> list:
+    """The dataset's pictures (:data:`PICTURES`, PNG files in its folder), drawn when one is missing."""
+    pictures = [dataset.folder / name for name in PICTURES]
+    if all(picture.is_file() for picture in pictures):
+        return pictures
+    import matplotlib.pyplot as plt  # heavy: matplotlib, 0.35 s to import; only when a picture is drawn
+
+    from lab.plots.data import class_balance_figure, feature_distribution_figure  # heavy: loads matplotlib
+    from lab.plots.doctor import findings_timeline_figure  # heavy: loads matplotlib
+
+    draw = {"class_balance.png": lambda: class_balance_figure(balance),
+            "feature_distributions.png": lambda: feature_distribution_figure(
+                dataset.tables["train"], dataset.feature_names, compare={"validation": dataset.tables["validation"]}),
+            "data_findings.png": lambda: findings_timeline_figure(findings)}
+    for picture in pictures:
+        if not picture.is_file():
+            figure = draw[picture.name]()
+            figure.savefig(picture.with_suffix(".partial.png"), dpi=80)
+            plt.close(figure)
+            picture.with_suffix(".partial.png").replace(picture)
+    return pictures
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from lab.tracking.core import (
     set_tags,
     stage_run,
     store_key,
+    table_csv,
 )
 from lab.tracking.entry_points import EntryPointFailed, EntryPointRun, resolve_experiment_id, run_entry_point
 from lab.tracking.faults import StoreError, store_fault, store_faults
@@ -83,6 +84,7 @@ __all__ = [
     "log_metrics",
     "log_dataset",
     "log_table",
+    "table_csv",
     "log_figure",
     "log_artifact",
     "log_json",

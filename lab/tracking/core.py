@@ -40,6 +40,16 @@ _SECONDS = {"all": 0.0, "blocking": 0.0}
 _SECONDS_LOCK = threading.Lock()
 
 
+def _new_process_counts() -> None:
+    """A forked child (a job run by :mod:`lab.tracking.forked`) counts its own time in MLflow from zero."""
+    global _SECONDS_LOCK
+    _SECONDS.update({"all": 0.0, "blocking": 0.0})
+    _SECONDS_LOCK = threading.Lock()  # a lock held by another thread at the fork stays held in the copy
+
+
+os.register_at_fork(after_in_child=_new_process_counts)
+
+
 def seconds_in_mlflow(blocking: bool = False) -> float:
     """Wall seconds this process has spent inside this module's logging functions.
 
@@ -325,15 +335,19 @@ def log_table(table: pd.DataFrame, artifact_file: str, index: bool = False) -> N
     """A table as a CSV artifact (times in ISO 8601 with offset)."""
     import mlflow  # heavy: mlflow, 1.4 s to import
 
+    with store_faults(artifact_file):
+        mlflow.log_text(table_csv(table, index=index), artifact_file)
 
+
+def table_csv(table: pd.DataFrame, index: bool = False) -> str:
+    """The CSV text :func:`log_table` logs for ``table`` (times in ISO 8601 with offset)."""
     table = table.copy()
     for column in table.columns:
         if isinstance(table[column].dtype, pd.DatetimeTZDtype):
             table[column] = iso8601(table[column])
     buffer = io.StringIO()
     table.to_csv(buffer, index=index)
-    with store_faults(artifact_file):
-        mlflow.log_text(buffer.getvalue(), artifact_file)
+    return buffer.getvalue()
 
 
 @_timed

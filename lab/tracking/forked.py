@@ -1,0 +1,265 @@
+"""An entry point's ``python`` command run in a fork of this process instead of a new interpreter.
+
+A warm stage does 0.1 s of work, but a new interpreter pays again for Python, pandas, MLflow and
+its SQL store (1.5 to 3 s on the lab's 2-core machines). When this process already holds what the
+command's own interpreter would import, a fork is that interpreter, started: the child changes to
+the project folder, takes the command's environment and the process's own standard streams (not a
+caller's replacements), puts the project folder first on its import path, runs the module or script as ``__main__`` with the command's arguments (``sys.argv`` as
+``python -m`` or ``python file.py`` sets it) and ends as an interpreter ends (its non-daemon
+threads joined, its ``atexit`` functions run, an active MLflow run ended, output flushed). The run it
+records is the one the command records.
+
+:func:`python_command` decides when that holds (``None`` otherwise: the caller starts the command
+as a process): the command is ``python -m MODULE ARGS`` or ``python FILE.py ARGS`` for this
+interpreter, the calling thread is the only one (a fork copies one thread; a scheduler's threads
+keep the new process), and nothing this process imported would be another file in the new
+interpreter (the project folder, first on its path, holds no other copy of an imported module).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import runpy
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+__all__ = ["PythonCommand", "ForkedProcess", "python_command", "forkable_here", "fork_command", "shadowed_modules"]
+
+
+@dataclass(frozen=True)
+class PythonCommand:
+    """A ``python -m MODULE ARGS`` (``module``) or ``python FILE ARGS`` (``script``, absolute) command line."""
+
+    module: str | None
+    script: str | None
+    args: tuple[str, ...]
+    work_dir: str
+
+    @property
+    def path_entry(self) -> str:
+        """What the new interpreter puts first on ``sys.path``: the working directory for ``-m``, else the script's folder."""
+        return self.work_dir if self.module else str(Path(self.script).resolve().parent)
+
+
+def python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -> PythonCommand | None:
+    """The command as a :class:`PythonCommand` when a fork of this process can run it; ``None`` otherwise.
+
+    Parameters
+    ----------
+    command : str
+        The shell command line (an MLproject entry point's, parameters substituted).
+    work_dir : str or Path
+        The folder the command runs in.
+    env : mapping
+        The command's environment (its ``PATH`` finds ``python``).
+
+    >>> python_command("python -m json.tool --sort-keys", "/no/such/folder", {"PATH": ""}) is None  # not this python
+    True
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if len(words) < 2 or Path(words[0]).name not in ("python", "python3") or _shell_syntax(words):
+        return None
+    found = shutil.which(words[0], path=env.get("PATH", ""))
+    if found is None or os.path.realpath(found) != os.path.realpath(sys.executable):
+        return None
+    work_dir = str(Path(work_dir).resolve())
+    if words[1] == "-m" and len(words) >= 3:
+        parsed = PythonCommand(words[2], None, tuple(words[3:]), work_dir)
+    elif not words[1].startswith("-") and words[1].endswith(".py") and Path(work_dir, words[1]).is_file():
+        parsed = PythonCommand(None, str(Path(work_dir, words[1])), tuple(words[2:]), work_dir)
+    else:
+        return None
+    return parsed if forkable_here(parsed, env) else None
+
+
+def forkable_here(command: PythonCommand, env: Mapping[str, str]) -> bool:
+    """Whether this process, forked, is the interpreter ``command`` would start: one thread (the main
+    one), the command's ``PYTHONPATH`` already on the path, and no imported module shadowed by
+    another file in the folder the new interpreter would import from first."""
+    if threading.active_count() > 1 or threading.current_thread() is not threading.main_thread():
+        return False
+    return _same_python_path(env) and not shadowed_modules(command.path_entry)
+
+
+def _shell_syntax(words: list[str]) -> bool:
+    """Whether a word is shell syntax a fork would not honour (a pipe, a redirection, a variable, ``;``)."""
+    return any(any(mark in word for mark in "|&;<>$`*?") for word in words)
+
+
+def _same_python_path(env: Mapping[str, str]) -> bool:
+    """Whether the command's ``PYTHONPATH`` is already on this process's path (it is when unchanged)."""
+    entries = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    here = {os.path.realpath(entry or ".") for entry in sys.path}
+    return all(os.path.realpath(entry) in here for entry in entries)
+
+
+def shadowed_modules(first: str | Path) -> list[str]:
+    """The modules this process imported that ``first`` (the new interpreter's first import folder) holds
+    another copy of: with one, the command would import other code than this process holds.
+
+    >>> shadowed_modules(Path(__file__).parents[2])  # the checkout: its packages are the ones imported
+    []
+    """
+    first = Path(first).resolve()
+    found = []
+    for name, module in list(sys.modules.items()):
+        if "." in name or module is None:
+            continue
+        present = next((c for c in (first / f"{name}.py", first / name / "__init__.py", first / name) if c.exists()), None)
+        if present is None:
+            continue
+        origin = getattr(module, "__file__", None)
+        locations = {os.path.realpath(p) for p in getattr(module, "__path__", None) or []}
+        if (origin and os.path.realpath(origin) == os.path.realpath(present)) or os.path.realpath(present) in locations:
+            continue
+        found.append(name)
+    return sorted(found)
+
+
+class ForkedProcess:
+    """The forked child as :class:`subprocess.Popen` shows a process: ``pid``, ``poll()``, ``wait(timeout)``,
+    ``returncode`` (``-N`` when signal N ended it)."""
+
+    def __init__(self, pid: int, args: str) -> None:
+        self.pid = pid
+        self.args = args
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit code; :class:`subprocess.TimeoutExpired` when it still runs after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(delay if left is None else min(delay, left))
+            delay = min(delay * 2, 0.02)
+        return self.returncode
+
+
+def fork_command(command: PythonCommand, env: Mapping[str, str], *, before_fork: Callable[[], None] = lambda: None,
+                 in_child: Callable[[], None] = lambda: None, at_exit: Callable[[], None] = lambda: None,
+                 text: str = "") -> ForkedProcess:
+    """Run ``command`` in a forked child of this process, in a session (process group) of its own.
+
+    ``before_fork`` runs here first (close what must not be shared: database connections);
+    ``in_child`` runs in the child before the command (``prctl`` death signals); ``at_exit`` runs
+    in the child after it, before the ``atexit`` functions (end an active run).
+    """
+    before_fork()
+    for stream in (sys.stdout, sys.stderr):  # what is buffered here is not written twice
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid:
+        return ForkedProcess(pid, text)
+    code = 1  # pragma: no cover - the child: coverage is not collected across a fork
+    try:
+        os.setsid()
+        in_child()
+        code = _run_as_main(command, env, at_exit)
+    except BaseException:  # the interpreter's last word on an error the job did not catch
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _run_as_main(command: PythonCommand, env: Mapping[str, str], at_exit: Callable[[], None]) -> int:  # pragma: no cover - runs in the child
+    """Become the command's interpreter, run it, end as an interpreter ends; the exit code."""
+    atexit._clear()  # the parent's exit functions (its temporary folders, its test session) are not the job's
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
+                   signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("stdin", "stdout", "stderr"):  # the process's own streams, as a new interpreter has them
+        original = getattr(sys, f"__{name}__")
+        if original is not None and getattr(sys, name) is not original:
+            with contextlib.suppress(Exception):
+                getattr(sys, name).flush()
+            setattr(sys, name, original)
+    os.chdir(command.work_dir)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.path.insert(0, command.path_entry)
+    sys.argv = ["-m" if command.module else command.script, *command.args]
+    # runpy's note that this process imported the module under its own name too (a test session may have):
+    # a new interpreter would not print it, and the job runs as __main__ either way.
+    warnings.filterwarnings("ignore", message=".* found in sys.modules after import of package", category=RuntimeWarning)
+    interrupted = False
+    try:
+        if command.module:
+            runpy.run_module(command.module, run_name="__main__", alter_sys=True)
+        else:
+            runpy.run_path(command.script, run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code, interrupted = 130, True
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _join_threads()
+    with contextlib.suppress(Exception):
+        at_exit()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    if interrupted:  # as an interpreter ended by Ctrl-C: killed by SIGINT
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return code
+
+
+def _join_threads() -> None:  # pragma: no cover - runs in the child
+    """What the interpreter does first at exit: threading's exit functions (thread pools let their
+    workers go), then wait for the non-daemon threads."""
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+        return
+    threading_exits = getattr(threading, "_threading_atexits", [])
+    for call in reversed(threading_exits):
+        call()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+
+
+def _exit_code(code: object) -> int:
+    """What the interpreter exits with for ``sys.exit(code)``: an int as is, None 0, anything else printed and 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1

@@ -1,0 +1,172 @@
+"""A forked entry point is the interpreter its command would start, and records the run `mlflow run` records."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from lab.data.readers import write_firstrate
+from lab.tracking.forked import PythonCommand, python_command, shadowed_modules
+from tests.conftest import PROJECT_ROOT, make_minutes
+
+HERE = {"PATH": os.path.dirname(sys.executable)}
+
+
+def test_a_python_module_or_script_command_of_this_interpreter_is_parsed(tmp_path):
+    if threading.active_count() > 1:  # the fork rule refuses a process with threads; see the next test
+        pytest.skip("another thread runs in this test process")
+    command = python_command("python -m jobs.featurize --config 'a b.toml' --data -", PROJECT_ROOT, HERE)
+    assert command == PythonCommand("jobs.featurize", None, ("--config", "a b.toml", "--data", "-"), str(PROJECT_ROOT))
+    assert command.path_entry == str(PROJECT_ROOT)
+    (tmp_path / "job.py").write_text("")
+    assert python_command("python job.py -x", tmp_path, HERE) == PythonCommand(
+        None, str(tmp_path / "job.py"), ("-x",), str(tmp_path))
+
+
+@pytest.mark.parametrize("command", [
+    "python -u -m jobs.featurize",  # an interpreter option a fork cannot honour
+    "python -m jobs.featurize > out.txt",  # shell syntax
+    "python -m jobs.featurize && echo done",
+    "python -m jobs.featurize --data $HOME/x.txt",
+    "Rscript train.R",
+    "python",
+    "python missing.py",
+])
+def test_a_command_a_fork_cannot_run_is_left_to_a_process(command):
+    assert python_command(command, PROJECT_ROOT, HERE) is None
+
+
+def test_another_interpreter_or_a_new_import_path_is_left_to_a_process(tmp_path):
+    assert python_command("python -m jobs.featurize", PROJECT_ROOT, {"PATH": str(tmp_path)}) is None  # no python there
+    assert python_command("python -m jobs.featurize", PROJECT_ROOT, {**HERE, "PYTHONPATH": str(tmp_path)}) is None
+
+
+def test_a_process_with_another_thread_is_not_forked():
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, daemon=True)
+    thread.start()
+    try:
+        assert python_command("python -m jobs.featurize", PROJECT_ROOT, HERE) is None
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_a_folder_holding_another_copy_of_an_imported_module_shadows_it(tmp_path):
+    (tmp_path / "json.py").write_text("")  # `python -m ...` in this folder would import this json
+    (tmp_path / "lab").mkdir()  # and this (namespace) package lab
+    assert shadowed_modules(tmp_path) == ["json", "lab"]
+    assert shadowed_modules(PROJECT_ROOT) == []
+
+
+#: A job that reports what its interpreter looks like, ends with code 3, and leaves work for exit time.
+PROBE = """import atexit, json, os, sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+with ThreadPoolExecutor(2) as pool:
+    pool.submit(print, "from a worker thread")
+lingering = ThreadPoolExecutor(1)  # idle workers at exit: the interpreter lets them go
+lingering.submit(int)
+atexit.register(lambda: Path(sys.argv[1] + ".atexit").write_text("ran"))
+Path(sys.argv[1]).write_text(json.dumps({
+    "argv": sys.argv[1:], "cwd": os.getcwd(), "path0": sys.path[0], "name": __name__, "probe": os.environ.get("PROBE"),
+    "own_streams": sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__}))
+sys.exit(3)
+"""
+
+#: Runs PROBE through lab.tracking.forked from a fresh process whose sys.stdout was replaced (as click's test runner does).
+FORKER = """import io, os, sys
+from lab.tracking.core import configure
+from lab.tracking.forked import fork_command, python_command
+configure()  # this interpreter first on PATH, as the runner has it
+env = {**os.environ, "PROBE": "yes"}
+command = python_command(f"python probe.py {sys.argv[2]}", sys.argv[1], env)
+assert command is not None, "not forkable"
+sys.stdout = io.StringIO()
+child = fork_command(command, env, text="probe")
+print(child.wait(), file=sys.__stdout__)
+"""
+
+
+def test_a_forked_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "probe.py").write_text(PROBE)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PROBE": "yes"}
+    fresh = subprocess.run([sys.executable, "probe.py", str(tmp_path / "fresh.json")], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=60)
+    forked = subprocess.run([sys.executable, "-c", FORKER, str(project), str(tmp_path / "forked.json")], cwd=tmp_path,
+                            env={**env, "PROBE": "no"}, capture_output=True, text=True, timeout=60)
+    assert fresh.returncode == 3 and forked.stdout.splitlines()[-1] == "3", forked.stderr  # the fork's exit code
+    seen = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("fresh", "forked")}
+    for report in seen.values():
+        del report["argv"]  # the file each writes differs
+    assert seen["forked"] == seen["fresh"] == {"cwd": str(project), "path0": str(project), "name": "__main__",
+                                               "probe": "yes", "own_streams": True}
+    assert (tmp_path / "forked.json.atexit").read_text() == "ran"
+    assert "from a worker thread" in fresh.stdout
+    assert forked.stdout.splitlines() == ["from a worker thread", "3"]  # the process's stdout, not the caller's StringIO
+
+
+CONFIG = """
+[data]
+path = "{path}"
+[windows]
+train = ["2023-09-01", "2023-10-31"]
+validation = ["2023-11-01", "2023-11-30"]
+test = ["2023-12-01", "2023-12-29"]
+[targets]
+volatility_lookback_bars = 200
+"""
+
+#: `lab featurize` in a fresh process, saying on stderr whether the runner forked.
+LAB = ("import sys; import lab.tracking.entry_points as runner; fork = runner.fork_command\n"
+       "def watched(*args, **kwargs):\n"
+       "    print('lab: forked', file=sys.stderr, flush=True)\n"
+       "    return fork(*args, **kwargs)\n"
+       "runner.fork_command = watched\n"
+       "from cli.main import main; main()")
+
+
+def _artifacts(client, run_id, path=None):
+    found = []
+    for item in client.list_artifacts(run_id, path):
+        found += _artifacts(client, run_id, item.path) if item.is_dir else [item.path]
+    return sorted(found)
+
+
+@pytest.mark.slow  # two featurize runs as processes: seconds each
+def test_a_stage_through_lab_records_the_run_mlflow_run_records(tmp_path, tracking_store):
+    raw = write_firstrate(make_minutes("2023-08-01", "2023-12-29", seed=2, overnight=True), tmp_path / "raw.txt")
+    config = tmp_path / "lab.toml"
+    config.write_text(CONFIG.format(path=raw))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    lab = [sys.executable, "-c", LAB, "featurize", "--config", str(config)]
+    cold = subprocess.run(lab, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert cold.returncode == 0, cold.stderr[-3000:]  # builds the tables: the two runs compared are warm
+    through_mlflow = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(PROJECT_ROOT), "-e", "featurize", "--env-manager", "local",
+         "-P", f"config={config}"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert through_mlflow.returncode == 0, through_mlflow.stderr[-3000:]
+    through_lab = subprocess.run(lab, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert through_lab.returncode == 0, through_lab.stderr[-3000:]
+    assert "lab: forked" in through_lab.stderr.splitlines()  # the job ran in a fork of `lab`, not a new interpreter
+    client = mlflow.MlflowClient()
+    _, first, second = sorted(client.search_runs([client.get_experiment_by_name("lab-test").experiment_id]),
+                              key=lambda run: run.info.start_time)
+    assert first.info.status == second.info.status == "FINISHED"
+    assert first.data.tags["lab.stage"] == "featurize"
+    assert first.data.metrics["cache_hit"] == second.data.metrics["cache_hit"] == 1.0
+    ids = {"lab.process"}  # host, pid and start of each job's process
+    assert {k: v for k, v in first.data.tags.items() if k not in ids} == \
+        {k: v for k, v in second.data.tags.items() if k not in ids}
+    assert first.data.params == second.data.params
+    assert set(first.data.metrics) == set(second.data.metrics)
+    assert _artifacts(client, first.info.run_id) == _artifacts(client, second.info.run_id)
+    assert {"class_balance.png", "manifest.json", "config/lab.toml"} <= set(_artifacts(client, second.info.run_id))
+    assert [i.dataset.name for i in first.inputs.dataset_inputs] == [i.dataset.name for i in second.inputs.dataset_inputs]
