@@ -362,8 +362,10 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
 
         train_set, val_set = data.lightgbm_datasets(config.num_threads, config.max_bin)
         start = time.perf_counter()
-        booster, best, best_auc = _boost_lightgbm(lgb.Booster(params, train_set), val_set, config.num_boost_round,
-                                                  config.early_stopping_rounds)
+        # num_iterations as lgb.train records it: the saved model's parameter block is the same too
+        booster, best, best_auc = _boost_lightgbm(lgb.Booster(dict(params, num_iterations=config.num_boost_round),
+                                                              train_set),
+                                                  val_set, config.num_boost_round, config.early_stopping_rounds)
     else:
         import xgboost as xgb  # heavy: the boosting library
 
