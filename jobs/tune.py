@@ -31,9 +31,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
@@ -50,7 +52,7 @@ from jobs.common import (
     prepare,
     refuse,
 )
-from jobs.context import DataIdentity, resolve_data
+from jobs.context import resolve_data
 from jobs.hints import entry_point_command
 from lab import paths
 from lab import tags as tag
@@ -58,9 +60,15 @@ from lab import tracking
 from lab.config import TuneConfig
 from lab.config.parsing import parse_number_param
 from lab.config.settings import MODEL_BOUNDS, check_model_value
-from lab.dataset.build import prepare_dataset
 from lab.errors import ConfigError, LabError
-from lab.models.boosters import TrainingData, feature_importance, predict_proba, train_classifier, with_params
+from lab.models.boosters import (
+    TrainedModel,
+    TrainingData,
+    feature_importance,
+    predict_proba,
+    train_classifier,
+    with_params,
+)
 from lab.models.evaluation import classification_metrics, reliability_table
 from lab.plots.models import feature_importance_figure, leaderboard_figure, reliability_figure
 from lab.stats import week_starts
@@ -110,17 +118,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def tune(config, target: str, parent_run_id: str) -> None:
-    """Run (or resume) the study, log every trial, then log the best model on the parent run."""
+    """Run (or resume) the study, log every trial, then log the best model on the parent run.
+
+    The worker processes start first (spawned, ``workers - 1`` of them: this process is a worker
+    too) and load their libraries while this one reads the data; they receive the search's inputs
+    built here once (:class:`StudyInputs`: the labelled arrays, the LightGBM datasets binned once and
+    shared as binary files in a temporary folder, the week of each validation row, the validation
+    bars the trials trade) instead of reading and binning the data again. Each worker keeps the
+    model of its best trial and hands it back, so the best model is not trained a second time.
+    """
+    started = time.perf_counter()
+    workers = config.tune.workers or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="lab-tune-") as shared, _worker_pool(workers - 1) as pool:
+        _tune(config, target, parent_run_id, started, workers, pool, shared)
+
+
+def _tune(config, target: str, parent_run_id: str, started: float, workers: int, pool, shared: str) -> None:
     from tqdm import tqdm  # optional: progress bars only
 
-    started = time.perf_counter()
     data_identity = resolve_data(config, stage="tune", run_id=parent_run_id)
     dataset = prepare(config, data_identity)
     if (short := study_window_warning(*window_span(dataset.tables["validation"]))) is not None:
         warnings.warn(short, stacklevel=2)
         print(f"tune: WARNING: {short}", file=sys.stderr)
     ledger.enter(config, trials=0, market=data_identity.market)  # the trial ledger: each nested trial run counts 1
-    workers = config.tune.workers or os.cpu_count() or 1
     if workers > 1 and config.model.num_threads == 0:
         config = config.replace({"model.num_threads": 1})  # measured: N processes x 1 thread beat 1 x N
     name = config.tune.study_name or (default_study_name(target, config.model.engine, dataset.digest) + "-"
@@ -129,7 +150,9 @@ def tune(config, target: str, parent_run_id: str) -> None:
     journal = journal_dir()
     tracking.run_record(parent_run_id)
     tracking.set_tags({tag.STUDY: name})
-    study, data, n_trials, weeks, trader = _open_study(config, dataset, target, name, journal)
+    inputs = study_inputs(config, dataset, target, shared if workers > 1 else None)
+    study, n_trials = _open_study(config, name, journal)
+    data = inputs.data
     tracking.log_params({"study": name, "study_storage": config.tune.storage or f"journal file {journal}",
                          "worker_processes": workers, "train_rows": len(data.y_train), "validation_rows": len(data.y_val)})
     _recover(study, name, parent_run_id)
@@ -143,17 +166,17 @@ def tune(config, target: str, parent_run_id: str) -> None:
         bar.refresh()
 
     search_started = time.perf_counter()
-    extra = min(workers - 1, max(total - done - 1, 0))  # no process is spawned for work that is not there
-    with ProcessPoolExecutor(max_workers=extra, mp_context=get_context("spawn")) if extra else _NoPool() as pool:
-        others = [pool.submit(study_worker, config, data_identity, target, parent_run_id, name, tracking.tracking_uri(),
-                              journal)
-                  for _ in range(extra)]
-        ran, _, _ = _run_trials(study, data, config, target, parent_run_id, n_trials, data_identity.market, progress,
-                                weeks, trader)
-        worker_mlflow_s = 0.0
-        for future in others:
-            more, more_mlflow_s, _ = future.result()  # a worker's waits overlap this process's work
-            ran, worker_mlflow_s = ran + more, worker_mlflow_s + more_mlflow_s
+    extra = min(workers - 1, max(total - done - 1, 0))  # no work is sent to a process when there is none
+    others = [pool.submit(study_worker, config, inputs, target, parent_run_id, name, tracking.tracking_uri(), journal,
+                          data_identity.market)
+              for _ in range(extra)]
+    ran, _, _, kept = _run_trials(study, inputs, config, target, parent_run_id, n_trials, data_identity.market, progress)
+    worker_mlflow_s = 0.0
+    models = [kept]
+    for future in others:
+        more, more_mlflow_s, _, theirs = future.result()  # a worker's waits overlap this process's work
+        ran, worker_mlflow_s = ran + more, worker_mlflow_s + more_mlflow_s
+        models.append(theirs)
     progress(*study_progress(study, n_trials))
     bar.close()
     search_s = time.perf_counter() - search_started
@@ -168,7 +191,7 @@ def tune(config, target: str, parent_run_id: str) -> None:
         print(f"tune: WARNING: {message}", file=sys.stderr)
         tracking.set_tags({tag.INCOMPLETE_GRID: f"{done}/{total}"})
     best_params = dict(study.best_trial.params)
-    fitted = train_classifier(data, with_params(config.model, best_params))
+    fitted = best_model(study.best_trial, models) or train_classifier(data, with_params(config.model, best_params))
     val_x = dataset_frame(dataset, "validation", target)
     probability = predict_proba(fitted.booster, val_x)
     model_id = tracking.log_model(fitted, dataset_frame(dataset, "train", target))
@@ -181,7 +204,8 @@ def tune(config, target: str, parent_run_id: str) -> None:
         warnings.warn(constant, stacklevel=2)
         print(f"tune: WARNING: {constant}", file=sys.stderr)
     copied = int(leaderboard[tag.SAME_MODEL_AS].notna().sum()) if tag.SAME_MODEL_AS in leaderboard else 0
-    metrics.update({"best_iteration": fitted.best_iteration, "trials_run_here": ran, "trials_completed": len(leaderboard),
+    metrics.update({"best_iteration": fitted.best_iteration, "trials_run_here": ran,
+                    "best_model_retrained": float(not any(k.model is fitted for k in models)), "trials_completed": len(leaderboard),
                     "trials_same_model": copied,
                     "search_wall_s": search_s, "search_train_s": float(leaderboard.get("fit_seconds", pd.Series(dtype=float)).sum()),
                     # every trial traded on validation (lab.study.trial_pnl): its share of the search
@@ -253,6 +277,76 @@ class _NoPool:
         return None
 
 
+def _worker_pool(size: int):
+    """``size`` spawned worker processes, started now: each loads its libraries (:func:`_warm_up`)
+    while this process reads the data (measured: 2-3 s of imports a process, off the search's path)."""
+    if size < 1:
+        return _NoPool()
+    pool = ProcessPoolExecutor(max_workers=size, mp_context=get_context("spawn"))
+    for _ in range(size):
+        pool.submit(_warm_up)
+    return pool
+
+
+def _warm_up() -> None:
+    """Import what a trial uses (this module's imports came with the spawn)."""
+    import lightgbm  # noqa: F401  heavy: the boosting library, imported once before the first trial
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """What every trial of a search reads, built once by the tune process and pickled to its workers.
+
+    Attributes
+    ----------
+    data : TrainingData
+        Labelled train and validation rows; its LightGBM datasets shared as binary files.
+    weeks : ndarray of datetime64[D]
+        The week (Monday) of each validation row: the period AUC of each trial.
+    trader : TrialTrader
+        The validation bars and minutes every trial's model trades.
+    """
+
+    data: TrainingData
+    weeks: np.ndarray
+    trader: TrialTrader
+
+
+def study_inputs(config, dataset, target: str, shared: str | None) -> StudyInputs:
+    """The labelled arrays, weeks and trader of ``target`` on ``dataset``; with ``shared`` (a folder
+    that outlives the workers) the LightGBM datasets are binned now and written there for them."""
+    train_x, train_y = labelled(dataset.tables["train"], dataset.feature_names, target)
+    val_x, val_y = labelled(dataset.tables["validation"], dataset.feature_names, target)
+    data = TrainingData.from_arrays(train_x, train_y, val_x, val_y)
+    if shared is not None and config.model.engine == "lightgbm":
+        data.share_lightgbm(shared, config.model.num_threads, config.model.max_bin)
+    # every trial a strategy: its model trades every validation bar (labelled or not) under the rules
+    minutes = dataset.folder / "minutes_validation.parquet"
+    trader = TrialTrader(config, dataset.tables["validation"], pd.read_parquet(minutes) if minutes.exists() else None,
+                         list(dataset.feature_names), target)
+    return StudyInputs(data, week_starts(val_x.index), trader)
+
+
+class BestOfWorker:
+    """The model of the best trial this process trained (highest validation AUC, first on ties)."""
+
+    def __init__(self) -> None:
+        self.number: int | None = None
+        self.value = float("-inf")
+        self.model: TrainedModel | None = None
+
+    def __call__(self, number: int, value: float, model: TrainedModel) -> None:
+        if value > self.value:
+            self.number, self.value, self.model = number, value, model
+
+
+def best_model(best_trial, kept: list[BestOfWorker]) -> TrainedModel | None:
+    """The study's best model when a worker of this job trained it (the trial, or the twin whose
+    trees it copied), else None (a resumed study's best from an earlier job: train it again)."""
+    source = best_trial.user_attrs.get(tag.SAME_MODEL_AS, best_trial.number)
+    return next((k.model for k in kept if k.model is not None and k.number == source), None)
+
+
 def dataset_frame(dataset, window: str, target: str) -> pd.DataFrame:
     """Feature rows of a window where ``target`` is labelled (the model's input example and validation set)."""
     return labelled(dataset.tables[window], dataset.feature_names, target)[0]
@@ -298,27 +392,21 @@ def _recover(study, name: str, parent_run_id: str) -> None:
             tracking.set_tags({tag.STUDY_RUNS_MISSING: message})
 
 
-def _open_study(config, dataset, target: str, name: str, journal):
-    train_x, train_y = labelled(dataset.tables["train"], dataset.feature_names, target)
-    val_x, val_y = labelled(dataset.tables["validation"], dataset.feature_names, target)
-    data = TrainingData.from_arrays(train_x, train_y, val_x, val_y)
-    weeks = week_starts(val_x.index)
-    # every trial a strategy: its model trades every validation bar (labelled or not) under the rules
-    minutes = dataset.folder / "minutes_validation.parquet"
-    trader = TrialTrader(config, dataset.tables["validation"], pd.read_parquet(minutes) if minutes.exists() else None,
-                         list(dataset.feature_names), target)
+def _open_study(config, name: str, journal):
     storage = open_storage(config.tune.storage, journal)
     study = create_study(name, storage, search_space(config.tune), seed=config.model.seed, sampler=config.tune.sampler,
                          fixed=fixed_model_settings(config))
-    return study, data, config.tune.trials or None, weeks, trader
+    return study, config.tune.trials or None
 
 
-def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, market: str, progress=None,
-                weeks=None, trader=None) -> tuple[int, float, float]:
+def _run_trials(study, inputs: StudyInputs, config, target: str, parent_run_id: str, n_trials, market: str,
+                progress=None) -> tuple[int, float, float, BestOfWorker]:
     """This process's share of the study, each trial logged as a nested run on a background thread
-    while the next trains. Returns (trials, MLflow seconds, of which the job waited for)."""
+    while the next trains. Returns (trials, MLflow seconds, of which the job waited for, the model
+    of this process's best trial)."""
     before, before_blocking = tracking.seconds_in_mlflow(), tracking.seconds_in_mlflow(blocking=True)
     trial_tags = ledger.ledger_tags(market, ledger.window_key(config), 1)  # each trial counts 1
+    kept = BestOfWorker()
     with tracking.BackgroundLogger() as logger:
 
         def log_trial(_study, trial) -> None:
@@ -329,10 +417,11 @@ def _run_trials(study, data, config, target: str, parent_run_id: str, n_trials, 
                           study.study_name, tags=_trial_run_tags(trial_tags, trial), run_name=trial_run_name(trial.params),
                           started=trial.datetime_start, ended=trial.datetime_complete)
 
-        objective = make_objective(data, config.model, search_space(config.tune), periods=weeks, trader=trader)
+        objective = make_objective(inputs.data, config.model, search_space(config.tune), periods=inputs.weeks,
+                                   trader=inputs.trader, on_model=kept)
         ran = run_study(study, objective, n_trials, callbacks=[log_trial], progress=progress)
     return (ran, tracking.seconds_in_mlflow() - before,
-            tracking.seconds_in_mlflow(blocking=True) - before_blocking)
+            tracking.seconds_in_mlflow(blocking=True) - before_blocking, kept)
 
 
 def _trial_run_tags(ledger_tags: dict, trial) -> dict:
@@ -341,16 +430,14 @@ def _trial_run_tags(ledger_tags: dict, trial) -> dict:
     return ledger_tags if twin is None else {**ledger_tags, tag.SAME_MODEL_AS: str(twin)}
 
 
-def study_worker(config, data: DataIdentity, target: str, parent_run_id: str, name: str, tracking_uri: str,
-                 journal) -> tuple[int, float]:
-    """A second process on the same study (spawned by :func:`tune`): the parent's data identity (file,
-    market, sealed ranges left unread), so the same tables from the cache; one thread."""
+def study_worker(config, inputs: StudyInputs, target: str, parent_run_id: str, name: str, tracking_uri: str,
+                 journal, market: str) -> tuple[int, float, float, BestOfWorker]:
+    """Another process on the same study (spawned by :func:`tune`): the parent's inputs, one thread."""
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tracking.set_tracking_uri(tracking_uri)
-    dataset = prepare_dataset(config, progress=lambda message: None, source=data.source, sealed=list(data.sealed))
-    study, training, n_trials, weeks, trader = _open_study(config, dataset, target, name, journal)
-    return _run_trials(study, training, config, target, parent_run_id, n_trials, data.market, weeks=weeks, trader=trader)
+    study, n_trials = _open_study(config, name, journal)
+    return _run_trials(study, inputs, config, target, parent_run_id, n_trials, market)
 
 
 if __name__ == "__main__":

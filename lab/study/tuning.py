@@ -68,7 +68,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lab import tags as tag
 from lab.config import ModelConfig, TuneConfig
 from lab.errors import LabError
-from lab.models.boosters import TrainingData, grown_config, predict_proba, train_classifier, with_params
+from lab.models.boosters import TrainedModel, TrainingData, grown_config, predict_proba, train_classifier, with_params
 from lab.models.evaluation import classification_metrics, roc_auc
 from lab.processes import process_gone, this_process
 from lab.stats.performance import period_auc
@@ -354,6 +354,7 @@ def make_objective(
     train_auc: bool = False,
     periods: np.ndarray | None = None,
     trader: Callable[[Any], TrialOutcome] | None = None,
+    on_model: Callable[[int, float, TrainedModel], None] | None = None,
 ) -> Callable[[optuna.Trial], float]:
     """The objective: fit on the training window, early-stop on validation, return validation AUC.
 
@@ -377,6 +378,9 @@ def make_objective(
         trial's model on the validation window; user attrs ``validation_daily_pnl``
         (``{session ISO date: USD}``, read by :func:`trial_pnl_matrix`), ``sharpe_daily`` (per
         session, 0 for a trial that never traded), ``total_pnl_usd``, ``trades`` and ``backtest_seconds``.
+    on_model : callable, optional
+        ``on_model(trial number, validation AUC, model)`` after each trial that trained a model,
+        e.g. to keep the best one instead of training it again after the search.
 
     Returns
     -------
@@ -432,6 +436,8 @@ def make_objective(
             score = roc_auc(data.y_train, predict_proba(fitted.booster, data.X_train))
             trial.set_user_attr("train_auc", score)
             trial.set_user_attr("auc_gap", score - metrics["auc"])
+        if on_model is not None:
+            on_model(trial.number, metrics["auc"], fitted)
         return metrics["auc"]
 
     return objective

@@ -30,6 +30,9 @@ def test_tune_logs_trials_leaderboard_and_a_promotable_model(chain):
             "reliability.png"} <= _artifacts(tune)
     trials = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{tune.info.run_id}'", search_all_experiments=True)
     assert len(trials) == 2 and set(trials["params.num_leaves"]) == {"7", "15"}
+    # the model logged is the best trial's own, kept by the worker that trained it (not trained again)
+    assert tune.data.metrics["best_model_retrained"] == 0
+    assert tune.data.metrics["val_auc"] == pytest.approx(trials["metrics.val_auc"].max(), abs=1e-12)
     booster = mlflow.lightgbm.load_model(tune.data.tags["lab.model_uri"])
     assert booster.feature_name() == tune.data.tags["lab.features"].split(",")
     model = mlflow.get_logged_model(tune.data.tags["lab.model_id"])
@@ -62,6 +65,10 @@ def test_tune_rerun_resumes_the_study_without_redoing_trials(chain):
     again = runs["tune_again"]
     assert again.info.status == "FINISHED"
     assert again.data.metrics["trials_run_here"] == 0 and again.data.metrics["trials_completed"] == 2
+    # no worker of this job trained the best trial: its model is trained again, the same model
+    assert again.data.metrics["best_model_retrained"] == 1
+    assert again.data.metrics["val_auc"] == runs["tune"].data.metrics["val_auc"]
+    assert again.data.metrics["best_iteration"] == runs["tune"].data.metrics["best_iteration"]
 
 
 def test_walk_forward_logs_folds_and_names_its_tune_run(chain):

@@ -131,6 +131,60 @@ def test_training_data_reuses_lightgbm_datasets_across_min_data_in_leaf(data: Tr
     assert a.best_iteration >= 1
 
 
+def _slow_data(seed: int = 3) -> TrainingData:
+    """Noisy labels and a small learning rate below: the validation AUC rises for tens of rounds."""
+    X_train, y_train, X_val, y_val = _arrays(n_train=4000, n_val=1500, n_features=6, seed=seed)
+    X_train = X_train.copy()
+    X_train.iloc[::7, 2] = np.nan  # missing values take the learned default direction
+    return TrainingData.from_arrays(X_train, y_train, X_val, y_val)
+
+
+@pytest.mark.parametrize("params", [
+    {"num_leaves": 15, "max_depth": 4, "learning_rate": 0.05, "min_data_in_leaf": 50},
+    {"num_leaves": 63, "max_depth": 8, "learning_rate": 0.1, "min_data_in_leaf": 20, "early_stopping_rounds": 5},
+    {"num_leaves": 31, "max_depth": 6, "learning_rate": 0.01, "min_data_in_leaf": 100, "num_boost_round": 60},
+])
+def test_lightgbm_round_loop_grows_what_lgb_train_with_early_stopping_grows(params: dict) -> None:
+    data = _slow_data()
+    config = with_params(_config("lightgbm", bagging_fraction=0.8), params)
+    ours = train_classifier(data, config)
+    train_set, val_set = data.lightgbm_datasets(1, config.max_bin)
+    theirs = lgb.train(native_params(config), train_set, num_boost_round=config.num_boost_round, valid_sets=[val_set],
+                       valid_names=["validation"],
+                       callbacks=[lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)])
+    assert ours.best_iteration == theirs.best_iteration
+    assert ours.best_validation_auc == theirs.best_score["validation"]["auc"]
+    assert ours.booster.model_to_string() == theirs.model_to_string()  # the same trees and parameters
+    assert np.array_equal(predict_proba(ours.booster, data.X_val), predict_proba(theirs, data.X_val))
+
+
+def test_shared_lightgbm_datasets_train_the_model_a_fresh_binning_trains(tmp_path) -> None:
+    import pickle
+
+    X_train, y_train, X_val, y_val = _arrays(n_train=3000, n_val=1000, seed=5)
+    config = _config("lightgbm", max_bin=63, bagging_fraction=0.8)
+    sharing = TrainingData.from_arrays(X_train, y_train, X_val, y_val)
+    sharing.share_lightgbm(tmp_path, 1, 63)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train-63.bin", "validation-63.bin"]
+    worker_copy = pickle.loads(pickle.dumps(sharing))  # what a worker process receives
+    assert not worker_copy._cache  # noqa: SLF001  - no native handle travels, only the files' paths
+    shared = train_classifier(worker_copy, config)
+    fresh = train_classifier(TrainingData.from_arrays(X_train, y_train, X_val, y_val), config)
+    assert shared.best_iteration == fresh.best_iteration
+    assert shared.best_validation_auc == fresh.best_validation_auc
+    assert shared.booster.model_to_string() == fresh.booster.model_to_string()
+    assert np.array_equal(predict_proba(shared.booster, X_val), predict_proba(fresh.booster, X_val))
+
+
+def test_trained_model_pickles_with_its_best_trees(data: TrainingData) -> None:
+    import pickle
+
+    model = train_classifier(data, _config("lightgbm", learning_rate=0.05, early_stopping_rounds=10))
+    back = pickle.loads(pickle.dumps(model))  # a worker hands its best trial's model to the tune process
+    assert back.best_iteration == model.best_iteration == back.booster.best_iteration
+    assert np.array_equal(predict_proba(back.booster, data.X_val), predict_proba(model.booster, data.X_val))
+
+
 def test_training_data_single_class_validation_raises() -> None:
     X_train, y_train, X_val, _ = _arrays()
     with pytest.raises(LabError, match=r"validation labels hold a single class \(1, 500 rows\)"):

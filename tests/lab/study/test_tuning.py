@@ -16,7 +16,8 @@ from optuna.trial import TrialState
 
 from lab.config import ModelConfig, TuneConfig
 from lab.errors import LabError
-from lab.models.boosters import TrainingData
+from lab.models.boosters import TrainingData, predict_proba
+from lab.models.evaluation import roc_auc
 from lab.plots.models import leaderboard_figure
 from lab.study.tuning import (
     create_study,
@@ -191,6 +192,22 @@ def test_make_objective_reuses_the_trial_that_grows_the_same_trees(tmp_path) -> 
     table = trials_table(study).set_index("number")
     assert table["lab.same_model_as"].dropna().to_dict() == {pair[1].number: pair[0].number}
 
+
+
+def test_make_objective_hands_each_trained_model_to_on_model_and_no_twin(tmp_path) -> None:
+    data = _noisy_data(seed=2)
+    model = ModelConfig(num_boost_round=40, early_stopping_rounds=10, num_threads=1)
+    space = {"num_leaves": [4, 8], "max_depth": [2, 3], "learning_rate": [0.1], "min_data_in_leaf": [20]}
+    study = create_study("models", open_storage("", tmp_path), space, seed=SEED)
+    handed = {}
+    run_study(study, make_objective(data, model, space, on_model=lambda n, v, m: handed.setdefault(n, (v, m))))
+    trained = [t for t in study.get_trials(states=(TrialState.COMPLETE,)) if "lab.same_model_as" not in t.user_attrs]
+    assert sorted(handed) == sorted(t.number for t in trained) and len(handed) == 3  # the twin trains nothing
+    for trial in trained:
+        value, fitted = handed[trial.number]
+        assert value == trial.value and fitted.best_iteration == trial.user_attrs["best_iteration"]
+        assert roc_auc(data.y_val, predict_proba(fitted.booster, data.X_val)) == trial.value  # the trial's own model
+
 # -- parallel workers --------------------------------------------------------------------------
 
 WORKER = """
@@ -274,8 +291,6 @@ def test_make_objective_with_a_trader_keeps_each_trials_daily_pnl_and_twins_copy
     import pandas as pd
 
     from lab.config import LabConfig
-    from lab.models.boosters import predict_proba
-    from lab.models.evaluation import roc_auc
     from lab.study.trial_pnl import TrialTrader
     from lab.study.tuning import trial_pnl_matrix
     from tests.lab.backtest.synthetic import year_of_data
