@@ -56,8 +56,8 @@ class SessionPrint:
 def _price_step(close: np.ndarray) -> float:
     """The file's own price step: the smallest non-zero absolute change (points)."""
     moves = np.abs(np.diff(close))
-    moves = moves[moves > 1e-9]
-    return float(moves.min()) if moves.size else 0.0
+    smallest = float(np.min(moves, where=moves > 1e-9, initial=np.inf))  # no copy of the moves that count
+    return smallest if np.isfinite(smallest) else 0.0
 
 
 def session_fingerprints(minutes: pd.DataFrame, sessions: pd.DataFrame) -> list[SessionPrint]:
@@ -107,8 +107,9 @@ def session_fingerprints(minutes: pd.DataFrame, sessions: pd.DataFrame) -> list[
     first, last, lengths, dates = first[keep], last[keep], lengths[keep], sessions.index[keep]
     if not len(first):
         return []
-    pieces = [np.diff(close[lo:hi]) for lo, hi in zip(first, last)]
-    steps = np.rint(np.concatenate(pieces) / step).astype(np.int64)
+    # every session's minute-to-minute changes, concatenated: close[i + 1] - close[i] for i in lo .. hi - 2
+    at = np.repeat(first - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(int(lengths.sum()))
+    steps = np.rint((close[at + 1] - close[at]) / step).astype(np.int64)
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
     moves = np.add.reduceat((steps != 0).astype(np.int64), starts)
     # One-permutation MinHash of the 8-step shingles inside each session: one hash per shingle, its
@@ -125,12 +126,14 @@ def session_fingerprints(minutes: pd.DataFrame, sessions: pd.DataFrame) -> list[
     np.minimum.at(minima, owner[:len(shingles)][inside] * SIGNATURE_SIZE + bins, hashed & _LOW_BITS)
     minima = minima.reshape(len(lengths), SIGNATURE_SIZE)
     wide = np.clip(steps, -32767, 32767).astype(np.int16)
+    names = pd.DatetimeIndex(dates).strftime("%Y-%m-%d")
+    coarse = minima.tolist()  # Python ints, once for every session
     prints = []
-    for k, (date, start, length) in enumerate(zip(dates, starts, lengths)):
+    for k, (name, start, length) in enumerate(zip(names, starts.tolist(), lengths.tolist())):
         if moves[k] < MIN_MOVES:
             continue
         exact = hashlib.sha256(wide[start:start + length].tobytes()).hexdigest()[:16]
-        prints.append(SessionPrint(pd.Timestamp(date).date().isoformat(), exact, tuple(int(v) for v in minima[k])))
+        prints.append(SessionPrint(name, exact, tuple(coarse[k])))
     return prints
 
 

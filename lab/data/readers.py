@@ -749,6 +749,9 @@ def _to_market_time(stamps: pd.Series, tz: str, lines: np.ndarray, bad: BadRows)
 
 def _localize(naive: pd.DatetimeIndex, tz: str, lines: np.ndarray, bad: BadRows) -> pd.DatetimeIndex:
     """Localize naive wall-clock stamps, resolving the repeated autumn hour by file order."""
+    by_hour = _localize_by_hour(naive, tz)
+    if by_hour is not None:
+        return by_hour
     try:
         return naive.tz_localize(tz, ambiguous="raise", nonexistent="raise")
     except (ValueError, Exception):  # pytz/zoneinfo raise different subclasses
@@ -771,6 +774,36 @@ def _localize(naive: pd.DatetimeIndex, tz: str, lines: np.ndarray, bad: BadRows)
             second_pass = np.logical_or.accumulate(vals <= previous_max)
             is_dst[sel] = ~second_pass
     return naive.tz_localize(tz, ambiguous=is_dst, nonexistent="NaT")
+
+
+_NS_HOUR = 3_600 * 10**9
+
+
+def _localize_by_hour(naive: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex | None:
+    """``naive.tz_localize(tz)`` from the UTC offset of every wall-clock hour between the first and the
+    last stamp (one localisation of ~40 K hours instead of ~1.6 M minutes: a third of the time).
+
+    None (the caller localizes stamp by stamp) when a stamp is NaT, when the hours would outnumber the
+    stamps, or when a stamp falls in an hour without one offset from its first to its last nanosecond:
+    a clock change inside it (the repeated autumn hour, the skipped spring hour, a zone that changes
+    off the hour).
+    """
+    values = naive.asi8
+    if not len(values) or naive.hasnans:
+        return None
+    lo, hi = int(values.min()) // _NS_HOUR, int(values.max()) // _NS_HOUR
+    if hi - lo + 1 > 4 * len(values) + 1_000:
+        return None
+    first = (lo + np.arange(hi - lo + 1, dtype=np.int64)) * _NS_HOUR
+    at_first = pd.DatetimeIndex(first.view("datetime64[ns]")).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    at_last = pd.DatetimeIndex((first + _NS_HOUR - 1).view("datetime64[ns]")).tz_localize(
+        tz, ambiguous="NaT", nonexistent="NaT")
+    shift = at_first.asi8 - first  # UTC minus wall clock, ns
+    changing = np.asarray(at_first.isna() | at_last.isna()) | (shift != at_last.asi8 - (first + _NS_HOUR - 1))
+    hour = values // _NS_HOUR - lo
+    if changing.any() and changing[hour].any():
+        return None
+    return pd.DatetimeIndex((values + shift[hour]).view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
 
 
 def _ambiguous_mask(naive: pd.DatetimeIndex, tz: str) -> np.ndarray:

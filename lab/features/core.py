@@ -96,26 +96,30 @@ def compute_features(bars: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in _REQUIRED if c not in bars.columns]
     if missing:
         raise DataError(f"bars lack column(s) {missing}; build them with lab.data.bars.regular_session_bars")
-    close, high, low = bars["close"], bars["high"], bars["low"]
+    close = bars["close"]
+    c, high, low = close.to_numpy(dtype="float64"), bars["high"].to_numpy(dtype="float64"), bars["low"].to_numpy(dtype="float64")
     volume = bars["volume"].astype("float64")
-    out: dict[str, pd.Series] = {}
+    v = volume.to_numpy()
+    # Arithmetic on arrays (the same operations in the same order as on Series, so the same bits);
+    # pandas for the recursive and rolling indicators. Per-operation overhead was most of a short prefix's cost.
+    out: dict[str, pd.Series | np.ndarray] = {}
     for k in RETURN_LAGS_BARS:
-        out[f"return_{k}bar"] = close / close.shift(k) - 1.0
+        out[f"return_{k}bar"] = c / close.shift(k).to_numpy() - 1.0
     for n in EMA_SPANS_BARS:
-        out[f"close_vs_ema{n}"] = close / ema(close, n) - 1.0
+        out[f"close_vs_ema{n}"] = c / ema(close, n).to_numpy() - 1.0
     for n in RSI_PERIODS_BARS:
         out[f"rsi_{n}"] = rsi(close, n)
-    macd = (ema(close, MACD_FAST_BARS) - ema(close, MACD_SLOW_BARS)) / close
-    signal = ema(macd, MACD_SIGNAL_BARS)
-    out["macd"], out["macd_signal"], out["macd_hist"] = macd, signal, macd - signal
-    out["atr_14"] = atr(bars, ATR_PERIOD_BARS) / close
-    middle = close.rolling(BOLLINGER_BARS).mean()
-    out["bb_width"] = 2.0 * BOLLINGER_STDS * close.rolling(BOLLINGER_BARS).std(ddof=0) / middle
-    out["bar_range"] = (high - low) / close
-    mean_volume_20 = volume.rolling(VOLUME_LONG_BARS).mean()
-    out["volume_ratio_20"] = volume / mean_volume_20
-    out["volume_trend"] = volume.rolling(VOLUME_SHORT_BARS).mean() / mean_volume_20 - 1.0
-    out["vwap_deviation"] = close / session_vwap(bars) - 1.0
+    macd = pd.Series((ema(close, MACD_FAST_BARS).to_numpy() - ema(close, MACD_SLOW_BARS).to_numpy()) / c, index=bars.index)
+    signal = ema(macd, MACD_SIGNAL_BARS).to_numpy()
+    out["macd"], out["macd_signal"], out["macd_hist"] = macd, signal, macd.to_numpy() - signal
+    out["atr_14"] = atr(bars, ATR_PERIOD_BARS).to_numpy() / c
+    middle = close.rolling(BOLLINGER_BARS).mean().to_numpy()
+    out["bb_width"] = 2.0 * BOLLINGER_STDS * close.rolling(BOLLINGER_BARS).std(ddof=0).to_numpy() / middle
+    out["bar_range"] = (high - low) / c
+    mean_volume_20 = volume.rolling(VOLUME_LONG_BARS).mean().to_numpy()
+    out["volume_ratio_20"] = v / mean_volume_20
+    out["volume_trend"] = volume.rolling(VOLUME_SHORT_BARS).mean().to_numpy() / mean_volume_20 - 1.0
+    out["vwap_deviation"] = c / session_vwap(bars).to_numpy() - 1.0
     stamp = bars.index
     local_minutes = stamp.hour * 60 + stamp.minute
     out["time_of_day"] = pd.Series(local_minutes / 60.0, index=stamp)

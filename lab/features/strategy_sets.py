@@ -136,48 +136,66 @@ def breakout_features(bars: pd.DataFrame) -> pd.DataFrame:
     require_columns(bars, _BREAKOUT_REQUIRED, "breakout_features")
     close, high, low = bars["close"].astype("float64"), bars["high"], bars["low"]
     volume = bars["volume"].astype("float64")
+    # pandas for the recursive and rolling indicators, numpy for the arithmetic between them (the same
+    # operations in the same order, so the same bits; pandas's per-operation overhead was most of the
+    # cost on the look-ahead audit's short prefixes). NaN compares False in both.
+    c, v = close.to_numpy(), volume.to_numpy()
     atr14 = atr(bars, spec.ATR_PERIOD_BARS)
-    atr20 = atr(bars, spec.BREAKOUT_ATR_SLOW_BARS)
-    middle = close.rolling(spec.BOLLINGER_BARS).mean()
-    deviation = close.rolling(spec.BOLLINGER_BARS).std(ddof=0)
-    keltner_mid = ema(close, spec.KELTNER_BARS)
-    inside_upper = middle + spec.BOLLINGER_STDS * deviation < keltner_mid + spec.KELTNER_ATRS * atr20
-    inside_lower = middle - spec.BOLLINGER_STDS * deviation > keltner_mid - spec.KELTNER_ATRS * atr20
-    squeeze = inside_upper & inside_lower
-    squeeze = squeeze & deviation.notna()
-    atr_percentile = atr14.rolling(spec.ATR_RANK_BARS).rank(pct=True)
-    window_range = high.rolling(spec.RANGE_BARS).max() - low.rolling(spec.RANGE_BARS).min()
-    range_contraction = window_range / window_range.rolling(spec.RANGE_MEAN_BARS).mean()
-    contraction_part = (1.5 - range_contraction).clip(0.0, 1.0)
+    a14, a20 = atr14.to_numpy(), atr(bars, spec.BREAKOUT_ATR_SLOW_BARS).to_numpy()
+    middle = close.rolling(spec.BOLLINGER_BARS).mean().to_numpy()
+    deviation = close.rolling(spec.BOLLINGER_BARS).std(ddof=0).to_numpy()
+    formed = ~np.isnan(deviation)
+    keltner_mid = ema(close, spec.KELTNER_BARS).to_numpy()
+    with np.errstate(invalid="ignore"):
+        inside_upper = middle + spec.BOLLINGER_STDS * deviation < keltner_mid + spec.KELTNER_ATRS * a20
+        inside_lower = middle - spec.BOLLINGER_STDS * deviation > keltner_mid - spec.KELTNER_ATRS * a20
+    squeeze = inside_upper & inside_lower & formed
+    atr_percentile = atr14.rolling(spec.ATR_RANK_BARS).rank(pct=True).to_numpy()
+    window_range = (high.rolling(spec.RANGE_BARS).max().to_numpy() - low.rolling(spec.RANGE_BARS).min().to_numpy())
+    range_contraction = window_range / pd.Series(window_range).rolling(spec.RANGE_MEAN_BARS).mean().to_numpy()
+    contraction_part = np.clip(1.5 - range_contraction, 0.0, 1.0)
     score = (squeeze.astype("float64") + (1.0 - atr_percentile) + contraction_part) / 3.0
-    high20, low20 = high.rolling(spec.EXTREMES_BARS).max(), low.rolling(spec.EXTREMES_BARS).min()
+    high20 = high.rolling(spec.EXTREMES_BARS).max().to_numpy()
+    low20 = low.rolling(spec.EXTREMES_BARS).min().to_numpy()
     width = high20 - low20
-    position = ((close - low20) / width.where(width > 0)).where(width > 0, 0.5).where(width.notna())
-    rsi14 = rsi(close, spec.RSI_PERIODS_BARS[1])
-    divergence = (np.sign(close - close.shift(spec.DIVERGENCE_LAG_BARS)) - np.sign(rsi14 - rsi14.shift(spec.DIVERGENCE_LAG_BARS))) / 2.0
-    slope = (2 * close - 2 * close.shift(4) + close.shift(1) - close.shift(3)) / 10.0
-    safe_atr = atr14.where(atr14 > 0)
+    with np.errstate(invalid="ignore"):
+        wide = width > 0
+        position = np.where(wide, (c - low20) / np.where(wide, width, np.nan), 0.5)
+    position[np.isnan(width)] = np.nan
+    rsi14 = rsi(close, spec.RSI_PERIODS_BARS[1]).to_numpy()
+    divergence = (np.sign(c - _shifted(c, spec.DIVERGENCE_LAG_BARS))
+                  - np.sign(rsi14 - _shifted(rsi14, spec.DIVERGENCE_LAG_BARS))) / 2.0
+    slope = (2 * c - 2 * _shifted(c, 4) + _shifted(c, 1) - _shifted(c, 3)) / 10.0
+    with np.errstate(invalid="ignore"):
+        safe_atr = np.where(a14 > 0, a14, np.nan)
     since_open, to_close = _clock_minutes(bars)
     return feature_frame(
         {
-            "bb_squeeze": squeeze.astype("float64").where(deviation.notna()),
+            "bb_squeeze": np.where(formed, squeeze.astype("float64"), np.nan),
             "consolidation_score": score,
             "atr_percentile": atr_percentile,
-            "squeeze_duration": _run_length(squeeze).where(deviation.notna()),
+            "squeeze_duration": np.where(formed, _run_length(pd.Series(squeeze, index=bars.index)).to_numpy(), np.nan),
             "range_contraction": range_contraction,
             "range_position": position,
-            "dist_from_high": (high20 - close) / safe_atr,
-            "dist_from_low": (close - low20) / safe_atr,
+            "dist_from_high": (high20 - c) / safe_atr,
+            "dist_from_low": (c - low20) / safe_atr,
             "momentum_divergence": divergence,
             "micro_trend": slope / safe_atr,
-            "volume_expansion": volume / volume.rolling(spec.VOLUME_LONG_BARS).mean(),
-            "cumulative_consolidation": score.rolling(spec.SCORE_MEAN_BARS).mean(),
+            "volume_expansion": v / volume.rolling(spec.VOLUME_LONG_BARS).mean().to_numpy(),
+            "cumulative_consolidation": pd.Series(score).rolling(spec.SCORE_MEAN_BARS).mean().to_numpy(),
             "is_opening_range": (since_open < spec.OPENING_RANGE_MINUTES).astype("float64"),
             "is_pre_close": (to_close <= spec.PRE_CLOSE_MINUTES).astype("float64"),
         },
         BREAKOUT_FEATURES,
         bars.index,
     )
+
+
+def _shifted(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` k rows later (``Series.shift(k)`` on an array): NaN for the first k rows."""
+    out = np.full(len(values), np.nan)
+    out[k:] = values[: len(values) - k]
+    return out
 
 
 def mean_reversion_features(bars: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lab.errors import DataError
-from lab.data.readers import _block_dates, _inside, iso8601, read_minutes, write_csv, write_firstrate, write_parquet
+from lab.data.readers import _block_dates, _inside, _localize_by_hour, iso8601, read_minutes, write_csv, write_firstrate, write_parquet
 
 GOOD = "2023-03-01 09:30:00,4000.25,4001.00,3999.75,4000.50,120\n2023-03-01 09:31:00,4000.50,4000.75,4000.00,4000.25,80\n"
 
@@ -446,3 +446,17 @@ def test_held_out_lines_are_dated_as_a_byte_by_byte_reading_dates_them(tmp_path)
         got = list(zip(dated.tolist(), inside.tolist(), offset.tolist()))
         del dated, head, day, offset, inside
     assert got == [plain(start) for start in starts]
+
+
+def test_localising_by_hour_equals_pandas_and_steps_aside_at_a_clock_change():
+    """The hour-by-hour localisation of the reader against pandas's minute by minute, in zones with
+    whole-hour, half-hour and 30-minute clock changes; None for minutes inside a changing hour."""
+    minutes = pd.date_range("2023-01-01", "2023-12-31 23:59", freq="7min").as_unit("ns")
+    for tz in ("America/New_York", "UTC", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/London"):
+        steady = minutes[~minutes.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").isna()]
+        steady = steady[(steady.hour != 1) & (steady.hour != 2)]  # no stamp in an hour the clock changes in
+        assert _localize_by_hour(steady, tz).equals(steady.tz_localize(tz, ambiguous="raise", nonexistent="raise")), tz
+    autumn = pd.date_range("2023-11-05 00:00", "2023-11-05 03:00", freq="min").as_unit("ns")
+    assert _localize_by_hour(autumn, "America/New_York") is None
+    assert _localize_by_hour(pd.DatetimeIndex([pd.NaT, pd.Timestamp("2023-03-01 09:30")]).as_unit("ns"),
+                             "America/New_York") is None

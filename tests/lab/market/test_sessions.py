@@ -27,12 +27,12 @@ def test_kept_schedule_serves_requests_inside_its_years_and_equals_a_fresh_calen
     spans = [(dt.date(2019, 4, 30), dt.date(2023, 12, 29)), (dt.date(2020, 3, 1), dt.date(2020, 3, 31)),
              (dt.date(2023, 11, 20), dt.date(2023, 11, 28))]  # Thanksgiving and its early close
     first = regular_sessions("XNYS", *spans[0])
-    kept = sorted((tmp_path / ".lab" / "calendars").glob("XNYS_*.parquet"))
-    assert [p.name for p in kept] == [f"XNYS_{sessions.CALENDARS_VERSION}_2019-01-01_2024-12-31.parquet"]
+    kept = sorted((tmp_path / ".lab" / "calendars").glob("XNYS_*.npy"))
+    assert [p.name for p in kept] == [f"XNYS_{sessions.CALENDARS_VERSION}_2019-01-01_2024-12-31.npy"]
     monkeypatch.setattr(sessions, "_SCHEDULES", {})  # a new process: only the file remains
     for start, end in spans:
         assert regular_sessions("XNYS", start, end).equals(_fresh(start, end))
-    assert len(list((tmp_path / ".lab" / "calendars").glob("*.parquet"))) == 1  # all served by the kept years
+    assert len(list((tmp_path / ".lab" / "calendars").glob("*.npy"))) == 1  # all served by the kept years
     assert first.equals(_fresh(*spans[0]))
 
 
@@ -41,7 +41,7 @@ def test_a_damaged_kept_schedule_is_built_again(tmp_path, monkeypatch):
     monkeypatch.setattr(sessions, "_SCHEDULES", {})
     folder = tmp_path / ".lab" / "calendars"
     folder.mkdir(parents=True)
-    (folder / f"XNYS_{sessions.CALENDARS_VERSION}_2015-01-01_2030-12-31.parquet").write_bytes(b"not parquet")
+    (folder / f"XNYS_{sessions.CALENDARS_VERSION}_2015-01-01_2030-12-31.npy").write_bytes(b"not a table")
     span = (dt.date(2022, 1, 3), dt.date(2022, 2, 1))
     assert regular_sessions("XNYS", *span).equals(_fresh(*span))
-    assert (folder / f"XNYS_{sessions.CALENDARS_VERSION}_2021-01-01_2022-12-31.parquet").is_file()
+    assert (folder / f"XNYS_{sessions.CALENDARS_VERSION}_2021-01-01_2022-12-31.npy").is_file()
