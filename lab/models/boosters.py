@@ -105,8 +105,8 @@ class TrainingData:
 
     Other processes of one search share the binned LightGBM datasets: :meth:`share_lightgbm`
     writes them once as LightGBM binary files; a copy of this object pickled to a worker process
-    carries their paths and loads them (0.05 s instead of 1 s of binning on one thread), the same
-    bins to the bit.
+    carries their paths and loads them (0.03 s of CPU instead of 0.4 s of binning on one thread, on
+    the default data): the same bins, the same models (tested).
 
     Use :meth:`from_arrays`; the constructor does not validate.
 
