@@ -31,12 +31,11 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-__all__ = ["PythonCommand", "ForkedProcess", "python_command", "forkable_here", "fork_command", "shadowed_modules"]
+__all__ = ["PythonCommand", "ForkedProcess", "python_command", "parse_python_command", "forkable_here", "fork_command", "shadowed_modules"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,8 @@ class PythonCommand:
 
 
 def python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -> PythonCommand | None:
-    """The command as a :class:`PythonCommand` when a fork of this process can run it; ``None`` otherwise.
+    """The command as a :class:`PythonCommand` when a fork of this process can run it; ``None`` otherwise
+    (:func:`parse_python_command`, then :func:`forkable_here`).
 
     Parameters
     ----------
@@ -65,8 +65,17 @@ def python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -
         The folder the command runs in.
     env : mapping
         The command's environment (its ``PATH`` finds ``python``).
+    """
+    parsed = parse_python_command(command, work_dir, env)
+    return parsed if parsed is not None and forkable_here(parsed, env) else None
 
-    >>> python_command("python -m json.tool --sort-keys", "/no/such/folder", {"PATH": ""}) is None  # not this python
+
+def parse_python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -> PythonCommand | None:
+    """``python -m MODULE ARGS`` or ``python FILE.py ARGS`` (a file in ``work_dir``) whose ``python``, found
+    on the command's ``PATH``, is this interpreter; ``None`` for any other command (interpreter options,
+    shell syntax, another program or interpreter).
+
+    >>> parse_python_command("python -m json.tool --sort-keys", "/no/such/folder", {"PATH": ""}) is None  # not this python
     True
     """
     try:
@@ -80,12 +89,10 @@ def python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -
         return None
     work_dir = str(Path(work_dir).resolve())
     if words[1] == "-m" and len(words) >= 3:
-        parsed = PythonCommand(words[2], None, tuple(words[3:]), work_dir)
-    elif not words[1].startswith("-") and words[1].endswith(".py") and Path(work_dir, words[1]).is_file():
-        parsed = PythonCommand(None, str(Path(work_dir, words[1])), tuple(words[2:]), work_dir)
-    else:
-        return None
-    return parsed if forkable_here(parsed, env) else None
+        return PythonCommand(words[2], None, tuple(words[3:]), work_dir)
+    if not words[1].startswith("-") and words[1].endswith(".py") and Path(work_dir, words[1]).is_file():
+        return PythonCommand(None, str(Path(work_dir, words[1])), tuple(words[2:]), work_dir)
+    return None
 
 
 def forkable_here(command: PythonCommand, env: Mapping[str, str]) -> bool:
@@ -209,9 +216,12 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str], at_exit: Callab
     os.environ.update(env)
     sys.path.insert(0, command.path_entry)
     sys.argv = ["-m" if command.module else command.script, *command.args]
-    # runpy's note that this process imported the module under its own name too (a test session may have):
-    # a new interpreter would not print it, and the job runs as __main__ either way.
-    warnings.filterwarnings("ignore", message=".* found in sys.modules after import of package", category=RuntimeWarning)
+    # What the new interpreter would import afresh: the job module itself (it runs as __main__; the copy
+    # this process imported stays out of the way), with no test session's import hook in between
+    # (pytest's assertion rewriter claims the files named on its command line and cannot give runpy their code).
+    if command.module:
+        sys.modules.pop(command.module, None)
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not type(finder).__module__.startswith("_pytest.")]
     interrupted = False
     try:
         if command.module:
