@@ -4,10 +4,11 @@ A warm stage does 0.1 s of work, but a new interpreter pays again for Python, pa
 its SQL store (1.5 to 3 s on the lab's 2-core machines). When this process already holds what the
 command's own interpreter would import, a fork is that interpreter, started: the child changes to
 the project folder, takes the command's environment and the process's own standard streams (not a
-caller's replacements), puts the project folder first on its import path, runs the module or script as ``__main__`` with the command's arguments (``sys.argv`` as
-``python -m`` or ``python file.py`` sets it) and ends as an interpreter ends (its non-daemon
-threads joined, its ``atexit`` functions run, an active MLflow run ended, output flushed). The run it
-records is the one the command records.
+caller's replacements), puts the project folder first on its import path, runs the module or
+script as ``__main__`` with the command's arguments (``sys.argv`` as ``python -m`` or ``python
+file.py`` sets it) and ends as an interpreter ends (its non-daemon threads joined, its ``atexit``
+functions run, an active MLflow run ended, output flushed). The run it records is the one the
+command records.
 
 :func:`python_command` decides when that holds (``None`` otherwise: the caller starts the command
 as a process): the command is ``python -m MODULE ARGS`` or ``python FILE.py ARGS`` for this
@@ -35,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-__all__ = ["PythonCommand", "ForkedProcess", "python_command", "parse_python_command", "forkable_here", "fork_command", "shadowed_modules"]
+__all__ = ["PythonCommand", "ForkedProcess", "python_command", "parse_python_command", "forkable_here", "fork_command",
+           "shadowed_modules"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class PythonCommand:
 
     @property
     def path_entry(self) -> str:
-        """What the new interpreter puts first on ``sys.path``: the working directory for ``-m``, else the script's folder."""
+        """What the new interpreter puts first on ``sys.path``: the working directory (``-m``), else the script's folder."""
         return self.work_dir if self.module else str(Path(self.script).resolve().parent)
 
 
@@ -198,7 +200,8 @@ def fork_command(command: PythonCommand, env: Mapping[str, str], *, before_fork:
         os._exit(code)
 
 
-def _run_as_main(command: PythonCommand, env: Mapping[str, str], at_exit: Callable[[], None]) -> int:  # pragma: no cover - runs in the child
+def _run_as_main(command: PythonCommand, env: Mapping[str, str],
+                 at_exit: Callable[[], None]) -> int:  # pragma: no cover - runs in the child
     """Become the command's interpreter, run it, end as an interpreter ends; the exit code."""
     atexit._clear()  # the parent's exit functions (its temporary folders, its test session) are not the job's
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
