@@ -1,6 +1,8 @@
 """A warm stage's wall time from the shell: `lab featurize`, `mlflow run . -e featurize` and the entry
 point's own process, on the default-size synthetic file with the feature cache warm (the stage's own
-work is ~0.12 s: the rest is starting Python, importing pandas and MLflow, and the tracking store).
+work is ~0.12 s: the rest is starting Python, importing pandas and MLflow, and the tracking store),
+and two floors no change to the lab can lower: MLflow's command line starting, and importing what a
+job that logs to a sqlite store needs.
 
     python benchmarks/bench_startup.py [--runs 5] [--before /path/to/an/older/checkout]
 
@@ -36,6 +38,15 @@ def _commands(code: Path, config: Path) -> dict[str, list[str]]:
                                       "--env-manager", "local", "-P", f"config={config}"],
         "entry point process alone": [sys.executable, "-m", "jobs.featurize", "--config", str(config)],
     }
+
+
+#: What any warm stage pays whatever the lab does: MLflow's own command line, and importing what a job
+#: that logs to a sqlite store needs (pandas, MLflow, its SQL store).
+FLOORS = {
+    "floor: mlflow run --help": [sys.executable, "-m", "mlflow", "run", "--help"],
+    "floor: import pandas, mlflow, SQL store": [
+        sys.executable, "-c", "import pandas, mlflow, mlflow.store.tracking.sqlalchemy_store"],
+}
 
 
 def _side(code: Path, data: Path, home: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -94,6 +105,11 @@ def main() -> None:
                 cells.append(f"{name} {_common.median(w for w, _ in runs):.2f} s wall ({walls}), "
                              f"{_common.median(c for _, c in runs):.2f} s CPU")
             print(f"  {label:<27} " + "; ".join(cells))
+        floors = {label: [_timed(command, setups["after"][1], scratch) for _ in range(args.runs)]
+                  for label, command in FLOORS.items()}
+        for label, runs in floors.items():
+            print(f"  {label:<40} {_common.median(w for w, _ in runs):.2f} s wall, "
+                  f"{_common.median(c for _, c in runs):.2f} s CPU")
         if args.before is not None:
             print(f"before: {args.before} (alternated with this checkout, run by run)")
         print(_common.machine(load_before))

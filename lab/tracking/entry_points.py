@@ -196,8 +196,9 @@ class Stopped(SystemExit):
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child before exec
-    """In the child, before exec (or before a forked job runs): Linux sends it SIGTERM when the thread that started it dies
-    (``prctl(PR_SET_PDEATHSIG)``), so a SIGKILLed ``lab`` does not leave its entry point running."""
+    """In the child, before exec (or before a forked job runs): Linux sends it SIGTERM when the thread
+    that started it dies (``prctl(PR_SET_PDEATHSIG)``), so a SIGKILLed ``lab`` does not leave its entry
+    point running."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 

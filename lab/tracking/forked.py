@@ -4,10 +4,11 @@ A warm stage does 0.1 s of work, but a new interpreter pays again for Python, pa
 its SQL store (1.5 to 3 s on the lab's 2-core machines). When this process already holds what the
 command's own interpreter would import, a fork is that interpreter, started: the child changes to
 the project folder, takes the command's environment and the process's own standard streams (not a
-caller's replacements), puts the project folder first on its import path, runs the module or script as ``__main__`` with the command's arguments (``sys.argv`` as
-``python -m`` or ``python file.py`` sets it) and ends as an interpreter ends (its non-daemon
-threads joined, its ``atexit`` functions run, an active MLflow run ended, output flushed). The run it
-records is the one the command records.
+caller's replacements), puts the project folder first on its import path, runs the module or
+script as ``__main__`` with the command's arguments (``sys.argv`` as ``python -m`` or ``python
+file.py`` sets it) and ends as an interpreter ends (its non-daemon threads joined, its ``atexit``
+functions run, an active MLflow run ended, output flushed). The run it records is the one the
+command records.
 
 :func:`python_command` decides when that holds (``None`` otherwise: the caller starts the command
 as a process): the command is ``python -m MODULE ARGS`` or ``python FILE.py ARGS`` for this
@@ -31,12 +32,12 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-__all__ = ["PythonCommand", "ForkedProcess", "python_command", "forkable_here", "fork_command", "shadowed_modules"]
+__all__ = ["PythonCommand", "ForkedProcess", "python_command", "parse_python_command", "forkable_here", "fork_command",
+           "shadowed_modules"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,13 @@ class PythonCommand:
 
     @property
     def path_entry(self) -> str:
-        """What the new interpreter puts first on ``sys.path``: the working directory for ``-m``, else the script's folder."""
+        """What the new interpreter puts first on ``sys.path``: the working directory (``-m``), else the script's folder."""
         return self.work_dir if self.module else str(Path(self.script).resolve().parent)
 
 
 def python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -> PythonCommand | None:
-    """The command as a :class:`PythonCommand` when a fork of this process can run it; ``None`` otherwise.
+    """The command as a :class:`PythonCommand` when a fork of this process can run it; ``None`` otherwise
+    (:func:`parse_python_command`, then :func:`forkable_here`).
 
     Parameters
     ----------
@@ -65,8 +67,17 @@ def python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -
         The folder the command runs in.
     env : mapping
         The command's environment (its ``PATH`` finds ``python``).
+    """
+    parsed = parse_python_command(command, work_dir, env)
+    return parsed if parsed is not None and forkable_here(parsed, env) else None
 
-    >>> python_command("python -m json.tool --sort-keys", "/no/such/folder", {"PATH": ""}) is None  # not this python
+
+def parse_python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -> PythonCommand | None:
+    """``python -m MODULE ARGS`` or ``python FILE.py ARGS`` (a file in ``work_dir``) whose ``python``, found
+    on the command's ``PATH``, is this interpreter; ``None`` for any other command (interpreter options,
+    shell syntax, another program or interpreter).
+
+    >>> parse_python_command("python -m json.tool --sort-keys", "/no/such/folder", {"PATH": ""}) is None  # not this python
     True
     """
     try:
@@ -80,12 +91,10 @@ def python_command(command: str, work_dir: str | Path, env: Mapping[str, str]) -
         return None
     work_dir = str(Path(work_dir).resolve())
     if words[1] == "-m" and len(words) >= 3:
-        parsed = PythonCommand(words[2], None, tuple(words[3:]), work_dir)
-    elif not words[1].startswith("-") and words[1].endswith(".py") and Path(work_dir, words[1]).is_file():
-        parsed = PythonCommand(None, str(Path(work_dir, words[1])), tuple(words[2:]), work_dir)
-    else:
-        return None
-    return parsed if forkable_here(parsed, env) else None
+        return PythonCommand(words[2], None, tuple(words[3:]), work_dir)
+    if not words[1].startswith("-") and words[1].endswith(".py") and Path(work_dir, words[1]).is_file():
+        return PythonCommand(None, str(Path(work_dir, words[1])), tuple(words[2:]), work_dir)
+    return None
 
 
 def forkable_here(command: PythonCommand, env: Mapping[str, str]) -> bool:
@@ -191,7 +200,8 @@ def fork_command(command: PythonCommand, env: Mapping[str, str], *, before_fork:
         os._exit(code)
 
 
-def _run_as_main(command: PythonCommand, env: Mapping[str, str], at_exit: Callable[[], None]) -> int:  # pragma: no cover - runs in the child
+def _run_as_main(command: PythonCommand, env: Mapping[str, str],
+                 at_exit: Callable[[], None]) -> int:  # pragma: no cover - runs in the child
     """Become the command's interpreter, run it, end as an interpreter ends; the exit code."""
     atexit._clear()  # the parent's exit functions (its temporary folders, its test session) are not the job's
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
@@ -209,9 +219,12 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str], at_exit: Callab
     os.environ.update(env)
     sys.path.insert(0, command.path_entry)
     sys.argv = ["-m" if command.module else command.script, *command.args]
-    # runpy's note that this process imported the module under its own name too (a test session may have):
-    # a new interpreter would not print it, and the job runs as __main__ either way.
-    warnings.filterwarnings("ignore", message=".* found in sys.modules after import of package", category=RuntimeWarning)
+    # What the new interpreter would import afresh: the job module itself (it runs as __main__; the copy
+    # this process imported stays out of the way), with no test session's import hook in between
+    # (pytest's assertion rewriter claims the files named on its command line and cannot give runpy their code).
+    if command.module:
+        sys.modules.pop(command.module, None)
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not type(finder).__module__.startswith("_pytest.")]
     interrupted = False
     try:
         if command.module:

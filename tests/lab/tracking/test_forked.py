@@ -11,21 +11,20 @@ import mlflow
 import pytest
 
 from lab.data.readers import write_firstrate
-from lab.tracking.forked import PythonCommand, python_command, shadowed_modules
+from lab.tracking.forked import PythonCommand, forkable_here, parse_python_command, python_command, shadowed_modules
 from tests.conftest import PROJECT_ROOT, make_minutes
 
 HERE = {"PATH": os.path.dirname(sys.executable)}
 
 
 def test_a_python_module_or_script_command_of_this_interpreter_is_parsed(tmp_path):
-    if threading.active_count() > 1:  # the fork rule refuses a process with threads; see the next test
-        pytest.skip("another thread runs in this test process")
-    command = python_command("python -m jobs.featurize --config 'a b.toml' --data -", PROJECT_ROOT, HERE)
+    command = parse_python_command("python -m jobs.featurize --config 'a b.toml' --data -", PROJECT_ROOT, HERE)
     assert command == PythonCommand("jobs.featurize", None, ("--config", "a b.toml", "--data", "-"), str(PROJECT_ROOT))
     assert command.path_entry == str(PROJECT_ROOT)
     (tmp_path / "job.py").write_text("")
-    assert python_command("python job.py -x", tmp_path, HERE) == PythonCommand(
+    assert parse_python_command("python job.py -x", tmp_path, HERE) == PythonCommand(
         None, str(tmp_path / "job.py"), ("-x",), str(tmp_path))
+    assert PythonCommand(None, str(tmp_path / "job.py"), (), str(PROJECT_ROOT)).path_entry == str(tmp_path)
 
 
 @pytest.mark.parametrize("command", [
@@ -38,12 +37,14 @@ def test_a_python_module_or_script_command_of_this_interpreter_is_parsed(tmp_pat
     "python missing.py",
 ])
 def test_a_command_a_fork_cannot_run_is_left_to_a_process(command):
+    assert parse_python_command(command, PROJECT_ROOT, HERE) is None
     assert python_command(command, PROJECT_ROOT, HERE) is None
 
 
 def test_another_interpreter_or_a_new_import_path_is_left_to_a_process(tmp_path):
-    assert python_command("python -m jobs.featurize", PROJECT_ROOT, {"PATH": str(tmp_path)}) is None  # no python there
-    assert python_command("python -m jobs.featurize", PROJECT_ROOT, {**HERE, "PYTHONPATH": str(tmp_path)}) is None
+    assert parse_python_command("python -m jobs.featurize", PROJECT_ROOT, {"PATH": str(tmp_path)}) is None  # no python
+    command = parse_python_command("python -m jobs.featurize", PROJECT_ROOT, HERE)
+    assert not forkable_here(command, {**HERE, "PYTHONPATH": str(tmp_path)})  # a folder this process has not on its path
 
 
 def test_a_process_with_another_thread_is_not_forked():
@@ -51,7 +52,7 @@ def test_a_process_with_another_thread_is_not_forked():
     thread = threading.Thread(target=release.wait, daemon=True)
     thread.start()
     try:
-        assert python_command("python -m jobs.featurize", PROJECT_ROOT, HERE) is None
+        assert not forkable_here(PythonCommand("jobs.featurize", None, (), str(PROJECT_ROOT)), HERE)
     finally:
         release.set()
         thread.join()
