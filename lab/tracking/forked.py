@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import logging
 import os
-import runpy
 import shlex
 import shutil
 import signal
@@ -227,10 +227,7 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str],
     sys.meta_path[:] = [finder for finder in sys.meta_path if not type(finder).__module__.startswith("_pytest.")]
     interrupted = False
     try:
-        if command.module:
-            runpy.run_module(command.module, run_name="__main__", alter_sys=True)
-        else:
-            runpy.run_path(command.script, run_name="__main__")
+        _exec_as_main(command)
         code = 0
     except SystemExit as exc:
         code = _exit_code(exc.code)
@@ -251,6 +248,35 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str],
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     return code
+
+
+def _exec_as_main(command: PythonCommand) -> None:  # pragma: no cover - runs in the child
+    """Run the command's module or script as ``__main__``, as ``python -m``/``python file.py`` would.
+
+    Unlike :func:`runpy.run_module`, the new module also becomes ``__mp_main__``: multiprocessing
+    aliased that name to the parent's ``__main__`` when it was imported, and a job that starts
+    worker processes (tune) gets back objects of classes its ``__main__`` defines, which the
+    parent unpickles by that name (``__mp_main__.BestOfWorker``). The spawned workers import the
+    job's module by the name in its ``__spec__`` (``jobs.tune``), as under ``python -m``.
+    """
+    if command.module:
+        spec = importlib.util.find_spec(command.module)
+        if spec is not None and spec.submodule_search_locations is not None:  # a package: its __main__
+            spec = importlib.util.find_spec(f"{command.module}.__main__")
+        if spec is None or spec.loader is None:
+            raise ImportError(f"No module named {command.module}")
+        code = spec.loader.get_code(spec.name)
+    else:
+        path = str(Path(command.script).resolve())
+        spec = importlib.util.spec_from_file_location("__main__", path)
+        code = compile(Path(path).read_bytes(), path, "exec")
+    module = importlib.util.module_from_spec(spec)
+    module.__name__ = "__main__"
+    if not command.module:
+        module.__spec__ = None  # as for a script run by path
+    sys.argv[0] = spec.origin or sys.argv[0]
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = module
+    exec(code, module.__dict__)
 
 
 def _join_threads() -> None:  # pragma: no cover - runs in the child

@@ -65,23 +65,39 @@ def test_a_folder_holding_another_copy_of_an_imported_module_shadows_it(tmp_path
     assert shadowed_modules(PROJECT_ROOT) == []
 
 
-#: A job that reports what its interpreter looks like, ends with code 3, and leaves work for exit time.
+#: A job that reports what its interpreter looks like, gets back from a spawned worker process an object
+#: of a class it defines (as tune's workers return theirs), ends with code 3, and leaves work for exit time.
 PROBE = """import atexit, json, os, sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
-with ThreadPoolExecutor(2) as pool:
-    pool.submit(print, "from a worker thread")
-lingering = ThreadPoolExecutor(1)  # idle workers at exit: the interpreter lets them go
-lingering.submit(int)
-atexit.register(lambda: Path(sys.argv[1] + ".atexit").write_text("ran"))
-Path(sys.argv[1]).write_text(json.dumps({
-    "argv": sys.argv[1:], "cwd": os.getcwd(), "path0": sys.path[0], "name": __name__, "probe": os.environ.get("PROBE"),
-    "own_streams": sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__}))
-sys.exit(3)
+
+
+class Reply:
+    pass
+
+
+def reply():
+    return Reply()
+
+
+if __name__ == "__main__":
+    with ThreadPoolExecutor(2) as pool:
+        pool.submit(print, "from a worker thread")
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as workers:
+        spawned = type(workers.submit(reply).result()).__name__
+    lingering = ThreadPoolExecutor(1)  # idle workers at exit: the interpreter lets them go
+    lingering.submit(int)
+    atexit.register(lambda: Path(sys.argv[1] + ".atexit").write_text("ran"))
+    Path(sys.argv[1]).write_text(json.dumps({
+        "argv": sys.argv[1:], "cwd": os.getcwd(), "path0": sys.path[0], "name": __name__, "probe": os.environ.get("PROBE"),
+        "own_streams": sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__, "spawned": spawned}))
+    sys.exit(3)
 """
 
 #: Runs PROBE through lab.tracking.forked from a fresh process whose sys.stdout was replaced (as click's test runner does).
 FORKER = """import io, os, sys
+import multiprocessing  # imported before the fork, as in a test session: it aliased __mp_main__ to this __main__
 from lab.tracking.core import configure
 from lab.tracking.forked import fork_command, python_command
 configure()  # this interpreter first on PATH, as the runner has it
@@ -108,7 +124,8 @@ def test_a_forked_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_p
     for report in seen.values():
         del report["argv"]  # the file each writes differs
     assert seen["forked"] == seen["fresh"] == {"cwd": str(project), "path0": str(project), "name": "__main__",
-                                               "probe": "yes", "own_streams": True}
+                                               "probe": "yes", "own_streams": True,
+                                               "spawned": "Reply"}
     assert (tmp_path / "forked.json.atexit").read_text() == "ran"
     assert "from a worker thread" in fresh.stdout
     assert forked.stdout.splitlines() == ["from a worker thread", "3"]  # the process's stdout, not the caller's StringIO
