@@ -13,6 +13,7 @@ deletes and rebuilds it, and nothing of the user's store, models or sealed windo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -65,7 +66,8 @@ def prepare_demo_home(config_path: str, experiment: str, no_edge: bool = False, 
     os.environ["LAB_HOME"] = str(home)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     tracking.set_tracking_uri(uri)
-    tracking.create_experiment(experiment, artifact_location=(home / "mlruns").as_uri())  # the store once, here
+    with contextlib.chdir(home):  # the store is created here: its Default experiment keeps artifacts in home/mlruns
+        tracking.create_experiment(experiment, artifact_location=(home / "mlruns").as_uri())  # the store once, here
     return str(config)
 
 
@@ -106,7 +108,7 @@ def run_demo(config_path: str, experiment: str, echo: Callable[[str], None] = pr
                 if edge == 0 else "")
              + "Nothing is promoted and the test window stays unseen. Run `lab demo` (with the planted edge) "
                "to see the whole chain pass.")
-        _browse_hint(experiment, echo)
+        _browse_hint(experiment, config_path, echo)
         return runs
     runs["model_version"] = promotion.version
     echo(f"registered {promotion.model_name} version {promotion.version} as {promotion.alias}")
@@ -117,7 +119,7 @@ def run_demo(config_path: str, experiment: str, echo: Callable[[str], None] = pr
     except EntryPointFailed:
         echo(f"final-eval refused or failed: the test window {config.windows.test} of {config.promotion.model_name} "
              "may already be spent (it is looked at once); see `lab status --config " + config_path + "`")
-    _browse_hint(experiment, echo)
+    _browse_hint(experiment, config_path, echo)
     return runs
 
 
@@ -129,9 +131,10 @@ def _echo_verdict(run_id: str, echo: Callable[[str], None]) -> None:
     echo(f"final-eval verdict: {run.data.tags.get(tag.VERDICT, '(none)')}" + (f" ({shown})" if shown else ""))
 
 
-def _browse_hint(experiment: str, echo: Callable[[str], None]) -> None:
+def _browse_hint(experiment: str, config_path: str, echo: Callable[[str], None]) -> None:
     uri = tracking.tracking_uri()
     echo("\nDone. Browse every run, metric, equity curve and feature importance with:\n"
          f"    mlflow ui --workers 1 --backend-store-uri {uri}\nthen open http://127.0.0.1:5000 (experiment "
          f"{experiment!r}).\nThe demo's runs, models and seals live in its own store; to keep working in it "
-         f"(the hints the jobs printed included), first:\n    export MLFLOW_TRACKING_URI={uri}")
+         f"(the hints the jobs printed included), first:\n    export MLFLOW_TRACKING_URI={uri}\nand give the "
+         f"commands its configuration, for example:\n    lab paper --config {config_path} --from 2023-03-01 --to 2023-03-31")

@@ -109,7 +109,9 @@ def test_prepare_demo_home_with_no_edge_plants_nothing(tmp_path, monkeypatch):
         monkeypatch.setenv(key, os.environ.get(key, ""))  # prepare_demo_home sets them; restored after the test
     try:
         config = prepare_demo_home(str(source), "demo-small", no_edge=True, home=tmp_path / "demo")
+        default = mlflow.MlflowClient().get_experiment("0")  # where a later `lab paper` without --experiment logs
     finally:
         mlflow.set_tracking_uri(None)
     assert config.endswith("demo-no-edge.toml") and load_config(config).data.synthetic_edge_auc == 0.0
     assert load_config(source).data.synthetic_edge_auc == 0.62
+    assert default.artifact_location.replace("file://", "").startswith(str(tmp_path / "demo"))
