@@ -78,7 +78,6 @@ def main() -> None:
 
 def calibration(noise: int, edge: int) -> None:
     """Print the default gate's pass rates on synthetic studies (see the module docstring)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.registry.test_calibration import EDGE_DAILY_SHARPE, gate_verdicts, studies
 
     policy = PromotionConfig()
