@@ -1,4 +1,4 @@
-"""What the benchmarks share: this checkout first on the import path, synthetic minutes, medians and
+"""What the benchmarks share: this checkout first on the import path, a custom feature, medians and
 the line that says how and where a figure was measured.
 
 Each benchmark runs from the repository root as ``python benchmarks/bench_<name>.py``; Python then puts
@@ -8,14 +8,12 @@ repository root before any installed copy of the lab. Nothing here imports from 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform
 import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,28 +62,6 @@ def median(values) -> float:
     """The median of a non-empty sequence of numbers."""
     return statistics.median(list(values))
 
-
-def make_minutes(start: str, end: str, seed: int = 0, overnight: bool = False, tick: float = 0.25) -> pd.DataFrame:
-    """A random walk on ticks for every XNYS session between two dates (inclusive), in points.
-
-    Regular-session minutes only, unless ``overnight`` adds 18:00 (previous evening) .. 09:29 ET.
-    """
-    from lab.market.sessions import regular_sessions
-
-    rng = np.random.default_rng(seed)
-    sessions = regular_sessions("XNYS", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-    stamps = []
-    for _, row in sessions.iterrows():
-        first = row.session_open - pd.Timedelta(hours=15, minutes=30) if overnight else row.session_open
-        stamps.append(pd.date_range(first, row.session_close - pd.Timedelta(minutes=1), freq="min"))
-    index = pd.DatetimeIndex(stamps[0].append(stamps[1:]), name="time").as_unit("ns")
-    n = len(index)
-    close = 4000.0 + np.cumsum(rng.integers(-2, 3, n)) * tick
-    open_ = np.r_[close[0], close[:-1]]
-    high = np.maximum(open_, close) + rng.integers(0, 3, n) * tick
-    low = np.minimum(open_, close) - rng.integers(0, 3, n) * tick
-    volume = rng.integers(1, 500, n).astype("int64")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
 
 
 def session_aware(bars: pd.DataFrame) -> pd.DataFrame:

@@ -34,12 +34,13 @@ def main() -> None:
 
     from lab.features.core import FEATURE_NAMES
     from lab.live.serving import LiveSignaler, SignalSpec
+    from lab.data.synth import random_walk_minutes
     from lab.market.sessions import epoch_ns, regular_sessions
 
     load_before = _common.load()
     start = pd.Timestamp("2023-03-01")
     end = start + pd.Timedelta(days=args.days)
-    minutes = _common.make_minutes(f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}", seed=1, overnight=True)
+    minutes = random_walk_minutes(f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}", seed=1, overnight=True)
     rng = np.random.default_rng(0)
     names = list(FEATURE_NAMES) + (["close_vs_mean_12"] if args.custom else [])
     X = rng.standard_normal((5000, len(names)))

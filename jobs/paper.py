@@ -46,7 +46,6 @@ from lab import tags as tag
 from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.config.parsing import parse_date_param, parse_number_param
-from lab.data.fingerprints import session_fingerprints
 from lab.data.readers import read_minutes
 from lab.dataset.build import (TEST_WARMUP_DAYS, adjusted_for_rolls, data_source, known_rolls, read_fingerprints,
                                resolve_data_path)
@@ -263,7 +262,7 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
 class SealWatch:
     """Followed minutes checked against every seal by content, one regular session at a time.
 
-    A session is fingerprinted (:func:`lab.data.fingerprints.session_fingerprints`) as soon as its
+    A session is fingerprinted (:func:`lab.dataset.build.read_fingerprints`) as soon as its
     close is in the file and compared with the sealed sessions of every market
     (:func:`registry.content.refuse_sealed_content`). :meth:`check` runs before a chunk is fed, so a
     chunk that holds a whole sealed session is refused before any of it trades; a sealed session
@@ -274,7 +273,7 @@ class SealWatch:
     STAGE = "paper --follow"
 
     def __init__(self, config: LabConfig) -> None:
-        self.calendar = config.session.calendar
+        self.config = config
         self.pending = pd.DataFrame()
 
     def check(self, minutes: pd.DataFrame) -> None:
@@ -289,23 +288,20 @@ class SealWatch:
             return
         self.pending = minutes if self.pending.empty else pd.concat([self.pending, minutes])
         stamps = self.pending.index
-        sessions = regular_sessions(self.calendar, stamps[0].date(), stamps[-1].date())
+        closes = pd.DatetimeIndex(regular_sessions(self.config.session.calendar, stamps[0].date(),
+                                                   stamps[-1].date())["session_close"])
         # the minute stamped a minute before the close is the session's last (bars stamped at their start)
-        done = sessions[pd.DatetimeIndex(sessions["session_close"]) <= stamps[-1] + pd.Timedelta(minutes=1)]
+        done = closes[closes <= stamps[-1] + pd.Timedelta(minutes=1)]
         if done.empty:
             return
-        cut = pd.Timestamp(done["session_close"].iloc[-1])
-        finished = self.pending[stamps < cut]
-        self.pending = self.pending[stamps >= cut]
-        refuse_sealed_content(session_fingerprints(finished, done), self.STAGE)
+        finished = self.pending[stamps < done[-1]]
+        self.pending = self.pending[stamps >= done[-1]]
+        refuse_sealed_content(read_fingerprints(finished, self.config), self.STAGE)
 
     def finish(self) -> None:
         """Check the session the follower stopped inside (its minutes so far)."""
-        if not self.pending.empty:
-            stamps = self.pending.index
-            sessions = regular_sessions(self.calendar, stamps[0].date(), stamps[-1].date())
-            refuse_sealed_content(session_fingerprints(self.pending, sessions), self.STAGE)
-            self.pending = pd.DataFrame()
+        refuse_sealed_content(read_fingerprints(self.pending, self.config), self.STAGE)
+        self.pending = pd.DataFrame()
 
 
 class _Session:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
+from typing import IO, Callable
 
-__all__ = ["project_root", "code_root", "raw_dir", "features_dir", "synthetic_path", "find_minute_file"]
+__all__ = ["project_root", "code_root", "raw_dir", "features_dir", "synthetic_path", "find_minute_file", "keep_file"]
 
 
 def project_root() -> Path:
@@ -44,3 +46,20 @@ def find_minute_file(name: str | Path) -> Path:
         return given
     in_raw = raw_dir() / given.name
     return in_raw if in_raw.is_file() else given
+
+
+def keep_file(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file the lab only keeps to save work (``.lab/`` memos): ``write`` fills a temporary file
+    beside ``path``, which then replaces it in one step. A folder that cannot be written is left alone
+    (the next run computes again); nothing half-written is ever read."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)

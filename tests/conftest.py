@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from lab.market.sessions import regular_sessions
+from lab.data.readers import write_firstrate
+from lab.data.synth import random_walk_minutes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_minutes(start: str, end: str, seed: int = 0, overnight: bool = False, tick: float = 0.25) -> pd.DataFrame:
-    """A random walk on ticks for every XNYS session between two dates (inclusive).
-
-    Regular-session minutes only, unless ``overnight`` adds 18:00 (previous evening) .. 09:29.
-    """
-    rng = np.random.default_rng(seed)
-    sessions = regular_sessions("XNYS", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-    stamps = []
-    for session, row in sessions.iterrows():
-        first = row.session_open - pd.Timedelta(hours=15, minutes=30) if overnight else row.session_open
-        stamps.append(pd.date_range(first, row.session_close - pd.Timedelta(minutes=1), freq="min"))
-    index = stamps[0].append(stamps[1:]) if len(stamps) > 1 else stamps[0]
-    index = pd.DatetimeIndex(index, name="time").as_unit("ns")
-    n = len(index)
-    close = 4000.0 + np.cumsum(rng.integers(-2, 3, n)) * tick
-    open_ = np.r_[close[0], close[:-1]]
-    high = np.maximum(open_, close) + rng.integers(0, 3, n) * tick
-    low = np.minimum(open_, close) - rng.integers(0, 3, n) * tick
-    volume = rng.integers(1, 500, n).astype("int64")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+#: Tiny deterministic minute data (a random walk on ticks per XNYS session): see the function's docstring.
+make_minutes = random_walk_minutes
 
 
 @pytest.fixture
@@ -250,3 +230,24 @@ def wait_until(condition, timeout: float = 5.0, poll: float = 0.05) -> bool:
             return True
         time.sleep(poll)
     return condition()
+
+#: A small project's lab.toml: two months of training, one of validation, a held-out December.
+SMALL_CONFIG = """
+[data]
+path = "{path}"
+[windows]
+train = ["2023-09-01", "2023-10-31"]
+validation = ["2023-11-01", "2023-11-30"]
+test = ["2023-12-01", "2023-12-29"]
+[targets]
+volatility_lookback_bars = 200
+"""
+
+
+@pytest.fixture
+def small_project(tmp_path, tracking_store):
+    """A minute file (2023-08..12, overnight minutes included) and its lab.toml in ``tmp_path``: the config's path."""
+    raw = write_firstrate(make_minutes("2023-08-01", "2023-12-29", seed=2, overnight=True), tmp_path / "raw.txt")
+    config = tmp_path / "lab.toml"
+    config.write_text(SMALL_CONFIG.format(path=raw))
+    return config

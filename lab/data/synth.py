@@ -35,8 +35,9 @@ import pandas as pd
 from lab.config.parsing import as_date
 from lab.errors import ConfigError
 from lab.market.instruments import Instrument
+from lab.market.sessions import regular_sessions
 
-__all__ = ["generate_minutes", "edge_strength", "MAX_EDGE_AUC"]
+__all__ = ["generate_minutes", "random_walk_minutes", "edge_strength", "MAX_EDGE_AUC"]
 
 _TIMEZONE = "America/New_York"
 _MINUTE_NS = 60 * 1_000_000_000
@@ -391,3 +392,30 @@ def _adoption(dates: np.ndarray) -> np.ndarray:
     """Volume level of a young contract: 0.2 at the May 2019 launch, ~0.9 after a year, then 1."""
     years = np.array([(d - _MES_LAUNCH).days for d in dates], dtype=np.float64) / 365.25
     return 1.0 / (1.0 + 4.0 * np.exp(-2.5 * np.maximum(years, 0.0)))
+
+
+def random_walk_minutes(start: str, end: str, seed: int = 0, overnight: bool = False,
+                        tick: float = 0.25) -> pd.DataFrame:
+    """A plain random walk on ticks for every XNYS session between two ET dates (inclusive), in points.
+
+    Small, fast fixtures for tests and benchmarks (not the synthetic default: :func:`generate_minutes`).
+    Regular-session minutes only, unless ``overnight`` adds 18:00 (previous evening) .. 09:29 ET.
+
+    >>> m = random_walk_minutes("2023-03-01", "2023-03-02", seed=1)
+    >>> len(m), str(m.index[0]), list(m.columns)
+    (780, '2023-03-01 09:30:00-05:00', ['open', 'high', 'low', 'close', 'volume'])
+    """
+    rng = np.random.default_rng(seed)
+    sessions = regular_sessions("XNYS", dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    stamps = []
+    for _, row in sessions.iterrows():
+        first = row.session_open - pd.Timedelta(hours=15, minutes=30) if overnight else row.session_open
+        stamps.append(pd.date_range(first, row.session_close - pd.Timedelta(minutes=1), freq="min"))
+    index = pd.DatetimeIndex(stamps[0].append(stamps[1:]), name="time").as_unit("ns")
+    n = len(index)
+    close = 4000.0 + np.cumsum(rng.integers(-2, 3, n)) * tick
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) + rng.integers(0, 3, n) * tick
+    low = np.minimum(open_, close) - rng.integers(0, 3, n) * tick
+    volume = rng.integers(1, 500, n).astype("int64")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)

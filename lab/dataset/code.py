@@ -20,8 +20,6 @@ import ast
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from lab import paths
@@ -141,18 +139,7 @@ def _read_memo(package_dir: Path) -> dict | None:
 
 def _write_memo(memo: dict) -> None:
     """Write the memo atomically; a folder that cannot be written only costs the next parse."""
-    folder = paths.project_root() / ".lab"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{MEMO_NAME}.", dir=folder)
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(memo, out)
-        os.replace(tmp, folder / MEMO_NAME)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    paths.keep_file(paths.project_root() / ".lab" / MEMO_NAME, lambda out: out.write(json.dumps(memo).encode()))
 
 
 def _parse_pipeline(package_dir: Path) -> tuple[tuple[str, ...], str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -104,17 +102,7 @@ def _schedule_frame(table: np.ndarray) -> pd.DataFrame:
 
 def _keep(table: np.ndarray, path: Path) -> None:
     """Write ``table`` to ``path`` atomically; a folder that cannot be written is left alone."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, table)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    paths.keep_file(path, lambda out: np.save(out, table))
 
 
 def regular_sessions(calendar_name: str, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -221,7 +221,7 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str],
     sys.argv = ["-m" if command.module else command.script, *command.args]
     # What the new interpreter would import afresh: the job module itself (it runs as __main__; the copy
     # this process imported stays out of the way), with no test session's import hook in between
-    # (pytest's assertion rewriter claims the files named on its command line and cannot give runpy their code).
+    # (pytest's assertion rewriter claims the files named on its command line and cannot give their code).
     if command.module:
         sys.modules.pop(command.module, None)
     sys.meta_path[:] = [finder for finder in sys.meta_path if not type(finder).__module__.startswith("_pytest.")]

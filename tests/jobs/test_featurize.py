@@ -3,27 +3,7 @@
 import mlflow
 import pytest
 
-from lab.data.readers import write_firstrate
-from tests.conftest import PROJECT_ROOT, make_minutes
-
-CONFIG = """
-[data]
-path = "{path}"
-[windows]
-train = ["2023-09-01", "2023-10-31"]
-validation = ["2023-11-01", "2023-11-30"]
-test = ["2023-12-01", "2023-12-29"]
-[targets]
-volatility_lookback_bars = 200
-"""
-
-
-@pytest.fixture
-def small_project(tmp_path, tracking_store):
-    raw = write_firstrate(make_minutes("2023-08-01", "2023-12-29", seed=2, overnight=True), tmp_path / "raw.txt")
-    config = tmp_path / "lab.toml"
-    config.write_text(CONFIG.format(path=raw))
-    return config
+from tests.conftest import PROJECT_ROOT, SMALL_CONFIG
 
 
 @pytest.mark.slow
@@ -53,7 +33,7 @@ def test_featurize_bad_file_fails_with_a_clear_message(tmp_path, tracking_store,
     raw = tmp_path / "bad.txt"
     raw.write_text("2023-09-01 09:30:00,4000,3999,3998,4000,5\n")
     config = tmp_path / "lab.toml"
-    config.write_text(CONFIG.format(path=raw))
+    config.write_text(SMALL_CONFIG.format(path=raw))
     assert main(["--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "line 1:" in err and "high < max(open, close)" in err and "--on-bad-rows drop" in err
@@ -67,7 +47,7 @@ def test_featurize_missing_or_folder_data_path_is_one_line(tmp_path, tracking_st
 
     data = tmp_path / "absent.txt" if kind == "missing" else tmp_path
     config = tmp_path / "lab.toml"
-    config.write_text(CONFIG.format(path=tmp_path / "raw.txt"))
+    config.write_text(SMALL_CONFIG.format(path=tmp_path / "raw.txt"))
     assert main(["--config", str(config), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "Traceback" not in err  # which configuration, then the one line

@@ -5,14 +5,12 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import mlflow
 import pytest
 
-from lab.data.readers import write_firstrate
 from lab.tracking.forked import PythonCommand, forkable_here, parse_python_command, python_command, shadowed_modules
-from tests.conftest import PROJECT_ROOT, make_minutes
+from tests.conftest import PROJECT_ROOT
 
 HERE = {"PATH": os.path.dirname(sys.executable)}
 
@@ -131,17 +129,6 @@ def test_a_forked_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_p
     assert forked.stdout.splitlines() == ["from a worker thread", "3"]  # the process's stdout, not the caller's StringIO
 
 
-CONFIG = """
-[data]
-path = "{path}"
-[windows]
-train = ["2023-09-01", "2023-10-31"]
-validation = ["2023-11-01", "2023-11-30"]
-test = ["2023-12-01", "2023-12-29"]
-[targets]
-volatility_lookback_bars = 200
-"""
-
 #: `lab featurize` in a fresh process, saying on stderr whether the runner forked.
 LAB = ("import sys; import lab.tracking.entry_points as runner; fork = runner.fork_command\n"
        "def watched(*args, **kwargs):\n"
@@ -159,10 +146,8 @@ def _artifacts(client, run_id, path=None):
 
 
 @pytest.mark.slow  # two featurize runs as processes: seconds each
-def test_a_stage_through_lab_records_the_run_mlflow_run_records(tmp_path, tracking_store):
-    raw = write_firstrate(make_minutes("2023-08-01", "2023-12-29", seed=2, overnight=True), tmp_path / "raw.txt")
-    config = tmp_path / "lab.toml"
-    config.write_text(CONFIG.format(path=raw))
+def test_a_stage_through_lab_records_the_run_mlflow_run_records(tmp_path, small_project):
+    config = small_project
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     lab = [sys.executable, "-c", LAB, "featurize", "--config", str(config)]
     cold = subprocess.run(lab, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
