@@ -1,4 +1,4 @@
-"""What the benchmarks share: this checkout first on the import path, a custom feature, medians and
+"""What the benchmarks share: this checkout first on the import path, medians and
 the line that says how and where a figure was measured.
 
 Each benchmark runs from the repository root as ``python benchmarks/bench_<name>.py``; Python then puts
@@ -14,7 +14,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -63,15 +62,3 @@ def median(values) -> float:
     return statistics.median(list(values))
 
 
-
-def session_aware(bars: pd.DataFrame) -> pd.DataFrame:
-    """A custom feature function (``[features] custom = ["_common:session_aware"]``) for the live
-    benchmark: reads the bar start, session fields, volume, a core and an optional-set feature."""
-    minutes_in = (bars.index.to_series() - bars["session_open"]).dt.total_seconds() / 60.0
-    volume_share = bars["volume"] / bars.groupby("session")["volume"].cumsum()
-    return pd.DataFrame({
-        "minutes_into_session": minutes_in,
-        "session_volume_share": volume_share,
-        "range_rsi": bars["range_position"] * bars["rsi_7"],
-        "close_vs_mean_12": bars["close"] / bars["close"].rolling(12).mean() - 1.0,
-    }, index=bars.index)
