@@ -22,7 +22,7 @@ import tempfile
 import pandas as pd
 
 from jobs.common import base_parser, job_main, load_run_model, prepare, refuse
-from jobs.context import resolve_data
+from jobs.context import JobContext, open_job
 from jobs.lineage import config_for
 from lab import tags as tag
 from lab import tracking
@@ -68,10 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         if not 0.5 < threshold <= 1.0:
             raise LabError(f"-P threshold = {args.threshold!r} must lie in (0.5, 1] (an entry probability); "
                            "write e.g. 0.6")
-        with tracking.stage_run("analyze", config, target=model.target,
-                                params={"robustness_threshold": threshold},
-                                tags={tag.EVIDENCE_FOR: args.run_id, tag.WINDOW: "validation"}):
-            analyze(config, model, threshold)
+        with open_job("analyze", config, target=model.target, params={"robustness_threshold": threshold},
+                      tags={tag.EVIDENCE_FOR: args.run_id, tag.WINDOW: "validation"}, builds_on=[args.run_id]) as job:
+            analyze(job, model, threshold)
     except (LabError, ValueError) as exc:
         return refuse("analyze", exc)
     return 0
@@ -84,11 +83,11 @@ def with_threshold(config: LabConfig, threshold: float) -> LabConfig:
     return dataclasses.replace(config, rules=rules, strategy=dataclasses.replace(config.strategy, name="direction"))
 
 
-def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
+def analyze(job: JobContext, model, threshold: float) -> dict[str, float]:
     """Compute every Phase 4 table of ``model`` on the validation window, log them and the report."""
-    data = resolve_data(config, stage="analyze", run_id=tracking.active_run_id())
-    dataset = prepare(config, data)
-    ledger.enter(config, trials=len(SWEEP_THRESHOLDS), market=data.market)  # every sweep point is a look at the validation window
+    config = job.config
+    dataset = prepare(job)
+    ledger.enter(config, trials=len(SWEEP_THRESHOLDS), market=job.market)  # every sweep point is a look at the validation window
     bars = dataset.tables["validation"]
     minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
     features = list(model.features)
@@ -121,7 +120,7 @@ def analyze(config: LabConfig, model, threshold: float) -> dict[str, float]:
 
     summary = analysis_summary(sweep, monthly, overfitting, correlations)
     tracking.log_metrics(summary)
-    summary["trials_on_validation"] = float(ledger.log_count(config, market=data.market))  # logged by the ledger itself
+    summary["trials_on_validation"] = float(ledger.log_count(config, market=job.market))  # logged by the ledger itself
     tables = {"threshold_sweep.csv": sweep, "by_month.csv": monthly, "by_volatility_regime.csv": regimes,
               "overfitting_auc.csv": overfitting, "feature_correlations.csv": correlations,
               "top_features_by_gain.csv": top,

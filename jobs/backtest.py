@@ -17,13 +17,12 @@ import sys
 
 import pandas as pd
 
-from lab import tracking
 from lab.errors import LabError
 from lab.strategies import STRATEGY_NAMES, get_strategy
 from lab.dataset.windows import guard_range
 from lab.reports.backtest import report_header
 from registry import deflated, ledger
-from jobs.context import resolve_data
+from jobs.context import open_job
 from jobs.common import base_parser, config_from_args, load_run_model, prepare, refuse, job_main
 from lab.config.parsing import parse_date_param
 from jobs.lineage import config_for, require_same_dataset
@@ -61,23 +60,22 @@ def main(argv: list[str] | None = None) -> int:
         evidence = args.run_id or args.volatility_run_id
         # Only a backtest of the whole validation window is promotion evidence (no cherry-picked weeks).
         whole = (start, end) == (config.windows.validation.start, config.windows.validation.end)
-        with tracking.stage_run("backtest", config, target=target, params={"window": f"{start}..{end}"},
-                                tags={tag.EVIDENCE_FOR: evidence, tag.WINDOW: "validation" if whole else "validation-part",
-                                      tag.STRATEGY: config.strategy.name}):
-            data = resolve_data(config, stage="backtest", run_id=tracking.active_run_id())
-            ledger.enter(config, trials=1, market=data.market)  # the trial ledger: every backtest variant counts 1
-            dataset = prepare(config, data)
+        with open_job("backtest", config, target=target, params={"window": f"{start}..{end}"}, builds_on=built_on,
+                      tags={tag.EVIDENCE_FOR: evidence, tag.WINDOW: "validation" if whole else "validation-part",
+                            tag.STRATEGY: config.strategy.name}) as job:
+            ledger.enter(config, trials=1, market=job.market)  # the trial ledger: every backtest variant counts 1
+            dataset = prepare(job)
             bars = dataset.tables["validation"].loc[str(start):str(end)]
             if bars.empty:
                 raise LabError(f"no validation bars between {start} and {end}; the validation window is "
                                f"{config.windows.validation}")
             minutes = pd.read_parquet(dataset.folder / "minutes_validation.parquet")
             header = report_header(config, runs={"tune": args.run_id, "volatility tune": args.volatility_run_id,
-                                                 "backtest": tracking.active_run_id()},
+                                                 "backtest": job.run_id},
                                    data_source=dataset.source, digest=dataset.digest, window=f"{start}..{end}")
             metrics, _ = backtest_window(config, bars, minutes, models, dataset.feature_names,
                                          f"Validation backtest {start}..{end}", header=header)
-            deflated.log_backtest_statistics(config, metrics, data.market, evidence)  # trials_on_validation, DSR
+            deflated.log_backtest_statistics(config, metrics, job.market, evidence)  # trials_on_validation, DSR
     except (LabError, ValueError) as exc:
         return refuse("backtest", exc)
     return 0

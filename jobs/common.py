@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from jobs.context import DataIdentity, open_dataset
+from jobs.context import JobContext, open_dataset
 from lab import tags as tag
 from lab import tracking
 from lab.config import TARGET_NAMES, LabConfig, load_config
@@ -86,11 +86,11 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"model.engine": args.model}
 
 
-def prepare(config: LabConfig, data: DataIdentity):
-    """The featurized dataset of ``data`` (from the cache when possible), recorded as this run's inputs."""
-    dataset = open_dataset(config, data)
-    tracking.set_tags({tag.DATASET_DIGEST: dataset.digest})
-    tracking.log_params({"dataset_digest": dataset.digest})
+def prepare(job: JobContext):
+    """The featurized dataset of the job's data (from the cache when possible), recorded as its run's inputs."""
+    dataset = open_dataset(job)
+    tracking.set_tags({tag.DATASET_DIGEST: dataset.digest}, job.run_id)
+    tracking.log_params({"dataset_digest": dataset.digest}, job.run_id)
     for name, table in dataset.tables.items():
         tracking.log_dataset(table, name=f"{name}-{dataset.digest}", digest=dataset.digest, source=dataset.source, context=name)
     return dataset

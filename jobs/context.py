@@ -1,15 +1,20 @@
-"""The data identity of a job, resolved once at its start and passed down (worker processes included).
+"""The context of a job, resolved once where the job starts and passed down (worker processes included).
 
-A job keys its file's market, checks its windows against the market's seals (sealing its own test
-window the first time) and keeps the answer in one value: the file as the data layer found it
-(path, SHA-256, synthetic provenance), the market, and the sealed ranges that no read may parse.
-Every later step (featurize, the tune's worker processes, the ledger, the statistics) takes that
-value as an argument; nothing re-derives it or reads it back from the active run's tags.
+A job opens its stage run, keys its file's market, checks its windows against the market's seals
+(sealing its own test window the first time) and keeps the answers in one value,
+:class:`JobContext`: the configuration, the tracking store, the data identity (the file as the
+data layer found it, its SHA-256, the market, the sealed ranges no read may parse), the stage run
+and the runs the stage builds on. Every later step (featurize, the tune's worker processes, the
+ledger, the statistics, the reports) takes that value as an argument; nothing re-derives it or
+reads it back from the active run's tags.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
 
 from lab import tags as tag
 from lab import tracking
@@ -20,7 +25,7 @@ from registry.content import ensure_seal_prints, refuse_sealed_content
 from registry.provenance import trusted_source
 from registry.seals import enforce_seals
 
-__all__ = ["DataIdentity", "resolve_data", "open_dataset"]
+__all__ = ["DataIdentity", "StageRun", "JobContext", "identify", "resolve_data", "open_job", "open_dataset"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class DataIdentity:
         :func:`lab.market.identity.market_id` of the file: the key of seals, tickets and the ledger.
     sealed : tuple of DateRange
         Every sealed test range of the market (ET dates, inclusive): never parsed.
+    stage : str
+        The job reading it (named in a refusal).
     """
 
     source: DataSource
@@ -51,7 +58,64 @@ class DataIdentity:
         return self.source.sha256
 
 
-def resolve_data(config: LabConfig, *, stage: str, run_id: str | None) -> DataIdentity:
+@dataclass(frozen=True)
+class StageRun:
+    """The MLflow run a job works in, as the job opened it (never looked up from the active run's tags)."""
+
+    run_id: str
+    stage: str
+    experiment_id: str
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Everything a job resolved at its start; picklable, so a worker process receives it whole.
+
+    Attributes
+    ----------
+    config : LabConfig
+        The resolved configuration (relative paths resolved where the user stands).
+    store : str
+        The tracking URI the job logs to (a worker process sets it from here).
+    data : DataIdentity
+        The file, its SHA-256, market and sealed ranges.
+    run : StageRun
+        The job's own run.
+    builds_on : tuple of str
+        The runs the stage builds on (tune runs, the champion's), in the order given.
+    """
+
+    config: LabConfig
+    store: str
+    data: DataIdentity
+    run: StageRun
+    builds_on: tuple[str, ...] = ()
+
+    @property
+    def market(self) -> str:
+        return self.data.market
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def with_config(self, config: LabConfig) -> "JobContext":
+        """The same job under a changed configuration (e.g. one thread per tune worker); the data stay."""
+        return dataclasses.replace(self, config=config)
+
+
+def identify(config: LabConfig) -> tuple[DataSource, str]:
+    """The configuration's file as the lab trusts it (synthetic only by the store's record) and its market.
+
+    The one place a job keys its file: :func:`resolve_data`, final-eval's checks and paper's lineage
+    check all call it.
+    """
+    source = trusted_source(data_source(config), config)
+    return source, market_id(config.data.instrument, source)
+
+
+def resolve_data(config: LabConfig, *, stage: str, run_id: str | None,
+                 reads: Mapping[str, DateRange] | None = None) -> DataIdentity:
     """Key the configuration's file, enforce the market's seals and tag the run with its market, once.
 
     Parameters
@@ -61,29 +125,54 @@ def resolve_data(config: LabConfig, *, stage: str, run_id: str | None) -> DataId
         The job's stage (named in a refusal and in a new seal's record).
     run_id : str, optional
         The job's run (tagged ``lab.market``; records who sealed a new range).
+    reads : mapping, optional
+        The ranges the job reads, by name (default: the train and validation windows; ``{}`` for a
+        job that checks its own ranges, as paper and final-eval do).
 
     Raises
     ------
     registry.errors.SealedRangeError
         A train or validation window overlaps a sealed range (nothing is read).
     """
-    source = trusted_source(data_source(config), config)  # synthetic only by the store's record
-    market = market_id(config.data.instrument, source)
-    sealed = enforce_seals(config, market, stage=stage, run_id=run_id)
+    source, market = identify(config)
+    sealed = enforce_seals(config, market, stage=stage, run_id=run_id, reads=reads)
     if run_id:
         tracking.set_tags({tag.MARKET: market}, run_id)
     ensure_seal_prints(config, source.path, market, run_id, sealed)  # the first run of a new seal fingerprints it
     return DataIdentity(source, market, tuple(sealed), stage)
 
 
-def open_dataset(config: LabConfig, data: DataIdentity, force: bool = False):
-    """The featurized dataset of ``data``, its sealed ranges left unread (from the cache when possible).
+@contextlib.contextmanager
+def open_job(stage: str, config: LabConfig, *, target: str | None = None, params: Mapping[str, Any] | None = None,
+             tags: Mapping[str, str] | None = None, builds_on: Sequence[str] = (),
+             reads: Mapping[str, DateRange] | None = None, run_name: str | None = None,
+             data: DataIdentity | None = None) -> Iterator[JobContext]:
+    """Open the job's stage run (:func:`lab.tracking.stage_run`) and resolve its data once; the context.
+
+    ``reads`` as in :func:`resolve_data`. ``data``: the identity a job already resolved before its
+    run could start (paper checks its trading dates against the seals first); the run is tagged with
+    its market. A refusal inside (a sealed range, a store fault) marks the run FAILED with the
+    reason, as any error in a stage run does.
+    """
+    with tracking.stage_run(stage, config, target=target, params=params, tags=tags, run_name=run_name) as run:
+        if data is None:
+            data = resolve_data(config, stage=stage, run_id=run.info.run_id, reads=reads)
+        else:
+            tracking.set_tags({tag.MARKET: data.market}, run.info.run_id)
+        yield JobContext(config, tracking.tracking_uri(), data,
+                         StageRun(run.info.run_id, stage, run.info.experiment_id),
+                         tuple(r for r in builds_on if r))
+
+
+def open_dataset(job: JobContext, force: bool = False):
+    """The featurized dataset of the job's data, its sealed ranges left unread (from the cache when possible).
 
     Raises
     ------
     registry.errors.SealedRangeError
         A session read has the content of a sealed session of any market (:mod:`registry.content`).
     """
-    dataset = prepare_dataset(config, force=force, source=data.source, sealed=list(data.sealed))
+    data = job.data
+    dataset = prepare_dataset(job.config, force=force, source=data.source, sealed=list(data.sealed))
     refuse_sealed_content(dataset.session_prints, data.stage)
     return dataset

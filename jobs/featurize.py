@@ -25,7 +25,7 @@ from lab.data.doctor import findings_warning
 from lab.stats.requirements import study_window_warning, window_span
 from lab.errors import LabError
 from jobs.common import base_parser, config_from_args, refuse, job_main
-from jobs.context import open_dataset, resolve_data
+from jobs.context import open_dataset, open_job
 from lab import tags as tag
 
 
@@ -38,10 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args, **{"data.on_bad_rows": args.on_bad_rows, "data.max_bad_share": args.max_bad_share})
-        with tracking.stage_run("featurize", config, target="all") as run:
-            started = time.perf_counter()
-            data = resolve_data(config, stage="featurize", run_id=run.info.run_id)
-            dataset = open_dataset(config, data, force=args.force)
+        started = time.perf_counter()
+        with open_job("featurize", config, target="all") as job:
+            dataset = open_dataset(job, force=args.force)
             log_featurize(dataset, time.perf_counter() - started)
     except LabError as exc:
         return refuse("featurize", exc)

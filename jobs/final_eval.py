@@ -25,6 +25,7 @@ import pandas as pd
 
 from jobs.champion import champion_version, check_strategy_model, promoted_rules
 from jobs.common import base_parser, config_from_args, job_main, load_run_model, refuse
+from jobs.context import identify
 from jobs.lineage import config_for
 from jobs.trading import backtest_window
 from lab import tags as tag
@@ -33,16 +34,14 @@ from lab.backtest import evaluate_criteria, is_full_size, reaches_entry_threshol
 from lab.backtest.metrics import verdict as plan_verdict
 from lab.config import LabConfig
 from lab.data.readers import read_minutes
-from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table, data_source
+from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table
 from lab.dataset.windows import FINAL_EVAL
 from lab.errors import DataError, LabError
-from lab.market.identity import market_id
 from lab.market.sessions import regular_sessions
 from lab.models.evaluation import classification_metrics
 from lab.reports.backtest import report_header
 from lab.strategies import get_strategy
 from registry.description import with_verdict
-from registry.provenance import trusted_source
 from registry.seals import enforce_seals
 from registry.ticket import (
     DATA_READ,
@@ -139,8 +138,7 @@ def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "th
     (market, model, table, minutes)
     """
     test = config.windows.test
-    source = trusted_source(data_source(config), config)
-    market = market_id(config.data.instrument, source)
+    source, market = identify(config)
     tracking.set_tags({tag.MARKET: market})
     check_unseen(config, champion, market)
     enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})

@@ -26,19 +26,18 @@ import numpy as np
 import pandas as pd
 
 from jobs.common import base_parser, config_from_args, job_main, load_run_model, prepare, refuse
-from jobs.context import resolve_data
+from jobs.context import DataIdentity, open_job
 from jobs.lineage import config_for
 from lab import tags as tag
 from lab import tracking
 from lab.config import LabConfig
 from lab.config.parsing import parse_number_param
 from lab.data.readers import read_minutes
-from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table, resolve_data_path
+from lab.dataset.build import TEST_WARMUP_DAYS, build_window_table
 from lab.errors import LabError
 from lab.live.monitor import monitor_alerts, pnl_bands, psi_table
 from lab.models.evaluation import expected_calibration_error
 from registry.champion import gate_version
-from registry.seals import sealed_ranges
 
 __all__ = ["run_monitor", "main"]
 
@@ -97,16 +96,15 @@ def recent_rows(validation: pd.DataFrame, paper_run, recent_days: int,
     return rows, f"{rows.index[0].date()}..{rows.index[-1].date()}", f"last {recent_days} days of the validation window"
 
 
-def window_reader(config: LabConfig) -> Callable[[dt.date, dt.date], pd.DataFrame]:
-    """``read(first, last)``: the featurized bars of ``first..last`` from the configured data file, the
+def window_reader(config: LabConfig, data: DataIdentity) -> Callable[[dt.date, dt.date], pd.DataFrame]:
+    """``read(first, last)``: the featurized bars of ``first..last`` from the job's data file, the
     indicators formed on the days before; empty when the dates touch a sealed range of the market
     (never read) or the file holds none of them."""
     def read(first: dt.date, last: dt.date) -> pd.DataFrame:
-        path, _ = resolve_data_path(config)
-        sealed = sealed_ranges(config, str(path), stage="monitor")
+        sealed = data.sealed
         if any(first <= r.end and r.start <= last for r in sealed):
             return pd.DataFrame()
-        minutes = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
+        minutes = read_minutes(data.path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows,
                                max_bad_share=config.data.max_bad_share,
                                since=first - dt.timedelta(days=TEST_WARMUP_DAYS), until=last + dt.timedelta(days=1),
                                exclude=[(r.start, r.end) for r in sealed]).minutes
@@ -130,12 +128,11 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
     if not trades_run and paper_run is not None:
         trades_run = paper_run.info.run_id
     # ``trades_run`` is an MLproject parameter (logged by mlflow run as given): the run used is ``trades_from``.
-    with tracking.stage_run("monitor", config, target=model.target, params={"trades_from": trades_run or "none"},
-                            tags={tag.CHAMPION_VERSION: name}) as run:
-        data = resolve_data(config, stage="monitor", run_id=run.info.run_id)
-        dataset = prepare(config, data)
+    with open_job("monitor", config, target=model.target, params={"trades_from": trades_run or "none"},
+                  tags={tag.CHAMPION_VERSION: name}, builds_on=[version.run_id]) as job:
+        dataset = prepare(job)
         train, validation = dataset.tables["train"], dataset.tables["validation"]
-        recent, window, source = recent_rows(validation, paper_run, recent_days, window_reader(config))
+        recent, window, source = recent_rows(validation, paper_run, recent_days, window_reader(config, job.data))
         earlier = validation.drop(recent.index.intersection(validation.index))
         if earlier.empty:  # the recent window is the whole validation window: compare with itself, and say so
             earlier = validation
@@ -152,7 +149,7 @@ def run_monitor(config: LabConfig, recent_days: int = 30, trades_run: str = "") 
         tracking.log_metrics(metrics)
         tracking.log_table(psi, "psi.csv")
         alerts = monitor_alerts(psi, recent_ece, validation_ece)
-        run_id = run.info.run_id
+        run_id = job.run_id
         model_name = config.promotion.model_name
         if alerts:
             text = "; ".join(alerts)[:5000]

@@ -39,6 +39,7 @@ import pandas as pd
 
 from jobs.champion import champion_version, check_strategy_model, promoted_rules
 from jobs.common import base_parser, config_from_args, data_argument, job_main, load_run_model, refuse
+from jobs.context import DataIdentity, identify, open_job
 from jobs.lineage import LineageError, lineage_of
 from jobs.orders import open_sink
 from jobs.trading import log_backtest, warn_if_costs_off
@@ -47,22 +48,20 @@ from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.config.parsing import parse_date_param, parse_number_param
 from lab.data.readers import read_minutes
-from lab.dataset.build import (TEST_WARMUP_DAYS, adjusted_for_rolls, data_source, known_rolls, read_fingerprints,
-                               resolve_data_path)
+from lab.dataset.build import TEST_WARMUP_DAYS, adjusted_for_rolls, known_rolls, read_fingerprints
 from lab.dataset.windows import guard_range
 from lab.backtest.fills import FillSensitivity, other_fill_rules, sensitivity_of
 from lab.errors import LabError
 from lab.live.serving import single_row_predictor
 from lab.live.signal import LiveInputs
-from lab.market.identity import market_id
+from lab.market.identity import DataSource
 from lab.market.sessions import regular_sessions
 from lab.paper import Order, OrderSink, PaperBar, PaperTrader
 from lab.reports.backtest import report_header
 from lab.strategies import long_only_for_target
 from registry.content import refuse_sealed_content
 from registry.errors import SealedRangeError
-from registry.provenance import trusted_source
-from registry.seals import sealed_ranges
+from registry.seals import enforce_seals
 
 __all__ = ["main", "paper_trade", "SealWatch", "check_paper_range", "check_strategy_model", "live_permission", "VERDICT_TAG", "OVERRIDE_TAG"]
 
@@ -94,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_s = parse_number_param("--poll-seconds", args.poll_seconds or "2", "2")
         chosen = config_from_args(args)  # names the registered model; the champion's run gives the rest
         champion = champion_version(chosen)
-        config, lineage_params = champion_context(chosen, champion, args.config, args.data)
+        config, lineage_params, source, market = champion_context(chosen, champion, args.config, args.data)
         config, rules_source = promoted_rules(config, champion)
         start = first or config.windows.validation.start
         end = last or config.windows.validation.end
@@ -105,26 +104,26 @@ def main(argv: list[str] | None = None) -> int:
         name = config.promotion.model_name
         model = load_run_model(champion.run_id, f"models:/{name}@champion")
         check_strategy_model(config.strategy.name, model.target, rules_source)
-        path, _ = resolve_data_path(config)
-        sealed = check_paper_range(config, start, end, path)
-        with tracking.stage_run("paper", config, target=model.target,
-                                params={"window": f"{start}..{end}", "model_version": champion.version,
-                                        "strategy": config.strategy.name,
-                                        "rules_from": rules_source, "paper_follow": str(follow).lower(),
-                                        "paper_live": str(live).lower(), **lineage_params},
-                                tags={tag.WINDOW: "paper", tag.MODEL_NAME: name,
-                                      tag.MODEL_VERSION: str(champion.version), **tags}):
+        data = DataIdentity(source, market, tuple(check_paper_range(config, start, end, market)), "paper")
+        with open_job("paper", config, target=model.target, data=data, builds_on=[champion.run_id],
+                      params={"window": f"{start}..{end}", "model_version": champion.version,
+                              "strategy": config.strategy.name,
+                              "rules_from": rules_source, "paper_follow": str(follow).lower(),
+                              "paper_live": str(live).lower(), **lineage_params},
+                      tags={tag.WINDOW: "paper", tag.MODEL_NAME: name,
+                            tag.MODEL_VERSION: str(champion.version), **tags}) as job:
+            path = data.path
             warn_if_costs_off(config)
             sink = open_sink(args.sink) if live else None
             try:
-                trader, orders, fills = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=sealed,
+                trader, orders, fills = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=data.sealed,
                                              poll_seconds=poll_s, idle_seconds=idle_s)
             finally:
                 if sink is not None:
                     sink.close()
             tracking.log_table(trader.signals(), "signals.csv")
             tracking.log_text("".join(json.dumps(o.as_dict()) + "\n" for o in orders), "orders.jsonl")
-            header = report_header(config, runs={"tune": champion.run_id, "paper": tracking.active_run_id()},
+            header = report_header(config, runs={"tune": champion.run_id, "paper": job.run_id},
                                    data_source=str(path), digest=champion.tags.get(tag.DATASET_DIGEST, ""),
                                    model=f"{name} version {champion.version} @champion", window=f"{start}..{end}")
             log_backtest(config, trader.result(), f"Paper trading {start}..{end} ({name} version {champion.version})",
@@ -134,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def champion_context(chosen: LabConfig, champion, given_config: str, given_data: str) -> tuple[LabConfig, dict[str, str]]:
-    """Paper's configuration: the champion's own (its tune run's lineage), trading new data only of its market.
+def champion_context(chosen: LabConfig, champion, given_config: str, given_data: str
+                     ) -> tuple[LabConfig, dict[str, str], DataSource, str]:
+    """Paper's configuration (the champion's own, from its tune run's lineage), the run's lineage
+    parameters, and the file it trades with its market: new data only of the champion's market.
 
     ``chosen`` (``--config`` or the ``lab.toml`` where the user stands) names the registered model;
     everything else comes from the champion's tune run. New data (``--data``, or the data file of a
@@ -154,30 +155,29 @@ def champion_context(chosen: LabConfig, champion, given_config: str, given_data:
     if new_path and new_path != lineage.data_path:
         config = config.replace({"data.path": new_path, "data.instrument": chosen.data.instrument if given_config
                                  and not given_data else config.data.instrument})
-    own_source = trusted_source(data_source(lineage.config), lineage.config)
-    source = trusted_source(data_source(config), config)
-    own_market = tune_tags.get(tag.MARKET) or market_id(lineage.config.data.instrument, own_source)
-    market = market_id(config.data.instrument, source)
+    own_source, keyed_market = identify(lineage.config)
+    source, market = identify(config)
+    own_market = tune_tags.get(tag.MARKET) or keyed_market
     if market != own_market:
         raise LineageError(
             f"paper refused: the champion {chosen.promotion.model_name} version {champion.version} was tuned on market "
             f"{own_market} ({own_source.path}), and {source.path} is market {market}; a champion paper-trades its own "
             f"market only: pass --data with a file of {own_market}, or promote a model tuned on {market}")
     return config, {"data_sha256": source.sha256, "champion_data_sha256": own_source.sha256,
-                    "champion_dataset_digest": lineage.digest, "champion_market": own_market}
+                    "champion_dataset_digest": lineage.digest, "champion_market": own_market}, source, market
 
 
 def _flag(value: str | None) -> bool:
     return str(value or "").strip().lower() in ("true", "1", "yes", "on")
 
 
-def check_paper_range(config: LabConfig, start: dt.date, end: dt.date, path: str | Path) -> list[DateRange]:
-    """Refuse trading dates in a sealed range; the sealed ranges of the file's market, which the
-    indicator warm-up before ``start`` skips unread.
+def check_paper_range(config: LabConfig, start: dt.date, end: dt.date, market: str) -> list[DateRange]:
+    """Refuse trading dates in a sealed range; the sealed ranges of ``market``, which the indicator
+    warm-up before ``start`` skips unread.
 
     The ranges are the configured ``[windows] test`` and every seal the registry holds for the
-    market of ``path`` (:func:`registry.seals.sealed_ranges`, which also seals the configured test
-    window as featurize does).
+    market (:func:`registry.seals.enforce_seals`, which also seals the configured test window as
+    featurize does).
 
     Raises
     ------
@@ -187,7 +187,7 @@ def check_paper_range(config: LabConfig, start: dt.date, end: dt.date, path: str
         ``start..end`` overlaps another sealed range of the market.
     """
     guard_range(config.windows, start, end, "paper")
-    sealed = sealed_ranges(config, str(path), stage="paper")
+    sealed = enforce_seals(config, market, stage="paper", reads={})
     for window in sealed:
         if start <= window.end and window.start <= end:
             raise SealedRangeError(f"paper refused: trading dates {start}..{end} overlap the sealed test range {window} "

@@ -52,7 +52,7 @@ from jobs.common import (
     prepare,
     refuse,
 )
-from jobs.context import resolve_data
+from jobs.context import JobContext, open_job
 from jobs.hints import entry_point_command
 from lab import paths
 from lab import tags as tag
@@ -110,14 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args, **model_overrides(args), **grid, **{
             "tune.sampler": args.sampler, "tune.trials": args.trials, "tune.storage": args.storage,
             "tune.study_name": args.study_name, "tune.workers": args.workers})
-        with tracking.stage_run("tune", config, target=args.target) as run:
-            tune(config, args.target, run.info.run_id)
+        with open_job("tune", config, target=args.target) as job:
+            tune(job, args.target)
     except LabError as exc:
         return refuse("tune", exc)
     return 0
 
 
-def tune(config, target: str, parent_run_id: str) -> None:
+def tune(job: JobContext, target: str) -> None:
     """Run (or resume) the study, log every trial, then log the best model on the parent run.
 
     The worker processes start first (spawned, ``workers - 1`` of them: this process is a worker
@@ -128,28 +128,29 @@ def tune(config, target: str, parent_run_id: str) -> None:
     model of its best trial and hands it back, so the best model is not trained a second time.
     """
     started = time.perf_counter()
-    workers = config.tune.workers or os.cpu_count() or 1
+    workers = job.config.tune.workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="lab-tune-") as shared, _worker_pool(workers - 1) as pool:
-        _tune(config, target, parent_run_id, started, workers, pool, shared)
+        _tune(job, target, started, workers, pool, shared)
 
 
-def _tune(config, target: str, parent_run_id: str, started: float, workers: int, pool, shared: str) -> None:
+def _tune(job: JobContext, target: str, started: float, workers: int, pool, shared: str) -> None:
     from tqdm import tqdm  # optional: progress bars only
 
-    data_identity = resolve_data(config, stage="tune", run_id=parent_run_id)
-    dataset = prepare(config, data_identity)
+    config, parent_run_id = job.config, job.run_id
+    dataset = prepare(job)
     if (short := study_window_warning(*window_span(dataset.tables["validation"]))) is not None:
         warnings.warn(short, stacklevel=2)
         print(f"tune: WARNING: {short}", file=sys.stderr)
-    ledger.enter(config, trials=0, market=data_identity.market)  # the trial ledger: each nested trial run counts 1
+    ledger.enter(config, trials=0, market=job.market)  # the trial ledger: each nested trial run counts 1
     if workers > 1 and config.model.num_threads == 0:
-        config = config.replace({"model.num_threads": 1})  # measured: N processes x 1 thread beat 1 x N
+        job = job.with_config(config.replace({"model.num_threads": 1}))  # measured: N processes x 1 thread beat 1 x N
+        config = job.config
     name = config.tune.study_name or (default_study_name(target, config.model.engine, dataset.digest) + "-"
                                       + study_identity(search_space(config.tune), config.tune.sampler,
                                                        fixed_model_settings(config)))
     journal = journal_dir()
     tracking.run_record(parent_run_id)
-    tracking.set_tags({tag.STUDY: name})
+    tracking.set_tags({tag.STUDY: name}, parent_run_id)
     inputs = study_inputs(config, dataset, target, shared if workers > 1 else None)
     study, n_trials = _open_study(config, name, journal)
     data = inputs.data
@@ -167,10 +168,8 @@ def _tune(config, target: str, parent_run_id: str, started: float, workers: int,
 
     search_started = time.perf_counter()
     extra = min(workers - 1, max(total - done - 1, 0))  # no work is sent to a process when there is none
-    others = [pool.submit(study_worker, config, inputs, target, parent_run_id, name, tracking.tracking_uri(), journal,
-                          data_identity.market)
-              for _ in range(extra)]
-    ran, _, _, kept = _run_trials(study, inputs, config, target, parent_run_id, n_trials, data_identity.market, progress)
+    others = [pool.submit(study_worker, job, inputs, target, name, journal) for _ in range(extra)]
+    ran, _, _, kept = _run_trials(study, inputs, job, target, n_trials, progress)
     worker_mlflow_s = 0.0
     models = [kept]
     for future in others:
@@ -213,7 +212,7 @@ def _tune(config, target: str, parent_run_id: str, started: float, workers: int,
                     })
     importance = feature_importance(fitted.booster)
     reliability = reliability_table(data.y_val, probability)
-    counted = ledger.log_count(config, market=data_identity.market)  # trials_on_validation: N of the deflated Sharpe
+    counted = ledger.log_count(config, market=job.market)  # trials_on_validation: N of the deflated Sharpe
     deflated.log_study_statistics(trial_pnl_matrix(study), period_auc_matrix(study), counted,
                                   seed=config.model.seed)  # pbo, spa_pvalue, deflated_sharpe_prob
     tracking.log_table(leaderboard, "leaderboard.csv")
@@ -399,13 +398,14 @@ def _open_study(config, name: str, journal):
     return study, config.tune.trials or None
 
 
-def _run_trials(study, inputs: StudyInputs, config, target: str, parent_run_id: str, n_trials, market: str,
+def _run_trials(study, inputs: StudyInputs, job: JobContext, target: str, n_trials,
                 progress=None) -> tuple[int, float, float, BestOfWorker]:
-    """This process's share of the study, each trial logged as a nested run on a background thread
-    while the next trains. Returns (trials, MLflow seconds, of which the job waited for, the model
-    of this process's best trial)."""
+    """This process's share of the study, each trial logged as a run nested under the job's run on a
+    background thread while the next trains. Returns (trials, MLflow seconds, of which the job waited
+    for, the model of this process's best trial)."""
+    config, parent_run_id = job.config, job.run_id
     before, before_blocking = tracking.seconds_in_mlflow(), tracking.seconds_in_mlflow(blocking=True)
-    trial_tags = ledger.ledger_tags(market, ledger.window_key(config), 1)  # each trial counts 1
+    trial_tags = ledger.ledger_tags(job.market, ledger.window_key(config), 1)  # each trial counts 1
     kept = BestOfWorker()
     with tracking.BackgroundLogger() as logger:
 
@@ -430,14 +430,15 @@ def _trial_run_tags(ledger_tags: dict, trial) -> dict:
     return ledger_tags if twin is None else {**ledger_tags, tag.SAME_MODEL_AS: str(twin)}
 
 
-def study_worker(config, inputs: StudyInputs, target: str, parent_run_id: str, name: str, tracking_uri: str,
-                 journal, market: str) -> tuple[int, float, float, BestOfWorker]:
-    """Another process on the same study (spawned by :func:`tune`): the parent's inputs, one thread."""
+def study_worker(job: JobContext, inputs: StudyInputs, target: str, name: str,
+                 journal) -> tuple[int, float, float, BestOfWorker]:
+    """Another process on the same study (spawned by :func:`tune`): the parent's job context and
+    inputs, one thread; it resolves nothing again."""
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    tracking.set_tracking_uri(tracking_uri)
-    study, n_trials = _open_study(config, name, journal)
-    return _run_trials(study, inputs, config, target, parent_run_id, n_trials, market)
+    tracking.set_tracking_uri(job.store)
+    study, n_trials = _open_study(job.config, name, journal)
+    return _run_trials(study, inputs, job, target, n_trials)
 
 
 if __name__ == "__main__":

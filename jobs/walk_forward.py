@@ -28,7 +28,7 @@ from jobs.common import (
     refuse,
     tune_run_params,
 )
-from jobs.context import DataIdentity, resolve_data
+from jobs.context import JobContext, open_job
 from jobs.lineage import config_for
 from lab import tracking
 from lab.errors import LabError
@@ -56,19 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         # Lineage: the tune run's own data and settings (a config or data giving another digest is refused).
         config = (config_for(args, args.params_from, "walk-forward", **overrides) if args.params_from
                   else config_from_args(args, **overrides))
-        with tracking.stage_run("walk-forward", config, target=args.target, tags=tags,
-                                params={f"params.{k}": v for k, v in params.items()}) as run:
-            data = resolve_data(config, stage="walk-forward", run_id=run.info.run_id)
-            ledger.enter(config, trials=1, market=data.market)  # the trial ledger
-            walk_forward(config, args.target, params, data)
+        with open_job("walk-forward", config, target=args.target, tags=tags, builds_on=[args.params_from],
+                      params={f"params.{k}": v for k, v in params.items()}) as job:
+            ledger.enter(config, trials=1, market=job.market)  # the trial ledger
+            walk_forward(job, args.target, params)
     except LabError as exc:
         return refuse("walk-forward", exc)
     return 0
 
 
-def walk_forward(config, target: str, params: dict, data: DataIdentity) -> None:
-    """Run the folds on the train window of ``data`` and log them."""
-    dataset = prepare(config, data)
+def walk_forward(job: JobContext, target: str, params: dict) -> None:
+    """Run the folds on the train window of the job's data and log them."""
+    config = job.config
+    dataset = prepare(job)
     table = dataset.tables["train"][[*dataset.feature_names, target]]
     horizon = target_horizon_bars(target, config.targets, config.rules)
     print(f"walk-forward: {config.walk_forward.mode} monthly folds over the train window, target {target}, "

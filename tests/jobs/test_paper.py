@@ -440,6 +440,7 @@ def test_monitor_reads_the_dates_of_a_paper_run_after_the_validation_window_from
 
     import pandas as pd
 
+    from jobs.context import resolve_data
     from jobs.monitor import recent_rows, window_reader
     from lab.config import load_config
 
@@ -448,11 +449,13 @@ def test_monitor_reads_the_dates_of_a_paper_run_after_the_validation_window_from
                                                               tz="America/New_York"))
     paper = types.SimpleNamespace(data=types.SimpleNamespace(params={"window": "2023-03-06..2023-03-10"}),
                                   info=types.SimpleNamespace(run_id="p1"))
-    rows, window, source = recent_rows(validation, paper, 30, window_reader(config))
+    rows, window, source = recent_rows(validation, paper, 30, window_reader(
+        config, resolve_data(config, stage="monitor", run_id=None, reads={})))
     assert window == "2023-03-06..2023-03-10" and source == "paper run p1 (its dates read from the data file)"
     assert len(rows) == 5 * 78 and {"rsi_7", "target_6bar"} <= set(rows.columns)
     sealed = config.replace({"windows.test": ["2023-03-09", "2023-12-31"]})
-    rows, window, source = recent_rows(validation, paper, 30, window_reader(sealed))
+    rows, window, source = recent_rows(validation, paper, 30, window_reader(
+        sealed, resolve_data(sealed, stage="monitor", run_id=None, reads={})))
     assert source == "last 30 days of the validation window"
 
 
