@@ -195,7 +195,8 @@ def _tune(job: JobContext, target: str, started: float, workers: int, pool, shar
     probability = predict_proba(fitted.booster, val_x)
     model_id = tracking.log_model(fitted, dataset_frame(dataset, "train", target))
     tracking.set_tags({tag.DATASET_DIGEST: dataset.digest, tag.FEATURES: ",".join(dataset.feature_names),
-                       tag.MODEL_ID: model_id, tag.MODEL_URI: f"models:/{model_id}", tag.STUDY: name})
+                       tag.MODEL_ID: model_id, tag.MODEL_URI: f"models:/{model_id}", tag.STUDY: name,
+                       tag.LEDGER_NESTED: str(len(leaderboard))}, parent_run_id)
     tracking.log_params({f"best.{k}": v for k, v in best_params.items()})
     metrics = {f"val_{k}": v for k, v in classification_metrics(data.y_val, probability).items()}
     metrics["val_prediction_spread"] = float(np.ptp(probability)) if len(probability) else float("nan")

@@ -113,6 +113,7 @@ LEDGER_WINDOW = "lab.ledger.window"  # the validation window looked at, start..e
 LEDGER_TRIALS = "lab.ledger.trials_in_run"  # evaluations this run itself adds to the ledger (the metric
 # trials_on_validation is the ledger's total, this run included): 1 a trial or backtest, 0 a tune parent run
 LEDGER_TRIALS_BEFORE_RENAME = "lab.ledger.trials"  # the same count as runs made before the rename tag it
+LEDGER_NESTED = "lab.ledger.trials_nested"  # a tune parent run: its nested trial runs, each in the ledger as 1
 
 # -- the scheduler (jobs.scheduler) ------------------------------------------------------------
 SCHEDULE = "lab.schedule"  # the schedule job that started the run

@@ -13,8 +13,9 @@ its result). So the count survives new studies, new experiments and renamed mode
     How many evaluations the run itself represents: 1 for a tune trial (a nested run), a
     walk-forward or a backtest (each strategy, threshold, rules or cost variant is its own run);
     the number of points for an analysis sweep; 0 for a tune parent run (its trials are its
-    nested runs, and its final refit re-scores the best trial's point). Runs made before it was
-    renamed carry the same count as ``lab.ledger.trials``, which is still read.
+    nested runs, and its final refit re-scores the best trial's point; it names how many in
+    ``lab.ledger.trials_nested``). Runs made before it was renamed carry the same count as
+    ``lab.ledger.trials``, which is still read.
 
 Each tune, backtest and analysis run logs the metric ``trials_on_validation``: the count
 including itself. MLflow is reached only through :mod:`lab.tracking`.

@@ -159,6 +159,7 @@ def test_chain_runs_are_counted_in_the_trial_ledger_and_log_the_deflated_statist
                                 filter_string=f"tags.`mlflow.parentRunId` = '{tune.info.run_id}'")
     assert len(trials) == 2 and {t.data.tags["lab.ledger.trials_in_run"] for t in trials} == {"1"}
     assert tune.data.tags["lab.ledger.trials_in_run"] == "0" and tune.data.metrics["trials_on_validation"] == 2
+    assert tune.data.tags["lab.ledger.trials_nested"] == "2"  # the parent's 0 explained beside the metric
     assert 0.0 <= tune.data.metrics["pbo"] <= 1.0 and 0.0 <= tune.data.metrics["spa_pvalue"] <= 1.0
     assert {"pbo_logits.png", "validation_weekly_auc.csv"} <= _artifacts(tune)
     # two tune trials, the walk-forward and the backtest itself
