@@ -103,7 +103,26 @@ def forkable_here(command: PythonCommand, env: Mapping[str, str]) -> bool:
     another file in the folder the new interpreter would import from first."""
     if threading.active_count() > 1 or threading.current_thread() is not threading.main_thread():
         return False
+    if _openmp_loaded():  # its thread pool does not survive a fork: the copy hangs in its first parallel loop
+        return False
     return _same_python_path(env) and not shadowed_modules(command.path_entry)
+
+
+#: Shared objects of OpenMP runtimes (GNU, LLVM, Intel): LightGBM and XGBoost load one.
+OPENMP_RUNTIMES = ("libgomp", "libomp", "libiomp")
+
+
+def _openmp_loaded() -> bool:
+    """Whether an OpenMP runtime is mapped into this process (Linux ``/proc/self/maps``; False elsewhere).
+
+    A booster trained in this process leaves an OpenMP thread pool behind, which ``threading`` does
+    not see and a forked copy does not have: the copy's next parallel loop waits for it forever.
+    """
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return any(runtime in line for line in maps for runtime in OPENMP_RUNTIMES)
+    except OSError:
+        return False
 
 
 def _shell_syntax(words: list[str]) -> bool:

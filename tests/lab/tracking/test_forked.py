@@ -56,6 +56,27 @@ def test_a_process_with_another_thread_is_not_forked():
         thread.join()
 
 
+OPENMP_PROBE = """
+from lab.tracking.forked import PythonCommand, forkable_here
+command = PythonCommand("jobs.featurize", None, (), ".")
+before = forkable_here(command, {})
+import lightgbm  # loads the OpenMP runtime its training uses
+print(before, forkable_here(command, {}))
+"""
+
+
+def test_a_process_that_loaded_an_openmp_runtime_is_not_forked():
+    """A booster's OpenMP thread pool is invisible to ``threading``, and a forked copy of the process
+    hangs in its first parallel loop without it. Run in a new interpreter: this one (the test process)
+    may have loaded LightGBM already."""
+    import subprocess
+    import sys
+
+    probe = subprocess.run([sys.executable, "-c", OPENMP_PROBE], cwd=PROJECT_ROOT, capture_output=True,
+                           text=True, check=True)
+    assert probe.stdout.split() == ["True", "False"]  # forkable before LightGBM, not after
+
+
 def test_a_folder_holding_another_copy_of_an_imported_module_shadows_it(tmp_path):
     (tmp_path / "json.py").write_text("")  # `python -m ...` in this folder would import this json
     (tmp_path / "lab").mkdir()  # and this (namespace) package lab
@@ -148,7 +169,8 @@ def _artifacts(client, run_id, path=None):
 @pytest.mark.slow  # two featurize runs as processes: seconds each
 def test_a_stage_through_lab_records_the_run_mlflow_run_records(tmp_path, small_project):
     config = small_project
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT),  # `mlflow run` starts the `python` first on PATH: this one
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
     lab = [sys.executable, "-c", LAB, "featurize", "--config", str(config)]
     cold = subprocess.run(lab, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert cold.returncode == 0, cold.stderr[-3000:]  # builds the tables: the two runs compared are warm
