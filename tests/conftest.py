@@ -17,7 +17,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: Tiny deterministic minute data (a random walk on ticks per XNYS session): see the function's docstring.
 make_minutes = random_walk_minutes
 
-
 @pytest.fixture
 def minutes_factory():
     return make_minutes
