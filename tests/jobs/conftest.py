@@ -1,7 +1,8 @@
 """The chain the job tests share: built once per session (it takes minutes), read by several modules.
 
 The whole chain as `lab demo` drives it (featurize -> tune -> walk-forward -> backtest -> promote ->
-final-eval, each through `mlflow run`) on a small random-walk file with no edge, in its own store.
+final-eval, each through the lab's runner of MLproject entry points; the final-eval that makes the one
+look through `mlflow run` itself) on a small random-walk file with no edge, in its own store.
 Two minutes of the test window are poison (unparsable, negative prices): every stage but final-eval
 runs without using them (the job that seals the window reads it only for the sessions' fingerprints,
 bad rows dropped), the first final-eval stops on them before taking the ticket, and a final-eval
@@ -62,7 +63,16 @@ class Chain:
 
 
 def run_entry(entry: str, **parameters) -> mlflow.entities.Run:
-    """One entry point through `mlflow run` in the current store; a failed run is returned, not raised."""
+    """One entry point through the lab's runner (what `mlflow run` does, from MLflow's own project
+    functions; tests/lab/tracking/test_forked.py holds the two equal) in the current store; a failed
+    run is returned, not raised."""
+    from lab.tracking import run_entry_point
+
+    return mlflow.get_run(run_entry_point(entry, parameters, project_uri=PROJECT_ROOT).run_id)
+
+
+def run_through_mlflow(entry: str, **parameters) -> mlflow.entities.Run:
+    """One entry point through `mlflow run` itself (``mlflow.projects.run``); a failed run is returned."""
     try:
         submitted = mlflow.projects.run(str(PROJECT_ROOT), entry_point=entry, parameters=parameters, env_manager="local")
         return mlflow.get_run(submitted.run_id)
@@ -112,7 +122,7 @@ def shared_chain(tmp_path_factory) -> Chain:
             ticket = get_ticket("ES", "2023-07-01..2023-07-31")
             check = CliRunner().invoke(cli, ["data", "check", str(raw), "--config", str(config)])
             assert check.exit_code == 0, check.output
-            runs["final-eval"] = run_entry("final-eval", config=str(config), on_bad_rows="drop")
+            runs["final-eval"] = run_through_mlflow("final-eval", config=str(config), on_bad_rows="drop")
             runs["tune_again"] = run_entry("tune", config=str(config))
             runs["refused"] = run_entry("backtest", config=str(config), run_id=runs["tune"].info.run_id,
                                         start="2023-06-01", end="2023-07-15")
