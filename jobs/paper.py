@@ -48,7 +48,8 @@ from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.config.parsing import parse_date_param, parse_number_param
 from lab.data.readers import read_minutes
-from lab.dataset.build import TEST_WARMUP_DAYS, adjusted_for_rolls, known_rolls, read_fingerprints
+from lab.data.rolls import BREAK_MINUTES, adjust_rolls
+from lab.dataset.build import TEST_WARMUP_DAYS, known_rolls, read_fingerprints, rolls_for
 from lab.dataset.windows import guard_range
 from lab.backtest.fills import FillSensitivity, other_fill_rules, sensitivity_of
 from lab.errors import LabError
@@ -116,12 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             warn_if_costs_off(config)
             sink = open_sink(args.sink) if live else None
             try:
-                trader, orders, fills = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=data.sealed,
+                trader, orders, fills, rolls_followed = paper_trade(config, model, path, start, end, follow=follow, sink=sink, sealed=data.sealed,
                                              poll_seconds=poll_s, idle_seconds=idle_s)
             finally:
                 if sink is not None:
                     sink.close()
             tracking.log_table(trader.signals(), "signals.csv")
+            if follow:
+                tracking.log_metrics({"paper_rolls_followed": float(rolls_followed)})
             tracking.log_text("".join(json.dumps(o.as_dict()) + "\n" for o in orders), "orders.jsonl")
             header = report_header(config, runs={"tune": champion.run_id, "paper": job.run_id},
                                    data_source=str(path), digest=champion.tags.get(tag.DATASET_DIGEST, ""),
@@ -227,13 +230,14 @@ def live_permission(champion: Any, model_name: str, live: bool, override_reason:
 def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date, end: dt.date, *, follow: bool = False,
                 sink: OrderSink | None = None, poll_seconds: float = 2.0, idle_seconds: float = 0.0,
                 sleep: Callable[[float], None] = time.sleep, sealed: Sequence[DateRange] = ()
-                ) -> tuple[PaperTrader, list[Order], FillSensitivity]:
+                ) -> tuple[PaperTrader, list[Order], FillSensitivity, int]:
     """Replay (or follow) the minute file through features, the model and the paper trader; rows of
     ``sealed`` ranges are skipped unread (see :func:`check_paper_range`).
 
     Returns the trader (its :meth:`~lab.paper.PaperTrader.result` is a backtest result), every
-    order it made (each also goes to ``sink`` when one is given) and the fill sensitivity: the
-    same decisions under both limit-fill rules (a shadow trader under the other rule; no orders).
+    order it made (each also goes to ``sink`` when one is given), the fill sensitivity (the same
+    decisions under both limit-fill rules: a shadow trader under the other rule; no orders) and the
+    number of contract switches that arrived while following (:class:`FollowedRolls`).
     """
     if follow and Path(path).suffix.lower() not in (".txt", ".csv"):
         raise LabError(f"--follow reads lines appended to a plain text file; {path} is not one (use a .txt or .csv file)")
@@ -248,15 +252,83 @@ def paper_trade(config: LabConfig, model: Any, path: str | Path, start: dt.date,
     minute_file = read_minutes(path, tz=config.data.timezone, on_bad_rows=config.data.on_bad_rows, until=bound, since=warm,
                                exclude=exclude, max_bad_share=config.data.max_bad_share)
     refuse_sealed_content(read_fingerprints(minute_file.minutes, config), "paper")  # under any name or dates
-    # the prices featurize and the backtest saw: back-adjusted across contract rolls (minutes followed
-    # after this read are fed as they come)
-    session.feed(adjusted_for_rolls(minute_file.minutes, config, known_rolls(path)))
+    # the prices featurize and the backtest saw: back-adjusted across contract rolls
+    known = known_rolls(path)
+    rolls = FollowedRolls(config, minute_file.minutes, known)
+    session.feed(rolls.adjusted(minute_file.minutes))
     if follow and not _reaches_bound(Path(path), config, bound, exclude):
         watch = SealWatch(config)
-        _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude, watch)
+        _follow(Path(path), offset, config, bound, session, poll_seconds, idle_seconds, sleep, exclude, watch, rolls)
         watch.finish()
     session.finish()
-    return session.trader, session.orders, session.fills()
+    return session.trader, session.orders, session.fills(), rolls.followed
+
+
+class FollowedRolls:
+    """The contract switches paper adjusts across, and those that arrive while it follows the file.
+
+    Under ``[data] roll_adjust = "back"`` the replay sees the prices featurize saw: every minute
+    before a switch shifted by its gap (:func:`lab.dataset.build.rolls_for`). A switch in the
+    followed minutes is looked for, as featurize would find it in the same minutes, whenever a chunk
+    reaches across a trading break: when the switches found change, the live features are formed
+    again on the history so far back-adjusted (:meth:`_Session.rebuild`), so the bars after the
+    switch carry the features the backtest computes on the same file. The minutes before the switch
+    are fed first, as they would have been one by one, so the result does not depend on how the
+    lines arrived. Trades already made stand: they were made at the old contract's prices and on
+    features formed from them, as a backtest of the file as it then stood makes them (the
+    back-adjusted series shows those prices shifted by a gap no one knew yet; the lab is flat across
+    every switch, which sits at a break).
+    A stitched file's measured table is its own and final: nothing is looked for.
+    """
+
+    def __init__(self, config: LabConfig, minutes: pd.DataFrame, known: pd.DataFrame | None) -> None:
+        self.config = config
+        self.fixed = known is not None
+        self.table = rolls_for(minutes, config, known)
+        self.history = [minutes]
+        self.followed = 0
+
+    def adjusted(self, minutes: pd.DataFrame) -> pd.DataFrame:
+        """``minutes`` shifted across the switches known now (unchanged under ``roll_adjust = "none"``)."""
+        return minutes if self.table is None else adjust_rolls(minutes, self.table, "back")
+
+    def feed(self, session: "_Session", minutes: pd.DataFrame) -> None:
+        """Feed followed ``minutes`` to ``session``, forming its features again when they bring a switch."""
+        if minutes.empty:
+            return
+        last = next((frame.index[-1] for frame in reversed(self.history) if not frame.empty), None)
+        self.history.append(minutes)
+        if self.table is None or self.fixed or not _crosses_break(last, minutes.index):
+            session.feed(minutes)  # a switch sits at a break: a chunk inside a session brings none
+            return
+        everything = pd.concat(self.history)
+        table = rolls_for(everything, self.config)
+        if _switches(table) == _switches(self.table):
+            session.feed(minutes)
+            return
+        changed = _switches(table) ^ _switches(self.table)
+        self.followed += len(_switches(table) - _switches(self.table))
+        # The minutes before the switch were traded before it happened, as they would have been one by one.
+        cut = int(np.searchsorted(minutes.index.asi8, min(ns for ns, _ in changed)))
+        session.feed(minutes.iloc[:cut])
+        self.table = table
+        adjusted = adjust_rolls(everything, table, "back")
+        fed = len(everything) - len(minutes) + cut
+        session.rebuild(adjusted.iloc[:fed])
+        session.feed(adjusted.iloc[fed:])
+
+
+def _crosses_break(last: pd.Timestamp | None, stamps: pd.DatetimeIndex) -> bool:
+    """Whether minutes stamped ``stamps``, following a minute stamped ``last``, reach across a trading break."""
+    joined = stamps if last is None else pd.DatetimeIndex([last]).append(stamps)
+    return bool(len(joined) > 1 and (np.diff(joined.asi8) >= BREAK_MINUTES * _NS_PER_MINUTE).any())
+
+
+def _switches(table: pd.DataFrame | None) -> set[tuple[int, float]]:
+    """A roll table's switches as (first minute of the new contract in ns, gap in points)."""
+    if table is None or len(table) == 0:
+        return set()
+    return set(zip(pd.DatetimeIndex(table["minute"]).asi8.tolist(), table["gap"].astype(float).tolist()))
 
 
 class SealWatch:
@@ -315,18 +387,41 @@ class _Session:
         self.shadow = PaperTrader(other_fill_rules(config.rules), config.costs, config.instrument,
                                   config.session.bar_minutes, long_only=long_only_for_target(model.target),
                                   strategy=config.strategy)
-        # The model's inputs and the strategy's own features (breakout, mean reversion) come from one live state.
-        self.inputs = LiveInputs(self.trader.rule, sessions, config.session.bar_minutes, config.features.optional_sets,
-                                 model.features, config.features.custom, config.session.warmup_bars, "the champion")
+        self.config, self.model, self.sessions = config, model, sessions
         self.predict = single_row_predictor(model.booster)
         self.bar_ns = config.session.bar_minutes * _NS_PER_MINUTE
         self.first_ns = pd.Timestamp(start, tz=NY).value
-        self.inputs.custom_from_ns = self.first_ns
+        self.inputs = self._new_inputs()
         self.after_ns = pd.Timestamp(end + dt.timedelta(days=1), tz=NY).value
         self.sink = sink
         self.orders: list[Order] = []
         self.last_ns = -1
         self._buckets: dict[int, list[tuple[int, float, float, float]]] = {}  # bucket -> its minutes (trading range)
+
+    def _new_inputs(self) -> LiveInputs:
+        """The model's inputs and the strategy's own features (breakout, mean reversion): one live state."""
+        config = self.config
+        inputs = LiveInputs(self.trader.rule, self.sessions, config.session.bar_minutes, config.features.optional_sets,
+                            self.model.features, config.features.custom, config.session.warmup_bars, "the champion")
+        inputs.custom_from_ns = self.first_ns
+        return inputs
+
+    def rebuild(self, history: pd.DataFrame) -> None:
+        """Form the features again on ``history`` (every minute fed so far, adjusted across a contract switch
+        that just arrived): a new live state fed those minutes, and the minutes of the bars still open; no
+        bar of it is traded again (the trader's decisions so far stand)."""
+        self.inputs = self._new_inputs()
+        self._buckets = {}
+        stamps = history.index.as_unit("ns").asi8
+        o, h, l, c, v = (history[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume"))
+        for i in range(len(stamps)):
+            ns = int(stamps[i])
+            if self.first_ns <= ns < self.after_ns:
+                self._buckets.setdefault(ns // self.bar_ns, []).append((ns, o[i], h[i], l[i]))
+            for bar, _ in self.inputs.update(ns, o[i], h[i], l[i], c[i], v[i]):
+                bucket = bar.start_ns // self.bar_ns
+                for done in [b for b in self._buckets if b <= bucket]:
+                    del self._buckets[done]
 
     def feed(self, minutes: pd.DataFrame) -> None:
         """Feed minutes in time order (those not later than the last one fed are skipped)."""
@@ -431,9 +526,10 @@ def _last_line_end(path: Path) -> int:
 
 def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session: _Session, poll_seconds: float,
             idle_seconds: float, sleep: Callable[[float], None], exclude: Sequence[tuple[dt.date, dt.date]] = (),
-            watch: SealWatch | None = None) -> None:
+            watch: SealWatch | None = None, rolls: FollowedRolls | None = None) -> None:
     """Read lines appended after ``offset`` until the read bound is reached or the file stays idle; each
-    chunk is shown to ``watch`` (the seals by content) before it is fed."""
+    chunk is shown to ``watch`` (the seals by content) before it is fed (through ``rolls``, which
+    adjusts across contract switches as they arrive)."""
     idle_since = time.monotonic()
     while True:
         size = path.stat().st_size
@@ -450,7 +546,10 @@ def _follow(path: Path, offset: int, config: LabConfig, bound: dt.date, session:
             read = _read_lines(path, chunk, config, bound, exclude)
             if watch is not None:
                 watch.check(read.minutes)
-            session.feed(read.minutes)
+            if rolls is not None:
+                rolls.feed(session, read.minutes)
+            else:
+                session.feed(read.minutes)
             if read.rows_outside:
                 return  # the next minute is dated at or after the read bound (the end, or a sealed range)
         elif idle_seconds > 0 and time.monotonic() - idle_since >= idle_seconds:

@@ -56,7 +56,7 @@ from lab.market.identity import DataSource, record_matches, synthetic_record
 from lab.market.sessions import regular_sessions
 
 __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
-           "resolve_data_path", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
+           "resolve_data_path", "rolls_for", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
            "feature_columns", "custom_columns", "model_features", "known_rolls",
            "adjusted_for_rolls"]
 
@@ -512,17 +512,25 @@ def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 TEST_WARMUP_DAYS = 90
 
 
+def rolls_for(minutes: pd.DataFrame, config: LabConfig, rolls: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """The contract switches the lab adjusts ``minutes`` across: ``rolls`` (a stitched file's table), else
+    those detected in them (:func:`lab.data.rolls.detect_rolls`); None under ``[data] roll_adjust = "none"``."""
+    if config.data.roll_adjust != "back" or minutes.empty:
+        return None
+    if rolls is None:
+        rolls = detect_rolls(minutes, config.data.instrument, config.session.calendar, config.instrument.tick_size)
+    return rolls
+
+
 def adjusted_for_rolls(minutes: pd.DataFrame, config: LabConfig, rolls: pd.DataFrame | None = None) -> pd.DataFrame:
     """The minutes as featurize uses them: with ``[data] roll_adjust = "back"``, shifted across the contract
     switches of ``rolls`` (a stitched file's table), else of those detected in them; unchanged otherwise.
 
-    The one rule for final-eval's test window and paper's replay, so both see the prices featurize saw.
+    The one rule for final-eval's test window and paper's replay and follower, so all see the prices
+    featurize saw.
     """
-    if config.data.roll_adjust != "back" or minutes.empty:
-        return minutes
-    if rolls is None:
-        rolls = detect_rolls(minutes, config.data.instrument, config.session.calendar, config.instrument.tick_size)
-    return adjust_rolls(minutes, rolls, "back")
+    table = rolls_for(minutes, config, rolls)
+    return minutes if table is None else adjust_rolls(minutes, table, "back")
 
 
 def build_window_table(minutes: pd.DataFrame, config: LabConfig, start: dt.date, end: dt.date,

@@ -248,6 +248,38 @@ def test_paper_follow_picks_up_appended_minutes(paper_setup, minutes, tmp_path):
 
 
 @pytest.mark.slow
+def test_paper_follow_across_a_contract_roll_trades_like_the_backtest(tracking_store, tmp_path, minutes):
+    """The roll of 2023-03-09 arrives while paper follows the file (30 points up from the next session): the
+    follower finds the switch as featurize would, forms its features again on the back-adjusted history,
+    and from the switch on trades what the backtest trades on the same file."""
+    import io
+
+    import pandas as pd
+
+    rolled = minutes.copy()
+    after = rolled.index >= pd.Timestamp("2023-03-10 09:30", tz=rolled.index.tz)
+    rolled.loc[after, ["open", "high", "low", "close"]] += 30.0
+    setup = _register_champion(tmp_path, rolled, "target_6bar")
+    rest = write_firstrate(rolled.loc["2023-03-04":], tmp_path / "rest.txt").read_bytes()
+    growing = write_firstrate(rolled.loc[:"2023-03-03"], tmp_path / "growing.txt")
+    assert _follow_run(setup, growing, rest) == 0
+    (run,) = _paper_runs()
+    paper = pd.read_csv(io.StringIO(_artifact(run, "trades.csv")))
+    backtest = pd.read_csv(io.StringIO(_backtest_csv(setup, START, END)))
+    assert run.data.metrics["paper_rolls_followed"] == 1
+    # From the switch on, everything equals the backtest of the file. Before it the follower traded what a
+    # backtest of the file as it then stood trades: the old contract's prices, features formed on them (the
+    # back-adjusted series shifts them by a gap no one knew yet, which moves ratio features a little).
+    after_roll = paper["entry_time"] >= "2023-03-10"
+    assert after_roll.any() and (~after_roll).any()
+    pd.testing.assert_frame_equal(paper[after_roll].reset_index(drop=True),
+                                  backtest[backtest["entry_time"] >= "2023-03-10"].reset_index(drop=True))
+    unrolled = {**setup, "data": write_firstrate(minutes, tmp_path / "unrolled.txt")}
+    as_it_stood = pd.read_csv(io.StringIO(_backtest_csv(unrolled, START, "2023-03-09")))
+    pd.testing.assert_frame_equal(paper[~after_roll].reset_index(drop=True), as_it_stood)
+
+
+@pytest.mark.slow
 def test_paper_follow_picks_up_appended_minutes_of_a_file_with_history_before_the_warm_up(paper_setup, minutes,
                                                                                         tmp_path, monkeypatch):
     """Rows before the warm-up are not read; that must not be taken for "the file already reached the end"."""
