@@ -93,7 +93,8 @@ def build_signal_model(candidate: "Candidate", model_name: str, client: "MlflowC
                       optional_sets=tuple(config.features.optional_sets),
                       rules=dataclasses.asdict(config.rules), strategy=dataclasses.asdict(config.strategy),
                       custom=tuple(custom_sources), custom_sources=custom_sources, model_name=model_name,
-                      run_id=run.run_id)
+                      run_id=run.run_id, instrument=config.data.instrument, roll_adjust=config.data.roll_adjust,
+                      tick_size=config.instrument.tick_size)
     experiment_id = client.get_run(run.run_id).info.experiment_id
     with tracking.child_run(experiment_id, "signal-model",
                             {tracking.STAGE_TAG: "signal-model", tag.EVIDENCE_FOR: run.run_id}) as signal_run:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lab.config import BreakoutConfig, MeanReversionConfig, RulesConfig, StrategyConfig
+from lab.data.rolls import back_adjust, detect_rolls
 from lab.errors import DataError
 from lab.features.custom import custom_sources_digest
 from lab.live.features import LiveBar
@@ -42,6 +43,12 @@ INPUT_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 OUTPUT_COLUMNS = ("time", "probability", "side", "contracts", "stopped_by")
 BOOSTER_FILES = {"lightgbm": "booster.txt", "xgboost": "booster.json"}
 NY = "America/New_York"
+
+
+#: Sessions a served window must span for a contract switch to be looked for in it: the detector
+#: (:func:`lab.data.rolls.detect_rolls`) judges a break's jump against the window's ordinary break
+#: jumps, and a few of them say too little to tell a switch from a night's move.
+ROLL_WINDOW_SESSIONS = 20
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,13 @@ class SignalSpec:
     #: loaded, the gate's record is asked whether this run is what an alias of that model was promoted to.
     model_name: str = ""
     run_id: str = ""
+    #: ``[data] instrument``, ``[data] roll_adjust`` and the tick size of the champion's data: under
+    #: ``"back"`` a window of more than :data:`ROLL_WINDOW_SESSIONS` sessions that holds a contract
+    #: switch is back-adjusted across it before it is replayed, as featurize adjusted the data the
+    #: model learnt from (``"none"``, or a shorter window: as sent).
+    instrument: str = ""
+    roll_adjust: str = "none"
+    tick_size: float = 0.25
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -199,7 +213,12 @@ def signals_from_minutes(minutes: pd.DataFrame, booster: Any, spec: SignalSpec) 
     sessions = regular_sessions(spec.calendar, local[0].date() - dt.timedelta(days=1), local[-1].date())
     signaler = LiveSignaler(booster, spec, sessions)
     ns = stamps.asi8
-    prices = [minutes[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")]
+    frame = pd.DataFrame({c: minutes[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "volume")},
+                         index=local)
+    if spec.roll_adjust == "back" and spec.instrument and len(sessions) > ROLL_WINDOW_SESSIONS:
+        # the prices featurize gave the model: shifted across a switch the window holds
+        frame = back_adjust(frame, detect_rolls(frame, spec.instrument, spec.calendar, spec.tick_size))
+    prices = [frame[c].to_numpy() for c in ("open", "high", "low", "close", "volume")]
     results: list[tuple[LiveBar, Decision]] = []
     for i in range(len(ns)):
         results.extend(signaler.on_minute(int(ns[i]), *(p[i] for p in prices)))

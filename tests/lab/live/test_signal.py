@@ -124,3 +124,36 @@ def test_a_served_model_refuses_custom_feature_code_changed_since_its_promotion(
     with pytest.raises(DataError, match="changed since the model was promoted"):
         LiveSignaler(booster, stale, sessions)
     assert SignalSpec.from_json(pinned.to_json()) == pinned
+
+
+def test_a_served_window_across_a_contract_switch_is_decided_on_back_adjusted_prices():
+    """MESH23 -> MESM23 (roll 2023-03-09), the file 30 points higher from the next session: a champion whose
+    data were back-adjusted decides the window as if its old-contract minutes were 30 points higher (the
+    series featurize gave it); sent as is, the jump would reach its features."""
+    import lightgbm as lgb
+
+    from lab.features.core import FEATURE_NAMES
+    from lab.live.serving import SignalSpec, signals_from_minutes
+    from tests.conftest import make_minutes
+
+    minutes = make_minutes("2023-01-23", "2023-03-14", seed=3)
+    rolled = minutes.copy()
+    prices = ["open", "high", "low", "close"]
+    rolled.loc[rolled.index >= pd.Timestamp("2023-03-10 09:30", tz=rolled.index.tz), prices] += 30.0
+    names = list(FEATURE_NAMES)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, len(names))) * 1e-3
+    booster = lgb.train({"verbose": -1, "num_leaves": 4, "objective": "binary"},
+                        lgb.Dataset(X, (X[:, 0] + X[:, 3] > 0).astype(int), feature_name=names), 15)
+
+    def sent(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.reset_index(names="time").assign(time=lambda f: f["time"].map(pd.Timestamp.isoformat))
+
+    back = SignalSpec(engine="lightgbm", features=tuple(names), instrument="MES", roll_adjust="back")
+    served = signals_from_minutes(sent(rolled), booster, back)
+    shifted = minutes.copy()
+    shifted[prices] += 30.0  # the back-adjusted series: the old contract 30 points up, the new one as traded
+    pd.testing.assert_frame_equal(served, signals_from_minutes(sent(shifted), booster, back))
+    as_sent = signals_from_minutes(sent(rolled), booster, SignalSpec(engine="lightgbm", features=tuple(names)))
+    assert not as_sent["probability"].equals(served["probability"])
+    assert SignalSpec.from_json(back.to_json()) == back
