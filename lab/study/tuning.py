@@ -708,7 +708,10 @@ def _requeue(study: optuna.Study, trial: FrozenTrial) -> None:
             and (dict(t.params) or dict(t.system_attrs.get("fixed_params", {}))) == params]
     if any(t.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING) for t in same):
         return
-    stale = sum(1 for t in same if t.system_attrs.get(_ATTR_STALE)) + 1
+    # the earlier losses of this point: trials failed as stale here, and failed re-queued ones (a trial
+    # failed by Optuna's heartbeat can carry no mark of its own)
+    stale = sum(1 for t in same if t.system_attrs.get(_ATTR_STALE)
+                or (t.state == TrialState.FAIL and "retry_of" in t.user_attrs)) + 1
     if stale > MAX_RETRIES:
         warnings.warn(f"study {study.study_name!r}: the point {params} lost its worker {stale} times; "
                       "it is not retried again", stacklevel=3)
@@ -717,8 +720,11 @@ def _requeue(study: optuna.Study, trial: FrozenTrial) -> None:
 
 
 def _stale_by_heartbeat(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Optuna's ``failed_trial_callback``: a trial whose heartbeat stopped is stale; re-queue it."""
-    study._storage.set_trial_system_attr(trial._trial_id, _ATTR_STALE, True)  # noqa: SLF001
+    """Optuna's ``failed_trial_callback``: a trial whose heartbeat stopped is stale; re-queue it.
+
+    Optuna calls it once the trial is FAILED, which no attribute can be added to any more: its
+    retries are counted by the ``retry_of`` of the trials queued for its point (:func:`_requeue`).
+    """
     _requeue(study, trial)
 
 

@@ -109,6 +109,28 @@ def test_a_killed_tune_resumed_with_the_same_command_completes_the_grid(tiny, tm
     assert "lab.incomplete_grid" not in resumed.data.tags
 
 
+def test_a_point_drawn_by_a_killed_tune_on_postgresql_is_drawn_again_once_its_heartbeat_is_stale(
+        tiny, tmp_path, postgres_database, monkeypatch):
+    """The shared (PostgreSQL) study serves workers on several machines, so a trial killed while its point
+    was drawn (no worker recorded) is judged by Optuna's heartbeat, not by this machine's processes: once
+    the heartbeat is older than the grace period the same command fails it, re-queues the point and
+    completes the grid."""
+    from jobs import tune
+    from lab.study import tuning
+
+    argv = ["--config", tiny("lab.toml"), "--workers", "1", "--storage", postgres_database]
+    worker = _tune_hanging_at("draw", argv, tmp_path)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    monkeypatch.setattr(tuning, "HEARTBEAT_GRACE_S", 1)  # 120 s on a real study (time for a slow machine's beat)
+    time.sleep(1.5)
+    assert tune.main(argv) == 0
+    killed, resumed = _tune_runs()
+    assert mlflow.get_run(killed.info.run_id).info.status == "KILLED"
+    assert resumed.data.metrics["trials_completed"] == 3 and resumed.data.metrics["trials_run_here"] == 2
+    assert "lab.incomplete_grid" not in resumed.data.tags
+
+
 def test_a_tune_stopped_by_sigterm_marks_its_run_killed_and_the_rerun_completes_the_grid(tiny, tmp_path):
     from jobs import tune
 
