@@ -47,6 +47,7 @@ from lab import tags as tag
 from lab import tracking
 from lab.config import DateRange, LabConfig
 from lab.config.parsing import parse_date_param, parse_number_param
+from lab.data.fingerprints import HEAD_STEPS
 from lab.data.readers import read_minutes
 from lab.data.rolls import BREAK_MINUTES, adjust_rolls
 from lab.dataset.build import TEST_WARMUP_DAYS, known_rolls, read_fingerprints, rolls_for
@@ -336,10 +337,13 @@ class SealWatch:
 
     A session is fingerprinted (:func:`lab.dataset.build.read_fingerprints`) as soon as its
     close is in the file and compared with the sealed sessions of every market
-    (:func:`registry.content.refuse_sealed_content`). :meth:`check` runs before a chunk is fed, so a
-    chunk that holds a whole sealed session is refused before any of it trades; a sealed session
-    appended minute by minute is refused at its close (its bars traded on paper until then; the run
-    then fails with the refusal). :meth:`finish` checks the unfinished session left at the end.
+    (:func:`registry.content.refuse_sealed_content`); a session still arriving is compared by its
+    first hour (the ``head`` print, :data:`lab.data.fingerprints.HEAD_STEPS` steps) as soon as that
+    is in. :meth:`check` runs before a chunk is fed, so a chunk that holds a whole sealed session is
+    refused before any of it trades; a sealed session appended minute by minute is refused when its
+    first hour is complete (its first hour's bars traded on paper; the run then fails with the
+    refusal), or at its close when its first hour misses a minute. :meth:`finish` checks the
+    unfinished session left at the end.
     """
 
     STAGE = "paper --follow"
@@ -347,6 +351,7 @@ class SealWatch:
     def __init__(self, config: LabConfig) -> None:
         self.config = config
         self.pending = pd.DataFrame()
+        self.headed = ""  # the arriving session whose first hour was compared already
 
     def check(self, minutes: pd.DataFrame) -> None:
         """Add followed ``minutes`` (ET, time order) and check every session whose close they reach.
@@ -364,11 +369,20 @@ class SealWatch:
                                                    stamps[-1].date())["session_close"])
         # the minute stamped a minute before the close is the session's last (bars stamped at their start)
         done = closes[closes <= stamps[-1] + pd.Timedelta(minutes=1)]
-        if done.empty:
+        if not done.empty:
+            finished = self.pending[stamps < done[-1]]
+            self.pending = self.pending[stamps >= done[-1]]
+            refuse_sealed_content(read_fingerprints(finished, self.config), self.STAGE)
+        self._check_arriving()
+
+    def _check_arriving(self) -> None:
+        """The session still arriving, by its first hour once that is in (once per session)."""
+        if len(self.pending) <= HEAD_STEPS or str(self.pending.index[-1].date()) == self.headed:
             return
-        finished = self.pending[stamps < done[-1]]
-        self.pending = self.pending[stamps >= done[-1]]
-        refuse_sealed_content(read_fingerprints(finished, self.config), self.STAGE)
+        prints = read_fingerprints(self.pending, self.config)
+        if prints and prints[-1].head:
+            self.headed = prints[-1].session
+            refuse_sealed_content(prints[-1:], self.STAGE)
 
     def finish(self) -> None:
         """Check the session the follower stopped inside (its minutes so far)."""

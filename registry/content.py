@@ -81,7 +81,7 @@ def _load(pointer: str, uri: str) -> tuple[SessionPrint, ...]:
     run_id, _, artifact = pointer.partition("/")
     with tempfile.TemporaryDirectory() as folder:
         local = tracking.download_artifact(run_id, artifact, folder)
-        table = pd.read_csv(local, dtype={"session": str, "exact": str},
+        table = pd.read_csv(local, dtype={"session": str, "exact": str, "head": str},
                             converters={f"c{k}": int for k in range(16)})
     return tuple(prints_from_table(table))
 

@@ -10,6 +10,10 @@ file's name, declared instrument, time stamps or price level enters it. Two fing
   matches: two sessions match when at least :data:`COARSE_MATCH` of the minima agree (estimated
   Jaccard similarity of their shingle sets >= 0.75; unrelated sessions share almost no shingle).
 
+* ``head``: SHA-256 (16 hex) of the session's first :data:`HEAD_STEPS` steps (its first hour), so that
+  a session arriving minute by minute (``lab paper --follow``) is recognised an hour after its open
+  rather than at its close; empty when those steps hold fewer than :data:`MIN_MOVES` moves.
+
 Sessions with fewer than :data:`MIN_MOVES` non-zero steps (holidays' stubs, prices that never
 move) get no fingerprint: they carry too little content to recognise.
 """
@@ -24,12 +28,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["SessionPrint", "session_fingerprints", "match_sessions", "prints_table", "prints_from_table", "SIGNATURE_SIZE", "COARSE_MATCH", "MIN_MOVES",
-           "SHINGLE"]
+           "SHINGLE", "HEAD_STEPS"]
 
 SHINGLE = 8  # steps per shingle
 SIGNATURE_SIZE = 16
 COARSE_MATCH = 12  # minima that must agree for a coarse match
 MIN_MOVES = 30  # non-zero steps a session needs to be fingerprinted
+HEAD_STEPS = 60  # the steps of a session's head print: its first hour of minutes
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: a bijection of 64-bit words
 _ADDEND = np.uint64(0x632BE59BD9B4E019)
 _BIN_BITS = 4  # 2**4 = SIGNATURE_SIZE bins
@@ -44,13 +49,14 @@ class SessionPrint:
     session: str
     exact: str
     coarse: tuple[int, ...]
+    head: str = ""
 
     def as_json(self) -> list:
-        return [self.session, self.exact, [int(v) for v in self.coarse]]
+        return [self.session, self.exact, [int(v) for v in self.coarse], self.head]
 
     @classmethod
     def from_json(cls, item: list) -> "SessionPrint":
-        return cls(str(item[0]), str(item[1]), tuple(int(v) for v in item[2]))
+        return cls(str(item[0]), str(item[1]), tuple(int(v) for v in item[2]), str(item[3]) if len(item) > 3 else "")
 
 
 def _price_step(close: np.ndarray) -> float:
@@ -89,6 +95,9 @@ def session_fingerprints(minutes: pd.DataFrame, sessions: pd.DataFrame) -> list[
     >>> again = session_fingerprints(shifted, regular_sessions("XNYS", dt.date(2023, 3, 2), dt.date(2023, 3, 2)))
     >>> again[0].exact == prints[0].exact
     True
+    >>> first_hour = session_fingerprints(shifted.iloc[:HEAD_STEPS + 1], days.iloc[1:])  # arriving: its first hour
+    >>> first_hour[0].head == prints[0].head != "", first_hour[0].exact == prints[0].exact
+    (True, False)
     """
     if minutes.empty or sessions.empty:
         return []
@@ -133,14 +142,18 @@ def session_fingerprints(minutes: pd.DataFrame, sessions: pd.DataFrame) -> list[
         if moves[k] < MIN_MOVES:
             continue
         exact = hashlib.sha256(wide[start:start + length].tobytes()).hexdigest()[:16]
-        prints.append(SessionPrint(name, exact, tuple(coarse[k])))
+        first_hour = wide[start:start + HEAD_STEPS] if length >= HEAD_STEPS else wide[:0]
+        head = (hashlib.sha256(first_hour.tobytes()).hexdigest()[:16]
+                if np.count_nonzero(first_hour) >= MIN_MOVES else "")
+        prints.append(SessionPrint(name, exact, tuple(coarse[k]), head))
     return prints
 
 
 def prints_table(prints: Iterable[SessionPrint]) -> pd.DataFrame:
-    """Fingerprints as a table (``session``, ``exact``, ``c0``..``c15``) for Parquet."""
+    """Fingerprints as a table (``session``, ``exact``, ``head``, ``c0``..``c15``) for Parquet."""
     prints = list(prints)
-    table = pd.DataFrame({"session": [p.session for p in prints], "exact": [p.exact for p in prints]})
+    table = pd.DataFrame({"session": [p.session for p in prints], "exact": [p.exact for p in prints],
+                          "head": [p.head for p in prints]})
     coarse = np.array([p.coarse for p in prints], dtype=np.uint64).reshape(len(prints), SIGNATURE_SIZE)
     for k in range(SIGNATURE_SIZE):
         table[f"c{k}"] = coarse[:, k]
@@ -148,10 +161,11 @@ def prints_table(prints: Iterable[SessionPrint]) -> pd.DataFrame:
 
 
 def prints_from_table(table: pd.DataFrame) -> list[SessionPrint]:
-    """The inverse of :func:`prints_table`."""
+    """The inverse of :func:`prints_table` (a table written before head prints has none)."""
     coarse = table[[f"c{k}" for k in range(SIGNATURE_SIZE)]].to_numpy(dtype=np.uint64)
-    return [SessionPrint(str(s), str(e), tuple(int(v) for v in c))
-            for s, e, c in zip(table["session"], table["exact"], coarse)]
+    heads = table["head"].fillna("").astype(str) if "head" in table else [""] * len(table)
+    return [SessionPrint(str(s), str(e), tuple(int(v) for v in c), h)
+            for s, e, c, h in zip(table["session"], table["exact"], coarse, heads)]
 
 
 def match_sessions(candidates: Iterable[SessionPrint],
@@ -167,14 +181,18 @@ def match_sessions(candidates: Iterable[SessionPrint],
 
     Returns
     -------
-    list of (candidate, seal name, sealed session, "exact" or "coarse")
+    list of (candidate, seal name, sealed session, "exact", "coarse" or "head")
+        ``head``: the candidate's first hour is that of the sealed session (a session still arriving).
     """
     exact: dict[str, tuple[str, SessionPrint]] = {}
+    heads: dict[str, tuple[str, SessionPrint]] = {}
     bands: dict[tuple[int, tuple[int, ...]], list[tuple[str, SessionPrint]]] = {}
     width = SIGNATURE_SIZE // 4
     for name, prints in sealed.items():
         for p in prints:
             exact.setdefault(p.exact, (name, p))
+            if p.head:
+                heads.setdefault(p.head, (name, p))
             for band in range(4):
                 bands.setdefault((band, p.coarse[band * width:(band + 1) * width]), []).append((name, p))
     found = []
@@ -182,6 +200,10 @@ def match_sessions(candidates: Iterable[SessionPrint],
         if c.exact in exact:
             name, p = exact[c.exact]
             found.append((c, name, p, "exact"))
+            continue
+        if c.head and c.head in heads:
+            name, p = heads[c.head]
+            found.append((c, name, p, "head"))
             continue
         seen: set[tuple[str, str]] = set()
         for band in range(4):

@@ -129,14 +129,31 @@ def test_paper_follow_refuses_a_sealed_session_appended_whole_before_feeding_it(
         watch.check(july)
 
 
-def test_paper_follow_refuses_a_sealed_session_fed_minute_by_minute_at_its_close(sealed):
+def test_paper_follow_refuses_a_sealed_session_fed_minute_by_minute_once_its_first_hour_is_in(sealed):
+    from jobs.paper import SealWatch
+    from lab.config import load_config
+    from lab.data.fingerprints import HEAD_STEPS
+    from registry.errors import SealedRangeError
+
+    tmp, minutes = sealed
+    watch = SealWatch(load_config(str(tmp / "lab.toml")))
+    day = _restamped(minutes.loc["2023-07-11":"2023-07-11"], 364)
+    for minute in range(HEAD_STEPS):  # 09:30 .. 10:29: not yet an hour of steps
+        watch.check(day.iloc[minute:minute + 1])
+    with pytest.raises(SealedRangeError, match=r"the session dated 2024-07-09 .* session 2023-07-11 of the sealed .*"
+                                               r"\(head match"):
+        watch.check(day.iloc[HEAD_STEPS:HEAD_STEPS + 1])  # 10:30: the first hour is in
+
+
+def test_paper_follow_refuses_a_sealed_session_missing_a_minute_of_its_first_hour_at_its_close(sealed):
     from jobs.paper import SealWatch
     from lab.config import load_config
     from registry.errors import SealedRangeError
 
     tmp, minutes = sealed
     watch = SealWatch(load_config(str(tmp / "lab.toml")))
-    day = _restamped(minutes.loc["2023-07-11":"2023-07-11"], 364)
+    day = _restamped(minutes.loc["2023-07-11":"2023-07-11"], 364).drop(
+        pd.Timestamp("2024-07-09 09:45", tz="America/New_York"))  # the first hour's print cannot match
     before_close = day.index < pd.Timestamp("2024-07-09 15:59", tz="America/New_York")
     for start in range(0, int(before_close.sum()), 60):  # an hour at a time: not yet a whole session
         watch.check(day[before_close].iloc[start:start + 60])
