@@ -34,6 +34,7 @@ from lab.config import LabConfig
 from lab.dataset.build import source_of
 from lab.errors import DataError
 from lab.market.identity import DataSource, instrument_family, market_id
+from registry.provenance import recorded_source
 
 __all__ = ["MARKET_TAG", "WINDOW_TAG", "TRIALS_TAG", "TRIALS_METRIC", "LedgerEntry", "market_key", "window_key",
            "ledger_tags", "enter", "entries", "count_trials", "log_count", "by_stage"]
@@ -72,16 +73,18 @@ def market_key(config: LabConfig) -> str:
     files, ``NQ`` for MNQ/NQ, ``synthetic-...`` for the lab's own generated data.
 
     A job passes the market it resolved at its start (:func:`jobs.context.resolve_data`) instead of
-    calling this. Here the file is keyed as the data layer keys it; the synthetic default is keyed
-    from its generator settings without generating it (``lab status`` reads no data).
+    calling this. Here the file is keyed as the data layer keys it, synthetic only by the store's
+    record of its bytes (a copy of the lab's data in a new store counts as real until a job proves it
+    by regenerating it); the synthetic default is keyed from its generator settings without
+    generating it (``lab status`` reads no data).
     """
     data = config.data
     if not data.path:
         settings = {"instrument": data.instrument, "seed": data.synthetic_seed, "start": data.synthetic_start,
                     "end": data.synthetic_end, "edge_auc": data.synthetic_edge_auc}
         return market_id(config.data.instrument, DataSource(Path(""), "", settings))
-    try:
-        return market_id(config.data.instrument, source_of(data.path))
+    try:  # synthetic only by the store's record of the bytes, as the jobs key it (registry.provenance)
+        return market_id(config.data.instrument, recorded_source(source_of(data.path)))
     except DataError:  # no file to key: the instrument's family, as real data of it would be
         return instrument_family(data.instrument)
 

@@ -28,7 +28,7 @@ from registry.records import create_record, get_client, get_record
 if TYPE_CHECKING:  # pragma: no cover
     from lab.tracking import MlflowClient
 
-__all__ = ["SYNTHETIC_KIND", "SYNTHETIC_PREFIX", "trusted_source", "record_synthetic"]
+__all__ = ["SYNTHETIC_KIND", "SYNTHETIC_PREFIX", "trusted_source", "recorded_source", "record_synthetic"]
 
 SYNTHETIC_KIND = "synthetic-data"
 SYNTHETIC_PREFIX = "lab-synthetic-"
@@ -60,6 +60,17 @@ def _regenerates(source: DataSource, config: LabConfig) -> bool:
         return file_sha256(write_firstrate(minutes, Path(folder) / "regenerated.txt")) == source.sha256
 
 
+def recorded_source(source: DataSource, client: "MlflowClient | None" = None) -> DataSource:
+    """``source`` synthetic only when the lab's record of its bytes is in the store (nothing is
+    regenerated: for what reads no data, such as ``lab status``); else real data."""
+    if source.synthetic is None:
+        return source
+    record = get_record(get_client(client), _name(source.sha256))
+    if record is not None and dict(record.tags).get(tag.SYNTHETIC_SHA256) == source.sha256:
+        return source
+    return dataclasses.replace(source, synthetic=None)
+
+
 def trusted_source(source: DataSource, config: LabConfig, client: "MlflowClient | None" = None) -> DataSource:
     """``source`` as the records allow: synthetic only when the lab's record of its bytes exists (or is made now).
 
@@ -67,12 +78,9 @@ def trusted_source(source: DataSource, config: LabConfig, client: "MlflowClient 
     record is regenerated once from its claimed settings (recorded when the bytes agree); otherwise
     it is returned as real data (``synthetic = None``).
     """
-    if source.synthetic is None:
+    if source.synthetic is None or recorded_source(source, client) is source:
         return source
     client = get_client(client)
-    record = get_record(client, _name(source.sha256))
-    if record is not None and dict(record.tags).get(tag.SYNTHETIC_SHA256) == source.sha256:
-        return source
     if source.generated or _regenerates(source, config):
         record_synthetic(source, client)
         return source

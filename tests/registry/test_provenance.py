@@ -35,6 +35,21 @@ def test_a_hand_written_provenance_file_leaves_real_data_real(tracking_store, tm
     assert trusted.synthetic is None and market_id("MES", trusted) == "ES"  # ...the records do not
 
 
+def test_lab_status_keys_a_hand_written_provenance_file_as_real_data_and_recorded_data_as_synthetic(
+        tracking_store, tmp_path):
+    """The ledger's market key (what `lab status` shows, reading no data) takes synthetic from the store's
+    record only, as the jobs do."""
+    from registry.ledger import market_key
+
+    real = write_firstrate(make_minutes("2023-03-01", "2023-03-03", seed=2), tmp_path / "real.txt")
+    record_path(real).write_text(json.dumps(synthetic_record("MES", SEED, START, END, source_of(real).sha256)))
+    assert market_key(load_config(None).replace({"data.path": str(real)})) == "ES"
+    path, config = _generated(tmp_path)
+    assert market_key(config.replace({"data.path": str(path)})) == "ES"  # no record of it yet: real until proven
+    trusted_source(dataclasses.replace(source_of(path), generated=True), config)  # the lab records what it generated
+    assert market_key(config.replace({"data.path": str(path)})).startswith("synthetic-ES-seed7-")
+
+
 def test_data_the_lab_generated_is_recorded_and_trusted_without_regenerating(tracking_store, tmp_path, monkeypatch):
     path, config = _generated(tmp_path)
     source = dataclasses.replace(source_of(path), generated=True)
