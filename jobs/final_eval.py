@@ -25,7 +25,7 @@ import pandas as pd
 
 from jobs.champion import champion_version, check_strategy_model, promoted_rules
 from jobs.common import base_parser, config_from_args, job_main, load_run_model, refuse
-from jobs.context import identify
+from jobs.context import DataIdentity, JobContext, StageRun, identify
 from jobs.lineage import config_for
 from jobs.trading import backtest_window
 from lab import tags as tag
@@ -75,20 +75,21 @@ def main(argv: list[str] | None = None) -> int:
                                         "rules_from": rules_source},
                                 tags={tag.WINDOW: "test", tag.MODEL_NAME: config.promotion.model_name,
                                       tag.MODEL_VERSION: str(champion.version)}) as run:
-            final_eval(config, champion, run.info.run_id, rules_source)
+            final_eval(config, champion, StageRun(run.info.run_id, FINAL_EVAL, run.info.experiment_id), rules_source)
     except LabError as exc:
         return refuse("final-eval", exc, verb="refused")
     return 0
 
 
-def final_eval(config: LabConfig, champion, run_id: str, rules_source: str = "the configuration") -> None:
+def final_eval(config: LabConfig, champion, run: StageRun, rules_source: str = "the configuration") -> None:
     """Check everything that can fail without revealing a result, then take the ticket, predict and judge."""
     name = config.promotion.model_name
     test = config.windows.test
     try:
-        market, model, table, minutes = pre_checks(config, champion, run_id, rules_source)
+        job, model, table, minutes = pre_checks(config, champion, run, rules_source)
     except LabError as exc:
         raise type(exc)(f"{exc} (stopped before taking the ticket: the test window {test} is still open)") from None
+    market, run_id = job.market, job.run_id
     ticket = take_ticket(market, test, model_name=name, run_id=run_id, model_version=str(champion.version))
     print(f"final-eval: took the one-time ticket of market {market} on {test} for {name} version {champion.version}",
           file=sys.stderr)
@@ -100,7 +101,7 @@ def final_eval(config: LabConfig, champion, run_id: str, rules_source: str = "th
         evidence = json.loads(champion.tags.get(tag.EVIDENCE_RUNS, "{}") or "{}")
         header = report_header(config, runs={"tune": champion.run_id, "walk-forward": evidence.get("walk-forward", ""),
                                              "validation backtest": evidence.get("backtest", ""), "final-eval": run_id},
-                               data_source=str(config.data.path or "synthetic default"),
+                               data_source=job.data.path,
                                digest=champion.tags.get(tag.DATASET_DIGEST, ""),
                                model=f"{name} version {champion.version} @champion",
                                window=str(test), ticket=f"{ticket.name} (market {market})")
@@ -118,13 +119,13 @@ def final_eval(config: LabConfig, champion, run_id: str, rules_source: str = "th
         tag.FINAL_EVAL_RUN_ID: run_id, tag.FINAL_EVAL_VERDICT: verdict, tag.FINAL_EVAL_WINDOW: str(test),
         tag.FINAL_EVAL_MARKET: market})
     tracking.client().update_model_version(name, str(champion.version), description=with_verdict(
-        champion.description or "", verdict=verdict, run_id=run_id, experiment_id=tracking.run_experiment_id(run_id),
+        champion.description or "", verdict=verdict, run_id=run_id, experiment_id=job.run.experiment_id,
         window=str(test), ticket=ticket.name))
     print(f"final-eval: verdict {verdict} (plan's minimum criteria {'met' if verdict != 'FAIL' else 'not met'}); "
           f"recorded on {name} version {champion.version} and on ticket {ticket.name}")
 
 
-def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "the configuration"):
+def pre_checks(config: LabConfig, champion, run: StageRun, rules_source: str = "the configuration"):
     """Everything that can fail without revealing a result, before the ticket is taken.
 
     The file exists and is a file; the champion has not seen the window and no final-eval has
@@ -135,13 +136,17 @@ def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "th
 
     Returns
     -------
-    (market, model, table, minutes)
+    (job, model, table, minutes)
+        ``job``: the :class:`jobs.context.JobContext` of the evaluation (its data identity resolved
+        here, after the champion-has-not-seen-it check, so that a refused window is not sealed).
     """
     test = config.windows.test
     source, market = identify(config)
-    tracking.set_tags({tag.MARKET: market})
+    tracking.set_tags({tag.MARKET: market}, run.run_id)
     check_unseen(config, champion, market)
-    enforce_seals(config, market, stage=FINAL_EVAL, run_id=run_id, reads={})
+    sealed = enforce_seals(config, market, stage=FINAL_EVAL, run_id=run.run_id, reads={})
+    job = JobContext(config, tracking.tracking_uri(), DataIdentity(source, market, tuple(sealed), FINAL_EVAL), run,
+                     (champion.run_id,))
     model = load_run_model(champion.run_id, f"models:/{config.promotion.model_name}@champion")
     check_strategy_model(config.strategy.name, model.target, rules_source)
     warmup_start = test.start - dt.timedelta(days=TEST_WARMUP_DAYS)
@@ -169,7 +174,7 @@ def pre_checks(config: LabConfig, champion, run_id: str, rules_source: str = "th
     if missing:
         raise LabError(f"the test table lacks {', '.join(missing)}, which the champion needs; featurize settings "
                        "differ from the champion's (check [features] optional_sets)")
-    return market, model, table, window_minutes
+    return job, model, table, window_minutes
 
 
 def check_unseen(config: LabConfig, champion, market: str) -> None:
