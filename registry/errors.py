@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab.errors import LabError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from registry.gate import GateResult
 
 __all__ = [
     "RegistryError",
@@ -32,16 +29,16 @@ class PromotionRefusedError(RegistryError):
 
     Attributes
     ----------
-    gates : list of GateResult
-        Every gate evaluated, passed or not.
+    gates : list of registry.gate.GateResult
+        Every gate evaluated, passed or not (not imported: the errors are the registry's leaf module).
     """
 
-    def __init__(self, message: str, gates: "list[GateResult]") -> None:
+    def __init__(self, message: str, gates: list[Any]) -> None:
         super().__init__(message)
         self.gates = gates
 
     @property
-    def failed(self) -> "list[GateResult]":
+    def failed(self) -> list[Any]:
         """The gates that did not pass."""
         return [gate for gate in self.gates if not gate.passed]
 
