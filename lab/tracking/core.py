@@ -119,6 +119,7 @@ def configure() -> None:
     (``sqlite:///mlflow.db`` in the working directory) unless ``MLFLOW_TRACKING_URI`` says otherwise."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per small artifact read: noise
     # Entry points run `python -m jobs...`: make that the interpreter running the lab (its venv),
     # also when the venv was not activated.
     folder = str(Path(sys.executable).parent)

@@ -5,6 +5,7 @@ Re-exported by :mod:`lab.tracking` (``tracking.log_model``, ``tracking.load_nati
 
 from __future__ import annotations
 
+import logging as logging_module
 import tempfile
 import warnings
 from importlib.metadata import PackageNotFoundError, version
@@ -66,7 +67,9 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model", admit:
     from lab.tracking.pyfunc import BEING_LOGGED, SignalModel  # heavy: loads mlflow, numba
 
     example = example_minutes()
-    signature = infer_signature(example, signals_from_minutes(example, booster, spec))
+    with warnings.catch_warnings():  # MLflow's hint on integer columns: the example's volume is whole contracts
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(example, signals_from_minutes(example, booster, spec))
     engine = __import__(spec.engine)
     requirements = [f"{spec.engine}=={engine.__version__}", f"pandas=={pd.__version__}", f"mlflow=={mlflow.__version__}",
                     *_installed("numpy", "exchange_calendars", "scikit-learn", "numba")]
@@ -76,6 +79,9 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model", admit:
         spec_path = Path(folder) / "signal_spec.json"
         spec_path.write_text(spec.to_json())
         logging = BEING_LOGGED.set(True)  # MLflow's input-example check loads it before it is registered
+        quiet = logging_module.getLogger("mlflow.pyfunc")  # its notes on CloudPickle and the example's check
+        level = quiet.level
+        quiet.setLevel(logging_module.ERROR)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -85,6 +91,7 @@ def log_signal_model(booster: Any, spec: Any, name: str = "signal_model", admit:
                     code_paths=[str(Path(__file__).resolve().parent)], signature=signature, input_example=example,
                     pip_requirements=requirements)
         finally:
+            quiet.setLevel(level)
             BEING_LOGGED.reset(logging)
     return info.model_id
 
