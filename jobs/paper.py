@@ -303,12 +303,14 @@ class FollowedRolls:
             session.feed(minutes)  # a switch sits at a break: a chunk inside a session brings none
             return
         everything = pd.concat(self.history)
+        self.history = [everything]
         table = rolls_for(everything, self.config)
-        if _switches(table) == _switches(self.table):
+        known, found = _switches(self.table), _switches(table)
+        if found == known:
             session.feed(minutes)
             return
-        changed = _switches(table) ^ _switches(self.table)
-        self.followed += len(_switches(table) - _switches(self.table))
+        changed = found ^ known
+        self.followed += len(found - known)
         # The minutes before the switch were traded before it happened, as they would have been one by one.
         cut = int(np.searchsorted(minutes.index.asi8, min(ns for ns, _ in changed)))
         session.feed(minutes.iloc[:cut])
@@ -426,38 +428,35 @@ class _Session:
         bar of it is traded again (the trader's decisions so far stand)."""
         self.inputs = self._new_inputs()
         self._buckets = {}
-        stamps = history.index.as_unit("ns").asi8
-        o, h, l, c, v = (history[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume"))
-        for i in range(len(stamps)):
-            ns = int(stamps[i])
-            if self.first_ns <= ns < self.after_ns:
-                self._buckets.setdefault(ns // self.bar_ns, []).append((ns, o[i], h[i], l[i]))
-            for bar, _ in self.inputs.update(ns, o[i], h[i], l[i], c[i], v[i]):
-                bucket = bar.start_ns // self.bar_ns
-                for done in [b for b in self._buckets if b <= bucket]:
-                    del self._buckets[done]
+        self.feed(history, replay=True)
 
-    def feed(self, minutes: pd.DataFrame) -> None:
-        """Feed minutes in time order (those not later than the last one fed are skipped)."""
+    def feed(self, minutes: pd.DataFrame, replay: bool = False) -> None:
+        """Feed minutes in time order (those not later than the last one fed are skipped). ``replay``: every
+        one of them forms the live state and the open bars' minutes again, and nothing is traded
+        (:meth:`rebuild`)."""
         if minutes.empty:
             return
         stamps = minutes.index.as_unit("ns").asi8
-        keep = stamps > self.last_ns
+        keep = np.ones(len(stamps), dtype=bool) if replay else stamps > self.last_ns
         stamps = stamps[keep]
         o, h, l, c, v = (minutes[k].to_numpy(np.float64)[keep] for k in ("open", "high", "low", "close", "volume"))
         for i in range(len(stamps)):
-            self.minute(int(stamps[i]), o[i], h[i], l[i], c[i], v[i])
+            self.minute(int(stamps[i]), o[i], h[i], l[i], c[i], v[i], replay)
 
-    def minute(self, ns: int, o: float, h: float, l: float, c: float, v: float) -> None:
-        self.last_ns = ns
+    def minute(self, ns: int, o: float, h: float, l: float, c: float, v: float, replay: bool = False) -> None:
         trading = self.first_ns <= ns < self.after_ns
         if trading:
             self._buckets.setdefault(ns // self.bar_ns, []).append((ns, o, h, l))
         for bar, row in self.inputs.update(ns, o, h, l, c, v):
-            self.bar(bar, row)
-        if trading:
-            self._send(self.trader.on_time(ns))
-            self.shadow.on_time(ns)
+            if replay:
+                self._take_bucket(bar)
+            else:
+                self.bar(bar, row)
+        if not replay:
+            self.last_ns = ns
+            if trading:
+                self._send(self.trader.on_time(ns))
+                self.shadow.on_time(ns)
 
     def finish(self) -> None:
         for bar, row in self.inputs.flush():
@@ -469,13 +468,21 @@ class _Session:
         """What the session's decisions made under both limit-fill rules (the trader's and its shadow's)."""
         return sensitivity_of(self.trader.rules, self.trader.result(), self.shadow.result())
 
-    def bar(self, bar, row: np.ndarray) -> None:
+    def _take_bucket(self, bar) -> list[tuple[int, float, float, float]] | None:
+        """The minutes of ``bar`` when it lies in the trading window, the older buckets dropped (those
+        never become bars); None outside the window."""
         if not self.first_ns <= bar.start_ns < self.after_ns:
-            return
+            return None
         bucket = bar.start_ns // self.bar_ns
         rows = self._buckets.pop(bucket, [])
         for older in [b for b in self._buckets if b < bucket]:
-            del self._buckets[older]  # buckets outside the session never become bars
+            del self._buckets[older]
+        return rows
+
+    def bar(self, bar, row: np.ndarray) -> None:
+        rows = self._take_bucket(bar)
+        if rows is None:
+            return
         minute = np.array(rows, dtype=np.float64).reshape(-1, 4)
         probability = self.predict(row[self.inputs.model_columns])
         paper_bar = PaperBar(bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.session_open_ns,
