@@ -77,6 +77,7 @@ from lab.study.trial_pnl import TrialTrader
 from lab.study.tuning import (
     create_study,
     default_study_name,
+    grid_points,
     make_objective,
     open_storage,
     period_auc_matrix,
@@ -128,7 +129,8 @@ def tune(job: JobContext, target: str) -> None:
     model of its best trial and hands it back, so the best model is not trained a second time.
     """
     started = time.perf_counter()
-    workers = job.config.tune.workers or os.cpu_count() or 1
+    # no process is started that could get no point: a one-point grid trains here
+    workers = min(job.config.tune.workers or os.cpu_count() or 1, planned_trials(job.config.tune))
     with tempfile.TemporaryDirectory(prefix="lab-tune-") as shared, _worker_pool(workers - 1) as pool:
         _tune(job, target, started, workers, pool, shared)
 
@@ -237,6 +239,21 @@ def _tune(job: JobContext, target: str, started: float, workers: int, pool, shar
 
 
 GRID_KEYS = ("num_leaves", "max_depth", "learning_rate", "min_data_in_leaf")
+
+
+def planned_trials(tune_config: TuneConfig) -> int:
+    """How many trials the search runs at most: the grid's points (capped by ``trials`` when set), or
+    ``trials`` for TPE.
+
+    >>> planned_trials(TuneConfig())
+    81
+    >>> planned_trials(TuneConfig(num_leaves=[7], max_depth=[3], learning_rate=[0.1], min_data_in_leaf=[200]))
+    1
+    """
+    points = grid_points(search_space(tune_config))
+    if not tune_config.trials:
+        return points
+    return tune_config.trials if tune_config.sampler == "tpe" else min(points, tune_config.trials)
 
 
 def grid_overrides(args) -> dict[str, list[int | float]]:
