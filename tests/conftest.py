@@ -184,6 +184,19 @@ def checkout_left_as_found(tmp_path_factory):
     assert not added, f"the test suite wrote into the checkout {PROJECT_ROOT}: {added}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_entry_points(checkout_left_as_found):
+    """The entry points a test starts through the lab's runner run in children of a fork server
+    (:mod:`lab.tracking.forkserver`), as the scheduler's do: a test worker has threads and LightGBM's
+    OpenMP runtime, so it cannot fork itself, and a new interpreter per stage costs 2.5-3 s of imports.
+    The server starts in the background; until it is ready, entry points start as processes."""
+    from lab.tracking.forkserver import FORK_SERVER_ENV, ForkServer
+
+    with ForkServer.start(wait=False) as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(FORK_SERVER_ENV, server.address)
+        yield server
+
+
 def record_gate_promotion(client, model_name: str, version: str, alias: str = "champion") -> None:
     """What ``lab promote`` records on a version it registered (for tests that build a champion by hand):
     the gate record on the version and the alias on the registered model (registry.champion)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 from jobs.scheduler.firing import DEFAULT_RUNNER, STOP
 from jobs.scheduler.spec import Schedule, ScheduleError
+from lab.tracking.forkserver import FORK_SERVER_ENV, ForkServer
 
 __all__ = ["build_scheduler", "sync_jobs", "run_scheduler", "STORED_JOB_FUNCTION"]
 
@@ -100,6 +103,20 @@ def sync_jobs(scheduler: Any, schedule: Schedule, runner: str = DEFAULT_RUNNER, 
     return actions
 
 
+@contextlib.contextmanager
+def _environment(name: str, value: str):
+    """``os.environ[name] = value`` for the block; the earlier value (or none) after it."""
+    earlier = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if earlier is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = earlier
+
+
 def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir: str = ".",
                   jobstore_url: str | None = None) -> None:
     """Run the schedule in the foreground until Ctrl-C or SIGTERM.
@@ -128,9 +145,12 @@ def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir:
     scheduler.add_listener(on_start, EVENT_SCHEDULER_STARTED)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        stop()
+    # The firings run in threads, so the runner cannot fork this process: a fork server started now,
+    # before any thread, gives every firing's entry point a warm interpreter (lab.tracking.forkserver).
+    with ForkServer.start(wait=False) as server, _environment(FORK_SERVER_ENV, server.address):
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            stop()
     if problems:
         raise ScheduleError(f"could not load the jobs into {jobstore_url or schedule.jobstore_url()}: {problems[0]}")

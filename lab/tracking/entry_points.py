@@ -23,7 +23,9 @@ from lab.errors import LabError
 from lab.paths import code_root
 from lab.processes import process_record, this_process
 from lab.tracking.core import configure
-from lab.tracking.forked import ForkedProcess, fork_command, python_command
+from lab.tracking import forkserver
+from lab.tracking.forked import ForkedProcess, fork_command, parse_python_command, python_command
+from lab.tracking.forkserver import ServedProcess
 
 __all__ = ["EntryPointFailed", "EntryPointRun", "PARENT_ENV", "Stopped", "resolve_experiment_id", "run_entry_point"]
 
@@ -158,6 +160,8 @@ def run_entry_point(
     if forkable is not None:
         process = fork_command(forkable, env, before_fork=_close_store_connections, in_child=_die_with_parent,
                                at_exit=_end_active_run, text=command)
+    elif (served := _served(command, work_dir, env)) is not None:  # a warm interpreter forks it (forkserver)
+        process = served
     else:
         process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True,
                                    preexec_fn=_die_with_parent)
@@ -184,6 +188,14 @@ def run_entry_point(
     status = "KILLED" if stopped or code < 0 else "FINISHED" if code == 0 else "FAILED"
     status = _end_run(client, run_id, status)
     return EntryPointRun(entry_point, run_id, status, code if code >= 0 else 128 - code)
+
+
+def _served(command: str, work_dir: str, env: Mapping[str, str]) -> "ServedProcess | None":
+    """The command run by the fork server ``LAB_FORK_SERVER`` names (:mod:`lab.tracking.forkserver`), when
+    there is one and it is the interpreter the command would start; else None."""
+    server = forkserver.from_environment()
+    parsed = parse_python_command(command, work_dir, env) if server is not None else None
+    return server.run(parsed, env, text=command) if parsed is not None else None
 
 
 #: The environment variable naming the process (host, pid, start) an entry point ends with.
@@ -253,7 +265,7 @@ def _end_active_run() -> None:  # pragma: no cover - runs in the forked child
         mlflow.end_run()
 
 
-def _stop_group(process: "subprocess.Popen | ForkedProcess", grace_s: float) -> int:
+def _stop_group(process: "subprocess.Popen | ForkedProcess | ServedProcess", grace_s: float) -> int:
     """SIGTERM to the command's process group, SIGKILL to what is left after ``grace_s``; its exit code."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)

@@ -1,0 +1,101 @@
+"""A fork server's child is the interpreter the command would start, and the runner uses it where it
+cannot fork itself."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from lab.tracking.forked import parse_python_command
+from lab.tracking.forkserver import FORK_SERVER_ENV, ForkServer, from_environment
+from tests.conftest import PROJECT_ROOT, wait_until
+from tests.lab.tracking.test_forked import PROBE
+
+
+@pytest.fixture
+def server(warm_entry_points) -> ForkServer:
+    """The session's fork server (tests/conftest.py), once it listens."""
+    assert wait_until(lambda: os.path.exists(warm_entry_points.address), timeout=120), "the fork server never listened"
+    return warm_entry_points
+
+
+def _command(text: str, folder, env):
+    command = parse_python_command(text, folder, env)
+    assert command is not None
+    return command
+
+
+def test_a_served_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_path, server, capfd):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "probe.py").write_text(PROBE)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PROBE": "yes"}
+    fresh = subprocess.run([sys.executable, "probe.py", str(tmp_path / "fresh.json")], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=60)
+    capfd.readouterr()
+    served = server.run(_command(f"python probe.py {tmp_path / 'served.json'}", project, env), env, text="probe")
+    assert served is not None, "the server refused the probe"
+    assert served.wait(timeout=60) == 3 == fresh.returncode  # the exit code comes back
+    seen = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("fresh", "served")}
+    for report in seen.values():
+        del report["argv"]
+    assert seen["served"] == seen["fresh"] == {"cwd": str(project), "path0": str(project), "name": "__main__",
+                                               "probe": "yes", "own_streams": True, "spawned": "Reply"}
+    assert (tmp_path / "served.json.atexit").read_text() == "ran"
+    assert capfd.readouterr().out.splitlines() == ["from a worker thread"]  # on the caller's own stdout
+
+
+def test_a_served_command_stopped_by_its_process_group_ends_killed(tmp_path, server):
+    (tmp_path / "wait.py").write_text("import time\ntime.sleep(60)\n")
+    served = server.run(_command("python wait.py", tmp_path, os.environ), dict(os.environ), text="wait")
+    assert served is not None and served.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        served.wait(timeout=0.1)
+    os.killpg(served.pid, signal.SIGTERM)  # a session of its own, as the runner stops any command
+    assert served.wait(timeout=30) == -signal.SIGTERM
+
+
+def test_the_server_refuses_a_folder_shadowing_what_it_imported(tmp_path, server):
+    (tmp_path / "job.py").write_text("print('never')\n")
+    (tmp_path / "pandas.py").write_text("raise SystemExit('a shadow')\n")
+    assert server.run(_command("python job.py", tmp_path, os.environ), dict(os.environ)) is None
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "job.py").write_text("print('never')\n")
+    shadowing = {**os.environ, "PYTHONPATH": str(tmp_path)}  # the same copy, on the path the command adds
+    assert server.run(_command("python job.py", elsewhere, shadowing), shadowing) is None
+
+
+def test_no_server_is_found_without_a_listening_socket(tmp_path, monkeypatch):
+    monkeypatch.setenv(FORK_SERVER_ENV, str(tmp_path / "absent"))
+    assert from_environment() is None
+    monkeypatch.delenv(FORK_SERVER_ENV)
+    assert from_environment() is None
+
+
+#: An entry point that says who started it and how.
+PARENTAGE = """import json, os, sys
+from pathlib import Path
+Path("parentage.json").write_text(json.dumps({"ppid": os.getppid(), "run": os.environ.get("MLFLOW_RUN_ID")}))
+"""
+
+
+def test_the_runner_in_a_process_with_threads_runs_the_entry_point_in_the_server(tmp_path, tracking_store, server):
+    from lab.tracking import run_entry_point
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "MLproject").write_text("name: parentage\nentry_points:\n  main:\n    command: \"python job.py\"\n")
+    (project / "job.py").write_text(PARENTAGE)
+    results = []
+    caller = threading.Thread(target=lambda: results.append(run_entry_point("main", {}, project_uri=str(project))))
+    caller.start()  # from a thread, as the scheduler runs it: a fork of this process is out of the question
+    caller.join(timeout=120)
+    (result,) = results
+    assert result.status == "FINISHED" and result.exit_code == 0
+    seen = json.loads((project / "parentage.json").read_text())
+    assert seen == {"ppid": server._process.pid, "run": result.run_id}
