@@ -187,10 +187,10 @@ def checkout_left_as_found(tmp_path_factory):
 @pytest.fixture(scope="session", autouse=True)
 def warm_entry_points(checkout_left_as_found):
     """The entry points a test starts through the lab's runner run in children of a fork server
-    (:mod:`lab.tracking.forkserver`), as the scheduler's do: a test worker has threads and LightGBM's
+    (:mod:`lab.forkserver`), as the scheduler's do: a test worker has threads and LightGBM's
     OpenMP runtime, so it cannot fork itself, and a new interpreter per stage costs 2.5-3 s of imports.
     The server starts in the background; until it is ready, entry points start as processes."""
-    from lab.tracking.forkserver import FORK_SERVER_ENV, ForkServer
+    from lab.forkserver import FORK_SERVER_ENV, ForkServer
 
     with ForkServer.start(wait=False) as server, pytest.MonkeyPatch.context() as patch:
         patch.setenv(FORK_SERVER_ENV, server.address)

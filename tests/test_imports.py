@@ -13,7 +13,9 @@ PACKAGES = ("lab", "jobs", "registry", "cli")
 #: Libraries worth importing only where they are used (each costs start-up time or is optional).
 HEAVY = {"mlflow", "optuna", "matplotlib", "apscheduler", "lightgbm", "xgboost", "arch", "sklearn", "sqlalchemy",
          "tqdm", "scipy", "yaml", "numba", "psycopg2", "grimp",
-         "exchange_calendars"}  # ~75 ms: it loads every exchange's calendar; featurize reads a kept schedule
+         "exchange_calendars",  # ~75 ms: it loads every exchange's calendar; featurize reads a kept schedule
+         "pandas", "numpy"}  # nearly every module needs them; `lab`'s door (cli.launch) loads neither before it
+#                            knows whether a warm interpreter runs the command
 
 
 def _file(name: str) -> Path | None:
@@ -103,4 +105,10 @@ def test_function_level_imports_only_defer_a_heavy_library_and_say_so():
 def test_the_lab_command_and_featurize_load_no_model_store_or_plotting_library():
     trees = _modules()
     heavy = heavy_modules(trees)
-    assert heavy["cli.main"] == set() and heavy["jobs.featurize"] == set()  # a warm featurize draws nothing
+    drawing = {"pandas", "numpy"}  # their data work needs these; nothing heavier
+    assert heavy["cli.main"] - drawing == set() and heavy["jobs.featurize"] - drawing == set()  # a warm featurize draws nothing
+
+
+def test_the_doors_load_nothing_heavy_before_they_know_whether_a_warm_interpreter_serves():
+    heavy = heavy_modules(_modules())
+    assert heavy["cli.launch"] == set() and heavy["jobs.__main__"] == set() and heavy["lab.forkserver"] == set()

@@ -14,7 +14,7 @@ from typing import Any
 
 from jobs.scheduler.firing import DEFAULT_RUNNER, STOP
 from jobs.scheduler.spec import Schedule, ScheduleError
-from lab.tracking.forkserver import FORK_SERVER_ENV, ForkServer
+from lab.forkserver import FORK_SERVER_ENV, ForkServer
 
 __all__ = ["build_scheduler", "sync_jobs", "run_scheduler", "STORED_JOB_FUNCTION"]
 
@@ -146,7 +146,7 @@ def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
     # The firings run in threads, so the runner cannot fork this process: a fork server started now,
-    # before any thread, gives every firing's entry point a warm interpreter (lab.tracking.forkserver).
+    # before any thread, gives every firing's entry point a warm interpreter (lab.forkserver).
     with ForkServer.start(wait=False) as server, _environment(FORK_SERVER_ENV, server.address):
         try:
             scheduler.start()

@@ -23,9 +23,9 @@ from lab.errors import LabError
 from lab.paths import code_root
 from lab.processes import process_record, this_process
 from lab.tracking.core import configure
-from lab.tracking import forkserver
+from lab import forkserver
 from lab.tracking.forked import ForkedProcess, fork_command, parse_python_command, python_command
-from lab.tracking.forkserver import ServedProcess
+from lab.forkserver import ServedProcess
 
 __all__ = ["EntryPointFailed", "EntryPointRun", "PARENT_ENV", "Stopped", "resolve_experiment_id", "run_entry_point"]
 
@@ -191,7 +191,7 @@ def run_entry_point(
 
 
 def _served(command: str, work_dir: str, env: Mapping[str, str]) -> "ServedProcess | None":
-    """The command run by the fork server ``LAB_FORK_SERVER`` names (:mod:`lab.tracking.forkserver`), when
+    """The command run by the fork server ``LAB_FORK_SERVER`` names (:mod:`lab.forkserver`), when
     there is one and it is the interpreter the command would start; else None."""
     server = forkserver.from_environment()
     parsed = parse_python_command(command, work_dir, env) if server is not None else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.machinery
 import importlib.util
 import logging
 import os
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-__all__ = ["PythonCommand", "ForkedProcess", "python_command", "parse_python_command", "forkable_here", "fork_command",
+__all__ = ["PythonCommand", "ForkedProcess", "exec_as_main", "python_command", "parse_python_command", "forkable_here", "fork_command",
            "shadowed_modules"]
 
 
@@ -246,7 +247,7 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str],
     sys.meta_path[:] = [finder for finder in sys.meta_path if not type(finder).__module__.startswith("_pytest.")]
     interrupted = False
     try:
-        _exec_as_main(command)
+        exec_as_main(command)
         code = 0
     except SystemExit as exc:
         code = _exit_code(exc.code)
@@ -269,7 +270,7 @@ def _run_as_main(command: PythonCommand, env: Mapping[str, str],
     return code
 
 
-def _exec_as_main(command: PythonCommand) -> None:  # pragma: no cover - runs in the child
+def exec_as_main(command: PythonCommand) -> None:
     """Run the command's module or script as ``__main__``, as ``python -m``/``python file.py`` would.
 
     Unlike :func:`runpy.run_module`, the new module also becomes ``__mp_main__``: multiprocessing
@@ -287,7 +288,9 @@ def _exec_as_main(command: PythonCommand) -> None:  # pragma: no cover - runs in
         code = spec.loader.get_code(spec.name)
     else:
         path = str(Path(command.script).resolve())
-        spec = importlib.util.spec_from_file_location("__main__", path)
+        # a console script has no .py suffix: name its loader, as the interpreter runs any file as source
+        spec = importlib.util.spec_from_file_location("__main__", path,
+                                                      loader=importlib.machinery.SourceFileLoader("__main__", path))
         code = compile(Path(path).read_bytes(), path, "exec")
     module = importlib.util.module_from_spec(spec)
     module.__name__ = "__main__"

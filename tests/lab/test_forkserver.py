@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from lab.tracking.forked import parse_python_command
-from lab.tracking.forkserver import FORK_SERVER_ENV, ForkServer, from_environment
+from lab.forkserver import FORK_SERVER_ENV, ForkServer, from_environment
 from tests.conftest import PROJECT_ROOT, wait_until
 from tests.lab.tracking.test_forked import PROBE
 
