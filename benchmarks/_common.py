@@ -62,3 +62,22 @@ def median(values) -> float:
     return statistics.median(list(values))
 
 
+def fork_server(env: dict[str, str], *, start: bool = False, timeout_s: float = 60.0) -> str | None:
+    """The socket of the lab's fork server a command run with ``env`` would use (``lab.forkserver``): None
+    when there is none or ``LAB_FORK_SERVER=off``. With ``start``, a background server is started first
+    when there is none (as the first ``lab`` command does), and this waits until it listens."""
+    import subprocess
+    import time
+
+    probe = ("import os\nfrom lab.forkserver import ForkServer, default_address, from_environment\n"
+             "if os.environ.get('LAB_FORK_SERVER') == 'off':\n    raise SystemExit\n"
+             "server = from_environment()\n"
+             "if server is None and {start}:\n    ForkServer.start_in_background(default_address())\n"
+             "print(server.address if server else os.environ.get('LAB_FORK_SERVER') or default_address())")
+    address = subprocess.run([sys.executable, "-c", probe.format(start=start)], env=env, capture_output=True,
+                             text=True).stdout.strip()
+    deadline = time.monotonic() + (timeout_s if start else 0)
+    while address and not os.path.exists(address) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return address if address and os.path.exists(address) else None
+

@@ -26,6 +26,8 @@ from pathlib import Path
 import _common
 from _common import ROOT
 
+from lab.forkserver import ForkServer
+
 #: The `lab` console script of a checkout: `cli.launch` (served by a fork server when one runs), or
 #: `cli.main` in a checkout without it.
 LAB_SCRIPT = {True: "import sys\nfrom cli.launch import main\nsys.exit(main())\n",
@@ -73,21 +75,6 @@ def _side(code: Path, data: Path, home: Path) -> tuple[dict[str, list[str]], dic
     return _commands(code, config), env
 
 
-def _server_of(env: dict[str, str]):
-    """The background fork server a checkout's ``lab`` started, once it listens (None for a checkout without one)."""
-    probe = ("import sys\ntry:\n    from lab.forkserver import default_address\nexcept ImportError:\n    sys.exit()\n"
-             "print(default_address())")
-    address = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout.strip()
-    if not address:
-        return None
-    from lab.forkserver import ForkServer
-
-    deadline = time.monotonic() + 60
-    while not Path(address).exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return ForkServer(address)
-
-
 def _cpu_of_children() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -117,14 +104,16 @@ def main() -> None:
         setups = {name: _side(code, data, scratch / name) for name, code in sides.items()}
         for name, (commands, env) in setups.items():  # builds the tables: every timed run is a cache hit
             _timed(commands[SERVED], env, scratch / name)  # and starts the background fork server
-            servers.append(_server_of(env))
+            address = _common.fork_server(env, start=True)
+            servers.append(ForkServer(address) if address else None)
         timings: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for _ in range(args.runs):
             for name, (commands, env) in setups.items():
                 for label, command in commands.items():
                     timings.setdefault((name, label), []).append(_timed(command, env, scratch / name))
         print(f"warm featurize (cache hit) on {data.name}, the whole command, median of {args.runs} runs: wall time "
-              "(each run's) and CPU time (user + system of all its processes: what a free core would take)")
+              "(each run's) and CPU time (user + system of its processes; a served command's child is the fork "
+              "server's, so its CPU is not counted)")
         for label in _commands(ROOT, scratch / "lab.toml"):
             cells = []
             for name in sides:

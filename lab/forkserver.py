@@ -67,10 +67,13 @@ __all__ = ["ForkServer", "ServedProcess", "FORK_SERVER_ENV", "SERVED_ENV", "PREL
 FORK_SERVER_ENV = "LAB_FORK_SERVER"
 
 #: What the server imports before it serves: the libraries every stage's interpreter loads (about
-#: 2.6 s on the lab's 2-core machines). Import-time only; none starts a thread or opens a store.
-PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "scipy.stats", "mlflow", "mlflow.store.tracking.sqlalchemy_store",
-           "mlflow.store.model_registry.sqlalchemy_store", "lightgbm", "numba", "optuna", "matplotlib.figure",
-           "exchange_calendars", "click")
+#: 2.9 s on the lab's 2-core machines; GitPython runs ``git version`` once). None starts a thread or
+#: opens a store.
+PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "pyarrow.csv", "pyarrow.dataset", "pyarrow.pandas_compat", "scipy.stats",
+           "mlflow", "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store",
+           "mlflow.store.tracking.sqlalchemy_workspace_store", "mlflow.store.model_registry.sqlalchemy_workspace_store",
+           "mlflow.utils.search_logged_model_utils", "sqlalchemy.dialects.sqlite", "alembic.command", "alembic.config",
+           "git", "lightgbm", "numba", "optuna", "matplotlib.figure", "exchange_calendars", "click")
 
 #: Seconds without a request or a running child after which a background server (``lab``'s) exits.
 IDLE_EXIT_S = 900

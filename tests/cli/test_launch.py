@@ -73,6 +73,7 @@ def _gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # processes killed and watched, or a server of its own: seconds each
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_of_the_caller_reaches_the_served_command_and_the_caller_dies_of_it(tmp_path, server, signum):
     caller = _start_caller(tmp_path, {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), FORK_SERVER_ENV: server.address})
@@ -84,6 +85,7 @@ def test_ctrl_c_or_sigterm_of_the_caller_reaches_the_served_command_and_the_call
     assert wait_until(lambda: _gone(child), timeout=10)
 
 
+@pytest.mark.slow  # processes killed and watched, or a server of its own: seconds each
 def test_a_caller_killed_without_a_word_takes_its_served_command_with_it(tmp_path, server):
     caller = _start_caller(tmp_path, {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), FORK_SERVER_ENV: server.address})
     child = int((tmp_path / "child.pid").read_text())
@@ -92,6 +94,7 @@ def test_a_caller_killed_without_a_word_takes_its_served_command_with_it(tmp_pat
     assert wait_until(lambda: _gone(child), timeout=10)
 
 
+@pytest.mark.slow  # processes killed and watched, or a server of its own: seconds each
 def test_without_a_server_lab_runs_here_and_starts_one_for_the_next_command(tmp_path, lab_script, monkeypatch):
     folder = tempfile.mkdtemp(prefix="lab-test-", dir="/tmp")  # short: a socket's address holds 107 bytes
     monkeypatch.setenv("TMPDIR", folder)  # the background server's socket under this test's own folder
@@ -128,6 +131,7 @@ def test_a_server_refuses_a_load_time_setting_it_did_not_start_with(tmp_path, se
     assert server.run(command, env) is None  # OpenMP read it when LightGBM loaded in the server
 
 
+@pytest.mark.slow  # processes killed and watched, or a server of its own: seconds each
 def test_a_server_whose_library_changed_on_disk_refuses_and_exits(tmp_path, monkeypatch):
     from lab.tracking.forked import parse_python_command
 
