@@ -31,8 +31,8 @@ another ``python``; a ``PYTHONPATH`` without an entry the server started with; a
 command's, or a ``PYTHONPATH`` entry the server lacks, which the child puts on its path) holding
 another copy of a module it imported; a setting read when a library loads (:data:`LOAD_TIME_ENV`:
 OpenMP, BLAS and numba threads, locale, time zone, ...) that differs from the server's; or a
-preloaded library changed on disk since it started (the server then exits; the next ``lab``
-starts a new one).
+preloaded library, or the server's own code, changed on disk since it started (the server then
+exits; the next ``lab`` starts a new one).
 
 This file imports nothing of the lab at module level (``lab`` imports it before anything heavy),
 and the server runs it by path, so it holds no project module; it loads
@@ -191,7 +191,7 @@ class ForkServer:
         ``script``, ``args`` and ``work_dir``) in a child of the server, with this process's standard
         streams; ``None`` when the server refuses it or cannot be reached (start a process instead)."""
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        request = {"python": os.path.realpath(sys.executable), "module": command.module, "script": command.script,
+        request = {"python": _interpreter(), "module": command.module, "script": command.script,
                    "args": list(command.args), "work_dir": str(command.work_dir), "env": dict(env)}
         try:
             connection.connect(self.address)
@@ -300,9 +300,9 @@ def exit_as(code: int) -> None:
 
 
 def default_address() -> str:
-    """The socket of this user's background server for this interpreter and ``PYTHONPATH``:
+    """The socket of this user's background server for this interpreter, environment (venv) and ``PYTHONPATH``:
     ``<temp>/lab-forkserver-<uid>/<key>.sock``."""
-    key = hashlib.sha256(json.dumps([os.path.realpath(sys.executable), _python_path(os.environ)]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([_interpreter(), _python_path(os.environ)]).encode()).hexdigest()
     return os.path.join(_socket_folder(tempfile.gettempdir()), f"lab-forkserver-{os.getuid()}", f"{key[:16]}.sock")
 
 
@@ -310,6 +310,11 @@ def _socket_folder(preferred: str) -> str:
     """``preferred``, or ``/tmp`` when a socket path under it could pass the 107 bytes a Unix socket's
     address holds."""
     return preferred if len(preferred.encode()) <= 60 or not os.path.isdir("/tmp") else "/tmp"
+
+
+def _interpreter() -> str:
+    """This interpreter and its environment: two venvs of one Python share the binary, not their packages."""
+    return f"{os.path.realpath(sys.executable)} in {os.path.realpath(sys.prefix)}"
 
 
 def _wait_gone(pid: int, timeout_s: float = 10.0) -> None:
@@ -353,8 +358,12 @@ def _load_forked():
 
 
 def _library_files() -> dict[str, int]:
-    """The file of every imported top-level library and its modification time (ns)."""
+    """The file of every imported top-level library, and the server's own two files, with their
+    modification times (ns)."""
     found = {}
+    for own in (Path(__file__), Path(__file__).parent / "tracking" / "forked.py"):
+        with contextlib.suppress(OSError):
+            found[str(own)] = own.stat().st_mtime_ns
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None)
         if "." not in name and origin and not name.startswith("_"):
@@ -493,8 +502,8 @@ def _fork_request(connection: socket.socket, listener: socket.socket, waiting: d
 
 def _refusal(request: dict, command, env: Mapping[str, str], forked) -> str | None:  # pragma: no cover
     """Why this server is not the interpreter the command would start (None: it is)."""
-    if request.get("python") != os.path.realpath(sys.executable):
-        return f"another python ({request.get('python')})"
+    if request.get("python") != _interpreter():
+        return f"another python or environment ({request.get('python')}; the server's: {_interpreter()})"
     if missing := [entry for entry in _python_path(_STARTED_WITH) if entry not in _python_path(env)]:
         return f"the server's PYTHONPATH has {missing[0]}, which the command's lacks"
     ours, theirs = _load_time_settings(_STARTED_WITH), _load_time_settings(env)

@@ -146,11 +146,22 @@ def shadowed_modules(first: str | Path) -> list[str]:
     []
     """
     first = Path(first).resolve()
+    try:
+        entries = set(os.listdir(first))
+    except OSError:
+        return []
+    extensions = {entry.split(".", 1)[0]: entry for entry in entries if entry.endswith(".so")}
     found = []
     for name, module in list(sys.modules.items()):
         if "." in name or module is None:
             continue
-        present = next((c for c in (first / f"{name}.py", first / name / "__init__.py", first / name) if c.exists()), None)
+        # what an import of `name` would find there: a module, a package, an extension or a namespace
+        # folder; a file of that name without a suffix (a console script in a bin folder) is not importable
+        candidates = [first / f"{name}.py" if f"{name}.py" in entries else None,
+                      first / name / "__init__.py" if name in entries else None,
+                      first / extensions[name] if name in extensions else None,
+                      first / name if name in entries else None]
+        present = next((c for c in candidates if c is not None and (c.is_dir() if c.name == name else c.exists())), None)
         if present is None:
             continue
         origin = getattr(module, "__file__", None)

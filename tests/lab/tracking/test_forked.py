@@ -84,6 +84,18 @@ def test_a_folder_holding_another_copy_of_an_imported_module_shadows_it(tmp_path
     assert shadowed_modules(PROJECT_ROOT) == []
 
 
+def test_a_file_without_a_suffix_named_like_a_module_does_not_shadow_it(tmp_path):
+    """A venv's bin folder (a console script's first import folder) holds `mlflow`, `numba`... as scripts:
+    no import finds them, so they shadow nothing; a module, package or extension there does."""
+    import json as imported
+
+    (tmp_path / "json").write_text("#!/usr/bin/env python\n")
+    assert shadowed_modules(tmp_path) == []
+    (tmp_path / "json").unlink()
+    (tmp_path / "json.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    assert shadowed_modules(tmp_path) == ["json"] and imported.__name__ == "json"
+
+
 #: A job that reports what its interpreter looks like, gets back from a spawned worker process an object
 #: of a class it defines (as tune's workers return theirs), ends with code 3, and leaves work for exit time.
 PROBE = """import atexit, json, os, sys
