@@ -43,7 +43,6 @@ a fork of the runner runs it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import importlib.util
 import io
@@ -481,16 +480,10 @@ def _fork_request(connection: socket.socket, listener: socket.socket, waiting: d
                     os.close(fd)
             _fresh_standard_streams()
             sys.path[0:0] = _added_path(env)  # where a new interpreter puts them: after the command's folder
-            os.setsid()
-            _die_with_server()
-            code = forked._run_as_main(command, env, _end_active_run)
         except BaseException:
             traceback.print_exc()
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
             os._exit(code)
+        forked.become_command(command, env, in_child=forked.die_with_parent, at_exit=forked.end_active_run)
     for fd in fds:
         os.close(fd)
     try:
@@ -533,19 +526,6 @@ def _fresh_standard_streams() -> None:  # pragma: no cover - in the child
                                   write_through=fd == 2)
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
-
-
-def _die_with_server() -> None:  # pragma: no cover - in the child
-    """SIGTERM when the server dies (``prctl(PR_SET_PDEATHSIG)``)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-
-
-def _end_active_run() -> None:  # pragma: no cover - in the child
-    """End the run the job left active, as MLflow's exit hook does in a job's own interpreter."""
-    mlflow = sys.modules.get("mlflow")
-    if mlflow is not None and mlflow.active_run() is not None:
-        mlflow.end_run()
 
 
 def _reap(waiting: dict[int, socket.socket]) -> None:  # pragma: no cover - the server's own process

@@ -6,7 +6,6 @@ Re-exported by :mod:`lab.tracking`: call ``tracking.run_entry_point``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -24,7 +23,14 @@ from lab.paths import code_root
 from lab.processes import process_record, this_process
 from lab.tracking.core import configure
 from lab import forkserver
-from lab.tracking.forked import ForkedProcess, fork_command, parse_python_command, python_command
+from lab.tracking.forked import (
+    ForkedProcess,
+    die_with_parent,
+    end_active_run,
+    fork_command,
+    parse_python_command,
+    python_command,
+)
 from lab.forkserver import ServedProcess
 
 __all__ = ["EntryPointFailed", "EntryPointRun", "PARENT_ENV", "Stopped", "resolve_experiment_id", "run_entry_point"]
@@ -158,13 +164,13 @@ def run_entry_point(
     # The same command, without a second interpreter when this process already holds what it imports.
     forkable = python_command(command, work_dir, env) if _store_connections_closable() else None
     if forkable is not None:
-        process = fork_command(forkable, env, before_fork=_close_store_connections, in_child=_die_with_parent,
-                               at_exit=_end_active_run, text=command)
+        process = fork_command(forkable, env, before_fork=_close_store_connections, in_child=die_with_parent,
+                               at_exit=end_active_run, text=command)
     elif (served := _served(command, work_dir, env)) is not None:  # a warm interpreter forks it (forkserver)
         process = served
     else:
         process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True,
-                                   preexec_fn=_die_with_parent)
+                                   preexec_fn=die_with_parent)
     with contextlib.suppress(Exception):  # until the job records itself: `lab status` can tell a dead one
         client.set_tag(run_id, tag.PROCESS, json.dumps(process_record(process.pid)))
     stopped = False
@@ -207,14 +213,6 @@ class Stopped(SystemExit):
     its run marked KILLED; exits with 128 + the signal's number."""
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child before exec
-    """In the child, before exec (or before a forked job runs): Linux sends it SIGTERM when the thread
-    that started it dies (``prctl(PR_SET_PDEATHSIG)``), so a SIGKILLed ``lab`` does not leave its entry
-    point running."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-
-
 @contextlib.contextmanager
 def _signals_stop(entry_point: str, run_id: str):
     """In the main thread: SIGTERM and SIGHUP raise :class:`Stopped` (the caller stops the command)."""
@@ -254,15 +252,6 @@ def _close_store_connections() -> None:
         if name in sys.modules:
             for engine in list(sys.modules[name].SqlAlchemyStore._engine_map.values()):
                 engine.dispose()
-
-
-def _end_active_run() -> None:  # pragma: no cover - runs in the forked child
-    """In a forked job at its end: what MLflow's exit hook does in a job's own interpreter, end the
-    active run (a run the job left open ends FINISHED)."""
-    import mlflow  # heavy: mlflow, 1.4 s to import (loaded already where this runs)
-
-    if mlflow.active_run() is not None:
-        mlflow.end_run()
 
 
 def _stop_group(process: "subprocess.Popen | ForkedProcess | ServedProcess", grace_s: float) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import importlib.machinery
 import importlib.util
 import logging
@@ -35,9 +36,9 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NoReturn
 
-__all__ = ["PythonCommand", "ForkedProcess", "exec_as_main", "python_command", "parse_python_command", "forkable_here", "fork_command",
+__all__ = ["PythonCommand", "ForkedProcess", "become_command", "die_with_parent", "end_active_run", "exec_as_main", "python_command", "parse_python_command", "forkable_here", "fork_command",
            "shadowed_modules"]
 
 
@@ -217,7 +218,15 @@ def fork_command(command: PythonCommand, env: Mapping[str, str], *, before_fork:
     pid = os.fork()
     if pid:
         return ForkedProcess(pid, text)
-    code = 1  # pragma: no cover - the child: coverage is not collected across a fork
+    become_command(command, env, in_child=in_child, at_exit=at_exit)  # pragma: no cover - the child
+
+
+def become_command(command: PythonCommand, env: Mapping[str, str], *, in_child: Callable[[], None] = lambda: None,
+                   at_exit: Callable[[], None] = lambda: None) -> NoReturn:  # pragma: no cover - in a fresh fork
+    """In a fresh fork (of this process or of :mod:`lab.forkserver`): run ``command`` as its own
+    interpreter would, in a session (process group) of its own, and exit with its code; never returns.
+    ``in_child`` runs first, ``at_exit`` after the command (see :func:`fork_command`)."""
+    code = 1
     try:
         os.setsid()
         in_child()
@@ -229,6 +238,21 @@ def fork_command(command: PythonCommand, env: Mapping[str, str], *, before_fork:
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in a child before exec or before its command
+    """Have Linux send this process SIGTERM when the thread that started it dies
+    (``prctl(PR_SET_PDEATHSIG)``): a child does not outlive the runner or server that forked it."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
+def end_active_run() -> None:  # pragma: no cover - runs in a forked command at its end
+    """What MLflow's exit hook does in a job's own interpreter: end the run the job left active (it
+    ends FINISHED). MLflow is not imported for it: a job that never loaded MLflow has no run."""
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None and mlflow.active_run() is not None:
+        mlflow.end_run()
 
 
 def _run_as_main(command: PythonCommand, env: Mapping[str, str],

@@ -5,15 +5,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 
 import pytest
 
 from lab.tracking.forked import parse_python_command
 from lab.forkserver import FORK_SERVER_ENV, ForkServer, from_environment
-from tests.conftest import PROJECT_ROOT, wait_until
-from tests.lab.tracking.test_forked import PROBE
+from tests.conftest import wait_until
+from tests.lab.tracking.test_forked import assert_seen_as_fresh, probe_fresh
 
 
 @pytest.fixture
@@ -30,22 +29,12 @@ def _command(text: str, folder, env):
 
 
 def test_a_served_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_path, server, capfd):
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "probe.py").write_text(PROBE)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PROBE": "yes"}
-    fresh = subprocess.run([sys.executable, "probe.py", str(tmp_path / "fresh.json")], cwd=project, env=env,
-                           capture_output=True, text=True, timeout=60)
+    project, env, fresh = probe_fresh(tmp_path)
     capfd.readouterr()
     served = server.run(_command(f"python probe.py {tmp_path / 'served.json'}", project, env), env, text="probe")
     assert served is not None, "the server refused the probe"
     assert served.wait(timeout=60) == 3 == fresh.returncode  # the exit code comes back
-    seen = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("fresh", "served")}
-    for report in seen.values():
-        del report["argv"]
-    assert seen["served"] == seen["fresh"] == {"cwd": str(project), "path0": str(project), "name": "__main__",
-                                               "probe": "yes", "own_streams": True, "spawned": "Reply"}
-    assert (tmp_path / "served.json.atexit").read_text() == "ran"
+    assert_seen_as_fresh(tmp_path, "served", project)
     assert capfd.readouterr().out.splitlines() == ["from a worker thread"]  # on the caller's own stdout
 
 

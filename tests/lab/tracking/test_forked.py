@@ -141,23 +141,34 @@ print(child.wait(), file=sys.__stdout__)
 """
 
 
-def test_a_forked_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_path):
+def probe_fresh(tmp_path):
+    """The probe's project, the environment it runs with, and its run in a new interpreter (report ``fresh.json``)."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "probe.py").write_text(PROBE)
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PROBE": "yes"}
     fresh = subprocess.run([sys.executable, "probe.py", str(tmp_path / "fresh.json")], cwd=project, env=env,
                            capture_output=True, text=True, timeout=60)
-    forked = subprocess.run([sys.executable, "-c", FORKER, str(project), str(tmp_path / "forked.json")], cwd=tmp_path,
-                            env={**env, "PROBE": "no"}, capture_output=True, text=True, timeout=60)
-    assert fresh.returncode == 3 and forked.stdout.splitlines()[-1] == "3", forked.stderr  # the fork's exit code
-    seen = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("fresh", "forked")}
+    assert fresh.returncode == 3, fresh.stderr
+    return project, env, fresh
+
+
+def assert_seen_as_fresh(tmp_path, name: str, project) -> None:
+    """The probe's report ``<name>.json`` equals the new interpreter's, and its exit functions ran."""
+    seen = {run: json.loads((tmp_path / f"{run}.json").read_text()) for run in ("fresh", name)}
     for report in seen.values():
         del report["argv"]  # the file each writes differs
-    assert seen["forked"] == seen["fresh"] == {"cwd": str(project), "path0": str(project), "name": "__main__",
-                                               "probe": "yes", "own_streams": True,
-                                               "spawned": "Reply"}
-    assert (tmp_path / "forked.json.atexit").read_text() == "ran"
+    assert seen[name] == seen["fresh"] == {"cwd": str(project), "path0": str(project), "name": "__main__",
+                                           "probe": "yes", "own_streams": True, "spawned": "Reply"}
+    assert (tmp_path / f"{name}.json.atexit").read_text() == "ran"
+
+
+def test_a_forked_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_path):
+    project, env, fresh = probe_fresh(tmp_path)
+    forked = subprocess.run([sys.executable, "-c", FORKER, str(project), str(tmp_path / "forked.json")], cwd=tmp_path,
+                            env={**env, "PROBE": "no"}, capture_output=True, text=True, timeout=60)
+    assert forked.stdout.splitlines()[-1] == "3", forked.stderr  # the fork's exit code
+    assert_seen_as_fresh(tmp_path, "forked", project)
     assert "from a worker thread" in fresh.stdout
     assert forked.stdout.splitlines() == ["from a worker thread", "3"]  # the process's stdout, not the caller's StringIO
 
