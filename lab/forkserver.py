@@ -405,9 +405,11 @@ def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s:
             if listener in ready:
                 last_seen = time.monotonic()
                 connection, _ = listener.accept()
-                if _stale(libraries):
+                if (changed := _changed(libraries)) is not None:
+                    reason = f"{changed} changed on disk since the server started; it exits"
+                    print(f"lab fork server {address}: {reason}", file=sys.stderr, flush=True)
                     with contextlib.suppress(OSError):
-                        connection.send(json.dumps({"refused": "a preloaded library changed on disk"}).encode())
+                        connection.send(json.dumps({"refused": reason}).encode())
                     connection.close()
                     return
                 pid = _fork_request(connection, listener, waiting, forked)
@@ -433,14 +435,15 @@ def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s:
                 os.unlink(address)
 
 
-def _stale(libraries: dict[str, int]) -> bool:
+def _changed(libraries: dict[str, int]) -> str | None:
+    """The first file of ``libraries`` whose modification time moved (or that is gone); None when none did."""
     for origin, mtime in libraries.items():
         try:
             if os.stat(origin).st_mtime_ns != mtime:
-                return True
+                return origin
         except OSError:
-            return True
-    return False
+            return origin
+    return None
 
 
 def _fork_request(connection: socket.socket, listener: socket.socket, waiting: dict, forked) -> int | None:  # pragma: no cover
