@@ -59,7 +59,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["ForkServer", "ServedProcess", "FORK_SERVER_ENV", "SERVED_ENV", "PRELOAD", "IDLE_EXIT_S", "LOAD_TIME_ENV",
+__all__ = ["ForkServer", "ServedProcess", "FORK_SERVER_ENV", "SERVED_ENV", "SUPPORTED", "PRELOAD", "IDLE_EXIT_S",
+           "LOAD_TIME_ENV",
            "default_address", "exit_as", "from_environment", "run_served"]
 
 #: The environment variable naming the fork server to use (a Unix socket's path), or ``off``.
@@ -73,6 +74,10 @@ PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "pyarrow.csv", "pyarrow.dataset
            "mlflow.store.tracking.sqlalchemy_workspace_store", "mlflow.store.model_registry.sqlalchemy_workspace_store",
            "mlflow.utils.search_logged_model_utils", "sqlalchemy.dialects.sqlite", "alembic.command", "alembic.config",
            "git", "lightgbm", "numba", "optuna", "matplotlib.figure", "exchange_calendars", "click")
+
+#: Where a fork server runs: Linux (Unix sockets of sequenced packets, ``prctl`` death signals); elsewhere
+#: every command starts its own interpreter.
+SUPPORTED = sys.platform.startswith("linux")
 
 #: Seconds without a request or a running child after which a background server (``lab``'s) exits.
 IDLE_EXIT_S = 900
@@ -171,6 +176,8 @@ class ForkServer:
         another process is starting one there."""
         folder = Path(address).parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(str(folder)):
+            return
         try:  # one starter at a time: the lock file is removed by the server once it listens
             descriptor = os.open(f"{address}.starting", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
@@ -246,10 +253,22 @@ def from_environment() -> ForkServer | None:
     """The server ``LAB_FORK_SERVER`` names, else this user's background server (:func:`default_address`),
     when its socket exists; None when there is none or ``LAB_FORK_SERVER=off``."""
     address = os.environ.get(FORK_SERVER_ENV, "")
-    if address == "off":
+    if address == "off" or not SUPPORTED:
         return None
-    address = address or default_address()
+    if not address:
+        address = default_address()
+        if not _private(os.path.dirname(address)):  # another user's folder in the shared temp: not ours to use
+            return None
     return ForkServer(address) if os.path.exists(address) else None
+
+
+def _private(folder: str) -> bool:
+    """Whether ``folder`` is this user's and closed to others (the background server's socket folder)."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return True  # not there yet: it is made private
+    return info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 #: Set in a served command's environment (and removed there at once by the door that asked): run the
@@ -269,7 +288,7 @@ def run_served(command: Any, env: Mapping[str, str]) -> int | None:
     group; should this process die without a word, the server stops the command (SIGTERM).
     """
     setting = env.get(FORK_SERVER_ENV, "")
-    if setting == "off":
+    if setting == "off" or not SUPPORTED:
         return None
     server = from_environment()
     if server is None:

@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
 from lab.tracking.forked import parse_python_command
+from lab import forkserver
 from lab.forkserver import FORK_SERVER_ENV, ForkServer, from_environment
 from tests.conftest import wait_until
 from tests.lab.tracking.test_forked import assert_seen_as_fresh, probe_fresh
@@ -57,6 +59,23 @@ def test_the_server_refuses_a_folder_shadowing_what_it_imported(tmp_path, server
     (elsewhere / "job.py").write_text("print('never')\n")
     shadowing = {**os.environ, "PYTHONPATH": str(tmp_path)}  # the same copy, on the path the command adds
     assert server.run(_command("python job.py", elsewhere, shadowing), shadowing) is None
+
+
+def test_a_socket_in_a_folder_others_may_write_is_not_used(monkeypatch):
+    import shutil
+    import tempfile
+
+    short = tempfile.mkdtemp(prefix="lab-test-", dir="/tmp")  # a socket's address holds 107 bytes
+    monkeypatch.delenv(FORK_SERVER_ENV, raising=False)
+    monkeypatch.setattr("lab.forkserver.default_address", lambda: os.path.join(short, "lab-forkserver", "x.sock"))
+    address = Path(forkserver.default_address())
+    address.parent.mkdir()
+    address.write_text("")  # stands for a socket someone else could have put there
+    address.parent.chmod(0o777)
+    assert from_environment() is None
+    address.parent.chmod(0o700)
+    assert from_environment() is not None and from_environment().address == str(address)
+    shutil.rmtree(short)
 
 
 def test_no_server_is_found_without_a_listening_socket(tmp_path, monkeypatch):
