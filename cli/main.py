@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from cli.registry import promote_command, status_command, ticket_command
+from cli.server import server_command
 from jobs.common import data_argument
 from jobs.demo import prepare_demo_home, run_demo
 from jobs.scheduler import schedule
@@ -74,6 +75,7 @@ def cli() -> None:
       lab run final-eval            # once per test window
       lab paper                     # the champion minute by minute under the backtest rules
       lab status                    # champion, gates, sealed test ranges, trial ledger, alerts
+      lab server status             # the warm interpreter that starts lab commands in about a second
       lab demo                      # all of the above on the synthetic default
       mlflow ui --workers 1         # browse runs
     Every command takes --config: a path relative to where you stand; without it, ./lab.toml of
@@ -282,11 +284,12 @@ def check(path: str, config: str, tz: str | None, on_bad_rows: str, max_bad_shar
 
 
 def _mount() -> None:
-    """Commands that live beside the core: the registry gate and the scheduler."""
+    """Commands that live beside the core: the registry gate, the scheduler and the fork server."""
     cli.add_command(promote_command)
     cli.add_command(status_command)
     cli.add_command(ticket_command)
     cli.add_command(schedule)
+    cli.add_command(server_command)
 
 
 _mount()

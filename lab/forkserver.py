@@ -214,6 +214,17 @@ class ForkServer:
             return None
         return ServedProcess(int(reply["pid"]), connection, text)
 
+    def listening(self) -> bool:
+        """Whether a server accepts connections at this address."""
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            connection.connect(self.address)
+            return True
+        except OSError:
+            return False
+        finally:
+            connection.close()
+
     def stop(self) -> bool:
         """Ask the server at this address to exit once its running children end (a background one
         included); whether it was there to ask."""
@@ -406,6 +417,8 @@ def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s:
     listener.listen(64)
     with contextlib.suppress(OSError):
         os.unlink(f"{address}.starting")
+    if owner is None:  # a background server says who it is (`lab server status`)
+        Path(f"{address}.pid").write_text(f"{os.getpid()}\n")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.stdout.write("ready\n")
     sys.stdout.flush()
@@ -450,8 +463,9 @@ def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s:
                 last_seen = time.monotonic()
     finally:
         if owner is None:  # a background server removes its socket; a started one's owner removes the folder
-            with contextlib.suppress(OSError):
-                os.unlink(address)
+            for path in (address, f"{address}.pid"):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
 
 def _changed(libraries: dict[str, int]) -> str | None:

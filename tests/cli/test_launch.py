@@ -113,12 +113,14 @@ def test_without_a_server_lab_runs_here_and_starts_one_for_the_next_command(tmp_
         second = subprocess.run([sys.executable, "-c", CALLER, str(tmp_path / "wait.py")], cwd=tmp_path,
                                 capture_output=True, text=True, timeout=60)
         assert second.stdout.splitlines() == ["ran", "0"]  # served: the script's output, then its exit code
+        assert Path(address + ".pid").read_text().strip().isdigit()  # what `lab server status` shows
         off = subprocess.run([sys.executable, "-c", CALLER, str(tmp_path / "wait.py")], cwd=tmp_path,
                              env={**os.environ, FORK_SERVER_ENV: "off"}, capture_output=True, text=True, timeout=60)
         assert off.stdout.splitlines() == ["not served"]
     finally:
         assert ForkServer(address).stop() or not os.path.exists(address)
     assert wait_until(lambda: not os.path.exists(address), timeout=10)  # a stopped server removes its socket
+    assert wait_until(lambda: not os.path.exists(address + ".pid"), timeout=10)
     shutil.rmtree(folder, ignore_errors=True)
 
 
