@@ -39,9 +39,10 @@ def main() -> None:
 
 def served_here(argv: list[str]) -> int | None:
     """Run ``argv`` (this console script and its arguments) in the fork server; its exit code (``-N``
-    when signal N ended it), or None when no server takes it (one is started for the next command)."""
+    when signal N ended it), or None when no server takes it (one is started for the next command)
+    or the command is ``lab server ...``, which neither asks nor starts one."""
     script = os.path.abspath(argv[0])
-    if not os.path.isfile(script):
+    if not os.path.isfile(script) or argv[1:2] == ["server"]:  # `lab server ...` looks at the server from outside
         return None
     command = SimpleNamespace(module=None, script=script, args=tuple(argv[1:]), work_dir=os.getcwd())
     return forkserver.run_served(command, os.environ)

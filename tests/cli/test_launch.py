@@ -114,6 +114,9 @@ def test_without_a_server_lab_runs_here_and_starts_one_for_the_next_command(tmp_
                                 capture_output=True, text=True, timeout=60)
         assert second.stdout.splitlines() == ["ran", "0"]  # served: the script's output, then its exit code
         assert Path(address + ".pid").read_text().strip().isdigit()  # what `lab server status` shows
+        own = subprocess.run([sys.executable, "-c", CALLER, str(tmp_path / "wait.py"), "server", "status"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert own.stdout.splitlines() == ["not served"]  # `lab server ...` is never served
         off = subprocess.run([sys.executable, "-c", CALLER, str(tmp_path / "wait.py")], cwd=tmp_path,
                              env={**os.environ, FORK_SERVER_ENV: "off"}, capture_output=True, text=True, timeout=60)
         assert off.stdout.splitlines() == ["not served"]
