@@ -49,6 +49,7 @@ import io
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -248,10 +249,8 @@ class ForkServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        if self._folder is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.address)
-                os.rmdir(self._folder)
+        if self._folder is not None:  # the socket, if the server got as far as listening, and its folder
+            shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> "ForkServer":
         return self

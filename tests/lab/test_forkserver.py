@@ -107,3 +107,11 @@ def test_the_runner_in_a_process_with_threads_runs_the_entry_point_in_the_server
     assert result.status == "FINISHED" and result.exit_code == 0
     seen = json.loads((project / "parentage.json").read_text())
     assert seen == {"ppid": server._process.pid, "run": result.run_id}
+
+
+def test_a_server_closed_before_it_listens_leaves_no_folder_behind():
+    server = ForkServer.start(wait=False)  # closed at once: still importing, no socket yet
+    folder = os.path.dirname(server.address)
+    server.close()
+    assert not os.path.exists(folder)
+
