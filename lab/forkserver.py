@@ -465,6 +465,8 @@ def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s:
             for path in (address, f"{address}.pid"):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
+        elif os.getppid() != owner:  # the owner died without closing it (SIGKILL): nobody else will
+            shutil.rmtree(Path(address).parent, ignore_errors=True)
 
 
 def _changed(libraries: dict[str, int]) -> str | None:

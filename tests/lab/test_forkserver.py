@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from lab.tracking.forked import parse_python_command
 from lab import forkserver
 from lab.forkserver import FORK_SERVER_ENV, ForkServer, from_environment
-from tests.conftest import wait_until
+from tests.conftest import PROJECT_ROOT, wait_until
 from tests.lab.tracking.test_forked import assert_seen_as_fresh, probe_fresh
 
 
@@ -114,4 +115,21 @@ def test_a_server_closed_before_it_listens_leaves_no_folder_behind():
     folder = os.path.dirname(server.address)
     server.close()
     assert not os.path.exists(folder)
+
+
+#: A process that starts a fork server, says where, and waits to be killed.
+OWNER = ("import sys, time\nfrom lab.forkserver import ForkServer\nserver = ForkServer.start()\n"
+         "print(server.address, server.pid, flush=True)\ntime.sleep(60)\n")
+
+
+def test_a_server_whose_owner_was_killed_exits_and_removes_its_folder():
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    address, pid = owner.stdout.readline().split()
+    assert os.path.exists(address)
+    owner.kill()  # SIGKILL: the owner cannot close it
+    owner.wait(timeout=10)
+    assert wait_until(lambda: not os.path.exists(os.path.dirname(address)), timeout=10)
+    assert wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2],
+                      timeout=10)
 
