@@ -42,14 +42,14 @@ def _commands(code: Path, config: Path) -> dict[str, list[str]]:
     script = config.parent / "lab"
     script.write_text(LAB_SCRIPT[(code / "cli" / "launch.py").exists()])
     lab = [sys.executable, str(script), "featurize", "--config", str(config)]
+    # the MLproject command: through the door (python -m jobs featurize) where the checkout has one
+    entry = ["jobs", "featurize"] if (code / "jobs" / "__main__.py").exists() else ["jobs.featurize"]
     return {
         SERVED: lab,
         UNSERVED: ["env", "LAB_FORK_SERVER=off", *lab],
         "mlflow run . -e featurize": [sys.executable, "-m", "mlflow", "run", str(code), "-e", "featurize",
                                       "--env-manager", "local", "-P", f"config={config}"],
-        "entry point command alone": [sys.executable, "-m", "jobs" if (code / "jobs" / "__main__.py").exists()
-                                      else "jobs.featurize", *(["featurize"] if (code / "jobs" / "__main__.py").exists()
-                                                              else []), "--config", str(config)],
+        "entry point command alone": [sys.executable, "-m", *entry, "--config", str(config)],
     }
 
 

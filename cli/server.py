@@ -24,22 +24,23 @@ def server_command() -> None:
     """
 
 
-def _address() -> tuple[str, str]:
-    """The server a command here would use and why: ``(address, "")``, or ``("", reason none is used)``."""
+def _address() -> str | None:
+    """The server a command here would use; None (having said why) when none is used."""
     setting = os.environ.get(FORK_SERVER_ENV, "")
     if not SUPPORTED:
-        return "", "no fork server on this system (Linux only): every command starts its own interpreter"
+        click.echo("no fork server on this system (Linux only): every command starts its own interpreter")
+        return None
     if setting == "off":
-        return "", f"{FORK_SERVER_ENV}=off: every command starts its own interpreter"
-    return setting or default_address(), ""
+        click.echo(f"{FORK_SERVER_ENV}=off: every command starts its own interpreter")
+        return None
+    return setting or default_address()
 
 
 @server_command.command("status")
 def status() -> None:
     """Whether a fork server runs for this interpreter, venv and PYTHONPATH; its socket, pid and log."""
-    address, reason = _address()
-    if not address:
-        click.echo(reason)
+    address = _address()
+    if address is None:
         return
     pid = Path(f"{address}.pid").read_text().strip() if Path(f"{address}.pid").is_file() else "?"
     if ForkServer(address).listening():
@@ -53,9 +54,8 @@ def status() -> None:
 @server_command.command("stop")
 def stop() -> None:
     """Stop the fork server once the commands it runs have ended (this one included)."""
-    address, reason = _address()
-    if not address:
-        click.echo(reason)
+    address = _address()
+    if address is None:
         return
     if ForkServer(address).stop():
         click.echo(f"fork server at {address}: stopping once its running commands end")

@@ -184,7 +184,7 @@ class ForkServer:
         except FileExistsError:
             if time.time() - _mtime(f"{address}.starting") < 120:
                 return
-            with contextlib.suppress(OSError):  # a starter that died: take over
+            with contextlib.suppress(OSError):  # a starter that died: clear its lock for the next command
                 os.unlink(f"{address}.starting")
             return
         os.close(descriptor)
@@ -259,10 +259,10 @@ class ForkServer:
         self.close()
 
 
-def from_environment() -> ForkServer | None:
-    """The server ``LAB_FORK_SERVER`` names, else this user's background server (:func:`default_address`),
-    when its socket exists; None when there is none or ``LAB_FORK_SERVER=off``."""
-    address = os.environ.get(FORK_SERVER_ENV, "")
+def from_environment(env: Mapping[str, str] = os.environ) -> ForkServer | None:
+    """The server ``LAB_FORK_SERVER`` (of ``env``) names, else this user's background server
+    (:func:`default_address`), when its socket exists; None when there is none or ``LAB_FORK_SERVER=off``."""
+    address = env.get(FORK_SERVER_ENV, "")
     if address == "off" or not SUPPORTED:
         return None
     if not address:
@@ -297,12 +297,9 @@ def run_served(command: Any, env: Mapping[str, str]) -> int | None:
     While it waits, Ctrl-C, SIGTERM, SIGHUP and SIGQUIT of this process go to the command's process
     group; should this process die without a word, the server stops the command (SIGTERM).
     """
-    setting = env.get(FORK_SERVER_ENV, "")
-    if setting == "off" or not SUPPORTED:
-        return None
-    server = from_environment()
+    server = from_environment(env)
     if server is None:
-        if not setting:
+        if not env.get(FORK_SERVER_ENV) and SUPPORTED:  # not named, not off: this user's background server
             with contextlib.suppress(OSError):  # no server now; the next command may have one
                 ForkServer.start_in_background(default_address())
         return None

@@ -21,17 +21,17 @@ from lab.config.locate import CALLER_DIR_ENV
 from lab.errors import LabError
 from lab.paths import code_root
 from lab.processes import process_record, this_process
+from lab.forkserver import ServedProcess, from_environment
 from lab.tracking.core import configure
-from lab import forkserver
 from lab.tracking.forked import (
     ForkedProcess,
+    PythonCommand,
     die_with_parent,
     end_active_run,
     fork_command,
+    forkable_here,
     parse_python_command,
-    python_command,
 )
-from lab.forkserver import ServedProcess
 
 __all__ = ["EntryPointFailed", "EntryPointRun", "PARENT_ENV", "Stopped", "resolve_experiment_id", "run_entry_point"]
 
@@ -162,11 +162,11 @@ def run_entry_point(
            CALLER_DIR_ENV: os.getcwd(),  # the command runs in the project folder: where the caller stands
            PARENT_ENV: json.dumps(this_process())}  # the job watches this process and ends with it
     # The same command, without a second interpreter when this process already holds what it imports.
-    forkable = python_command(command, work_dir, env) if _store_connections_closable() else None
-    if forkable is not None:
-        process = fork_command(forkable, env, before_fork=_close_store_connections, in_child=die_with_parent,
+    parsed = parse_python_command(command, work_dir, env)
+    if parsed is not None and _store_connections_closable() and forkable_here(parsed, env):
+        process = fork_command(parsed, env, before_fork=_close_store_connections, in_child=die_with_parent,
                                at_exit=end_active_run, text=command)
-    elif (served := _served(command, work_dir, env)) is not None:  # a warm interpreter forks it (forkserver)
+    elif parsed is not None and (served := _served(parsed, env, command)) is not None:  # a warm interpreter forks it
         process = served
     else:
         process = subprocess.Popen(["bash", "-c", command], cwd=work_dir, env=env, start_new_session=True,
@@ -196,12 +196,11 @@ def run_entry_point(
     return EntryPointRun(entry_point, run_id, status, code if code >= 0 else 128 - code)
 
 
-def _served(command: str, work_dir: str, env: Mapping[str, str]) -> "ServedProcess | None":
-    """The command run by the fork server ``LAB_FORK_SERVER`` names (:mod:`lab.forkserver`), when
-    there is one and it is the interpreter the command would start; else None."""
-    server = forkserver.from_environment()
-    parsed = parse_python_command(command, work_dir, env) if server is not None else None
-    return server.run(parsed, env, text=command) if parsed is not None else None
+def _served(command: PythonCommand, env: Mapping[str, str], text: str) -> ServedProcess | None:
+    """The command run by the fork server ``LAB_FORK_SERVER`` names, or the background one
+    (:mod:`lab.forkserver`), when there is one and it is the interpreter the command would start; else None."""
+    server = from_environment()
+    return server.run(command, env, text=text) if server is not None else None
 
 
 #: The environment variable naming the process (host, pid, start) an entry point ends with.

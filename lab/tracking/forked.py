@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, NoReturn
 
-__all__ = ["PythonCommand", "ForkedProcess", "become_command", "die_with_parent", "end_active_run", "exec_as_main", "python_command", "parse_python_command", "forkable_here", "fork_command",
-           "shadowed_modules"]
+__all__ = ["PythonCommand", "ForkedProcess", "become_command", "die_with_parent", "end_active_run", "exec_as_main",
+           "python_command", "parse_python_command", "forkable_here", "fork_command", "shadowed_modules"]
 
 
 @dataclass(frozen=True)
