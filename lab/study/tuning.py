@@ -46,6 +46,7 @@ point. A trial whose objective *raised* is not retried (the same error would com
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import hashlib
 import importlib.util
@@ -674,7 +675,9 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     point chosen, its worker not yet recorded) is stale when no live process of this machine
     works on the journal study (each holds a shared ``flock`` while it runs trials). Trials of
     workers on other hosts are left to Optuna's heartbeat (RDB storages); a journal file serves
-    one machine only.
+    one machine only. On an RDB storage a trial with no worker recorded, started more than
+    ``HEARTBEAT_GRACE_S`` ago, is stale too: its process died before its heartbeat's first beat
+    (which Optuna's own check never fails) and before its first step, which records its worker.
 
     Returns
     -------
@@ -688,6 +691,9 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
         if isinstance(worker, Mapping):
             if not process_gone(worker):
                 continue
+        elif isinstance(getattr(study._storage, "_backend", study._storage), RDBStorage):  # noqa: SLF001  (cached)
+            if not _died_unrecorded(trial):
+                continue
         else:
             alone = _no_live_worker(study) if alone is None else alone
             if not alone:
@@ -697,6 +703,13 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
         failed.append(trial.number)
         _requeue(study, study._storage.get_trial(trial._trial_id))  # noqa: SLF001
     return failed
+
+
+def _died_unrecorded(trial: FrozenTrial) -> bool:
+    """A RUNNING trial of a shared (RDB) study that has not recorded its worker within the heartbeat's
+    grace period: a live worker records itself first thing, so its process is gone (any host)."""
+    started = trial.datetime_start  # the creating host's local time, as Optuna records it
+    return started is not None and (datetime.datetime.now() - started).total_seconds() > HEARTBEAT_GRACE_S
 
 
 def _requeue(study: optuna.Study, trial: FrozenTrial) -> None:

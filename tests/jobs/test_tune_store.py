@@ -112,9 +112,9 @@ def test_a_killed_tune_resumed_with_the_same_command_completes_the_grid(tiny, tm
 def test_a_point_drawn_by_a_killed_tune_on_postgresql_is_drawn_again_once_its_heartbeat_is_stale(
         tiny, tmp_path, postgres_database, monkeypatch):
     """The shared (PostgreSQL) study serves workers on several machines, so a trial killed while its point
-    was drawn (no worker recorded) is judged by Optuna's heartbeat, not by this machine's processes: once
-    the heartbeat is older than the grace period the same command fails it, re-queues the point and
-    completes the grid."""
+    was drawn (no worker recorded) is judged by time, not by this machine's processes: once its heartbeat
+    (or its start, when it died before the first beat) is older than the grace period the same command
+    fails it, re-queues the point and completes the grid."""
     from jobs import tune
     from lab.study import tuning
 

@@ -333,3 +333,24 @@ def test_make_objective_with_a_trader_keeps_each_trials_daily_pnl_and_twins_copy
     booster = train_classifier(data, with_params(model, fitted.params)).booster
     assert fitted.value == pytest.approx(roc_auc(data.y_val, predict_proba(booster, data.X_val)))
     assert isinstance(matrix.index, pd.DatetimeIndex)
+
+
+def test_a_shared_study_trial_that_died_before_recording_its_worker_is_failed_and_requeued_after_the_grace(
+        tmp_path, monkeypatch) -> None:
+    """Optuna's heartbeat never fails a RUNNING trial whose process died before the first beat; a trial
+    of an RDB study with no worker recorded is judged by its age against the heartbeat's grace period."""
+    from lab.study import tuning
+
+    storage = open_storage("sqlite:///" + str(tmp_path / "optuna.db"))
+    study = create_study("shared", storage, TINY, seed=SEED)
+    drawn = study.ask()  # created and its grid point drawn; no worker record, no heartbeat
+    assert tuning.recover_stale_trials(study) == []  # younger than the grace period: maybe alive elsewhere
+
+    monkeypatch.setattr(tuning, "HEARTBEAT_GRACE_S", 0)
+    assert tuning.recover_stale_trials(study) == [drawn.number]
+    trials = study.get_trials(deepcopy=False)
+    assert trials[drawn.number].state == TrialState.FAIL
+    (queued,) = [t for t in trials if t.state == TrialState.WAITING]
+    point = tuning._grid_point(study, trials[drawn.number])  # noqa: SLF001 - the point its grid_id names
+    assert set(point) == set(TINY) and queued.system_attrs["fixed_params"] == point
+    assert queued.user_attrs["retry_of"] == drawn.number
