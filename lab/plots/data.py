@@ -62,17 +62,22 @@ def feature_distribution_figure(table: pd.DataFrame, features: list[str],
             lo, hi = lo - 0.5, hi + 0.5
         bins = np.linspace(lo, hi, 41)
         inside = values[(values >= lo) & (values <= hi)]
-        ax.hist(inside, bins=bins, density=True, color="#4472c4", alpha=0.75, label="train")
+        # one artist per histogram (``stairs``), not a patch per bar: 43 panels draw in a fraction of the time
+        ax.stairs(np.histogram(inside, bins=bins, density=True)[0], bins, fill=True, color="#4472c4", alpha=0.75,
+                  label="train")
         for colour, (label, other) in zip(colours, compare.items()):
             if name in other.columns:
                 more = other[name].dropna().to_numpy(dtype=float)
-                ax.hist(more[(more >= lo) & (more <= hi)], bins=bins, density=True, histtype="step",
-                        color=colour, linewidth=1.4, label=label)
+                more = more[(more >= lo) & (more <= hi)]
+                if len(more):
+                    ax.stairs(np.histogram(more, bins=bins, density=True)[0], bins, color=colour, linewidth=1.4,
+                              label=label)
         median = float(np.median(values))
         ax.axvline(median, color="black", linewidth=0.8)
         ax.set_title(f"{name}  (median {median:.4g})", fontsize=9)
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=7)
+        ax.locator_params(axis="x", nbins=5)  # long tick labels of small numbers do not run into each other
         outside = len(values) - len(inside)
         ax.text(0.99, 0.97, f"{outside:,} of {len(values):,}\noutside 1-99 %", transform=ax.transAxes,
                 ha="right", va="top", fontsize=6, color="0.4")
@@ -82,5 +87,8 @@ def feature_distribution_figure(table: pd.DataFrame, features: list[str],
         axes[0].legend(fontsize=7, loc="upper left")
     fig.suptitle("Feature distributions (density; 1st-99th percentile of the training window; black: median)",
                  fontsize=11)
-    fig.tight_layout()
+    # fixed margins in inches (tight_layout renders every panel once more to measure it)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.25 / width, right=1 - 0.2 / width, bottom=0.45 / height, top=1 - 0.7 / height,
+                        wspace=0.12, hspace=0.45)
     return fig
