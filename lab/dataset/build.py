@@ -245,12 +245,13 @@ def _summaries(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
 def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) -> tuple[Path, bool]:
     """The configured minute file, or the synthetic default (generated once, deterministically); and
     whether it is the synthetic default."""
-    path, default, _ = _resolve(config, progress)
+    path, default, _, _ = _resolve(config, progress)
     return path, default
 
 
-def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool]:
-    """The minute file, whether it is the synthetic default, whether it was generated just now.
+def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool, str | None]:
+    """The minute file, whether it is the synthetic default, whether it was generated just now, and its
+    SHA-256 when this had to hash it (the synthetic default's record is checked against its bytes).
 
     The synthetic default is (re)generated whenever its provenance record
     (:func:`lab.market.identity.record_path`) is missing or does not match its bytes, so the lab's default
@@ -265,12 +266,13 @@ def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool]:
             if written:
                 progress(f"stitched the contract files of {given} ([data] roll_rule = {config.data.roll_rule!r}) "
                          f"into {out}, its roll table in {roll_table_path(out).name}")
-            return out, False, False
-        return require_minute_file(given), False, False
+            return out, False, False, None
+        return require_minute_file(given), False, False, None
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
-    if not path.is_file() or _synthetic_record(path, file_sha256(path)) is None:
+    sha = file_sha256(path) if path.is_file() else None
+    if sha is None or _synthetic_record(path, sha) is None:
         progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
                  f"{data.synthetic_start}..{data.synthetic_end} (seed {data.synthetic_seed}"
                  + (f", planted edge AUC {data.synthetic_edge_auc:g}" if data.synthetic_edge_auc else "") + f") into {path}")
@@ -280,8 +282,8 @@ def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool]:
         write_synthetic(minutes, path, data.instrument, data.synthetic_seed, data.synthetic_start, data.synthetic_end,
                         edge_auc=data.synthetic_edge_auc)
         progress(f"wrote {len(minutes):,} synthetic minutes in {time.perf_counter() - start:.1f} s")
-        return path, True, True
-    return path, True, False
+        return path, True, True, None
+    return path, True, False, sha
 
 
 def write_synthetic(minutes: pd.DataFrame, path: str | Path, instrument: str, seed: int, start: dt.date,
@@ -309,20 +311,22 @@ def data_source(config: LabConfig, progress: Progress = _stderr_progress) -> Dat
     DataError
         The configured path is missing or not a file (one line, no traceback).
     """
-    path, _, generated = _resolve(config, progress)
-    source = source_of(path)
+    path, _, generated, sha = _resolve(config, progress)
+    source = source_of(path, sha)
     return dataclasses.replace(source, generated=generated and source.synthetic is not None)
 
 
-def source_of(path: str | Path) -> DataSource:
+def source_of(path: str | Path, sha256: str | None = None) -> DataSource:
     """A given minute file as a :class:`DataSource` (synthetic only with a matching provenance record).
+
+    ``sha256``: the file's SHA-256 when the caller has just computed it (not hashed twice).
 
     A stitched file's roll table (``<file>.rolls.csv``, :mod:`lab.data.contracts`) is part of its
     input: its SHA-256 is then that of the file's and the table's digests together, so editing the
     table changes the dataset digest.
     """
     path = require_minute_file(path)
-    sha = file_sha256(path)
+    sha = sha256 or file_sha256(path)
     table = roll_table_path(path)
     if table.is_file():
         return DataSource(path, hashlib.sha256(f"{sha}:{file_sha256(table)}".encode()).hexdigest(), None)

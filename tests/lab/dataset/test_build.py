@@ -191,3 +191,16 @@ def test_prepare_dataset_says_when_the_warm_up_eats_the_train_window(minute_file
                                         r"2023-08-01..2023-08-20 \(about 14 sessions\): the 1,400-bar warm-up alone "
                                         r"takes about 18 sessions"):
         prepare_dataset(config, progress=lambda m: None)
+
+
+def test_the_synthetic_default_is_hashed_once_per_resolution(monkeypatch):
+    """The default file's SHA-256 checks its provenance record and names its content: one pass over the bytes."""
+    from lab.dataset import build
+
+    config = load_config(None, {"data.path": "", "data.synthetic_start": "2023-01-02", "data.synthetic_end": "2023-01-31"})
+    generated = build.data_source(config, progress=lambda m: None)
+    calls = []
+    real = build.file_sha256
+    monkeypatch.setattr(build, "file_sha256", lambda path: calls.append(path) or real(path))
+    again = build.data_source(config, progress=lambda m: None)
+    assert len(calls) == 1 and again.sha256 == generated.sha256 and again.synthetic is not None
