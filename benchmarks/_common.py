@@ -62,6 +62,20 @@ def median(values) -> float:
     return statistics.median(list(values))
 
 
+def served_cpu_s(address: str | None) -> float:
+    """CPU seconds (user + system) of the children the fork server at ``address`` has reaped so far: the
+    commands it ran (Linux ``/proc/<pid>/stat`` fields cutime and cstime); 0 without a server."""
+    if not address:
+        return 0.0
+    try:
+        pid = int(Path(f"{address}.pid").read_text().split()[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    # after the ")" that ends the command name: state is field 3, so cutime (16) and cstime (17) are [13], [14]
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def fork_server(env: dict[str, str], *, start: bool = False, timeout_s: float = 60.0) -> str | None:
     """The socket of the lab's fork server a command run with ``env`` would use (``lab.forkserver``): None
     when there is none or ``LAB_FORK_SERVER=off``. With ``start``, a background server is started first
