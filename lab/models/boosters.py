@@ -343,7 +343,8 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
         across calls to reuse its engine datasets.
     config : ModelConfig
         Engine and hyperparameters; ``num_boost_round`` caps the rounds,
-        ``early_stopping_rounds`` (rounds without a validation-AUC gain) stops earlier.
+        ``early_stopping_rounds`` (rounds without a validation-AUC gain of more than
+        ``early_stopping_min_delta``) stops earlier.
         ``num_threads = 0`` uses every core. Same seed, threads and data give the same model.
 
     Returns
@@ -365,20 +366,18 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
         # num_iterations as lgb.train records it: the saved model's parameter block is the same too
         booster, best, best_auc = _boost_lightgbm(lgb.Booster(dict(params, num_iterations=config.num_boost_round),
                                                               train_set),
-                                                  val_set, config.num_boost_round, config.early_stopping_rounds)
+                                                  val_set, config.num_boost_round, config.early_stopping_rounds,
+                                                  config.early_stopping_min_delta)
     else:
         import xgboost as xgb  # heavy: the boosting library
 
         dtrain, dval = data.xgboost_matrices(config.num_threads, config.max_bin)
         start = time.perf_counter()
-        full = xgb.train(
-            params,
-            dtrain,
-            num_boost_round=config.num_boost_round,
-            evals=[(dval, "validation")],
-            early_stopping_rounds=config.early_stopping_rounds,
-            verbose_eval=False,
-        )
+        stop = xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, metric_name="auc",
+                                          data_name="validation", maximize=True,
+                                          min_delta=config.early_stopping_min_delta)
+        full = xgb.train(params, dtrain, num_boost_round=config.num_boost_round, evals=[(dval, "validation")],
+                         callbacks=[stop], verbose_eval=False)
         best = int(full.best_iteration) + 1
         best_auc = float(full.best_score)
         booster = full[:best]  # slice: every consumer (and the MLflow flavor) sees the best rounds
@@ -395,11 +394,11 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
 
 
 def _boost_lightgbm(booster: lgb.Booster, val_set: lgb.Dataset, rounds: int,
-                    patience: int) -> tuple[lgb.Booster, int, float]:
+                    patience: int, min_delta: float = 0.0) -> tuple[lgb.Booster, int, float]:
     """Boost until :class:`EarlyStopping` says stop: the booster trimmed to the best round, that round
     and its validation AUC (the engine's ``auc`` metric, the first of ``params``)."""
     booster.add_valid(val_set, "validation")
-    rule = EarlyStopping(patience, rounds)
+    rule = EarlyStopping(patience, rounds, min_delta)
     for round_ in range(1, rounds + 1):
         booster.update()
         if rule.update(round_, booster.eval_valid()[0][2]):

@@ -2,10 +2,10 @@
 
 :func:`lab.models.boosters.train_classifier` boosts LightGBM round by round and asks
 :class:`EarlyStopping` after each round's validation AUC (the engine's own ``auc`` metric), instead of
-``lgb.train`` with the callback: the same rule (``first_metric_only``, ``min_delta = 0``), without a
+``lgb.train`` with the callback: the same rule (``first_metric_only``, its ``min_delta``), without a
 ``CallbackEnv`` and the callback machinery per round. The first round is the best so far; a later
-round is better only when its AUC is strictly higher; training stops at the first round
-``patience`` rounds after the best, or at the last round. The best round is kept (1-based count of
+round is better only when its AUC exceeds the best by more than ``min_delta``; training stops at the
+first round ``patience`` rounds after the best, or at the last round. The best round is kept (1-based count of
 trees). ``tests/lab/models/test_boosters.py`` checks that the trees, the best round and its AUC
 equal ``lgb.train``'s.
 
@@ -32,6 +32,9 @@ class EarlyStopping:
         Rounds without a strictly higher score after which training stops (``early_stopping_rounds``).
     last_round : int
         The round cap (``num_boost_round``): training stops there in any case.
+    min_delta : float, default 0
+        The gain over the best score that makes a round better (``early_stopping_min_delta``, AUC
+        units); 0: any strictly higher score.
 
     Examples
     --------
@@ -42,14 +45,15 @@ class EarlyStopping:
     (2, 0.7)
     """
 
-    def __init__(self, patience: int, last_round: int) -> None:
+    def __init__(self, patience: int, last_round: int, min_delta: float = 0.0) -> None:
         self.patience = int(patience)
         self.last_round = int(last_round)
+        self.min_delta = float(min_delta)
         self.best_round = 0
         self.best_score = -math.inf
 
     def update(self, round_: int, score: float) -> bool:
         """Record the score after ``round_`` (1-based); True when training should stop now."""
-        if self.best_round == 0 or score > self.best_score:
+        if self.best_round == 0 or score > self.best_score + self.min_delta:
             self.best_round, self.best_score = round_, float(score)
         return round_ - self.best_round >= self.patience or round_ >= self.last_round

@@ -143,15 +143,20 @@ def _slow_data(seed: int = 3) -> TrainingData:
     {"num_leaves": 15, "max_depth": 4, "learning_rate": 0.05, "min_data_in_leaf": 50},
     {"num_leaves": 63, "max_depth": 8, "learning_rate": 0.1, "min_data_in_leaf": 20, "early_stopping_rounds": 5},
     {"num_leaves": 31, "max_depth": 6, "learning_rate": 0.01, "min_data_in_leaf": 100, "num_boost_round": 60},
+    {"num_leaves": 15, "max_depth": 4, "learning_rate": 0.05, "min_data_in_leaf": 50, "early_stopping_min_delta": 0.0},
+    {"num_leaves": 15, "max_depth": 4, "learning_rate": 0.05, "min_data_in_leaf": 50, "early_stopping_min_delta": 0.002},
 ])
 def test_lightgbm_round_loop_grows_what_lgb_train_with_early_stopping_grows(params: dict) -> None:
     data = _slow_data()
-    config = with_params(_config("lightgbm", bagging_fraction=0.8), params)
+    config = dataclasses.replace(_config("lightgbm", bagging_fraction=0.8),
+                                 early_stopping_min_delta=params.pop("early_stopping_min_delta", 0.0001))
+    config = with_params(config, params)
     ours = train_classifier(data, config)
     train_set, val_set = data.lightgbm_datasets(1, config.max_bin)
     theirs = lgb.train(native_params(config), train_set, num_boost_round=config.num_boost_round, valid_sets=[val_set],
                        valid_names=["validation"],
-                       callbacks=[lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)])
+                       callbacks=[lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False,
+                                                     min_delta=config.early_stopping_min_delta)])
     assert ours.best_iteration == theirs.best_iteration
     assert ours.best_validation_auc == theirs.best_score["validation"]["auc"]
     assert ours.booster.model_to_string() == theirs.model_to_string()  # the same trees and parameters
@@ -262,3 +267,15 @@ def test_grown_config_caps_num_leaves_at_depth_and_trains_the_same_model(data: T
     np.testing.assert_array_equal(predictions[0], predictions[1])
     fewer = predict_proba(train_classifier(data, _config(engine, num_leaves=7, max_depth=3)).booster, data.X_val)
     assert not np.array_equal(fewer, predictions[1])  # 7 leaves is another model: the cap is exact, not loose
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_larger_min_delta_stops_no_later_and_keeps_an_earlier_or_equal_best_round(data: TrainingData,
+                                                                                    engine: str) -> None:
+    """Both engines take ``early_stopping_min_delta``: a gain that small is no gain, so the best round
+    can only come earlier (the same trees up to it) and the training stops no later."""
+    config = _config(engine, learning_rate=0.05, early_stopping_min_delta=0.0)
+    any_gain = train_classifier(data, config)
+    coarse = train_classifier(data, dataclasses.replace(config, early_stopping_min_delta=0.003))
+    assert coarse.best_iteration < any_gain.best_iteration
+    assert coarse.best_validation_auc <= any_gain.best_validation_auc

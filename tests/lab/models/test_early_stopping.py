@@ -10,9 +10,9 @@ from lightgbm.callback import CallbackEnv, EarlyStopException
 from lab.models.early_stopping import EarlyStopping
 
 
-def _lightgbm_stop(scores: list[float], patience: int) -> tuple[int, int]:
+def _lightgbm_stop(scores: list[float], patience: int, min_delta: float = 0.0) -> tuple[int, int]:
     """(best round, stop round), 1-based, as LightGBM's callback decides on a series of validation AUCs."""
-    callback = lgb.early_stopping(patience, first_metric_only=True, verbose=False)
+    callback = lgb.early_stopping(patience, first_metric_only=True, verbose=False, min_delta=min_delta)
     result = getattr(lgb, "EvalResult", None)  # a named tuple from LightGBM 4.6, a plain tuple before
     for i, score in enumerate(scores):
         entry = ("validation", "auc", score, True)
@@ -25,22 +25,30 @@ def _lightgbm_stop(scores: list[float], patience: int) -> tuple[int, int]:
     raise AssertionError("the callback raises at the last round at the latest")
 
 
-def _ours(scores: list[float], patience: int) -> tuple[int, int]:
-    rule = EarlyStopping(patience, len(scores))
+def _ours(scores: list[float], patience: int, min_delta: float = 0.0) -> tuple[int, int]:
+    rule = EarlyStopping(patience, len(scores), min_delta)
     for round_, score in enumerate(scores, start=1):
         if rule.update(round_, score):
             return rule.best_round, round_
     raise AssertionError("the rule stops at the last round at the latest")
 
 
+@pytest.mark.parametrize("min_delta", [0.0, 0.0001, 0.001])
 @pytest.mark.parametrize("seed", range(40))
-def test_rule_stops_where_lightgbm_callback_stops(seed: int) -> None:
+def test_rule_stops_where_lightgbm_callback_stops(seed: int, min_delta: float) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 120))
     # rising, plateauing and falling AUC paths, with exact repeats (ties do not count as a gain)
     scores = np.round(0.6 + np.cumsum(rng.normal(0.0005, 0.002, n)), int(rng.integers(3, 6))).tolist()
     patience = int(rng.integers(1, 30))
-    assert _ours(scores, patience) == _lightgbm_stop(scores, patience)
+    assert _ours(scores, patience, min_delta) == _lightgbm_stop(scores, patience, min_delta)
+
+
+def test_a_gain_of_at_most_min_delta_is_no_gain() -> None:
+    rule = EarlyStopping(patience=3, last_round=100, min_delta=0.001)
+    assert [rule.update(r, s) for r, s in enumerate([0.70, 0.7005, 0.7008, 0.7025], start=1)] == [False] * 4
+    assert (rule.best_round, rule.best_score) == (4, 0.7025)  # +0.0005 and +0.0008 kept round 1 the best
+    assert [rule.update(r, 0.7030) for r in (5, 6, 7)] == [False, False, True]  # +0.0005: no gain either
 
 
 def test_first_round_is_best_and_equal_scores_are_no_gain() -> None:
