@@ -44,11 +44,12 @@ Examples
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -399,9 +400,10 @@ def _boost_lightgbm(booster: lgb.Booster, val_set: lgb.Dataset, rounds: int,
     and its validation AUC (the engine's ``auc`` metric, the first of ``params``)."""
     booster.add_valid(val_set, "validation")
     rule = EarlyStopping(patience, rounds, min_delta)
+    validation_auc = _running_validation_auc(booster, val_set)
     for round_ in range(1, rounds + 1):
         booster.update()
-        if rule.update(round_, booster.eval_valid()[0][2]):
+        if rule.update(round_, validation_auc()):
             break
     booster.best_iteration = rule.best_round
     # as lgb.train ends (keep_training_booster=False): the model re-read from its text, which holds
@@ -410,6 +412,33 @@ def _boost_lightgbm(booster: lgb.Booster, val_set: lgb.Dataset, rounds: int,
     booster.best_iteration = rule.best_round
     booster.best_score = {"validation": {"auc": rule.best_score}}
     return booster, rule.best_round, rule.best_score
+
+
+def _running_validation_auc(booster: lgb.Booster, val_set: lgb.Dataset) -> Callable[[], float]:
+    """The validation AUC of the booster's current round, from the engine's running validation scores.
+
+    The same Mann-Whitney value as LightGBM's ``auc`` metric (:func:`lab.models.evaluation.ranking_auc`;
+    the trees, best rounds and AUCs equal ``lgb.train``'s, tested) at about two thirds of its cost: the
+    scores the engine keeps for its first validation set are copied out (``LGBM_BoosterGetPredict``,
+    0.6 ms for 18 K rows) and ranked with NumPy's sort, where the engine's metric sorts more slowly
+    (1.2-1.6 ms). Falls back to the engine's metric if this LightGBM lacks that entry point.
+    """
+    from lab.models.evaluation import ranking_auc
+
+    try:
+        from lightgbm.basic import _LIB, _safe_call  # the C API the Python package itself calls
+    except ImportError:  # pragma: no cover - another LightGBM layout
+        return lambda: float(booster.eval_valid()[0][2])
+    positive = np.asarray(val_set.get_label()) > 0
+    scores = np.empty(len(positive), dtype=np.float64)
+    length = ctypes.c_int64(0)
+    out = scores.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+
+    def current() -> float:
+        _safe_call(_LIB.LGBM_BoosterGetPredict(booster._handle, ctypes.c_int(1), ctypes.byref(length), out))  # noqa: SLF001
+        return ranking_auc(scores, positive)
+
+    return current
 
 
 def predict_proba(booster: lgb.Booster | xgb.Booster, X: pd.DataFrame | np.ndarray) -> np.ndarray:

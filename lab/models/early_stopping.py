@@ -1,7 +1,7 @@
 """The early-stopping rule of LightGBM's ``early_stopping`` callback, as a small object a boosting loop asks.
 
 :func:`lab.models.boosters.train_classifier` boosts LightGBM round by round and asks
-:class:`EarlyStopping` after each round's validation AUC (the engine's own ``auc`` metric), instead of
+:class:`EarlyStopping` after each round's validation AUC (the value of the engine's ``auc`` metric), instead of
 ``lgb.train`` with the callback: the same rule (``first_metric_only``, its ``min_delta``), without a
 ``CallbackEnv`` and the callback machinery per round. The first round is the best so far; a later
 round is better only when its AUC exceeds the best by more than ``min_delta``; training stops at the
@@ -10,10 +10,10 @@ trees). ``tests/lab/models/test_boosters.py`` checks that the trees, the best ro
 equal ``lgb.train``'s.
 
 Why the AUC is still computed every round: the rule needs the first round of the highest AUC, and
-any round may be it; an AUC every k rounds moves the best round and the stop (measured: the engine's
-AUC is 15-20 % of a round of the default tune, 1.1-1.7 ms of 18 K validation rows). A cheaper exact
-AUC from the running validation probabilities (re-sorting the last round's order) was measured and
-dropped: fetching the probabilities from the engine alone costs what its AUC costs.
+any round may be it; an AUC every k rounds moves the best round and the stop. Its cost is kept down
+instead: :func:`lab.models.boosters.train_classifier` ranks the engine's running validation scores
+itself (:func:`lab.models.evaluation.ranking_auc`, 0.8 ms a round on the default validation window
+with the copy out of the engine, against 1.2-1.6 ms for LightGBM's ``auc``: the same values).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from lab.models.evaluation import (
     expected_calibration_error,
     log_loss,
     reliability_table,
+    ranking_auc,
     roc_auc,
 )
 from lab.plots.models import reliability_figure
@@ -104,3 +105,15 @@ def test_reliability_figure_draws_diagram(sample, tmp_path) -> None:
     fig.savefig(tmp_path / "reliability.png")
     assert (tmp_path / "reliability.png").stat().st_size > 0
 
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ranking_auc_is_scikit_learns_auc_with_and_without_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 3000))
+    positive = rng.random(n) < rng.uniform(0.05, 0.95)
+    positive[:2] = [True, False]  # both classes
+    scores = rng.normal(positive * rng.uniform(0, 1), 1.0)
+    if seed % 2:  # few distinct values: the early rounds of a booster, many ties
+        scores = np.round(scores, 0)
+    assert ranking_auc(scores, positive) == pytest.approx(skm.roc_auc_score(positive, scores), abs=1e-12)
