@@ -57,6 +57,7 @@ import pandas as pd
 from lab.config import ModelConfig
 from lab.errors import LabError
 from lab.models.early_stopping import EarlyStopping
+from lab.models.evaluation import ranking_auc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only: the engines load when a model is trained
     import lightgbm as lgb
@@ -423,8 +424,6 @@ def _running_validation_auc(booster: lgb.Booster, val_set: lgb.Dataset) -> Calla
     0.6 ms for 18 K rows) and ranked with NumPy's sort, where the engine's metric sorts more slowly
     (1.2-1.6 ms). Falls back to the engine's metric if this LightGBM lacks that entry point.
     """
-    from lab.models.evaluation import ranking_auc
-
     try:
         from lightgbm.basic import _LIB, _safe_call  # the C API the Python package itself calls
     except ImportError:  # pragma: no cover - another LightGBM layout
