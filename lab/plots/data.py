@@ -89,6 +89,6 @@ def feature_distribution_figure(table: pd.DataFrame, features: list[str],
                  fontsize=11)
     # fixed margins in inches (tight_layout renders every panel once more to measure it)
     width, height = fig.get_size_inches()
-    fig.subplots_adjust(left=0.25 / width, right=1 - 0.2 / width, bottom=0.45 / height, top=1 - 0.7 / height,
+    fig.subplots_adjust(left=0.25 / width, right=1 - 0.2 / width, bottom=0.45 / height, top=1 - 0.95 / height,
                         wspace=0.12, hspace=0.45)
     return fig
