@@ -476,22 +476,36 @@ def run_record(run_id: str | None = None) -> None:
     mlflow.MlflowClient().set_tag(run_id, tag.PROCESS, json.dumps(this_process()))
 
 
+#: Pauses before asking the store again to mark a run KILLED (seconds).
+KILL_MARK_RETRY_S = (0.2, 1.0)
+
+
 def mark_run_killed(reason: str, run_id: str = "") -> str:
     """Mark the run this process works in (the active run, else ``run_id``, else ``MLFLOW_RUN_ID``)
-    KILLED with ``reason`` unless it already ended; its id, or ``""`` without one. Never raises."""
+    KILLED with ``reason`` unless it already ended; its id, or ``""`` without one. Never raises: a store
+    that refuses (a write lock held past its timeout, say) is asked twice more, then one line on stderr
+    says the run stays RUNNING and why."""
     import mlflow  # heavy: imported where a run is touched, as everywhere in this module
 
     run = mlflow.active_run()
     run_id = run.info.run_id if run else run_id or os.environ.get("MLFLOW_RUN_ID", "")
     if not run_id:
         return ""
-    with contextlib.suppress(Exception):
-        client = mlflow.MlflowClient()
-        current = client.get_run(run_id)
-        if current.info.status in ("RUNNING", "SCHEDULED"):
-            if tag.ERROR not in current.data.tags:
-                client.set_tag(run_id, tag.ERROR, reason[:5000])
-            client.set_terminated(run_id, status="KILLED")
+    for pause in KILL_MARK_RETRY_S + (None,):
+        try:
+            client = mlflow.MlflowClient()
+            current = client.get_run(run_id)
+            if current.info.status in ("RUNNING", "SCHEDULED"):
+                if tag.ERROR not in current.data.tags:
+                    client.set_tag(run_id, tag.ERROR, reason[:5000])
+                client.set_terminated(run_id, status="KILLED")
+            break
+        except Exception as exc:  # noqa: BLE001 - the process is ending; say it and go on
+            if pause is None:
+                print(f"lab: could not mark run {run_id} KILLED ({type(exc).__name__}: {exc}); it stays RUNNING "
+                      "in the store", file=sys.stderr)
+            else:
+                time.sleep(pause)
     with contextlib.suppress(Exception):
         if run is not None:
             mlflow.end_run(status="KILLED")

@@ -527,12 +527,12 @@ def test_lab_paper_follow_killed_stops_the_follower_and_leaves_no_running_run(pa
         (run,) = _paper_runs()
         follower = json.loads(run.data.tags["lab.process"])["pid"]
         lab.send_signal(signum)
-        lab.communicate(timeout=60)
+        _, said = lab.communicate(timeout=60)  # the follower's stderr too: it writes to the same pipe
     finally:
         if lab.poll() is None:
             lab.kill()
     assert wait(lambda: not alive(follower)), "the follower outlived `lab paper`"
-    assert wait(lambda: _paper_runs()[0].info.status != "RUNNING")
+    assert wait(lambda: _paper_runs()[0].info.status != "RUNNING"), said[-3000:]
     (run,) = _paper_runs()
     assert run.info.status == "KILLED" and run.data.tags["lab.error"] == "Terminated: stopped by SIGTERM"
     assert lab.returncode == (128 + signum if signum == signal.SIGTERM else -signal.SIGKILL)

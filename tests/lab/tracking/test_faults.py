@@ -126,3 +126,37 @@ def test_a_full_or_read_only_tracking_database_is_named(tracking_store, tmp_path
     read_only = store_fault(sqlite3.OperationalError("attempt to write a readonly database"))
     assert str(read_only) == f"cannot write {tmp_path / 'mlflow.db'}: {READ_ONLY}"
     assert store_fault(sqlite3.OperationalError("database is locked")) is None
+
+
+def test_a_run_whose_kill_mark_the_store_refuses_is_asked_again_then_said_to_stay_running(tracking_store, monkeypatch,
+                                                                                          capsys):
+    """A job ending on SIGTERM marks its run KILLED through a store that may refuse for a moment (a
+    write lock held past its timeout): asked again after a pause; refused every time, one stderr line."""
+    import mlflow
+
+    from lab.tracking import core
+
+    monkeypatch.setattr(core, "KILL_MARK_RETRY_S", (0.0, 0.0))
+    real = mlflow.MlflowClient.set_terminated
+    refusals = []
+
+    def refusing_once(self, run_id, *args, **kwargs):
+        if len(refusals) < 1:
+            refusals.append(run_id)
+            raise RuntimeError("database is locked")
+        return real(self, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "set_terminated", refusing_once)
+    first = mlflow.MlflowClient().create_run("0").info.run_id
+    assert core.mark_run_killed("Terminated: stopped by SIGTERM", first) == first
+    assert mlflow.get_run(first).info.status == "KILLED" and refusals == [first]
+
+    def refusing(self, run_id, *args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(mlflow.MlflowClient, "set_terminated", refusing)
+    second = mlflow.MlflowClient().create_run("0").info.run_id
+    assert core.mark_run_killed("Terminated: stopped by SIGTERM", second) == second
+    assert mlflow.get_run(second).info.status == "RUNNING"
+    assert capsys.readouterr().err == (f"lab: could not mark run {second} KILLED (RuntimeError: database is locked); "
+                                       "it stays RUNNING in the store\n")
