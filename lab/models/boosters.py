@@ -398,7 +398,7 @@ def train_classifier(data: TrainingData, config: ModelConfig) -> TrainedModel:
 def _boost_lightgbm(booster: lgb.Booster, val_set: lgb.Dataset, rounds: int,
                     patience: int, min_delta: float = 0.0) -> tuple[lgb.Booster, int, float]:
     """Boost until :class:`EarlyStopping` says stop: the booster trimmed to the best round, that round
-    and its validation AUC (the engine's ``auc`` metric, the first of ``params``)."""
+    and its validation AUC (the value of the engine's ``auc`` metric, :func:`_running_validation_auc`)."""
     booster.add_valid(val_set, "validation")
     rule = EarlyStopping(patience, rounds, min_delta)
     validation_auc = _running_validation_auc(booster, val_set)
@@ -435,6 +435,8 @@ def _running_validation_auc(booster: lgb.Booster, val_set: lgb.Dataset) -> Calla
 
     def current() -> float:
         _safe_call(_LIB.LGBM_BoosterGetPredict(booster._handle, ctypes.c_int(1), ctypes.byref(length), out))  # noqa: SLF001
+        if length.value != scores.size:  # one score a row for a binary objective; anything else is not ours to rank
+            raise LabError(f"LightGBM returned {length.value} validation scores for {scores.size} rows")
         return ranking_auc(scores, positive)
 
     return current
