@@ -65,12 +65,14 @@ def median(values) -> float:
 def served_cpu_s(address: str | None) -> float:
     """CPU seconds (user + system) of the children the fork server at ``address`` has reaped so far: the
     commands it ran (Linux ``/proc/<pid>/stat`` fields cutime and cstime); 0 without a server."""
-    if not address:
+    from lab.forkserver import server_pid
+
+    pid = server_pid(address) if address else None
+    if pid is None:
         return 0.0
     try:
-        pid = int(Path(f"{address}.pid").read_text().split()[0])
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError, IndexError):
+    except (OSError, IndexError):
         return 0.0
     # after the ")" that ends the command name: state is field 3, so cutime (16) and cstime (17) are [13], [14]
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")

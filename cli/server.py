@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lab.forkserver import FORK_SERVER_ENV, IDLE_EXIT_S, SUPPORTED, ForkServer, default_address
+from lab.forkserver import FORK_SERVER_ENV, IDLE_EXIT_S, SUPPORTED, ForkServer, default_address, server_pid
 
 __all__ = ["server_command"]
 
@@ -42,7 +42,7 @@ def status() -> None:
     address = _address()
     if address is None:
         return
-    pid = Path(f"{address}.pid").read_text().strip() if Path(f"{address}.pid").is_file() else "?"
+    pid = server_pid(address) or "?"
     if ForkServer(address).listening():
         click.echo(f"fork server: running, pid {pid}, socket {address}")
         if Path(f"{address}.log").is_file():

@@ -83,6 +83,7 @@ from lab.study.tuning import (
     period_auc_matrix,
     recover_stale_trials,
     run_study,
+    search_size,
     search_space,
     study_identity,
     study_progress,
@@ -250,10 +251,9 @@ def planned_trials(tune_config: TuneConfig) -> int:
     >>> planned_trials(TuneConfig(num_leaves=[7], max_depth=[3], learning_rate=[0.1], min_data_in_leaf=[200]))
     1
     """
-    points = grid_points(search_space(tune_config))
-    if not tune_config.trials:
-        return points
-    return tune_config.trials if tune_config.sampler == "tpe" else min(points, tune_config.trials)
+    if tune_config.sampler == "tpe" and tune_config.trials:
+        return tune_config.trials
+    return search_size(grid_points(search_space(tune_config)), tune_config.trials)
 
 
 def grid_overrides(args) -> dict[str, list[int | float]]:

@@ -62,7 +62,7 @@ from typing import Any, Mapping, Sequence
 
 __all__ = ["ForkServer", "ServedProcess", "FORK_SERVER_ENV", "SERVED_ENV", "SUPPORTED", "PRELOAD", "IDLE_EXIT_S",
            "LOAD_TIME_ENV",
-           "default_address", "exit_as", "from_environment", "run_served"]
+           "default_address", "exit_as", "from_environment", "run_served", "server_pid", "serving"]
 
 #: The environment variable naming the fork server to use (a Unix socket's path), or ``off``.
 FORK_SERVER_ENV = "LAB_FORK_SERVER"
@@ -83,8 +83,8 @@ SUPPORTED = sys.platform.startswith("linux")
 #: Seconds without a request or a running child after which a background server (``lab``'s) exits.
 IDLE_EXIT_S = 900
 
-#: Environment variables a library or the interpreter reads once, when it loads (names, or prefixes
-#: ending in ``_``): a request whose values differ from the server's is refused.
+#: Environment variables a library or the interpreter reads once, when it loads (prefixes of their
+#: names): a request whose values differ from the server's is refused.
 LOAD_TIME_ENV = ("OMP_", "KMP_", "GOMP_", "MKL_", "OPENBLAS_", "BLIS_", "NUMBA_", "NUMEXPR_", "MPLBACKEND", "MPLCONFIGDIR",
                  "PYTHON", "LD_", "TZ", "LANG", "LC_", "ARROW_")
 
@@ -259,6 +259,32 @@ class ForkServer:
         self.close()
 
 
+@contextlib.contextmanager
+def serving():
+    """A server owned by this process (:meth:`ForkServer.start` without waiting), named in
+    ``LAB_FORK_SERVER`` for the block: the entry points the lab's runner starts inside run in its
+    children. For a process that will have threads (the scheduler) or an OpenMP runtime (a test
+    worker) and so cannot fork itself: start it before either. The earlier value comes back after."""
+    earlier = os.environ.get(FORK_SERVER_ENV)
+    with ForkServer.start(wait=False) as server:
+        os.environ[FORK_SERVER_ENV] = server.address
+        try:
+            yield server
+        finally:
+            if earlier is None:
+                os.environ.pop(FORK_SERVER_ENV, None)
+            else:
+                os.environ[FORK_SERVER_ENV] = earlier
+
+
+def server_pid(address: str) -> int | None:
+    """The pid a background server at ``address`` wrote beside its socket (``<address>.pid``); None without one."""
+    try:
+        return int(Path(f"{address}.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def from_environment(env: Mapping[str, str] = os.environ) -> ForkServer | None:
     """The server ``LAB_FORK_SERVER`` (of ``env``) names, else this user's background server
     (:func:`default_address`), when its socket exists; None when there is none or ``LAB_FORK_SERVER=off``."""
@@ -365,9 +391,7 @@ def _python_path(env: Mapping[str, str]) -> list[str]:
 
 def _load_time_settings(env: Mapping[str, str]) -> dict[str, str]:
     """The variables of :data:`LOAD_TIME_ENV` in ``env`` (``PYTHONPATH`` is judged on its own)."""
-    return {k: v for k, v in env.items()
-            if k != "PYTHONPATH" and any(k.startswith(p) if p.endswith("_") else k == p or k.startswith(p)
-                                         for p in LOAD_TIME_ENV)}
+    return {k: v for k, v in env.items() if k != "PYTHONPATH" and k.startswith(LOAD_TIME_ENV)}
 
 
 # -- the server (runs in its own interpreter) ----------------------------------------------------

@@ -190,10 +190,9 @@ def warm_entry_points(checkout_left_as_found):
     (:mod:`lab.forkserver`), as the scheduler's do: a test worker has threads and LightGBM's
     OpenMP runtime, so it cannot fork itself, and a new interpreter per stage costs 2.5-3 s of imports.
     The server starts in the background; until it is ready, entry points start as processes."""
-    from lab.forkserver import FORK_SERVER_ENV, ForkServer
+    from lab.forkserver import serving
 
-    with ForkServer.start(wait=False) as server, pytest.MonkeyPatch.context() as patch:
-        patch.setenv(FORK_SERVER_ENV, server.address)
+    with serving() as server:
         yield server
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 
 from jobs.scheduler.firing import DEFAULT_RUNNER, STOP
 from jobs.scheduler.spec import Schedule, ScheduleError
-from lab.forkserver import FORK_SERVER_ENV, ForkServer
+from lab.forkserver import serving
 
 __all__ = ["build_scheduler", "sync_jobs", "run_scheduler", "STORED_JOB_FUNCTION"]
 
@@ -103,20 +101,6 @@ def sync_jobs(scheduler: Any, schedule: Schedule, runner: str = DEFAULT_RUNNER, 
     return actions
 
 
-@contextlib.contextmanager
-def _environment(name: str, value: str):
-    """``os.environ[name] = value`` for the block; the earlier value (or none) after it."""
-    earlier = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if earlier is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = earlier
-
-
 def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir: str = ".",
                   jobstore_url: str | None = None) -> None:
     """Run the schedule in the foreground until Ctrl-C or SIGTERM.
@@ -147,7 +131,7 @@ def run_scheduler(schedule: Schedule, runner: str = DEFAULT_RUNNER, project_dir:
         signal.signal(signal.SIGTERM, stop)
     # The firings run in threads, so the runner cannot fork this process: a fork server started now,
     # before any thread, gives every firing's entry point a warm interpreter (lab.forkserver).
-    with ForkServer.start(wait=False) as server, _environment(FORK_SERVER_ENV, server.address):
+    with serving():
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):

@@ -248,7 +248,8 @@ class TrainedModel:
     best_iteration : int
         Boosting rounds kept (1-based count of trees per class) at the best validation AUC.
     best_validation_auc : float
-        The engine's own validation AUC at ``best_iteration``.
+        The validation AUC at ``best_iteration``: the value of the engine's ``auc`` metric (LightGBM's
+        computed by :func:`lab.models.evaluation.ranking_auc` from its running scores).
     params : dict
         The native parameters passed to the engine.
     feature_names : tuple of str

@@ -79,6 +79,7 @@ __all__ = [
     "GRID_PARAMS",
     "JOURNAL_FILE_NAME",
     "search_space",
+    "search_size",
     "grid_points",
     "default_study_name",
     "open_storage",
@@ -635,14 +636,25 @@ def _is_grid(study: optuna.Study) -> bool:
     return isinstance(study.sampler, optuna.samplers.GridSampler)
 
 
+def search_size(grid_size: int | None, trials: int | None) -> int:
+    """How many trials a search runs: a grid's points, capped by ``trials`` when set; without a grid
+    (``grid_size`` None: TPE) the budget ``trials`` itself (0 when unset).
+
+    >>> search_size(81, 0), search_size(81, 20), search_size(None, 30)
+    (81, 20, 30)
+    """
+    if grid_size is None:
+        return int(trials or 0)
+    return min(grid_size, trials) if trials else grid_size
+
+
 def _target(study: optuna.Study, n_trials: int | None) -> int:
     if _is_grid(study):
         space = study.user_attrs.get(_ATTR_SPACE)
-        size = grid_points(space) if space else len(study.sampler._all_grids)  # noqa: SLF001
-        return min(size, n_trials) if n_trials else size
+        return search_size(grid_points(space) if space else len(study.sampler._all_grids), n_trials)  # noqa: SLF001
     if not n_trials or n_trials < 1:
         raise LabError(f"a TPE study needs a trial budget: set tune.trials > 0 (got {n_trials!r})")
-    return int(n_trials)
+    return search_size(None, n_trials)
 
 
 def _claimed(study: optuna.Study) -> int:

@@ -199,7 +199,7 @@ def run_entry_point(
 def _served(command: PythonCommand, env: Mapping[str, str], text: str) -> ServedProcess | None:
     """The command run by the fork server ``LAB_FORK_SERVER`` names, or the background one
     (:mod:`lab.forkserver`), when there is one and it is the interpreter the command would start; else None."""
-    server = from_environment()
+    server = from_environment(env)
     return server.run(command, env, text=text) if server is not None else None
 
 
