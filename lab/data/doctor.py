@@ -51,7 +51,7 @@ from lab.market.sessions import epoch_ns, regular_sessions
 
 __all__ = ["Finding", "DoctorSettings", "DataReport", "FINDING_KINDS", "diagnose", "data_statistics",
            "findings_table", "flagged_sessions", "drop_sessions", "report_summary",
-           "examine_for_featurize", "findings_warning", "yearly_median_close"]
+           "examine_for_featurize", "featurize_rolls", "findings_warning", "roll_table", "yearly_median_close"]
 
 FINDING_KINDS = ("missing_minutes", "missing_slots", "shifted_hours", "zero_volume", "constant_volume",
                  "stale_prices", "price_spike", "roll")
@@ -177,12 +177,13 @@ class _Bars:
 
 
 def _five_minute_bars(minutes: pd.DataFrame) -> _Bars:
-    local = epoch_ns(minutes.index.tz_localize(None))
-    bucket = local // (5 * _NS_MIN)  # ET offsets are whole hours: local and UTC buckets agree
+    bucket = epoch_ns(minutes.index) // (5 * _NS_MIN)  # ET offsets are whole hours: UTC and ET buckets agree
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     ends = np.r_[starts[1:], len(bucket)] - 1
     volume = minutes["volume"].to_numpy().astype(np.float64)
-    return _Bars(starts=starts, count=np.diff(np.r_[starts, len(bucket)]), local=bucket[starts] * 5 * _NS_MIN,
+    utc_starts = pd.DatetimeIndex((bucket[starts] * 5 * _NS_MIN).view("datetime64[ns]")).tz_localize("UTC")
+    local = epoch_ns(utc_starts.tz_convert(minutes.index.tz).tz_localize(None))  # the bar starts' ET wall clock only
+    return _Bars(starts=starts, count=np.diff(np.r_[starts, len(bucket)]), local=local,
                  open=minutes["open"].to_numpy()[starts], high=np.maximum.reduceat(minutes["high"].to_numpy(), starts),
                  low=np.minimum.reduceat(minutes["low"].to_numpy(), starts), close=minutes["close"].to_numpy()[ends],
                  volume=np.add.reduceat(volume, starts), volume_sq=np.add.reduceat(volume * volume, starts))
@@ -303,7 +304,7 @@ def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSett
         if i < n_sessions:
             findings.append(Finding(names[i], "price_spike", text))
     if rolls is None:
-        rolls = detect_rolls(minutes, instrument, calendar, tick_size) if instrument else empty_roll_table()
+        rolls = roll_table(minutes, instrument, calendar, tick_size)
     for _, row in rolls.iterrows():
         local = row["minute"].tz_convert("America/New_York")
         session = (local + pd.Timedelta(hours=6)).strftime("%Y-%m-%d")  # Globex evenings: the next session
@@ -519,8 +520,23 @@ def yearly_median_close(minutes: pd.DataFrame, every: int = 60) -> dict[int, flo
     return {int(year): float(value) for year, value in medians.items()}
 
 
+def roll_table(minutes: pd.DataFrame, instrument: str | None, calendar: str = "XNYS", tick_size: float = 0.25,
+               known: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The contract switches the doctor reports and featurize adjusts by: ``known`` (a stitched file's
+    measured table) when given, else detected in ``minutes`` (:func:`lab.data.rolls.detect_rolls`), and
+    none without an instrument (``[data] instrument`` unset: no roll schedule to look at)."""
+    if known is not None:
+        return known
+    return detect_rolls(minutes, instrument, calendar, tick_size) if instrument else empty_roll_table()
+
+
+def featurize_rolls(minutes: pd.DataFrame, config: Any, known_rolls: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`roll_table` with ``config``'s instrument, calendar and tick size."""
+    return roll_table(minutes, config.data.instrument, config.session.calendar, config.instrument.tick_size, known_rolls)
+
+
 def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str | None = None,
-                          known_rolls: pd.DataFrame | None = None
+                          known_rolls: pd.DataFrame | None = None, adjusted: pd.DataFrame | None = None
                           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], pd.DataFrame]:
     """What featurize does with the doctor: diagnose, keep or drop the flagged sessions, adjust rolls.
 
@@ -536,7 +552,12 @@ def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str |
         The file's name, checked against ``[data] instrument`` (its symbol and its price level);
         None skips the check (the synthetic default is made for the instrument).
     known_rolls : DataFrame, optional
-        The roll table of a stitched file (measured from both contracts); None: detected.
+        The roll table of a stitched file (measured from both contracts), or the one
+        :func:`featurize_rolls` resolved; None: detected.
+    adjusted : DataFrame, optional
+        ``minutes`` already adjusted for ``known_rolls`` as ``[data] roll_adjust`` says (featurize
+        adjusts them up front to build the tables while the doctor runs): returned as the minutes
+        to featurize (less the dropped sessions) instead of adjusting them a second time.
 
     Returns
     -------
@@ -553,8 +574,12 @@ def examine_for_featurize(minutes: pd.DataFrame, config: Any, source_name: str |
                       calendar=config.session.calendar, rolls=known_rolls)
     findings = findings_table(report)
     flagged = flagged_sessions(findings)
-    kept = drop_sessions(minutes, sessions, flagged) if config.data.on_bad_sessions == "drop" else minutes
-    kept = adjust_rolls(kept, report.rolls, config.data.roll_adjust)
+    if adjusted is not None and known_rolls is None:
+        raise ValueError("examine_for_featurize: `adjusted` minutes need the `known_rolls` they were adjusted for")
+    base = minutes if adjusted is None else adjusted  # a minute's shift depends only on its time: drop and adjust commute
+    kept = drop_sessions(base, sessions, flagged) if config.data.on_bad_sessions == "drop" else base
+    if adjusted is None:
+        kept = adjust_rolls(kept, report.rolls, config.data.roll_adjust)
     summary = {"findings_per_kind": report.counts(), "sessions_checked": report.statistics["sessions_checked"],
                "sessions_flagged": len(flagged),
                "sessions_dropped": len(flagged) if config.data.on_bad_sessions == "drop" else 0,

@@ -166,7 +166,6 @@ def read_minutes(
 
 
 _FAR_PAST, _FAR_FUTURE = dt.date(1, 1, 1), dt.date(9999, 12, 31)
-_NS_DAY = 86_400 * 10**9
 
 
 def _cut_ranges(until: dt.date | None, since: dt.date | None,
@@ -192,11 +191,12 @@ def _outside_cuts(stamps: pd.DatetimeIndex, cuts: list[tuple[dt.date, dt.date]],
         return keep
     known = np.asarray(stamps.notna())
     local = np.asarray(stamps.tz_convert(MARKET_TZ).tz_localize(None).asi8) if wall_ns is None else wall_ns
-    day = np.where(known, local // _NS_DAY * _NS_DAY, 0)  # midnight of the ET date (normalize() at 1/40 the cost)
     for start, end in cuts:
-        lo = pd.Timestamp(max(start, dt.date(1677, 9, 22))).value
-        hi = pd.Timestamp(min(end, dt.date(2262, 4, 10))).value
-        keep &= ~(known & (day >= lo) & (day <= hi))
+        # The ET date lies in start..end when the wall clock lies in [start 00:00, the day after end 00:00).
+        inside = known.copy() if start <= _FAR_PAST else (local >= pd.Timestamp(max(start, dt.date(1677, 9, 22))).value)
+        if end < _FAR_FUTURE:
+            inside &= local < pd.Timestamp(min(end, dt.date(2262, 4, 10)) + dt.timedelta(days=1)).value
+        keep &= ~(known & inside)
     return keep
 
 
@@ -803,7 +803,7 @@ def _localize_by_hour(naive: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex | No
     hour = values // _NS_HOUR - lo
     if changing.any() and changing[hour].any():
         return None
-    return pd.DatetimeIndex((values + shift[hour]).view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+    return pd.DatetimeIndex(values + shift[hour], dtype=pd.DatetimeTZDtype("ns", tz))  # integers: UTC instants
 
 
 def _ambiguous_mask(naive: pd.DatetimeIndex, tz: str) -> np.ndarray:

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.data.doctor import diagnose, examine_for_featurize, flagged_sessions, findings_table
+from lab.data.doctor import (diagnose, examine_for_featurize, featurize_rolls, flagged_sessions, findings_table,
+                             roll_table)
 from lab.data.rolls import adjust_rolls, back_adjust, detect_rolls, read_roll_table, write_roll_table
 from lab.config import LabConfig
 from lab.errors import DataError
@@ -112,6 +113,30 @@ def test_examine_for_featurize_back_adjusts_by_default_and_reports_the_table(glo
     np.testing.assert_array_equal(kept[PRICES].to_numpy(), (globex[PRICES] + 30.0).to_numpy())
     kept, _, _, _ = examine_for_featurize(rolled, LabConfig().replace({"data.roll_adjust": "none"}))
     assert kept is rolled
+
+
+def test_examine_for_featurize_takes_minutes_the_caller_adjusted_instead_of_adjusting_twice(globex):
+    rolled = plant_roll(globex, "2024-03-06 18:00", 30.0)
+    config = LabConfig()
+    rolls = featurize_rolls(rolled, config)
+    adjusted = adjust_rolls(rolled, rolls, "back")
+    kept, findings, summary, table = examine_for_featurize(rolled, config, known_rolls=rolls, adjusted=adjusted)
+    assert kept is adjusted
+    alone = examine_for_featurize(rolled, config)
+    pd.testing.assert_frame_equal(kept, alone[0])
+    pd.testing.assert_frame_equal(findings, alone[1])
+    pd.testing.assert_frame_equal(table, alone[3])
+    assert summary == alone[2]
+    with pytest.raises(ValueError, match="need the `known_rolls`"):
+        examine_for_featurize(rolled, config, adjusted=adjusted)
+
+
+def test_featurize_rolls_prefers_the_measured_table_and_a_roll_table_needs_an_instrument(globex):
+    rolled = plant_roll(globex, "2024-03-06 18:00", 30.0)
+    measured = detect_rolls(rolled, "MES").assign(method="measured")
+    assert featurize_rolls(rolled, LabConfig(), measured) is measured
+    assert featurize_rolls(rolled, LabConfig())["gap"].tolist() == [30.0]
+    assert roll_table(rolled, None).empty and roll_table(rolled, "MES")["gap"].tolist() == [30.0]
 
 
 def test_roll_table_round_trips_through_csv(globex, tmp_path):

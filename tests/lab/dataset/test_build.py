@@ -155,6 +155,29 @@ def test_prepare_dataset_says_a_file_whose_prices_never_move_is_at_fault(tmp_pat
         prepare_dataset(_config(path), progress=lambda m: None)
 
 
+def test_prepare_dataset_builds_the_same_dataset_with_the_doctor_beside_featurize_as_before_it(tmp_path, monkeypatch):
+    """With [data] on_bad_sessions = "warn" the doctor runs on a second thread while featurize builds the
+    tables from the roll-adjusted minutes; with "drop" it runs first. Nothing flagged: the same dataset."""
+    import pandas as pd
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    minutes = make_minutes("2023-08-01", "2023-12-29", seed=11, overnight=True)
+    minutes.loc[minutes.index >= pd.Timestamp("2023-09-06 18:00", tz=minutes.index.tz), ["open", "high", "low", "close"]] += 30.0
+    path = write_firstrate(minutes, tmp_path / "rolled.txt")
+    beside = prepare_dataset(_config(path, **{"data.on_bad_sessions": "warn"}), progress=lambda m: None)
+    first = prepare_dataset(_config(path, **{"data.on_bad_sessions": "drop"}), progress=lambda m: None)
+    assert beside.manifest["data_doctor"]["rolls"] == 1 and beside.manifest["data_doctor"]["sessions_flagged"] == 0
+    for name in beside.tables:
+        pd.testing.assert_frame_equal(beside.tables[name], first.tables[name])
+    assert beside.session_prints == first.session_prints
+    assert beside.manifest["data_doctor"] == first.manifest["data_doctor"]
+    assert beside.manifest["leak_audit"]["features_audited"] == first.manifest["leak_audit"]["features_audited"]
+    for table in ("rolls", "data_findings", "minutes_validation", "session_prints"):
+        pd.testing.assert_frame_equal(pd.read_parquet(beside.folder / f"{table}.parquet"),
+                                      pd.read_parquet(first.folder / f"{table}.parquet"))
+    assert {"doctor_s", "fingerprints_s", "featurize_s"} <= set(beside.timings_s)
+
+
 def test_prepare_dataset_back_adjusts_a_planted_roll_and_keeps_its_table(tmp_path, monkeypatch):
     import pandas as pd
 
