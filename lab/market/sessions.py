@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import threading
 import warnings
 from pathlib import Path
 
@@ -47,7 +48,18 @@ def epoch_ns(stamps: "pd.DatetimeIndex | pd.Series") -> "np.ndarray":
 _SCHEDULES: dict[str, list[tuple[dt.date, dt.date, pd.DataFrame]]] = {}
 
 
+#: One thread at a time finds or builds a schedule (featurize and the data doctor ask from two threads;
+#: the build's ``warnings.catch_warnings`` is process-wide state).
+_SCHEDULE_LOCK = threading.Lock()
+
+
 def _schedule(name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """:func:`_find_or_build_schedule`, one thread at a time."""
+    with _SCHEDULE_LOCK:
+        return _find_or_build_schedule(name, start, end)
+
+
+def _find_or_build_schedule(name: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     """The calendar's schedule (index: session dates; ``open``, ``close`` in UTC) covering ``start..end``.
 
     Building an ``exchange_calendars`` calendar costs ~0.1 s per decade of holiday rules, a tenth of a

@@ -45,3 +45,37 @@ def test_a_damaged_kept_schedule_is_built_again(tmp_path, monkeypatch):
     span = (dt.date(2022, 1, 3), dt.date(2022, 2, 1))
     assert regular_sessions("XNYS", *span).equals(_fresh(*span))
     assert (folder / f"XNYS_{sessions.CALENDARS_VERSION}_2021-01-01_2022-12-31.npy").is_file()
+
+
+def test_threads_asking_for_one_schedule_build_it_once_and_leave_the_warning_filters_alone(tmp_path, monkeypatch):
+    """Featurize and the data doctor ask from two threads; the build silences the library's warnings
+    with process-wide state, so builds take turns."""
+    import threading
+    import warnings
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    monkeypatch.setattr(sessions, "_SCHEDULES", {})
+    builds = []
+    real_get = xcals.get_calendar
+
+    def counted(*args, **kwargs):
+        builds.append(threading.current_thread().name)
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(xcals, "get_calendar", counted)
+    filters = list(warnings.filters)
+    span = (dt.date(2021, 2, 1), dt.date(2021, 6, 30))
+    results, start = [], threading.Barrier(4)
+
+    def ask() -> None:
+        start.wait()
+        results.append(regular_sessions("XNYS", *span))
+
+    threads = [threading.Thread(target=ask, name=f"asker-{i}") for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1 and len(results) == 4
+    assert all(result.equals(results[0]) for result in results) and results[0].equals(_fresh(*span))
+    assert warnings.filters == filters
