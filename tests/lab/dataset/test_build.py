@@ -227,3 +227,24 @@ def test_the_synthetic_default_is_hashed_once_per_resolution(monkeypatch):
     monkeypatch.setattr(build, "file_sha256", lambda path: calls.append(path) or real(path))
     again = build.data_source(config, progress=lambda m: None)
     assert len(calls) == 1 and again.sha256 == generated.sha256 and again.synthetic is not None
+
+
+def test_prepare_dataset_reports_the_doctors_error_before_featurizes_when_both_fail(minute_file, monkeypatch):
+    """The doctor runs beside featurize; if both fail, the doctor's verdict on the file is what the user sees."""
+    import lab.dataset.build as build
+    from lab.errors import DataError
+
+    def doctor_fails(*args, **kwargs):
+        raise DataError("the doctor's verdict")
+
+    def featurize_fails(*args, **kwargs):
+        raise DataError("featurize's complaint")
+
+    real_build_tables = build.build_tables
+    monkeypatch.setattr(build, "examine_for_featurize", doctor_fails)
+    monkeypatch.setattr(build, "build_tables", featurize_fails)
+    with pytest.raises(DataError, match="the doctor's verdict"):
+        prepare_dataset(_config(minute_file), progress=lambda m: None, force=True)
+    monkeypatch.setattr(build, "build_tables", real_build_tables)
+    with pytest.raises(DataError, match="the doctor's verdict"):  # the doctor alone fails: its error
+        prepare_dataset(_config(minute_file), progress=lambda m: None, force=True)
