@@ -421,6 +421,18 @@ def _library_files() -> dict[str, int]:
     return found
 
 
+def _warm_caches() -> None:
+    """What a preloaded library computes once per process on first use, computed in the server so that
+    every child inherits it: MLflow's map of the installed packages' modules
+    (``importlib.metadata.packages_distributions()``, about 0.6 s here), which each model it logs
+    checks its pip requirements against. A library that upgrades is seen (the server then exits);
+    an MLflow without that cache (a private name) only costs its children the scan."""
+    with contextlib.suppress(Exception):
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_modules_to_packages_map()
+
+
 def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s: float | None) -> None:  # pragma: no cover
     """The server's loop: accept requests, fork children, send their exit codes, watch their callers."""
     forked = _load_forked()
@@ -429,6 +441,7 @@ def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s:
     for name in preload:
         with contextlib.suppress(ImportError):  # an optional library that is not installed
             importlib.import_module(name)
+    _warm_caches()
     libraries = _library_files()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with contextlib.suppress(FileNotFoundError):

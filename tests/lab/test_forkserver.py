@@ -41,6 +41,17 @@ def test_a_served_command_sees_what_a_new_interpreter_sees_and_ends_as_one(tmp_p
     assert capfd.readouterr().out.splitlines() == ["from a worker thread"]  # on the caller's own stdout
 
 
+def test_a_served_child_inherits_mlflows_map_of_installed_packages(tmp_path, server):
+    """Each model MLflow logs checks its pip requirements against that map (about 0.6 s to build):
+    the server builds it once, its children do not."""
+    (tmp_path / "map.py").write_text(
+        "import sys\nfrom mlflow.utils import requirements_utils as r\n"
+        "sys.exit(0 if r._MODULES_TO_PACKAGES and 'lightgbm' in r._MODULES_TO_PACKAGES else 5)\n")
+    served = server.run(_command("python map.py", tmp_path, os.environ), dict(os.environ), text="map")
+    assert served is not None, "the server refused the command"
+    assert served.wait(timeout=60) == 0
+
+
 def test_a_served_command_stopped_by_its_process_group_ends_killed(tmp_path, server):
     (tmp_path / "wait.py").write_text("import time\ntime.sleep(60)\n")
     served = server.run(_command("python wait.py", tmp_path, os.environ), dict(os.environ), text="wait")
