@@ -160,9 +160,9 @@ def _all_clean(frame: pd.DataFrame) -> bool:
     stamps = index.as_unit("ns").asi8
     open_, high, low, close = (frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close"))
     volume = frame["volume"].to_numpy()
-    with np.errstate(invalid="ignore"):  # NaN compares False: a missing price is not clean
-        clean = (open_ > 0) & (close > 0) & (high >= np.maximum(open_, close)) & (low <= np.minimum(open_, close))
-        clean &= low > 0
+    with np.errstate(invalid="ignore"):  # NaN compares False (and np.minimum/maximum pass it on): not clean
+        # a positive low at or below open and close makes them positive too
+        clean = (low > 0) & (low <= np.minimum(open_, close)) & (high >= np.maximum(open_, close))
         clean &= volume >= 0 if volume.dtype.kind in "iu" else (volume >= 0) & (volume % 1 == 0)
     return bool(clean.all() and (stamps % 60_000_000_000 == 0).all() and (stamps[1:] > stamps[:-1]).all())
 
