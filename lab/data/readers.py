@@ -337,10 +337,11 @@ def _inside(head: np.ndarray, day: np.ndarray, lo: dt.date, hi: dt.date) -> np.n
     return (((head > lo8) | ((head == lo8) & (day >= lo2))) & ((head < hi8) | ((head == hi8) & (day <= hi2))))
 
 
-def _sorted_skips(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.date]], exact_zone: bool
-                  ) -> list[tuple[int, int]] | None:
+def _sorted_skips(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.date]], exact_zone: bool,
+                  lines: dict[tuple[int, int], int] | None = None) -> list[tuple[int, int]] | None:
     """Byte ranges to skip unparsed, found by binary search in a file in time order; ``None`` when a
     range to skip holds a line that is not dated inside its cut (out of order, or undated).
+    ``lines`` (optional) receives the number of lines of each range checked, by its ``(start, end)``.
 
     Exact for naive stamps read in exchange time. Otherwise (an offset in a skipped line, or
     another zone) each cut is narrowed by a day on both sides: those lines are parsed and cut by
@@ -360,6 +361,8 @@ def _sorted_skips(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt
             dated, head, day, offset = _block_dates(data, a, b)
             if not (dated & _inside(head, day, lo, hi)).all():
                 return None
+            if lines is not None:
+                lines[(a, b)] = len(dated)  # one entry per line of the range
             if margin == 0 and offset.any():
                 retry = True
                 break
@@ -469,9 +472,9 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
     with path.open("rb") as handle:
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             body_start = data.find(b"\n") + 1 if has_header else bom
-            skips = None
+            skips, counted = None, {}
             if cuts and time_src == names[0] and body_start < len(data):
-                skips = _sorted_skips(data, body_start, cuts, exact_zone)
+                skips = _sorted_skips(data, body_start, cuts, exact_zone, counted)
                 if skips is None:  # not in time order (or undated lines in a cut): one pass over every line
                     starts, ends, keep = _line_plan(data, body_start, cuts, exact_zone)
                     change = np.flatnonzero(np.diff(np.r_[1, keep.astype(np.int8), 1]))
@@ -480,9 +483,11 @@ def _read_text(path: Path, on_bad_rows: str, cuts: list[tuple[dt.date, dt.date]]
             if skips and len(skips) == 1 and skips[0][1] == len(data):
                 # One held-out range to the end (the usual test window): the lines before it, unsplit and uncopied.
                 content = pa.memory_map(str(path)).read_buffer(skips[0][0])
-                gap = np.frombuffer(data, dtype=np.uint8, offset=skips[0][0])
-                skipped = int(np.count_nonzero(gap == 10)) + (1 if len(gap) and gap[-1] != 10 else 0)
-                del gap
+                skipped = counted.get(skips[0], -1)  # the date check counted its lines
+                if skipped < 0:
+                    gap = np.frombuffer(data, dtype=np.uint8, offset=skips[0][0])
+                    skipped = int(np.count_nonzero(gap == 10)) + (1 if len(gap) and gap[-1] != 10 else 0)
+                    del gap
             elif skips:
                 numbered = len(skips) > 1 or skips[0][1] < len(data)  # a gap with lines after it
                 pieces, numbers, line, at = [data[:body_start]], [], first_line, body_start

@@ -131,6 +131,17 @@ def test_read_minutes_until_cuts_rows_before_checking_them(tmp_path):
     assert len(result.minutes) == 2 and result.rows_outside == 1
 
 
+@pytest.mark.parametrize("ending", ["\n", ""])
+def test_read_minutes_counts_every_held_out_line_with_or_without_a_final_newline(tmp_path, minutes_factory, ending):
+    minutes = minutes_factory("2023-12-27", "2024-01-03")
+    lines = write_firstrate(minutes, tmp_path / "m.txt").read_text().splitlines()
+    path = tmp_path / "ending.txt"
+    path.write_text("\n".join(lines) + ending)
+    result = read_minutes(path, until=dt.date(2024, 1, 1))
+    assert result.rows_outside == sum(line >= "2024" for line in lines) > 0
+    assert result.rows_read == sum(line < "2024" for line in lines)
+
+
 def test_read_minutes_unsorted_rows_are_sorted_with_warning(tmp_path):
     lines = GOOD.splitlines()
     with pytest.warns(UserWarning, match="out of time order"):
