@@ -60,7 +60,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["ForkServer", "ServedProcess", "FORK_SERVER_ENV", "SERVED_ENV", "SUPPORTED", "PRELOAD", "IDLE_EXIT_S",
+__all__ = ["ForkServer", "ServedProcess", "FORK_SERVER_ENV", "SERVED_ENV", "SUPPORTED", "PRELOAD", "WARM_UP", "IDLE_EXIT_S",
            "LOAD_TIME_ENV",
            "default_address", "exit_as", "from_environment", "run_served", "server_pid", "serving"]
 
@@ -75,6 +75,13 @@ PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "pyarrow.csv", "pyarrow.dataset
            "mlflow.store.tracking.sqlalchemy_workspace_store", "mlflow.store.model_registry.sqlalchemy_workspace_store",
            "mlflow.utils.search_logged_model_utils", "sqlalchemy.dialects.sqlite", "alembic.command", "alembic.config",
            "git", "lightgbm", "numba", "optuna", "matplotlib.figure", "exchange_calendars", "click")
+
+#: What the server calls once after :data:`PRELOAD` (``module:function``): a preloaded library's per-process
+#: cache that every child would otherwise build on its first use. MLflow's map of the installed packages'
+#: modules (``importlib.metadata.packages_distributions()``, about 0.6 s here), which each model it logs
+#: checks its pip requirements against. A library that upgrades is seen (the server then exits); an MLflow
+#: without that private name only costs its children the scan.
+WARM_UP = ("mlflow.utils.requirements_utils:_init_modules_to_packages_map",)
 
 #: Where a fork server runs: Linux (Unix sockets of sequenced packets, ``prctl`` death signals); elsewhere
 #: every command starts its own interpreter.
@@ -421,16 +428,13 @@ def _library_files() -> dict[str, int]:
     return found
 
 
-def _warm_caches() -> None:
-    """What a preloaded library computes once per process on first use, computed in the server so that
-    every child inherits it: MLflow's map of the installed packages' modules
-    (``importlib.metadata.packages_distributions()``, about 0.6 s here), which each model it logs
-    checks its pip requirements against. A library that upgrades is seen (the server then exits);
-    an MLflow without that cache (a private name) only costs its children the scan."""
-    with contextlib.suppress(Exception):
-        from mlflow.utils import requirements_utils
-
-        requirements_utils._init_modules_to_packages_map()
+def _warm_caches(calls: Sequence[str] = WARM_UP) -> None:
+    """Call each ``module:function`` of :data:`WARM_UP`; one that is missing or fails only costs the
+    children the work it would have saved."""
+    for call in calls:
+        module, _, function = call.partition(":")
+        with contextlib.suppress(Exception):
+            getattr(importlib.import_module(module), function)()
 
 
 def _serve(address: str, preload: Sequence[str], owner: int | None, idle_exit_s: float | None) -> None:  # pragma: no cover
