@@ -419,9 +419,9 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
              + (f", dropped {dropped:,} bad rows {minute_file.rows_dropped}" if dropped else ""))
     audit: dict[str, Any] = {}
     source_name = None if synthetic else path.name
+    rolls = featurize_rolls(minute_file.minutes, config, known_rolls(path))
     if config.data.on_bad_sessions == "drop":  # the doctor decides which minutes there are: it runs first
-        prints, (minutes, findings, doctor, rolls) = _examine(minute_file.minutes, config, source_name,
-                                                             known_rolls(path), None, timings)
+        prints, (minutes, findings, doctor, _) = _examine(minute_file.minutes, config, source_name, rolls, None, timings)
         _say_doctor(doctor, config, progress)
         (tables, minutes_val), timings["featurize_s"] = _timed(build_tables, minutes, config, audit)
     else:
@@ -429,18 +429,17 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         # doctor and the fingerprints run on a second thread (their whole-array passes over the minutes
         # release the GIL; the features are mostly Python between short NumPy calls): the three take
         # about 0.33 s of wall instead of 0.45 s on the default file.
-        rolls = featurize_rolls(minute_file.minutes, config, known_rolls(path))
         adjusted = adjust_rolls(minute_file.minutes, rolls, config.data.roll_adjust)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-doctor") as pool:
             examining = pool.submit(_examine, minute_file.minutes, config, source_name, rolls, adjusted, timings)
             try:
-                featurized, timings["featurize_s"] = _timed(build_tables, adjusted, config, audit)
+                (tables, minutes_val), timings["featurize_s"] = _timed(build_tables, adjusted, config, audit)
             except Exception:  # the doctor's verdict on the file comes first, then why featurize failed
-                _say_doctor(examining.result()[1][2], config, progress)
+                _, (_, _, doctor, _) = examining.result()
+                _say_doctor(doctor, config, progress)
                 raise
-            prints, (minutes, findings, doctor, rolls) = examining.result()
+            prints, (_, findings, doctor, _) = examining.result()
         _say_doctor(doctor, config, progress)
-        tables, minutes_val = featurized
     timings["audit_s"] = audit["seconds"]  # part of featurize_s
     progress(f"built {', '.join(f'{n} {len(t):,} bars' for n, t in tables.items())} in {timings['featurize_s']:.2f} s; "
              f"look-ahead audit passed: {audit['features_audited']} features at {len(audit['cuts'])} cuts "
@@ -482,7 +481,7 @@ def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     return function(*args), time.perf_counter() - tick
 
 
-def _examine(minutes: pd.DataFrame, config: LabConfig, source_name: str | None, rolls: pd.DataFrame | None,
+def _examine(minutes: pd.DataFrame, config: LabConfig, source_name: str | None, rolls: pd.DataFrame,
              adjusted: pd.DataFrame | None, timings: dict[str, float]) -> tuple[list[SessionPrint], tuple]:
     """The session fingerprints and :func:`lab.data.doctor.examine_for_featurize` of the minutes read;
     their wall times go to ``timings`` (``fingerprints_s``, ``doctor_s``)."""
