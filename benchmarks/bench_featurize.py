@@ -4,15 +4,19 @@ the whole `mlflow run . -e featurize` wall time, the look-ahead audit's share of
 script a user would write with pandas alone. Prints medians of several runs.
 
     python benchmarks/bench_featurize.py [--runs 5] [--mlflow-runs 3] [--peer-runs 3] [--peer PATH]
-        [--before CHECKOUT] [--code-edited] [--only-peer]
+        [--before CHECKOUT] [--code-edited] [--only-peer] [--gap-s 1.0] [--seed 0]
 
 The 2.3-million-row input is the lab's own synthetic MES file (2019-05-01..2025-12-31), written
 once into benchmarks/out/. Each cold run is a fresh process (so its peak RSS is its own) with an
 empty feature cache; warm runs reuse that cache.
 
 Against the peer (``shared/bench/peer_featurize.py`` beside the checkout, or ``--peer``): both are
-timed as whole processes (interpreter start and imports included), alternated lab, peer, lab,
-peer, ..., and the medians compared. The lab's process loads the default configuration (the values
+timed as whole processes (interpreter start and imports included), in rounds of one process each,
+and the medians compared. The order inside each round is shuffled (``--seed``) and each process
+starts after a pause (``--gap-s``): on the virtual machines the lab runs on, a process that starts
+right after another inherits the kernel's state of the memory the other freed, and a fixed order
+biased one contender by up to 0.14 s (the same code measured 1.92 s after one process and 1.77 s after
+another). A user's featurize starts after a pause, too. The lab's process loads the default configuration (the values
 of lab.toml) and runs :func:`lab.dataset.build.prepare_dataset` cold: the data work of ``lab
 featurize`` (read and validate, data doctor, content fingerprints, bars, features, targets,
 look-ahead audit, tables written, digests) without the MLflow run around it. Like for like: the
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import resource
 import shutil
 import statistics
@@ -72,14 +77,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--mlflow-runs", type=int, default=3)
-    parser.add_argument("--peer-runs", type=int, default=3, help="whole processes of each, alternated (0: skip)")
+    parser.add_argument("--peer-runs", type=int, default=3, help="whole processes of each, in shuffled rounds (0: skip)")
     parser.add_argument("--peer", type=Path, default=None, help="the peer script (default: shared/bench/peer_featurize.py "
                         "beside the checkout)")
     parser.add_argument("--code-edited", action="store_true", help="remove the pipeline-code digest's memo before "
                         "every lab run (a cold featurize after an edit of the lab's code)")
     parser.add_argument("--only-peer", action="store_true", help="only the comparison with the peer")
+    parser.add_argument("--gap-s", type=float, default=1.0, help="pause before each whole process of the comparison "
+                        "with the peer (seconds; default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the shuffled order of each round (default 0)")
     parser.add_argument("--before", type=Path, default=None, help="a checkout of the code before (e.g. a git "
-                        "worktree of an older commit): its cold featurize joins the alternation")
+                        "worktree of an older commit): its cold featurize joins the rounds")
     args = parser.parse_args()
     path = _common.default_data_file()
     load_before = _common.load()
@@ -151,7 +159,7 @@ def _timed(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[f
 
 def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
     """The whole process of the lab's cold featurize and of the peer script (and of the lab in the
-    ``--before`` checkout), alternated; medians of wall and CPU time, and the ratios to the peer."""
+    ``--before`` checkout), in rounds of shuffled order; medians of wall and CPU time, and the ratios to the peer."""
     sys.path.insert(0, str(ROOT))
     from lab.config import load_config
 
@@ -174,8 +182,13 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
     walls = {name: [] for name in commands}
     cpus = {name: [] for name in commands}
     line = ""
+    shuffle = random.Random(args.seed).shuffle
     for _ in range(args.peer_runs):
-        for name, (command, folder, env) in commands.items():
+        order = list(commands)
+        shuffle(order)
+        for name in order:
+            command, folder, env = commands[name]
+            time.sleep(args.gap_s)
             if args.code_edited and name != "peer":
                 (Path(env["LAB_HOME"]) / ".lab" / "pipeline_code.json").unlink(missing_ok=True)
             wall, cpu, last = _timed(command, env, folder)
@@ -186,7 +199,8 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
     memo_state = "removed before each run (after a code edit)" if args.code_edited else "kept (after a lab.toml edit)"
     print(f"whole process, cold featurize (read and validate, data doctor, fingerprints, features, targets, look-ahead "
           f"audit, write, digests; pipeline-code memo {memo_state}) against the peer {peer.name} --until {until}, "
-          f"alternated, median of {args.peer_runs}:")
+          f"median of {args.peer_runs} rounds, order shuffled in each (seed {args.seed}), {args.gap_s:g} s pause before "
+          f"each process:")
     for name in commands:
         wall, cpu = med[name]
         ratio = "" if name == "peer" else f"; ratio to the peer {wall / med['peer'][0]:.2f}x wall, {cpu / med['peer'][1]:.2f}x CPU"

@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from lab.errors import DataError
 from lab.data.integrity import DEFAULT_MAX_BAD_SHARE, BadRows, check_minutes
+from lab.memory import without_huge_pages
 
 __all__ = ["MinuteFile", "read_minutes", "sniff_format", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
 
@@ -77,6 +78,7 @@ class MinuteFile:
     rows_outside: int = 0
 
 
+@without_huge_pages()
 def read_minutes(
     path: str | Path,
     tz: str = MARKET_TZ,
@@ -110,6 +112,8 @@ def read_minutes(
     max_bad_share : float, default 0.01
         With ``on_bad_rows="drop"``: the largest share of the rows read that may be dropped;
         more is refused with the count and the likely cause (a misread file, not a few bad rows).
+
+    NumPy's huge-page advice is off for the call (:func:`lab.memory.without_huge_pages`).
 
     Raises
     ------

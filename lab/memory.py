@@ -1,0 +1,71 @@
+"""NumPy's transparent-huge-page advice, switched off while the lab streams large short-lived arrays.
+
+When the kernel's transparent-huge-page policy is ``madvise`` (the common default:
+``/sys/kernel/mm/transparent_hugepage/enabled``), NumPy advises huge pages (``MADV_HUGEPAGE``)
+for every array of 4 MB and more (NumPy's documentation, *Global state: madvise hugepage on
+Linux*). That helps long-lived arrays read many times. A cold featurize is the opposite: it
+allocates, fills once and frees hundreds of arrays of 13 MB (one float column of 1.6 M minutes),
+and each fault of a fresh 2 MB page makes the kernel zero the whole page at once. On the 2-core
+virtual machines the lab runs on, that zeroing was the largest single cost of the process
+(``perf``: ``clear_page_erms`` under ``do_huge_pmd_anonymous_page``, 29 % of the samples); with
+4 KB pages the process spent 0.45 s in the kernel instead of 0.9 s and its wall time fell by
+about 0.2 s (figures: ``benchmarks/README.md``).
+
+:func:`without_huge_pages` turns the advice off for the calls inside it and restores what was
+there after the outermost one ends. A user who set ``NUMPY_MADVISE_HUGEPAGE`` chose for the
+process: then nothing is changed. Only NumPy's own advice is affected; the kernel's policy, other
+allocators (pyarrow's, LightGBM's) and arrays allocated before are untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Callable, Iterator
+
+__all__ = ["without_huge_pages", "HUGE_PAGE_ENV"]
+
+#: NumPy's environment variable for its huge-page advice ("0" off, "1" on), read when NumPy is imported.
+HUGE_PAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
+
+_LOCK = threading.Lock()
+_depth = 0
+_before: bool | None = None
+
+
+def _toggle() -> Callable[[bool], bool] | None:
+    """NumPy's runtime switch (sets the advice, returns the previous setting), or None in a NumPy without it."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:
+        return None
+    return _set_madvise_hugepage
+
+
+@contextlib.contextmanager
+def without_huge_pages() -> Iterator[None]:
+    """No huge-page advice for NumPy arrays allocated inside (nested and threaded uses included).
+
+    The setting is NumPy's and so the process's: another thread's arrays allocated meanwhile get
+    4 KB pages too (a matter of speed, never of results). The first caller to enter turns it off,
+    the last to leave restores it. Unchanged when ``NUMPY_MADVISE_HUGEPAGE`` is set or NumPy has no
+    runtime switch. Usable as a decorator.
+    """
+    global _depth, _before
+    toggle = None if HUGE_PAGE_ENV in os.environ else _toggle()
+    if toggle is None:
+        yield
+        return
+    with _LOCK:
+        _depth += 1
+        if _depth == 1:
+            _before = toggle(False)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _depth -= 1
+            if _depth == 0 and _before is not None:
+                toggle(_before)
+                _before = None
