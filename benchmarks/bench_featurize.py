@@ -4,7 +4,7 @@ the whole `mlflow run . -e featurize` wall time, the look-ahead audit's share of
 script a user would write with pandas alone. Prints medians of several runs.
 
     python benchmarks/bench_featurize.py [--runs 5] [--mlflow-runs 3] [--peer-runs 3] [--peer PATH]
-        [--before CHECKOUT] [--code-edited] [--only-peer] [--gap-s 1.0] [--seed 0]
+        [--before CHECKOUT] [--code-edited] [--only-peer] [--gap-s 1.0] [--seed 0] [--huge-pages]
 
 The 2.3-million-row input is the lab's own synthetic MES file (2019-05-01..2025-12-31), written
 once into benchmarks/out/. Each cold run is a fresh process (so its peak RSS is its own) with an
@@ -16,7 +16,9 @@ and the medians compared. The order inside each round is shuffled (``--seed``) a
 starts after a pause (``--gap-s``): on the virtual machines the lab runs on, a process that starts
 right after another inherits the kernel's state of the memory the other freed, and a fixed order
 biased one contender by up to 0.14 s (the same code measured 1.92 s after one process and 1.77 s after
-another). A user's featurize starts after a pause, too. The lab's process loads the default configuration (the values
+another). A user's featurize starts after a pause, too. ``--huge-pages`` adds the lab's process with
+NumPy's huge-page advice kept (``NUMPY_MADVISE_HUGEPAGE=1``, which :mod:`lab.memory` leaves alone):
+what turning it off saves. The lab's process loads the default configuration (the values
 of lab.toml) and runs :func:`lab.dataset.build.prepare_dataset` cold: the data work of ``lab
 featurize`` (read and validate, data doctor, content fingerprints, bars, features, targets,
 look-ahead audit, tables written, digests) without the MLflow run around it. Like for like: the
@@ -86,6 +88,8 @@ def main() -> None:
     parser.add_argument("--gap-s", type=float, default=1.0, help="pause before each whole process of the comparison "
                         "with the peer (seconds; default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffled order of each round (default 0)")
+    parser.add_argument("--huge-pages", action="store_true", help="add the lab with NumPy's huge-page advice kept "
+                        "(NUMPY_MADVISE_HUGEPAGE=1) to the comparison with the peer")
     parser.add_argument("--before", type=Path, default=None, help="a checkout of the code before (e.g. a git "
                         "worktree of an older commit): its cold featurize joins the rounds")
     args = parser.parse_args()
@@ -162,6 +166,7 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
     ``--before`` checkout), in rounds of shuffled order; medians of wall and CPU time, and the ratios to the peer."""
     sys.path.insert(0, str(ROOT))
     from lab.config import load_config
+    from lab.memory import HUGE_PAGE_ENV
 
     until = load_config(None, {"data.path": str(path)}).windows.test.start
     peer = _peer_script(args.peer)
@@ -175,6 +180,8 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
         before_home.mkdir(exist_ok=True)
         contenders["lab before"] = (args.before.resolve(), {**base, "LAB_HOME": str(before_home),
                                                             "PYTHONPATH": str(args.before.resolve())})
+    if args.huge_pages:  # the same code and home: only NumPy's advice differs
+        contenders["lab +THP"] = (ROOT, {**base, "LAB_HOME": home, HUGE_PAGE_ENV: "1"})
     commands = {name: ([sys.executable, "-c", WHOLE, str(path)], folder, env) for name, (folder, env) in contenders.items()}
     commands["peer"] = ([sys.executable, str(peer), str(path), "--until", until.isoformat()], ROOT, base)
     for name in contenders:  # a first run each: bytecode, the calendar's schedule, the code digest's memo
@@ -209,6 +216,9 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
     if "lab before" in med:
         print(f"  lab / lab before ({args.before}): {med['lab'][0] / med['lab before'][0]:.2f}x wall, "
               f"{med['lab'][1] / med['lab before'][1]:.2f}x CPU")
+    if "lab +THP" in med:
+        print(f"  lab / lab +THP (NumPy's huge-page advice kept): {med['lab'][0] / med['lab +THP'][0]:.2f}x wall, "
+              f"{med['lab'][1] / med['lab +THP'][1]:.2f}x CPU")
     print(f"  both read the minutes before {until}; the lab leaves the later ones unparsed, the peer parses the "
           f"whole file and filters; bytecode {bytecode}; the exchange calendar's schedule kept in .lab/calendars "
           f"(from the first run). Peer's own line: {line}")
