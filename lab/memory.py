@@ -24,6 +24,11 @@ import os
 import threading
 from typing import Callable, Iterator
 
+try:  # NumPy's runtime switch: sets the advice, returns the previous setting
+    from numpy._core.multiarray import _set_madvise_hugepage as _toggle
+except ImportError:  # a NumPy without it: nothing to switch
+    _toggle: Callable[[bool], bool] | None = None  # type: ignore[no-redef]
+
 __all__ = ["without_huge_pages", "HUGE_PAGE_ENV"]
 
 #: NumPy's environment variable for its huge-page advice ("0" off, "1" on), read when NumPy is imported.
@@ -32,15 +37,6 @@ HUGE_PAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
 _LOCK = threading.Lock()
 _depth = 0
 _before: bool | None = None
-
-
-def _toggle() -> Callable[[bool], bool] | None:
-    """NumPy's runtime switch (sets the advice, returns the previous setting), or None in a NumPy without it."""
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage
-    except ImportError:
-        return None
-    return _set_madvise_hugepage
 
 
 @contextlib.contextmanager
@@ -53,7 +49,7 @@ def without_huge_pages() -> Iterator[None]:
     runtime switch. Usable as a decorator.
     """
     global _depth, _before
-    toggle = None if HUGE_PAGE_ENV in os.environ else _toggle()
+    toggle = None if HUGE_PAGE_ENV in os.environ else _toggle
     if toggle is None:
         yield
         return
