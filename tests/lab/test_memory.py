@@ -80,17 +80,22 @@ def test_a_users_environment_setting_is_left_alone(advice, monkeypatch):
         assert _advised() is True
 
 
-def test_the_reader_runs_without_the_advice(advice, minute_file, monkeypatch):
-    import lab.data.readers as readers
+def _advice_seen_by(monkeypatch, module, name) -> list[bool]:
+    """NumPy's advice as ``module.name`` sees it at each call (the function is wrapped to record it)."""
+    seen, real = [], getattr(module, name)
 
-    seen = []
-    real = readers._read_text
-
-    def parse(*args, **kwargs):
+    def spy(*args, **kwargs):
         seen.append(_advised())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(readers, "_read_text", parse)
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
+def test_the_reader_runs_without_the_advice(advice, minute_file, monkeypatch):
+    import lab.data.readers as readers
+
+    seen = _advice_seen_by(monkeypatch, readers, "_read_text")
     readers.read_minutes(minute_file)
     assert seen == [False]
     assert _advised() is True
@@ -101,14 +106,7 @@ def test_featurize_runs_without_the_advice(advice, minute_file, monkeypatch):
     from lab.config import load_config
     from tests.lab.conftest import SMALL_WINDOWS
 
-    seen = []
-    real = build.build_tables
-
-    def tables(*args, **kwargs):
-        seen.append(_advised())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(build, "build_tables", tables)
+    seen = _advice_seen_by(monkeypatch, build, "build_tables")
     build.prepare_dataset(load_config(None, {"data.path": str(minute_file), **SMALL_WINDOWS}), progress=lambda m: None,
                           force=True)
     assert seen == [False]
