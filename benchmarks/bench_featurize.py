@@ -11,11 +11,11 @@ once into benchmarks/out/. Each cold run is a fresh process (so its peak RSS is 
 empty feature cache; warm runs reuse that cache.
 
 Against the peer (``shared/bench/peer_featurize.py`` beside the checkout, or ``--peer``): both are
-timed as whole processes (interpreter start and imports included), in rounds of one process each,
-and the medians compared. The order inside each round is shuffled (``--seed``) and each process
+timed as whole processes (interpreter start and imports included); each round runs one process per
+contender, and the medians are compared. The order inside each round is shuffled (``--seed``) and each process
 starts after a pause (``--gap-s``): on the virtual machines the lab runs on, a process that starts
 right after another inherits the kernel's state of the memory the other freed, and a fixed order
-biased one contender by up to 0.14 s (the same code measured 1.92 s after one process and 1.77 s after
+biased one contender by up to 0.15 s (the same code measured 1.92 s after one process and 1.77 s after
 another). A user's featurize starts after a pause, too. ``--huge-pages`` adds the lab's process with
 NumPy's huge-page advice kept (``NUMPY_MADVISE_HUGEPAGE=1``, which :mod:`lab.memory` leaves alone):
 what turning it off saves. The lab's process loads the default configuration (the values
@@ -174,6 +174,7 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
     # PYTHONDONTWRITEBYTECODE=1 compiles every edited project module again in every process, ~0.06 s).
     base = _common.child_env()
     bytecode = "cached" if base.pop("PYTHONDONTWRITEBYTECODE", None) is None else "cached (PYTHONDONTWRITEBYTECODE unset)"
+    base.pop(HUGE_PAGE_ENV, None)  # the lab's own choice, not the shell's (--huge-pages adds the other)
     contenders = {"lab": (ROOT, {**base, "LAB_HOME": home})}
     if args.before is not None:
         before_home = Path(home) / "before"  # removed with the benchmark's home

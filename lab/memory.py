@@ -8,8 +8,9 @@ allocates, fills once and frees hundreds of arrays of 13 MB (one float column of
 and each fault of a fresh 2 MB page makes the kernel zero the whole page at once. On the 2-core
 virtual machines the lab runs on, that zeroing was the largest single cost of the process
 (``perf``: ``clear_page_erms`` under ``do_huge_pmd_anonymous_page``, 29 % of the samples); with
-4 KB pages the process spent 0.45 s in the kernel instead of 0.9 s and its wall time fell by
-about 0.2 s (figures: ``benchmarks/README.md``).
+4 KB pages the process spends 0.1-0.3 s less CPU in the kernel and about 0.1 s less wall time
+(figures and how they were measured: ``benchmarks/README.md``, *Cold featurize against the peer
+script*).
 
 :func:`without_huge_pages` turns the advice off for the calls inside it and restores what was
 there after the outermost one ends. A user who set ``NUMPY_MADVISE_HUGEPAGE`` chose for the
@@ -26,7 +27,7 @@ from typing import Callable, Iterator
 
 try:  # NumPy's runtime switch: sets the advice, returns the previous setting
     from numpy._core.multiarray import _set_madvise_hugepage as _toggle
-except ImportError:  # a NumPy without it: nothing to switch
+except ImportError:  # a private name of NumPy 2: a later NumPy may drop it, and then nothing is switched
     _toggle: Callable[[bool], bool] | None = None  # type: ignore[no-redef]
 
 __all__ = ["without_huge_pages", "HUGE_PAGE_ENV"]
@@ -46,7 +47,8 @@ def without_huge_pages() -> Iterator[None]:
     The setting is NumPy's and so the process's: another thread's arrays allocated meanwhile get
     4 KB pages too (a matter of speed, never of results). The first caller to enter turns it off,
     the last to leave restores it. Unchanged when ``NUMPY_MADVISE_HUGEPAGE`` is set or NumPy has no
-    runtime switch. Usable as a decorator.
+    runtime switch. Usable as a decorator (of a plain function: a generator's body runs after the
+    call has returned).
     """
     global _depth, _before
     toggle = None if HUGE_PAGE_ENV in os.environ else _toggle
@@ -54,14 +56,13 @@ def without_huge_pages() -> Iterator[None]:
         yield
         return
     with _LOCK:
-        _depth += 1
-        if _depth == 1:
+        if _depth == 0:  # switched before counted: a failing switch leaves nothing behind
             _before = toggle(False)
+        _depth += 1
     try:
         yield
     finally:
         with _LOCK:
             _depth -= 1
-            if _depth == 0 and _before is not None:
-                toggle(_before)
-                _before = None
+            if _depth == 0:
+                toggle(bool(_before))

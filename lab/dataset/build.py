@@ -381,9 +381,7 @@ def prepare_dataset(config: LabConfig, progress: Progress = _stderr_progress, fo
         Sealed test ranges of the file's market (ET dates): their rows are never parsed. The
         caller (``jobs``) has checked that the train and validation windows avoid them.
 
-    NumPy's huge-page advice is off for the call (:func:`lab.memory.without_huge_pages`): a cold
-    build allocates and frees hundreds of 13 MB arrays, and zeroing fresh 2 MB pages cost more
-    than it saved.
+    NumPy's huge-page advice is off for the call (:func:`lab.memory.without_huge_pages`).
     """
     timings: dict[str, float] = {}
     tick = time.perf_counter()

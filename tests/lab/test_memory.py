@@ -5,12 +5,8 @@ import threading
 import pytest
 from numpy._core.multiarray import _get_madvise_hugepage, _set_madvise_hugepage
 
+import lab.memory
 from lab.memory import HUGE_PAGE_ENV, without_huge_pages
-
-
-def _advised() -> bool:
-    """NumPy's current huge-page advice."""
-    return _get_madvise_hugepage()
 
 
 @pytest.fixture
@@ -20,32 +16,48 @@ def advice(monkeypatch):
     before = _set_madvise_hugepage(True)
     yield
     _set_madvise_hugepage(before)
+    assert lab.memory._depth == 0, "a use of without_huge_pages was never left"
 
 
 @pytest.mark.parametrize("start", [True, False])
 def test_the_advice_is_off_inside_and_what_it_was_after(advice, start):
     _set_madvise_hugepage(start)
     with without_huge_pages():
-        assert _advised() is False
-    assert _advised() is start
+        assert _get_madvise_hugepage() is False
+    assert _get_madvise_hugepage() is start
 
 
 def test_the_advice_comes_back_after_an_error_inside(advice):
     with pytest.raises(ZeroDivisionError):
         with without_huge_pages():
             1 / 0
-    assert _advised() is True
+    assert _get_madvise_hugepage() is True
+
+
+def test_a_switch_that_fails_leaves_nothing_behind(advice, monkeypatch):
+    def broken(enabled):
+        raise RuntimeError("no switch today")
+
+    monkeypatch.setattr(lab.memory, "_toggle", broken)
+    with pytest.raises(RuntimeError, match="no switch today"):
+        with without_huge_pages():
+            pass
+    monkeypatch.undo()
+    monkeypatch.delenv(HUGE_PAGE_ENV, raising=False)
+    with without_huge_pages():  # the next use switches as if the failed one had never been
+        assert _get_madvise_hugepage() is False
+    assert _get_madvise_hugepage() is True
 
 
 def test_a_nested_use_leaves_it_off_until_the_outermost_ends(advice):
     @without_huge_pages()
     def inner() -> bool:
-        return _advised()
+        return _get_madvise_hugepage()
 
     with without_huge_pages():
         assert inner() is False
-        assert _advised() is False  # the inner exit did not turn it back on
-    assert _advised() is True
+        assert _get_madvise_hugepage() is False  # the inner exit did not turn it back on
+    assert _get_madvise_hugepage() is True
 
 
 def test_overlapping_threads_restore_it_once_the_last_leaves(advice):
@@ -63,7 +75,7 @@ def test_overlapping_threads_restore_it_once_the_last_leaves(advice):
         with without_huge_pages():
             second_in.set()
             first_out.wait(5)
-            seen["after the first left"] = _advised()
+            seen["after the first left"] = _get_madvise_hugepage()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
@@ -71,13 +83,13 @@ def test_overlapping_threads_restore_it_once_the_last_leaves(advice):
     for thread in threads:
         thread.join(10)
     assert seen == {"after the first left": False}
-    assert _advised() is True
+    assert _get_madvise_hugepage() is True
 
 
 def test_a_users_environment_setting_is_left_alone(advice, monkeypatch):
     monkeypatch.setenv(HUGE_PAGE_ENV, "1")
     with without_huge_pages():
-        assert _advised() is True
+        assert _get_madvise_hugepage() is True
 
 
 def _advice_seen_by(monkeypatch, module, name) -> list[bool]:
@@ -85,7 +97,7 @@ def _advice_seen_by(monkeypatch, module, name) -> list[bool]:
     seen, real = [], getattr(module, name)
 
     def spy(*args, **kwargs):
-        seen.append(_advised())
+        seen.append(_get_madvise_hugepage())
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, spy)
@@ -98,7 +110,7 @@ def test_the_reader_runs_without_the_advice(advice, minute_file, monkeypatch):
     seen = _advice_seen_by(monkeypatch, readers, "_read_text")
     readers.read_minutes(minute_file)
     assert seen == [False]
-    assert _advised() is True
+    assert _get_madvise_hugepage() is True
 
 
 def test_featurize_runs_without_the_advice(advice, minute_file, monkeypatch):
@@ -110,4 +122,4 @@ def test_featurize_runs_without_the_advice(advice, minute_file, monkeypatch):
     build.prepare_dataset(load_config(None, {"data.path": str(minute_file), **SMALL_WINDOWS}), progress=lambda m: None,
                           force=True)
     assert seen == [False]
-    assert _advised() is True
+    assert _get_madvise_hugepage() is True
