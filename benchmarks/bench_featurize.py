@@ -214,12 +214,10 @@ def _against_peer(path: Path, args: argparse.Namespace, home: str) -> None:
         ratio = "" if name == "peer" else f"; ratio to the peer {wall / med['peer'][0]:.2f}x wall, {cpu / med['peer'][1]:.2f}x CPU"
         print(f"  {name:<10} {wall:.2f} s wall (runs {', '.join(f'{w:.2f}' for w in walls[name])}), "
               f"{cpu:.2f} s CPU{ratio}")
-    if "lab before" in med:
-        print(f"  lab / lab before ({args.before}): {med['lab'][0] / med['lab before'][0]:.2f}x wall, "
-              f"{med['lab'][1] / med['lab before'][1]:.2f}x CPU")
-    if "lab +THP" in med:
-        print(f"  lab / lab +THP (NumPy's huge-page advice kept): {med['lab'][0] / med['lab +THP'][0]:.2f}x wall, "
-              f"{med['lab'][1] / med['lab +THP'][1]:.2f}x CPU")
+    for other, what in (("lab before", args.before), ("lab +THP", "NumPy's huge-page advice kept")):
+        if other in med:
+            print(f"  lab / {other} ({what}): {med['lab'][0] / med[other][0]:.2f}x wall, "
+                  f"{med['lab'][1] / med[other][1]:.2f}x CPU")
     print(f"  both read the minutes before {until}; the lab leaves the later ones unparsed, the peer parses the "
           f"whole file and filters; bytecode {bytecode}; the exchange calendar's schedule kept in .lab/calendars "
           f"(from the first run). Peer's own line: {line}")

@@ -34,16 +34,15 @@ def test_the_advice_comes_back_after_an_error_inside(advice):
     assert _get_madvise_hugepage() is True
 
 
-def test_a_switch_that_fails_leaves_nothing_behind(advice, monkeypatch):
+def test_a_switch_that_fails_leaves_nothing_behind(advice):
     def broken(enabled):
         raise RuntimeError("no switch today")
 
-    monkeypatch.setattr(lab.memory, "_toggle", broken)
-    with pytest.raises(RuntimeError, match="no switch today"):
-        with without_huge_pages():
-            pass
-    monkeypatch.undo()
-    monkeypatch.delenv(HUGE_PAGE_ENV, raising=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lab.memory, "_toggle", broken)
+        with pytest.raises(RuntimeError, match="no switch today"):
+            with without_huge_pages():
+                pass
     with without_huge_pages():  # the next use switches as if the failed one had never been
         assert _get_madvise_hugepage() is False
     assert _get_madvise_hugepage() is True
