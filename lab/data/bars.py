@@ -49,9 +49,10 @@ def resample_bars(minutes: pd.DataFrame, bar_minutes: int = 5) -> pd.DataFrame:
             "high": high,
             "low": low,
             "close": minutes["close"].to_numpy()[ends],
-            "volume": volume.astype("int64"),
+            "volume": volume.astype("int64", copy=False),
         },
         index=index.tz_convert(minutes.index.tz),
+        copy=False,  # every column is a new array of ours
     )
 
 

@@ -180,13 +180,15 @@ def _five_minute_bars(minutes: pd.DataFrame) -> _Bars:
     bucket = epoch_ns(minutes.index) // (5 * _NS_MIN)  # ET offsets are whole hours: UTC and ET buckets agree
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     ends = np.r_[starts[1:], len(bucket)] - 1
-    volume = minutes["volume"].to_numpy().astype(np.float64)
+    volume = minutes["volume"].to_numpy().astype(np.float64)  # our copy: squared in place below
+    volume_sum = np.add.reduceat(volume, starts)
+    volume_sq = np.add.reduceat(np.square(volume, out=volume), starts)
     utc_starts = pd.DatetimeIndex((bucket[starts] * 5 * _NS_MIN).view("datetime64[ns]")).tz_localize("UTC")
     local = epoch_ns(utc_starts.tz_convert(minutes.index.tz).tz_localize(None))  # the bar starts' ET wall clock only
     return _Bars(starts=starts, count=np.diff(np.r_[starts, len(bucket)]), local=local,
                  open=minutes["open"].to_numpy()[starts], high=np.maximum.reduceat(minutes["high"].to_numpy(), starts),
                  low=np.minimum.reduceat(minutes["low"].to_numpy(), starts), close=minutes["close"].to_numpy()[ends],
-                 volume=np.add.reduceat(volume, starts), volume_sq=np.add.reduceat(volume * volume, starts))
+                 volume=volume_sum, volume_sq=volume_sq)
 
 
 def diagnose(minutes: pd.DataFrame, sessions: pd.DataFrame, settings: DoctorSettings = DoctorSettings(),

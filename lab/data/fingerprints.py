@@ -27,6 +27,8 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from lab.market.sessions import epoch_ns
+
 __all__ = ["SessionPrint", "session_fingerprints", "match_sessions", "prints_table", "prints_from_table", "SIGNATURE_SIZE", "COARSE_MATCH", "MIN_MOVES",
            "SHINGLE", "HEAD_STEPS"]
 
@@ -61,7 +63,8 @@ class SessionPrint:
 
 def _price_step(close: np.ndarray) -> float:
     """The file's own price step: the smallest non-zero absolute change (points)."""
-    moves = np.abs(np.diff(close))
+    moves = np.diff(close)
+    np.abs(moves, out=moves)
     smallest = float(np.min(moves, where=moves > 1e-9, initial=np.inf))  # no copy of the moves that count
     return smallest if np.isfinite(smallest) else 0.0
 
@@ -101,9 +104,9 @@ def session_fingerprints(minutes: pd.DataFrame, sessions: pd.DataFrame) -> list[
     """
     if minutes.empty or sessions.empty:
         return []
-    stamps = minutes.index.as_unit("ns").asi8
-    opens = pd.DatetimeIndex(sessions["session_open"]).as_unit("ns").asi8
-    closes = pd.DatetimeIndex(sessions["session_close"]).as_unit("ns").asi8
+    stamps = epoch_ns(minutes.index)
+    opens = epoch_ns(sessions["session_open"])
+    closes = epoch_ns(sessions["session_close"])
     first = np.searchsorted(stamps, opens, side="left")
     last = np.searchsorted(stamps, closes, side="left")
     close = minutes["close"].to_numpy(dtype=np.float64)

@@ -26,13 +26,35 @@ import numpy as np
 import pandas as pd
 
 from lab.errors import DataError
+from lab.market.sessions import epoch_ns
 
-__all__ = ["BadRows", "check_minutes", "DEFAULT_MAX_BAD_SHARE"]
+__all__ = ["BadRows", "FileLines", "check_minutes", "DEFAULT_MAX_BAD_SHARE"]
 
 _SHOWN = 3
 #: Share of a file's rows ``on_bad_rows="drop"`` may drop before it refuses (``[data] max_bad_share``).
 DEFAULT_MAX_BAD_SHARE = 0.01
 _HIGH, _LOW = "high < max(open, close)", "low > min(open, close)"
+
+
+@dataclass(frozen=True)
+class FileLines:
+    """The file line of each parsed row, worked out only for the rows a message names.
+
+    ``first``: the line of the first row when the rows are the file's lines in order; ``known``: the
+    line of every row otherwise (lines were skipped unparsed). A clean file names no row, so no
+    column of 1.6 M line numbers is made for it.
+    """
+
+    first: int = 1
+    known: np.ndarray | None = None
+
+    def __getitem__(self, row: int) -> int:
+        return int(self.known[row]) if self.known is not None else self.first + int(row)
+
+    def kept(self, keep: np.ndarray) -> "FileLines":
+        """The lines of the rows ``keep`` (a boolean mask over the rows) leaves."""
+        known = self.known if self.known is not None else np.arange(self.first, self.first + len(keep), dtype=np.int64)
+        return FileLines(known=known[keep])
 
 
 @dataclass
@@ -50,14 +72,14 @@ class BadRows:
 
 
 def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str, max_bad_share: float = DEFAULT_MAX_BAD_SHARE,
-                  unparsable_dropped: int = 0) -> tuple[pd.DataFrame, dict[str, int]]:
+                  unparsable_dropped: int = 0, lines: FileLines = FileLines()) -> tuple[pd.DataFrame, dict[str, int]]:
     """Apply the integrity rules to a parsed minute frame.
 
     Parameters
     ----------
     frame : DataFrame
         Index: tz-aware stamps (NaT where the parser already failed); columns open, high, low,
-        close (float), volume (float or int), line (int, the file line of each row).
+        close (float), volume (float or int).
     bad : BadRows
         Rows the parser already rejected (their index is NaT).
     on_bad_rows : {"error", "drop"}
@@ -65,11 +87,13 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str, max_bad_s
         With ``"drop"``: the largest share of rows (bad rows / rows, in [0, 1]) that may be dropped.
     unparsable_dropped : int, default 0
         Lines the parser already dropped (not in ``frame``): counted as bad rows of the file.
+    lines : FileLines, default rows from line 1
+        The file line of each row (named in the message).
 
     Returns
     -------
     (DataFrame, dict)
-        The clean frame (sorted, unique, ``line`` removed, volume int64) and ``rule -> rows dropped``.
+        The clean frame (sorted, unique, volume int64) and ``rule -> rows dropped``.
 
     Raises
     ------
@@ -78,12 +102,11 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str, max_bad_s
         with ``"drop"``: more than ``max_bad_share`` of the rows are bad (the count and the likely cause).
     """
     if not bad.found and not unparsable_dropped and _all_clean(frame):
-        return frame.drop(columns="line").astype({"volume": "int64"}), {}
-    lines = frame["line"].to_numpy()
+        return frame.astype({"volume": "int64"}), {}
     masks: dict[str, np.ndarray] = {}
     index = frame.index
     nat = np.asarray(index.isna())
-    stamps = index.as_unit("ns").asi8
+    stamps = epoch_ns(index)
     masks["time is not on a whole minute"] = ~nat & (stamps % 60_000_000_000 != 0)
     prices = {c: frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close")}
     volume = frame["volume"].to_numpy()
@@ -146,7 +169,6 @@ def check_minutes(frame: pd.DataFrame, bad: BadRows, on_bad_rows: str, max_bad_s
         moved = int((np.diff(frame.index.asi8) < 0).sum())
         warnings.warn(f"{bad.path}: {moved} rows were out of time order and have been sorted", stacklevel=3)
         frame = frame.sort_index(kind="stable")
-    frame = frame.drop(columns="line")
     frame["volume"] = frame["volume"].astype("int64")
     return frame, counts
 
@@ -157,7 +179,7 @@ def _all_clean(frame: pd.DataFrame) -> bool:
     index = frame.index
     if index.hasnans:
         return False
-    stamps = index.as_unit("ns").asi8
+    stamps = epoch_ns(index)
     open_, high, low, close = (frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close"))
     volume = frame["volume"].to_numpy()
     with np.errstate(invalid="ignore"):  # NaN compares False (and np.minimum/maximum pass it on): not clean
@@ -167,12 +189,12 @@ def _all_clean(frame: pd.DataFrame) -> bool:
     return bool(clean.all() and (stamps % 60_000_000_000 == 0).all() and (stamps[1:] > stamps[:-1]).all())
 
 
-def _message(bad: BadRows, masks: dict[str, np.ndarray], frame: pd.DataFrame, lines: np.ndarray, nat: np.ndarray,
+def _message(bad: BadRows, masks: dict[str, np.ndarray], frame: pd.DataFrame, lines: FileLines, nat: np.ndarray,
              rows_bad: int, suggest_drop: bool = True) -> str:
     offenders: list[tuple[int, str, str]] = [(line, rule, value) for rule, rows in bad.found.items() for line, value in rows]
     for rule, mask in masks.items():
         for pos in np.flatnonzero(mask & ~nat)[:_SHOWN]:
-            offenders.append((int(lines[pos]), rule, _row_text(frame, pos)))
+            offenders.append((lines[pos], rule, _row_text(frame, pos)))
     offenders.sort()
     counts = {rule: len(rows) for rule, rows in bad.found.items()}
     for rule, mask in masks.items():

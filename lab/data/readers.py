@@ -46,12 +46,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lab.errors import DataError
-from lab.data.integrity import DEFAULT_MAX_BAD_SHARE, BadRows, check_minutes
+from lab.data.integrity import DEFAULT_MAX_BAD_SHARE, BadRows, FileLines, check_minutes
+from lab.market.sessions import MARKET_TZ, epoch_ns, in_ns
 from lab.memory import without_huge_pages
 
 __all__ = ["MinuteFile", "read_minutes", "sniff_format", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
 
-MARKET_TZ = "America/New_York"
 PRICE_COLUMNS = ("open", "high", "low", "close")
 COLUMNS = (*PRICE_COLUMNS, "volume")
 
@@ -147,23 +147,22 @@ def read_minutes(
     frame = raw.to_pandas() if isinstance(raw, pa.Table) else raw
     if not isinstance(raw, pa.Table):
         known_lines = frame.attrs.get("line_numbers")
-    frame["line"] = (known_lines if known_lines is not None and len(known_lines) == len(frame)
-                     else np.arange(first_line, first_line + len(frame), dtype=np.int64))
+    lines = FileLines(first_line, known_lines if known_lines is not None and len(known_lines) == len(frame) else None)
     unparsable_dropped = int(frame.attrs.get("unparsable_dropped", 0))
     frame.attrs = {}
     bad = BadRows(path=str(path))
-    stamps = _to_market_time(frame["time"], tz, frame["line"].to_numpy(), bad)
+    stamps = _to_market_time(frame["time"], tz, lines, bad)
     naive_et = tz == MARKET_TZ and pd.api.types.is_datetime64_dtype(frame["time"])  # their own wall clock is ET's
-    keep = _outside_cuts(stamps, cuts, pd.DatetimeIndex(frame["time"]).as_unit("ns").asi8 if naive_et else None)
+    keep = _outside_cuts(stamps, cuts, epoch_ns(frame["time"]) if naive_et else None)
     outside = int(len(frame) - keep.sum()) + skipped
     if outside > skipped:
-        frame, stamps = frame.loc[keep].reset_index(drop=True), stamps[keep]
+        frame, stamps, lines = frame.loc[keep].reset_index(drop=True), stamps[keep], lines.kept(keep)
     frame = frame.drop(columns="time")
     frame.index = stamps
     frame.index.name = "time"
     if frame.empty and outside and not bad.found:  # every row lies outside the bounds: nothing to check
-        return MinuteFile(minutes=frame.drop(columns="line"), rows_read=rows_read, rows_dropped={}, rows_outside=outside)
-    frame, dropped = check_minutes(frame, bad, on_bad_rows, max_bad_share, unparsable_dropped)
+        return MinuteFile(minutes=frame, rows_read=rows_read, rows_dropped={}, rows_outside=outside)
+    frame, dropped = check_minutes(frame, bad, on_bad_rows, max_bad_share, unparsable_dropped, lines)
     if unparsable_dropped:
         dropped = {"unparsable line": unparsable_dropped, **dropped}
     return MinuteFile(minutes=frame, rows_read=rows_read, rows_dropped=dropped, rows_outside=outside)
@@ -308,17 +307,23 @@ def _all_digits(word: np.ndarray, mask: int) -> np.ndarray:
     return ((x & high) == 0) & (((x + six) & high) == 0)  # no high nibble, and low nibble + 6 stays below 16
 
 
-def _block_dates(data: mmap.mmap, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per line of bytes ``a..b``: dated?, the big-endian words of its bytes 0-7 and 8-9 (see
+def _block_dates(data: mmap.mmap, a: int, b: int, limit: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per line starting in bytes ``a..b``: dated?, the big-endian words of its bytes 0-7 and 8-9 (see
     :func:`_date_words`), an offset after the seconds?
 
+    ``limit`` (default ``b``): where the bytes a line may be read from end; a piece of a longer block
+    passes the block's end, so a line's answer does not depend on where the block was cut into pieces.
     Bytes 0-9 and 19 of each line are read with three gathers (8, 2 and 1 bytes, through views of the
     block at every byte offset) and checked as whole words, a few numpy passes over the lines.
     """
-    block = np.frombuffer(data, dtype=np.uint8, count=b - a, offset=a)
-    starts = np.r_[0, np.flatnonzero(block == 10) + 1]
-    starts = starts[starts < len(block)]
-    room = starts + 19 < len(block)  # 'YYYY-MM-DD HH:MM:SS' and the byte after it
+    limit = b if limit is None else limit
+    block = np.frombuffer(data, dtype=np.uint8, count=min(b + 20, limit) - a, offset=a)
+    newlines = np.flatnonzero(block[: b - a - 1] == 10)
+    starts = np.empty(len(newlines) + 1, dtype=np.int64)
+    starts[0] = 0
+    np.add(newlines, 1, out=starts[1:])
+    room = starts + 19 < limit - a  # 'YYYY-MM-DD HH:MM:SS' and the byte after it
     if not room.any():
         del block
         none = np.zeros(len(starts), dtype=np.uint64)
@@ -339,6 +344,26 @@ def _inside(head: np.ndarray, day: np.ndarray, lo: dt.date, hi: dt.date) -> np.n
     (lo8, lo2), (hi8, hi2) = _date_words(lo), _date_words(hi)
     lo8, hi8, lo2, hi2 = np.uint64(lo8), np.uint64(hi8), np.uint16(lo2), np.uint16(hi2)
     return (((head > lo8) | ((head == lo8) & (day >= lo2))) & ((head < hi8) | ((head == hi8) & (day <= hi2))))
+
+
+#: Bytes of a held-out range checked at once: the checks' arrays stay a few MB and are reused,
+#: instead of ~60 MB of fresh memory for a 30 MB range (fresh pages cost the kernel more than the checks).
+_PIECE_BYTES = 2 << 20
+
+
+def _dated_inside(data: mmap.mmap, a: int, b: int, lo: dt.date, hi: dt.date) -> tuple[int, bool] | None:
+    """The lines of bytes ``a..b`` (``b`` a line start or the end), checked piece by piece: their count
+    and whether one may carry an offset after the seconds; None when a line is not dated in ``lo..hi``."""
+    count, any_offset, p = 0, False, a
+    while p < b:
+        q = b if b - p <= _PIECE_BYTES else data.find(b"\n", p + _PIECE_BYTES, b) + 1 or b
+        dated, head, day, offset = _block_dates(data, p, q, limit=b)
+        if not (dated & _inside(head, day, lo, hi)).all():
+            return None
+        count += len(dated)
+        any_offset = any_offset or bool(offset.any())
+        p = q
+    return count, any_offset
 
 
 def _sorted_skips(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt.date]], exact_zone: bool,
@@ -362,12 +387,13 @@ def _sorted_skips(data: mmap.mmap, body_start: int, cuts: list[tuple[dt.date, dt
             b = len(data) if hi >= _FAR_FUTURE else _first_line_at(data, hi + dt.timedelta(days=1), body_start)
             if a >= b:
                 continue
-            dated, head, day, offset = _block_dates(data, a, b)
-            if not (dated & _inside(head, day, lo, hi)).all():
+            checked = _dated_inside(data, a, b, lo, hi)
+            if checked is None:
                 return None
+            count, any_offset = checked
             if lines is not None:
-                lines[(a, b)] = len(dated)  # one entry per line of the range
-            if margin == 0 and offset.any():
+                lines[(a, b)] = count  # one entry per line of the range
+            if margin == 0 and any_offset:
                 retry = True
                 break
             skips.append((a, b))
@@ -735,13 +761,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 # -- time -----------------------------------------------------------------------------------
 
 
-def _to_market_time(stamps: pd.Series, tz: str, lines: np.ndarray, bad: BadRows) -> pd.DatetimeIndex:
+def _to_market_time(stamps: pd.Series, tz: str, lines: FileLines, bad: BadRows) -> pd.DatetimeIndex:
     """Parse stamps and express them in America/New_York, DST-safe; unparsable -> NaT + bad row."""
     if not (pd.api.types.is_string_dtype(stamps) or stamps.dtype == object):
         index = pd.DatetimeIndex(stamps)
         if index.tz is not None:
             return index.tz_convert(MARKET_TZ).as_unit("ns")
-        return _localize(index.as_unit("ns"), tz, lines, bad).tz_convert(MARKET_TZ)
+        return _localize(in_ns(index), tz, lines, bad).tz_convert(MARKET_TZ)
     text = stamps.astype("string").str.strip()
     has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False).to_numpy()
     naive = pd.DatetimeIndex(pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")).as_unit("ns")
@@ -756,7 +782,7 @@ def _to_market_time(stamps: pd.Series, tz: str, lines: np.ndarray, bad: BadRows)
     return result
 
 
-def _localize(naive: pd.DatetimeIndex, tz: str, lines: np.ndarray, bad: BadRows) -> pd.DatetimeIndex:
+def _localize(naive: pd.DatetimeIndex, tz: str, lines: FileLines, bad: BadRows) -> pd.DatetimeIndex:
     """Localize naive wall-clock stamps, resolving the repeated autumn hour by file order."""
     by_hour = _localize_by_hour(naive, tz)
     if by_hour is not None:
@@ -809,10 +835,14 @@ def _localize_by_hour(naive: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex | No
         tz, ambiguous="NaT", nonexistent="NaT")
     shift = at_first.asi8 - first  # UTC minus wall clock, ns
     changing = np.asarray(at_first.isna() | at_last.isna()) | (shift != at_last.asi8 - (first + _NS_HOUR - 1))
-    hour = values // _NS_HOUR - lo
+    hour = values // _NS_HOUR
+    hour -= lo
     if changing.any() and changing[hour].any():
         return None
-    return pd.DatetimeIndex(values + shift[hour], dtype=pd.DatetimeTZDtype("ns", tz))  # integers: UTC instants
+    utc = shift[hour]  # in place from here: 1.6 M minutes make 13 MB arrays, and fresh memory costs more than the sums
+    del hour
+    utc += values
+    return pd.DatetimeIndex(utc, dtype=pd.DatetimeTZDtype("ns", tz), copy=False)  # integers: UTC instants
 
 
 def _ambiguous_mask(naive: pd.DatetimeIndex, tz: str) -> np.ndarray:

@@ -71,8 +71,12 @@ LOCAL_MINUTES = 1380
 def _local_scale(close: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Mean absolute 1-minute close change over the :data:`LOCAL_MINUTES` minutes before each break
     (a calm week's break jumps are small, a wild week's large); never below a tiny floor."""
-    moves = np.r_[0.0, np.abs(np.diff(close))]
-    total = np.r_[0.0, np.cumsum(moves)]
+    total = np.zeros(len(close) + 1)  # total[i]: the sum of the moves of minutes 1 .. i-1 (moves[0] = 0)
+    if len(close) > 1:
+        moves = total[2:]
+        np.subtract(close[1:], close[:-1], out=moves)
+        np.abs(moves, out=moves)
+        np.cumsum(moves, out=moves)
     start = np.maximum(after - LOCAL_MINUTES, 1)
     mean = (total[after] - total[start]) / np.maximum(after - start, 1)
     return np.maximum(mean, 1e-9)

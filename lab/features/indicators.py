@@ -58,4 +58,4 @@ def feature_frame(columns: dict[str, pd.Series | np.ndarray], names: tuple[str, 
     for position, name in enumerate(names):
         values[position] = np.asarray(columns[name], dtype=np.float64)
     values[np.isinf(values)] = np.nan
-    return pd.DataFrame(values.T, index=index, columns=list(names))
+    return pd.DataFrame(values.T, index=index, columns=list(names), copy=False)  # values is ours: not copied again

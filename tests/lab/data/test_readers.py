@@ -190,6 +190,20 @@ def test_read_minutes_cut_compares_instants_in_exchange_time_not_the_date_text(t
     assert result.rows_outside == 2
 
 
+def test_read_minutes_rows_cut_by_their_instant_leave_the_next_rows_their_line_numbers(tmp_path):
+    """A row parsed and then cut (its offset puts it inside an excluded day) does not shift the line
+    number a later bad row is named by."""
+    text = ("time,open,high,low,close,volume\n"
+            "2023-06-29T15:00:00-04:00,4000,4001,3999,4000,5\n"
+            "2023-07-01T03:30:00+00:00,4000,4001,3999,4000,5\n"   # 2023-06-30 23:30 ET: kept
+            "2023-06-30T23:30:00-05:00,4000,4001,3999,4000,5\n"   # 2023-07-01 00:30 ET: excluded
+            "2023-07-02T10:00:00-04:00,4000,4000.5,3999,4001,5\n")  # kept, and bad
+    path = tmp_path / "offsets.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=r"line 5: .*rule 'high < max\(open, close\)'"):
+        read_minutes(path, exclude=[(dt.date(2023, 7, 1), dt.date(2023, 7, 1))])
+
+
 def test_read_minutes_excluded_ranges_are_never_parsed_and_lines_keep_their_numbers(tmp_path, minutes_factory):
     minutes = minutes_factory("2023-06-28", "2023-07-07")
     lines = write_firstrate(minutes, tmp_path / "m.txt").read_text().splitlines()
@@ -471,3 +485,31 @@ def test_localising_by_hour_equals_pandas_and_steps_aside_at_a_clock_change():
     assert _localize_by_hour(autumn, "America/New_York") is None
     assert _localize_by_hour(pd.DatetimeIndex([pd.NaT, pd.Timestamp("2023-03-01 09:30")]).as_unit("ns"),
                              "America/New_York") is None
+
+
+def test_a_held_out_range_checked_piece_by_piece_gets_the_answers_of_one_block(tmp_path, monkeypatch):
+    """lab.data.readers._dated_inside cuts a held-out range into pieces of _PIECE_BYTES (so its arrays
+    stay small); a short line at a piece's end is still read up to the range's end, as in one block."""
+    from lab.data import readers
+
+    rng = random.Random(11)
+    lines = []
+    for _ in range(2000):
+        text = f"{dt.date(2024, 1, 2) + dt.timedelta(days=rng.randint(0, 5))} 09:30:00,1,2,3,4,5"
+        roll = rng.random()
+        if roll < 0.02:
+            text = text[: rng.randint(10, 19)]  # a short line: its bytes 10-19 are the next line's
+        elif roll < 0.04:
+            text = text[:19] + "-05:00" + text[19:]
+        lines.append(text)
+    path = tmp_path / "held_out.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for lo, hi in ((dt.date(2024, 1, 1), dt.date(2024, 1, 31)), (dt.date(2024, 1, 3), dt.date(2024, 1, 31))):
+            dated, head, day, offset = _block_dates(data, 0, len(data))
+            whole = (len(dated), bool(offset.any())) if (dated & _inside(head, day, lo, hi)).all() else None
+            del dated, head, day, offset
+            for piece in (50, 64, 333, 4096, len(data) + 1):
+                monkeypatch.setattr(readers, "_PIECE_BYTES", piece)
+                assert readers._dated_inside(data, 0, len(data), lo, hi) == whole, (lo, piece)
+    assert whole is None  # the second range leaves out 2024-01-02: not every line is inside it

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
+import pytest
 
 from lab.market import sessions
-from lab.market.sessions import regular_sessions
+from lab.market.sessions import epoch_ns, in_ns, regular_sessions
 
 
 def _fresh(start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -79,3 +81,18 @@ def test_threads_asking_for_one_schedule_build_it_once_and_leave_the_warning_fil
     assert len(builds) == 1 and len(results) == 4
     assert all(result.equals(results[0]) for result in results) and results[0].equals(_fresh(*span))
     assert warnings.filters == filters
+
+
+def test_epoch_ns_reads_nanosecond_stamps_without_copying_them_and_guards_them():
+    """epoch_ns: the index's own integers when already in ns (no 13 MB copy per call on 1.6 M minutes),
+    read-only so no caller can change the stamps through them; other units converted."""
+    stamps = pd.date_range("2024-03-08 09:30", periods=5, freq="min", tz="America/New_York", unit="ns")
+    values = epoch_ns(stamps)
+    assert np.shares_memory(values, stamps.asi8) and in_ns(stamps) is stamps
+    assert not values.flags.writeable
+    with pytest.raises(ValueError):
+        values[0] = 0
+    assert stamps[0] == pd.Timestamp("2024-03-08 09:30", tz="America/New_York")
+    seconds = stamps.as_unit("s")
+    assert epoch_ns(seconds).tolist() == values.tolist() and in_ns(seconds).unit == "ns"
+    assert epoch_ns(pd.Series(stamps)).tolist() == values.tolist()
