@@ -473,9 +473,14 @@ def test_held_out_lines_are_dated_as_a_byte_by_byte_reading_dates_them(tmp_path)
     assert got == [plain(start) for start in starts]
 
 
-def test_localising_by_hour_equals_pandas_and_steps_aside_at_a_clock_change():
+@pytest.mark.parametrize("piece", [1_000, 1 << 18])
+def test_localising_by_hour_equals_pandas_and_steps_aside_at_a_clock_change(monkeypatch, piece):
     """The hour-by-hour localisation of the reader against pandas's minute by minute, in zones with
-    whole-hour, half-hour and 30-minute clock changes; None for minutes inside a changing hour."""
+    whole-hour, half-hour and 30-minute clock changes; None for minutes inside a changing hour
+    (also when the stamps are worked on in pieces of ``piece``)."""
+    from lab.data import readers
+
+    monkeypatch.setattr(readers, "_LOCALIZE_ROWS", piece)
     minutes = pd.date_range("2023-01-01", "2023-12-31 23:59", freq="7min").as_unit("ns")
     for tz in ("America/New_York", "UTC", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/London"):
         steady = minutes[~minutes.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").isna()]
@@ -483,6 +488,9 @@ def test_localising_by_hour_equals_pandas_and_steps_aside_at_a_clock_change():
         assert _localize_by_hour(steady, tz).equals(steady.tz_localize(tz, ambiguous="raise", nonexistent="raise")), tz
     autumn = pd.date_range("2023-11-05 00:00", "2023-11-05 03:00", freq="min").as_unit("ns")
     assert _localize_by_hour(autumn, "America/New_York") is None
+    late_autumn = pd.date_range("2023-10-01 00:00", "2023-11-05 03:00", freq="min").as_unit("ns")  # in a later piece
+    assert len(late_autumn) > 2 * piece or piece > len(late_autumn)
+    assert _localize_by_hour(late_autumn, "America/New_York") is None
     assert _localize_by_hour(pd.DatetimeIndex([pd.NaT, pd.Timestamp("2023-03-01 09:30")]).as_unit("ns"),
                              "America/New_York") is None
 
