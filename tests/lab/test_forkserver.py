@@ -91,6 +91,8 @@ def test_a_socket_in_a_folder_others_may_write_is_not_used(monkeypatch):
 
 
 def test_no_server_is_found_without_a_listening_socket(tmp_path, monkeypatch):
+    # the user's own background server (a lab command run before the tests) is not this test's
+    monkeypatch.setattr("lab.forkserver.default_address", lambda: str(tmp_path / "lab-forkserver" / "x.sock"))
     monkeypatch.setenv(FORK_SERVER_ENV, str(tmp_path / "absent"))
     assert from_environment() is None
     monkeypatch.delenv(FORK_SERVER_ENV)
