@@ -42,3 +42,34 @@ def test_with_config_keeps_the_data_and_the_run(small_project):
     with open_job("tune", config, target="target_6bar") as job:
         threaded = job.with_config(config.replace({"model.num_threads": 1}))
     assert threaded.config.model.num_threads == 1 and threaded.data == job.data and threaded.run == job.run
+
+
+def test_the_file_is_hashed_once_beside_the_opening_run_and_its_error_fails_the_run(small_project, monkeypatch):
+    """open_job takes the file's SHA-256 on a thread of its own while the stage run opens (once); a
+    file that cannot be found is refused inside the run, which ends FAILED with the reason."""
+    import threading
+
+    import pytest
+
+    from jobs import context
+    from lab.errors import DataError
+
+    config = load_config(small_project)
+    found = []
+    real = context.data_source
+
+    def watched(cfg, *args, **kwargs):
+        found.append(threading.current_thread().name)
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(context, "data_source", watched)
+    with open_job("featurize", config, target="all") as job:
+        assert job.data.sha256 == real(config).sha256
+    assert len(found) == 1 and found[0].startswith("lab-identify") and found[0] != threading.main_thread().name
+
+    missing = config.replace({"data.path": str(small_project.parent / "no_such_minutes.txt")})
+    with pytest.raises(DataError, match="does not exist"):
+        with open_job("featurize", missing, target="all"):
+            pass
+    failed = mlflow.search_runs(filter_string="attributes.status = 'FAILED'", output_format="list")
+    assert len(failed) == 1 and "does not exist" in failed[0].data.tags[tag.ERROR]
