@@ -435,22 +435,26 @@ def test_read_minutes_until_gives_the_rows_a_full_read_keeps(tmp_path, minutes_f
     assert cut.rows_read == len(kept) and cut.rows_outside == len(whole) - len(kept)
 
 
+def _dated_lines(seed: int, count: int, first: dt.date, days: int, damage) -> list[str]:
+    """``count`` FirstRate lines dated at random in ``first .. first + days``, each passed through
+    ``damage(rng, line)``."""
+    rng = random.Random(seed)
+    return [damage(rng, f"{first + dt.timedelta(days=rng.randint(0, days))} 09:30:00,1,2,3,4,5") for _ in range(count)]
+
+
 def test_held_out_lines_are_dated_as_a_byte_by_byte_reading_dates_them(tmp_path):
     """The word-wise date check of the lines to skip (lab.data.readers._block_dates) against a plain
     reading of each line's first ten bytes, on lines damaged at random."""
-    rng = random.Random(7)
-    lines = []
-    for _ in range(3000):
-        text = f"{dt.date(2023, 12, 20) + dt.timedelta(days=rng.randint(0, 30))} 09:30:00,1,2,3,4,5"
+    def damage(rng: random.Random, text: str) -> str:
         roll = rng.random()
         if roll < 0.1:
-            text = text[: rng.randint(0, 25)]
-        elif roll < 0.3:
+            return text[: rng.randint(0, 25)]
+        if roll < 0.3:
             at = rng.randint(0, 11)
-            text = text[:at] + rng.choice("x/:-9 +Z,\t0/") + text[at + 1:]
-        elif roll < 0.35:
-            text = text[:19] + "-05:00" + text[19:]
-        lines.append(text)
+            return text[:at] + rng.choice("x/:-9 +Z,\t0/") + text[at + 1:]
+        return text[:19] + "-05:00" + text[19:] if roll < 0.35 else text
+
+    lines = _dated_lines(7, 3000, dt.date(2023, 12, 20), 30, damage)
     path = tmp_path / "lines.txt"
     path.write_text("\n".join(lines))  # no final newline
     lo, hi = dt.date(2024, 1, 1), dt.date(2024, 1, 10)
@@ -500,16 +504,13 @@ def test_a_held_out_range_checked_piece_by_piece_gets_the_answers_of_one_block(t
     stay small); a short line at a piece's end is still read up to the range's end, as in one block."""
     from lab.data import readers
 
-    rng = random.Random(11)
-    lines = []
-    for _ in range(2000):
-        text = f"{dt.date(2024, 1, 2) + dt.timedelta(days=rng.randint(0, 5))} 09:30:00,1,2,3,4,5"
+    def damage(rng: random.Random, text: str) -> str:
         roll = rng.random()
         if roll < 0.02:
-            text = text[: rng.randint(10, 19)]  # a short line: its bytes 10-19 are the next line's
-        elif roll < 0.04:
-            text = text[:19] + "-05:00" + text[19:]
-        lines.append(text)
+            return text[: rng.randint(10, 19)]  # a short line: its bytes 10-19 are the next line's
+        return text[:19] + "-05:00" + text[19:] if roll < 0.04 else text
+
+    lines = _dated_lines(11, 2000, dt.date(2024, 1, 2), 5, damage)
     path = tmp_path / "held_out.txt"
     path.write_text("\n".join(lines) + "\n")
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
