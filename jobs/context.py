@@ -15,12 +15,14 @@ import contextlib
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from lab import tags as tag
 from lab import tracking
 from lab.config import DateRange, LabConfig
-from lab.dataset.build import data_source, prepare_dataset
+from lab.dataset.build import data_source, file_to_hash, prepare_dataset
+from lab.dataset.cache import file_sha256
 from lab.market.identity import DataSource, market_id
 from registry.content import ensure_seal_prints, refuse_sealed_content
 from registry.provenance import trusted_source
@@ -105,19 +107,18 @@ class JobContext:
         return dataclasses.replace(self, config=config)
 
 
-def identify(config: LabConfig, found: DataSource | None = None) -> tuple[DataSource, str]:
+def identify(config: LabConfig, hashed: tuple[Path, str] | None = None) -> tuple[DataSource, str]:
     """The configuration's file as the lab trusts it (synthetic only by the store's record) and its market.
 
     The one place a job keys its file: :func:`resolve_data`, final-eval's checks and paper's lineage
-    check all call it. ``found``: the file as :func:`lab.dataset.build.data_source` found it for this
-    configuration (its SHA-256 taken while the job's run opened); found here when not given.
+    check all call it. ``hashed``: ``(file, SHA-256)`` taken beforehand (see :func:`open_job`).
     """
-    source = trusted_source(found or data_source(config), config)
+    source = trusted_source(data_source(config, hashed=hashed), config)
     return source, market_id(config.data.instrument, source)
 
 
 def resolve_data(config: LabConfig, *, stage: str, run_id: str | None,
-                 reads: Mapping[str, DateRange] | None = None, found: DataSource | None = None) -> DataIdentity:
+                 reads: Mapping[str, DateRange] | None = None, hashed: tuple[Path, str] | None = None) -> DataIdentity:
     """Key the configuration's file, enforce the market's seals and tag the run with its market, once.
 
     Parameters
@@ -130,15 +131,15 @@ def resolve_data(config: LabConfig, *, stage: str, run_id: str | None,
     reads : mapping, optional
         The ranges the job reads, by name (default: the train and validation windows; ``{}`` for a
         job that checks its own ranges, as paper and final-eval do).
-    found : DataSource, optional
-        The file as :func:`lab.dataset.build.data_source` found it (see :func:`identify`).
+    hashed : (Path, str), optional
+        A file and its SHA-256 taken beforehand (see :func:`open_job`).
 
     Raises
     ------
     registry.errors.SealedRangeError
         A train or validation window overlaps a sealed range (nothing is read).
     """
-    source, market = identify(config, found)
+    source, market = identify(config, hashed)
     sealed = enforce_seals(config, market, stage=stage, run_id=run_id, reads=reads)
     if run_id:
         tracking.set_tags({tag.MARKET: market}, run_id)
@@ -158,23 +159,32 @@ def open_job(stage: str, config: LabConfig, *, target: str | None = None, params
     its market. A refusal inside (a sealed range, a store fault) marks the run FAILED with the
     reason, as any error in a stage run does.
 
-    The file's SHA-256 is taken on a second thread while the run opens (hashing releases the GIL;
-    0.08 s of the default file's 119 MB, about a quarter of a warm stage's own work); its answer,
-    or its error, is taken inside the run.
+    The SHA-256 of a file that is there to hash (:func:`lab.dataset.build.file_to_hash`: no stitching or
+    generating first) is taken on a second thread while the run opens (hashing releases the GIL; 0.08 s
+    of the default file's 119 MB, about a quarter of a warm stage's own work); its answer, or its
+    error, is taken inside the run, and the thread has ended before the job's work begins.
     """
-    with contextlib.ExitStack() as stack:
-        finding = None
-        if data is None:
-            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-identify"))
-            finding = pool.submit(data_source, config)
+    file = file_to_hash(config) if data is None else None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-hash") if file is not None else None
+    hashing = pool.submit(file_sha256, file) if pool is not None else None
+    try:
         with tracking.stage_run(stage, config, target=target, params=params, tags=tags, run_name=run_name) as run:
-            if finding is not None:
-                data = resolve_data(config, stage=stage, run_id=run.info.run_id, reads=reads, found=finding.result())
+            if data is None:
+                hashed = None
+                if hashing is not None:
+                    try:
+                        hashed = (file, hashing.result())
+                    finally:
+                        pool.shutdown()
+                data = resolve_data(config, stage=stage, run_id=run.info.run_id, reads=reads, hashed=hashed)
             else:
                 tracking.set_tags({tag.MARKET: data.market}, run.info.run_id)
             yield JobContext(config, tracking.tracking_uri(), data,
                              StageRun(run.info.run_id, stage, run.info.experiment_id),
                              tuple(r for r in builds_on if r))
+    finally:
+        if pool is not None:
+            pool.shutdown()  # after a failed opening of the run: waits at most for the hash
 
 
 def open_dataset(job: JobContext, force: bool = False):

@@ -318,6 +318,9 @@ def _block_dates(data: mmap.mmap, a: int, b: int, limit: int | None = None
     block at every byte offset) and checked as whole words, a few numpy passes over the lines.
     """
     limit = b if limit is None else limit
+    if b <= a:  # no line starts in an empty range
+        none = np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=bool), none, none.astype(np.uint16), np.zeros(0, dtype=bool)
     block = np.frombuffer(data, dtype=np.uint8, count=min(b + 20, limit) - a, offset=a)
     newlines = np.flatnonzero(block[: b - a - 1] == 10)
     starts = np.empty(len(newlines) + 1, dtype=np.int64)

@@ -58,7 +58,7 @@ from lab.market.sessions import regular_sessions
 from lab.memory import without_huge_pages
 
 __all__ = ["pipeline_code_digest", "BAR_COLUMNS", "Dataset", "build_tables", "build_window_table", "prepare_dataset",
-           "resolve_data_path", "rolls_for", "data_source", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
+           "resolve_data_path", "rolls_for", "data_source", "file_to_hash", "source_of", "write_synthetic", "Progress", "TEST_WARMUP_DAYS",
            "feature_columns", "custom_columns", "model_features", "known_rolls",
            "adjusted_for_rolls"]
 
@@ -251,14 +251,32 @@ def resolve_data_path(config: LabConfig, progress: Progress = _stderr_progress) 
     return path, default
 
 
-def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool, str | None]:
+def file_to_hash(config: LabConfig) -> Path | None:
+    """The file :func:`data_source` hashes for ``config`` when finding it needs nothing else: a configured
+    minute file (not a set of contract files, which are stitched first) or the synthetic default when it
+    exists; None otherwise. A job hashes it while its run opens (:func:`jobs.context.open_job`)."""
+    if config.data.path:
+        given = paths.find_minute_file(config.data.path)
+        return given if given.is_file() and not is_contract_set(given) else None
+    data = config.data
+    path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
+                                data.synthetic_edge_auc)
+    return path if path.is_file() else None
+
+
+def _resolve(config: LabConfig, progress: Progress, hashed: tuple[Path, str] | None = None
+             ) -> tuple[Path, bool, bool, str | None]:
     """The minute file, whether it is the synthetic default, whether it was generated just now, and its
-    SHA-256 when this had to hash it (the synthetic default's record is checked against its bytes).
+    SHA-256 when known (hashed here for the synthetic default, whose record is checked against its
+    bytes; taken from ``hashed``, a (file, SHA-256) pair of :func:`file_to_hash`'s file, when it is the file found).
 
     The synthetic default is (re)generated whenever its provenance record
     (:func:`lab.market.identity.record_path`) is missing or does not match its bytes, so the lab's default
     path always holds the lab's own data and is keyed as a synthetic market.
     """
+    def known(path: Path) -> str | None:
+        return hashed[1] if hashed is not None and hashed[0] == path else None
+
     if config.data.path:
         given = paths.find_minute_file(config.data.path)
         if is_contract_set(given):  # per-contract files: their stitched series (and roll table) is the input
@@ -269,11 +287,12 @@ def _resolve(config: LabConfig, progress: Progress) -> tuple[Path, bool, bool, s
                 progress(f"stitched the contract files of {given} ([data] roll_rule = {config.data.roll_rule!r}) "
                          f"into {out}, its roll table in {roll_table_path(out).name}")
             return out, False, False, None
-        return require_minute_file(given), False, False, None
+        path = require_minute_file(given)
+        return path, False, False, known(path)
     data = config.data
     path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
                                 data.synthetic_edge_auc)
-    sha = file_sha256(path) if path.is_file() else None
+    sha = (known(path) or file_sha256(path)) if path.is_file() else None
     if sha is None or _synthetic_record(path, sha) is None:
         progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
                  f"{data.synthetic_start}..{data.synthetic_end} (seed {data.synthetic_seed}"
@@ -305,15 +324,19 @@ def _synthetic_record(path: Path, sha256: str) -> dict[str, Any] | None:
     return record if record_matches(record, sha256) else None
 
 
-def data_source(config: LabConfig, progress: Progress = _stderr_progress) -> DataSource:
+def data_source(config: LabConfig, progress: Progress = _stderr_progress, hashed: tuple[Path, str] | None = None
+                ) -> DataSource:
     """Resolve the minute file (generating the synthetic default) and tell real from the lab's synthetic data.
+
+    ``hashed``: ``(file, SHA-256)`` of :func:`file_to_hash`'s file, taken beforehand; used when that is
+    the file found (not hashed twice).
 
     Raises
     ------
     DataError
         The configured path is missing or not a file (one line, no traceback).
     """
-    path, _, generated, sha = _resolve(config, progress)
+    path, _, generated, sha = _resolve(config, progress, hashed)
     source = source_of(path, sha)
     return dataclasses.replace(source, generated=generated and source.synthetic is not None)
 

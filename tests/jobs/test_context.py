@@ -45,27 +45,33 @@ def test_with_config_keeps_the_data_and_the_run(small_project):
 
 
 def test_the_file_is_hashed_once_beside_the_opening_run_and_its_error_fails_the_run(small_project, monkeypatch):
-    """open_job takes the file's SHA-256 on a thread of its own while the stage run opens (once); a
-    file that cannot be found is refused inside the run, which ends FAILED with the reason."""
+    """open_job takes the file's SHA-256 on a thread of its own while the stage run opens, once (the
+    data layer does not hash it again), and that thread has ended when the job's work begins; a file
+    that cannot be found is refused inside the run, which ends FAILED with the reason."""
     import threading
 
     import pytest
 
     from jobs import context
+    from lab.dataset import build
     from lab.errors import DataError
 
     config = load_config(small_project)
-    found = []
-    real = context.data_source
+    expected = build.data_source(config).sha256
+    hashed_on = []
 
-    def watched(cfg, *args, **kwargs):
-        found.append(threading.current_thread().name)
-        return real(cfg, *args, **kwargs)
+    def watched(real):
+        def sha(path):
+            hashed_on.append(threading.current_thread().name)
+            return real(path)
+        return sha
 
-    monkeypatch.setattr(context, "data_source", watched)
+    monkeypatch.setattr(context, "file_sha256", watched(context.file_sha256))
+    monkeypatch.setattr(build, "file_sha256", watched(build.file_sha256))
     with open_job("featurize", config, target="all") as job:
-        assert job.data.sha256 == real(config).sha256
-    assert len(found) == 1 and found[0].startswith("lab-identify") and found[0] != threading.main_thread().name
+        assert job.data.sha256 == expected
+        assert not [t for t in threading.enumerate() if t.name.startswith("lab-hash")]
+    assert len(hashed_on) == 1 and hashed_on[0].startswith("lab-hash")
 
     missing = config.replace({"data.path": str(small_project.parent / "no_such_minutes.txt")})
     with pytest.raises(DataError, match="does not exist"):

@@ -522,3 +522,7 @@ def test_a_held_out_range_checked_piece_by_piece_gets_the_answers_of_one_block(t
                 monkeypatch.setattr(readers, "_PIECE_BYTES", piece)
                 assert readers._dated_inside(data, 0, len(data), lo, hi) == whole, (lo, piece)
     assert whole is None  # the second range leaves out 2024-01-02: not every line is inside it
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        empty = _block_dates(data, 40, 40)  # no line starts in an empty range
+        assert [len(part) for part in empty] == [0, 0, 0, 0]
+        del empty
