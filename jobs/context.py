@@ -170,12 +170,9 @@ def open_job(stage: str, config: LabConfig, *, target: str | None = None, params
     try:
         with tracking.stage_run(stage, config, target=target, params=params, tags=tags, run_name=run_name) as run:
             if data is None:
-                hashed = None
-                if hashing is not None:
-                    try:
-                        hashed = (file, hashing.result())
-                    finally:
-                        pool.shutdown()
+                hashed = (file, hashing.result()) if hashing is not None else None
+                if pool is not None:
+                    pool.shutdown()  # the thread ends before the job's work begins
                 data = resolve_data(config, stage=stage, run_id=run.info.run_id, reads=reads, hashed=hashed)
             else:
                 tracking.set_tags({tag.MARKET: data.market}, run.info.run_id)
@@ -184,7 +181,7 @@ def open_job(stage: str, config: LabConfig, *, target: str | None = None, params
                              tuple(r for r in builds_on if r))
     finally:
         if pool is not None:
-            pool.shutdown()  # after a failed opening of the run: waits at most for the hash
+            pool.shutdown()  # after a failed opening of the run or hash: waits at most for the hash
 
 
 def open_dataset(job: JobContext, force: bool = False):

@@ -27,6 +27,7 @@ import pandas as pd
 
 from lab.errors import DataError
 from lab.market.sessions import epoch_ns
+from lab.memory import PIECE_ROWS
 
 __all__ = ["BadRows", "FileLines", "check_minutes", "DEFAULT_MAX_BAD_SHARE"]
 
@@ -183,8 +184,7 @@ def _all_clean(frame: pd.DataFrame) -> bool:
     open_, high, low, close = (frame[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close"))
     volume = frame["volume"].to_numpy()
     whole = volume.dtype.kind in "iu"
-    # in pieces of _CLEAN_ROWS: the checks' temporaries stay small and are reused (fresh memory costs
-    # the kernel more than the comparisons)
+    # in pieces of _CLEAN_ROWS (lab.memory.PIECE_ROWS): the checks' temporaries stay small and are reused
     for a in range(0, len(stamps), _CLEAN_ROWS):
         b = min(a + _CLEAN_ROWS, len(stamps))
         o, h, lo, c, v, t = open_[a:b], high[a:b], low[a:b], close[a:b], volume[a:b], stamps[a:b + 1]
@@ -197,8 +197,8 @@ def _all_clean(frame: pd.DataFrame) -> bool:
     return True
 
 
-#: Rows :func:`_all_clean` checks at once (2 MB per float column).
-_CLEAN_ROWS = 1 << 18
+#: Rows :func:`_all_clean` checks at once.
+_CLEAN_ROWS = PIECE_ROWS
 
 
 def _message(bad: BadRows, masks: dict[str, np.ndarray], frame: pd.DataFrame, lines: FileLines, nat: np.ndarray,

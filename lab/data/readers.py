@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 from lab.errors import DataError
 from lab.data.integrity import DEFAULT_MAX_BAD_SHARE, BadRows, FileLines, check_minutes
 from lab.market.sessions import MARKET_TZ, epoch_ns, in_ns
-from lab.memory import without_huge_pages
+from lab.memory import PIECE_ROWS, without_huge_pages
 
 __all__ = ["MinuteFile", "read_minutes", "sniff_format", "iso8601", "write_firstrate", "write_csv", "write_parquet", "MARKET_TZ"]
 
@@ -840,7 +840,7 @@ def _localize_by_hour(naive: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex | No
     changing = np.asarray(at_first.isna() | at_last.isna()) | (shift != at_last.asi8 - (first + _NS_HOUR - 1))
     check = bool(changing.any())
     utc = np.empty_like(values)
-    # in pieces: the hour numbers stay small and are reused (fresh memory costs more than the sums)
+    # in pieces (lab.memory.PIECE_ROWS): the hour numbers stay small and are reused
     for a in range(0, len(values), _LOCALIZE_ROWS):
         hour = values[a:a + _LOCALIZE_ROWS] // _NS_HOUR
         hour -= lo
@@ -852,8 +852,8 @@ def _localize_by_hour(naive: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex | No
     return pd.DatetimeIndex(utc, dtype=pd.DatetimeTZDtype("ns", tz), copy=False)  # integers: UTC instants
 
 
-#: Stamps :func:`_localize_by_hour` works on at once (2 MB of hour numbers).
-_LOCALIZE_ROWS = 1 << 18
+#: Stamps :func:`_localize_by_hour` works on at once.
+_LOCALIZE_ROWS = PIECE_ROWS
 
 
 def _ambiguous_mask(naive: pd.DatetimeIndex, tz: str) -> np.ndarray:

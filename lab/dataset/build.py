@@ -258,10 +258,15 @@ def file_to_hash(config: LabConfig) -> Path | None:
     if config.data.path:
         given = paths.find_minute_file(config.data.path)
         return given if given.is_file() and not is_contract_set(given) else None
-    data = config.data
-    path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
-                                data.synthetic_edge_auc)
+    path = _synthetic_default(config)
     return path if path.is_file() else None
+
+
+def _synthetic_default(config: LabConfig) -> Path:
+    """Where the synthetic default of ``config``'s ``[data]`` settings lives (``data/raw/``)."""
+    data = config.data
+    return paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
+                                data.synthetic_edge_auc)
 
 
 def _resolve(config: LabConfig, progress: Progress, hashed: tuple[Path, str] | None = None
@@ -290,8 +295,7 @@ def _resolve(config: LabConfig, progress: Progress, hashed: tuple[Path, str] | N
         path = require_minute_file(given)
         return path, False, False, known(path)
     data = config.data
-    path = paths.synthetic_path(data.instrument, data.synthetic_start, data.synthetic_end, data.synthetic_seed,
-                                data.synthetic_edge_auc)
+    path = _synthetic_default(config)
     sha = (known(path) or file_sha256(path)) if path.is_file() else None
     if sha is None or _synthetic_record(path, sha) is None:
         progress(f"no [data] path configured: generating synthetic {data.instrument} minutes "
